@@ -1,0 +1,87 @@
+"""Accounts and their first admin: what ``keyplane init`` sets up."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.accounts import repository
+from keyplane.api_keys import versions
+from keyplane.auth.scopes import ALL_SCOPES, Role, ordered
+from keyplane.credentials.engine import CredentialEngine
+from keyplane.errors import Conflict, Unprocessable
+from keyplane.kit.credentials import CredentialKind
+from keyplane.kit.passwords import hash_password
+from keyplane.models import Account, Credential, User
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Bootstrap:
+    account: Account
+    admin: User
+    api_key: str
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+async def bootstrap(
+    session: AsyncSession,
+    engine: CredentialEngine,
+    *,
+    slug: str,
+    name: str | None,
+    email: str,
+    password: str,
+) -> Bootstrap:
+    """Create an account, its first admin user and a full-power admin API key."""
+    if not SLUG.match(slug) or _is_uuid(slug):
+        raise Unprocessable(
+            "A slug is 1-63 lower-case letters, digits and dashes, starting with a letter or digit",
+            "SLUG_INVALID",
+        )
+    if not EMAIL.match(email):
+        raise Unprocessable(f"{email!r} is not an email address", "EMAIL_INVALID")
+    if len(password) < 8:
+        raise Unprocessable("A password has at least 8 characters", "PASSWORD_TOO_SHORT")
+    if await repository.by_id_or_slug(session, slug) is not None:
+        raise Conflict(f"An account with slug '{slug}' already exists", "SLUG_TAKEN")
+    account = Account(slug=slug, name=name or slug)
+    session.add(account)
+    await session.flush()
+    admin = User(
+        account_id=account.id,
+        email=email.strip().lower(),
+        role=Role.ADMIN.value,
+        password_hash=await hash_password(password),
+    )
+    session.add(admin)
+    await session.flush()
+    issued = engine.issue(CredentialKind.API_KEY)
+    session.add(
+        Credential(
+            account_id=account.id,
+            user_id=admin.id,
+            kind=CredentialKind.API_KEY.value,
+            lookup=issued.parsed.lookup,
+            digest=issued.digest,
+            start=issued.parsed.start,
+            name="Admin key (keyplane init)",
+            scopes=ordered(ALL_SCOPES),
+            status="active",
+            api_version=versions.CURRENT,
+        )
+    )
+    await session.flush()
+    return Bootstrap(account, admin, issued.plaintext)

@@ -1,0 +1,1 @@
+"""API keys: named, scoped, IP-restricted, version-pinned, shown once, stored hashed."""

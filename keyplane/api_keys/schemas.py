@@ -1,0 +1,173 @@
+"""Request and response shapes of the API-key management API (plain JSON, camelCase).
+
+Input also takes the names seed 002 uses (``key_name``, ``key_scope``,
+``organization_id``); unknown fields are refused so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+from keyplane.api_keys import versions
+from keyplane.auth.network import parse_network
+from keyplane.auth.scopes import Scope
+from keyplane.kit.timefmt import Timestamp
+
+Description = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _scopes(value: Any) -> Any:
+    # Seed 002 documents key_scope as an array but shows "READ,CREATE,..."; take both.
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _networks(value: list[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    normalised = []
+    for entry in value:
+        try:
+            normalised.append(str(parse_network(entry)))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IPv4/IPv6 address or CIDR block") from None
+    return sorted(set(normalised), key=normalised.index)
+
+
+def _version(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not versions.is_date(value):
+        raise ValueError("must be a date in the form YYYY-MM-DD")
+    if value not in versions.KNOWN:
+        known = ", ".join(sorted(versions.KNOWN))
+        raise ValueError(f"{value} is not an API version this server knows ({known})")
+    return value
+
+
+class ApiKeyCreate(_Input):
+    name: Name | None = Field(default=None, validation_alias=AliasChoices("name", "key_name"))
+    scopes: list[Scope] | None = Field(default=None, validation_alias=AliasChoices("scopes", "key_scope"))
+    user_id: uuid.UUID | None = Field(default=None, validation_alias=AliasChoices("userId", "user_id"))
+    organization_id: str | int | None = Field(
+        default=None, validation_alias=AliasChoices("organizationId", "organization_id", "companyId")
+    )
+    whitelisted_ips: list[str] | None = Field(
+        default=None, validation_alias=AliasChoices("whitelistedIPs", "whitelisted_ips")
+    )
+    description: Description | None = None
+    api_version: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = Field(
+        default=None, validation_alias=AliasChoices("apiVersion", "api_version")
+    )
+    expires_at: datetime | None = Field(
+        default=None, validation_alias=AliasChoices("expiresAt", "expires_at")
+    )
+
+    _split_scopes = field_validator("scopes", mode="before")(_scopes)
+    _check_networks = field_validator("whitelisted_ips")(_networks)
+    _check_version = field_validator("api_version")(_version)
+
+    @field_validator("expires_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must carry a timezone (for example 2027-01-01T00:00:00Z)")
+        return value
+
+
+class ApiKeyUpdate(_Input):
+    """PUT and PATCH alike: only the fields sent change; ``null`` clears a nullable one."""
+
+    name: Name | None = None
+    description: Description | None = None
+    scopes: list[Scope] | None = None
+    whitelisted_ips: list[str] | None = Field(
+        default=None, validation_alias=AliasChoices("whitelistedIPs", "whitelisted_ips")
+    )
+    api_version: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = Field(
+        default=None, validation_alias=AliasChoices("apiVersion", "api_version")
+    )
+    status: Literal["active", "inactive"] | None = None
+
+    _split_scopes = field_validator("scopes", mode="before")(_scopes)
+    _check_networks = field_validator("whitelisted_ips")(_networks)
+    _check_version = field_validator("api_version")(_version)
+
+
+class VerifyRequest(_Input):
+    key: Annotated[str, Field(min_length=1, max_length=512)]
+    ip: str | None = None
+    scopes: list[Scope] | None = None
+
+    _split_scopes = field_validator("scopes", mode="before")(_scopes)
+
+
+class ApiKeyOut(BaseModel):
+    id: uuid.UUID
+    name: str | None
+    description: str | None
+    scopes: list[Scope]
+    userId: uuid.UUID
+    organizationId: uuid.UUID
+    companyId: uuid.UUID
+    """The same account as ``organizationId``, under seed 003's name."""
+    start: str
+    """A short, non-secret preview of the key (brand and first characters)."""
+    whitelistedIPs: list[str] | None
+    status: Literal["active", "inactive"]
+    apiVersion: str | None
+    apiVersionUpdatedAt: Timestamp | None
+    apiVersionDowngradeNotAllowedAfter: Timestamp | None
+    expiresAt: Timestamp | None
+    lastUsedAt: Timestamp | None
+    createdAt: Timestamp
+    updatedAt: Timestamp
+    deletedAt: Timestamp | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str
+    """The full key. It appears in this response only; Keyplane keeps just a keyed hash."""
+
+
+class ApiKeyList(BaseModel):
+    status: int
+    total: int
+    count: int
+    nextUrl: str | None
+    previousUrl: str | None
+    data: list[ApiKeyOut]
+
+
+class VerifyResult(BaseModel):
+    valid: bool
+    code: str
+    detail: str
+    keyId: uuid.UUID | None = None
+    kind: str | None = None
+    name: str | None = None
+    userId: uuid.UUID | None = None
+    organizationId: uuid.UUID | None = None
+    scopes: list[Scope] = []
+    expiresAt: Timestamp | None = None
+    apiVersion: str | None = None
+
+
+class ApiVersionOut(BaseModel):
+    version: str
+    summary: str
+
+
+class ApiVersionList(BaseModel):
+    current: str
+    data: list[ApiVersionOut]

@@ -1,0 +1,312 @@
+"""The rules of API keys. Flushes, never commits: the request's session does that."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.api_keys import repository, versions
+from keyplane.api_keys.schemas import ApiKeyCreate, ApiKeyUpdate
+from keyplane.auth.network import Network, parse_address, parse_network
+from keyplane.auth.principal import Principal
+from keyplane.auth.scopes import Scope, ordered, role_scopes
+from keyplane.credentials import repository as credentials
+from keyplane.credentials.engine import CredentialEngine, CredentialState, Outcome
+from keyplane.errors import BadRequest, Forbidden, NotFound, Unprocessable
+from keyplane.kit import clock
+from keyplane.kit.credentials import CredentialKind
+from keyplane.models import Credential
+from keyplane.users import repository as users
+
+
+def _owner_filter(principal: Principal) -> uuid.UUID | None:
+    """Whose keys the caller may see: everyone's with MANAGE, else only its owner's."""
+    return None if principal.has(Scope.MANAGE) else principal.user_id
+
+
+async def get(
+    session: AsyncSession, principal: Principal, key_id: uuid.UUID, *, lock: bool = False
+) -> Credential:
+    conditions = repository.visible(principal.account.id, _owner_filter(principal), None)
+    key = await repository.get(session, conditions, key_id, lock=lock)
+    if key is None:
+        raise NotFound(f"The requested API key '{key_id}' was not found", "NOT_FOUND")
+    return key
+
+
+def _check_scopes(principal: Principal, scopes: set[Scope]) -> None:
+    """No credential hands out scopes it does not hold itself."""
+    excess = scopes - principal.scopes
+    if excess:
+        raise Forbidden(
+            f"A credential cannot grant scopes it does not hold: {', '.join(ordered(excess))}",
+            "SCOPE_NOT_GRANTABLE",
+            pointer="scopes",
+        )
+
+
+def _check_networks(principal: Principal, networks: list[str] | None) -> None:
+    """An IP-restricted credential only hands out keys restricted within its own ranges."""
+    if principal.whitelisted_ips is None:
+        return
+    if networks is None:
+        raise Forbidden(
+            "This credential is IP-restricted, so the keys it manages must be restricted too",
+            "WHITELISTED_IPS_REQUIRED",
+            pointer="whitelistedIPs",
+        )
+    mine = [parse_network(entry) for entry in principal.whitelisted_ips]
+    for entry in networks:
+        network = parse_network(entry)
+        if not any(_within(network, own) for own in mine):
+            raise Forbidden(
+                f"{entry} lies outside this credential's own whitelistedIPs",
+                "WHITELISTED_IPS_NOT_GRANTABLE",
+                pointer="whitelistedIPs",
+            )
+
+
+def _within(network: Network, outer: Network) -> bool:
+    if isinstance(network, IPv4Network) and isinstance(outer, IPv4Network):
+        return network.subnet_of(outer)
+    if isinstance(network, IPv6Network) and isinstance(outer, IPv6Network):
+        return network.subnet_of(outer)
+    return False
+
+
+def _check_role(role: str, scopes: set[Scope]) -> None:
+    excess = scopes - role_scopes(role)
+    if excess:
+        raise Unprocessable(
+            f"The key's owner has role '{role}', which does not allow {', '.join(ordered(excess))}",
+            "SCOPES_NOT_ALLOWED",
+            pointer="scopes",
+        )
+
+
+async def create(
+    session: AsyncSession, engine: CredentialEngine, principal: Principal, data: ApiKeyCreate
+) -> tuple[Credential, str]:
+    """A new API key and its plaintext, which the caller shows once and forgets."""
+    if data.organization_id is not None and str(data.organization_id) not in (
+        str(principal.account.id),
+        principal.account.slug,
+    ):
+        raise Unprocessable(
+            "organizationId must be the account this request is made in",
+            "ORGANIZATION_ID_INVALID",
+            pointer="organizationId",
+        )
+    owner_id = data.user_id or principal.user_id
+    if owner_id != principal.user_id and not principal.has(Scope.MANAGE):
+        raise Forbidden("Creating a key for another user needs the MANAGE scope", "INSUFFICIENT_SCOPE")
+    owner = await users.by_id(session, principal.account.id, owner_id)
+    if owner is None:
+        raise Unprocessable(
+            f"User '{owner_id}' does not exist in this account", "USER_NOT_FOUND", pointer="userId"
+        )
+    owner_scopes = role_scopes(owner.role)
+    scopes = set(data.scopes) if data.scopes is not None else set(principal.scopes & owner_scopes)
+    if not scopes:
+        raise Unprocessable("A key needs at least one scope", "SCOPES_MISSING", pointer="scopes")
+    networks = data.whitelisted_ips
+    if networks is None and principal.whitelisted_ips is not None:
+        networks = list(principal.whitelisted_ips)
+    _check_scopes(principal, scopes)
+    _check_networks(principal, networks)
+    _check_role(owner.role, scopes)
+
+    now = clock.now()
+    expires_at = data.expires_at
+    if expires_at is not None and expires_at <= now:
+        raise Unprocessable("expiresAt must be in the future", "EXPIRES_AT_INVALID", pointer="expiresAt")
+    if principal.expires_at is not None and (expires_at is None or expires_at > principal.expires_at):
+        # A key made by an expiring credential cannot outlive it.
+        expires_at = principal.expires_at
+
+    issued = engine.issue(CredentialKind.API_KEY)
+    key = Credential(
+        account_id=principal.account.id,
+        user_id=owner.id,
+        kind=CredentialKind.API_KEY.value,
+        lookup=issued.parsed.lookup,
+        digest=issued.digest,
+        start=issued.parsed.start,
+        name=data.name,
+        description=data.description,
+        scopes=ordered(scopes),
+        whitelisted_ips=networks or None,
+        status="active",
+        api_version=data.api_version or versions.CURRENT,
+        expires_at=expires_at,
+    )
+    return await repository.add(session, key), issued.plaintext
+
+
+def _change_version(key: Credential, target: str) -> None:
+    current = key.api_version or versions.CURRENT
+    if target == current:
+        return
+    now = clock.now()
+    if target > current:
+        key.api_version_previous = current
+        key.api_version_updated_at = now
+        key.api_version_downgrade_not_allowed_after = now + versions.DOWNGRADE_WINDOW
+        key.api_version = target
+        return
+    window = key.api_version_downgrade_not_allowed_after
+    if window is None or now > window or target != key.api_version_previous:
+        allowed = (
+            f" (only back to {key.api_version_previous} until {window.isoformat()})"
+            if window and now <= window
+            else ""
+        )
+        raise Unprocessable(
+            f"This key cannot be downgraded from {current} to {target}{allowed}",
+            "API_VERSION_DOWNGRADE_NOT_ALLOWED",
+            pointer="apiVersion",
+        )
+    key.api_version = target
+    key.api_version_previous = None
+    key.api_version_updated_at = now
+    key.api_version_downgrade_not_allowed_after = now
+
+
+async def update(
+    session: AsyncSession, principal: Principal, key_id: uuid.UUID, data: ApiKeyUpdate
+) -> Credential:
+    key = await get(session, principal, key_id, lock=True)
+    if key.deleted_at is not None:
+        raise Unprocessable("A deleted key cannot be changed", "API_KEY_DELETED")
+    if key.user_id != principal.user_id and not principal.has(Scope.MANAGE):
+        raise Forbidden("Changing another user's key needs the MANAGE scope", "INSUFFICIENT_SCOPE")
+    sent = data.model_fields_set
+    narrowed = False
+    if "scopes" in sent:
+        if not data.scopes:
+            raise Unprocessable("A key needs at least one scope", "SCOPES_MISSING", pointer="scopes")
+        scopes = set(data.scopes)
+        _check_scopes(principal, scopes - set(map(Scope, key.scopes)))
+        owner = await users.by_id(session, principal.account.id, key.user_id)
+        _check_role(owner.role if owner else "", scopes)
+        narrowed |= not scopes >= set(map(Scope, key.scopes))
+        key.scopes = ordered(scopes)
+    if "whitelisted_ips" in sent:
+        _check_networks(principal, data.whitelisted_ips)
+        narrowed = True
+        key.whitelisted_ips = data.whitelisted_ips or None
+    if "name" in sent:
+        key.name = data.name
+    if "description" in sent:
+        key.description = data.description
+    if "api_version" in sent and data.api_version is not None:
+        _change_version(key, data.api_version)
+    if "status" in sent and data.status is not None and data.status != key.status:
+        narrowed |= data.status == "inactive"
+        key.status = data.status
+    key.updated_at = clock.now()
+    if narrowed:
+        # Access tokens issued for this key carry its old power: they go.
+        await credentials.revoke_children(session, key.id, key.updated_at)
+    await session.flush()
+    return key
+
+
+async def delete(session: AsyncSession, principal: Principal, key_id: uuid.UUID) -> None:
+    key = await get(session, principal, key_id, lock=True)
+    if key.user_id != principal.user_id and not principal.has(Scope.MANAGE):
+        raise Forbidden("Deleting another user's key needs the MANAGE scope", "INSUFFICIENT_SCOPE")
+    if key.deleted_at is not None:
+        raise NotFound(f"The requested API key '{key_id}' was not found", "NOT_FOUND")
+    now = clock.now()
+    key.deleted_at = now
+    key.status = "inactive"
+    key.updated_at = now
+    await credentials.revoke_children(session, key.id, now)
+    await session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    keys: Sequence[Credential]
+    total: int
+    next_after: uuid.UUID | None
+    previous_before: uuid.UUID | None
+
+
+async def _anchor(session: AsyncSession, conditions: list, value: str | None, name: str) -> uuid.UUID | None:  # type: ignore[type-arg]
+    if value is None:
+        return None
+    try:
+        anchor = uuid.UUID(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be an API key id", f"{_snake(name)}_INVALID", parameter=name) from None
+    if await repository.get(session, conditions, anchor) is None:
+        raise BadRequest(f"{name} names no API key in this list", f"{_snake(name)}_INVALID", parameter=name)
+    return anchor
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c}" if c.isupper() else c.upper() for c in name)
+
+
+async def list_page(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: Literal["active", "inactive"],
+    limit: int,
+    offset: int,
+    starting_after: str | None,
+    ending_before: str | None,
+) -> Page:
+    if starting_after is not None and ending_before is not None:
+        raise BadRequest(
+            "Use startingAfter or endingBefore, not both", "PARAMETERS_INVALID", parameter="endingBefore"
+        )
+    conditions = repository.visible(principal.account.id, _owner_filter(principal), status)
+    after = await _anchor(session, conditions, starting_after, "startingAfter")
+    before = await _anchor(session, conditions, ending_before, "endingBefore")
+    keys, more = await repository.page(
+        session, conditions, limit=limit, offset=offset, after=after, before=before
+    )
+    total = await repository.count(session, conditions)
+    if not keys:
+        return Page(keys, total, None, None)
+    if before is not None:
+        has_next, has_previous = True, more
+    else:
+        has_next, has_previous = more, after is not None or offset > 0
+    return Page(
+        keys,
+        total,
+        keys[-1].id if has_next else None,
+        keys[0].id if has_previous else None,
+    )
+
+
+async def verify(
+    session: AsyncSession,
+    engine: CredentialEngine,
+    principal: Principal,
+    plaintext: str,
+    ip: str | None,
+    scopes: Sequence[Scope],
+) -> tuple[Outcome, CredentialState | None]:
+    """Check a key a vendor's customer presented, exactly as a request would be checked."""
+    address = None
+    if ip is not None:
+        address = parse_address(ip)
+        if address is None:
+            raise Unprocessable(f"{ip!r} is not an IPv4 or IPv6 address", "IP_INVALID", pointer="ip")
+    outcome, state = await engine.resolve(session, plaintext)
+    if state is not None and state.account_id != principal.account.id:
+        return Outcome.NOT_FOUND, None
+    if state is None:
+        return outcome, None
+    return state.evaluate(clock.now(), address, frozenset(scopes)), state

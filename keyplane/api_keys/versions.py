@@ -1,0 +1,38 @@
+"""The API versions this server declares, and the rules for moving a key between them.
+
+A key is pinned to a version; a request may ask for another with ``Keyplane-Version``.
+Upgrading a key opens a 72-hour window in which it may go back to the version it came
+from (Stripe's rollback window); after that, or to any other older version, a downgrade is
+refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+DOWNGRADE_WINDOW = timedelta(hours=72)
+VERSION_HEADER = "Keyplane-Version"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiVersion:
+    version: str
+    summary: str
+
+
+VERSIONS: tuple[ApiVersion, ...] = (
+    ApiVersion("2024-05-22", "First API-key management API (seeds 002 and 003)."),
+    ApiVersion("2026-11-01", "Adds verification codes REVOKED and MALFORMED to /api-keys/verify."),
+)
+VERIFY_CODES_REVOKED_MALFORMED = "2026-11-01"
+KNOWN = frozenset(v.version for v in VERSIONS)
+CURRENT = VERSIONS[-1].version
+
+
+def is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10

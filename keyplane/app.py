@@ -1,0 +1,83 @@
+"""``create_app()``: the ASGI application, its lifespan, handlers and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Path
+
+from keyplane import __version__
+from keyplane.api_keys import endpoints as api_keys
+from keyplane.config import Settings, get_settings
+from keyplane.credentials.engine import CredentialEngine
+from keyplane.credentials.usage import UsageRecorder
+from keyplane.db import Database
+from keyplane.errors import install_handlers
+from keyplane.kit.credentials import CredentialHasher
+from keyplane.oauth import endpoints as oauth
+from keyplane.tokens import endpoints as tokens
+
+DESCRIPTION = """\
+Keyplane issues and checks license keys (a Keygen-compatible licensing API) and API keys.
+
+Every route is served under `/v1/accounts/{account}/...` (account id or slug) and under bare
+`/v1/...` for the default account. Authenticate with `Authorization: Bearer <key>` or
+`X-API-Key: <key>`.
+"""
+
+
+def _account_path(
+    account: Annotated[str, Path(description="The account's id or slug")],
+) -> None:
+    """Documents the account segment; ``current_account`` resolves it."""
+
+
+def _routes() -> APIRouter:
+    router = APIRouter()
+    router.include_router(api_keys.router)
+    router.include_router(api_keys.public)
+    router.include_router(tokens.router)
+    router.include_router(oauth.router)
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings.resolved_database_url())
+        usage = UsageRecorder(database, settings.usage_flush_seconds)
+        app.state.db = database
+        app.state.usage = usage
+        app.state.credentials = CredentialEngine(CredentialHasher(settings.server_secret()))
+        usage.start()
+        try:
+            yield
+        finally:
+            await usage.stop()
+            await database.dispose()
+
+    app = FastAPI(
+        title="Keyplane",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_handlers(app)
+
+    @app.get("/v1/ping", tags=["Service"])
+    async def ping() -> dict[str, str]:
+        """Liveness: 200 without credentials."""
+        return {"message": "pong"}
+
+    routes = _routes()
+    app.include_router(routes, prefix="/v1")
+    app.include_router(routes, prefix="/v1/accounts/{account}", dependencies=[Depends(_account_path)])
+    return app

@@ -1,0 +1,1 @@
+"""Who is calling: credentials in, one ``Principal`` out, checked the same way everywhere."""

@@ -1,0 +1,124 @@
+"""FastAPI dependencies that say who may call: resolve the account, authenticate, authorise."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from keyplane.accounts import repository as accounts
+from keyplane.auth.network import client_address
+from keyplane.auth.principal import AccountRef, Principal
+from keyplane.auth.scopes import Role, Scope
+from keyplane.config import Settings
+from keyplane.credentials.engine import CredentialEngine, Outcome
+from keyplane.db import DbSession
+from keyplane.errors import Forbidden, NotFound, Unauthorized
+from keyplane.kit import clock
+
+_REFUSALS: dict[Outcome, tuple[type[Unauthorized] | type[Forbidden], str, str]] = {
+    Outcome.MALFORMED: (Unauthorized, "TOKEN_FORMAT_INVALID", "is not a well-formed Keyplane credential"),
+    Outcome.NOT_FOUND: (Unauthorized, "TOKEN_INVALID", "is invalid"),
+    Outcome.REVOKED: (Unauthorized, "TOKEN_REVOKED", "has been deleted"),
+    Outcome.INACTIVE: (Unauthorized, "TOKEN_INACTIVE", "is inactive"),
+    Outcome.EXPIRED: (Unauthorized, "TOKEN_EXPIRED", "is expired"),
+    Outcome.IP_NOT_ALLOWED: (Forbidden, "IP_NOT_ALLOWED", "may not be used from this address"),
+}
+
+
+async def current_account(request: Request, session: DbSession) -> AccountRef:
+    """The account named in the path (id or slug), or the default one for bare ``/v1``."""
+    cached: AccountRef | None = getattr(request.state, "account", None)
+    if cached is not None:
+        return cached
+    ref = request.path_params.get("account")
+    settings: Settings = request.app.state.settings
+    if ref is not None:
+        account = await accounts.by_id_or_slug(session, ref)
+    elif settings.account:
+        ref = settings.account
+        account = await accounts.by_id_or_slug(session, ref)
+    else:
+        account = await accounts.oldest(session)
+    if account is None:
+        detail = f"The requested account '{ref}' was not found" if ref else "No account exists yet"
+        raise NotFound(detail, "NOT_FOUND", parameter="account" if ref else None)
+    resolved = AccountRef(account.id, account.slug)
+    request.state.account = resolved
+    return resolved
+
+
+CurrentAccount = Annotated[AccountRef, Depends(current_account)]
+
+
+def presented_credential(request: Request) -> str | None:
+    """The credential from ``Authorization: Bearer`` (or ``Token``) or ``X-API-Key``."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() not in ("bearer", "token") or not value.strip():
+            raise Unauthorized(
+                "The Authorization header must be 'Bearer <credential>'",
+                "TOKEN_MISSING",
+                header="Authorization",
+            )
+        return value.strip()
+    api_key = request.headers.get("x-api-key")
+    return api_key.strip() if api_key else None
+
+
+async def authenticate(request: Request, session: DbSession, account: CurrentAccount) -> Principal:
+    plaintext = presented_credential(request)
+    if plaintext is None:
+        raise Unauthorized(
+            "An API key or token is required (Authorization: Bearer <key>, or X-API-Key)",
+            "TOKEN_MISSING",
+        )
+    engine: CredentialEngine = request.app.state.credentials
+    outcome, state = await engine.resolve(session, plaintext)
+    # Another account's credential is indistinguishable from an unknown one.
+    if state is not None and state.account_id != account.id:
+        outcome, state = Outcome.NOT_FOUND, None
+    now = clock.now()
+    if state is not None:
+        address = client_address(request, request.app.state.settings.trusted_proxies)
+        outcome = state.evaluate(now, address)
+    if outcome is not Outcome.VALID or state is None:
+        error, code, detail = _REFUSALS[outcome]
+        raise error(f"The credential {detail}", code)
+    request.app.state.usage.record(state.id, now)
+    return Principal(
+        account=account,
+        user_id=state.user_id,
+        role=Role(state.role),
+        credential_id=state.id,
+        credential_kind=state.kind,
+        scopes=state.scopes,
+        expires_at=state.expires_at,
+        whitelisted_ips=state.whitelisted_ips,
+        api_version=state.api_version,
+    )
+
+
+Authenticated = Annotated[Principal, Depends(authenticate)]
+
+
+def require(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets through only callers whose effective scopes include ``scope``."""
+
+    async def check(principal: Authenticated) -> Principal:
+        if not principal.has(scope):
+            raise Forbidden(
+                f"This credential lacks the {scope.value} scope (or its owner's role does)",
+                "INSUFFICIENT_SCOPE",
+            )
+        return principal
+
+    return check
+
+
+Reader = Annotated[Principal, Depends(require(Scope.READ))]
+Creator = Annotated[Principal, Depends(require(Scope.CREATE))]
+Updater = Annotated[Principal, Depends(require(Scope.UPDATE))]
+Deleter = Annotated[Principal, Depends(require(Scope.DELETE))]

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from keyplane.auth.scopes import Role, Scope
+from keyplane.kit.credentials import CredentialKind
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRef:
+    id: uuid.UUID
+    slug: str
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller of one request, resolved once: who, in which account, with what power."""
+
+    account: AccountRef
+    user_id: uuid.UUID
+    role: Role
+    credential_id: uuid.UUID
+    credential_kind: CredentialKind
+    scopes: frozenset[Scope]
+    """Effective: the credential's scopes within the owner's role."""
+    expires_at: datetime | None
+    whitelisted_ips: tuple[str, ...] | None
+    api_version: str | None
+
+    def has(self, scope: Scope) -> bool:
+        return scope in self.scopes

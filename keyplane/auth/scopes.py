@@ -1,0 +1,63 @@
+"""Scopes, roles, and what each role may ever do.
+
+A request may do what its owner's role allows AND what its credential's scopes allow.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    READ = "READ"
+    CREATE = "CREATE"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
+    MANAGE = "MANAGE"
+    """Users, other users' keys, account settings."""
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    DEVELOPER = "developer"
+    READ_ONLY = "read-only"
+    SUPPORT_AGENT = "support-agent"
+    SALES_AGENT = "sales-agent"
+    USER = "user"
+
+
+ALL_SCOPES = frozenset(Scope)
+SCOPE_NAMES = frozenset(scope.value for scope in Scope)
+_WRITE = frozenset({Scope.READ, Scope.CREATE, Scope.UPDATE, Scope.DELETE})
+
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    Role.ADMIN: ALL_SCOPES,
+    Role.DEVELOPER: _WRITE,
+    Role.READ_ONLY: frozenset({Scope.READ}),
+    Role.SUPPORT_AGENT: frozenset({Scope.READ, Scope.UPDATE}),
+    Role.SALES_AGENT: _WRITE,
+    # End customers manage their own keys; ownership rules keep them to their own records.
+    Role.USER: _WRITE,
+}
+
+TOKEN_KINDS: dict[Role, str] = {
+    Role.ADMIN: "admin-token",
+    Role.DEVELOPER: "developer-token",
+    Role.READ_ONLY: "read-only-token",
+    Role.SUPPORT_AGENT: "support-token",
+    Role.SALES_AGENT: "sales-token",
+    Role.USER: "user-token",
+}
+
+
+def role_scopes(role: str) -> frozenset[Scope]:
+    """The scopes a role allows; an unknown role (a corrupt row) allows nothing."""
+    try:
+        return ROLE_SCOPES[Role(role)]
+    except ValueError:
+        return frozenset()
+
+
+def ordered(scopes: frozenset[Scope] | set[Scope]) -> list[str]:
+    """Scopes in their canonical order, for storage and display."""
+    return [scope.value for scope in Scope if scope in scopes]

@@ -1,0 +1,117 @@
+"""The ``keyplane`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from keyplane import migrate
+from keyplane.config import get_settings
+
+app = typer.Typer(help="Keyplane: self-hosted license keys and API keys.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console(stderr=True)
+
+
+def _database_url() -> str:
+    return get_settings().resolved_database_url()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Migrate the database if needed, then serve the API."""
+    import uvicorn
+
+    settings = get_settings()
+    migrate.upgrade(settings.resolved_database_url())
+    settings.server_secret()  # created once here, before workers race for it
+    console.print(f"[bold]Keyplane[/] on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        "keyplane.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        proxy_headers=False,  # client addresses are resolved by Keyplane's trusted-proxy rule
+    )
+
+
+@app.command()
+def init(
+    account: Annotated[str, typer.Option(help="The new account's slug.")],
+    email: Annotated[str, typer.Option(help="Email of the first admin user.")],
+    password: Annotated[str, typer.Option(help="Password of the first admin user.")],
+    name: Annotated[str | None, typer.Option(help="The account's display name.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create the schema, an account, its first admin user and an admin API key."""
+    from keyplane.accounts.service import bootstrap
+    from keyplane.credentials.engine import CredentialEngine
+    from keyplane.db import Database
+    from keyplane.errors import AppError
+    from keyplane.kit.credentials import CredentialHasher
+
+    settings = get_settings()
+    migrate.upgrade(settings.resolved_database_url())
+    engine = CredentialEngine(CredentialHasher(settings.server_secret()))
+
+    async def run() -> dict[str, str]:
+        database = Database(settings.resolved_database_url())
+        try:
+            async with database.writer() as session:
+                made = await bootstrap(
+                    session, engine, slug=account, name=name, email=email, password=password
+                )
+                await session.commit()
+        finally:
+            await database.dispose()
+        return {
+            "accountId": str(made.account.id),
+            "accountSlug": made.account.slug,
+            "userId": str(made.admin.id),
+            "apiKey": made.api_key,
+        }
+
+    try:
+        result = asyncio.run(run())
+    except AppError as error:
+        console.print(f"[red]error:[/] {error.detail}")
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    console.print(f"Account [bold]{result['accountSlug']}[/] ({result['accountId']}) created.")
+    console.print(f"Admin user {email} ({result['userId']}).")
+    console.print("Admin API key (shown this once, store it now):")
+    typer.echo(result["apiKey"])
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    migrate.upgrade(_database_url())
+    console.print("Database is up to date.")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Fail when the models and the migrated schema differ (or migrations are pending)."""
+    problem = migrate.check(_database_url())
+    if problem:
+        console.print(f"[red]schema differs:[/] {problem}")
+        raise typer.Exit(1)
+    console.print("Schema matches the models.")
+
+
+def main() -> None:
+    app()

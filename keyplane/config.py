@@ -1,0 +1,95 @@
+"""One typed settings object, read once from ``KEYPLANE_*`` environment variables."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+SECRET_FILE = "secret.key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEYPLANE_", extra="ignore")
+
+    data_dir: Path = Path(".keyplane")
+    """Where the default SQLite database and the generated server secret live."""
+
+    database_url: str = ""
+    """``sqlite:///path.db`` or ``postgresql://user@host:5432/db``; empty means SQLite in data_dir."""
+
+    secret_key: str = ""
+    """Server secret for keyed hashing of credentials. Generated into data_dir when empty."""
+
+    redis_url: str = ""
+    account: str = ""
+    """Id or slug of the account that bare ``/v1/...`` routes serve; empty means the oldest."""
+
+    trusted_proxies: Annotated[list[Network], NoDecode] = Field(default_factory=list)
+    """Peers whose ``X-Forwarded-For`` is believed, as comma-separated addresses or CIDRs."""
+
+    token_ttl_seconds: int = Field(default=14 * 24 * 3600, gt=0)
+    """Lifetime of user tokens from ``POST /tokens`` (Keygen's default: two weeks)."""
+
+    access_token_ttl_seconds: int = Field(default=3600, gt=0, le=24 * 3600)
+    """Lifetime of OAuth2 client-credentials access tokens."""
+
+    usage_flush_seconds: float = Field(default=1.0, gt=0)
+    """How often batched ``lastUsedAt`` writes are flushed to the database."""
+
+    log_level: str = "info"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy async URL for the configured database."""
+        from keyplane.db import async_url
+
+        if self.database_url:
+            return async_url(self.database_url)
+        return async_url(f"sqlite:///{self.data_dir / 'keyplane.db'}")
+
+    def server_secret(self) -> bytes:
+        """The keyed-hash secret: from the environment, or generated once and kept on disk.
+
+        Several workers may start at once on a fresh install, so the secret is written to a
+        private temporary file and hard-linked into place: the link either wins whole or
+        fails, and nobody ever reads a half-written secret.
+        """
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / SECRET_FILE
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        value = path.read_text().strip()
+        if not value:
+            raise RuntimeError(f"{path} is empty; remove it or set KEYPLANE_SECRET_KEY")
+        return value.encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

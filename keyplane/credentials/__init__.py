@@ -1,0 +1,1 @@
+"""The credential engine: issue, find and check API keys, tokens and access tokens."""

@@ -1,0 +1,89 @@
+"""The engine, and one session per request; the only place that commits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+_SCHEMES = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def async_url(url: str) -> str:
+    """Accept plain ``sqlite:///`` and ``postgresql://`` URLs and pick the async driver."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"not a database URL: {url!r}")
+    return f"{_SCHEMES.get(scheme, scheme)}://{rest}"
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    # pysqlite opens transactions lazily and never for reads, which breaks isolation; the
+    # recipe from SQLAlchemy's SQLite notes takes transaction control back. Writers say
+    # BEGIN IMMEDIATE: a deferred transaction that reads and then writes cannot wait for
+    # the write lock (SQLite returns BUSY at once to avoid deadlock), an immediate one waits
+    # for busy_timeout like any other lock.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: every commit is on disk before we answer, so a crash loses nothing.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """An engine and the two session factories every request chooses from."""
+
+    def __init__(self, url: str, **engine_options: Any) -> None:
+        self.url = async_url(url)
+        self.engine = create_async_engine(self.url, **engine_options)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        writer = self.engine
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+            writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self.reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.writer = async_sessionmaker(writer, expire_on_commit=False)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    database: Database = request.app.state.db
+    factory = database.reader if request.method in READ_METHODS else database.writer
+    async with factory() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        # One transaction per request, committed before the response leaves (the
+        # dependency is function-scoped for exactly that).
+        await session.commit()
+
+
+DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]

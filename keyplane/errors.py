@@ -1,0 +1,272 @@
+"""Typed errors that carry their status, and the one renderer per API dialect.
+
+Services raise ``AppError`` subclasses; nothing else decides how an error looks. The
+licensing surface answers in JSON:API's envelope, the API-key surface in plain JSON; which
+one a request gets depends on the route family, so a 401 from the shared credential check
+still matches the envelope of the API that was called.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("keyplane")
+
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Access denied",
+    404: "Not found",
+    405: "Not supported",
+    409: "Conflict",
+    415: "Unsupported media type",
+    422: "Unprocessable entity",
+    429: "Too many requests",
+    500: "Internal server error",
+}
+PLAIN_FAMILIES = frozenset({"api-keys", "api-versions"})
+JSONAPI_MEDIA = "application/vnd.api+json"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorItem:
+    detail: str
+    code: str | None = None
+    pointer: str | None = None
+    parameter: str | None = None
+    header: str | None = None
+    title: str | None = None
+
+
+class AppError(Exception):
+    """An error a client caused; rendered as ``status`` with its code and source."""
+
+    status: ClassVar[int] = 400
+
+    def __init__(
+        self,
+        detail: str,
+        code: str | None = None,
+        *,
+        pointer: str | None = None,
+        parameter: str | None = None,
+        header: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
+        self.source = (pointer, parameter, header)
+        self.headers = headers or {}
+
+    def items(self) -> list[ErrorItem]:
+        return [ErrorItem(self.detail, self.code, *self.source)]
+
+
+class BadRequest(AppError):
+    status = 400
+
+
+class Unauthorized(AppError):
+    status = 401
+
+
+class Forbidden(AppError):
+    status = 403
+
+
+class NotFound(AppError):
+    status = 404
+
+
+class Conflict(AppError):
+    status = 409
+
+
+class Unprocessable(AppError):
+    status = 422
+
+
+class ValidationFailed(AppError):
+    """Several field errors at once (request-shape validation)."""
+
+    def __init__(self, status: int, errors: Sequence[ErrorItem]) -> None:
+        super().__init__(errors[0].detail, errors[0].code)
+        self.status = status  # type: ignore[misc]  # chosen per instance: 400 or 422
+        self.errors = list(errors)
+
+    def items(self) -> list[ErrorItem]:
+        return self.errors
+
+
+def dialect(path: str) -> str:
+    """``plain`` (API-key surface), ``oauth`` (RFC 6749 errors) or ``jsonapi`` (the rest)."""
+    parts = [part for part in path.split("/") if part]
+    if parts[:2] == ["v1", "accounts"]:
+        parts = parts[3:]
+    elif parts[:1] == ["v1"]:
+        parts = parts[1:]
+    family = parts[0] if parts else ""
+    if family == "oauth":
+        return "oauth"
+    return "plain" if family in PLAIN_FAMILIES else "jsonapi"
+
+
+def is_plain(path: str) -> bool:
+    return dialect(path) != "jsonapi"
+
+
+def render(request: Request, status: int, items: Iterable[ErrorItem], **headers: str) -> JSONResponse:
+    request_id = str(uuid.uuid4())
+    items = list(items)
+    kind = dialect(request.url.path)
+    if kind == "oauth":
+        first = items[0]
+        code = first.code if first.code and first.code.islower() else "invalid_request"
+        return JSONResponse(
+            {"error": code, "error_description": first.detail},
+            status,
+            headers={"Cache-Control": "no-store", **headers},
+        )
+    if kind == "plain":
+        first = items[0]
+        body: dict[str, Any] = {
+            "status": status,
+            "error": {
+                "code": first.code,
+                "message": first.detail,
+                "field": first.pointer or first.parameter or first.header,
+            },
+            "requestId": request_id,
+        }
+        if len(items) > 1:
+            body["error"]["details"] = [
+                {"code": i.code, "message": i.detail, "field": i.pointer or i.parameter} for i in items
+            ]
+        return JSONResponse(body, status, headers=headers or None)
+    errors = []
+    for item in items:
+        entry: dict[str, Any] = {"title": item.title or TITLES.get(status, "Error"), "detail": item.detail}
+        if item.code:
+            entry["code"] = item.code
+        if item.pointer is not None:
+            entry["source"] = {"pointer": item.pointer}
+        elif item.parameter is not None:
+            entry["source"] = {"parameter": item.parameter}
+        elif item.header is not None:
+            entry["source"] = {"header": item.header}
+        errors.append(entry)
+    return JSONResponse(
+        {"meta": {"id": request_id}, "errors": errors},
+        status,
+        headers=headers or None,
+        media_type=JSONAPI_MEDIA,
+    )
+
+
+# -- request-shape validation ---------------------------------------------------------------
+
+_MALFORMED = ("missing", "extra_forbidden", "json_invalid", "json_type", "model_type", "dict_type")
+
+
+def _kind(error_type: str) -> str:
+    if error_type == "missing":
+        return "MISSING"
+    if error_type == "extra_forbidden":
+        return "NOT_PERMITTED"
+    if error_type.endswith("too_long"):
+        return "TOO_LONG"
+    if error_type.endswith("too_short"):
+        return "TOO_SHORT"
+    return "INVALID"
+
+
+def _is_malformed(error_type: str) -> bool:
+    return error_type in _MALFORMED or error_type.endswith(("_type", "_parsing"))
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _upper_snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).replace("-", "_").upper()
+
+
+def validation_items(errors: Sequence[Any], plain: bool) -> tuple[int, list[ErrorItem]]:
+    """Pydantic errors as (status, items): malformed input 400, broken rules 422.
+
+    When anything is malformed the whole request is a 400 and the malformed parts are
+    listed first, so the headline error explains the status.
+    """
+    status = 422
+    items: list[ErrorItem] = []
+    errors = sorted(
+        errors,
+        key=lambda e: not (e.get("loc", ("body",))[0] != "body" or _is_malformed(str(e.get("type", "")))),
+    )
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        source, path = (loc[0], loc[1:]) if loc else ("body", [])
+        etype = str(error.get("type", ""))
+        if source != "body" or _is_malformed(etype):
+            status = 400
+        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        if etype == "json_invalid":
+            items.append(ErrorItem("The request body is not valid JSON", "JSON_INVALID", pointer=""))
+            continue
+        named = [p for p in path if not p.isdigit()]
+        code = f"{_upper_snake(named[-1] if named else 'body')}_{_kind(etype)}"
+        if source in ("query", "path"):
+            items.append(ErrorItem(message, code, parameter=_camel(path[-1]) if plain else path[-1]))
+        elif source == "header":
+            items.append(ErrorItem(message, code, header=path[-1] if path else None))
+        elif plain:
+            items.append(ErrorItem(message, code, pointer=".".join(path) or None))
+        else:
+            items.append(ErrorItem(message, code, pointer="/" + "/".join(path)))
+    return status, items
+
+
+def install_handlers(app: FastAPI) -> None:
+    async def app_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AppError)
+        headers = dict(exc.headers)
+        if exc.status == 401 and not is_plain(request.url.path):
+            headers.setdefault("WWW-Authenticate", 'Bearer realm="keyplane"')
+        return render(request, exc.status, exc.items(), **headers)
+
+    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        status, items = validation_items(exc.errors(), is_plain(request.url.path))
+        return render(request, status, items)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404:
+            item = ErrorItem("The requested endpoint was not found", "NOT_FOUND")
+        elif exc.status_code == 405:
+            item = ErrorItem(f"{request.method} is not supported on this endpoint", "METHOD_NOT_ALLOWED")
+        else:
+            item = ErrorItem(str(exc.detail), None)
+        return render(request, exc.status_code, [item], **(exc.headers or {}))
+
+    async def crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request.crashed", extra={"path": request.url.path})
+        return render(request, 500, [ErrorItem("Something went wrong on our side", "INTERNAL_ERROR")])
+
+    app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, crash)

@@ -1,0 +1,42 @@
+"""Alembic environment: async engines, the models' metadata, batch mode on SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from keyplane.config import get_settings
+from keyplane.db import Database
+from keyplane.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _online() -> None:
+    url = config.get_main_option("sqlalchemy.url") or get_settings().resolved_database_url()
+    database = Database(url)
+    try:
+        async with database.engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:
+        await database.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("Keyplane migrations run online only (keyplane db upgrade)")
+asyncio.run(_online())

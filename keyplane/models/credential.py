@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from keyplane.models.base import Record, UTCDateTime
+
+
+class Credential(Record):
+    """API keys, tokens and OAuth2 access tokens: one engine, one table.
+
+    The plaintext is never stored: ``lookup`` finds the row, ``digest`` (HMAC-SHA256 with
+    the server secret) proves the secret.
+    """
+
+    __tablename__ = "credentials"
+    __table_args__ = (
+        Index("ix_credentials_account_id_user_id_id", "account_id", "user_id", "id"),
+        Index("ix_credentials_parent_id", "parent_id"),
+    )
+
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("credentials.id", ondelete="CASCADE"))
+    """The API key an OAuth2 access token was issued for."""
+    kind: Mapped[str] = mapped_column(String(16))
+    lookup: Mapped[str] = mapped_column(String(16), unique=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    start: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(String(200))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    whitelisted_ips: Mapped[list[str] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    api_version: Mapped[str | None] = mapped_column(String(10))
+    api_version_previous: Mapped[str | None] = mapped_column(String(10))
+    api_version_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    api_version_downgrade_not_allowed_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:  # never the digest
+        return f"Credential(id={self.id}, kind={self.kind}, start={self.start})"

@@ -1,0 +1,123 @@
+"""OAuth2 client credentials (RFC 6749 §4.4): an API key's id and secret for a short-lived
+bearer token that carries the key's scopes, or fewer when ``scope`` asks for fewer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import timedelta
+from urllib.parse import parse_qs, unquote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from keyplane.auth.dependencies import CurrentAccount
+from keyplane.auth.network import client_address
+from keyplane.auth.scopes import Scope, ordered
+from keyplane.credentials.engine import CredentialEngine, Outcome
+from keyplane.db import DbSession
+from keyplane.errors import BadRequest, Unauthorized
+from keyplane.kit import clock
+from keyplane.kit.credentials import CredentialKind
+from keyplane.models import Credential
+
+router = APIRouter(tags=["OAuth2"])
+
+
+async def _form(request: Request) -> dict[str, str]:
+    raw = await request.body()
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            loaded = json.loads(raw or b"{}")
+        except ValueError:
+            raise BadRequest("The request body is not valid JSON", "invalid_request") from None
+        if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
+            raise BadRequest("The JSON body must be an object of strings", "invalid_request")
+        return loaded
+    try:
+        fields = parse_qs(raw.decode(), keep_blank_values=True, strict_parsing=bool(raw))
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("The body must be application/x-www-form-urlencoded", "invalid_request") from None
+    if any(len(values) > 1 for values in fields.values()):
+        raise BadRequest("Each parameter may be sent once", "invalid_request")
+    return {name: values[0] for name, values in fields.items()}
+
+
+def _client(request: Request, form: dict[str, str]) -> tuple[str, str]:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            client_id, sep, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            sep = ""
+        if not sep:
+            raise Unauthorized("Malformed Basic client credentials", "invalid_client")
+        return unquote(client_id), unquote(secret)
+    if "client_id" not in form or "client_secret" not in form:
+        raise Unauthorized("client_id and client_secret are required", "invalid_client")
+    return form["client_id"], form["client_secret"]
+
+
+@router.post("/oauth/token")
+async def token(request: Request, session: DbSession, account: CurrentAccount) -> JSONResponse:
+    """Client credentials grant: ``client_id`` is the API key's id, ``client_secret`` the key.
+
+    Form-encoded (or JSON) body, client authentication in the body or as HTTP Basic.
+    Errors follow RFC 6749 (``error``, ``error_description``).
+    """
+    form = await _form(request)
+    if form.get("grant_type") != "client_credentials":
+        raise BadRequest("Only grant_type=client_credentials is supported", "unsupported_grant_type")
+    client_id, secret = _client(request, form)
+    engine: CredentialEngine = request.app.state.credentials
+    outcome, state = await engine.resolve(session, secret)
+    now = clock.now()
+    if state is not None:
+        outcome = state.evaluate(now, client_address(request, request.app.state.settings.trusted_proxies))
+    if (
+        state is None
+        or outcome is not Outcome.VALID
+        or state.kind is not CredentialKind.API_KEY
+        or state.account_id != account.id
+        or str(state.id) != client_id.strip().lower()
+    ):
+        raise Unauthorized("The client credentials are invalid, inactive or expired", "invalid_client")
+    scopes = set(state.scopes)
+    if "scope" in form:
+        try:
+            asked = {Scope(part) for part in form["scope"].split()}
+        except ValueError:
+            raise BadRequest("scope names an unknown scope", "invalid_scope") from None
+        if not asked or not asked <= scopes:
+            raise BadRequest("scope asks for more than the key holds", "invalid_scope")
+        scopes = asked
+    ttl = timedelta(seconds=request.app.state.settings.access_token_ttl_seconds)
+    expires_at = now + ttl if state.expires_at is None else min(now + ttl, state.expires_at)
+    issued = engine.issue(CredentialKind.ACCESS_TOKEN)
+    session.add(
+        Credential(
+            account_id=state.account_id,
+            user_id=state.user_id,
+            parent_id=state.id,
+            kind=CredentialKind.ACCESS_TOKEN.value,
+            lookup=issued.parsed.lookup,
+            digest=issued.digest,
+            start=issued.parsed.start,
+            scopes=ordered(scopes),
+            whitelisted_ips=list(state.whitelisted_ips) if state.whitelisted_ips else None,
+            status="active",
+            api_version=state.api_version,
+            expires_at=expires_at,
+        )
+    )
+    await session.flush()
+    return JSONResponse(
+        {
+            "access_token": issued.plaintext,
+            "token_type": "Bearer",
+            "expires_in": int((expires_at - now).total_seconds()),
+            "scope": " ".join(ordered(scopes)),
+        },
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )

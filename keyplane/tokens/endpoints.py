@@ -1,0 +1,164 @@
+"""Tokens and ``/me`` in Keygen's JSON:API shapes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from keyplane.auth.dependencies import Authenticated, CurrentAccount, Deleter, Reader
+from keyplane.auth.scopes import TOKEN_KINDS, Role
+from keyplane.db import DbSession
+from keyplane.errors import Unauthorized
+from keyplane.kit.jsonapi import account_base, document, to_one
+from keyplane.kit.timefmt import iso, iso_or_none
+from keyplane.models import Credential, User
+from keyplane.tokens import service
+from keyplane.users import repository as users
+
+router = APIRouter(tags=["Tokens"])
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenAttributes(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    expiry: datetime | None = None
+
+
+class TokenData(_Strict):
+    type: Annotated[str, Field(pattern="^tokens?$")] = "tokens"
+    attributes: TokenAttributes = TokenAttributes()
+
+
+class TokenRequest(_Strict):
+    data: TokenData = TokenData()
+
+
+def token_resource(token: Credential, role: str, plaintext: str | None = None) -> dict[str, Any]:
+    base = account_base(token.account_id)
+    attributes: dict[str, Any] = {"kind": TOKEN_KINDS.get(Role(role), "user-token")}
+    if plaintext is not None:
+        attributes["token"] = plaintext
+    attributes |= {
+        "expiry": iso_or_none(token.expires_at),
+        "name": token.name,
+        "created": iso(token.created_at),
+        "updated": iso(token.updated_at),
+    }
+    return {
+        "id": str(token.id),
+        "type": "tokens",
+        "attributes": attributes,
+        "relationships": {
+            "account": to_one(base, "accounts", token.account_id, ""),
+            "bearer": to_one(base, "users", token.user_id, f"users/{token.user_id}"),
+        },
+        "links": {"self": f"{base}/tokens/{token.id}"},
+    }
+
+
+def user_resource(user: User) -> dict[str, Any]:
+    base = account_base(user.account_id)
+    full_name = " ".join(part for part in (user.first_name, user.last_name) if part) or None
+    return {
+        "id": str(user.id),
+        "type": "users",
+        "attributes": {
+            "fullName": full_name,
+            "firstName": user.first_name,
+            "lastName": user.last_name,
+            "email": user.email,
+            "status": "ACTIVE",
+            "role": user.role,
+            "metadata": {},
+            "created": iso(user.created_at),
+            "updated": iso(user.updated_at),
+        },
+        "relationships": {"account": to_one(base, "accounts", user.account_id, "")},
+        "links": {"self": f"{base}/users/{user.id}"},
+    }
+
+
+def _basic(request: Request) -> tuple[str, str]:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not value:
+        raise Unauthorized(
+            "Send your email and password as HTTP Basic credentials",
+            "CREDENTIALS_MISSING",
+            header="Authorization",
+        )
+    try:
+        email, sep, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        sep = ""
+    if not sep:
+        raise Unauthorized(
+            "The Basic credentials are not base64 of email:password",
+            "CREDENTIALS_INVALID",
+            header="Authorization",
+        )
+    return email, password
+
+
+@router.post("/tokens", status_code=201)
+async def create_token(
+    request: Request,
+    session: DbSession,
+    account: CurrentAccount,
+    body: Annotated[TokenRequest | None, Body()] = None,
+) -> JSONResponse:
+    """Trade ``Authorization: Basic email:password`` for a token (shown this once)."""
+    email, password = _basic(request)
+    user = await service.login(session, account, email, password)
+    attributes = (body or TokenRequest()).data.attributes
+    token, plaintext = await service.issue(
+        session,
+        request.app.state.credentials,
+        user,
+        name=attributes.name,
+        expiry=attributes.expiry,
+        ttl=timedelta(seconds=request.app.state.settings.token_ttl_seconds),
+    )
+    return document(request, token_resource(token, user.role, plaintext), 201)
+
+
+@router.get("/tokens")
+async def list_tokens(
+    request: Request, session: DbSession, principal: Reader, limit: Annotated[int, Query(ge=1, le=100)] = 10
+) -> JSONResponse:
+    """Your tokens (every user's with MANAGE), newest first; never their secrets."""
+    tokens = await service.list_tokens(session, principal, limit)
+    return document(request, [token_resource(token, role) for token, role in tokens])
+
+
+@router.get("/tokens/{token_id}")
+async def get_token(
+    request: Request, token_id: uuid.UUID, session: DbSession, principal: Reader
+) -> JSONResponse:
+    """One token's metadata; never its secret."""
+    token, role = await service.get(session, principal, token_id)
+    return document(request, token_resource(token, role))
+
+
+@router.delete("/tokens/{token_id}", status_code=204, response_class=Response)
+async def revoke_token(token_id: uuid.UUID, session: DbSession, principal: Deleter) -> Response:
+    """Revoke a token; it stops working at once."""
+    await service.revoke(session, principal, token_id)
+    return Response(status_code=204)
+
+
+@router.get("/me")
+async def me(request: Request, session: DbSession, principal: Authenticated) -> JSONResponse:
+    """Whoever the credential belongs to."""
+    user = await users.by_id(session, principal.account.id, principal.user_id)
+    assert user is not None  # the credential check joined this very row
+    return document(request, user_resource(user))

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.models import User
+
+
+async def by_email(session: AsyncSession, account_id: uuid.UUID, email: str) -> User | None:
+    return await session.scalar(
+        select(User).where(User.account_id == account_id, User.email == email.strip().lower())
+    )
+
+
+async def by_id(session: AsyncSession, account_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
+    return await session.scalar(select(User).where(User.account_id == account_id, User.id == user_id))

@@ -1,0 +1,130 @@
+"""Every database test runs twice: on SQLite and on PostgreSQL (a fresh database per run).
+
+PostgreSQL tests skip with a reason when no server answers, except under ``CI=true``, where
+a missing server fails the run. Tables are emptied after each test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from keyplane import migrate
+from keyplane.app import create_app
+from keyplane.config import Settings
+from keyplane.kit import clock
+from keyplane.models import Base
+from tests import factories
+
+PG_HOST = os.environ.get("KEYPLANE_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("KEYPLANE_TEST_PG_PORT", "5432"))
+PG_USERS = ("postgres", "root")
+CLIENT_ADDRESS = "203.0.113.7"
+"""The address test requests come from (TEST-NET-3)."""
+
+
+async def _pg_admin() -> tuple[str, asyncpg.Connection] | None:
+    for user in PG_USERS:
+        for database in ("postgres", "test"):
+            try:
+                connection = await asyncpg.connect(
+                    host=PG_HOST, port=PG_PORT, user=user, database=database, timeout=3
+                )
+            except (OSError, asyncpg.PostgresError, TimeoutError):
+                continue
+            return user, connection
+    return None
+
+
+async def _create_pg_database(name: str) -> str | None:
+    found = await _pg_admin()
+    if found is None:
+        return None
+    user, connection = found
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{name}"
+
+
+async def _drop_pg_database(name: str) -> None:
+    found = await _pg_admin()
+    if found is not None:
+        _, connection = found
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'keyplane.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    name = f"keyplane_test_{os.getpid()}_{secrets.token_hex(4)}"
+    url = asyncio.run(_create_pg_database(name))
+    if url is None:
+        where = f"{PG_HOST}:{PG_PORT}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI=true but does not answer at {where}")
+        pytest.skip(f"PostgreSQL does not answer at {where} (users {', '.join(PG_USERS)})")
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_drop_pg_database(name))
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        secret_key="test-server-secret-" + "x" * 32,
+        data_dir=tmp_path,
+        usage_flush_seconds=3600,  # tests flush explicitly
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        try:
+            yield application
+        finally:
+            async with application.state.db.writer() as session:
+                for table in reversed(Base.metadata.sorted_tables):
+                    await session.execute(text(f"DELETE FROM {table.name}"))
+                await session.commit()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=(CLIENT_ADDRESS, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+async def acme(app: FastAPI) -> factories.Tenant:
+    """An account ``acme`` with an admin user and a full-power admin API key."""
+    return await factories.tenant(app, "acme")
+
+
+@pytest.fixture(autouse=True)
+def _real_time() -> Iterator[None]:
+    yield
+    clock.reset()

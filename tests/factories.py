@@ -1,0 +1,64 @@
+"""Small factories for tests: real rows through the real services."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import httpx
+from fastapi import FastAPI
+
+from keyplane.accounts.service import bootstrap
+from keyplane.kit.passwords import hash_password
+from keyplane.models import User
+
+PASSWORD = "correct-horse-battery"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: uuid.UUID
+    slug: str
+    admin_id: uuid.UUID
+    admin_email: str
+    key: str
+    """The admin's full-power API key."""
+
+    @property
+    def base(self) -> str:
+        return f"/v1/accounts/{self.slug}"
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def tenant(app: FastAPI, slug: str) -> Tenant:
+    email = f"admin@{slug}.test"
+    async with app.state.db.writer() as session:
+        made = await bootstrap(
+            session, app.state.credentials, slug=slug, name=slug.title(), email=email, password=PASSWORD
+        )
+        await session.commit()
+    return Tenant(made.account.id, made.account.slug, made.admin.id, email, made.api_key)
+
+
+async def user(app: FastAPI, account: Tenant, role: str = "user", email: str | None = None) -> uuid.UUID:
+    async with app.state.db.writer() as session:
+        row = User(
+            account_id=account.id,
+            email=email or f"{role}-{uuid.uuid4().hex[:8]}@{account.slug}.test",
+            role=role,
+            password_hash=await hash_password(PASSWORD),
+        )
+        session.add(row)
+        await session.commit()
+        return row.id
+
+
+async def api_key(client: httpx.AsyncClient, account: Tenant, key: str | None = None, **body: object) -> dict[str, object]:
+    """Create an API key through the API; returns the 201 body (with the full ``key``)."""
+    response = await client.post(f"{account.base}/api-keys", json=body, headers=bearer(key or account.key))
+    assert response.status_code == 201, response.text
+    created: dict[str, object] = response.json()
+    return created
