@@ -1,0 +1,79 @@
+"""Users in Keygen's JSON:API shapes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from keyplane.auth.dependencies import Creator, Deleter, Reader, Updater
+from keyplane.db import DbSession
+from keyplane.kit.jsonapi import account_base, document, to_one
+from keyplane.kit.timefmt import iso
+from keyplane.models import User
+from keyplane.users import service
+from keyplane.users.schemas import UserCreate, UserUpdate
+
+router = APIRouter(tags=["Users"])
+
+
+def user_resource(user: User) -> dict[str, Any]:
+    base = account_base(user.account_id)
+    full_name = " ".join(part for part in (user.first_name, user.last_name) if part) or None
+    return {
+        "id": str(user.id),
+        "type": "users",
+        "attributes": {
+            "fullName": full_name,
+            "firstName": user.first_name,
+            "lastName": user.last_name,
+            "email": user.email,
+            "status": "ACTIVE",
+            "role": user.role,
+            "metadata": {},
+            "created": iso(user.created_at),
+            "updated": iso(user.updated_at),
+        },
+        "relationships": {"account": to_one(base, "accounts", user.account_id, "")},
+        "links": {"self": f"{base}/users/{user.id}"},
+    }
+
+
+@router.post("/users", status_code=201)
+async def create_user(
+    request: Request, session: DbSession, principal: Creator, body: UserCreate
+) -> JSONResponse:
+    """Create a user (needs MANAGE): staff with a role, or an end customer (role ``user``)."""
+    user = await service.create(session, principal, body.data.attributes)
+    return document(request, user_resource(user), 201)
+
+
+@router.get("/users")
+async def list_users(
+    request: Request, session: DbSession, principal: Reader, limit: Annotated[int, Query(ge=1, le=100)] = 10
+) -> JSONResponse:
+    """Users of the account, newest first (needs MANAGE)."""
+    return document(request, [user_resource(u) for u in await service.list_users(session, principal, limit)])
+
+
+@router.get("/users/{user}")
+async def get_user(request: Request, user: str, session: DbSession, principal: Reader) -> JSONResponse:
+    """A user by id or email: yourself, or anyone with MANAGE."""
+    return document(request, user_resource(await service.get(session, principal, user)))
+
+
+@router.patch("/users/{user}")
+async def update_user(
+    request: Request, user: str, session: DbSession, principal: Updater, body: UserUpdate
+) -> JSONResponse:
+    """Change names or password (yourself or, with MANAGE, anyone) and roles (MANAGE)."""
+    updated = await service.update(session, principal, user, body.data.attributes)
+    return document(request, user_resource(updated))
+
+
+@router.delete("/users/{user}", status_code=204, response_class=Response)
+async def delete_user(user: str, session: DbSession, principal: Deleter) -> Response:
+    """Delete a user (needs MANAGE) and every credential it owns."""
+    await service.delete(session, principal, user)
+    return Response(status_code=204)

@@ -1,0 +1,46 @@
+"""JSON:API request bodies for users (Keygen's shapes: ``data.type`` singular or plural)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from keyplane.auth.scopes import Role
+from keyplane.kit.schemas import StrictInput
+
+Password = Annotated[str, Field(min_length=8, max_length=1024)]
+PersonName = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class UserCreateAttributes(StrictInput):
+    email: Annotated[str, Field(min_length=3, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    password: Password | None = None
+    first_name: PersonName | None = Field(default=None, alias="firstName")
+    last_name: PersonName | None = Field(default=None, alias="lastName")
+    role: Role = Role.USER
+
+
+class UserUpdateAttributes(StrictInput):
+    password: Password | None = None
+    first_name: PersonName | None = Field(default=None, alias="firstName")
+    last_name: PersonName | None = Field(default=None, alias="lastName")
+    role: Role | None = None
+
+
+class UserCreateData(StrictInput):
+    type: Annotated[str, Field(pattern="^users?$")]
+    attributes: UserCreateAttributes
+
+
+class UserUpdateData(StrictInput):
+    type: Annotated[str, Field(pattern="^users?$")]
+    attributes: UserUpdateAttributes
+
+
+class UserCreate(StrictInput):
+    data: UserCreateData
+
+
+class UserUpdate(StrictInput):
+    data: UserUpdateData
