@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path
 
 from keyplane import __version__
 from keyplane.api_keys import endpoints as api_keys
+from keyplane.auth.dependencies import CurrentAccount
 from keyplane.config import Settings, get_settings
 from keyplane.credentials.engine import CredentialEngine
 from keyplane.credentials.usage import UsageRecorder
@@ -18,6 +19,7 @@ from keyplane.errors import install_handlers
 from keyplane.kit.credentials import CredentialHasher
 from keyplane.oauth import endpoints as oauth
 from keyplane.tokens import endpoints as tokens
+from keyplane.users import endpoints as users
 
 DESCRIPTION = """\
 Keyplane issues and checks license keys (a Keygen-compatible licensing API) and API keys.
@@ -30,8 +32,9 @@ Every route is served under `/v1/accounts/{account}/...` (account id or slug) an
 
 def _account_path(
     account: Annotated[str, Path(description="The account's id or slug")],
+    _resolved: CurrentAccount,
 ) -> None:
-    """Documents the account segment; ``current_account`` resolves it."""
+    """Documents the account segment and refuses an unknown account on every route under it."""
 
 
 def _routes() -> APIRouter:
@@ -40,6 +43,7 @@ def _routes() -> APIRouter:
     router.include_router(api_keys.public)
     router.include_router(tokens.router)
     router.include_router(oauth.router)
+    router.include_router(users.router)
     return router
 
 

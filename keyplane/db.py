@@ -72,9 +72,7 @@ class Database:
         await self.engine.dispose()
 
 
-async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    database: Database = request.app.state.db
-    factory = database.reader if request.method in READ_METHODS else database.writer
+async def _session(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     async with factory() as session:
         try:
             yield session
@@ -86,4 +84,22 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
         await session.commit()
 
 
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    database: Database = request.app.state.db
+    factory = database.reader if request.method in READ_METHODS else database.writer
+    async for session in _session(factory):
+        yield session
+
+
+async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    database: Database = request.app.state.db
+    async for session in _session(database.reader):
+        yield session
+
+
 DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+"""A read transaction for safe methods, a write transaction (on SQLite: BEGIN IMMEDIATE,
+which takes the single write lock up front) for the others."""
+
+ReadSession = Annotated[AsyncSession, Depends(_read_session, scope="function")]
+"""A read transaction for a request that writes nothing whatever its method (verification)."""

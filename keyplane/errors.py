@@ -258,6 +258,10 @@ def install_handlers(app: FastAPI) -> None:
             item = ErrorItem("The requested endpoint was not found", "NOT_FOUND")
         elif exc.status_code == 405:
             item = ErrorItem(f"{request.method} is not supported on this endpoint", "METHOD_NOT_ALLOWED")
+        elif exc.status_code == 400:
+            # FastAPI's answer to a body it could not decode at all (not UTF-8, nested too
+            # deep): the same error as any other malformed JSON, not one without a code.
+            item = ErrorItem("The request body is not valid JSON", "JSON_INVALID", pointer="")
         else:
             item = ErrorItem(str(exc.detail), None)
         return render(request, exc.status_code, [item], **(exc.headers or {}))

@@ -11,6 +11,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -32,7 +33,7 @@ CLIENT_ADDRESS = "203.0.113.7"
 """The address test requests come from (TEST-NET-3)."""
 
 
-async def _pg_admin() -> tuple[str, asyncpg.Connection] | None:
+async def _pg_admin() -> tuple[str, Any] | None:
     for user in PG_USERS:
         for database in ("postgres", "test"):
             try:
@@ -75,15 +76,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         yield url
         return
     name = f"keyplane_test_{os.getpid()}_{secrets.token_hex(4)}"
-    url = asyncio.run(_create_pg_database(name))
-    if url is None:
+    created = asyncio.run(_create_pg_database(name))
+    if created is None:
         where = f"{PG_HOST}:{PG_PORT}"
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required under CI=true but does not answer at {where}")
         pytest.skip(f"PostgreSQL does not answer at {where} (users {', '.join(PG_USERS)})")
     try:
-        migrate.upgrade(url)
-        yield url
+        migrate.upgrade(created)
+        yield created
     finally:
         asyncio.run(_drop_pg_database(name))
 

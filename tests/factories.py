@@ -43,20 +43,28 @@ async def tenant(app: FastAPI, slug: str) -> Tenant:
     return Tenant(made.account.id, made.account.slug, made.admin.id, email, made.api_key)
 
 
+_password_hash: list[str] = []
+
+
 async def user(app: FastAPI, account: Tenant, role: str = "user", email: str | None = None) -> uuid.UUID:
+    """A user with ``role`` whose password is ``PASSWORD`` (hashed once per run: Argon2 is slow)."""
+    if not _password_hash:
+        _password_hash.append(await hash_password(PASSWORD))
     async with app.state.db.writer() as session:
         row = User(
             account_id=account.id,
             email=email or f"{role}-{uuid.uuid4().hex[:8]}@{account.slug}.test",
             role=role,
-            password_hash=await hash_password(PASSWORD),
+            password_hash=_password_hash[0],
         )
         session.add(row)
         await session.commit()
         return row.id
 
 
-async def api_key(client: httpx.AsyncClient, account: Tenant, key: str | None = None, **body: object) -> dict[str, object]:
+async def api_key(
+    client: httpx.AsyncClient, account: Tenant, key: str | None = None, **body: object
+) -> dict[str, object]:
     """Create an API key through the API; returns the 201 body (with the full ``key``)."""
     response = await client.post(f"{account.base}/api-keys", json=body, headers=bearer(key or account.key))
     assert response.status_code == 201, response.text

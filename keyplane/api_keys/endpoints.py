@@ -23,7 +23,7 @@ from keyplane.api_keys.schemas import (
 from keyplane.auth.dependencies import Authenticated, Creator, Deleter, Reader, Updater
 from keyplane.auth.scopes import Scope, ordered
 from keyplane.credentials.engine import DETAILS, CredentialEngine, Outcome
-from keyplane.db import DbSession
+from keyplane.db import DbSession, ReadSession
 from keyplane.errors import BadRequest
 from keyplane.kit import clock
 from keyplane.models import Credential
@@ -138,7 +138,7 @@ async def create_api_key(
 
 @router.post("/api-keys/verify", response_model=VerifyResult)
 async def verify_api_key(
-    request: Request, session: DbSession, principal: Reader, version: Version, data: VerifyRequest
+    request: Request, session: ReadSession, principal: Reader, version: Version, data: VerifyRequest
 ) -> VerifyResult:
     """Check a key that one of your customers presented. Always 200; the answer is ``code``.
 
@@ -153,22 +153,22 @@ async def verify_api_key(
         outcome = _LEGACY_CODES.get(outcome, outcome)
     if outcome is Outcome.VALID and state is not None:
         request.app.state.usage.record(state.id, clock.now())
-    result = VerifyResult(
-        valid=outcome is Outcome.VALID, code=outcome.value, detail=f"The key {DETAILS[outcome]}"
+    detail = f"The key {DETAILS[outcome]}"
+    if state is None:
+        return VerifyResult(valid=False, code=outcome.value, detail=detail)
+    return VerifyResult(
+        valid=outcome is Outcome.VALID,
+        code=outcome.value,
+        detail=detail,
+        keyId=state.parent_id or state.id,
+        kind=state.kind.value,
+        name=state.name,
+        userId=state.user_id,
+        organizationId=state.account_id,
+        scopes=[Scope(scope) for scope in ordered(state.scopes)],
+        expiresAt=state.expires_at,
+        apiVersion=state.api_version,
     )
-    if state is not None:
-        result = result.model_copy(
-            update={
-                "keyId": state.parent_id or state.id,
-                "kind": state.kind.value,
-                "userId": state.user_id,
-                "organizationId": state.account_id,
-                "scopes": ordered(state.scopes),
-                "expiresAt": state.expires_at,
-                "apiVersion": state.api_version,
-            }
-        )
-    return result
 
 
 @router.get("/api-keys/{key_id}", response_model=ApiKeyOut)
@@ -206,11 +206,12 @@ async def patch_api_key(
 
 @router.delete("/api-keys/{key_id}", status_code=204, response_class=PlainResponse)
 async def delete_api_key(
-    key_id: uuid.UUID, session: DbSession, principal: Deleter, _version: Version
+    key_id: uuid.UUID, session: DbSession, principal: Deleter, version: Version
 ) -> PlainResponse:
     """Delete an API key. It stops working at once; the record stays, with ``deletedAt``."""
     await service.delete(session, principal, key_id)
-    return PlainResponse(status_code=204)
+    # A returned Response does not carry headers set on the injected one: echo it here.
+    return PlainResponse(status_code=204, headers={versions.VERSION_HEADER: version})
 
 
 @public.get("/api-versions", response_model=ApiVersionList)

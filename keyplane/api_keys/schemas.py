@@ -10,19 +10,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 
 from keyplane.api_keys import versions
 from keyplane.auth.network import parse_network
 from keyplane.auth.scopes import Scope
+from keyplane.kit.schemas import StrictInput
 from keyplane.kit.timefmt import Timestamp
 
 Description = Annotated[str, Field(min_length=1, max_length=200)]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
-
-
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 def _scopes(value: Any) -> Any:
@@ -55,7 +52,7 @@ def _version(value: str | None) -> str | None:
     return value
 
 
-class ApiKeyCreate(_Input):
+class ApiKeyCreate(StrictInput):
     name: Name | None = Field(default=None, validation_alias=AliasChoices("name", "key_name"))
     scopes: list[Scope] | None = Field(default=None, validation_alias=AliasChoices("scopes", "key_scope"))
     user_id: uuid.UUID | None = Field(default=None, validation_alias=AliasChoices("userId", "user_id"))
@@ -85,7 +82,7 @@ class ApiKeyCreate(_Input):
         return value
 
 
-class ApiKeyUpdate(_Input):
+class ApiKeyUpdate(StrictInput):
     """PUT and PATCH alike: only the fields sent change; ``null`` clears a nullable one."""
 
     name: Name | None = None
@@ -104,7 +101,7 @@ class ApiKeyUpdate(_Input):
     _check_version = field_validator("api_version")(_version)
 
 
-class VerifyRequest(_Input):
+class VerifyRequest(StrictInput):
     key: Annotated[str, Field(min_length=1, max_length=512)]
     ip: str | None = None
     scopes: list[Scope] | None = None

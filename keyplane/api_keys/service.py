@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
 from typing import Literal
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.api_keys import repository, versions
@@ -54,7 +55,7 @@ def _check_networks(principal: Principal, networks: list[str] | None) -> None:
     """An IP-restricted credential only hands out keys restricted within its own ranges."""
     if principal.whitelisted_ips is None:
         return
-    if networks is None:
+    if not networks:  # None or []: both mean "anywhere", which this credential cannot grant
         raise Forbidden(
             "This credential is IP-restricted, so the keys it manages must be restricted too",
             "WHITELISTED_IPS_REQUIRED",
@@ -186,6 +187,9 @@ async def update(
     if key.user_id != principal.user_id and not principal.has(Scope.MANAGE):
         raise Forbidden("Changing another user's key needs the MANAGE scope", "INSUFFICIENT_SCOPE")
     sent = data.model_fields_set
+    if "whitelisted_ips" not in sent:
+        # An IP-restricted caller manages only keys it could have created itself.
+        _check_networks(principal, key.whitelisted_ips)
     narrowed = False
     if "scopes" in sent:
         if not data.scopes:
@@ -239,7 +243,9 @@ class Page:
     previous_before: uuid.UUID | None
 
 
-async def _anchor(session: AsyncSession, conditions: list, value: str | None, name: str) -> uuid.UUID | None:  # type: ignore[type-arg]
+async def _anchor(
+    session: AsyncSession, conditions: list[ColumnElement[bool]], value: str | None, name: str
+) -> uuid.UUID | None:
     if value is None:
         return None
     try:
@@ -270,8 +276,11 @@ async def list_page(
             "Use startingAfter or endingBefore, not both", "PARAMETERS_INVALID", parameter="endingBefore"
         )
     conditions = repository.visible(principal.account.id, _owner_filter(principal), status)
-    after = await _anchor(session, conditions, starting_after, "startingAfter")
-    before = await _anchor(session, conditions, ending_before, "endingBefore")
+    # A cursor may name a key that changed status since the page was served: ids are
+    # time-ordered, so it still marks the place, as long as the caller may see that key.
+    anyone = repository.visible(principal.account.id, _owner_filter(principal), None)
+    after = await _anchor(session, anyone, starting_after, "startingAfter")
+    before = await _anchor(session, anyone, ending_before, "endingBefore")
     keys, more = await repository.page(
         session, conditions, limit=limit, offset=offset, after=after, before=before
     )

@@ -60,6 +60,7 @@ class CredentialState:
     expires_at: datetime | None
     whitelisted_ips: tuple[str, ...] | None
     api_version: str | None
+    name: str | None
 
     def evaluate(
         self, now: datetime, address: Address | None, required: frozenset[Scope] = frozenset()
@@ -125,5 +126,6 @@ class CredentialEngine:
             expires_at=credential.expires_at,
             whitelisted_ips=tuple(credential.whitelisted_ips) if credential.whitelisted_ips else None,
             api_version=credential.api_version,
+            name=credential.name,
         )
         return Outcome.VALID, state

@@ -44,6 +44,14 @@ async def _form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
+# RFC 6749 §5.2: a client that authenticated with HTTP Basic MUST get a matching challenge.
+_BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="keyplane"'}
+
+
+def _uses_basic(request: Request) -> bool:
+    return request.headers.get("authorization", "").partition(" ")[0].lower() == "basic"
+
+
 def _client(request: Request, form: dict[str, str]) -> tuple[str, str]:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "basic":
@@ -52,7 +60,9 @@ def _client(request: Request, form: dict[str, str]) -> tuple[str, str]:
         except (binascii.Error, UnicodeDecodeError):
             sep = ""
         if not sep:
-            raise Unauthorized("Malformed Basic client credentials", "invalid_client")
+            raise Unauthorized(
+                "Malformed Basic client credentials", "invalid_client", headers=_BASIC_CHALLENGE
+            )
         return unquote(client_id), unquote(secret)
     if "client_id" not in form or "client_secret" not in form:
         raise Unauthorized("client_id and client_secret are required", "invalid_client")
@@ -82,7 +92,11 @@ async def token(request: Request, session: DbSession, account: CurrentAccount) -
         or state.account_id != account.id
         or str(state.id) != client_id.strip().lower()
     ):
-        raise Unauthorized("The client credentials are invalid, inactive or expired", "invalid_client")
+        raise Unauthorized(
+            "The client credentials are invalid, inactive or expired",
+            "invalid_client",
+            headers=_BASIC_CHALLENGE if _uses_basic(request) else None,
+        )
     scopes = set(state.scopes)
     if "scope" in form:
         try:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from keyplane.auth.dependencies import Authenticated, CurrentAccount, Deleter, Reader
 from keyplane.auth.scopes import TOKEN_KINDS, Role
@@ -18,29 +17,13 @@ from keyplane.db import DbSession
 from keyplane.errors import Unauthorized
 from keyplane.kit.jsonapi import account_base, document, to_one
 from keyplane.kit.timefmt import iso, iso_or_none
-from keyplane.models import Credential, User
+from keyplane.models import Credential
 from keyplane.tokens import service
+from keyplane.tokens.schemas import TokenRequest
 from keyplane.users import repository as users
+from keyplane.users.endpoints import user_resource
 
 router = APIRouter(tags=["Tokens"])
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TokenAttributes(_Strict):
-    name: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    expiry: datetime | None = None
-
-
-class TokenData(_Strict):
-    type: Annotated[str, Field(pattern="^tokens?$")] = "tokens"
-    attributes: TokenAttributes = TokenAttributes()
-
-
-class TokenRequest(_Strict):
-    data: TokenData = TokenData()
 
 
 def token_resource(token: Credential, role: str, plaintext: str | None = None) -> dict[str, Any]:
@@ -63,28 +46,6 @@ def token_resource(token: Credential, role: str, plaintext: str | None = None) -
             "bearer": to_one(base, "users", token.user_id, f"users/{token.user_id}"),
         },
         "links": {"self": f"{base}/tokens/{token.id}"},
-    }
-
-
-def user_resource(user: User) -> dict[str, Any]:
-    base = account_base(user.account_id)
-    full_name = " ".join(part for part in (user.first_name, user.last_name) if part) or None
-    return {
-        "id": str(user.id),
-        "type": "users",
-        "attributes": {
-            "fullName": full_name,
-            "firstName": user.first_name,
-            "lastName": user.last_name,
-            "email": user.email,
-            "status": "ACTIVE",
-            "role": user.role,
-            "metadata": {},
-            "created": iso(user.created_at),
-            "updated": iso(user.updated_at),
-        },
-        "relationships": {"account": to_one(base, "accounts", user.account_id, "")},
-        "links": {"self": f"{base}/users/{user.id}"},
     }
 
 
