@@ -1,0 +1,27 @@
+# The two commands of the README's Quickstart (`make serve`, `make test`) and the checks.
+# Each creates the virtualenv and installs Keyplane into it first when needed.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: serve test check bench
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+serve: $(STAMP)  ## Start Keyplane on http://127.0.0.1:8000 (SQLite in ./.keyplane)
+	$(BIN)/keyplane serve $(ARGS)
+
+test: $(STAMP)  ## Every test, on SQLite and PostgreSQL
+	$(BIN)/python -m pytest $(ARGS)
+
+check: $(STAMP)  ## ruff, mypy --strict, alembic check
+	PATH="$(abspath $(BIN)):$$PATH" scripts/check
+
+bench: $(STAMP)  ## The benchmarks in bench/ (prints figures; not a test)
+	$(BIN)/python -m bench $(ARGS)

@@ -1,0 +1,1 @@
+"""Load benchmarks. They print figures; they are not tests."""
