@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -66,13 +68,28 @@ class Database:
             _configure_sqlite(self.engine)
             writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self.reader = async_sessionmaker(self.engine, expire_on_commit=False)
-        self.writer = async_sessionmaker(writer, expire_on_commit=False)
+        self._writer = async_sessionmaker(writer, expire_on_commit=False)
+        # SQLite has one write lock per file. Writers of this process queue here, holding no
+        # pooled connection while they wait; busy_timeout only arbitrates between processes.
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @asynccontextmanager
+    async def writer(self) -> AsyncIterator[AsyncSession]:
+        """A session for a transaction that writes."""
+        if self._write_lock is None:
+            async with self._writer() as session:
+                yield session
+            return
+        async with self._write_lock, self._writer() as session:
+            yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
-async def _session(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+async def _session(
+    factory: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+) -> AsyncIterator[AsyncSession]:
     async with factory() as session:
         try:
             yield session

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -266,6 +267,13 @@ def install_handlers(app: FastAPI) -> None:
             item = ErrorItem(str(exc.detail), None)
         return render(request, exc.status_code, [item], **(exc.headers or {}))
 
+    async def database_busy(request: Request, exc: Exception) -> JSONResponse:
+        # Saturation (no pooled connection in time, SQLite's lock held past busy_timeout) or
+        # a database that is down: the request changed nothing and may be retried.
+        log.warning("database.unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
+        item = ErrorItem("The database is busy or unavailable; retry shortly", "SERVICE_UNAVAILABLE")
+        return render(request, 503, [item], **{"Retry-After": "1"})
+
     async def crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("request.crashed", extra={"path": request.url.path})
         return render(request, 500, [ErrorItem("Something went wrong on our side", "INTERNAL_ERROR")])
@@ -273,4 +281,6 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(sqlalchemy.exc.OperationalError, database_busy)
+    app.add_exception_handler(sqlalchemy.exc.TimeoutError, database_busy)
     app.add_exception_handler(Exception, crash)
