@@ -244,7 +244,7 @@ def install_handlers(app: FastAPI) -> None:
     async def app_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
         headers = dict(exc.headers)
-        if exc.status == 401 and not is_plain(request.url.path):
+        if exc.status == 401 and dialect(request.url.path) != "oauth":
             headers.setdefault("WWW-Authenticate", 'Bearer realm="keyplane"')
         return render(request, exc.status, exc.items(), **headers)
 

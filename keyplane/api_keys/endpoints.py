@@ -152,7 +152,7 @@ async def verify_api_key(
     if version < versions.VERIFY_CODES_REVOKED_MALFORMED:
         outcome = _LEGACY_CODES.get(outcome, outcome)
     if outcome is Outcome.VALID and state is not None:
-        request.app.state.usage.record(state.id, clock.now())
+        request.app.state.usage.record(state, clock.now())
     detail = f"The key {DETAILS[outcome]}"
     if state is None:
         return VerifyResult(valid=False, code=outcome.value, detail=detail)

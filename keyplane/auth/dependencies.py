@@ -87,7 +87,7 @@ async def authenticate(request: Request, session: DbSession, account: CurrentAcc
     if outcome is not Outcome.VALID or state is None:
         error, code, detail = _REFUSALS[outcome]
         raise error(f"The credential {detail}", code)
-    request.app.state.usage.record(state.id, now)
+    request.app.state.usage.record(state, now)
     return Principal(
         account=account,
         user_id=state.user_id,

@@ -15,6 +15,7 @@ from contextlib import suppress
 from datetime import datetime
 
 from keyplane.credentials import repository
+from keyplane.credentials.engine import CredentialState
 from keyplane.db import Database
 
 log = logging.getLogger("keyplane.usage")
@@ -27,7 +28,13 @@ class UsageRecorder:
         self._pending: dict[uuid.UUID, datetime] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def record(self, credential_id: uuid.UUID, when: datetime) -> None:
+    def record(self, state: CredentialState, when: datetime) -> None:
+        """A use of this credential; an OAuth2 access token's use is its API key's use too."""
+        self._note(state.id, when)
+        if state.parent_id is not None:
+            self._note(state.parent_id, when)
+
+    def _note(self, credential_id: uuid.UUID, when: datetime) -> None:
         previous = self._pending.get(credential_id)
         if previous is None or previous < when:
             self._pending[credential_id] = when
@@ -43,7 +50,7 @@ class UsageRecorder:
         except Exception:
             log.exception("credential.usage.flush_failed", extra={"count": len(batch)})
             for credential_id, when in batch.items():
-                self.record(credential_id, when)
+                self._note(credential_id, when)
 
     async def _run(self) -> None:
         while True:

@@ -77,7 +77,9 @@ async def token(request: Request, session: DbSession, account: CurrentAccount) -
     Errors follow RFC 6749 (``error``, ``error_description``).
     """
     form = await _form(request)
-    if form.get("grant_type") != "client_credentials":
+    if "grant_type" not in form:
+        raise BadRequest("grant_type is required", "invalid_request")
+    if form["grant_type"] != "client_credentials":
         raise BadRequest("Only grant_type=client_credentials is supported", "unsupported_grant_type")
     client_id, secret = _client(request, form)
     engine: CredentialEngine = request.app.state.credentials

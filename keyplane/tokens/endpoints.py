@@ -24,6 +24,7 @@ from keyplane.users import repository as users
 from keyplane.users.endpoints import user_resource
 
 router = APIRouter(tags=["Tokens"])
+BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="keyplane"'}
 
 
 def token_resource(token: Credential, role: str, plaintext: str | None = None) -> dict[str, Any]:
@@ -56,6 +57,7 @@ def _basic(request: Request) -> tuple[str, str]:
             "Send your email and password as HTTP Basic credentials",
             "CREDENTIALS_MISSING",
             header="Authorization",
+            headers=BASIC_CHALLENGE,
         )
     try:
         email, sep, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
@@ -66,6 +68,7 @@ def _basic(request: Request) -> tuple[str, str]:
             "The Basic credentials are not base64 of email:password",
             "CREDENTIALS_INVALID",
             header="Authorization",
+            headers=BASIC_CHALLENGE,
         )
     return email, password
 

@@ -23,7 +23,11 @@ from keyplane.users import repository as users
 async def login(session: AsyncSession, account: AccountRef, email: str, password: str) -> User:
     user = await users.by_email(session, account.id, email)
     if not await verify_password(password, user.password_hash if user else None) or user is None:
-        raise Unauthorized("The email or password is incorrect", "CREDENTIALS_INVALID")
+        raise Unauthorized(
+            "The email or password is incorrect",
+            "CREDENTIALS_INVALID",
+            headers={"WWW-Authenticate": 'Basic realm="keyplane"'},
+        )
     return user
 
 
