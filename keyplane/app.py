@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Path
 
 from keyplane import __version__
+from keyplane.accounts.directory import AccountDirectory
 from keyplane.api_keys import endpoints as api_keys
 from keyplane.auth.dependencies import CurrentAccount
 from keyplane.config import Settings, get_settings
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database = Database(settings.resolved_database_url())
         usage = UsageRecorder(database, settings.usage_flush_seconds)
         app.state.db = database
+        app.state.accounts = AccountDirectory(settings.account)
         app.state.usage = usage
         app.state.credentials = CredentialEngine(CredentialHasher(settings.server_secret()))
         usage.start()

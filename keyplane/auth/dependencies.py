@@ -7,11 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from keyplane.accounts import repository as accounts
+from keyplane.accounts.directory import AccountDirectory
 from keyplane.auth.network import client_address
 from keyplane.auth.principal import AccountRef, Principal
 from keyplane.auth.scopes import Role, Scope
-from keyplane.config import Settings
 from keyplane.credentials.engine import CredentialEngine, Outcome
 from keyplane.db import DbSession
 from keyplane.errors import Forbidden, NotFound, Unauthorized
@@ -32,21 +31,14 @@ async def current_account(request: Request, session: DbSession) -> AccountRef:
     cached: AccountRef | None = getattr(request.state, "account", None)
     if cached is not None:
         return cached
+    directory: AccountDirectory = request.app.state.accounts
     ref = request.path_params.get("account")
-    settings: Settings = request.app.state.settings
-    if ref is not None:
-        account = await accounts.by_id_or_slug(session, ref)
-    elif settings.account:
-        ref = settings.account
-        account = await accounts.by_id_or_slug(session, ref)
-    else:
-        account = await accounts.oldest(session)
+    account = await (directory.named(session, ref) if ref is not None else directory.default(session))
     if account is None:
         detail = f"The requested account '{ref}' was not found" if ref else "No account exists yet"
         raise NotFound(detail, "NOT_FOUND", parameter="account" if ref else None)
-    resolved = AccountRef(account.id, account.slug)
-    request.state.account = resolved
-    return resolved
+    request.state.account = account
+    return account
 
 
 CurrentAccount = Annotated[AccountRef, Depends(current_account)]
