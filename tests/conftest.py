@@ -16,13 +16,14 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from keyplane import migrate
 from keyplane.app import create_app
 from keyplane.config import Settings
-from keyplane.kit import clock
+from keyplane.kit import clock, passwords
 from keyplane.models import Base
 from tests import factories
 
@@ -123,6 +124,17 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def acme(app: FastAPI) -> factories.Tenant:
     """An account ``acme`` with an admin user and a full-power admin API key."""
     return await factories.tenant(app, "acme")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_argon2() -> Iterator[None]:
+    """Real Argon2id, at the lowest cost: production parameters spend a tenth of a second
+    per hash, which every test that creates an account would pay."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    saved = passwords._hasher
+    passwords._hasher = cheap
+    yield
+    passwords._hasher = saved
 
 
 @pytest.fixture(autouse=True)
