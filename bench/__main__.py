@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -100,6 +101,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="length of each load")
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="an existing database to use (e.g. postgresql://postgres@127.0.0.1:5432/test); "
+        "default: a scratch SQLite file",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
@@ -108,13 +115,16 @@ def main() -> None:
         folder = Path(scratch)
         env = {**os.environ, "KEYPLANE_DATA_DIR": str(folder), "KEYPLANE_LOG_LEVEL": "warning"}
         env.pop("KEYPLANE_DATABASE_URL", None)
+        if args.database_url:
+            env["KEYPLANE_DATABASE_URL"] = args.database_url
+        slug = f"bench-{secrets.token_hex(4)}"
         made = json.loads(
             subprocess.run(
                 [
                     str(BIN / "keyplane"),
                     "init",
                     "--account",
-                    "bench",
+                    slug,
                     "--email",
                     "bench@example.com",
                     "--password",
@@ -147,12 +157,14 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}"
             _wait(f"{base}/v1/ping", server)
             auth = {"Authorization": f"Bearer {admin_key}"}
-            key = httpx.post(f"{base}/v1/api-keys", json={"name": "bench"}, headers=auth).json()
+            # The bench's own account: a shared database may hold older ones.
+            api = f"{base}/v1/accounts/{slug}"
+            key = httpx.post(f"{api}/api-keys", json={"name": "bench"}, headers=auth).json()
             get_script = _lua(folder, "GET", auth, None)
             results.append(
                 _wrk(
                     "GET /v1/api-keys/{id}",
-                    f"{base}/v1/api-keys/{key['id']}",
+                    f"{api}/api-keys/{key['id']}",
                     args.seconds,
                     args.connections,
                     get_script,
@@ -164,7 +176,7 @@ def main() -> None:
             results.append(
                 _wrk(
                     "POST /v1/api-keys/verify",
-                    f"{base}/v1/api-keys/verify",
+                    f"{api}/api-keys/verify",
                     args.seconds,
                     args.connections,
                     verify,
@@ -176,7 +188,9 @@ def main() -> None:
             server.wait(10)
 
     floor_rps = results[0].rps
-    table = Table(title=f"uvicorn, 1 worker, wrk -t1 -c{args.connections}, {args.seconds}s each, SQLite")
+    backend = args.database_url.partition(":")[0] if args.database_url else "SQLite"
+    title = f"uvicorn, 1 worker, wrk -t1 -c{args.connections}, {args.seconds}s each, {backend}"
+    table = Table(title=title)
     for column in ("target", "requests/s", "p50 ms", "p99 ms", "vs floor", "non-2xx"):
         table.add_column(column, justify="left" if column == "target" else "right")
     for r in results:

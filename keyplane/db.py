@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import event
@@ -101,22 +101,28 @@ async def _session(
         await session.commit()
 
 
+_READ_ONLY = "__keyplane_read_only__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def read_only(endpoint: F) -> F:
+    """Mark an endpoint that writes nothing although its method is unsafe (verification):
+    its request gets a read transaction, which on SQLite takes no write lock."""
+    setattr(endpoint, _READ_ONLY, True)
+    return endpoint
+
+
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.db
-    factory = database.reader if request.method in READ_METHODS else database.writer
-    async for session in _session(factory):
-        yield session
-
-
-async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    database: Database = request.app.state.db
-    async for session in _session(database.reader):
+    writes = request.method not in READ_METHODS and not getattr(
+        request.scope.get("endpoint"), _READ_ONLY, False
+    )
+    async for session in _session(database.writer if writes else database.reader):
         yield session
 
 
 DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
-"""A read transaction for safe methods, a write transaction (on SQLite: BEGIN IMMEDIATE,
-which takes the single write lock up front) for the others."""
-
-ReadSession = Annotated[AsyncSession, Depends(_read_session, scope="function")]
-"""A read transaction for a request that writes nothing whatever its method (verification)."""
+"""The request's one session (every dependency of a request shares it, so a request never
+holds two pooled connections): a read transaction for safe methods and ``read_only``
+endpoints, a write transaction for the rest (on SQLite: BEGIN IMMEDIATE, taking the single
+write lock up front)."""

@@ -23,7 +23,7 @@ from keyplane.api_keys.schemas import (
 from keyplane.auth.dependencies import Authenticated, Creator, Deleter, Reader, Updater
 from keyplane.auth.scopes import Scope, ordered
 from keyplane.credentials.engine import DETAILS, CredentialEngine, Outcome
-from keyplane.db import DbSession, ReadSession
+from keyplane.db import DbSession, read_only
 from keyplane.errors import BadRequest
 from keyplane.kit import clock
 from keyplane.models import Credential
@@ -137,8 +137,9 @@ async def create_api_key(
 
 
 @router.post("/api-keys/verify", response_model=VerifyResult)
+@read_only
 async def verify_api_key(
-    request: Request, session: ReadSession, principal: Reader, version: Version, data: VerifyRequest
+    request: Request, session: DbSession, principal: Reader, version: Version, data: VerifyRequest
 ) -> VerifyResult:
     """Check a key that one of your customers presented. Always 200; the answer is ``code``.
 
