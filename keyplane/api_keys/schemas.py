@@ -7,10 +7,9 @@ Input also takes the names seed 002 uses (``key_name``, ``key_scope``,
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, AwareDatetime, BaseModel, Field, field_validator
 
 from keyplane.api_keys import versions
 from keyplane.auth.network import parse_network
@@ -66,20 +65,13 @@ class ApiKeyCreate(StrictInput):
     api_version: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = Field(
         default=None, validation_alias=AliasChoices("apiVersion", "api_version")
     )
-    expires_at: datetime | None = Field(
+    expires_at: AwareDatetime | None = Field(
         default=None, validation_alias=AliasChoices("expiresAt", "expires_at")
     )
 
     _split_scopes = field_validator("scopes", mode="before")(_scopes)
     _check_networks = field_validator("whitelisted_ips")(_networks)
     _check_version = field_validator("api_version")(_version)
-
-    @field_validator("expires_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must carry a timezone (for example 2027-01-01T00:00:00Z)")
-        return value
 
 
 class ApiKeyUpdate(StrictInput):
