@@ -211,8 +211,20 @@ async def update(
     if "api_version" in sent and data.api_version is not None:
         _change_version(key, data.api_version)
     if "status" in sent and data.status is not None and data.status != key.status:
+        if (
+            data.status == "active"
+            and key.deactivated_by not in (None, principal.user_id)
+            and not principal.has(Scope.MANAGE)
+        ):
+            # An administrator's deactivation sticks: the owner cannot simply undo it.
+            raise Forbidden(
+                "This key was deactivated by someone else; reactivating it needs the MANAGE scope",
+                "REACTIVATION_NOT_ALLOWED",
+                pointer="status",
+            )
         narrowed |= data.status == "inactive"
         key.status = data.status
+        key.deactivated_by = principal.user_id if data.status == "inactive" else None
     key.updated_at = clock.now()
     if narrowed:
         # Access tokens issued for this key carry its old power: they go.

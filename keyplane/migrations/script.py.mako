@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import keyplane.models.base
+import keyplane.models.base  # noqa: F401  (autogenerate renders custom column types by this path)
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

@@ -35,6 +35,8 @@ class Credential(Record):
     scopes: Mapped[list[str]] = mapped_column(JSON)
     whitelisted_ips: Mapped[list[str] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="active")
+    deactivated_by: Mapped[uuid.UUID | None] = mapped_column()
+    """The user who set status inactive: only they, or a MANAGE caller, may undo it."""
     api_version: Mapped[str | None] = mapped_column(String(10))
     api_version_previous: Mapped[str | None] = mapped_column(String(10))
     api_version_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

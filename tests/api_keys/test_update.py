@@ -280,3 +280,45 @@ async def test_manage_updates_another_users_key(
     assert (updated["name"], updated["scopes"]) == ("by admin", ["READ"])
     stored = await fetch(client, acme, developer_key["id"], key=developer_key["key"])
     assert (stored["name"], stored["scopes"]) == ("by admin", ["READ"])
+
+
+async def test_an_admins_deactivation_sticks(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
+    _, owned = await owned_key(app, client, acme, "user", scopes=["READ", "UPDATE"])
+    await update(client, acme, owned["id"], status="inactive")  # by the admin
+    # The owner's own key is now refused, so the owner tries with a second key of theirs.
+    second = await client.post(
+        keys_url(acme),
+        json={"userId": owned["userId"], "scopes": ["READ", "UPDATE"]},
+        headers=bearer(acme.key),
+    )
+    assert second.status_code == 201, second.text
+
+    response = await client.patch(
+        key_url(acme, owned["id"]), json={"status": "active"}, headers=bearer(second.json()["key"])
+    )
+
+    assert_error(response, 403, "REACTIVATION_NOT_ALLOWED", "status")
+    assert (await fetch(client, acme, owned["id"]))["status"] == "inactive"
+    assert (await update(client, acme, owned["id"], status="active"))["status"] == "active"
+
+
+async def test_an_owner_may_undo_their_own_deactivation(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    _, owned = await owned_key(app, client, acme, "user", scopes=["READ", "UPDATE"])
+    spare = await client.post(
+        keys_url(acme),
+        json={"userId": owned["userId"], "scopes": ["READ", "UPDATE"]},
+        headers=bearer(acme.key),
+    )
+    spare_key = spare.json()["key"]
+
+    off = await client.patch(
+        key_url(acme, owned["id"]), json={"status": "inactive"}, headers=bearer(spare_key)
+    )
+    assert off.status_code == 200, off.text
+    on = await client.patch(key_url(acme, owned["id"]), json={"status": "active"}, headers=bearer(spare_key))
+
+    assert on.status_code == 200, on.text
+    assert on.json()["status"] == "active"
+    assert (await client.get(keys_url(acme), headers=bearer(owned["key"]))).status_code == 200
