@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -12,7 +11,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from keyplane.auth.network import Network
 
 SECRET_FILE = "secret.key"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -87,20 +87,6 @@ class Database:
         await self.engine.dispose()
 
 
-async def _session(
-    factory: Callable[[], AbstractAsyncContextManager[AsyncSession]],
-) -> AsyncIterator[AsyncSession]:
-    async with factory() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        # One transaction per request, committed before the response leaves (the
-        # dependency is function-scoped for exactly that).
-        await session.commit()
-
-
 _READ_ONLY = "__keyplane_read_only__"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -117,8 +103,16 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     writes = request.method not in READ_METHODS and not getattr(
         request.scope.get("endpoint"), _READ_ONLY, False
     )
-    async for session in _session(database.writer if writes else database.reader):
-        yield session
+    factory = database.writer if writes else database.reader
+    async with factory() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        # One transaction per request, committed before the response leaves (the
+        # dependency is function-scoped for exactly that).
+        await session.commit()
 
 
 DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]

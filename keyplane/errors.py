@@ -21,6 +21,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from keyplane.kit.jsonapi import JSONAPI
+
 log = logging.getLogger("keyplane")
 
 TITLES = {
@@ -36,7 +38,6 @@ TITLES = {
     500: "Internal server error",
 }
 PLAIN_FAMILIES = frozenset({"api-keys", "api-versions"})
-JSONAPI_MEDIA = "application/vnd.api+json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,18 +97,6 @@ class Conflict(AppError):
 
 class Unprocessable(AppError):
     status = 422
-
-
-class ValidationFailed(AppError):
-    """Several field errors at once (request-shape validation)."""
-
-    def __init__(self, status: int, errors: Sequence[ErrorItem]) -> None:
-        super().__init__(errors[0].detail, errors[0].code)
-        self.status = status  # type: ignore[misc]  # chosen per instance: 400 or 422
-        self.errors = list(errors)
-
-    def items(self) -> list[ErrorItem]:
-        return self.errors
 
 
 def dialect(path: str) -> str:
@@ -171,7 +160,7 @@ def render(request: Request, status: int, items: Iterable[ErrorItem], **headers:
         {"meta": {"id": request_id}, "errors": errors},
         status,
         headers=headers or None,
-        media_type=JSONAPI_MEDIA,
+        media_type=JSONAPI,
     )
 
 

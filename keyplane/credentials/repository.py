@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Row, and_, or_, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.models import Credential, User
@@ -41,12 +41,3 @@ async def touch(session: AsyncSession, uses: Iterable[tuple[uuid.UUID, datetime]
             .values(last_used_at=when)
             .execution_options(synchronize_session=False)
         )
-
-
-def live(now: datetime) -> object:
-    """SQL condition: neither deleted nor deactivated nor expired."""
-    return and_(
-        Credential.deleted_at.is_(None),
-        Credential.status == "active",
-        or_(Credential.expires_at.is_(None), Credential.expires_at > now),
-    )
