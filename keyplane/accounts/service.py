@@ -15,7 +15,7 @@ from keyplane.credentials.engine import CredentialEngine
 from keyplane.errors import Conflict, Unprocessable
 from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.passwords import hash_password
-from keyplane.models import Account, Credential, User
+from keyplane.models import Account, User
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -68,20 +68,14 @@ async def bootstrap(
     )
     session.add(admin)
     await session.flush()
-    issued = engine.issue(CredentialKind.API_KEY)
-    session.add(
-        Credential(
-            account_id=account.id,
-            user_id=admin.id,
-            kind=CredentialKind.API_KEY.value,
-            lookup=issued.parsed.lookup,
-            digest=issued.digest,
-            start=issued.parsed.start,
-            name="Admin key (keyplane init)",
-            scopes=ordered(ALL_SCOPES),
-            status="active",
-            api_version=versions.CURRENT,
-        )
+    key, plaintext = engine.mint(
+        CredentialKind.API_KEY,
+        account_id=account.id,
+        user_id=admin.id,
+        name="Admin key (keyplane init)",
+        scopes=ordered(ALL_SCOPES),
+        api_version=versions.CURRENT,
     )
+    session.add(key)
     await session.flush()
-    return Bootstrap(account, admin, issued.plaintext)
+    return Bootstrap(account, admin, plaintext)

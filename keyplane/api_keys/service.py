@@ -130,23 +130,18 @@ async def create(
         # A key made by an expiring credential cannot outlive it.
         expires_at = principal.expires_at
 
-    issued = engine.issue(CredentialKind.API_KEY)
-    key = Credential(
+    key, plaintext = engine.mint(
+        CredentialKind.API_KEY,
         account_id=principal.account.id,
         user_id=owner.id,
-        kind=CredentialKind.API_KEY.value,
-        lookup=issued.parsed.lookup,
-        digest=issued.digest,
-        start=issued.parsed.start,
         name=data.name,
         description=data.description,
         scopes=ordered(scopes),
         whitelisted_ips=networks or None,
-        status="active",
         api_version=data.api_version or versions.CURRENT,
         expires_at=expires_at,
     )
-    return await repository.add(session, key), issued.plaintext
+    return await repository.add(session, key), plaintext
 
 
 def _change_version(key: Credential, target: str) -> None:

@@ -12,13 +12,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.network import Address, allowed
 from keyplane.auth.scopes import SCOPE_NAMES, Scope, role_scopes
 from keyplane.credentials import repository
-from keyplane.kit.credentials import CredentialHasher, CredentialKind, ParsedCredential, generate, parse
+from keyplane.kit.credentials import CredentialHasher, CredentialKind, generate, parse
+from keyplane.models import Credential
 
 
 class Outcome(StrEnum):
@@ -79,22 +81,26 @@ class CredentialState:
         return Outcome.VALID
 
 
-@dataclass(frozen=True, slots=True)
-class Issued:
-    """A new credential: the plaintext (shown once) and what is stored instead of it."""
-
-    plaintext: str
-    parsed: ParsedCredential
-    digest: bytes
-
-
 class CredentialEngine:
     def __init__(self, hasher: CredentialHasher) -> None:
         self.hasher = hasher
 
-    def issue(self, kind: CredentialKind) -> Issued:
+    def mint(self, kind: CredentialKind, **columns: Any) -> tuple[Credential, str]:
+        """A new active credential row (not yet in a session) and its plaintext.
+
+        The plaintext is for the caller to show once; the row keeps only the lookup handle,
+        the keyed digest and the non-secret ``start`` preview.
+        """
         plaintext, parsed = generate(kind)
-        return Issued(plaintext, parsed, self.hasher.digest(plaintext))
+        row = Credential(
+            kind=kind.value,
+            lookup=parsed.lookup,
+            digest=self.hasher.digest(plaintext),
+            start=parsed.start,
+            status="active",
+            **columns,
+        )
+        return row, plaintext
 
     async def resolve(self, session: AsyncSession, plaintext: str) -> tuple[Outcome, CredentialState | None]:
         """MALFORMED or NOT_FOUND, or the credential's state (to be evaluated by the caller).

@@ -20,7 +20,6 @@ from keyplane.db import DbSession
 from keyplane.errors import BadRequest, Unauthorized
 from keyplane.kit import clock
 from keyplane.kit.credentials import CredentialKind
-from keyplane.models import Credential
 
 router = APIRouter(tags=["OAuth2"])
 
@@ -110,27 +109,21 @@ async def token(request: Request, session: DbSession, account: CurrentAccount) -
         scopes = asked
     ttl = timedelta(seconds=request.app.state.settings.access_token_ttl_seconds)
     expires_at = now + ttl if state.expires_at is None else min(now + ttl, state.expires_at)
-    issued = engine.issue(CredentialKind.ACCESS_TOKEN)
-    session.add(
-        Credential(
-            account_id=state.account_id,
-            user_id=state.user_id,
-            parent_id=state.id,
-            kind=CredentialKind.ACCESS_TOKEN.value,
-            lookup=issued.parsed.lookup,
-            digest=issued.digest,
-            start=issued.parsed.start,
-            scopes=ordered(scopes),
-            whitelisted_ips=list(state.whitelisted_ips) if state.whitelisted_ips else None,
-            status="active",
-            api_version=state.api_version,
-            expires_at=expires_at,
-        )
+    access, plaintext = engine.mint(
+        CredentialKind.ACCESS_TOKEN,
+        account_id=state.account_id,
+        user_id=state.user_id,
+        parent_id=state.id,
+        scopes=ordered(scopes),
+        whitelisted_ips=list(state.whitelisted_ips) if state.whitelisted_ips else None,
+        api_version=state.api_version,
+        expires_at=expires_at,
     )
+    session.add(access)
     await session.flush()
     return JSONResponse(
         {
-            "access_token": issued.plaintext,
+            "access_token": plaintext,
             "token_type": "Bearer",
             "expires_in": int((expires_at - now).total_seconds()),
             "scope": " ".join(ordered(scopes)),

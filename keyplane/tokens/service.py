@@ -43,22 +43,17 @@ async def issue(
     now = clock.now()
     if expiry is not None and expiry <= now:
         raise Unprocessable("must be in the future", "EXPIRY_INVALID", pointer="/data/attributes/expiry")
-    issued = engine.issue(CredentialKind.TOKEN)
-    token = Credential(
+    token, plaintext = engine.mint(
+        CredentialKind.TOKEN,
         account_id=user.account_id,
         user_id=user.id,
-        kind=CredentialKind.TOKEN.value,
-        lookup=issued.parsed.lookup,
-        digest=issued.digest,
-        start=issued.parsed.start,
         name=name,
         scopes=ordered(role_scopes(user.role)),
-        status="active",
         expires_at=expiry or now + ttl,
     )
     session.add(token)
     await session.flush()
-    return token, issued.plaintext
+    return token, plaintext
 
 
 def _visible(principal: Principal) -> list[ColumnElement[bool]]:
