@@ -17,8 +17,12 @@ from keyplane.credentials.engine import CredentialEngine
 from keyplane.credentials.usage import UsageRecorder
 from keyplane.db import Database
 from keyplane.errors import install_handlers
+from keyplane.keys import endpoints as keys
 from keyplane.kit.credentials import CredentialHasher
+from keyplane.licenses import endpoints as licenses
 from keyplane.oauth import endpoints as oauth
+from keyplane.policies import endpoints as policies
+from keyplane.products import endpoints as products
 from keyplane.tokens import endpoints as tokens
 from keyplane.users import endpoints as users
 
@@ -45,6 +49,10 @@ def _routes() -> APIRouter:
     router.include_router(tokens.router)
     router.include_router(oauth.router)
     router.include_router(users.router)
+    router.include_router(products.router)
+    router.include_router(policies.router)
+    router.include_router(keys.router)
+    router.include_router(licenses.router)
     return router
 
 

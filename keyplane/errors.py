@@ -54,6 +54,7 @@ class AppError(Exception):
     """An error a client caused; rendered as ``status`` with its code and source."""
 
     status: ClassVar[int] = 400
+    default_title: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -64,15 +65,17 @@ class AppError(Exception):
         parameter: str | None = None,
         header: str | None = None,
         headers: dict[str, str] | None = None,
+        title: str | None = None,
     ) -> None:
         super().__init__(detail)
+        self.title = title or self.default_title
         self.detail = detail
         self.code = code
         self.source = (pointer, parameter, header)
         self.headers = headers or {}
 
     def items(self) -> list[ErrorItem]:
-        return [ErrorItem(self.detail, self.code, *self.source)]
+        return [ErrorItem(self.detail, self.code, *self.source, title=self.title)]
 
 
 class BadRequest(AppError):
@@ -97,6 +100,13 @@ class Conflict(AppError):
 
 class Unprocessable(AppError):
     status = 422
+
+
+class InvalidResource(Unprocessable):
+    """A record that breaks a rule of its model (Keygen titles these differently from other
+    422s): ``KEY_TAKEN``, ``POLICY_POOL_EMPTY``, ..."""
+
+    default_title = "Unprocessable resource"
 
 
 def dialect(path: str) -> str:
@@ -217,7 +227,10 @@ def validation_items(errors: Sequence[Any], plain: bool) -> tuple[int, list[Erro
             items.append(ErrorItem("The request body is not valid JSON", "JSON_INVALID", pointer=""))
             continue
         named = [p for p in path if not p.isdigit()]
-        code = f"{_upper_snake(named[-1] if named else 'body')}_{_kind(etype)}"
+        kind = _kind(etype)
+        if not plain and etype in ("literal_error", "enum"):
+            kind = "NOT_ALLOWED"  # Keygen's code for a value outside an enumeration
+        code = f"{_upper_snake(named[-1] if named else 'body')}_{kind}"
         if source in ("query", "path"):
             items.append(ErrorItem(message, code, parameter=_camel(path[-1]) if plain else path[-1]))
         elif source == "header":
@@ -225,7 +238,8 @@ def validation_items(errors: Sequence[Any], plain: bool) -> tuple[int, list[Erro
         elif plain:
             items.append(ErrorItem(message, code, pointer=".".join(path) or None))
         else:
-            items.append(ErrorItem(message, code, pointer="/" + "/".join(path)))
+            title = "Unprocessable resource" if status == 422 else None
+            items.append(ErrorItem(message, code, pointer="/" + "/".join(path), title=title))
     return status, items
 
 

@@ -191,7 +191,7 @@ async def update(
             raise Unprocessable("A key needs at least one scope", "SCOPES_MISSING", pointer="scopes")
         scopes = set(data.scopes)
         _check_scopes(principal, scopes - set(map(Scope, key.scopes)))
-        owner = await users.by_id(session, principal.account.id, key.user_id)
+        owner = key.user_id and await users.by_id(session, principal.account.id, key.user_id)
         _check_role(owner.role if owner else "", scopes)
         narrowed |= not scopes >= set(map(Scope, key.scopes))
         key.scopes = ordered(scopes)

@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 
 from keyplane.accounts.directory import AccountDirectory
 from keyplane.auth.network import client_address
-from keyplane.auth.principal import AccountRef, Principal
+from keyplane.auth.principal import AccountRef, Bearer, Principal
 from keyplane.auth.scopes import Role, Scope
-from keyplane.credentials.engine import CredentialEngine, Outcome
+from keyplane.credentials.engine import CredentialEngine, CredentialState, Outcome
 from keyplane.db import DbSession
 from keyplane.errors import Forbidden, NotFound, Unauthorized
 from keyplane.kit import clock
@@ -60,7 +60,8 @@ def presented_credential(request: Request) -> str | None:
     return api_key.strip() if api_key else None
 
 
-async def authenticate(request: Request, session: DbSession, account: CurrentAccount) -> Principal:
+async def _credential(request: Request, session: DbSession, account: AccountRef) -> CredentialState:
+    """The request's credential, checked; any refusal is raised as its 401 or 403."""
     plaintext = presented_credential(request)
     if plaintext is None:
         raise Unauthorized(
@@ -80,6 +81,14 @@ async def authenticate(request: Request, session: DbSession, account: CurrentAcc
         error, code, detail = _REFUSALS[outcome]
         raise error(f"The credential {detail}", code)
     request.app.state.usage.record(state, now)
+    return state
+
+
+async def authenticate(request: Request, session: DbSession, account: CurrentAccount) -> Principal:
+    """A user's credential (product tokens are for the licensing API alone)."""
+    state = await _credential(request, session, account)
+    if state.user_id is None:
+        raise Forbidden("A product token can only be used with the licensing API", "TOKEN_NOT_ALLOWED")
     return Principal(
         account=account,
         user_id=state.user_id,
@@ -94,6 +103,22 @@ async def authenticate(request: Request, session: DbSession, account: CurrentAcc
 
 
 Authenticated = Annotated[Principal, Depends(authenticate)]
+
+
+async def authenticate_bearer(request: Request, session: DbSession, account: CurrentAccount) -> Bearer:
+    """Any credential of the account: a user's (any role) or a product token."""
+    state = await _credential(request, session, account)
+    return Bearer(
+        account=account,
+        role=Role(state.role),
+        user_id=state.user_id,
+        product_id=state.product_id,
+        credential_id=state.id,
+        scopes=state.scopes,
+    )
+
+
+LicensingBearer = Annotated[Bearer, Depends(authenticate_bearer)]
 
 
 def require(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:

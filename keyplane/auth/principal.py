@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from keyplane.auth.scopes import Role, Scope
+from keyplane.auth.scopes import STAFF, Role, Scope
 from keyplane.kit.credentials import CredentialKind
 
 
@@ -31,3 +31,30 @@ class Principal:
 
     def has(self, scope: Scope) -> bool:
         return scope in self.scopes
+
+
+@dataclass(frozen=True, slots=True)
+class Bearer:
+    """The caller of a licensing route: a user of any role, or a product token.
+
+    A product token's power is its product's records; a user's (role ``user``) is the
+    licenses they own; staff roles see the whole account.
+    """
+
+    account: AccountRef
+    role: Role
+    user_id: uuid.UUID | None
+    product_id: uuid.UUID | None
+    credential_id: uuid.UUID
+    scopes: frozenset[Scope]
+
+    def has(self, scope: Scope) -> bool:
+        return scope in self.scopes
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF
+
+    @property
+    def is_product(self) -> bool:
+        return self.role is Role.PRODUCT

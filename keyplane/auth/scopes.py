@@ -24,6 +24,8 @@ class Role(StrEnum):
     SUPPORT_AGENT = "support-agent"
     SALES_AGENT = "sales-agent"
     USER = "user"
+    PRODUCT = "product"
+    """Not a person: the role of a product token, which acts for one product alone."""
 
 
 ALL_SCOPES = frozenset(Scope)
@@ -38,7 +40,11 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.SALES_AGENT: _WRITE,
     # End customers manage their own keys; ownership rules keep them to their own records.
     Role.USER: _WRITE,
+    Role.PRODUCT: _WRITE,
 }
+STAFF = frozenset({Role.ADMIN, Role.DEVELOPER, Role.READ_ONLY, Role.SUPPORT_AGENT, Role.SALES_AGENT})
+"""Roles that see every record of their account."""
+USER_ROLES = frozenset(Role) - {Role.PRODUCT}
 
 TOKEN_KINDS: dict[Role, str] = {
     Role.ADMIN: "admin-token",
@@ -47,6 +53,7 @@ TOKEN_KINDS: dict[Role, str] = {
     Role.SUPPORT_AGENT: "support-token",
     Role.SALES_AGENT: "sales-token",
     Role.USER: "user-token",
+    Role.PRODUCT: "product-token",
 }
 
 

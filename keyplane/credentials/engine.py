@@ -50,7 +50,9 @@ DETAILS = {
 class CredentialState:
     id: uuid.UUID
     account_id: uuid.UUID
-    user_id: uuid.UUID
+    user_id: uuid.UUID | None
+    product_id: uuid.UUID | None
+    """A product token's product (then ``user_id`` is None and ``role`` is ``product``)."""
     parent_id: uuid.UUID | None
     kind: CredentialKind
     digest: bytes
@@ -122,6 +124,7 @@ class CredentialEngine:
             id=credential.id,
             account_id=credential.account_id,
             user_id=credential.user_id,
+            product_id=credential.product_id,
             parent_id=credential.parent_id,
             kind=CredentialKind(credential.kind),
             digest=credential.digest,

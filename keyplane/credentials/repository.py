@@ -4,17 +4,19 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.auth.scopes import Role
 from keyplane.models import Credential, User
 
 
 async def state_row(session: AsyncSession, lookup: str) -> Row[Credential, str] | None:
-    """The credential with this lookup handle and its owner's role: one indexed point read."""
+    """The credential with this lookup handle and its owner's role (``product`` for a product
+    token): one indexed point read."""
     statement = (
-        select(Credential, User.role)
-        .join(User, User.id == Credential.user_id)
+        select(Credential, func.coalesce(User.role, Role.PRODUCT.value))
+        .outerjoin(User, User.id == Credential.user_id)
         .where(Credential.lookup == lookup)
     )
     return (await session.execute(statement)).first()

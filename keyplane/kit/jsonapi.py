@@ -26,8 +26,39 @@ def to_one(base: str, type_: str, id_: object | None, related: str) -> dict[str,
     }
 
 
-def document(request: Request, data: Any, status: int = 200, **top: Any) -> JSONResponse:
-    return JSONResponse({"data": data, **top}, status, media_type=media_type(request))
+def document(
+    request: Request, data: Any, status: int = 200, *, headers: dict[str, str] | None = None, **top: Any
+) -> JSONResponse:
+    return JSONResponse({"data": data, **top}, status, headers=headers, media_type=media_type(request))
+
+
+def created(request: Request, resource: dict[str, Any]) -> JSONResponse:
+    """201 with the new resource and its ``Location``."""
+    return document(request, resource, 201, headers={"Location": resource["links"]["self"]})
+
+
+def listing(request: Request, data: list[dict[str, Any]], links: dict[str, Any] | None) -> JSONResponse:
+    """A list document; paged lists carry Keygen's top-level ``links`` (with ``meta``)."""
+    return document(request, data) if links is None else document(request, data, links=links)
+
+
+def resource(
+    base: str, type_: str, id_: object, attributes: dict[str, Any], relationships: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "id": str(id_),
+        "type": type_,
+        "attributes": attributes,
+        "relationships": relationships,
+        "links": {"self": f"{base}/{type_}/{id_}"},
+    }
+
+
+def to_many(base: str, related: str, **meta: Any) -> dict[str, Any]:
+    link: dict[str, Any] = {"links": {"related": f"{base}/{related}"}}
+    if meta:
+        link["meta"] = meta
+    return link
 
 
 def account_base(account_id: object) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from keyplane.models.base import Record, UTCDateTime
@@ -20,10 +20,14 @@ class Credential(Record):
     __table_args__ = (
         Index("ix_credentials_account_id_user_id_id", "account_id", "user_id", "id"),
         Index("ix_credentials_parent_id", "parent_id"),
+        Index("ix_credentials_product_id", "product_id"),
+        CheckConstraint("(user_id IS NULL) <> (product_id IS NULL)", name="one_bearer"),
     )
 
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    product_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    """Set (instead of ``user_id``) on a product token: it acts for that product alone."""
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("credentials.id", ondelete="CASCADE"))
     """The API key an OAuth2 access token was issued for."""
     kind: Mapped[str] = mapped_column(String(16))

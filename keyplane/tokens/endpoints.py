@@ -6,48 +6,25 @@ import base64
 import binascii
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import Authenticated, CurrentAccount, Deleter, Reader
-from keyplane.auth.scopes import TOKEN_KINDS, Role
+from keyplane.auth.dependencies import CurrentAccount, Deleter, LicensingBearer, Reader
 from keyplane.db import DbSession
 from keyplane.errors import Unauthorized
-from keyplane.kit.jsonapi import account_base, document, to_one
-from keyplane.kit.timefmt import iso, iso_or_none
-from keyplane.models import Credential
+from keyplane.kit.jsonapi import document
+from keyplane.models import Product
+from keyplane.products.endpoints import product_resource
 from keyplane.tokens import service
+from keyplane.tokens.resources import token_resource
 from keyplane.tokens.schemas import TokenRequest
 from keyplane.users import repository as users
 from keyplane.users.endpoints import user_resource
 
 router = APIRouter(tags=["Tokens"])
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="keyplane"'}
-
-
-def token_resource(token: Credential, role: str, plaintext: str | None = None) -> dict[str, Any]:
-    base = account_base(token.account_id)
-    attributes: dict[str, Any] = {"kind": TOKEN_KINDS.get(Role(role), "user-token")}
-    if plaintext is not None:
-        attributes["token"] = plaintext
-    attributes |= {
-        "expiry": iso_or_none(token.expires_at),
-        "name": token.name,
-        "created": iso(token.created_at),
-        "updated": iso(token.updated_at),
-    }
-    return {
-        "id": str(token.id),
-        "type": "tokens",
-        "attributes": attributes,
-        "relationships": {
-            "account": to_one(base, "accounts", token.account_id, ""),
-            "bearer": to_one(base, "users", token.user_id, f"users/{token.user_id}"),
-        },
-        "links": {"self": f"{base}/tokens/{token.id}"},
-    }
 
 
 def _basic(request: Request) -> tuple[str, str]:
@@ -121,8 +98,13 @@ async def revoke_token(token_id: uuid.UUID, session: DbSession, principal: Delet
 
 
 @router.get("/me")
-async def me(request: Request, session: DbSession, principal: Authenticated) -> JSONResponse:
-    """Whoever the credential belongs to."""
-    user = await users.by_id(session, principal.account.id, principal.user_id)
+async def me(request: Request, session: DbSession, bearer: LicensingBearer) -> JSONResponse:
+    """Whoever the credential belongs to: a user, or a product token's product."""
+    if bearer.product_id is not None:
+        product = await session.get(Product, bearer.product_id)
+        assert product is not None  # the product's deletion takes its tokens
+        return document(request, product_resource(product))
+    assert bearer.user_id is not None
+    user = await users.by_id(session, bearer.account.id, bearer.user_id)
     assert user is not None  # the credential check joined this very row
     return document(request, user_resource(user))

@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import AccountRef, Principal
-from keyplane.auth.scopes import Scope, ordered, role_scopes
+from keyplane.auth.scopes import Role, Scope, ordered, role_scopes
 from keyplane.credentials.engine import CredentialEngine
 from keyplane.errors import NotFound, Unauthorized, Unprocessable
 from keyplane.kit import clock
@@ -68,7 +68,9 @@ def _visible(principal: Principal) -> list[ColumnElement[bool]]:
 
 
 def _with_role() -> Select[Credential, str]:
-    return select(Credential, User.role).join(User, User.id == Credential.user_id)
+    return select(Credential, func.coalesce(User.role, Role.PRODUCT.value)).outerjoin(
+        User, User.id == Credential.user_id
+    )
 
 
 async def list_tokens(

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from keyplane.auth.scopes import Role
 from keyplane.kit.schemas import StrictInput
 
+
+def _person_role(role: Role) -> Role:
+    if role is Role.PRODUCT:
+        raise ValueError("is not a role a user can have")
+    return role
+
+
+UserRole = Annotated[Role, AfterValidator(_person_role)]
 Password = Annotated[str, Field(min_length=8, max_length=1024)]
 PersonName = Annotated[str, Field(min_length=1, max_length=255)]
 
@@ -18,14 +26,14 @@ class UserCreateAttributes(StrictInput):
     password: Password | None = None
     first_name: PersonName | None = Field(default=None, alias="firstName")
     last_name: PersonName | None = Field(default=None, alias="lastName")
-    role: Role = Role.USER
+    role: UserRole = Role.USER
 
 
 class UserUpdateAttributes(StrictInput):
     password: Password | None = None
     first_name: PersonName | None = Field(default=None, alias="firstName")
     last_name: PersonName | None = Field(default=None, alias="lastName")
-    role: Role | None = None
+    role: UserRole | None = None
 
 
 class UserCreateData(StrictInput):

@@ -1,0 +1,126 @@
+"""Pool keys (seeds 000 and 001) and the pool routes of a policy, in Keygen's shapes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from keyplane.auth.dependencies import LicensingBearer
+from keyplane.db import DbSession
+from keyplane.keys import service
+from keyplane.keys.schemas import KeyCreate, KeyUpdate
+from keyplane.kit.jsonapi import account_base, created, document, listing, resource, to_one
+from keyplane.kit.timefmt import iso
+from keyplane.models import PoolKey
+from keyplane.policies.endpoints import policy_resource
+from keyplane.products.endpoints import product_resource
+
+router = APIRouter(tags=["Keys"])
+
+
+def key_resource(record: PoolKey) -> dict[str, Any]:
+    base = account_base(record.account_id)
+    own = f"keys/{record.id}"
+    return resource(
+        base,
+        "keys",
+        record.id,
+        {"key": record.key, "created": iso(record.created_at), "updated": iso(record.updated_at)},
+        {
+            "account": to_one(base, "accounts", record.account_id, ""),
+            "product": to_one(base, "products", record.product_id, f"{own}/product"),
+            "policy": to_one(base, "policies", record.policy_id, f"{own}/policy"),
+        },
+    )
+
+
+@router.post("/keys", status_code=201)
+async def create_key(
+    request: Request, session: DbSession, bearer: LicensingBearer, body: KeyCreate
+) -> JSONResponse:
+    """Add a key to a pooled policy's pool (admins, developers, or the policy's product)."""
+    data = body.data
+    record = await service.create(session, bearer, data.attributes.key, data.relationships.policy.data.id)
+    return created(request, key_resource(record))
+
+
+@router.get("/keys")
+async def list_keys(
+    request: Request,
+    session: DbSession,
+    bearer: LicensingBearer,
+    product: Annotated[str | None, Query(description="Only this product's keys")] = None,
+    policy: Annotated[str | None, Query(description="Only this policy's keys")] = None,
+) -> JSONResponse:
+    """Keys the bearer may see, newest first (a product token sees its product's)."""
+    page = await service.listing(session, request, bearer, product=product, policy=policy)
+    return listing(request, [key_resource(k) for k in page.items], page.links)
+
+
+@router.get("/keys/{key}")
+async def get_key(request: Request, key: str, session: DbSession, bearer: LicensingBearer) -> JSONResponse:
+    """One key by id."""
+    return document(request, key_resource(await service.get(session, bearer, key)))
+
+
+@router.patch("/keys/{key}")
+async def update_key(
+    request: Request, key: str, session: DbSession, bearer: LicensingBearer, body: KeyUpdate
+) -> JSONResponse:
+    """Change a key's value (its policy never changes)."""
+    attributes = body.data.attributes
+    record = await service.update(session, bearer, key, attributes.key, "key" in attributes.model_fields_set)
+    return document(request, key_resource(record))
+
+
+@router.delete("/keys/{key}", status_code=204, response_class=Response)
+async def delete_key(key: str, session: DbSession, bearer: LicensingBearer) -> Response:
+    """Delete a key for good."""
+    await service.delete(session, bearer, key)
+    return Response(status_code=204)
+
+
+@router.get("/keys/{key}/product")
+async def key_product(
+    request: Request, key: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """The product of a key (its policy's)."""
+    product, _ = await service.related(session, bearer, key)
+    return document(request, product_resource(product))
+
+
+@router.get("/keys/{key}/policy")
+async def key_policy(request: Request, key: str, session: DbSession, bearer: LicensingBearer) -> JSONResponse:
+    """The pooled policy a key belongs to."""
+    _, policy = await service.related(session, bearer, key)
+    return document(request, policy_resource(policy))
+
+
+@router.get("/policies/{policy}/pool")
+async def list_pool(
+    request: Request, policy: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """A policy's unused keys, newest first (empty for an unpooled policy)."""
+    page = await service.pool(session, request, bearer, policy)
+    return listing(request, [key_resource(k) for k in page.items], page.links)
+
+
+@router.get("/policies/{policy}/pool/{key}")
+async def get_pool_key(
+    request: Request, policy: str, key: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """One key of a policy's pool."""
+    return document(request, key_resource(await service.pool_key(session, bearer, policy, key)))
+
+
+@router.delete("/policies/{policy}/pool")
+async def pop_pool(
+    request: Request, policy: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """Take the next key out of the pool: 200 with the key, which is gone from the pool.
+
+    An empty pool, or a policy that is not pooled, is a 422 that says which.
+    """
+    return document(request, key_resource(await service.pop(session, bearer, policy)))

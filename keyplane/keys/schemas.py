@@ -1,0 +1,46 @@
+"""JSON:API request bodies for pool keys (seeds 000 and 001)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from keyplane.kit.schemas import StrictInput
+from keyplane.licensing.schemas import PolicyRelationship
+
+KeyString = Annotated[str, Field(min_length=8, max_length=1024)]
+KeyType = Annotated[str, Field(pattern="^keys?$")]
+
+
+class KeyAttributes(StrictInput):
+    key: KeyString
+
+
+class KeyRelationships(StrictInput):
+    policy: PolicyRelationship
+
+
+class KeyCreateData(StrictInput):
+    type: KeyType
+    attributes: KeyAttributes
+    relationships: KeyRelationships
+
+
+class KeyUpdateAttributes(StrictInput):
+    key: KeyString | None = None
+
+
+class KeyUpdateData(StrictInput):
+    """No relationships: a key's policy never changes."""
+
+    type: KeyType
+    attributes: KeyUpdateAttributes
+
+
+class KeyCreate(StrictInput):
+    data: KeyCreateData
+
+
+class KeyUpdate(StrictInput):
+    data: KeyUpdateData

@@ -1,0 +1,173 @@
+"""Pool keys (the ``keys`` resource) and the pool of a pooled policy.
+
+A key belongs to a pooled policy and its product; its value is unique among the account's
+keys and may not equal a license's key or id. Creating a license under the policy, or
+popping the pool, takes a key out for good.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import Request
+from sqlalchemy import false, select, true
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.auth.principal import Bearer
+from keyplane.errors import Forbidden, InvalidResource, Unprocessable
+from keyplane.keys import repository
+from keyplane.kit import clock, paging
+from keyplane.licensing.access import Action, authorize, view
+from keyplane.licensing.keystrings import RESERVED, digest
+from keyplane.licensing.records import as_uuid, find, not_found
+from keyplane.models import Policy, PoolKey, Product
+
+_KEY = "/data/attributes/key"
+_POLICY = "/data/relationships/policy"
+_POOL = "/data/relationships/pool"
+
+
+async def _check_value(
+    session: AsyncSession, account_id: uuid.UUID, key: str, except_id: uuid.UUID | None
+) -> None:
+    if key in RESERVED:
+        raise InvalidResource("is reserved", "KEY_NOT_ALLOWED", pointer=_KEY)
+    if await repository.key_taken(session, account_id, key, except_id):
+        raise InvalidResource("has already been taken", "KEY_TAKEN", pointer=_KEY)
+    if await repository.license_conflict(session, account_id, key):
+        raise InvalidResource("conflicts with an existing license", "KEY_CONFLICT", pointer=_KEY)
+
+
+async def _flush(session: AsyncSession) -> None:
+    try:
+        await session.flush()
+    except IntegrityError:
+        # A concurrent write of the same value won the unique index.
+        raise InvalidResource("has already been taken", "KEY_TAKEN", pointer=_KEY) from None
+
+
+async def pooled_policy(session: AsyncSession, bearer: Bearer, ref: str) -> Policy:
+    """The policy a new key goes into: 422 if it does not exist or is not pooled, 403 if a
+    product token names another product's policy."""
+    policy_id = as_uuid(ref)
+    policy = None
+    if policy_id is not None:
+        policy = await session.scalar(select(Policy).where(*view(bearer, Policy), Policy.id == policy_id))
+    if policy is None:
+        if not bearer.is_staff:
+            raise Forbidden("You do not have permission to add keys to this policy")
+        raise InvalidResource("must exist", "POLICY_NOT_FOUND", pointer=_POLICY)
+    if not policy.use_pool:
+        raise InvalidResource("is not a pooled policy", "POLICY_NOT_SUPPORTED", pointer=_POLICY)
+    return policy
+
+
+async def create(session: AsyncSession, bearer: Bearer, key: str, policy_ref: str) -> PoolKey:
+    authorize(bearer, "keys", Action.CREATE)
+    policy = await pooled_policy(session, bearer, policy_ref)
+    await _check_value(session, bearer.account.id, key, None)
+    record = PoolKey(
+        account_id=bearer.account.id,
+        product_id=policy.product_id,
+        policy_id=policy.id,
+        key=key,
+        key_digest=digest(key),
+    )
+    session.add(record)
+    await _flush(session)
+    return record
+
+
+async def get(session: AsyncSession, bearer: Bearer, ref: str) -> PoolKey:
+    record = await find(session, bearer, PoolKey, ref, "key")
+    authorize(bearer, "keys", Action.READ)
+    return record
+
+
+async def listing(
+    session: AsyncSession, request: Request, bearer: Bearer, *, product: str | None, policy: str | None
+) -> paging.Page[PoolKey]:
+    authorize(bearer, "keys", Action.READ)
+    conditions = view(bearer, PoolKey)
+    if product is not None:
+        conditions.append(PoolKey.product_id == as_uuid(product))
+    if policy is not None:
+        conditions.append(PoolKey.policy_id == as_uuid(policy))
+    return await paging.fetch(
+        session, request, paging.parse(request), select(PoolKey), PoolKey.id, conditions
+    )
+
+
+async def update(session: AsyncSession, bearer: Bearer, ref: str, key: str | None, sent: bool) -> PoolKey:
+    record = await find(session, bearer, PoolKey, ref, "key", lock=True)
+    authorize(bearer, "keys", Action.UPDATE)
+    if sent:
+        if key is None:
+            raise InvalidResource("can't be blank", "KEY_MISSING", pointer=_KEY)
+        if key != record.key:
+            await _check_value(session, record.account_id, key, record.id)
+            record.key = key
+            record.key_digest = digest(key)
+    record.updated_at = clock.now()
+    await _flush(session)
+    return record
+
+
+async def delete(session: AsyncSession, bearer: Bearer, ref: str) -> None:
+    record = await find(session, bearer, PoolKey, ref, "key")
+    authorize(bearer, "keys", Action.DELETE)
+    await session.delete(record)
+    await session.flush()
+
+
+async def related(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Product, Policy]:
+    """The product and policy of a key, for its relationship routes."""
+    record = await get(session, bearer, ref)
+    product = await session.get(Product, record.product_id)
+    policy = await session.get(Policy, record.policy_id)
+    assert product is not None
+    assert policy is not None
+    return product, policy
+
+
+# -- the pool of a policy --------------------------------------------------------------------
+
+
+async def pool(
+    session: AsyncSession, request: Request, bearer: Bearer, policy_ref: str
+) -> paging.Page[PoolKey]:
+    """``GET /policies/{id}/pool``: the policy's unused keys (none for an unpooled policy)."""
+    policy = await find(session, bearer, Policy, policy_ref, "policy")
+    authorize(bearer, "pool", Action.READ)
+    # Keys can only ever join a pooled policy; an unpooled one's pool is empty by definition.
+    conditions = [PoolKey.policy_id == policy.id, true() if policy.use_pool else false()]
+    return await paging.fetch(
+        session, request, paging.parse(request), select(PoolKey), PoolKey.id, conditions
+    )
+
+
+async def pool_key(session: AsyncSession, bearer: Bearer, policy_ref: str, key_ref: str) -> PoolKey:
+    policy = await find(session, bearer, Policy, policy_ref, "policy")
+    authorize(bearer, "pool", Action.READ)
+    key_id = as_uuid(key_ref)
+    record = None
+    if policy.use_pool and key_id is not None:
+        record = await session.scalar(
+            select(PoolKey).where(PoolKey.policy_id == policy.id, PoolKey.id == key_id)
+        )
+    if record is None:
+        raise not_found("key", key_ref)
+    return record
+
+
+async def pop(session: AsyncSession, bearer: Bearer, policy_ref: str) -> PoolKey:
+    """``DELETE /policies/{id}/pool``: take one key out of the pool and answer with it."""
+    policy = await find(session, bearer, Policy, policy_ref, "policy")
+    authorize(bearer, "pool", Action.DELETE)
+    if not policy.use_pool:
+        raise Unprocessable("pool is not supported", "POOL_NOT_SUPPORTED", pointer=_POOL)
+    record = await repository.pop(session, policy.id)
+    if record is None:
+        raise Unprocessable("pool is empty", "POOL_EMPTY", pointer=_POOL)
+    return record

@@ -1,0 +1,224 @@
+"""Licenses in Keygen's JSON:API shapes."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from keyplane.auth.dependencies import LicensingBearer
+from keyplane.db import DbSession
+from keyplane.kit import clock
+from keyplane.kit.jsonapi import account_base, created, document, listing, resource, to_one
+from keyplane.kit.timefmt import iso, iso_or_none
+from keyplane.licenses import service
+from keyplane.licenses.schemas import LicenseCreate, LicenseUpdate, OwnerChange, PolicyChange
+from keyplane.licenses.status import status
+from keyplane.models import License, Policy
+from keyplane.policies import service as policies
+from keyplane.policies.endpoints import policy_resource
+from keyplane.products import service as products
+from keyplane.products.endpoints import product_resource
+from keyplane.users.endpoints import user_resource
+
+router = APIRouter(tags=["Licenses"])
+_LIMITS = ("machines", "processes", "users", "cores", "memory", "disk", "uses")
+
+
+def _add_months(when: datetime, months: int) -> datetime:
+    month = when.month - 1 + months
+    year, month = when.year + month // 12, month % 12 + 1
+    return when.replace(year=year, month=month, day=min(when.day, calendar.monthrange(year, month)[1]))
+
+
+def next_check_in(license: License, policy: Policy) -> datetime | None:
+    if not policy.require_check_in or license.last_check_in is None or policy.check_in_interval is None:
+        return None
+    count = policy.check_in_interval_count or 1
+    match policy.check_in_interval:
+        case "DAY":
+            return license.last_check_in + timedelta(days=count)
+        case "WEEK":
+            return license.last_check_in + timedelta(weeks=count)
+        case "MONTH":
+            return _add_months(license.last_check_in, count)
+    return _add_months(license.last_check_in, 12 * count)
+
+
+def license_resource(license: License, policy: Policy) -> dict[str, Any]:
+    base = account_base(license.account_id)
+    own = f"licenses/{license.id}"
+    attributes: dict[str, Any] = {
+        "name": license.name,
+        "key": license.key,
+        "expiry": iso_or_none(license.expiry),
+        "status": status(license, clock.now()),
+        "uses": license.uses,
+        "suspended": license.suspended,
+        "scheme": policy.scheme,
+        "encrypted": policy.encrypted,
+        "strict": policy.strict,
+        "floating": policy.floating,
+        "protected": policy.protected if license.protected is None else license.protected,
+        "version": None,
+        "requireHeartbeat": policy.require_heartbeat,
+        "requireCheckIn": policy.require_check_in,
+        "lastValidated": iso_or_none(license.last_validated),
+        "lastCheckIn": iso_or_none(license.last_check_in),
+        "nextCheckIn": iso_or_none(next_check_in(license, policy)),
+        "lastCheckOut": iso_or_none(license.last_check_out),
+    }
+    for limit in _LIMITS:
+        override = getattr(license, f"max_{limit}")
+        attributes[f"max{limit.title()}"] = getattr(policy, f"max_{limit}") if override is None else override
+    attributes |= {
+        "metadata": license.meta,
+        "created": iso(license.created_at),
+        "updated": iso(license.updated_at),
+    }
+    return resource(
+        base,
+        "licenses",
+        license.id,
+        attributes,
+        {
+            "account": to_one(base, "accounts", license.account_id, ""),
+            "product": to_one(base, "products", license.product_id, f"{own}/product"),
+            "policy": to_one(base, "policies", license.policy_id, f"{own}/policy"),
+            "owner": to_one(base, "users", license.owner_id, f"{own}/owner"),
+        },
+    )
+
+
+async def _listing(
+    request: Request, session: DbSession, bearer: LicensingBearer, filters: dict[str, str | None]
+) -> JSONResponse:
+    page = await service.listing(session, request, bearer, filters)
+    found = await service.policies_of(session, page.items)
+    data = [license_resource(item, found[item.policy_id]) for item in page.items]
+    return listing(request, data, page.links)
+
+
+@router.post("/licenses", status_code=201)
+async def create_license(
+    request: Request, session: DbSession, bearer: LicensingBearer, body: LicenseCreate
+) -> JSONResponse:
+    """Create a license under a policy (relationship ``policy`` required; ``owner`` optional).
+
+    Without a ``key``, a pooled policy's license takes the next key from its pool (422
+    ``POLICY_POOL_EMPTY`` when there is none, and nothing is created); any other gets a
+    random key like ``XXXXXX-XXXXXX-XXXXXX-XXXXXX-XXXXXX-V3``.
+    """
+    data = body.data
+    license, policy = await service.create(session, bearer, data.attributes, data.relationships)
+    return created(request, license_resource(license, policy))
+
+
+@router.get("/licenses")
+async def list_licenses(
+    request: Request,
+    session: DbSession,
+    bearer: LicensingBearer,
+    product: Annotated[str | None, Query(description="Only this product's licenses")] = None,
+    policy: Annotated[str | None, Query(description="Only this policy's licenses")] = None,
+    owner: Annotated[str | None, Query(description="Only licenses owned by this user (id or email)")] = None,
+    user: Annotated[str | None, Query(description="Same as owner")] = None,
+    status: Annotated[
+        str | None, Query(description="ACTIVE, INACTIVE, EXPIRING, EXPIRED, SUSPENDED, BANNED")
+    ] = None,
+) -> JSONResponse:
+    """Licenses the bearer may see, newest first."""
+    filters = {"product": product, "policy": policy, "owner": owner, "user": user, "status": status}
+    return await _listing(request, session, bearer, filters)
+
+
+@router.get("/licenses/{license}")
+async def get_license(
+    request: Request, license: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """One license by id or by key."""
+    found, policy = await service.get(session, bearer, license)
+    return document(request, license_resource(found, policy))
+
+
+@router.patch("/licenses/{license}")
+async def update_license(
+    request: Request, license: str, session: DbSession, bearer: LicensingBearer, body: LicenseUpdate
+) -> JSONResponse:
+    """Change a license's name, expiry, limits or metadata; those not sent stay as they are."""
+    found, policy = await service.update(session, bearer, license, body.data.attributes)
+    return document(request, license_resource(found, policy))
+
+
+@router.delete("/licenses/{license}", status_code=204, response_class=Response)
+async def delete_license(license: str, session: DbSession, bearer: LicensingBearer) -> Response:
+    """Delete a license for good."""
+    await service.delete(session, bearer, license)
+    return Response(status_code=204)
+
+
+@router.get("/licenses/{license}/policy")
+async def license_policy(
+    request: Request, license: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """The policy of a license."""
+    _, policy, _, _ = await service.related(session, bearer, license)
+    return document(request, policy_resource(policy))
+
+
+@router.put("/licenses/{license}/policy")
+async def change_license_policy(
+    request: Request, license: str, session: DbSession, bearer: LicensingBearer, body: PolicyChange
+) -> JSONResponse:
+    """Move a license to another policy of its product (pooled and unpooled do not mix)."""
+    found, policy = await service.change_policy(session, bearer, license, body.data.id)
+    return document(request, license_resource(found, policy))
+
+
+@router.get("/licenses/{license}/product")
+async def license_product(
+    request: Request, license: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """The product of a license."""
+    _, _, product, _ = await service.related(session, bearer, license)
+    return document(request, product_resource(product))
+
+
+@router.get("/licenses/{license}/owner")
+async def license_owner(
+    request: Request, license: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """The user who owns a license (``data: null`` when nobody does)."""
+    _, _, _, owner = await service.related(session, bearer, license)
+    return document(request, None if owner is None else user_resource(owner))
+
+
+@router.put("/licenses/{license}/owner")
+async def change_license_owner(
+    request: Request, license: str, session: DbSession, bearer: LicensingBearer, body: OwnerChange
+) -> JSONResponse:
+    """Give a license to another user of the account (``data: null``: to nobody)."""
+    owner = None if body.data is None else body.data.id
+    found, policy = await service.change_owner(session, bearer, license, owner)
+    return document(request, license_resource(found, policy))
+
+
+@router.get("/policies/{policy}/licenses")
+async def policy_licenses(
+    request: Request, policy: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """A policy's licenses, newest first."""
+    await policies.get(session, bearer, policy)
+    return await _listing(request, session, bearer, {"policy": policy})
+
+
+@router.get("/products/{product}/licenses")
+async def product_licenses(
+    request: Request, product: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """A product's licenses, newest first."""
+    await products.get(session, bearer, product)
+    return await _listing(request, session, bearer, {"product": product})

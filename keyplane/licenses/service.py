@@ -1,0 +1,316 @@
+"""Licenses: CRUD, keys from the pool or generated, the policy and owner relationships.
+
+Without a key, a pooled policy's license takes the next key from the pool (atomically; an
+empty pool creates nothing); any other policy's gets a random key in Keygen's format.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from fastapi import Request
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.auth.principal import Bearer
+from keyplane.errors import BadRequest, Forbidden, InvalidResource
+from keyplane.keys import repository as pool
+from keyplane.kit import clock, paging
+from keyplane.licenses import repository
+from keyplane.licenses.schemas import (
+    PRIVILEGED,
+    LicenseAttributes,
+    LicenseCreateAttributes,
+    LicenseCreateRelationships,
+)
+from keyplane.licenses.status import STATUSES, condition
+from keyplane.licensing import keystrings
+from keyplane.licensing.access import Action, authorize, view
+from keyplane.licensing.records import as_uuid, not_found
+from keyplane.models import License, Policy, Product, User
+
+_KEY = "/data/attributes/key"
+_POLICY = "/data/relationships/policy"
+_OWNER = "/data/relationships/owner"
+_COPIED = (
+    "name",
+    "expiry",
+    "suspended",
+    "protected",
+    "max_machines",
+    "max_processes",
+    "max_users",
+    "max_cores",
+    "max_memory",
+    "max_disk",
+    "max_uses",
+)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _apply(license: License, policy: Policy, data: LicenseAttributes, sent: set[str]) -> None:
+    for name in _COPIED:
+        if name in sent:
+            setattr(license, name, getattr(data, name))
+    if "metadata" in sent:
+        license.meta = data.metadata or {}
+    if "max_machines" in sent and not policy.floating and license.max_machines not in (None, 1):
+        raise InvalidResource(
+            "must be equal to 1 for non-floating policy",
+            "MAX_MACHINES_INVALID",
+            pointer="/data/attributes/maxMachines",
+        )
+
+
+def _privileged_only(bearer: Bearer, sent: set[str]) -> None:
+    if bearer.is_staff or bearer.is_product:
+        return
+    refused = sorted(sent & PRIVILEGED)
+    if refused:
+        raise BadRequest(
+            "is not a permitted attribute for your role",
+            "ATTRIBUTE_NOT_PERMITTED",
+            pointer=f"/data/attributes/{_camel(refused[0])}",
+        )
+
+
+async def _policy_for_create(session: AsyncSession, bearer: Bearer, ref: str) -> Policy:
+    """The new license's policy: 422 if it does not exist (staff), 403 for a product token
+    naming another product's policy, 403 for an end customer under a protected policy."""
+    policy_id = as_uuid(ref)
+    conditions = view(bearer, Policy) if bearer.is_product else [Policy.account_id == bearer.account.id]
+    policy = None
+    if policy_id is not None:
+        policy = await session.scalar(select(Policy).where(*conditions, Policy.id == policy_id))
+    if policy is None:
+        if not bearer.is_staff:
+            raise Forbidden("You do not have permission to create licenses for this policy")
+        raise InvalidResource("must exist", "POLICY_NOT_FOUND", pointer=_POLICY)
+    return policy
+
+
+async def _owner(session: AsyncSession, bearer: Bearer, ref: str | None) -> User | None:
+    if ref is None:
+        return None
+    owner = await repository.user_by_ref(session, bearer.account.id, ref)
+    if owner is None:
+        raise InvalidResource("must exist", "OWNER_NOT_FOUND", pointer=_OWNER)
+    return owner
+
+
+async def _check_key(session: AsyncSession, bearer: Bearer, key: str) -> None:
+    if key in keystrings.RESERVED:
+        raise InvalidResource("is reserved", "KEY_NOT_ALLOWED", pointer=_KEY)
+    if await repository.key_taken(session, bearer.account.id, key):
+        raise InvalidResource("has already been taken", "KEY_TAKEN", pointer=_KEY)
+    if await repository.id_taken(session, bearer.account.id, key):
+        raise InvalidResource("conflicts with an existing license", "KEY_CONFLICT", pointer=_KEY)
+
+
+async def _new_key(session: AsyncSession, bearer: Bearer, policy: Policy) -> str:
+    if policy.use_pool:
+        # Last of all checks: a popped key must not go back because of a later refusal
+        # (a concurrent creation may have been told the pool is empty meanwhile).
+        popped = await pool.pop(session, policy.id)
+        if popped is None:
+            raise InvalidResource("pool is empty", "POLICY_POOL_EMPTY", pointer=_POLICY)
+        if await repository.key_taken(session, bearer.account.id, popped.key):
+            raise InvalidResource("has already been taken", "KEY_TAKEN", pointer=_KEY)
+        return popped.key
+    while True:
+        key = keystrings.generate()
+        if not await repository.key_taken(session, bearer.account.id, key):
+            return key
+
+
+async def _flush(session: AsyncSession) -> None:
+    try:
+        await session.flush()
+    except IntegrityError:
+        # A concurrent creation with the same key won the unique index.
+        raise InvalidResource("has already been taken", "KEY_TAKEN", pointer=_KEY) from None
+
+
+async def create(
+    session: AsyncSession,
+    bearer: Bearer,
+    data: LicenseCreateAttributes,
+    relationships: LicenseCreateRelationships,
+) -> tuple[License, Policy]:
+    sent = set(data.model_fields_set)
+    _privileged_only(bearer, sent)
+    customer = not bearer.is_staff and not bearer.is_product
+    # An end customer may create their own licenses (checked below), so ``own`` here.
+    authorize(bearer, "licenses", Action.CREATE, own=True)
+    policy = await _policy_for_create(session, bearer, relationships.policy.data.id)
+    owner_ref = relationships.owner_ref
+    owner = await _owner(session, bearer, owner_ref.id if owner_ref else None)
+    owner_id = owner.id if owner is not None else None
+    if customer:
+        if policy.protected:
+            raise Forbidden("This policy is protected: only staff may create its licenses")
+        if owner is not None and owner.id != bearer.user_id:
+            raise Forbidden("You may only create licenses for yourself")
+        owner_id = bearer.user_id
+    license = License(
+        account_id=bearer.account.id,
+        product_id=policy.product_id,
+        policy_id=policy.id,
+        owner_id=owner_id,
+        suspended=False,
+        uses=0,
+        meta={},
+    )
+    _apply(license, policy, data, sent)
+    if license.expiry is None and policy.duration is not None and policy.expiration_basis == "FROM_CREATION":
+        license.expiry = clock.now() + timedelta(seconds=policy.duration)
+    if data.key is not None:
+        await _check_key(session, bearer, data.key)
+        key = data.key
+    else:
+        key = await _new_key(session, bearer, policy)
+    license.key = key
+    license.key_digest = keystrings.digest(key)
+    session.add(license)
+    await _flush(session)
+    return license, policy
+
+
+async def find(session: AsyncSession, bearer: Bearer, ref: str, *, lock: bool = False) -> License:
+    """A license the bearer may see, by id or key, or 404."""
+    license = await repository.by_id_or_key(session, view(bearer, License), ref, lock=lock)
+    if license is None:
+        raise not_found("license", ref)
+    return license
+
+
+async def get(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[License, Policy]:
+    license = await find(session, bearer, ref)
+    authorize(bearer, "licenses", Action.READ)
+    return license, await _policy_of(session, license)
+
+
+async def _policy_of(session: AsyncSession, license: License) -> Policy:
+    policy = await session.get(Policy, license.policy_id)
+    assert policy is not None  # the foreign key holds it
+    return policy
+
+
+async def policies_of(session: AsyncSession, licenses: Sequence[License]) -> dict[uuid.UUID, Policy]:
+    ids = {license.policy_id for license in licenses}
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Policy).where(Policy.id.in_(ids)))
+    return {policy.id: policy for policy in rows}
+
+
+async def listing(
+    session: AsyncSession, request: Request, bearer: Bearer, filters: dict[str, str | None]
+) -> paging.Page[License]:
+    authorize(bearer, "licenses", Action.READ)
+    conditions: list[ColumnElement[bool]] = view(bearer, License)
+    if filters.get("product") is not None:
+        conditions.append(License.product_id == as_uuid(filters["product"] or ""))
+    if filters.get("policy") is not None:
+        conditions.append(License.policy_id == as_uuid(filters["policy"] or ""))
+    owner_ref = filters.get("owner") or filters.get("user")
+    if owner_ref is not None:
+        owner = await repository.user_by_ref(session, bearer.account.id, owner_ref)
+        conditions.append(License.owner_id == (owner.id if owner else None))
+    wanted = filters.get("status")
+    if wanted is not None:
+        if wanted.upper() not in STATUSES:
+            raise BadRequest(
+                f"must be one of: {', '.join(STATUSES)}", "PARAMETERS_INVALID", parameter="status"
+            )
+        conditions.append(condition(wanted.upper(), clock.now()))
+    return await paging.fetch(
+        session, request, paging.parse(request), select(License), License.id, conditions
+    )
+
+
+async def update(
+    session: AsyncSession, bearer: Bearer, ref: str, data: LicenseAttributes
+) -> tuple[License, Policy]:
+    license = await find(session, bearer, ref, lock=True)
+    authorize(bearer, "licenses", Action.UPDATE)
+    policy = await _policy_of(session, license)
+    _apply(license, policy, data, set(data.model_fields_set))
+    license.updated_at = clock.now()
+    await session.flush()
+    return license, policy
+
+
+async def delete(session: AsyncSession, bearer: Bearer, ref: str) -> None:
+    license = await find(session, bearer, ref)
+    policy = await _policy_of(session, license)
+    authorize(
+        bearer, "licenses", Action.DELETE, own=license.owner_id == bearer.user_id and not policy.protected
+    )
+    await session.delete(license)
+    await session.flush()
+
+
+async def change_policy(
+    session: AsyncSession, bearer: Bearer, ref: str, policy_ref: str
+) -> tuple[License, Policy]:
+    """Move a license to another policy of the same product; pooled and unpooled policies
+    do not mix (a pooled license's key came from the pool)."""
+    license = await find(session, bearer, ref, lock=True)
+    authorize(bearer, "licenses", Action.UPDATE)
+    current = await _policy_of(session, license)
+    target_id = as_uuid(policy_ref)
+    target = None
+    if target_id is not None:
+        target = await session.scalar(select(Policy).where(*view(bearer, Policy), Policy.id == target_id))
+    if target is None:
+        raise InvalidResource("must exist", "POLICY_NOT_FOUND", pointer="/data")
+    if target.product_id != current.product_id:
+        raise InvalidResource(
+            "cannot change to a policy of another product", "POLICY_NOT_COMPATIBLE", pointer="/data"
+        )
+    if target.use_pool != current.use_pool:
+        raise InvalidResource(
+            "cannot change from a pooled policy to an unpooled one, or back",
+            "POLICY_NOT_COMPATIBLE",
+            pointer="/data",
+        )
+    if target.scheme != current.scheme:
+        raise InvalidResource(
+            "cannot change to a policy with another scheme", "POLICY_NOT_COMPATIBLE", pointer="/data"
+        )
+    license.policy_id = target.id
+    license.updated_at = clock.now()
+    await session.flush()
+    return license, target
+
+
+async def change_owner(
+    session: AsyncSession, bearer: Bearer, ref: str, owner_ref: str | None
+) -> tuple[License, Policy]:
+    license = await find(session, bearer, ref, lock=True)
+    authorize(bearer, "licenses", Action.UPDATE)
+    owner = await repository.user_by_ref(session, bearer.account.id, owner_ref) if owner_ref else None
+    if owner_ref is not None and owner is None:
+        raise InvalidResource("must exist", "OWNER_NOT_FOUND", pointer="/data")
+    license.owner_id = owner.id if owner else None
+    license.updated_at = clock.now()
+    await session.flush()
+    return license, await _policy_of(session, license)
+
+
+async def related(
+    session: AsyncSession, bearer: Bearer, ref: str
+) -> tuple[License, Policy, Product, User | None]:
+    license, policy = await get(session, bearer, ref)
+    product = await session.get(Product, license.product_id)
+    owner = await session.get(User, license.owner_id) if license.owner_id else None
+    assert product is not None
+    return license, policy, product, owner

@@ -1,0 +1,1 @@
+"""What the licensing resources share: who may see and do what, key strings, input shapes."""

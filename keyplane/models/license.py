@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from keyplane.models.base import Record, UTCDateTime
+
+
+class License(Record):
+    """A license key granted under a policy, optionally owned by a user.
+
+    ``max_*`` and ``protected`` are overrides: None means "the policy's value".
+    """
+
+    __tablename__ = "licenses"
+    __table_args__ = (
+        UniqueConstraint("account_id", "key_digest"),
+        Index("ix_licenses_account_id_id", "account_id", "id"),
+        Index("ix_licenses_policy_id_id", "policy_id", "id"),
+        Index("ix_licenses_product_id_id", "product_id", "id"),
+        Index("ix_licenses_owner_id_id", "owner_id", "id"),
+    )
+
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policies.id", ondelete="CASCADE"))
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    name: Mapped[str | None] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(Text)
+    key_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    """SHA-256 of ``key``: what uniqueness and lookups by key use."""
+    expiry: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    protected: Mapped[bool | None] = mapped_column(Boolean)
+    max_machines: Mapped[int | None] = mapped_column(Integer)
+    max_processes: Mapped[int | None] = mapped_column(Integer)
+    max_users: Mapped[int | None] = mapped_column(Integer)
+    max_cores: Mapped[int | None] = mapped_column(Integer)
+    max_memory: Mapped[int | None] = mapped_column(Integer)
+    max_disk: Mapped[int | None] = mapped_column(Integer)
+    max_uses: Mapped[int | None] = mapped_column(Integer)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    last_validated: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_check_in: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_check_out: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,150 @@
+"""Policies in Keygen's JSON:API shapes, with the pool of pooled policies."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from keyplane.auth.dependencies import LicensingBearer
+from keyplane.db import DbSession
+from keyplane.kit.jsonapi import account_base, created, document, listing, resource, to_many, to_one
+from keyplane.kit.timefmt import iso
+from keyplane.models import Policy
+from keyplane.policies import service
+from keyplane.policies.schemas import PolicyCreate, PolicyUpdate
+from keyplane.products import service as products
+from keyplane.products.endpoints import product_resource
+
+router = APIRouter(tags=["Policies"])
+
+_ATTRIBUTES = {
+    "duration": "duration",
+    "strict": "strict",
+    "floating": "floating",
+    "scheme": "scheme",
+    "requireProductScope": "require_product_scope",
+    "requirePolicyScope": "require_policy_scope",
+    "requireMachineScope": "require_machine_scope",
+    "requireFingerprintScope": "require_fingerprint_scope",
+    "requireUserScope": "require_user_scope",
+    "requireChecksumScope": "require_checksum_scope",
+    "requireVersionScope": "require_version_scope",
+    "requireCheckIn": "require_check_in",
+    "checkInInterval": "check_in_interval",
+    "checkInIntervalCount": "check_in_interval_count",
+    "usePool": "use_pool",
+    "maxMachines": "max_machines",
+    "maxProcesses": "max_processes",
+    "maxUsers": "max_users",
+    "maxCores": "max_cores",
+    "maxMemory": "max_memory",
+    "maxDisk": "max_disk",
+    "maxUses": "max_uses",
+    "encrypted": "encrypted",
+    "protected": "protected",
+    "requireHeartbeat": "require_heartbeat",
+    "heartbeatDuration": "heartbeat_duration",
+    "heartbeatCullStrategy": "heartbeat_cull_strategy",
+    "heartbeatResurrectionStrategy": "heartbeat_resurrection_strategy",
+    "heartbeatBasis": "heartbeat_basis",
+    "machineUniquenessStrategy": "machine_uniqueness_strategy",
+    "machineMatchingStrategy": "machine_matching_strategy",
+    "expirationStrategy": "expiration_strategy",
+    "expirationBasis": "expiration_basis",
+    "renewalBasis": "renewal_basis",
+    "transferStrategy": "transfer_strategy",
+    "authenticationStrategy": "authentication_strategy",
+    "machineLeasingStrategy": "machine_leasing_strategy",
+    "processLeasingStrategy": "process_leasing_strategy",
+    "overageStrategy": "overage_strategy",
+}
+
+
+def policy_resource(policy: Policy) -> dict[str, Any]:
+    base = account_base(policy.account_id)
+    own = f"policies/{policy.id}"
+    attributes: dict[str, Any] = {"name": policy.name}
+    attributes |= {wire: getattr(policy, column) for wire, column in _ATTRIBUTES.items()}
+    attributes |= {
+        "metadata": policy.meta,
+        "created": iso(policy.created_at),
+        "updated": iso(policy.updated_at),
+    }
+    return resource(
+        base,
+        "policies",
+        policy.id,
+        attributes,
+        {
+            "account": to_one(base, "accounts", policy.account_id, ""),
+            "product": to_one(base, "products", policy.product_id, f"{own}/product"),
+            "pool": to_many(base, f"{own}/pool"),
+            "licenses": to_many(base, f"{own}/licenses"),
+        },
+    )
+
+
+@router.post("/policies", status_code=201)
+async def create_policy(
+    request: Request, session: DbSession, bearer: LicensingBearer, body: PolicyCreate
+) -> JSONResponse:
+    """Create a policy for a product (``name`` and the ``product`` relationship required)."""
+    data = body.data
+    policy = await service.create(session, bearer, data.attributes, data.relationships.product.data.id)
+    return created(request, policy_resource(policy))
+
+
+@router.get("/policies")
+async def list_policies(
+    request: Request,
+    session: DbSession,
+    bearer: LicensingBearer,
+    product: Annotated[str | None, Query(description="Only this product's policies")] = None,
+) -> JSONResponse:
+    """Policies the bearer may see, newest first."""
+    page = await service.listing(session, request, bearer, product)
+    return listing(request, [policy_resource(p) for p in page.items], page.links)
+
+
+@router.get("/policies/{policy}")
+async def get_policy(
+    request: Request, policy: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """One policy by id."""
+    return document(request, policy_resource(await service.get(session, bearer, policy)))
+
+
+@router.patch("/policies/{policy}")
+async def update_policy(
+    request: Request, policy: str, session: DbSession, bearer: LicensingBearer, body: PolicyUpdate
+) -> JSONResponse:
+    """Change a policy; ``usePool``, ``scheme``, ``encrypted`` and the product are fixed."""
+    updated = await service.update(session, bearer, policy, body.data.attributes)
+    return document(request, policy_resource(updated))
+
+
+@router.delete("/policies/{policy}", status_code=204, response_class=Response)
+async def delete_policy(policy: str, session: DbSession, bearer: LicensingBearer) -> Response:
+    """Delete a policy with its pool keys and licenses."""
+    await service.delete(session, bearer, policy)
+    return Response(status_code=204)
+
+
+@router.get("/policies/{policy}/product")
+async def policy_product(
+    request: Request, policy: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """The product a policy belongs to."""
+    return document(request, product_resource(await service.product_of(session, bearer, policy)))
+
+
+@router.get("/products/{product}/policies")
+async def product_policies(
+    request: Request, product: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """A product's policies, newest first."""
+    await products.get(session, bearer, product)
+    page = await service.listing(session, request, bearer, product)
+    return listing(request, [policy_resource(p) for p in page.items], page.links)

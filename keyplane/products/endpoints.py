@@ -1,0 +1,120 @@
+"""Products in Keygen's JSON:API shapes, and product tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import JSONResponse, Response
+
+from keyplane.auth.dependencies import LicensingBearer
+from keyplane.auth.scopes import Role
+from keyplane.db import DbSession
+from keyplane.kit.jsonapi import account_base, created, document, listing, resource, to_many, to_one
+from keyplane.kit.timefmt import iso
+from keyplane.models import Product
+from keyplane.products import service
+from keyplane.products.schemas import ProductCreate, ProductUpdate
+from keyplane.tokens.resources import token_resource
+from keyplane.tokens.schemas import TokenRequest
+
+router = APIRouter(tags=["Products"])
+
+
+def product_resource(product: Product) -> dict[str, Any]:
+    base = account_base(product.account_id)
+    own = f"products/{product.id}"
+    return resource(
+        base,
+        "products",
+        product.id,
+        {
+            "name": product.name,
+            "code": product.code,
+            "distributionStrategy": product.distribution_strategy,
+            "url": product.url,
+            "platforms": product.platforms,
+            "metadata": product.meta,
+            "created": iso(product.created_at),
+            "updated": iso(product.updated_at),
+        },
+        {
+            "account": to_one(base, "accounts", product.account_id, ""),
+            "policies": to_many(base, f"{own}/policies"),
+            "licenses": to_many(base, f"{own}/licenses"),
+            "tokens": to_many(base, f"{own}/tokens"),
+        },
+    )
+
+
+@router.post("/products", status_code=201)
+async def create_product(
+    request: Request, session: DbSession, bearer: LicensingBearer, body: ProductCreate
+) -> JSONResponse:
+    """Create a product (admins and developers)."""
+    product = await service.create(session, bearer, body.data.attributes)
+    return created(request, product_resource(product))
+
+
+@router.get("/products")
+async def list_products(request: Request, session: DbSession, bearer: LicensingBearer) -> JSONResponse:
+    """Products the bearer may see, newest first; Keygen's ``limit`` and ``page`` paging."""
+    page = await service.listing(session, request, bearer)
+    return listing(request, [product_resource(p) for p in page.items], page.links)
+
+
+@router.get("/products/{product}")
+async def get_product(
+    request: Request, product: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """One product by id."""
+    return document(request, product_resource(await service.get(session, bearer, product)))
+
+
+@router.patch("/products/{product}")
+async def update_product(
+    request: Request, product: str, session: DbSession, bearer: LicensingBearer, body: ProductUpdate
+) -> JSONResponse:
+    """Change a product's attributes; those not sent stay as they are."""
+    updated = await service.update(session, bearer, product, body.data.attributes)
+    return document(request, product_resource(updated))
+
+
+@router.delete("/products/{product}", status_code=204, response_class=Response)
+async def delete_product(product: str, session: DbSession, bearer: LicensingBearer) -> Response:
+    """Delete a product with its policies, pool keys, licenses and tokens."""
+    await service.delete(session, bearer, product)
+    return Response(status_code=204)
+
+
+@router.post("/products/{product}/tokens")
+async def create_product_token(
+    request: Request,
+    product: str,
+    session: DbSession,
+    bearer: LicensingBearer,
+    body: Annotated[TokenRequest | None, Body()] = None,
+) -> JSONResponse:
+    """A product token (shown this once): it sees and manages only this product's records.
+
+    Answers 200, as Keygen does for tokens created through a product.
+    """
+    attributes = (body or TokenRequest()).data.attributes
+    token, plaintext = await service.issue_token(
+        session,
+        request.app.state.credentials,
+        bearer,
+        product,
+        name=attributes.name,
+        expiry=attributes.expiry,
+    )
+    return document(request, token_resource(token, Role.PRODUCT.value, plaintext))
+
+
+@router.get("/products/{product}/tokens")
+async def list_product_tokens(
+    request: Request, product: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """The product's tokens, newest first; never their secrets."""
+    page = await service.tokens(session, request, bearer, product)
+    return listing(request, [token_resource(t, Role.PRODUCT.value) for t in page.items], page.links)

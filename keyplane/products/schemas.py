@@ -1,0 +1,46 @@
+"""JSON:API request bodies for products."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AnyHttpUrl, Field
+
+from keyplane.kit.schemas import StrictInput
+from keyplane.licensing.schemas import Metadata, Name
+
+Code = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Strategy = Literal["LICENSED", "OPEN", "CLOSED"]
+Platforms = Annotated[list[Annotated[str, Field(min_length=1, max_length=255)]], Field(max_length=64)]
+ProductType = Annotated[str, Field(pattern="^products?$")]
+
+
+class ProductAttributes(StrictInput):
+    name: Name | None = None
+    code: Code | None = None
+    distribution_strategy: Strategy | None = Field(default=None, alias="distributionStrategy")
+    url: AnyHttpUrl | None = None
+    platforms: Platforms | None = None
+    metadata: Metadata | None = None
+
+
+class ProductCreateAttributes(ProductAttributes):
+    name: Name
+
+
+class ProductCreateData(StrictInput):
+    type: ProductType
+    attributes: ProductCreateAttributes
+
+
+class ProductUpdateData(StrictInput):
+    type: ProductType
+    attributes: ProductAttributes
+
+
+class ProductCreate(StrictInput):
+    data: ProductCreateData
+
+
+class ProductUpdate(StrictInput):
+    data: ProductUpdateData

@@ -1,0 +1,150 @@
+"""Products: CRUD and product tokens. Deleting a product deletes its policies, pool keys,
+licenses and tokens with it (foreign keys cascade; nothing is left orphaned)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.auth.principal import Bearer
+from keyplane.auth.scopes import Role, Scope, ordered, role_scopes
+from keyplane.credentials.engine import CredentialEngine
+from keyplane.errors import Forbidden, InvalidResource
+from keyplane.kit import clock, paging
+from keyplane.kit.credentials import CredentialKind
+from keyplane.licensing.access import Action, authorize, view
+from keyplane.licensing.records import find
+from keyplane.models import Credential, Product
+from keyplane.products.schemas import ProductAttributes, ProductCreateAttributes
+
+_CODE = "/data/attributes/code"
+
+
+def _apply(product: Product, data: ProductAttributes) -> None:
+    sent = data.model_fields_set
+    if "name" in sent:
+        if data.name is None:
+            raise InvalidResource("can't be blank", "NAME_MISSING", pointer="/data/attributes/name")
+        product.name = data.name
+    if "code" in sent:
+        product.code = data.code
+    if "distribution_strategy" in sent:
+        product.distribution_strategy = data.distribution_strategy or "LICENSED"
+    if "url" in sent:
+        product.url = None if data.url is None else str(data.url)
+    if "platforms" in sent:
+        product.platforms = data.platforms
+    if "metadata" in sent:
+        product.meta = data.metadata or {}
+
+
+async def _flush(session: AsyncSession, product: Product) -> Product:
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Lost a race with a concurrent write of the same code.
+        raise InvalidResource("has already been taken", "CODE_TAKEN", pointer=_CODE) from None
+    return product
+
+
+async def _code_taken(session: AsyncSession, product: Product) -> bool:
+    if product.code is None:
+        return False
+    statement = select(Product.id).where(
+        Product.account_id == product.account_id, Product.code == product.code, Product.id != product.id
+    )
+    return await session.scalar(statement) is not None
+
+
+async def create(session: AsyncSession, bearer: Bearer, data: ProductCreateAttributes) -> Product:
+    authorize(bearer, "products", Action.CREATE)
+    product = Product(account_id=bearer.account.id, name=data.name, meta={})
+    _apply(product, data)
+    if await _code_taken(session, product):
+        raise InvalidResource("has already been taken", "CODE_TAKEN", pointer=_CODE)
+    session.add(product)
+    return await _flush(session, product)
+
+
+async def get(session: AsyncSession, bearer: Bearer, ref: str) -> Product:
+    product = await find(session, bearer, Product, ref, "product")
+    authorize(bearer, "products", Action.READ)
+    return product
+
+
+async def listing(session: AsyncSession, request: Request, bearer: Bearer) -> paging.Page[Product]:
+    authorize(bearer, "products", Action.READ)
+    return await paging.fetch(
+        session, request, paging.parse(request), select(Product), Product.id, view(bearer, Product)
+    )
+
+
+async def update(session: AsyncSession, bearer: Bearer, ref: str, data: ProductAttributes) -> Product:
+    product = await find(session, bearer, Product, ref, "product", lock=True)
+    authorize(bearer, "products", Action.UPDATE)
+    _apply(product, data)
+    if await _code_taken(session, product):
+        raise InvalidResource("has already been taken", "CODE_TAKEN", pointer=_CODE)
+    product.updated_at = clock.now()
+    return await _flush(session, product)
+
+
+async def delete(session: AsyncSession, bearer: Bearer, ref: str) -> None:
+    product = await find(session, bearer, Product, ref, "product")
+    authorize(bearer, "products", Action.DELETE)
+    await session.delete(product)
+    await session.flush()
+
+
+def _may_manage_tokens(bearer: Bearer) -> None:
+    if bearer.role not in (Role.ADMIN, Role.DEVELOPER):
+        raise Forbidden("Only admins and developers manage product tokens")
+
+
+async def issue_token(
+    session: AsyncSession,
+    engine: CredentialEngine,
+    bearer: Bearer,
+    ref: str,
+    *,
+    name: str | None,
+    expiry: datetime | None,
+) -> tuple[Credential, str]:
+    """A token that acts for this product alone (no expiry unless one is asked for)."""
+    product = await find(session, bearer, Product, ref, "product")
+    _may_manage_tokens(bearer)
+    authorize(bearer, "products", Action.UPDATE)
+    if not bearer.has(Scope.CREATE):
+        raise Forbidden("This credential lacks the CREATE scope", "INSUFFICIENT_SCOPE")
+    if expiry is not None and expiry <= clock.now():
+        raise InvalidResource("must be in the future", "EXPIRY_INVALID", pointer="/data/attributes/expiry")
+    token, plaintext = engine.mint(
+        CredentialKind.TOKEN,
+        account_id=product.account_id,
+        product_id=product.id,
+        name=name,
+        scopes=ordered(role_scopes(Role.PRODUCT.value)),
+        expires_at=expiry,
+    )
+    session.add(token)
+    await session.flush()
+    return token, plaintext
+
+
+async def tokens(
+    session: AsyncSession, request: Request, bearer: Bearer, ref: str
+) -> paging.Page[Credential]:
+    product = await find(session, bearer, Product, ref, "product")
+    _may_manage_tokens(bearer)
+    conditions = [
+        Credential.account_id == product.account_id,
+        Credential.product_id == product.id,
+        Credential.deleted_at.is_(None),
+    ]
+    return await paging.fetch(
+        session, request, paging.parse(request), select(Credential), Credential.id, conditions
+    )

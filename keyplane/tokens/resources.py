@@ -1,0 +1,37 @@
+"""The token resource (Keygen's shape); shared by user and product tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keyplane.auth.scopes import TOKEN_KINDS, Role
+from keyplane.kit.jsonapi import account_base, to_one
+from keyplane.kit.timefmt import iso, iso_or_none
+from keyplane.models import Credential
+
+
+def token_resource(token: Credential, role: str, plaintext: str | None = None) -> dict[str, Any]:
+    base = account_base(token.account_id)
+    attributes: dict[str, Any] = {"kind": TOKEN_KINDS.get(Role(role), "user-token")}
+    if plaintext is not None:
+        attributes["token"] = plaintext
+    attributes |= {
+        "expiry": iso_or_none(token.expires_at),
+        "name": token.name,
+        "created": iso(token.created_at),
+        "updated": iso(token.updated_at),
+    }
+    return {
+        "id": str(token.id),
+        "type": "tokens",
+        "attributes": attributes,
+        "relationships": {
+            "account": to_one(base, "accounts", token.account_id, ""),
+            "bearer": (
+                to_one(base, "products", token.product_id, f"products/{token.product_id}")
+                if token.product_id is not None
+                else to_one(base, "users", token.user_id, f"users/{token.user_id}")
+            ),
+        },
+        "links": {"self": f"{base}/tokens/{token.id}"},
+    }
