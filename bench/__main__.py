@@ -97,6 +97,31 @@ def _lua(folder: Path, method: str, headers: dict[str, str], body: str | None) -
     return path
 
 
+def init_account(env: dict[str, str]) -> tuple[str, str]:
+    """A fresh account for this run (a shared database may hold older ones): slug, admin key."""
+    slug = f"bench-{secrets.token_hex(4)}"
+    made = json.loads(
+        subprocess.run(
+            [
+                str(BIN / "keyplane"),
+                "init",
+                "--account",
+                slug,
+                "--email",
+                "bench@example.com",
+                "--password",
+                "bench-password",
+                "--json",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    return slug, str(made["apiKey"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="length of each load")
@@ -117,27 +142,7 @@ def main() -> None:
         env.pop("KEYPLANE_DATABASE_URL", None)
         if args.database_url:
             env["KEYPLANE_DATABASE_URL"] = args.database_url
-        slug = f"bench-{secrets.token_hex(4)}"
-        made = json.loads(
-            subprocess.run(
-                [
-                    str(BIN / "keyplane"),
-                    "init",
-                    "--account",
-                    slug,
-                    "--email",
-                    "bench@example.com",
-                    "--password",
-                    "bench-password",
-                    "--json",
-                ],
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-        )
-        admin_key = made["apiKey"]
+        slug, admin_key = init_account(env)
         results: list[Result] = []
 
         port = _free_port()
