@@ -20,6 +20,7 @@ from keyplane.errors import install_handlers
 from keyplane.keys import endpoints as keys
 from keyplane.kit.credentials import CredentialHasher
 from keyplane.licenses import endpoints as licenses
+from keyplane.negotiation import Negotiation
 from keyplane.oauth import endpoints as oauth
 from keyplane.policies import endpoints as policies
 from keyplane.products import endpoints as products
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_handlers(app)
+    app.add_middleware(Negotiation)
 
     @app.get("/v1/ping", tags=["Service"])
     async def ping() -> dict[str, str]:

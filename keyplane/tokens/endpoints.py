@@ -8,13 +8,13 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane.auth.dependencies import CurrentAccount, Deleter, LicensingBearer, Reader
 from keyplane.db import DbSession
 from keyplane.errors import Unauthorized
-from keyplane.kit.jsonapi import document
+from keyplane.kit.jsonapi import document, listing
 from keyplane.models import Product
 from keyplane.products.endpoints import product_resource
 from keyplane.tokens import service
@@ -73,12 +73,12 @@ async def create_token(
 
 
 @router.get("/tokens")
-async def list_tokens(
-    request: Request, session: DbSession, principal: Reader, limit: Annotated[int, Query(ge=1, le=100)] = 10
-) -> JSONResponse:
-    """Your tokens (every user's with MANAGE), newest first; never their secrets."""
-    tokens = await service.list_tokens(session, principal, limit)
-    return document(request, [token_resource(token, role) for token, role in tokens])
+async def list_tokens(request: Request, session: DbSession, principal: Reader) -> JSONResponse:
+    """Your tokens (every user's with MANAGE), newest first; never their secrets.
+
+    Keygen's ``limit`` and ``page`` paging."""
+    tokens, links = await service.list_tokens(session, request, principal)
+    return listing(request, [token_resource(token, role) for token, role in tokens], links)
 
 
 @router.get("/tokens/{token_id}")

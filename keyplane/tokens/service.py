@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
+from fastapi import Request
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +15,7 @@ from keyplane.auth.principal import AccountRef, Principal
 from keyplane.auth.scopes import Role, Scope, ordered, role_scopes
 from keyplane.credentials.engine import CredentialEngine
 from keyplane.errors import NotFound, Unauthorized, Unprocessable
-from keyplane.kit import clock
+from keyplane.kit import clock, paging
 from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.passwords import verify_password
 from keyplane.models import Credential, User
@@ -74,11 +76,22 @@ def _with_role() -> Select[Credential, str]:
 
 
 async def list_tokens(
-    session: AsyncSession, principal: Principal, limit: int
-) -> Sequence[tuple[Credential, str]]:
-    """Tokens with their owner's role, newest first."""
-    statement = _with_role().where(*_visible(principal)).order_by(Credential.id.desc()).limit(limit)
-    return [(token, role) for token, role in (await session.execute(statement)).all()]
+    session: AsyncSession, request: Request, principal: Principal
+) -> tuple[Sequence[tuple[Credential, str]], dict[str, Any] | None]:
+    """Tokens with their owner's role, newest first, and the page's links."""
+    page = await paging.fetch(
+        session, request, paging.parse(request), select(Credential), Credential.id, _visible(principal)
+    )
+    owners = {token.user_id for token in page.items if token.user_id is not None}
+    roles: dict[uuid.UUID, str] = {}
+    if owners:
+        rows = await session.execute(select(User.id, User.role).where(User.id.in_(owners)))
+        roles = {user_id: role for user_id, role in rows}
+    tokens = [
+        (token, roles.get(token.user_id, Role.PRODUCT.value) if token.user_id else Role.PRODUCT.value)
+        for token in page.items
+    ]
+    return tokens, page.links
 
 
 async def get(session: AsyncSession, principal: Principal, token_id: uuid.UUID) -> tuple[Credential, str]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane.auth.dependencies import Creator, Deleter, Reader, Updater
 from keyplane.db import DbSession
-from keyplane.kit.jsonapi import account_base, document, to_one
+from keyplane.kit.jsonapi import account_base, document, listing, to_one
 from keyplane.kit.timefmt import iso
 from keyplane.models import User
 from keyplane.users import service
@@ -50,11 +50,10 @@ async def create_user(
 
 
 @router.get("/users")
-async def list_users(
-    request: Request, session: DbSession, principal: Reader, limit: Annotated[int, Query(ge=1, le=100)] = 10
-) -> JSONResponse:
-    """Users of the account, newest first (needs MANAGE)."""
-    return document(request, [user_resource(u) for u in await service.list_users(session, principal, limit)])
+async def list_users(request: Request, session: DbSession, principal: Reader) -> JSONResponse:
+    """Users of the account, newest first (needs MANAGE); Keygen's ``limit`` and ``page`` paging."""
+    page = await service.list_users(session, request, principal)
+    return listing(request, [user_resource(u) for u in page.items], page.links)
 
 
 @router.get("/users/{user}")

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import select
@@ -18,11 +17,6 @@ async def by_email(session: AsyncSession, account_id: uuid.UUID, email: str) -> 
 
 async def by_id(session: AsyncSession, account_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
     return await session.scalar(select(User).where(User.account_id == account_id, User.id == user_id))
-
-
-async def newest(session: AsyncSession, account_id: uuid.UUID, limit: int) -> Sequence[User]:
-    statement = select(User).where(User.account_id == account_id).order_by(User.id.desc()).limit(limit)
-    return (await session.scalars(statement)).all()
 
 
 async def delete(session: AsyncSession, user: User) -> None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
+from fastapi import Request
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Principal
 from keyplane.auth.scopes import Scope
 from keyplane.errors import Forbidden, NotFound, Unprocessable
-from keyplane.kit import clock
+from keyplane.kit import clock, paging
 from keyplane.kit.passwords import hash_password
 from keyplane.models import User
 from keyplane.users import repository
@@ -56,10 +57,11 @@ async def get(session: AsyncSession, principal: Principal, ref: str) -> User:
     return user
 
 
-async def list_users(session: AsyncSession, principal: Principal, limit: int) -> Sequence[User]:
+async def list_users(session: AsyncSession, request: Request, principal: Principal) -> paging.Page[User]:
     if not principal.has(Scope.MANAGE):
         raise Forbidden("Listing users needs the MANAGE scope", "INSUFFICIENT_SCOPE")
-    return await repository.newest(session, principal.account.id, limit)
+    conditions = [User.account_id == principal.account.id]
+    return await paging.fetch(session, request, paging.parse(request), select(User), User.id, conditions)
 
 
 async def update(session: AsyncSession, principal: Principal, ref: str, data: UserUpdateAttributes) -> User:
