@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from fastapi import Request
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -223,7 +223,8 @@ async def listing(
     owner_ref = filters.get("owner") or filters.get("user")
     if owner_ref is not None:
         owner = await repository.user_by_ref(session, bearer.account.id, owner_ref)
-        conditions.append(License.owner_id == (owner.id if owner else None))
+        # An unknown owner matches nothing (``owner_id == None`` would match ownerless licenses).
+        conditions.append(License.owner_id == owner.id if owner else false())
     wanted = filters.get("status")
     if wanted is not None:
         if wanted.upper() not in STATUSES:
@@ -251,9 +252,8 @@ async def update(
 async def delete(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     license = await find(session, bearer, ref)
     policy = await _policy_of(session, license)
-    authorize(
-        bearer, "licenses", Action.DELETE, own=license.owner_id == bearer.user_id and not policy.protected
-    )
+    protected = policy.protected if license.protected is None else license.protected
+    authorize(bearer, "licenses", Action.DELETE, own=license.owner_id == bearer.user_id and not protected)
     await session.delete(license)
     await session.flush()
 
@@ -285,6 +285,12 @@ async def change_policy(
     if target.scheme != current.scheme:
         raise InvalidResource(
             "cannot change to a policy with another scheme", "POLICY_NOT_COMPATIBLE", pointer="/data"
+        )
+    if not target.floating and license.max_machines not in (None, 1):
+        raise InvalidResource(
+            "must be equal to 1 for non-floating policy",
+            "MAX_MACHINES_INVALID",
+            pointer="/data/attributes/maxMachines",
         )
     license.policy_id = target.id
     license.updated_at = clock.now()
