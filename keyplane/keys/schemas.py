@@ -9,7 +9,9 @@ from pydantic import Field
 from keyplane.kit.schemas import StrictInput
 from keyplane.licensing.schemas import PolicyRelationship
 
-KeyString = Annotated[str, Field(min_length=8, max_length=1024)]
+# The minimum length is the service's check, after the reserved words (which are shorter):
+# "actions" is KEY_NOT_ALLOWED, as in Keygen, not KEY_TOO_SHORT.
+KeyString = Annotated[str, Field(max_length=1024)]
 KeyType = Annotated[str, Field(pattern="^keys?$")]
 
 

@@ -26,6 +26,7 @@ from keyplane.models import Policy, PoolKey, Product
 _KEY = "/data/attributes/key"
 _POLICY = "/data/relationships/policy"
 _POOL = "/data/relationships/pool"
+MIN_LENGTH = 8
 
 
 async def _check_value(
@@ -33,6 +34,10 @@ async def _check_value(
 ) -> None:
     if key in RESERVED:
         raise InvalidResource("is reserved", "KEY_NOT_ALLOWED", pointer=_KEY)
+    if len(key) < MIN_LENGTH:
+        raise InvalidResource(
+            f"is too short (minimum is {MIN_LENGTH} characters)", "KEY_TOO_SHORT", pointer=_KEY
+        )
     if await repository.key_taken(session, account_id, key, except_id):
         raise InvalidResource("has already been taken", "KEY_TAKEN", pointer=_KEY)
     if await repository.license_conflict(session, account_id, key):
