@@ -78,8 +78,9 @@ def _apply(policy: Policy, data: PolicyAttributes, sent: set[str]) -> None:
 def _check(policy: Policy, sent: set[str]) -> None:
     """Rules that span attributes, on the policy as it will be stored."""
     if not policy.floating:
-        # A node-locked policy allows exactly one machine.
-        if "max_machines" in sent and policy.max_machines not in (None, 1):
+        # A node-locked policy allows exactly one machine; turning a floating policy with more
+        # into a node-locked one needs maxMachines: 1 in the same request (Keygen's rule).
+        if policy.max_machines not in (None, 1):
             raise InvalidResource(
                 "must be equal to 1 for non-floating policy",
                 "MAX_MACHINES_INVALID",

@@ -57,7 +57,10 @@ async def _code_taken(session: AsyncSession, product: Product) -> bool:
     statement = select(Product.id).where(
         Product.account_id == product.account_id, Product.code == product.code, Product.id != product.id
     )
-    return await session.scalar(statement) is not None
+    # Not autoflushed: on update the product already carries the new code, and flushing it
+    # first would hit the unique constraint instead of answering CODE_TAKEN.
+    with session.no_autoflush:
+        return await session.scalar(statement) is not None
 
 
 async def create(session: AsyncSession, bearer: Bearer, data: ProductCreateAttributes) -> Product:
