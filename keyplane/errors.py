@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from keyplane.kit.jsonapi import JSONAPI
+from keyplane.kit.jsonapi import JSONAPI, camel
 
 log = logging.getLogger("keyplane")
 
@@ -195,11 +195,6 @@ def _is_malformed(error_type: str) -> bool:
     return error_type in _MALFORMED or error_type.endswith(("_type", "_parsing"))
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def _upper_snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).replace("-", "_").upper()
 
@@ -232,7 +227,7 @@ def validation_items(errors: Sequence[Any], plain: bool) -> tuple[int, list[Erro
             kind = "NOT_ALLOWED"  # Keygen's code for a value outside an enumeration
         code = f"{_upper_snake(named[-1] if named else 'body')}_{kind}"
         if source in ("query", "path"):
-            items.append(ErrorItem(message, code, parameter=_camel(path[-1]) if plain else path[-1]))
+            items.append(ErrorItem(message, code, parameter=camel(path[-1]) if plain else path[-1]))
         elif source == "header":
             items.append(ErrorItem(message, code, header=path[-1] if path else None))
         elif plain:

@@ -15,12 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
-from keyplane.errors import Forbidden, InvalidResource, Unprocessable
+from keyplane.errors import InvalidResource, Unprocessable
 from keyplane.keys import repository
 from keyplane.kit import clock, paging
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.keystrings import RESERVED, digest
-from keyplane.licensing.records import as_uuid, find, not_found
+from keyplane.licensing.records import as_uuid, find, not_found, target
 from keyplane.models import Policy, PoolKey, Product
 
 _KEY = "/data/attributes/key"
@@ -55,14 +55,16 @@ async def _flush(session: AsyncSession) -> None:
 async def pooled_policy(session: AsyncSession, bearer: Bearer, ref: str) -> Policy:
     """The policy a new key goes into: 422 if it does not exist or is not pooled, 403 if a
     product token names another product's policy."""
-    policy_id = as_uuid(ref)
-    policy = None
-    if policy_id is not None:
-        policy = await session.scalar(select(Policy).where(*view(bearer, Policy), Policy.id == policy_id))
-    if policy is None:
-        if not bearer.is_staff:
-            raise Forbidden("You do not have permission to add keys to this policy")
-        raise InvalidResource("must exist", "POLICY_NOT_FOUND", pointer=_POLICY)
+    policy = await target(
+        session,
+        bearer,
+        Policy,
+        ref,
+        view(bearer, Policy),
+        code="POLICY_NOT_FOUND",
+        pointer=_POLICY,
+        denied="You do not have permission to add keys to this policy",
+    )
     if not policy.use_pool:
         raise InvalidResource("is not a pooled policy", "POLICY_NOT_SUPPORTED", pointer=_POLICY)
     return policy

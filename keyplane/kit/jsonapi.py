@@ -11,6 +11,16 @@ JSONAPI = "application/vnd.api+json"
 JSON = "application/json"
 
 
+def camel(name: str) -> str:
+    """``max_machines`` -> ``maxMachines``: a Python name as Keygen spells it on the wire."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def attribute_pointer(name: str) -> str:
+    return f"/data/attributes/{camel(name)}"
+
+
 def media_type(request: Request) -> str:
     """JSON:API unless the client prefers plain JSON (Keygen answers the same way)."""
     accept = request.headers.get("accept", "")

@@ -21,23 +21,6 @@ LicenseKey = Annotated[str, Field(min_length=6, max_length=16_384)]
 LicenseType = Annotated[str, Field(pattern="^licenses?$")]
 MaxMachines = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
-PRIVILEGED = frozenset(
-    {
-        "expiry",
-        "suspended",
-        "protected",
-        "max_machines",
-        "max_processes",
-        "max_users",
-        "max_cores",
-        "max_memory",
-        "max_disk",
-        "max_uses",
-        "metadata",
-    }
-)
-"""Attributes only staff and product tokens may set (an end customer may name a license)."""
-
 
 class LicenseAttributes(StrictInput):
     name: Name | None = None
@@ -52,6 +35,10 @@ class LicenseAttributes(StrictInput):
     max_disk: Count | None = Field(default=None, alias="maxDisk")
     max_uses: Count | None = Field(default=None, alias="maxUses")
     metadata: Metadata | None = None
+
+
+PRIVILEGED = frozenset(LicenseAttributes.model_fields) - {"name"}
+"""Attributes only staff and product tokens may set (an end customer may name a license)."""
 
 
 class LicenseCreateAttributes(LicenseAttributes):

@@ -19,6 +19,7 @@ from keyplane.auth.principal import Bearer
 from keyplane.errors import BadRequest, Forbidden, InvalidResource
 from keyplane.keys import repository as pool
 from keyplane.kit import clock, paging
+from keyplane.kit.jsonapi import attribute_pointer
 from keyplane.licenses import repository
 from keyplane.licenses.schemas import (
     PRIVILEGED,
@@ -29,30 +30,13 @@ from keyplane.licenses.schemas import (
 from keyplane.licenses.status import STATUSES, condition
 from keyplane.licensing import keystrings
 from keyplane.licensing.access import Action, authorize, view
-from keyplane.licensing.records import as_uuid, not_found
+from keyplane.licensing.records import as_uuid, not_found, target
 from keyplane.models import License, Policy, Product, User
 
 _KEY = "/data/attributes/key"
 _POLICY = "/data/relationships/policy"
 _OWNER = "/data/relationships/owner"
-_COPIED = (
-    "name",
-    "expiry",
-    "suspended",
-    "protected",
-    "max_machines",
-    "max_processes",
-    "max_users",
-    "max_cores",
-    "max_memory",
-    "max_disk",
-    "max_uses",
-)
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+_COPIED = tuple(name for name in LicenseAttributes.model_fields if name != "metadata")
 
 
 def _apply(license: License, policy: Policy, data: LicenseAttributes, sent: set[str]) -> None:
@@ -77,23 +61,25 @@ def _privileged_only(bearer: Bearer, sent: set[str]) -> None:
         raise BadRequest(
             "is not a permitted attribute for your role",
             "ATTRIBUTE_NOT_PERMITTED",
-            pointer=f"/data/attributes/{_camel(refused[0])}",
+            pointer=attribute_pointer(refused[0]),
         )
 
 
 async def _policy_for_create(session: AsyncSession, bearer: Bearer, ref: str) -> Policy:
     """The new license's policy: 422 if it does not exist (staff), 403 for a product token
     naming another product's policy, 403 for an end customer under a protected policy."""
-    policy_id = as_uuid(ref)
+    # An end customer may name any policy of the account (protection is checked later).
     conditions = view(bearer, Policy) if bearer.is_product else [Policy.account_id == bearer.account.id]
-    policy = None
-    if policy_id is not None:
-        policy = await session.scalar(select(Policy).where(*conditions, Policy.id == policy_id))
-    if policy is None:
-        if not bearer.is_staff:
-            raise Forbidden("You do not have permission to create licenses for this policy")
-        raise InvalidResource("must exist", "POLICY_NOT_FOUND", pointer=_POLICY)
-    return policy
+    return await target(
+        session,
+        bearer,
+        Policy,
+        ref,
+        conditions,
+        code="POLICY_NOT_FOUND",
+        pointer=_POLICY,
+        denied="You do not have permission to create licenses for this policy",
+    )
 
 
 async def _owner(session: AsyncSession, bearer: Bearer, ref: str | None) -> User | None:

@@ -83,7 +83,7 @@ def view(bearer: Bearer, model: type[Product | Policy | PoolKey | License]) -> l
     if bearer.is_staff:
         return conditions
     if bearer.is_product:
-        column = Product.id if model is Product else model.product_id  # type: ignore[union-attr]
+        column = model.id if issubclass(model, Product) else model.product_id
         return [*conditions, column == bearer.product_id]
     if model is License:
         return [*conditions, License.owner_id == bearer.user_id]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
-from keyplane.errors import NotFound
+from keyplane.errors import Forbidden, InvalidResource, NotFound
 from keyplane.licensing.access import view
 from keyplane.models import License, Policy, PoolKey, Product
 
@@ -25,6 +25,34 @@ def as_uuid(ref: str) -> uuid.UUID | None:
         return uuid.UUID(ref)
     except ValueError:
         return None
+
+
+async def target(
+    session: AsyncSession,
+    bearer: Bearer,
+    model: type[M],
+    ref: str,
+    conditions: list[ColumnElement[bool]],
+    *,
+    code: str,
+    pointer: str,
+    denied: str,
+) -> M:
+    """The record a new one is to point at (a relationship in a create request).
+
+    Staff see the whole account, so for them a record outside ``conditions`` does not exist:
+    422 ``code`` ("must exist"). Anyone else may not point there: 403, even when the id is
+    made up, so a product token learns nothing about other products.
+    """
+    record_id = as_uuid(ref)
+    found = None
+    if record_id is not None:
+        found = await session.scalar(select(model).where(*conditions, model.id == record_id))
+    if found is None:
+        if not bearer.is_staff:
+            raise Forbidden(denied)
+        raise InvalidResource("must exist", code, pointer=pointer)
+    return found
 
 
 async def find(

@@ -13,52 +13,17 @@ from keyplane.kit.jsonapi import account_base, created, document, listing, resou
 from keyplane.kit.timefmt import iso
 from keyplane.models import Policy
 from keyplane.policies import service
-from keyplane.policies.schemas import PolicyCreate, PolicyUpdate
+from keyplane.policies.schemas import PolicyCreate, PolicyCreateAttributes, PolicyUpdate
 from keyplane.products import service as products
 from keyplane.products.endpoints import product_resource
 
 router = APIRouter(tags=["Policies"])
 
+# Wire name -> column for every attribute but name and metadata, in the schema's spelling.
 _ATTRIBUTES = {
-    "duration": "duration",
-    "strict": "strict",
-    "floating": "floating",
-    "scheme": "scheme",
-    "requireProductScope": "require_product_scope",
-    "requirePolicyScope": "require_policy_scope",
-    "requireMachineScope": "require_machine_scope",
-    "requireFingerprintScope": "require_fingerprint_scope",
-    "requireUserScope": "require_user_scope",
-    "requireChecksumScope": "require_checksum_scope",
-    "requireVersionScope": "require_version_scope",
-    "requireCheckIn": "require_check_in",
-    "checkInInterval": "check_in_interval",
-    "checkInIntervalCount": "check_in_interval_count",
-    "usePool": "use_pool",
-    "maxMachines": "max_machines",
-    "maxProcesses": "max_processes",
-    "maxUsers": "max_users",
-    "maxCores": "max_cores",
-    "maxMemory": "max_memory",
-    "maxDisk": "max_disk",
-    "maxUses": "max_uses",
-    "encrypted": "encrypted",
-    "protected": "protected",
-    "requireHeartbeat": "require_heartbeat",
-    "heartbeatDuration": "heartbeat_duration",
-    "heartbeatCullStrategy": "heartbeat_cull_strategy",
-    "heartbeatResurrectionStrategy": "heartbeat_resurrection_strategy",
-    "heartbeatBasis": "heartbeat_basis",
-    "machineUniquenessStrategy": "machine_uniqueness_strategy",
-    "machineMatchingStrategy": "machine_matching_strategy",
-    "expirationStrategy": "expiration_strategy",
-    "expirationBasis": "expiration_basis",
-    "renewalBasis": "renewal_basis",
-    "transferStrategy": "transfer_strategy",
-    "authenticationStrategy": "authentication_strategy",
-    "machineLeasingStrategy": "machine_leasing_strategy",
-    "processLeasingStrategy": "process_leasing_strategy",
-    "overageStrategy": "overage_strategy",
+    field.alias or name: name
+    for name, field in PolicyCreateAttributes.model_fields.items()
+    if name not in ("name", "metadata")
 }
 
 

@@ -8,58 +8,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
-from keyplane.errors import Forbidden, InvalidResource
+from keyplane.errors import InvalidResource
 from keyplane.kit import clock, paging
+from keyplane.kit.jsonapi import attribute_pointer
 from keyplane.licensing.access import Action, authorize, view
-from keyplane.licensing.records import as_uuid, find
+from keyplane.licensing.records import as_uuid, find, target
 from keyplane.models import Policy, Product
 from keyplane.policies.schemas import PolicyAttributes, PolicyCreateAttributes
 
 SUPPORTED_SCHEMES: frozenset[str] = frozenset()
 """Key schemes this server can issue keys for."""
-_COPIED = (
-    "duration",
-    "strict",
-    "floating",
-    "protected",
-    "max_machines",
-    "max_processes",
-    "max_users",
-    "max_cores",
-    "max_memory",
-    "max_disk",
-    "max_uses",
-    "machine_uniqueness_strategy",
-    "machine_matching_strategy",
-    "expiration_strategy",
-    "expiration_basis",
-    "renewal_basis",
-    "transfer_strategy",
-    "authentication_strategy",
-    "machine_leasing_strategy",
-    "process_leasing_strategy",
-    "overage_strategy",
-    "require_product_scope",
-    "require_policy_scope",
-    "require_machine_scope",
-    "require_fingerprint_scope",
-    "require_user_scope",
-    "require_checksum_scope",
-    "require_version_scope",
-    "require_check_in",
-    "check_in_interval",
-    "check_in_interval_count",
-    "require_heartbeat",
-    "heartbeat_duration",
-    "heartbeat_cull_strategy",
-    "heartbeat_resurrection_strategy",
-    "heartbeat_basis",
-)
-
-
-def _pointer(name: str) -> str:
-    head, *rest = name.split("_")
-    return "/data/attributes/" + head + "".join(part.title() for part in rest)
+_COPIED = tuple(name for name in PolicyAttributes.model_fields if name not in ("name", "metadata"))
+"""Attributes stored as sent (``name`` and ``metadata`` have rules of their own)."""
 
 
 def _apply(policy: Policy, data: PolicyAttributes, sent: set[str]) -> None:
@@ -84,7 +44,7 @@ def _check(policy: Policy, sent: set[str]) -> None:
             raise InvalidResource(
                 "must be equal to 1 for non-floating policy",
                 "MAX_MACHINES_INVALID",
-                pointer=_pointer("max_machines"),
+                pointer=attribute_pointer("max_machines"),
             )
         policy.max_machines = 1
     if policy.require_check_in and (
@@ -94,29 +54,24 @@ def _check(policy: Policy, sent: set[str]) -> None:
         raise InvalidResource(
             "is required when requireCheckIn is true",
             f"{missing.upper()}_MISSING",
-            pointer=_pointer(missing),
+            pointer=attribute_pointer(missing),
         )
-
-
-async def _product(session: AsyncSession, bearer: Bearer, ref: str) -> Product:
-    """The product a new policy belongs to: 422 if it does not exist, 403 if it is not the
-    product token's own."""
-    product_id = as_uuid(ref)
-    found = None
-    if product_id is not None:
-        found = await session.scalar(select(Product).where(*view(bearer, Product), Product.id == product_id))
-    if found is None:
-        if not bearer.is_staff:
-            raise Forbidden("You do not have permission to create policies for this product")
-        raise InvalidResource("must exist", "PRODUCT_NOT_FOUND", pointer="/data/relationships/product")
-    return found
 
 
 async def create(
     session: AsyncSession, bearer: Bearer, data: PolicyCreateAttributes, product_ref: str
 ) -> Policy:
     authorize(bearer, "policies", Action.CREATE)
-    product = await _product(session, bearer, product_ref)
+    product = await target(
+        session,
+        bearer,
+        Product,
+        product_ref,
+        view(bearer, Product),
+        code="PRODUCT_NOT_FOUND",
+        pointer="/data/relationships/product",
+        denied="You do not have permission to create policies for this product",
+    )
     if data.use_pool and data.scheme is not None:
         raise InvalidResource(
             "cannot be used with a pooled policy", "SCHEME_NOT_SUPPORTED", pointer="/data/attributes/scheme"
