@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +13,7 @@ from keyplane.auth.scopes import ALL_SCOPES, Role, ordered
 from keyplane.credentials.engine import CredentialEngine
 from keyplane.errors import Conflict, Unprocessable
 from keyplane.kit.credentials import CredentialKind
+from keyplane.kit.ids import as_uuid
 from keyplane.kit.passwords import hash_password
 from keyplane.models import Account, User
 
@@ -28,14 +28,6 @@ class Bootstrap:
     api_key: str
 
 
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
-
-
 async def bootstrap(
     session: AsyncSession,
     engine: CredentialEngine,
@@ -46,7 +38,7 @@ async def bootstrap(
     password: str,
 ) -> Bootstrap:
     """Create an account, its first admin user and a full-power admin API key."""
-    if not SLUG.match(slug) or _is_uuid(slug):
+    if not SLUG.match(slug) or as_uuid(slug) is not None:
         raise Unprocessable(
             "A slug is 1-63 lower-case letters, digits and dashes, starting with a letter or digit",
             "SLUG_INVALID",

@@ -18,9 +18,10 @@ from keyplane.auth.principal import Bearer
 from keyplane.errors import InvalidResource, Unprocessable
 from keyplane.keys import repository
 from keyplane.kit import clock, paging
+from keyplane.kit.ids import as_uuid
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.keystrings import RESERVED, digest
-from keyplane.licensing.records import as_uuid, find, not_found, target
+from keyplane.licensing.records import find, not_found, target
 from keyplane.models import Policy, PoolKey, Product
 
 _KEY = "/data/attributes/key"

@@ -29,3 +29,11 @@ def uuid7() -> uuid.UUID:
             value = _last + 1
         _last = value
     return uuid.UUID(int=value)
+
+
+def as_uuid(text: str) -> uuid.UUID | None:
+    """``text`` as a UUID, or None when it is not one (a path segment a client made up)."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None

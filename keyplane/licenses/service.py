@@ -19,6 +19,7 @@ from keyplane.auth.principal import Bearer
 from keyplane.errors import BadRequest, Forbidden, InvalidResource
 from keyplane.keys import repository as pool
 from keyplane.kit import clock, paging
+from keyplane.kit.ids import as_uuid
 from keyplane.kit.jsonapi import attribute_pointer
 from keyplane.licenses import repository
 from keyplane.licenses.schemas import (
@@ -30,7 +31,7 @@ from keyplane.licenses.schemas import (
 from keyplane.licenses.status import STATUSES, condition
 from keyplane.licensing import keystrings
 from keyplane.licensing.access import Action, authorize, view
-from keyplane.licensing.records import as_uuid, not_found, target
+from keyplane.licensing.records import not_found, target
 from keyplane.models import License, Policy, Product, User
 
 _KEY = "/data/attributes/key"

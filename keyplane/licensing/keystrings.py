@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
 
 RESERVED = frozenset({"action", "actions"})
 """Path words a key may not be (``/licenses/actions/...`` must stay routable)."""
@@ -20,11 +19,3 @@ def generate() -> str:
     the last byte replaced by the format version)."""
     raw = (secrets.token_hex(16)[:-2] + "v3").upper()
     return "-".join(raw[i : i + 6] for i in range(0, len(raw), 6))
-
-
-def is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, select
@@ -10,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
 from keyplane.errors import Forbidden, InvalidResource, NotFound
+from keyplane.kit.ids import as_uuid
 from keyplane.licensing.access import view
 from keyplane.models import License, Policy, PoolKey, Product
 
@@ -18,13 +18,6 @@ M = TypeVar("M", Product, Policy, PoolKey, License)
 
 def not_found(noun: str, ref: object) -> NotFound:
     return NotFound(f"The requested {noun} '{ref}' was not found", "NOT_FOUND")
-
-
-def as_uuid(ref: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(ref)
-    except ValueError:
-        return None
 
 
 async def target(

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.auth.principal import Bearer
 from keyplane.errors import InvalidResource
 from keyplane.kit import clock, paging
+from keyplane.kit.ids import as_uuid
 from keyplane.kit.jsonapi import attribute_pointer
 from keyplane.licensing.access import Action, authorize, view
-from keyplane.licensing.records import as_uuid, find, target
+from keyplane.licensing.records import find, target
 from keyplane.models import Policy, Product
 from keyplane.policies.schemas import PolicyAttributes, PolicyCreateAttributes
 
