@@ -61,7 +61,7 @@ def _wait(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> No
 
 def _serve(app: str, port: int, env: dict[str, str], factory: bool) -> subprocess.Popen[bytes]:
     command = [str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", "1", "--log-level", "warning", "--no-access-log"]
+    command += ["--workers", "1", "--log-level", "warning", "--no-access-log", "--no-date-header"]
     if factory:
         command.append("--factory")
     return subprocess.Popen(command, env=env)

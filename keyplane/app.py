@@ -9,7 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Path
 
 from keyplane import __version__
+from keyplane.accounts import endpoints as accounts
 from keyplane.accounts.directory import AccountDirectory
+from keyplane.accounts.signing import KeyRing
 from keyplane.api_keys import endpoints as api_keys
 from keyplane.auth.dependencies import CurrentAccount
 from keyplane.config import Settings, get_settings
@@ -19,11 +21,14 @@ from keyplane.db import Database
 from keyplane.errors import install_handlers
 from keyplane.keys import endpoints as keys
 from keyplane.kit.credentials import CredentialHasher
+from keyplane.licenses import actions as license_actions
 from keyplane.licenses import endpoints as licenses
+from keyplane.machines import endpoints as machines
 from keyplane.negotiation import Negotiation
 from keyplane.oauth import endpoints as oauth
 from keyplane.policies import endpoints as policies
 from keyplane.products import endpoints as products
+from keyplane.signing import Signatures
 from keyplane.tokens import endpoints as tokens
 from keyplane.users import endpoints as users
 
@@ -53,7 +58,9 @@ def _routes() -> APIRouter:
     router.include_router(products.router)
     router.include_router(policies.router)
     router.include_router(keys.router)
+    router.include_router(license_actions.router)
     router.include_router(licenses.router)
+    router.include_router(machines.router)
     return router
 
 
@@ -68,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.accounts = AccountDirectory(settings.account)
         app.state.usage = usage
         app.state.credentials = CredentialEngine(CredentialHasher(settings.server_secret()))
+        app.state.keys = KeyRing(settings.server_secret())
         usage.start()
         try:
             yield
@@ -87,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_handlers(app)
     app.add_middleware(Negotiation)
+    app.add_middleware(Signatures)
 
     @app.get("/v1/ping", tags=["Service"])
     async def ping() -> dict[str, str]:
@@ -94,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"message": "pong"}
 
     routes = _routes()
+    app.include_router(accounts.router, prefix="/v1")
     app.include_router(routes, prefix="/v1")
     app.include_router(routes, prefix="/v1/accounts/{account}", dependencies=[Depends(_account_path)])
     return app

@@ -37,7 +37,13 @@ async def tenant(app: FastAPI, slug: str) -> Tenant:
     email = f"admin@{slug}.test"
     async with app.state.db.writer() as session:
         made = await bootstrap(
-            session, app.state.credentials, slug=slug, name=slug.title(), email=email, password=PASSWORD
+            session,
+            app.state.credentials,
+            app.state.keys,
+            slug=slug,
+            name=slug.title(),
+            email=email,
+            password=PASSWORD,
         )
         await session.commit()
     return Tenant(made.account.id, made.account.slug, made.admin.id, email, made.api_key)

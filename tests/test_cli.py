@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import stat
@@ -61,8 +62,9 @@ def test_init_prints_one_json_object(data_dir: Path) -> None:
     lines = done.stdout.splitlines()
     assert len(lines) == 1, done.stdout
     result = json.loads(lines[0])
-    assert set(result) == {"accountId", "accountSlug", "userId", "apiKey"}
+    assert set(result) == {"accountId", "accountSlug", "userId", "apiKey", "publicKey"}
     assert result["accountSlug"] == "acme"
+    assert re.fullmatch(r"[0-9a-f]{64}", result["publicKey"])
     assert CREDENTIAL_PATTERN.fullmatch(result["apiKey"])
     parsed = parse(result["apiKey"])
     assert parsed is not None
@@ -80,6 +82,25 @@ def test_init_prints_one_json_object(data_dir: Path) -> None:
     assert result["apiKey"].startswith(start)
     # Only a keyed hash is stored: the plaintext is nowhere in the database file.
     assert result["apiKey"].encode() not in (data_dir / "keyplane.db").read_bytes()
+
+
+def test_public_key_prints_the_accounts_signing_key(data_dir: Path) -> None:
+    made = json.loads(_init(data_dir, "--json").stdout)
+
+    by_slug = _run(data_dir, "public-key", "acme")
+    by_default = _run(data_dir, "public-key")
+    unknown = _run(data_dir, "public-key", "nobody")
+
+    assert by_slug.returncode == by_default.returncode == 0, by_slug.stderr
+    assert by_slug.stdout.strip() == by_default.stdout.strip() == made["publicKey"]
+    assert unknown.returncode == 1
+    assert "nobody" in unknown.stdout + unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    # The private half is stored encrypted: its public half is there, nothing else readable.
+    with sqlite3.connect(data_dir / "keyplane.db") as connection:
+        public, sealed = connection.execute("SELECT ed25519_public, ed25519_private FROM accounts").fetchone()
+    assert public == made["publicKey"]
+    assert len(sealed) == 12 + 32 + 16  # nonce, the 32-byte key encrypted, the GCM tag
 
 
 def test_init_without_json_prints_only_the_key_on_stdout(data_dir: Path) -> None:

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.accounts import repository
+from keyplane.accounts.signing import KeyRing
 from keyplane.api_keys import versions
 from keyplane.auth.scopes import ALL_SCOPES, Role, ordered
 from keyplane.credentials.engine import CredentialEngine
 from keyplane.errors import Conflict, Unprocessable
 from keyplane.kit.credentials import CredentialKind
-from keyplane.kit.ids import as_uuid
+from keyplane.kit.ids import as_uuid, uuid7
 from keyplane.kit.passwords import hash_password
 from keyplane.models import Account, User
 
@@ -31,13 +32,15 @@ class Bootstrap:
 async def bootstrap(
     session: AsyncSession,
     engine: CredentialEngine,
+    keys: KeyRing,
     *,
     slug: str,
     name: str | None,
     email: str,
     password: str,
 ) -> Bootstrap:
-    """Create an account, its first admin user and a full-power admin API key."""
+    """Create an account with its signing key pair, its first admin user and a full-power
+    admin API key."""
     if not SLUG.match(slug) or as_uuid(slug) is not None:
         raise Unprocessable(
             "A slug is 1-63 lower-case letters, digits and dashes, starting with a letter or digit",
@@ -49,7 +52,8 @@ async def bootstrap(
         raise Unprocessable("A password has at least 8 characters", "PASSWORD_TOO_SHORT")
     if await repository.by_id_or_slug(session, slug) is not None:
         raise Conflict(f"An account with slug '{slug}' already exists", "SLUG_TAKEN")
-    account = Account(slug=slug, name=name or slug)
+    account = Account(id=uuid7(), slug=slug, name=name or slug)
+    keys.new_pair(account)
     session.add(account)
     await session.flush()
     admin = User(

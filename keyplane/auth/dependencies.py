@@ -15,6 +15,7 @@ from keyplane.credentials.engine import CredentialEngine, CredentialState, Outco
 from keyplane.db import DbSession
 from keyplane.errors import Forbidden, NotFound, Unauthorized
 from keyplane.kit import clock
+from keyplane.licenses.authentication import license_bearer
 
 _REFUSALS: dict[Outcome, tuple[type[Unauthorized] | type[Forbidden], str, str]] = {
     Outcome.MALFORMED: (Unauthorized, "TOKEN_FORMAT_INVALID", "is not a well-formed Keyplane credential"),
@@ -105,8 +106,18 @@ async def authenticate(request: Request, session: DbSession, account: CurrentAcc
 Authenticated = Annotated[Principal, Depends(authenticate)]
 
 
+def presented_license_key(request: Request) -> str | None:
+    """The key of ``Authorization: License <key>``, if that is the scheme used."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "license" and value.strip() else None
+
+
 async def authenticate_bearer(request: Request, session: DbSession, account: CurrentAccount) -> Bearer:
-    """Any credential of the account: a user's (any role) or a product token."""
+    """Any credential of the account: a user's (any role), a product token, or a license key
+    (``Authorization: License``) where its policy allows license authentication."""
+    key = presented_license_key(request)
+    if key is not None:
+        return await license_bearer(session, account, key)
     state = await _credential(request, session, account)
     return Bearer(
         account=account,

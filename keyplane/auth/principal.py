@@ -35,7 +35,7 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class Bearer:
-    """The caller of a licensing route: a user of any role, or a product token.
+    """The caller of a licensing route: a user of any role, a product token, or a license.
 
     A product token's power is its product's records; a user's (role ``user``) is the
     licenses they own; staff roles see the whole account.
@@ -47,9 +47,15 @@ class Bearer:
     product_id: uuid.UUID | None
     credential_id: uuid.UUID
     scopes: frozenset[Scope]
+    license_id: uuid.UUID | None = None
+    """Set when a license authenticates with its own key."""
 
     def has(self, scope: Scope) -> bool:
         return scope in self.scopes
+
+    @property
+    def is_license(self) -> bool:
+        return self.role is Role.LICENSE
 
     @property
     def is_staff(self) -> bool:

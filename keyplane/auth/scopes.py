@@ -26,6 +26,8 @@ class Role(StrEnum):
     USER = "user"
     PRODUCT = "product"
     """Not a person: the role of a product token, which acts for one product alone."""
+    LICENSE = "license"
+    """Not a person: a license authenticating with its own key (``Authorization: License``)."""
 
 
 ALL_SCOPES = frozenset(Scope)
@@ -41,10 +43,11 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     # End customers manage their own keys; ownership rules keep them to their own records.
     Role.USER: _WRITE,
     Role.PRODUCT: _WRITE,
+    Role.LICENSE: _WRITE,
 }
 STAFF = frozenset({Role.ADMIN, Role.DEVELOPER, Role.READ_ONLY, Role.SUPPORT_AGENT, Role.SALES_AGENT})
 """Roles that see every record of their account."""
-USER_ROLES = frozenset(Role) - {Role.PRODUCT}
+USER_ROLES = frozenset(Role) - {Role.PRODUCT, Role.LICENSE}
 
 TOKEN_KINDS: dict[Role, str] = {
     Role.ADMIN: "admin-token",

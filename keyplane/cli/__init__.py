@@ -43,6 +43,7 @@ def serve(
         workers=workers,
         log_level=settings.log_level,
         proxy_headers=False,  # client addresses are resolved by Keyplane's trusted-proxy rule
+        date_header=False,  # Keyplane sends its own Date: the one its signatures cover
     )
 
 
@@ -56,6 +57,7 @@ def init(
 ) -> None:
     """Create the schema, an account, its first admin user and an admin API key."""
     from keyplane.accounts.service import bootstrap
+    from keyplane.accounts.signing import KeyRing
     from keyplane.credentials.engine import CredentialEngine
     from keyplane.db import Database
     from keyplane.errors import AppError
@@ -64,13 +66,14 @@ def init(
     settings = get_settings()
     migrate.upgrade(settings.resolved_database_url())
     engine = CredentialEngine(CredentialHasher(settings.server_secret()))
+    keys = KeyRing(settings.server_secret())
 
     async def run() -> dict[str, str]:
         database = Database(settings.resolved_database_url())
         try:
             async with database.writer() as session:
                 made = await bootstrap(
-                    session, engine, slug=account, name=name, email=email, password=password
+                    session, engine, keys, slug=account, name=name, email=email, password=password
                 )
                 await session.commit()
         finally:
@@ -80,6 +83,7 @@ def init(
             "accountSlug": made.account.slug,
             "userId": str(made.admin.id),
             "apiKey": made.api_key,
+            "publicKey": made.account.ed25519_public or "",
         }
 
     try:
@@ -92,8 +96,47 @@ def init(
         return
     console.print(f"Account [bold]{result['accountSlug']}[/] ({result['accountId']}) created.")
     console.print(f"Admin user {email} ({result['userId']}).")
+    console.print(f"Ed25519 public key (for Keygen clients' public_key): {result['publicKey']}")
     console.print("Admin API key (shown this once, store it now):")
     typer.echo(result["apiKey"])
+
+
+@app.command("public-key")
+def public_key(
+    account: Annotated[str | None, typer.Argument(help="Account id or slug (default: the oldest).")] = None,
+) -> None:
+    """Print an account's Ed25519 public key (hex), the value Keygen clients pin."""
+    from keyplane.accounts import repository
+    from keyplane.accounts.signing import KeyRing, public_hex
+    from keyplane.db import Database
+
+    settings = get_settings()
+    url = settings.resolved_database_url()
+    migrate.upgrade(url)
+    keys = KeyRing(settings.server_secret())
+
+    async def run() -> str | None:
+        database = Database(url)
+        try:
+            async with database.writer() as session:
+                found = await (
+                    repository.by_id_or_slug(session, account) if account else repository.oldest(session)
+                )
+                if found is None:
+                    return None
+                key = await keys.key(session, found.id)
+                await session.commit()
+                return public_hex(key)
+        finally:
+            await database.dispose()
+
+    result = asyncio.run(run())
+    if result is None:
+        console.print(
+            f"[red]error:[/] no account {account!r}" if account else "[red]error:[/] no account yet"
+        )
+        raise typer.Exit(1)
+    typer.echo(result)
 
 
 @db_app.command("upgrade")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
-from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -12,11 +10,11 @@ from fastapi.responses import JSONResponse, Response
 from keyplane.auth.dependencies import LicensingBearer
 from keyplane.db import DbSession
 from keyplane.kit import clock
-from keyplane.kit.jsonapi import account_base, created, document, listing, resource, to_one
+from keyplane.kit.jsonapi import account_base, created, document, listing, resource, to_many, to_one
 from keyplane.kit.timefmt import iso, iso_or_none
 from keyplane.licenses import service
 from keyplane.licenses.schemas import LicenseCreate, LicenseUpdate, OwnerChange, PolicyChange
-from keyplane.licenses.status import status
+from keyplane.licenses.status import next_check_in, status
 from keyplane.models import License, Policy
 from keyplane.policies import service as policies
 from keyplane.policies.endpoints import policy_resource
@@ -26,26 +24,6 @@ from keyplane.users.endpoints import user_resource
 
 router = APIRouter(tags=["Licenses"])
 _LIMITS = ("machines", "processes", "users", "cores", "memory", "disk", "uses")
-
-
-def _add_months(when: datetime, months: int) -> datetime:
-    month = when.month - 1 + months
-    year, month = when.year + month // 12, month % 12 + 1
-    return when.replace(year=year, month=month, day=min(when.day, calendar.monthrange(year, month)[1]))
-
-
-def next_check_in(license: License, policy: Policy) -> datetime | None:
-    if not policy.require_check_in or license.last_check_in is None or policy.check_in_interval is None:
-        return None
-    count = policy.check_in_interval_count or 1
-    match policy.check_in_interval:
-        case "DAY":
-            return license.last_check_in + timedelta(days=count)
-        case "WEEK":
-            return license.last_check_in + timedelta(weeks=count)
-        case "MONTH":
-            return _add_months(license.last_check_in, count)
-    return _add_months(license.last_check_in, 12 * count)
 
 
 def license_resource(license: License, policy: Policy) -> dict[str, Any]:
@@ -89,6 +67,7 @@ def license_resource(license: License, policy: Policy) -> dict[str, Any]:
             "product": to_one(base, "products", license.product_id, f"{own}/product"),
             "policy": to_one(base, "policies", license.policy_id, f"{own}/policy"),
             "owner": to_one(base, "users", license.owner_id, f"{own}/owner"),
+            "machines": to_many(base, f"{own}/machines"),
         },
     )
 
@@ -113,7 +92,9 @@ async def create_license(
     random key like ``XXXXXX-XXXXXX-XXXXXX-XXXXXX-XXXXXX-V3``.
     """
     data = body.data
-    license, policy = await service.create(session, bearer, data.attributes, data.relationships)
+    license, policy = await service.create(
+        session, bearer, data.attributes, data.relationships, request.app.state.keys
+    )
     return created(request, license_resource(license, policy))
 
 

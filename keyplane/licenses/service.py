@@ -15,11 +15,12 @@ from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.accounts.signing import KeyRing
 from keyplane.auth.principal import Bearer
 from keyplane.errors import BadRequest, Forbidden, InvalidResource
 from keyplane.keys import repository as pool
 from keyplane.kit import clock, paging
-from keyplane.kit.ids import as_uuid
+from keyplane.kit.ids import as_uuid, uuid7
 from keyplane.kit.jsonapi import attribute_pointer
 from keyplane.licenses import repository
 from keyplane.licenses.schemas import (
@@ -28,7 +29,8 @@ from keyplane.licenses.schemas import (
     LicenseCreateAttributes,
     LicenseCreateRelationships,
 )
-from keyplane.licenses.status import STATUSES, condition
+from keyplane.licenses.signed_keys import signed_key
+from keyplane.licenses.status import STATUSES, condition, protected
 from keyplane.licensing import keystrings
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import not_found, target
@@ -130,6 +132,7 @@ async def create(
     bearer: Bearer,
     data: LicenseCreateAttributes,
     relationships: LicenseCreateRelationships,
+    keys: KeyRing,
 ) -> tuple[License, Policy]:
     sent = set(data.model_fields_set)
     _privileged_only(bearer, sent)
@@ -146,7 +149,10 @@ async def create(
         if owner is not None and owner.id != bearer.user_id:
             raise Forbidden("You may only create licenses for yourself")
         owner_id = bearer.user_id
+        owner = await _owner(session, bearer, str(bearer.user_id))
     license = License(
+        id=uuid7(),
+        created_at=clock.now(),
         account_id=bearer.account.id,
         product_id=policy.product_id,
         policy_id=policy.id,
@@ -158,7 +164,11 @@ async def create(
     _apply(license, policy, data, sent)
     if license.expiry is None and policy.duration is not None and policy.expiration_basis == "FROM_CREATION":
         license.expiry = clock.now() + timedelta(seconds=policy.duration)
-    if data.key is not None:
+    if policy.scheme == "ED25519_SIGN":
+        # A sent key is the dataset to sign (with {{placeholders}} filled), not the key.
+        signing_key = await keys.key(session, bearer.account.id)
+        key = signed_key(signing_key, license, policy, owner, data.key)
+    elif data.key is not None:
         await _check_key(session, bearer, data.key)
         key = data.key
     else:
@@ -239,8 +249,8 @@ async def update(
 async def delete(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     license = await find(session, bearer, ref)
     policy = await _policy_of(session, license)
-    protected = policy.protected if license.protected is None else license.protected
-    authorize(bearer, "licenses", Action.DELETE, own=license.owner_id == bearer.user_id and not protected)
+    own = bearer.user_id is not None and license.owner_id == bearer.user_id and not protected(license, policy)
+    authorize(bearer, "licenses", Action.DELETE, own=own)
     await session.delete(license)
     await session.flush()
 

@@ -7,11 +7,12 @@ banned users, which Keyplane does not have.)
 
 from __future__ import annotations
 
+import calendar
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, false, not_, or_
 
-from keyplane.models import License
+from keyplane.models import License, Policy
 
 STATUSES = ("ACTIVE", "INACTIVE", "EXPIRING", "EXPIRED", "SUSPENDED", "BANNED")
 EXPIRING_WITHIN = timedelta(days=3)
@@ -57,3 +58,40 @@ def condition(wanted: str, now: datetime) -> ColumnElement[bool]:
         case "ACTIVE":
             return and_(not_(suspended), not_(or_(expired, expiring)), not_(inactive))
     return false()
+
+
+def _add_months(when: datetime, months: int) -> datetime:
+    month = when.month - 1 + months
+    year, month = when.year + month // 12, month % 12 + 1
+    return when.replace(year=year, month=month, day=min(when.day, calendar.monthrange(year, month)[1]))
+
+
+def check_in_due(license: License, policy: Policy) -> datetime | None:
+    """When the next check-in is due: an interval after the last one (or after creation)."""
+    if not policy.require_check_in or policy.check_in_interval is None:
+        return None
+    since = license.last_check_in or license.created_at
+    count = policy.check_in_interval_count or 1
+    match policy.check_in_interval:
+        case "DAY":
+            return since + timedelta(days=count)
+        case "WEEK":
+            return since + timedelta(weeks=count)
+        case "MONTH":
+            return _add_months(since, count)
+    return _add_months(since, 12 * count)
+
+
+def next_check_in(license: License, policy: Policy) -> datetime | None:
+    """``nextCheckIn`` as Keygen shows it: none until the first check-in."""
+    return None if license.last_check_in is None else check_in_due(license, policy)
+
+
+def overdue(license: License, policy: Policy, now: datetime) -> bool:
+    due = check_in_due(license, policy)
+    return due is not None and due < now
+
+
+def protected(license: License, policy: Policy) -> bool:
+    """A protected license is managed by staff alone: its own setting, else its policy's."""
+    return policy.protected if license.protected is None else license.protected

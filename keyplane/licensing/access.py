@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, false, select
 from keyplane.auth.principal import Bearer
 from keyplane.auth.scopes import Role, Scope
 from keyplane.errors import Forbidden
-from keyplane.models import License, Policy, PoolKey, Product
+from keyplane.models import License, Machine, Policy, PoolKey, Product
 
 
 class Action(StrEnum):
@@ -44,22 +44,34 @@ STAFF_WRITERS: dict[str, dict[Action, frozenset[Role]]] = {
         Action.UPDATE: _SALES | {Role.SUPPORT_AGENT},
         Action.DELETE: _SALES,
     },
+    "machines": dict.fromkeys((Action.CREATE, Action.UPDATE, Action.DELETE), _SALES),
+    "usage": dict.fromkeys((Action.UPDATE,), _SALES),
 }
 # A product token manages its own product's records, but not products themselves.
 PRODUCT_MAY = frozenset(
     {("products", Action.READ)}
-    | {(resource, action) for resource in ("policies", "keys", "licenses") for action in Action}
+    | {(resource, action) for resource in ("policies", "keys", "licenses", "machines") for action in Action}
+    | {("usage", Action.UPDATE)}
     | {("pool", Action.READ), ("pool", Action.DELETE)}
 )
 # End customers read what their licenses lead to; writes they may make are decided per record.
-USER_MAY = frozenset({("products", Action.READ), ("policies", Action.READ), ("licenses", Action.READ)})
+USER_MAY = frozenset(
+    {
+        ("products", Action.READ),
+        ("policies", Action.READ),
+        ("licenses", Action.READ),
+        ("machines", Action.READ),
+    }
+)
+# A license acting for itself reads what leads to it; what it may change is decided per record.
+LICENSE_MAY = USER_MAY
 
 
 def authorize(bearer: Bearer, resource: str, action: Action, *, own: bool = False) -> None:
     """403 unless the bearer may take ``action`` on ``resource``.
 
-    ``own`` says an end customer acts on their own record where the rules let them (a
-    license for themselves under an unprotected policy).
+    ``own`` says an end customer or a license acts on its own record where the rules let
+    it (a license for themselves under an unprotected policy, its own machines).
     """
     if not bearer.has(_SCOPE[action]):
         raise Forbidden(
@@ -70,6 +82,8 @@ def authorize(bearer: Bearer, resource: str, action: Action, *, own: bool = Fals
         allowed = action is Action.READ or bearer.role in STAFF_WRITERS[resource].get(action, frozenset())
     elif bearer.is_product:
         allowed = (resource, action) in PRODUCT_MAY
+    elif bearer.is_license:
+        allowed = own or (resource, action) in LICENSE_MAY
     else:
         allowed = own or (resource, action) in USER_MAY
     if not allowed:
@@ -77,7 +91,9 @@ def authorize(bearer: Bearer, resource: str, action: Action, *, own: bool = Fals
         raise Forbidden(f"You do not have permission to {action.value} {noun} (role {bearer.role.value})")
 
 
-def view(bearer: Bearer, model: type[Product | Policy | PoolKey | License]) -> list[ColumnElement[bool]]:
+def view(
+    bearer: Bearer, model: type[Product | Policy | PoolKey | License | Machine]
+) -> list[ColumnElement[bool]]:
     """Conditions that keep a query to the records the bearer may see."""
     conditions: list[ColumnElement[bool]] = [model.account_id == bearer.account.id]
     if bearer.is_staff:
@@ -85,11 +101,19 @@ def view(bearer: Bearer, model: type[Product | Policy | PoolKey | License]) -> l
     if bearer.is_product:
         column = model.id if issubclass(model, Product) else model.product_id
         return [*conditions, column == bearer.product_id]
+    if bearer.is_license:
+        mine = select(License).where(License.id == bearer.license_id)
+    else:
+        mine = select(License).where(
+            License.account_id == bearer.account.id, License.owner_id == bearer.user_id
+        )
     if model is License:
-        return [*conditions, License.owner_id == bearer.user_id]
-    owned = select(License).where(License.account_id == bearer.account.id, License.owner_id == bearer.user_id)
+        own = License.id == bearer.license_id if bearer.is_license else License.owner_id == bearer.user_id
+        return [*conditions, own]
+    if model is Machine:
+        return [*conditions, Machine.license_id.in_(mine.with_only_columns(License.id))]
     if model is Policy:
-        return [*conditions, Policy.id.in_(owned.with_only_columns(License.policy_id))]
+        return [*conditions, Policy.id.in_(mine.with_only_columns(License.policy_id))]
     if model is Product:
-        return [*conditions, Product.id.in_(owned.with_only_columns(License.product_id))]
+        return [*conditions, Product.id.in_(mine.with_only_columns(License.product_id))]
     return [*conditions, false()]

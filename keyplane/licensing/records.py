@@ -11,9 +11,9 @@ from keyplane.auth.principal import Bearer
 from keyplane.errors import Forbidden, InvalidResource, NotFound
 from keyplane.kit.ids import as_uuid
 from keyplane.licensing.access import view
-from keyplane.models import License, Policy, PoolKey, Product
+from keyplane.models import License, Machine, Policy, PoolKey, Product
 
-M = TypeVar("M", Product, Policy, PoolKey, License)
+M = TypeVar("M", Product, Policy, PoolKey, License, Machine)
 
 
 def not_found(noun: str, ref: object) -> NotFound:

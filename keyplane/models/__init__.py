@@ -4,9 +4,10 @@ from keyplane.models.account import Account
 from keyplane.models.base import Base
 from keyplane.models.credential import Credential
 from keyplane.models.license import License
+from keyplane.models.machine import Machine
 from keyplane.models.policy import Policy
 from keyplane.models.pool_key import PoolKey
 from keyplane.models.product import Product
 from keyplane.models.user import User
 
-__all__ = ["Account", "Base", "Credential", "License", "Policy", "PoolKey", "Product", "User"]
+__all__ = ["Account", "Base", "Credential", "License", "Machine", "Policy", "PoolKey", "Product", "User"]

@@ -17,7 +17,7 @@ from keyplane.licensing.records import find, target
 from keyplane.models import Policy, Product
 from keyplane.policies.schemas import PolicyAttributes, PolicyCreateAttributes
 
-SUPPORTED_SCHEMES: frozenset[str] = frozenset()
+SUPPORTED_SCHEMES = frozenset({"ED25519_SIGN"})
 """Key schemes this server can issue keys for."""
 _COPIED = tuple(name for name in PolicyAttributes.model_fields if name not in ("name", "metadata"))
 """Attributes stored as sent (``name`` and ``metadata`` have rules of their own)."""

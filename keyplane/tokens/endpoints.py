@@ -15,6 +15,8 @@ from keyplane.auth.dependencies import CurrentAccount, Deleter, LicensingBearer,
 from keyplane.db import DbSession
 from keyplane.errors import Unauthorized
 from keyplane.kit.jsonapi import document, listing
+from keyplane.licenses import service as licenses
+from keyplane.licenses.endpoints import license_resource
 from keyplane.models import Product
 from keyplane.products.endpoints import product_resource
 from keyplane.tokens import service
@@ -99,7 +101,11 @@ async def revoke_token(token_id: uuid.UUID, session: DbSession, principal: Delet
 
 @router.get("/me")
 async def me(request: Request, session: DbSession, bearer: LicensingBearer) -> JSONResponse:
-    """Whoever the credential belongs to: a user, or a product token's product."""
+    """Whoever the credential belongs to: a user, a product token's product, or a license
+    authenticating with its key."""
+    if bearer.license_id is not None:
+        license, policy = await licenses.get(session, bearer, str(bearer.license_id))
+        return document(request, license_resource(license, policy))
     if bearer.product_id is not None:
         product = await session.get(Product, bearer.product_id)
         assert product is not None  # the product's deletion takes its tokens

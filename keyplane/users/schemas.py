@@ -6,12 +6,12 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from keyplane.auth.scopes import Role
+from keyplane.auth.scopes import USER_ROLES, Role
 from keyplane.kit.schemas import StrictInput
 
 
 def _person_role(role: Role) -> Role:
-    if role is Role.PRODUCT:
+    if role not in USER_ROLES:
         raise ValueError("is not a role a user can have")
     return role
 

@@ -1,0 +1,207 @@
+"""License actions: validation (``validate-key``, ``validate``), suspend, reinstate, renew,
+revoke, check-in and usage counting, in Keygen's shapes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import Field
+
+from keyplane.auth.dependencies import (
+    CurrentAccount,
+    LicensingBearer,
+    authenticate_bearer,
+    presented_credential,
+)
+from keyplane.auth.principal import Bearer
+from keyplane.db import DbSession
+from keyplane.kit import clock
+from keyplane.kit.jsonapi import document
+from keyplane.kit.schemas import StrictInput
+from keyplane.kit.timefmt import iso
+from keyplane.licenses import lifecycle
+from keyplane.licenses.endpoints import license_resource
+from keyplane.licenses.validation import Result, Scope, meta
+from keyplane.models import License, Policy
+
+router = APIRouter(tags=["License actions"])
+Nonce = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Step = Annotated[int, Field(ge=1, le=2_147_483_647)]
+
+
+class ValidateKeyMeta(StrictInput):
+    key: Annotated[str, Field(min_length=1, max_length=16_384)]
+    scope: Scope | None = None
+    nonce: Nonce | None = None
+
+
+class ValidateKey(StrictInput):
+    meta: ValidateKeyMeta
+
+
+class ValidateMeta(StrictInput):
+    scope: Scope | None = None
+    nonce: Nonce | None = None
+
+
+class Validate(StrictInput):
+    meta: ValidateMeta = ValidateMeta()
+
+
+class IncrementMeta(StrictInput):
+    increment: Step = 1
+
+
+class Increment(StrictInput):
+    meta: IncrementMeta = IncrementMeta()
+
+
+class DecrementMeta(StrictInput):
+    decrement: Step = 1
+
+
+class Decrement(StrictInput):
+    meta: DecrementMeta = DecrementMeta()
+
+
+async def optional_bearer(request: Request, session: DbSession, account: CurrentAccount) -> Bearer | None:
+    """The caller if it sent any credential (then it must be good), else None."""
+    authorization = request.headers.get("authorization")
+    if authorization is None and presented_credential(request) is None:
+        return None
+    return await authenticate_bearer(request, session, account)
+
+
+def _answer(
+    request: Request,
+    result: Result,
+    license: License | None,
+    policy: Policy | None,
+    scope: Scope | None,
+    nonce: int | None,
+) -> JSONResponse:
+    data = None if license is None or policy is None else license_resource(license, policy)
+    sent = None if scope is None else scope.model_dump(exclude_unset=True)
+    return document(request, data, meta=meta(result, iso(clock.now()), sent, nonce))
+
+
+@router.post("/licenses/actions/validate-key")
+async def validate_key(
+    request: Request,
+    session: DbSession,
+    account: CurrentAccount,
+    bearer: Annotated[Bearer | None, Depends(optional_bearer)],
+    body: ValidateKey,
+) -> JSONResponse:
+    """Validate a license key; no credential needed. Always 200: the result is in ``meta``
+    (``valid``, ``code``, ``detail``, ``ts``, and ``scope``/``nonce`` echoed when sent)."""
+    sent = body.meta
+    result, license, policy = await lifecycle.validate_key(session, account, bearer, sent.key, sent.scope)
+    return _answer(request, result, license, policy, sent.scope, sent.nonce)
+
+
+@router.post("/licenses/{license}/actions/validate")
+async def validate_license(
+    request: Request,
+    license: str,
+    session: DbSession,
+    bearer: LicensingBearer,
+    body: Annotated[Validate | None, Body()] = None,
+) -> JSONResponse:
+    """Validate a license by id or key, with scope checks; records ``lastValidated``."""
+    sent = (body or Validate()).meta
+    result, found, policy = await lifecycle.validate(session, bearer, license, sent.scope, quick=False)
+    return _answer(request, result, found, policy, sent.scope, sent.nonce)
+
+
+@router.get("/licenses/{license}/actions/validate")
+async def quick_validate_license(
+    request: Request, license: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """Quick validation: no scope checks, nothing recorded."""
+    result, found, policy = await lifecycle.validate(session, bearer, license, None, quick=True)
+    return _answer(request, result, found, policy, None, None)
+
+
+@router.post("/licenses/{license}/actions/suspend")
+async def suspend_license(
+    request: Request, license: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """Suspend a license: it validates as ``SUSPENDED`` until reinstated."""
+    found, policy = await lifecycle.suspend(session, bearer, license, True)
+    return document(request, license_resource(found, policy))
+
+
+@router.post("/licenses/{license}/actions/reinstate")
+async def reinstate_license(
+    request: Request, license: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """Lift a suspension."""
+    found, policy = await lifecycle.suspend(session, bearer, license, False)
+    return document(request, license_resource(found, policy))
+
+
+@router.post("/licenses/{license}/actions/renew")
+async def renew_license(
+    request: Request, license: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """Extend the expiry by the policy's duration (from the policy's renewal basis)."""
+    found, policy = await lifecycle.renew(session, bearer, license)
+    return document(request, license_resource(found, policy))
+
+
+@router.delete("/licenses/{license}/actions/revoke", status_code=204, response_class=Response)
+async def revoke_license(license: str, session: DbSession, bearer: LicensingBearer) -> Response:
+    """Revoke a license: it is deleted, with its machines."""
+    await lifecycle.revoke(session, bearer, license)
+    return Response(status_code=204)
+
+
+@router.post("/licenses/{license}/actions/check-in")
+async def check_in_license(
+    request: Request, license: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """Check in (policies with ``requireCheckIn``): the license is not ``OVERDUE`` until
+    the next check-in is due."""
+    found, policy = await lifecycle.check_in(session, bearer, license)
+    return document(request, license_resource(found, policy))
+
+
+@router.post("/licenses/{license}/actions/increment-usage")
+async def increment_usage(
+    request: Request,
+    license: str,
+    session: DbSession,
+    bearer: LicensingBearer,
+    body: Annotated[Increment | None, Body()] = None,
+) -> JSONResponse:
+    """Add ``meta.increment`` (default 1) to ``uses``; never past ``maxUses`` (422
+    ``USES_LIMIT_EXCEEDED``), however many requests race."""
+    step = (body or Increment()).meta.increment
+    found, policy = await lifecycle.change_usage(session, bearer, license, by=step)
+    return document(request, license_resource(found, policy))
+
+
+@router.post("/licenses/{license}/actions/decrement-usage")
+async def decrement_usage(
+    request: Request,
+    license: str,
+    session: DbSession,
+    bearer: LicensingBearer,
+    body: Annotated[Decrement | None, Body()] = None,
+) -> JSONResponse:
+    """Take ``meta.decrement`` (default 1) from ``uses``; never below 0."""
+    step = (body or Decrement()).meta.decrement
+    found, policy = await lifecycle.change_usage(session, bearer, license, by=-step)
+    return document(request, license_resource(found, policy))
+
+
+@router.post("/licenses/{license}/actions/reset-usage")
+async def reset_usage(
+    request: Request, license: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """Set ``uses`` back to 0."""
+    found, policy = await lifecycle.change_usage(session, bearer, license, reset=True)
+    return document(request, license_resource(found, policy))

@@ -1,0 +1,181 @@
+"""What happens to a license after it is made: validation, suspension, renewal, check-ins
+and usage counting. Usage changes are single conditional UPDATEs, so ``maxUses`` holds
+under any concurrency."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.auth.principal import AccountRef, Bearer
+from keyplane.errors import Forbidden, Unprocessable
+from keyplane.kit import clock
+from keyplane.licenses import validation
+from keyplane.licenses.service import find
+from keyplane.licenses.status import protected
+from keyplane.licensing.access import Action, authorize, view
+from keyplane.licensing.keystrings import digest
+from keyplane.models import License, Machine, Policy, User
+
+_USES = "/data/attributes/uses"
+
+
+async def _context(session: AsyncSession, license: License) -> tuple[Policy, Sequence[Machine], User | None]:
+    policy = await session.get(Policy, license.policy_id)
+    assert policy is not None
+    machines = (await session.scalars(select(Machine).where(Machine.license_id == license.id))).all()
+    owner = await session.get(User, license.owner_id) if license.owner_id else None
+    return policy, machines, owner
+
+
+async def _validate(
+    session: AsyncSession, license: License, scope: validation.Scope | None, *, quick: bool
+) -> tuple[validation.Result, Policy]:
+    policy, machines, owner = await _context(session, license)
+    now = clock.now()
+    if not quick:
+        # A first validation starts the clock of a FROM_FIRST_VALIDATION policy.
+        if license.expiry is None and policy.duration and policy.expiration_basis == "FROM_FIRST_VALIDATION":
+            license.expiry = now + timedelta(seconds=policy.duration)
+        license.last_validated = now
+        await session.flush()
+    return validation.check(license, policy, machines, owner, None if quick else scope, now), policy
+
+
+async def validate_key(
+    session: AsyncSession,
+    account: AccountRef,
+    bearer: Bearer | None,
+    key: str,
+    scope: validation.Scope | None,
+) -> tuple[validation.Result, License | None, Policy | None]:
+    """``validate-key``: anyone may ask; a pool key is not a license (``NOT_FOUND``)."""
+    license = await session.scalar(
+        select(License).where(License.account_id == account.id, License.key_digest == digest(key))
+    )
+    if license is None:
+        return validation.Result(False, "NOT_FOUND"), None, None
+    if bearer is not None:
+        visible = await session.scalar(
+            select(License.id).where(*view(bearer, License), License.id == license.id)
+        )
+        if visible is None:
+            raise Forbidden("You do not have permission to validate this license")
+    result, policy = await _validate(session, license, scope, quick=False)
+    return result, license, policy
+
+
+async def validate(
+    session: AsyncSession, bearer: Bearer, ref: str, scope: validation.Scope | None, *, quick: bool
+) -> tuple[validation.Result, License, Policy]:
+    license = await find(session, bearer, ref)
+    authorize(bearer, "licenses", Action.READ)
+    result, policy = await _validate(session, license, scope, quick=quick)
+    return result, license, policy
+
+
+async def _policy(session: AsyncSession, license: License) -> Policy:
+    policy = await session.get(Policy, license.policy_id)
+    assert policy is not None
+    return policy
+
+
+async def suspend(session: AsyncSession, bearer: Bearer, ref: str, suspended: bool) -> tuple[License, Policy]:
+    license = await find(session, bearer, ref, lock=True)
+    authorize(bearer, "licenses", Action.UPDATE)
+    if license.suspended == suspended:
+        if suspended:
+            raise Unprocessable(
+                "is already suspended", "LICENSE_SUSPENDED", pointer="/data/attributes/suspended"
+            )
+        raise Unprocessable("is not suspended", "LICENSE_NOT_SUSPENDED", pointer="/data/attributes/suspended")
+    license.suspended = suspended
+    license.updated_at = clock.now()
+    await session.flush()
+    return license, await _policy(session, license)
+
+
+async def renew(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[License, Policy]:
+    """Extend the expiry by the policy's duration, from the policy's renewal basis."""
+    license = await find(session, bearer, ref, lock=True)
+    policy = await _policy(session, license)
+    authorize(bearer, "licenses", Action.DELETE, own=await _owns_unprotected(bearer, license, policy))
+    if policy.duration is None:
+        raise Unprocessable(
+            "cannot be renewed: its policy has no duration",
+            "POLICY_DURATION_MISSING",
+            pointer="/data/attributes/expiry",
+        )
+    now = clock.now()
+    expired = license.expiry is None or license.expiry <= now
+    from_now = policy.renewal_basis == "FROM_NOW" or (
+        policy.renewal_basis == "FROM_NOW_IF_EXPIRED" and expired
+    )
+    start = now if from_now or license.expiry is None else license.expiry
+    license.expiry = start + timedelta(seconds=policy.duration)
+    license.updated_at = now
+    await session.flush()
+    return license, policy
+
+
+async def _owns_unprotected(bearer: Bearer, license: License, policy: Policy) -> bool:
+    return (
+        bearer.user_id is not None and license.owner_id == bearer.user_id and not protected(license, policy)
+    )
+
+
+async def revoke(session: AsyncSession, bearer: Bearer, ref: str) -> None:
+    license = await find(session, bearer, ref)
+    policy = await _policy(session, license)
+    authorize(bearer, "licenses", Action.DELETE, own=await _owns_unprotected(bearer, license, policy))
+    await session.delete(license)
+    await session.flush()
+
+
+async def check_in(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[License, Policy]:
+    license = await find(session, bearer, ref, lock=True)
+    authorize(bearer, "licenses", Action.UPDATE, own=bearer.is_license)
+    policy = await _policy(session, license)
+    if not policy.require_check_in:
+        raise Unprocessable(
+            "cannot be checked in: its policy does not require check-ins",
+            "CHECK_IN_NOT_REQUIRED",
+            pointer="/data/attributes/lastCheckIn",
+        )
+    license.last_check_in = clock.now()
+    license.updated_at = license.last_check_in
+    await session.flush()
+    return license, policy
+
+
+async def change_usage(
+    session: AsyncSession, bearer: Bearer, ref: str, *, by: int | None = None, reset: bool = False
+) -> tuple[License, Policy]:
+    """Add ``by`` (negative to take away) to ``uses``, never past ``maxUses`` nor below 0."""
+    license = await find(session, bearer, ref)
+    incrementing = by is not None and by > 0
+    authorize(bearer, "usage", Action.UPDATE, own=bearer.is_license and incrementing)
+    policy = await _policy(session, license)
+    statement = update(License).where(License.id == license.id)
+    if reset:
+        statement = statement.values(uses=0)
+    else:
+        assert by is not None
+        statement = statement.values(uses=License.uses + by)
+        maximum = policy.max_uses if license.max_uses is None else license.max_uses
+        if by > 0 and maximum is not None:
+            statement = statement.where(License.uses + by <= maximum)
+        if by < 0:
+            statement = statement.where(License.uses + by >= 0)
+    changed = (await session.execute(statement.values(updated_at=clock.now()).returning(License.id))).first()
+    if changed is None:
+        if incrementing:
+            raise Unprocessable(
+                f"usage exceeds maximum allowed for license ({maximum})", "USES_LIMIT_EXCEEDED", pointer=_USES
+            )
+        raise Unprocessable("usage cannot go below 0", "USES_INVALID", pointer=_USES)
+    await session.refresh(license)
+    return license, policy

@@ -1,0 +1,243 @@
+"""License validation: Keygen's result codes, in Keygen's order (the first failure wins).
+
+``check`` is pure: it takes the license, its policy, its machines and owner, the scope the
+client sent, and the time, and answers (valid, code, detail). Quick validation (``GET``)
+skips the scope checks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from keyplane.kit.schemas import StrictInput
+from keyplane.licenses.status import overdue
+from keyplane.machines import heartbeat
+from keyplane.machines.service import machine_limit
+from keyplane.models import License, Machine, Policy, User
+
+Ref = Annotated[str, Field(max_length=255)]
+DETAILS = {
+    "VALID": "is valid",
+    "NOT_FOUND": "does not exist",
+    "SUSPENDED": "is suspended",
+    "EXPIRED": "is expired",
+    "OVERDUE": "is overdue for check in",
+    "PRODUCT_SCOPE_MISMATCH": "product scope does not match",
+    "PRODUCT_SCOPE_REQUIRED": "product scope is required",
+    "POLICY_SCOPE_MISMATCH": "policy scope does not match",
+    "POLICY_SCOPE_REQUIRED": "policy scope is required",
+    "USER_SCOPE_MISMATCH": "user scope does not match",
+    "USER_SCOPE_REQUIRED": "user scope is required",
+    "ENTITLEMENTS_SCOPE_EMPTY": "entitlements scope is empty",
+    "ENTITLEMENTS_MISSING": "is missing one or more required entitlements",
+    "MACHINE_SCOPE_MISMATCH": "machine scope does not match",
+    "MACHINE_SCOPE_REQUIRED": "machine scope is required",
+    "FINGERPRINT_SCOPE_EMPTY": "fingerprint scope is empty",
+    "FINGERPRINT_SCOPE_MISMATCH": "fingerprint is not activated (does not match any associated machines)",
+    "FINGERPRINT_SCOPE_REQUIRED": "fingerprint scope is required",
+    "CHECKSUM_SCOPE_REQUIRED": "checksum scope is required",
+    "VERSION_SCOPE_REQUIRED": "version scope is required",
+    "HEARTBEAT_NOT_STARTED": "machine heartbeat is required",
+    "HEARTBEAT_DEAD": "machine heartbeat is dead",
+    "NO_MACHINE": "must have exactly 1 associated machine",
+    "NO_MACHINES": "must have at least 1 associated machine",
+    "TOO_MANY_MACHINES": "has too many associated machines",
+    "TOO_MANY_CORES": "has too many associated machine cores",
+    "TOO_MUCH_MEMORY": "has too much associated machine memory",
+    "TOO_MUCH_DISK": "has too much associated machine disk",
+}
+
+
+class Scope(StrictInput):
+    """What the client says the license should be for (``meta.scope``)."""
+
+    product: Ref | None = None
+    policy: Ref | None = None
+    user: Ref | None = None
+    machine: Ref | None = None
+    fingerprint: Ref | None = None
+    fingerprints: Annotated[list[Ref], Field(max_length=100)] | None = None
+    entitlements: Annotated[list[Ref], Field(max_length=100)] | None = None
+    components: Annotated[list[Ref], Field(max_length=0)] | None = None
+    """Keyplane has no components; clients send an empty list."""
+    environment: Ref | None = None
+    checksum: Ref | None = None
+    version: Ref | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    valid: bool
+    code: str
+
+    @property
+    def detail(self) -> str:
+        return DETAILS[self.code]
+
+
+def _given(value: str | None) -> bool:
+    """Clients send empty strings for scopes they do not use (keygen-py always sends product)."""
+    return bool(value)
+
+
+def _expired(license: License, now: datetime) -> bool:
+    return license.expiry is not None and license.expiry <= now
+
+
+def _expired_result(policy: Policy) -> Result:
+    return Result(policy.expiration_strategy in ("MAINTAIN_ACCESS", "ALLOW_ACCESS"), "EXPIRED")
+
+
+def _alive(machines: Sequence[Machine], policy: Policy, now: datetime) -> list[Machine]:
+    if not policy.require_heartbeat:
+        return list(machines)
+    return [m for m in machines if heartbeat.status(m, policy, now) != "DEAD"]
+
+
+def _needed(strategy: str, asked: int) -> int:
+    match strategy:
+        case "MATCH_TWO":
+            return min(2, asked)
+        case "MATCH_MOST":
+            return math.ceil(asked / 2)
+        case "MATCH_ALL":
+            return asked
+    return 1
+
+
+def _scopes(
+    license: License,
+    policy: Policy,
+    machines: Sequence[Machine],
+    owner: User | None,
+    scope: Scope,
+    now: datetime,
+) -> str | None:
+    """The first scope the license fails, as a result code."""
+    if _given(scope.product) and scope.product != str(license.product_id):
+        return "PRODUCT_SCOPE_MISMATCH"
+    if policy.require_product_scope and not _given(scope.product):
+        return "PRODUCT_SCOPE_REQUIRED"
+    if _given(scope.policy) and scope.policy != str(license.policy_id):
+        return "POLICY_SCOPE_MISMATCH"
+    if policy.require_policy_scope and not _given(scope.policy):
+        return "POLICY_SCOPE_REQUIRED"
+    if _given(scope.user):
+        user = (scope.user or "").lower()
+        if owner is None or user not in (str(owner.id), owner.email):
+            return "USER_SCOPE_MISMATCH"
+    elif policy.require_user_scope:
+        return "USER_SCOPE_REQUIRED"
+    if scope.entitlements is not None:
+        # Keyplane has no entitlements: asking for any is asking for one the license lacks.
+        return "ENTITLEMENTS_SCOPE_EMPTY" if not scope.entitlements else "ENTITLEMENTS_MISSING"
+    if _given(scope.machine):
+        if not machines:
+            return "NO_MACHINES" if policy.floating else "NO_MACHINE"
+        found = next((m for m in machines if str(m.id) == scope.machine), None)
+        if found is None:
+            return "MACHINE_SCOPE_MISMATCH"
+        if policy.require_heartbeat:
+            state = heartbeat.status(found, policy, now)
+            if state == "NOT_STARTED":
+                return "HEARTBEAT_NOT_STARTED"
+            if state == "DEAD":
+                return "HEARTBEAT_DEAD"
+    elif policy.require_machine_scope:
+        return "MACHINE_SCOPE_REQUIRED"
+    failed = _fingerprints(policy, machines, scope, now)
+    if failed is not None:
+        return failed
+    if policy.require_checksum_scope and not _given(scope.checksum):
+        return "CHECKSUM_SCOPE_REQUIRED"
+    if policy.require_version_scope and not _given(scope.version):
+        return "VERSION_SCOPE_REQUIRED"
+    return None
+
+
+def _fingerprints(policy: Policy, machines: Sequence[Machine], scope: Scope, now: datetime) -> str | None:
+    """Enough of the fingerprints sent match live machines of the license, by the policy's
+    matching strategy (duplicates count once)."""
+    asked = scope.fingerprints
+    if scope.fingerprint is not None and asked is None:
+        asked = [scope.fingerprint] if scope.fingerprint else []
+    if asked is None:
+        return "FINGERPRINT_SCOPE_REQUIRED" if policy.require_fingerprint_scope else None
+    if not asked:
+        return "FINGERPRINT_SCOPE_EMPTY"
+    if not machines:
+        return "NO_MACHINES" if policy.floating else "NO_MACHINE"
+    wanted = set(asked)
+    alive = {m.fingerprint for m in _alive(machines, policy, now)} & wanted
+    if len(alive) < _needed(policy.machine_matching_strategy, len(wanted)):
+        matched = {m.fingerprint for m in machines} & wanted
+        return "HEARTBEAT_DEAD" if len(matched) > len(alive) else "FINGERPRINT_SCOPE_MISMATCH"
+    return None
+
+
+def _tolerated(policy: Policy) -> bool:
+    return policy.overage_strategy != "NO_OVERAGE"
+
+
+def _limits(license: License, policy: Policy, machines: Sequence[Machine]) -> Result | None:
+    """A strict policy's machine limits: none activated, or more than allowed."""
+    count = len(machines)
+    if count == 0:
+        return Result(False, "NO_MACHINES" if policy.floating else "NO_MACHINE")
+    base = 1 if not policy.floating else (license.max_machines or policy.max_machines)
+    if base is not None and count > base:
+        limit = machine_limit(license, policy)
+        return Result(limit is None or count <= limit, "TOO_MANY_MACHINES")
+    for used, override, allowed, code in (
+        (sum(m.cores or 0 for m in machines), license.max_cores, policy.max_cores, "TOO_MANY_CORES"),
+        (sum(m.memory or 0 for m in machines), license.max_memory, policy.max_memory, "TOO_MUCH_MEMORY"),
+        (sum(m.disk or 0 for m in machines), license.max_disk, policy.max_disk, "TOO_MUCH_DISK"),
+    ):
+        maximum = allowed if override is None else override
+        if maximum is not None and used > maximum:
+            return Result(_tolerated(policy), code)
+    return None
+
+
+def check(
+    license: License,
+    policy: Policy,
+    machines: Sequence[Machine],
+    owner: User | None,
+    scope: Scope | None,
+    now: datetime,
+) -> Result:
+    if license.suspended:
+        return Result(False, "SUSPENDED")
+    expired = _expired(license, now)
+    if expired and policy.expiration_strategy == "REVOKE_ACCESS":
+        return Result(False, "EXPIRED")
+    if overdue(license, policy, now):
+        return Result(False, "OVERDUE")
+    if scope is not None:
+        failed = _scopes(license, policy, machines, owner, scope, now)
+        if failed is not None:
+            return Result(False, failed)
+    if not policy.strict:
+        return _expired_result(policy) if expired else Result(True, "VALID")
+    counted = _alive(machines, policy, now) if heartbeat.culls(policy) else list(machines)
+    limited = _limits(license, policy, counted)
+    if limited is not None:
+        return limited
+    return _expired_result(policy) if expired else Result(True, "VALID")
+
+
+def meta(result: Result, now: str, scope: dict[str, Any] | None, nonce: int | None) -> dict[str, Any]:
+    """``meta`` of a validation answer; ``scope`` and ``nonce`` are echoed only when sent."""
+    body: dict[str, Any] = {"ts": now, "valid": result.valid, "detail": result.detail, "code": result.code}
+    if scope is not None:
+        body["scope"] = scope
+    if nonce is not None:
+        body["nonce"] = nonce
+    return body

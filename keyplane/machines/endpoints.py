@@ -1,0 +1,154 @@
+"""Machines in Keygen's JSON:API shapes: activation, heartbeats, deactivation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from keyplane.auth.dependencies import LicensingBearer
+from keyplane.db import DbSession
+from keyplane.kit import clock
+from keyplane.kit.jsonapi import account_base, created, document, listing, resource, to_one
+from keyplane.kit.timefmt import iso, iso_or_none
+from keyplane.licenses import service as licenses
+from keyplane.licenses.endpoints import license_resource
+from keyplane.machines import heartbeat, service
+from keyplane.machines.schemas import MachineCreate, MachineUpdate
+from keyplane.models import Machine, Policy
+
+router = APIRouter(tags=["Machines"])
+
+
+def machine_resource(machine: Machine, policy: Policy) -> dict[str, Any]:
+    base = account_base(machine.account_id)
+    own = f"machines/{machine.id}"
+    return resource(
+        base,
+        "machines",
+        machine.id,
+        {
+            "fingerprint": machine.fingerprint,
+            "cores": machine.cores,
+            "memory": machine.memory,
+            "disk": machine.disk,
+            "ip": machine.ip,
+            "hostname": machine.hostname,
+            "platform": machine.platform,
+            "name": machine.name,
+            "requireHeartbeat": policy.require_heartbeat,
+            "heartbeatStatus": heartbeat.status(machine, policy, clock.now()),
+            "heartbeatDuration": int(heartbeat.duration(policy).total_seconds()),
+            "lastHeartbeat": iso_or_none(machine.last_heartbeat),
+            "nextHeartbeat": iso_or_none(heartbeat.next_heartbeat(machine, policy)),
+            "metadata": machine.meta,
+            "created": iso(machine.created_at),
+            "updated": iso(machine.updated_at),
+        },
+        {
+            "account": to_one(base, "accounts", machine.account_id, ""),
+            "product": to_one(base, "products", machine.product_id, f"products/{machine.product_id}"),
+            "license": to_one(base, "licenses", machine.license_id, f"{own}/license"),
+            "owner": to_one(
+                base, "users", machine.owner_id, f"users/{machine.owner_id}" if machine.owner_id else ""
+            ),
+        },
+    )
+
+
+@router.post("/machines", status_code=201)
+async def activate_machine(
+    request: Request, session: DbSession, bearer: LicensingBearer, body: MachineCreate
+) -> JSONResponse:
+    """Activate a machine on a license (``fingerprint`` and the ``license`` relationship).
+
+    422 ``FINGERPRINT_TAKEN`` if the fingerprint is already activated where the policy's
+    uniqueness strategy looks; 422 ``MACHINE_LIMIT_EXCEEDED`` past the license's machines.
+    """
+    data = body.data
+    owner = data.relationships.owner
+    machine, policy = await service.activate(
+        session,
+        bearer,
+        data.attributes,
+        data.relationships.license.data.id,
+        owner.data.id if owner is not None and owner.data is not None else None,
+    )
+    return created(request, machine_resource(machine, policy))
+
+
+async def _list(
+    request: Request, session: DbSession, bearer: LicensingBearer, filters: dict[str, str | None]
+) -> JSONResponse:
+    page, policies = await service.listing(session, request, bearer, filters)
+    data = [machine_resource(machine, policies[machine.license_id]) for machine in page.items]
+    return listing(request, data, page.links)
+
+
+@router.get("/machines")
+async def list_machines(
+    request: Request,
+    session: DbSession,
+    bearer: LicensingBearer,
+    license: Annotated[str | None, Query(description="Only this license's machines (id or key)")] = None,
+    fingerprint: Annotated[str | None, Query(description="Only machines with this fingerprint")] = None,
+    product: Annotated[str | None, Query(description="Only this product's machines")] = None,
+) -> JSONResponse:
+    """Machines the bearer may see, newest first."""
+    return await _list(
+        request, session, bearer, {"license": license, "fingerprint": fingerprint, "product": product}
+    )
+
+
+@router.get("/licenses/{license}/machines")
+async def license_machines(
+    request: Request, license: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """A license's machines, newest first."""
+    found, _ = await licenses.get(session, bearer, license)
+    return await _list(request, session, bearer, {"license": str(found.id)})
+
+
+@router.get("/machines/{machine}")
+async def get_machine(
+    request: Request, machine: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """One machine by id or fingerprint."""
+    found, policy = await service.get(session, bearer, machine)
+    return document(request, machine_resource(found, policy))
+
+
+@router.patch("/machines/{machine}")
+async def update_machine(
+    request: Request, machine: str, session: DbSession, bearer: LicensingBearer, body: MachineUpdate
+) -> JSONResponse:
+    """Change a machine's name, platform, hostname, ip, cores, memory, disk or metadata."""
+    found, policy = await service.update(session, bearer, machine, body.data.attributes)
+    return document(request, machine_resource(found, policy))
+
+
+@router.delete("/machines/{machine}", status_code=204, response_class=Response)
+async def deactivate_machine(machine: str, session: DbSession, bearer: LicensingBearer) -> Response:
+    """Deactivate a machine (by id or fingerprint): its seat is free at once."""
+    await service.deactivate(session, bearer, machine)
+    return Response(status_code=204)
+
+
+@router.post("/machines/{machine}/actions/ping")
+async def ping_machine(
+    request: Request, machine: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """A heartbeat: ``heartbeatStatus`` is ALIVE until ``heartbeatDuration`` from now."""
+    found, policy = await service.ping(session, bearer, machine)
+    return document(request, machine_resource(found, policy))
+
+
+@router.get("/machines/{machine}/license")
+async def machine_license(
+    request: Request, machine: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """The license a machine is activated on."""
+    found, _ = await service.get(session, bearer, machine)
+    license, policy = await licenses.get(session, bearer, str(found.license_id))
+    return document(request, license_resource(license, policy))

@@ -1,0 +1,279 @@
+"""Machines: activation within the license's limits, heartbeats, deactivation.
+
+Activations of one license are serialized by locking the license row (SQLite serializes
+every writer anyway), so ``maxMachines`` holds under any concurrency; the fingerprint's
+uniqueness is a unique index over the scope the policy names.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+from fastapi import Request
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.auth.principal import Bearer
+from keyplane.errors import Forbidden, InvalidResource, Unprocessable
+from keyplane.kit import clock, paging
+from keyplane.kit.ids import as_uuid, uuid7
+from keyplane.licenses import repository as licenses
+from keyplane.licenses.status import protected
+from keyplane.licensing.access import Action, authorize, view
+from keyplane.licensing.records import not_found, target
+from keyplane.machines import heartbeat
+from keyplane.machines.schemas import MachineAttributes, MachineCreateAttributes
+from keyplane.models import License, Machine, Policy
+
+_FINGERPRINT = "/data/attributes/fingerprint"
+_OVERAGE = {"ALLOW_1_25X_OVERAGE": 1.25, "ALLOW_1_5X_OVERAGE": 1.5, "ALLOW_2X_OVERAGE": 2.0}
+_UNIQUE_IN = {
+    "UNIQUE_PER_ACCOUNT": "the account",
+    "UNIQUE_PER_PRODUCT": "this product",
+    "UNIQUE_PER_POLICY": "this policy",
+    "UNIQUE_PER_LICENSE": "this license",
+}
+
+
+def machine_limit(license: License, policy: Policy) -> int | None:
+    """How many machines the license may hold, overage included (None: no limit)."""
+    if policy.overage_strategy == "ALWAYS_ALLOW_OVERAGE":
+        return None
+    base = 1 if not policy.floating else (license.max_machines or policy.max_machines)
+    if base is None:
+        return None
+    return math.floor(base * _OVERAGE.get(policy.overage_strategy, 1.0))
+
+
+def _uniqueness_scope(license: License, policy: Policy) -> uuid.UUID:
+    match policy.machine_uniqueness_strategy:
+        case "UNIQUE_PER_ACCOUNT":
+            return license.account_id
+        case "UNIQUE_PER_PRODUCT":
+            return license.product_id
+        case "UNIQUE_PER_POLICY":
+            return policy.id
+    return license.id
+
+
+async def _locked_license(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[License, Policy]:
+    found = await target(
+        session,
+        bearer,
+        License,
+        ref,
+        view(bearer, License),
+        code="LICENSE_NOT_FOUND",
+        pointer="/data/relationships/license",
+        denied="You do not have permission to activate machines for this license",
+    )
+    # Serializes activations of this license (SQLite: the write lock already does).
+    locked = await session.scalar(select(License).where(License.id == found.id).with_for_update())
+    assert locked is not None
+    policy = await session.get(Policy, locked.policy_id)
+    assert policy is not None
+    return locked, policy
+
+
+async def _cull(session: AsyncSession, license: License, policy: Policy) -> None:
+    """Under DEACTIVATE_DEAD, dead machines stop holding a seat: remove them."""
+    if not heartbeat.culls(policy):
+        return
+    now = clock.now()
+    machines = (await session.scalars(select(Machine).where(Machine.license_id == license.id))).all()
+    dead = [m.id for m in machines if heartbeat.status(m, policy, now) == "DEAD"]
+    if dead:
+        await session.execute(delete(Machine).where(Machine.id.in_(dead)))
+
+
+async def _check_limits(
+    session: AsyncSession, license: License, policy: Policy, data: MachineCreateAttributes
+) -> None:
+    count, cores, memory, disk = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(Machine.cores), 0),
+                func.coalesce(func.sum(Machine.memory), 0),
+                func.coalesce(func.sum(Machine.disk), 0),
+            ).where(Machine.license_id == license.id)
+        )
+    ).one()
+    limit = machine_limit(license, policy)
+    # The first machine is always accepted (Keygen's rule), whatever the limit says.
+    if count and limit is not None and count >= limit:
+        raise InvalidResource(
+            f"machine count has exceeded maximum allowed for license ({limit})",
+            "MACHINE_LIMIT_EXCEEDED",
+            pointer="/data",
+        )
+    for used, added, override, allowed, code in (
+        (cores, data.cores, license.max_cores, policy.max_cores, "MACHINE_CORE_LIMIT_EXCEEDED"),
+        (memory, data.memory, license.max_memory, policy.max_memory, "MACHINE_MEMORY_LIMIT_EXCEEDED"),
+        (disk, data.disk, license.max_disk, policy.max_disk, "MACHINE_DISK_LIMIT_EXCEEDED"),
+    ):
+        maximum = allowed if override is None else override
+        if count and maximum is not None and added is not None and int(used or 0) + added > maximum:
+            raise InvalidResource(
+                f"exceeds the maximum allowed for license ({maximum})", code, pointer="/data"
+            )
+
+
+async def activate(
+    session: AsyncSession,
+    bearer: Bearer,
+    data: MachineCreateAttributes,
+    license_ref: str,
+    owner_ref: str | None,
+) -> tuple[Machine, Policy]:
+    authorize(bearer, "machines", Action.CREATE, own=True)
+    license, policy = await _locked_license(session, bearer, license_ref)
+    if not (bearer.is_staff or bearer.is_product) and protected(license, policy):
+        raise Forbidden("The license is protected: only staff may activate its machines")
+    owner = None
+    if owner_ref is not None:
+        owner = await licenses.user_by_ref(session, bearer.account.id, owner_ref)
+        if owner is None:
+            raise InvalidResource("must exist", "OWNER_NOT_FOUND", pointer="/data/relationships/owner")
+    scope = _uniqueness_scope(license, policy)
+    await _cull(session, license, policy)
+    taken = select(Machine.id).where(
+        Machine.uniqueness_scope == scope, Machine.fingerprint == data.fingerprint
+    )
+    if await session.scalar(taken) is not None:
+        where = _UNIQUE_IN[policy.machine_uniqueness_strategy]
+        raise InvalidResource(
+            f"has already been taken for {where}", "FINGERPRINT_TAKEN", pointer=_FINGERPRINT
+        )
+    fingerprint_id = as_uuid(data.fingerprint)
+    if fingerprint_id is not None:
+        clash = select(Machine.id).where(
+            Machine.account_id == license.account_id, Machine.id == fingerprint_id
+        )
+        if await session.scalar(clash) is not None:
+            raise InvalidResource(
+                "conflicts with an existing machine", "FINGERPRINT_CONFLICT", pointer=_FINGERPRINT
+            )
+    await _check_limits(session, license, policy, data)
+    machine = Machine(
+        id=uuid7(),
+        account_id=license.account_id,
+        product_id=license.product_id,
+        license_id=license.id,
+        owner_id=owner.id if owner is not None else license.owner_id,
+        uniqueness_scope=scope,
+        fingerprint=data.fingerprint,
+        meta={},
+    )
+    _apply(machine, data, set(data.model_fields_set))
+    session.add(machine)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Another license of the same uniqueness scope activated this fingerprint meanwhile.
+        raise InvalidResource("has already been taken", "FINGERPRINT_TAKEN", pointer=_FINGERPRINT) from None
+    return machine, policy
+
+
+def _apply(machine: Machine, data: MachineAttributes, sent: set[str]) -> None:
+    for name in ("name", "platform", "hostname", "ip", "cores", "memory", "disk"):
+        if name in sent:
+            setattr(machine, name, getattr(data, name))
+    if "metadata" in sent:
+        machine.meta = data.metadata or {}
+
+
+async def find(
+    session: AsyncSession, bearer: Bearer, ref: str, *, lock: bool = False
+) -> tuple[Machine, Policy]:
+    """A machine the bearer may see, by id or by fingerprint (the newest such), or 404."""
+    conditions = view(bearer, Machine)
+    machine_id = as_uuid(ref)
+    machine = None
+    candidates = [Machine.fingerprint == ref]
+    if machine_id is not None:
+        candidates.insert(0, Machine.id == machine_id)
+    for candidate in candidates:
+        statement = select(Machine).where(*conditions, candidate).order_by(Machine.id.desc()).limit(1)
+        if lock:
+            statement = statement.with_for_update()
+        machine = await session.scalar(statement)
+        if machine is not None:
+            break
+    if machine is None:
+        raise not_found("machine", ref)
+    policy = await session.scalar(
+        select(Policy).join(License, License.policy_id == Policy.id).where(License.id == machine.license_id)
+    )
+    assert policy is not None
+    return machine, policy
+
+
+async def get(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Machine, Policy]:
+    found = await find(session, bearer, ref)
+    authorize(bearer, "machines", Action.READ)
+    return found
+
+
+async def listing(
+    session: AsyncSession, request: Request, bearer: Bearer, filters: dict[str, str | None]
+) -> tuple[paging.Page[Machine], dict[uuid.UUID, Policy]]:
+    authorize(bearer, "machines", Action.READ)
+    conditions = view(bearer, Machine)
+    if filters.get("license") is not None:
+        license = await licenses.by_id_or_key(session, view(bearer, License), filters["license"] or "")
+        conditions.append(Machine.license_id == (license.id if license else uuid.UUID(int=0)))
+    if filters.get("fingerprint") is not None:
+        conditions.append(Machine.fingerprint == filters["fingerprint"])
+    if filters.get("product") is not None:
+        conditions.append(Machine.product_id == (as_uuid(filters["product"] or "") or uuid.UUID(int=0)))
+    page = await paging.fetch(
+        session, request, paging.parse(request), select(Machine), Machine.id, conditions
+    )
+    ids = {machine.license_id for machine in page.items}
+    policies: dict[uuid.UUID, Policy] = {}
+    if ids:
+        rows = await session.execute(
+            select(License.id, Policy).join(Policy, Policy.id == License.policy_id).where(License.id.in_(ids))
+        )
+        policies = {license_id: policy for license_id, policy in rows}
+    return page, policies
+
+
+async def _own(session: AsyncSession, machine: Machine, policy: Policy) -> bool:
+    license = await session.get(License, machine.license_id)
+    assert license is not None
+    return not protected(license, policy)
+
+
+async def update(
+    session: AsyncSession, bearer: Bearer, ref: str, data: MachineAttributes
+) -> tuple[Machine, Policy]:
+    machine, policy = await find(session, bearer, ref, lock=True)
+    authorize(bearer, "machines", Action.UPDATE, own=await _own(session, machine, policy))
+    _apply(machine, data, set(data.model_fields_set))
+    machine.updated_at = clock.now()
+    await session.flush()
+    return machine, policy
+
+
+async def deactivate(session: AsyncSession, bearer: Bearer, ref: str) -> None:
+    machine, policy = await find(session, bearer, ref)
+    authorize(bearer, "machines", Action.DELETE, own=await _own(session, machine, policy))
+    await session.delete(machine)
+    await session.flush()
+
+
+async def ping(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Machine, Policy]:
+    """A heartbeat: the machine is alive until ``heartbeatDuration`` from now."""
+    machine, policy = await find(session, bearer, ref, lock=True)
+    authorize(bearer, "machines", Action.UPDATE, own=True)
+    now = clock.now()
+    if heartbeat.status(machine, policy, now) == "DEAD" and not heartbeat.may_revive(machine, policy, now):
+        raise Unprocessable("is dead", "MACHINE_HEARTBEAT_DEAD", pointer="/data/attributes/heartbeatStatus")
+    machine.last_heartbeat = now
+    machine.updated_at = now
+    await session.flush()
+    return machine, policy

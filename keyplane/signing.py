@@ -1,0 +1,158 @@
+"""Every answer under ``/v1`` signed as Keygen signs them, so clients that pin the account's
+public key accept it.
+
+Headers: ``Date``, ``Digest: sha-256=<base64 SHA-256 of the body>``, their ``Keygen-``
+twins, and ``Keygen-Signature: keyid="<account id>", algorithm="ed25519",
+signature="<base64>", headers="(request-target) host date digest"``. The signed text is
+those four lines, with the request target and the host exactly as the request sent them
+(port included). ``Keygen-Accept-Signature`` may ask for ``ed25519``, the one algorithm an
+account has; anything else, or another account's ``keyid``, is a 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from email.utils import formatdate
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from keyplane.accounts.directory import AccountDirectory
+from keyplane.accounts.signing import KeyRing
+from keyplane.auth.principal import AccountRef
+from keyplane.db import Database
+from keyplane.errors import ErrorItem, render
+
+ALGORITHM = "ed25519"
+SIGNED_HEADERS = "(request-target) host date digest"
+
+
+def _params(header: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for part in header.split(","):
+        key, sep, value = part.partition("=")
+        if sep:
+            params[key.strip().lower()] = value.strip().strip('"')
+    return params
+
+
+def signing_text(method: str, target: str, host: str, date: str, digest: str) -> bytes:
+    return (
+        f"(request-target): {method.lower()} {target}\nhost: {host}\ndate: {date}\ndigest: {digest}".encode()
+    )
+
+
+def _dated(send: Send) -> Send:
+    """Only the Date header, for answers outside the API (docs, OpenAPI)."""
+
+    async def dated(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            date = formatdate(usegmt=True).encode()
+            message = {**message, "headers": [*message.get("headers", []), (b"date", date)]}
+        await send(message)
+
+    return dated
+
+
+class Signatures:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def _account(self, scope: Scope) -> AccountRef | None:
+        """The account the request named (resolved by the route already, in most cases)."""
+        state: dict[str, Any] = scope.setdefault("state", {})
+        account: AccountRef | None = state.get("account")
+        if account is not None:
+            return account
+        application = scope["app"]
+        directory: AccountDirectory = application.state.accounts
+        database: Database = application.state.db
+        parts = [part for part in scope["path"].split("/") if part]
+        async with database.reader() as session:
+            if parts[:2] == ["v1", "accounts"] and len(parts) > 2:
+                return await directory.named(session, parts[2])
+            return await directory.default(session)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, detail: str) -> None:
+        item = ErrorItem(detail, "SIGNATURE_INVALID", header="Keygen-Accept-Signature")
+        await render(Request(scope), 400, [item])(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, _dated(send))
+            return
+        # Created here so that inner layers that copy the scope still share it.
+        scope.setdefault("state", {})
+        headers = dict(scope["headers"])
+        asked = headers.get(b"keygen-accept-signature")
+        if asked is not None:
+            params = _params(asked.decode("latin-1"))
+            if params.get("algorithm", "").lower() != ALGORITHM:
+                await self._refuse(
+                    scope, receive, send, 'The only signature algorithm is algorithm="ed25519"'
+                )
+                return
+            keyid = params.get("keyid")
+            if keyid is not None:
+                account = await self._account(scope)
+                if account is None or keyid not in (str(account.id), account.slug):
+                    await self._refuse(scope, receive, send, "The keyid is not this account's")
+                    return
+
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def buffered(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = b"".join(chunks)
+            await send({**start, "headers": [*start["headers"], *await self._sign(scope, headers, body)]})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, buffered)
+
+    async def _sign(
+        self, scope: Scope, headers: dict[bytes, bytes], body: bytes
+    ) -> list[tuple[bytes, bytes]]:
+        date = formatdate(usegmt=True)
+        added = [(b"date", date.encode())]
+        account = await self._account(scope)
+        if account is None:
+            return added
+        keys: KeyRing = scope["app"].state.keys
+        key = keys.cached(account.id)
+        if key is None:
+            database: Database = scope["app"].state.db
+            async with database.writer() as session:
+                key = await keys.key(session, account.id)
+                await session.commit()
+        digest = "sha-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
+        target = scope.get("raw_path") or scope["path"].encode()
+        if scope.get("query_string"):
+            target += b"?" + scope["query_string"]
+        host = headers.get(b"host", b"").decode("latin-1")
+        text = signing_text(scope["method"], target.decode("latin-1"), host, date, digest)
+        signature = base64.b64encode(key.sign(text)).decode()
+        value = f'keyid="{account.id}", algorithm="{ALGORITHM}", signature="{signature}", '
+        value += f'headers="{SIGNED_HEADERS}"'
+        return [
+            *added,
+            (b"digest", digest.encode()),
+            (b"keygen-date", date.encode()),
+            (b"keygen-digest", digest.encode()),
+            (b"keygen-signature", value.encode()),
+            (b"keygen-account", str(account.id).encode()),
+        ]
