@@ -16,7 +16,9 @@ from keyplane.licenses import service as licenses
 from keyplane.licenses.endpoints import license_resource
 from keyplane.machines import heartbeat, service
 from keyplane.machines.schemas import MachineCreate, MachineUpdate
-from keyplane.models import Machine, Policy
+from keyplane.models import Machine, Policy, User
+from keyplane.products.endpoints import product_resource
+from keyplane.users.endpoints import user_resource
 
 router = APIRouter(tags=["Machines"])
 
@@ -48,11 +50,9 @@ def machine_resource(machine: Machine, policy: Policy) -> dict[str, Any]:
         },
         {
             "account": to_one(base, "accounts", machine.account_id, ""),
-            "product": to_one(base, "products", machine.product_id, f"products/{machine.product_id}"),
+            "product": to_one(base, "products", machine.product_id, f"{own}/product"),
             "license": to_one(base, "licenses", machine.license_id, f"{own}/license"),
-            "owner": to_one(
-                base, "users", machine.owner_id, f"users/{machine.owner_id}" if machine.owner_id else ""
-            ),
+            "owner": to_one(base, "users", machine.owner_id, f"{own}/owner"),
         },
     )
 
@@ -152,3 +152,23 @@ async def machine_license(
     found, _ = await service.get(session, bearer, machine)
     license, policy = await licenses.get(session, bearer, str(found.license_id))
     return document(request, license_resource(license, policy))
+
+
+@router.get("/machines/{machine}/product")
+async def machine_product(
+    request: Request, machine: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """The product of a machine's license."""
+    found, _ = await service.get(session, bearer, machine)
+    _, _, product, _ = await licenses.related(session, bearer, str(found.license_id))
+    return document(request, product_resource(product))
+
+
+@router.get("/machines/{machine}/owner")
+async def machine_owner(
+    request: Request, machine: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """The user who owns a machine (``data: null`` when nobody does)."""
+    found, _ = await service.get(session, bearer, machine)
+    owner = await session.get(User, found.owner_id) if found.owner_id else None
+    return document(request, None if owner is None else user_resource(owner))

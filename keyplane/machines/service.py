@@ -89,8 +89,18 @@ async def _cull(session: AsyncSession, license: License, policy: Policy) -> None
 
 
 async def _check_limits(
-    session: AsyncSession, license: License, policy: Policy, data: MachineCreateAttributes
+    session: AsyncSession,
+    license: License,
+    policy: Policy,
+    data: MachineAttributes,
+    *,
+    replacing: Machine | None = None,
 ) -> None:
+    """The license's machine, core, memory and disk limits with ``data`` added (or, on an
+    update, standing in for ``replacing``'s values)."""
+    others = [Machine.license_id == license.id]
+    if replacing is not None:
+        others.append(Machine.id != replacing.id)
     count, cores, memory, disk = (
         await session.execute(
             select(
@@ -98,24 +108,29 @@ async def _check_limits(
                 func.coalesce(func.sum(Machine.cores), 0),
                 func.coalesce(func.sum(Machine.memory), 0),
                 func.coalesce(func.sum(Machine.disk), 0),
-            ).where(Machine.license_id == license.id)
+            ).where(*others)
         )
     ).one()
     limit = machine_limit(license, policy)
     # The first machine is always accepted (Keygen's rule), whatever the limit says.
-    if count and limit is not None and count >= limit:
+    if replacing is None and count and limit is not None and count >= limit:
         raise InvalidResource(
             f"machine count has exceeded maximum allowed for license ({limit})",
             "MACHINE_LIMIT_EXCEEDED",
             pointer="/data",
         )
+    if policy.overage_strategy == "ALWAYS_ALLOW_OVERAGE":
+        return
+    factor = _OVERAGE.get(policy.overage_strategy, 1.0)
     for used, added, override, allowed, code in (
         (cores, data.cores, license.max_cores, policy.max_cores, "MACHINE_CORE_LIMIT_EXCEEDED"),
         (memory, data.memory, license.max_memory, policy.max_memory, "MACHINE_MEMORY_LIMIT_EXCEEDED"),
         (disk, data.disk, license.max_disk, policy.max_disk, "MACHINE_DISK_LIMIT_EXCEEDED"),
     ):
         maximum = allowed if override is None else override
-        if count and maximum is not None and added is not None and int(used or 0) + added > maximum:
+        # Unlike the machine count, the sums count the first machine too (Keygen's rule), and
+        # the policy's overage applies to them as to the count.
+        if maximum is not None and added is not None and int(used or 0) + added > maximum * factor:
             raise InvalidResource(
                 f"exceeds the maximum allowed for license ({maximum})", code, pointer="/data"
             )
@@ -251,9 +266,16 @@ async def _own(session: AsyncSession, machine: Machine, policy: Policy) -> bool:
 async def update(
     session: AsyncSession, bearer: Bearer, ref: str, data: MachineAttributes
 ) -> tuple[Machine, Policy]:
-    machine, policy = await find(session, bearer, ref, lock=True)
+    machine, policy = await find(session, bearer, ref)
     authorize(bearer, "machines", Action.UPDATE, own=await _own(session, machine, policy))
-    _apply(machine, data, set(data.model_fields_set))
+    # The license row first, then the machine: the order activations lock in.
+    license = await session.scalar(select(License).where(License.id == machine.license_id).with_for_update())
+    assert license is not None
+    await session.refresh(machine, with_for_update=True)
+    sent = set(data.model_fields_set)
+    if sent & {"cores", "memory", "disk"}:
+        await _check_limits(session, license, policy, data, replacing=machine)
+    _apply(machine, data, sent)
     machine.updated_at = clock.now()
     await session.flush()
     return machine, policy
