@@ -97,6 +97,30 @@ def _lua(folder: Path, method: str, headers: dict[str, str], body: str | None) -
     return path
 
 
+def _license(api: str, auth: dict[str, str]) -> str:
+    """A product, a node-locked policy and a license with one machine: what validate-key checks."""
+
+    def made(path: str, type_: str, attributes: dict[str, object], **related: str) -> str:
+        relationships = {
+            name: {"data": {"type": kind, "id": id_}}
+            for name, (kind, id_) in ((name, value.split(":", 1)) for name, value in related.items())
+        }
+        data: dict[str, object] = {"type": type_, "attributes": attributes}
+        if relationships:
+            data["relationships"] = relationships
+        body = {"data": data}
+        answer = httpx.post(f"{api}/{path}", json=body, headers=auth)
+        answer.raise_for_status()
+        return str(answer.json()["data"]["id"])
+
+    product = made("products", "products", {"name": "Bench"})
+    policy = made("policies", "policies", {"name": "Bench", "strict": True}, product=f"products:{product}")
+    license_id = made("licenses", "licenses", {}, policy=f"policies:{policy}")
+    made("machines", "machines", {"fingerprint": "bench-machine"}, license=f"licenses:{license_id}")
+    answer = httpx.get(f"{api}/licenses/{license_id}", headers=auth)
+    return str(answer.json()["data"]["attributes"]["key"])
+
+
 def init_account(env: dict[str, str]) -> tuple[str, str]:
     """A fresh account for this run (a shared database may hold older ones): slug, admin key."""
     slug = f"bench-{secrets.token_hex(4)}"
@@ -185,6 +209,22 @@ def main() -> None:
                     args.seconds,
                     args.connections,
                     verify,
+                )
+            )
+            license_key = _license(api, auth)
+            validate = _lua(
+                folder,
+                "POST",
+                {"Content-Type": "application/vnd.api+json", "Accept": "application/vnd.api+json"},
+                json.dumps({"meta": {"key": license_key, "scope": {"fingerprint": "bench-machine"}}}),
+            )
+            results.append(
+                _wrk(
+                    "POST /v1/licenses/actions/validate-key (signed)",
+                    f"{api}/licenses/actions/validate-key",
+                    args.seconds,
+                    args.connections,
+                    validate,
                 )
             )
             results.append(_wrk("GET /v1/ping", f"{base}/v1/ping", args.seconds, args.connections, None))

@@ -6,7 +6,8 @@ twins, and ``Keygen-Signature: keyid="<account id>", algorithm="ed25519",
 signature="<base64>", headers="(request-target) host date digest"``. The signed text is
 those four lines, with the request target and the host exactly as the request sent them
 (port included). ``Keygen-Accept-Signature`` may ask for ``ed25519``, the one algorithm an
-account has; anything else, or another account's ``keyid``, is a 400.
+account has; anything else is a 400 without a signature, and another account's ``keyid`` a
+signed 400 (as Keygen answers both).
 """
 
 from __future__ import annotations
@@ -89,20 +90,21 @@ class Signatures:
         # Created here so that inner layers that copy the scope still share it.
         scope.setdefault("state", {})
         headers = dict(scope["headers"])
+        refusal: str | None = None
         asked = headers.get(b"keygen-accept-signature")
         if asked is not None:
             params = _params(asked.decode("latin-1"))
             if params.get("algorithm", "").lower() != ALGORITHM:
+                # Dated but unsigned: like Keygen for an algorithm it cannot sign with.
                 await self._refuse(
-                    scope, receive, send, 'The only signature algorithm is algorithm="ed25519"'
+                    scope, receive, _dated(send), 'The only signature algorithm is algorithm="ed25519"'
                 )
                 return
             keyid = params.get("keyid")
             if keyid is not None:
                 account = await self._account(scope)
                 if account is None or keyid not in (str(account.id), account.slug):
-                    await self._refuse(scope, receive, send, "The keyid is not this account's")
-                    return
+                    refusal = "The keyid is not this account's"
 
         start: Message | None = None
         chunks: list[bytes] = []
@@ -122,6 +124,10 @@ class Signatures:
             await send({**start, "headers": [*start["headers"], *await self._sign(scope, headers, body)]})
             await send({"type": "http.response.body", "body": body})
 
+        if refusal is not None:
+            # Signed like any other answer, as Keygen signs it.
+            await self._refuse(scope, receive, buffered, refusal)
+            return
         await self.app(scope, receive, buffered)
 
     async def _sign(

@@ -17,6 +17,7 @@ from keyplane.auth.dependencies import (
 )
 from keyplane.auth.principal import Bearer
 from keyplane.db import DbSession
+from keyplane.errors import BadRequest
 from keyplane.kit import clock
 from keyplane.kit.jsonapi import document
 from keyplane.kit.schemas import StrictInput
@@ -32,7 +33,8 @@ Step = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 
 class ValidateKeyMeta(StrictInput):
-    key: Annotated[str, Field(min_length=1, max_length=16_384)]
+    key: Annotated[str, Field(max_length=16_384)]
+    """Blank is a 400 (checked in the route, as Keygen answers), not a failed rule."""
     scope: Scope | None = None
     nonce: Nonce | None = None
 
@@ -98,6 +100,8 @@ async def validate_key(
     """Validate a license key; no credential needed. Always 200: the result is in ``meta``
     (``valid``, ``code``, ``detail``, ``ts``, and ``scope``/``nonce`` echoed when sent)."""
     sent = body.meta
+    if not sent.key.strip():
+        raise BadRequest("cannot be blank", "KEY_MISSING", pointer="/meta/key")
     result, license, policy = await lifecycle.validate_key(session, account, bearer, sent.key, sent.scope)
     return _answer(request, result, license, policy, sent.scope, sent.nonce)
 

@@ -42,7 +42,10 @@ async def _validate(
             license.expiry = now + timedelta(seconds=policy.duration)
         license.last_validated = now
         await session.flush()
-    return validation.check(license, policy, machines, owner, None if quick else scope, now), policy
+    # A full validation without ``meta.scope`` still enforces the policy's required scopes
+    # (Keygen skips scope checks only for the quick GET).
+    checked = None if quick else (validation.Scope() if scope is None else scope)
+    return validation.check(license, policy, machines, owner, checked, now), policy
 
 
 async def validate_key(

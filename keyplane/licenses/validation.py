@@ -18,7 +18,7 @@ from pydantic import Field
 from keyplane.kit.schemas import StrictInput
 from keyplane.licenses.status import overdue
 from keyplane.machines import heartbeat
-from keyplane.machines.service import machine_limit
+from keyplane.machines.service import OVERAGE_FACTORS, machine_limit
 from keyplane.models import License, Machine, Policy, User
 
 Ref = Annotated[str, Field(max_length=255)]
@@ -174,15 +174,29 @@ def _fingerprints(policy: Policy, machines: Sequence[Machine], scope: Scope, now
     if not machines:
         return "NO_MACHINES" if policy.floating else "NO_MACHINE"
     wanted = set(asked)
-    alive = {m.fingerprint for m in _alive(machines, policy, now)} & wanted
+    matched = [m for m in machines if m.fingerprint in wanted]
+    states = (
+        {m.fingerprint: heartbeat.status(m, policy, now) for m in matched} if policy.require_heartbeat else {}
+    )
+    dead = {fingerprint for fingerprint, state in states.items() if state == "DEAD"}
+    # Keygen's order: every fingerprint sent is a dead machine, then too few live matches,
+    # then a matched machine that has never sent a heartbeat.
+    if dead and dead == wanted:
+        return "HEARTBEAT_DEAD"
+    alive = {m.fingerprint for m in matched} - dead
     if len(alive) < _needed(policy.machine_matching_strategy, len(wanted)):
-        matched = {m.fingerprint for m in machines} & wanted
-        return "HEARTBEAT_DEAD" if len(matched) > len(alive) else "FINGERPRINT_SCOPE_MISMATCH"
+        return "FINGERPRINT_SCOPE_MISMATCH"
+    if any(states.get(fingerprint) == "NOT_STARTED" for fingerprint in alive):
+        return "HEARTBEAT_NOT_STARTED"
     return None
 
 
-def _tolerated(policy: Policy) -> bool:
-    return policy.overage_strategy != "NO_OVERAGE"
+def _tolerated(policy: Policy, used: int, maximum: int) -> bool:
+    """Whether the overage strategy lets ``used`` pass ``maximum`` (Keygen: up to its factor)."""
+    if policy.overage_strategy == "ALWAYS_ALLOW_OVERAGE":
+        return True
+    factor = OVERAGE_FACTORS.get(policy.overage_strategy)
+    return factor is not None and used <= maximum * factor
 
 
 def _limits(license: License, policy: Policy, machines: Sequence[Machine]) -> Result | None:
@@ -201,7 +215,7 @@ def _limits(license: License, policy: Policy, machines: Sequence[Machine]) -> Re
     ):
         maximum = allowed if override is None else override
         if maximum is not None and used > maximum:
-            return Result(_tolerated(policy), code)
+            return Result(_tolerated(policy, used, maximum), code)
     return None
 
 

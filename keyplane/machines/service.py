@@ -28,7 +28,11 @@ from keyplane.machines.schemas import MachineAttributes, MachineCreateAttributes
 from keyplane.models import License, Machine, Policy
 
 _FINGERPRINT = "/data/attributes/fingerprint"
-_OVERAGE = {"ALLOW_1_25X_OVERAGE": 1.25, "ALLOW_1_5X_OVERAGE": 1.5, "ALLOW_2X_OVERAGE": 2.0}
+OVERAGE_FACTORS = {
+    "ALLOW_1_25X_OVERAGE": 1.25,
+    "ALLOW_1_5X_OVERAGE": 1.5,
+    "ALLOW_2X_OVERAGE": 2.0,
+}
 _UNIQUE_IN = {
     "UNIQUE_PER_ACCOUNT": "the account",
     "UNIQUE_PER_PRODUCT": "this product",
@@ -44,7 +48,7 @@ def machine_limit(license: License, policy: Policy) -> int | None:
     base = 1 if not policy.floating else (license.max_machines or policy.max_machines)
     if base is None:
         return None
-    return math.floor(base * _OVERAGE.get(policy.overage_strategy, 1.0))
+    return math.floor(base * OVERAGE_FACTORS.get(policy.overage_strategy, 1.0))
 
 
 def _uniqueness_scope(license: License, policy: Policy) -> uuid.UUID:
@@ -121,7 +125,7 @@ async def _check_limits(
         )
     if policy.overage_strategy == "ALWAYS_ALLOW_OVERAGE":
         return
-    factor = _OVERAGE.get(policy.overage_strategy, 1.0)
+    factor = OVERAGE_FACTORS.get(policy.overage_strategy, 1.0)
     for used, added, override, allowed, code in (
         (cores, data.cores, license.max_cores, policy.max_cores, "MACHINE_CORE_LIMIT_EXCEEDED"),
         (memory, data.memory, license.max_memory, policy.max_memory, "MACHINE_MEMORY_LIMIT_EXCEEDED"),

@@ -8,14 +8,10 @@ ids and timestamps.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +21,11 @@ import httpx
 import pytest
 
 from keyplane.config import Settings
+from tests import live as live_server
 from tests.factories import Tenant
 from tests.licensing import helpers
 
 SEED = Path(__file__).parent / "seeds" / "001_f9a8774dccf82b20.txt"
-KEYPLANE = Path(sys.executable).parent / "keyplane"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 # The example records' ids in the seed, and what each stands for.
 SEED_POLICIES = ("4ba02145-d1e7-4443-8104-dd1e4236d869", "95981290-518b-4109-a611-c0001214b3c5")
@@ -65,48 +61,12 @@ def examples() -> list[Example]:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.fixture
 def live(settings: Settings, tmp_path: Path) -> Iterator[str]:
     """``keyplane serve`` on the test's database (with the test's server secret)."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("KEYPLANE_")}
-    env |= {
-        "KEYPLANE_DATA_DIR": str(tmp_path / "live"),
-        "KEYPLANE_DATABASE_URL": settings.database_url or "",
-        "KEYPLANE_SECRET_KEY": settings.secret_key or "",
-    }
-    port = _free_port()
-    log_path = tmp_path / "serve.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(  # noqa: S603 - our own entry point with fixed arguments
-            [str(KEYPLANE), "serve", "--port", str(port)], env=env, stdout=log, stderr=log
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert server.poll() is None, log_path.read_text()
-                try:
-                    if httpx.get(f"{base}/v1/ping", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "keyplane serve did not answer in time"
-                time.sleep(0.2)
-            yield base
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=15)
+    env = live_server.environment(settings.database_url or "", settings.secret_key or "", tmp_path / "live")
+    with live_server.serve(env, tmp_path / "serve.log") as base:
+        yield base
 
 
 def _curl(command: str, replacements: dict[str, str]) -> tuple[int, Any]:

@@ -1,0 +1,210 @@
+"""keygen-sdk (``import keygen``), Keygen's Python SDK, against a live Keyplane, configured as
+its documentation says, with the account's public key pinned: every answer it accepts (2xx
+and 4xx alike) had a signature it verified.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import keygen
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from keygen._config import Settings
+from keygen.errors import (
+    LicenseKeyNotGenuineError,
+    LicenseNotActivatedError,
+    MachineAlreadyActivatedError,
+    MachineLimitExceededError,
+    NotFoundError,
+    RequestSignatureInvalidError,
+    ResponseDigestMissingError,
+    ResponseSignatureInvalidError,
+)
+
+from tests.clients.support import LiveAccount
+
+
+def _configure(**values: Any) -> None:
+    """Module-level configuration, the SDK's documented way (``keygen.api_url = ...``)."""
+    for name, value in values.items():
+        assert name in Settings.FIELDS, name
+        setattr(keygen, name, value)
+
+
+@pytest.fixture
+def sdk(live_account: LiveAccount) -> Iterator[LiveAccount]:
+    """The SDK pointed at the live server; its module configuration reset afterwards."""
+    session = requests.Session()
+    _configure(
+        api_url=live_account.base,
+        account=live_account.id,
+        public_key=live_account.public_key,
+        http_client=session,
+    )
+    try:
+        yield live_account
+    finally:
+        for name in Settings.FIELDS:
+            if name != "http_client":
+                delattr(keygen, name)  # the SDK's reset: back to the default
+        _configure(http_client=None)
+        session.close()
+
+
+def _other_public_key() -> str:
+    return (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        .hex()
+    )
+
+
+def test_the_license_flow(sdk: LiveAccount) -> None:
+    product = sdk.product()
+    policy = sdk.policy(product, strict=True, floating=True, maxMachines=2)
+    license_id, key = sdk.license(policy)
+    _configure(product=product, license_key=key)
+
+    # A strict floating license without machines: not activated.
+    with pytest.raises(LicenseNotActivatedError) as refused:
+        keygen.validate("fp-1")
+    assert refused.value.result is not None
+    assert refused.value.result.code == "NO_MACHINES"
+    license = refused.value.license
+    assert license is not None
+    assert license.id == license_id
+    assert license.key == key
+    assert license.policy_id == policy
+
+    first = license.activate("fp-1")
+    assert first.fingerprint == "fp-1"
+    assert first.license_id == license_id
+    assert first.require_heartbeat is False
+    assert first.heartbeat_status == keygen.HeartbeatStatus.NOT_STARTED
+    with pytest.raises(MachineAlreadyActivatedError):
+        license.activate("fp-1")
+
+    validated = keygen.validate("fp-1")
+    assert validated.id == license_id
+    assert validated.last_validation is not None
+    assert validated.last_validation.valid is True
+    assert validated.last_validation.code == "VALID"
+    assert validated.last_validation.scope is not None
+    assert validated.last_validation.scope.fingerprint == "fp-1"
+    assert validated.last_validated is not None
+
+    second = license.activate("fp-2")
+    with pytest.raises(MachineLimitExceededError):
+        license.activate("fp-3")
+    assert sorted(machine.fingerprint for machine in license.machines()) == ["fp-1", "fp-2"]
+    assert license.machine(second.id).fingerprint == "fp-2"
+
+    first.deactivate()
+    with pytest.raises(LicenseNotActivatedError) as gone:
+        keygen.validate("fp-1")
+    assert gone.value.result is not None
+    assert gone.value.result.code == "FINGERPRINT_SCOPE_MISMATCH"
+    third = license.activate("fp-3")  # the freed seat
+    license.deactivate(third.id)
+    with pytest.raises(NotFoundError):
+        license.machine(third.id)
+    assert [machine.fingerprint for machine in license.machines()] == ["fp-2"]
+
+
+def test_a_signed_key_verifies_offline(sdk: LiveAccount) -> None:
+    product = sdk.product()
+    policy = sdk.policy(product, scheme="ED25519_SIGN")
+    license_id, key = sdk.license(policy)
+    _configure(product=product, license_key=key)
+
+    license = keygen.validate()
+    assert license.scheme == keygen.SchemeCode.ED25519
+    dataset = json.loads(license.verify())
+    assert dataset["account"]["id"] == sdk.id
+    assert dataset["product"]["id"] == product
+    assert dataset["policy"]["id"] == policy
+    assert dataset["license"]["id"] == license_id
+
+    # Offline, with the key and the public key alone.
+    verifier = keygen.Verifier(sdk.public_key)
+    assert json.loads(verifier.verify_license_key("ED25519_SIGN", key)) == dataset
+    with pytest.raises(LicenseKeyNotGenuineError):
+        keygen.Verifier(_other_public_key()).verify_license_key("ED25519_SIGN", key)
+    data, _, signature = key.partition(".")
+    with pytest.raises(LicenseKeyNotGenuineError):
+        verifier.verify_license_key("ED25519_SIGN", f"{data}.{signature[::-1]}")
+
+
+def test_answers_signed_by_another_key_are_refused(sdk: LiveAccount) -> None:
+    product = sdk.product()
+    _, key = sdk.license(sdk.policy(product))
+    _configure(product=product, license_key=key, public_key=_other_public_key())
+    with pytest.raises(ResponseSignatureInvalidError):
+        keygen.me()
+
+
+def test_account_scoped_urls_are_signed_too(sdk: LiveAccount) -> None:
+    """``api_prefix`` keeps the account segment in every path, so in every signed target."""
+    product = sdk.product()
+    license_id, key = sdk.license(sdk.policy(product))
+    for account in (sdk.id, sdk.slug):
+        _configure(product=product, license_key=key, api_prefix=f"v1/accounts/{account}")
+        assert keygen.Client().url("me") == f"{sdk.base}/v1/accounts/{account}/me"
+        license = keygen.validate()
+        assert license.id == license_id
+        assert license.last_validation is not None
+        assert license.last_validation.code == "VALID"
+    # An account that does not exist has no key: its 404 is unsigned (as Keygen's is), which
+    # a client that pins a key refuses.
+    _configure(api_prefix=f"v1/accounts/{uuid.uuid4()}")
+    with pytest.raises(ResponseDigestMissingError) as unknown:
+        keygen.me()
+    assert unknown.value.response is not None
+    assert unknown.value.response.status == 404
+
+
+def test_live_answers_carry_one_date_and_sign_the_host_with_its_port(sdk: LiveAccount) -> None:
+    """What the SDK relies on, on the wire: uvicorn adds no second ``Date``, and the signed
+    host is ``127.0.0.1:<port>`` as the SDK sent it (Keygen would drop the port)."""
+    admin = {"Authorization": f"Bearer {sdk.api_key}"}
+    foreign = f'keyid="{uuid.uuid4()}", algorithm="ed25519"'
+    cases: list[tuple[str, str, dict[str, str], int]] = [
+        ("GET", "/v1/products?limit=5", admin, 200),
+        ("POST", "/v1/products", admin, 400),
+        ("GET", "/v1/products", {}, 401),
+        ("GET", "/v1/products", {"Keygen-Accept-Signature": foreign}, 400),
+        ("GET", "/v1/products", {"Keygen-Accept-Signature": 'algorithm="rsa-sha256"'}, 400),
+        ("GET", f"/v1/accounts/{sdk.id}", admin, 200),
+        ("GET", f"/v1/accounts/{uuid.uuid4()}/products", admin, 404),
+    ]
+    verifier = keygen.Verifier(sdk.public_key)
+    for method, target, headers, status in cases:
+        response = httpx.request(method, f"{sdk.base}{target}", headers=headers)
+        assert response.status_code == status, (target, response.text)
+        assert len(response.headers.get_list("date")) == 1, (target, response.headers)
+        if "keygen-signature" not in response.headers:
+            # Only what has no signature of the kind asked for, or no account to sign with.
+            assert "rsa-sha256" in headers.get("Keygen-Accept-Signature", "") or status == 404
+            continue
+        assert response.headers["date"] == response.headers["keygen-date"]
+        verifier.verify_request(
+            method=method,
+            url=f"{sdk.base}{target}",
+            headers=dict(response.headers),
+            body=response.content,
+        )
+        with pytest.raises(RequestSignatureInvalidError):
+            verifier.verify_request(
+                method=method,
+                url=f"http://127.0.0.1{target}",
+                headers=dict(response.headers),
+                body=response.content,
+            )

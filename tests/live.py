@@ -1,0 +1,81 @@
+"""A real ``keyplane serve`` (and ``keyplane`` commands) on a test's database, for tests that
+talk HTTP over a socket: curl, the Keygen client libraries."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+KEYPLANE = Path(sys.executable).parent / "keyplane"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def environment(database_url: str, secret_key: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """This process's environment without its ``KEYPLANE_*`` settings, plus the test's."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("KEYPLANE_")}
+    env |= {
+        "KEYPLANE_DATA_DIR": str(data_dir),
+        "KEYPLANE_DATABASE_URL": database_url,
+        "KEYPLANE_SECRET_KEY": secret_key,
+    }
+    return env | {f"KEYPLANE_{name.upper()}": value for name, value in extra.items()}
+
+
+def init(env: Mapping[str, str], account: str, email: str, password: str) -> dict[str, str]:
+    """``keyplane init --json``: the new account's ids, admin API key and public key."""
+    done = subprocess.run(  # noqa: S603 - our own entry point with fixed arguments
+        [str(KEYPLANE), "init", "--account", account, "--email", email, "--password", password, "--json"],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    made: dict[str, str] = json.loads(done.stdout)
+    return made
+
+
+@contextmanager
+def serve(env: Mapping[str, str], log_path: Path) -> Iterator[str]:
+    """``keyplane serve`` on a free port until the block ends; yields its base URL."""
+    port = free_port()
+    with log_path.open("w") as log:
+        server = subprocess.Popen(  # noqa: S603 - our own entry point with fixed arguments
+            [str(KEYPLANE), "serve", "--port", str(port)], env=dict(env), stdout=log, stderr=log
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert server.poll() is None, log_path.read_text()
+                try:
+                    if httpx.get(f"{base}/v1/ping", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "keyplane serve did not answer in time"
+                time.sleep(0.1)
+            yield base
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=15)
