@@ -69,12 +69,14 @@ class Signatures:
             return account
         application = scope["app"]
         directory: AccountDirectory = application.state.accounts
-        database: Database = application.state.db
         parts = [part for part in scope["path"].split("/") if part]
+        ref = parts[2] if parts[:2] == ["v1", "accounts"] and len(parts) > 2 else None
+        known = directory.known(ref)
+        if known is not None:
+            return known
+        database: Database = application.state.db
         async with database.reader() as session:
-            if parts[:2] == ["v1", "accounts"] and len(parts) > 2:
-                return await directory.named(session, parts[2])
-            return await directory.default(session)
+            return await (directory.named(session, ref) if ref is not None else directory.default(session))
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, detail: str) -> None:
         item = ErrorItem(detail, "SIGNATURE_INVALID", header="Keygen-Accept-Signature")

@@ -20,6 +20,10 @@ class AccountDirectory:
         self._known: dict[str, AccountRef] = {}
         self._default: AccountRef | None = None
 
+    def known(self, ref: str | None) -> AccountRef | None:
+        """The account ``ref`` names (None: the default one) if already resolved; no I/O."""
+        return self._default if ref is None else self._known.get(ref)
+
     async def named(self, session: AsyncSession, ref: str) -> AccountRef | None:
         known = self._known.get(ref)
         if known is not None:
