@@ -220,7 +220,7 @@ def main() -> None:
             )
             results.append(
                 _wrk(
-                    "POST /v1/licenses/actions/validate-key (signed)",
+                    "POST validate-key (signed)",
                     f"{api}/licenses/actions/validate-key",
                     args.seconds,
                     args.connections,
