@@ -24,8 +24,9 @@ def duration(policy: Policy) -> timedelta:
 def status(machine: Machine, policy: Policy, now: datetime) -> str:
     """``NOT_STARTED``, ``ALIVE`` or ``DEAD``."""
     if machine.last_heartbeat is None:
-        started_dead = policy.heartbeat_basis == "FROM_CREATION" and policy.require_heartbeat
-        if started_dead and machine.created_at + duration(policy) <= now:
+        # A machine that must send heartbeats and never did is dead once a whole duration
+        # has passed since its activation (Keygen's rule, whatever the basis).
+        if policy.require_heartbeat and machine.created_at + duration(policy) <= now:
             return "DEAD"
         return "NOT_STARTED"
     return "ALIVE" if machine.last_heartbeat + duration(policy) > now else "DEAD"

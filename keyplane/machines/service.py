@@ -187,6 +187,9 @@ async def activate(
         meta={},
     )
     _apply(machine, data, set(data.model_fields_set))
+    if policy.require_heartbeat and policy.heartbeat_basis == "FROM_CREATION":
+        # The heartbeat clock starts at activation: the machine is alive from the start.
+        machine.last_heartbeat = machine.created_at = clock.now()
     session.add(machine)
     try:
         await session.flush()

@@ -254,18 +254,22 @@ async def test_deactivate_dead_frees_a_dead_machines_fingerprint(
 async def test_deactivate_dead_keeps_alive_and_unstarted_machines(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license_id = await _license(client, acme, **HEARTBEAT, floating=True, maxMachines=3)
+    license_id = await _license(client, acme, **HEARTBEAT, floating=True, maxMachines=4)
     dying = await _activate(client, acme, license_id, "dying")
     alive = await _activate(client, acme, license_id, "alive")
-    unstarted = await _activate(client, acme, license_id, "unstarted")
+    await _activate(client, acme, license_id, "never-pinged")
     await _ping(client, acme, dying)
     clock.advance(timedelta(seconds=40))
     await _ping(client, acme, alive)
-    clock.advance(timedelta(seconds=30))  # dying: 70 s since its ping; alive: 30 s
+    unstarted = await _activate(client, acme, license_id, "unstarted")
+    clock.advance(timedelta(seconds=30))
+    # dying: 70 s since its ping; never-pinged: activated 70 s ago and silent since (dead,
+    # as in Keygen); alive: pinged 30 s ago; unstarted: activated 30 s ago.
     new = await _activate(client, acme, license_id, "new")
     listed = await client.get(f"{acme.base}/licenses/{license_id}/machines", headers=bearer(acme.key))
     assert sorted(item["id"] for item in listed.json()["data"]) == sorted([alive, unstarted, new])
-    jsonapi_error(await _post(client, acme, license_id, "one-more"), 422, "MACHINE_LIMIT_EXCEEDED")
+    await _activate(client, acme, license_id, "one-more")
+    jsonapi_error(await _post(client, acme, license_id, "two-more"), 422, "MACHINE_LIMIT_EXCEEDED")
 
 
 async def test_keep_dead_still_holds_the_seat(client: httpx.AsyncClient, acme: Tenant) -> None:
@@ -301,3 +305,19 @@ async def test_culling_touches_only_the_activating_license(client: httpx.AsyncCl
     clock.advance(timedelta(seconds=61))
     await _activate(client, acme, first, "mine")
     assert await _status(client, acme, theirs) == "DEAD"
+
+
+async def test_from_creation_starts_alive_and_a_silent_machine_dies(
+    client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    from_creation = await _license(client, acme, **HEARTBEAT, heartbeatBasis="FROM_CREATION")
+    machine = await _activate(client, acme, from_creation, "fp")
+    assert await _status(client, acme, machine) == "ALIVE"
+    clock.advance(timedelta(seconds=61))
+    assert await _status(client, acme, machine) == "DEAD"
+
+    from_first_ping = await _license(client, acme, **HEARTBEAT)
+    silent = await _activate(client, acme, from_first_ping, "silent")
+    assert await _status(client, acme, silent) == "NOT_STARTED"
+    clock.advance(timedelta(seconds=61))
+    assert await _status(client, acme, silent) == "DEAD"
