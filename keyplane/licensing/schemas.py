@@ -29,6 +29,15 @@ class UserIdentifier(StrictInput):
     id: Annotated[str, Field(max_length=255)]
 
 
+class LicenseIdentifier(StrictInput):
+    type: Annotated[str, Field(pattern="^licenses?$")]
+    id: Annotated[str, Field(max_length=255)]
+
+
+class LicenseRelationship(StrictInput):
+    data: LicenseIdentifier
+
+
 class ProductRelationship(StrictInput):
     data: ProductIdentifier
 

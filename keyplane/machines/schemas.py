@@ -7,20 +7,11 @@ from typing import Annotated
 from pydantic import Field
 
 from keyplane.kit.schemas import StrictInput
-from keyplane.licensing.schemas import Metadata, Name, UserRelationship
+from keyplane.licensing.schemas import LicenseRelationship, Metadata, Name, UserRelationship
 
 Text = Annotated[str, Field(max_length=255)]
 Size = Annotated[int, Field(ge=0, le=2**62)]
 MachineType = Annotated[str, Field(pattern="^machines?$")]
-
-
-class LicenseIdentifier(StrictInput):
-    type: Annotated[str, Field(pattern="^licenses?$")]
-    id: Annotated[str, Field(max_length=255)]
-
-
-class LicenseRelationship(StrictInput):
-    data: LicenseIdentifier
 
 
 class MachineAttributes(StrictInput):
