@@ -139,9 +139,13 @@ async def deactivate_machine(machine: str, session: DbSession, bearer: Licensing
 async def ping_machine(
     request: Request, machine: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
-    """A heartbeat: ``heartbeatStatus`` is ALIVE until ``heartbeatDuration`` from now."""
-    found, policy = await service.ping(session, bearer, machine)
-    return document(request, machine_resource(found, policy))
+    """A heartbeat: ``heartbeatStatus`` is ALIVE until ``heartbeatDuration`` from now
+    (``RESURRECTED`` in this answer when the ping revived a dead machine)."""
+    found, policy, revived = await service.ping(session, bearer, machine)
+    body = machine_resource(found, policy)
+    if revived:
+        body["attributes"]["heartbeatStatus"] = "RESURRECTED"
+    return document(request, body)
 
 
 @router.get("/machines/{machine}/license")

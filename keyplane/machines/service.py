@@ -156,6 +156,10 @@ async def activate(
         owner = await licenses.user_by_ref(session, bearer.account.id, owner_ref)
         if owner is None:
             raise InvalidResource("must exist", "OWNER_NOT_FOUND", pointer="/data/relationships/owner")
+        if owner.id != license.owner_id:
+            raise InvalidResource(
+                "must be a valid license user", "OWNER_INVALID", pointer="/data/relationships/owner"
+            )
     scope = _uniqueness_scope(license, policy)
     await _cull(session, license, policy)
     taken = select(Machine.id).where(
@@ -295,14 +299,16 @@ async def deactivate(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     await session.flush()
 
 
-async def ping(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Machine, Policy]:
-    """A heartbeat: the machine is alive until ``heartbeatDuration`` from now."""
+async def ping(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Machine, Policy, bool]:
+    """A heartbeat: the machine is alive until ``heartbeatDuration`` from now. The flag says
+    it was dead and the policy's resurrection strategy brought it back."""
     machine, policy = await find(session, bearer, ref, lock=True)
     authorize(bearer, "machines", Action.UPDATE, own=True)
     now = clock.now()
-    if heartbeat.status(machine, policy, now) == "DEAD" and not heartbeat.may_revive(machine, policy, now):
+    dead = heartbeat.status(machine, policy, now) == "DEAD"
+    if dead and not heartbeat.may_revive(machine, policy, now):
         raise Unprocessable("is dead", "MACHINE_HEARTBEAT_DEAD", pointer="/data/attributes/heartbeatStatus")
     machine.last_heartbeat = now
     machine.updated_at = now
     await session.flush()
-    return machine, policy
+    return machine, policy, dead

@@ -51,10 +51,12 @@ def _body(
     return {"data": {"type": "machines", "attributes": attributes, "relationships": relationships}}
 
 
-async def _license(client: httpx.AsyncClient, account: Tenant, **policy: Any) -> dict[str, Any]:
+async def _license(
+    client: httpx.AsyncClient, account: Tenant, owner: str | None = None, **policy: Any
+) -> dict[str, Any]:
     product_id = await helpers.product(client, account)
     policy_id = await helpers.policy(client, account, product_id, **policy)
-    return await helpers.license(client, account, policy_id)
+    return await helpers.license(client, account, policy_id, owner=owner)
 
 
 async def _activate(
@@ -89,7 +91,7 @@ async def test_activation_returns_keygens_machine_document(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     owner = await factories.user(app, acme)
-    license = await _license(client, acme, floating=True, maxMachines=3)
+    license = await _license(client, acme, str(owner), floating=True, maxMachines=3)
     product_id = license["relationships"]["product"]["data"]["id"]
     body = _body(
         license["id"],
@@ -304,12 +306,25 @@ async def test_owner_of_another_account_is_422(app: FastAPI, client: httpx.Async
 
 async def test_owner_may_be_named_by_email(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     owner = await factories.user(app, acme, email="ops@acme.test")
-    license = await _license(client, acme)
+    license = await _license(client, acme, str(owner))
     response = await client.post(
         f"{acme.base}/machines", json=_body(license["id"], owner="ops@acme.test"), headers=bearer(acme.key)
     )
     assert response.status_code == 201, response.text
     assert response.json()["data"]["relationships"]["owner"]["data"]["id"] == str(owner)
+
+
+async def test_owner_must_be_the_licenses_user(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
+    owner = await factories.user(app, acme)
+    someone_else = await factories.user(app, acme)
+    owned = await _license(client, acme, str(owner))
+    unowned = await _license(client, acme)
+    for license_id in (owned["id"], unowned["id"]):
+        response = await client.post(
+            f"{acme.base}/machines", json=_body(license_id, owner=str(someone_else)), headers=bearer(acme.key)
+        )
+        _error(response, 422, "OWNER_INVALID", "/data/relationships/owner")
+    assert await _ids(client, acme) == []
 
 
 # -- reading -------------------------------------------------------------------------------
