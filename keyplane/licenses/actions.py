@@ -13,7 +13,6 @@ from keyplane.auth.dependencies import (
     CurrentAccount,
     LicensingBearer,
     authenticate_bearer,
-    presented_credential,
 )
 from keyplane.auth.principal import Bearer
 from keyplane.db import DbSession
@@ -23,6 +22,7 @@ from keyplane.kit.jsonapi import document
 from keyplane.kit.schemas import StrictInput
 from keyplane.kit.timefmt import iso
 from keyplane.licenses import lifecycle
+from keyplane.licenses import service as licenses
 from keyplane.licenses.endpoints import license_resource
 from keyplane.licenses.validation import Result, Scope, meta
 from keyplane.models import License, Policy
@@ -70,8 +70,7 @@ class Decrement(StrictInput):
 
 async def optional_bearer(request: Request, session: DbSession, account: CurrentAccount) -> Bearer | None:
     """The caller if it sent any credential (then it must be good), else None."""
-    authorization = request.headers.get("authorization")
-    if authorization is None and presented_credential(request) is None:
+    if "authorization" not in request.headers and "x-api-key" not in request.headers:
         return None
     return await authenticate_bearer(request, session, account)
 
@@ -159,7 +158,7 @@ async def renew_license(
 @router.delete("/licenses/{license}/actions/revoke", status_code=204, response_class=Response)
 async def revoke_license(license: str, session: DbSession, bearer: LicensingBearer) -> Response:
     """Revoke a license: it is deleted, with its machines."""
-    await lifecycle.revoke(session, bearer, license)
+    await licenses.delete(session, bearer, license)
     return Response(status_code=204)
 
 

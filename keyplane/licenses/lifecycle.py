@@ -14,8 +14,7 @@ from keyplane.auth.principal import AccountRef, Bearer
 from keyplane.errors import Forbidden, Unprocessable
 from keyplane.kit import clock
 from keyplane.licenses import validation
-from keyplane.licenses.service import find
-from keyplane.licenses.status import protected
+from keyplane.licenses.service import find, owned_unprotected
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.keystrings import digest
 from keyplane.models import License, Machine, Policy, User
@@ -105,7 +104,7 @@ async def renew(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Licens
     """Extend the expiry by the policy's duration, from the policy's renewal basis."""
     license = await find(session, bearer, ref, lock=True)
     policy = await _policy(session, license)
-    authorize(bearer, "licenses", Action.DELETE, own=await _owns_unprotected(bearer, license, policy))
+    authorize(bearer, "licenses", Action.DELETE, own=owned_unprotected(bearer, license, policy))
     if policy.duration is None:
         raise Unprocessable(
             "cannot be renewed: its policy has no duration",
@@ -122,20 +121,6 @@ async def renew(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Licens
     license.updated_at = now
     await session.flush()
     return license, policy
-
-
-async def _owns_unprotected(bearer: Bearer, license: License, policy: Policy) -> bool:
-    return (
-        bearer.user_id is not None and license.owner_id == bearer.user_id and not protected(license, policy)
-    )
-
-
-async def revoke(session: AsyncSession, bearer: Bearer, ref: str) -> None:
-    license = await find(session, bearer, ref)
-    policy = await _policy(session, license)
-    authorize(bearer, "licenses", Action.DELETE, own=await _owns_unprotected(bearer, license, policy))
-    await session.delete(license)
-    await session.flush()
 
 
 async def check_in(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[License, Policy]:

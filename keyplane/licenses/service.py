@@ -246,11 +246,18 @@ async def update(
     return license, policy
 
 
+def owned_unprotected(bearer: Bearer, license: License, policy: Policy) -> bool:
+    """An end customer's own license that is not protected: they may delete or renew it."""
+    return (
+        bearer.user_id is not None and license.owner_id == bearer.user_id and not protected(license, policy)
+    )
+
+
 async def delete(session: AsyncSession, bearer: Bearer, ref: str) -> None:
+    """Delete (``DELETE /licenses/{id}``, and Keygen's ``revoke`` action) with its machines."""
     license = await find(session, bearer, ref)
     policy = await _policy_of(session, license)
-    own = bearer.user_id is not None and license.owner_id == bearer.user_id and not protected(license, policy)
-    authorize(bearer, "licenses", Action.DELETE, own=own)
+    authorize(bearer, "licenses", Action.DELETE, own=owned_unprotected(bearer, license, policy))
     await session.delete(license)
     await session.flush()
 
