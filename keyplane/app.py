@@ -7,27 +7,34 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Path
+from starlette.types import Receive, Scope, Send
 
 from keyplane import __version__
 from keyplane.accounts import endpoints as accounts
 from keyplane.accounts.directory import AccountDirectory
 from keyplane.accounts.signing import KeyRing
 from keyplane.api_keys import endpoints as api_keys
+from keyplane.api_keys import lean as lean_api_keys
 from keyplane.auth.dependencies import CurrentAccount
+from keyplane.bus import bus_for
+from keyplane.cache import Caches
 from keyplane.config import Settings, get_settings
 from keyplane.credentials.engine import CredentialEngine
 from keyplane.credentials.usage import UsageRecorder
 from keyplane.db import Database
 from keyplane.errors import install_handlers
+from keyplane.hot import HotPaths, Services
 from keyplane.keys import endpoints as keys
 from keyplane.kit.credentials import CredentialHasher
 from keyplane.licenses import actions as license_actions
 from keyplane.licenses import endpoints as licenses
+from keyplane.licenses import lean as lean_licenses
 from keyplane.machines import endpoints as machines
 from keyplane.negotiation import Negotiation
 from keyplane.oauth import endpoints as oauth
 from keyplane.policies import endpoints as policies
 from keyplane.products import endpoints as products
+from keyplane.ratelimit import limiter_for
 from keyplane.signing import Signatures
 from keyplane.tokens import endpoints as tokens
 from keyplane.users import endpoints as users
@@ -64,6 +71,38 @@ def _routes() -> APIRouter:
     return router
 
 
+MEMORY_BUS_TTL = 0.5
+"""Seconds a cached entry lives when several processes share a database without a bus."""
+
+
+class Keyplane(FastAPI):
+    """The application, with its hottest routes answered by lean handlers first
+    (``keyplane.hot``); whatever they leave goes through the framework as usual."""
+
+    hot: HotPaths | None = None
+    services: Services | None = None
+    """Set while the application runs (its lifespan)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.hot is not None and self.services is not None and scope["type"] == "http":
+            scope["app"] = self
+            left = await self.hot(self.services, scope, receive, send)
+            if left is None:
+                return
+            receive = left
+        await super().__call__(scope, receive, send)
+
+
+def _hot_paths() -> HotPaths:
+    return HotPaths(
+        {
+            ("POST", "api-keys", "verify"): lean_api_keys.verify,
+            ("GET", "api-keys", "*"): lean_api_keys.get,
+            ("POST", "licenses", "actions", "validate-key"): lean_licenses.validate_key,
+        }
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -71,19 +110,55 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings.resolved_database_url())
         usage = UsageRecorder(database, settings.usage_flush_seconds)
+        caches = Caches()
+        bus = bus_for(caches, database.url, settings.redis_url, settings.redis_prefix)
+        ttl = settings.cache_seconds
+        if bus.kind == "memory" and settings.workers > 1:
+            # Nobody tells the other processes what changed: entries expire instead, well
+            # within the second a change may take to reach every process.
+            ttl = min(ttl, MEMORY_BUS_TTL)
+        database.on_commit = bus.publish
         app.state.db = database
+        app.state.bus = bus
         app.state.accounts = AccountDirectory(settings.account)
         app.state.usage = usage
-        app.state.credentials = CredentialEngine(CredentialHasher(settings.server_secret()))
+        app.state.credentials = CredentialEngine(
+            CredentialHasher(settings.server_secret()),
+            caches,
+            size=settings.cache_size,
+            ttl=ttl,
+            miss_ttl=min(settings.cache_miss_seconds, ttl),
+        )
         app.state.keys = KeyRing(settings.server_secret())
+        # What the lean handlers serve from (filled as requests read them).
+        app.state.api_keys = caches.cache("api keys", settings.cache_size, ttl)
+        app.state.licenses = caches.cache("licenses", settings.cache_size, ttl)
+        app.state.limiter = limiter_for(settings)
+        await bus.start()
         usage.start()
+        if isinstance(app, Keyplane):
+            app.services = Services(
+                settings=settings,
+                db=database,
+                accounts=app.state.accounts,
+                credentials=app.state.credentials,
+                usage=usage,
+                keys=app.state.keys,
+                limiter=app.state.limiter,
+                api_keys=app.state.api_keys,
+                licenses=app.state.licenses,
+            )
         try:
             yield
         finally:
+            if isinstance(app, Keyplane):
+                app.services = None
             await usage.stop()
+            await bus.stop()
+            await app.state.limiter.close()
             await database.dispose()
 
-    app = FastAPI(
+    app = Keyplane(
         title="Keyplane",
         version=__version__,
         description=DESCRIPTION,
@@ -93,6 +168,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    if settings.hot_paths:
+        app.hot = _hot_paths()
     install_handlers(app)
     app.add_middleware(Negotiation)
     app.add_middleware(Signatures)

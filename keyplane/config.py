@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     """Server secret for keyed hashing of credentials. Generated into data_dir when empty."""
 
     redis_url: str = ""
+    redis_prefix: str = "keyplane:"
+    """Prefix of every Redis key and channel Keyplane uses, so several deployments or test
+    runs can share one Redis."""
+
     account: str = ""
     """Id or slug of the account that bare ``/v1/...`` routes serve; empty means the oldest."""
 
@@ -42,7 +46,26 @@ class Settings(BaseSettings):
     """Lifetime of OAuth2 client-credentials access tokens."""
 
     usage_flush_seconds: float = Field(default=1.0, gt=0)
-    """How often batched ``lastUsedAt`` writes are flushed to the database."""
+    """How often batched ``lastUsedAt`` and ``lastValidated`` writes are flushed to the database."""
+
+    cache_size: int = Field(default=100_000, ge=0)
+    """Most credentials (and as many licenses) each process keeps verified in memory; 0 turns
+    the caches off. About 1 KB each: 100,000 entries cost about 100 MB per process."""
+
+    cache_seconds: float = Field(default=60.0, gt=0)
+    """Longest a cached credential or license is trusted. Changes reach every process at once
+    through the bus; this bounds how long a lost invalidation could matter."""
+
+    cache_miss_seconds: float = Field(default=5.0, gt=0)
+    """How long "no such key" is remembered, so a flood of unknown keys stays off the database."""
+
+    workers: int = Field(default=1, ge=1)
+    """How many processes serve this database (``keyplane serve --workers`` sets it). With
+    several processes, no Redis and SQLite (no bus), cached entries live half a second at most."""
+
+    hot_paths: bool = True
+    """Serve the hottest routes (verify, validate-key, reading an API key) with lean
+    handlers; the same answers, without the framework's cost. Off: every route via FastAPI."""
 
     log_level: str = "info"
 

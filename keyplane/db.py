@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, Request
 from sqlalchemy import event
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, UOWTransaction
 
 _SCHEMES = {
     "sqlite": "sqlite+aiosqlite",
@@ -56,8 +57,49 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+_TOUCHED = "keyplane.touched"
+_PUBLISH = "keyplane.publish"
+
+
+class TrackedSession(Session):
+    """A session that remembers which records its transaction changed, so that caches in
+    every process can forget them once it commits (see ``keyplane.cache``)."""
+
+
+def touched(session: AsyncSession | Session, *tags: object) -> None:
+    """Record that this transaction changed what ``tags`` (record ids) name, for changes the
+    unit of work does not see: bulk UPDATE and DELETE statements, database cascades."""
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    sync.info.setdefault(_TOUCHED, set()).update(str(tag) for tag in tags if tag is not None)
+
+
+@event.listens_for(TrackedSession, "after_flush")
+def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    tags: list[object] = []
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        tags.append(getattr(instance, "id", None))
+        tags.extend(instance.invalidates() if hasattr(instance, "invalidates") else ())
+    touched(session, *tags)
+
+
+@event.listens_for(TrackedSession, "after_commit")
+def _after_commit(session: Session) -> None:
+    tags: set[str] = session.info.pop(_TOUCHED, set())
+    publish: Callable[[set[str]], None] | None = session.info.get(_PUBLISH)
+    if tags and publish is not None:
+        publish(tags)
+
+
+@event.listens_for(TrackedSession, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_TOUCHED, None)
+
+
 class Database:
     """An engine and the two session factories every request chooses from."""
+
+    on_commit: Callable[[set[str]], None] | None = None
+    """Told the ids of the records each committed transaction changed (the bus)."""
 
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = async_url(url)
@@ -67,8 +109,13 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
             writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-        self.reader = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = async_sessionmaker(writer, expire_on_commit=False)
+        info = {_PUBLISH: self._committed}
+        self.reader = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=TrackedSession, info=info
+        )
+        self._writer = async_sessionmaker(
+            writer, expire_on_commit=False, sync_session_class=TrackedSession, info=info
+        )
         # SQLite has one write lock per file. Writers of this process queue here, holding no
         # pooled connection while they wait; busy_timeout only arbitrates between processes.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -82,6 +129,10 @@ class Database:
             return
         async with self._write_lock, self._writer() as session:
             yield session
+
+    def _committed(self, tags: set[str]) -> None:
+        if self.on_commit is not None:
+            self.on_commit(tags)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -120,3 +171,26 @@ DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
 holds two pooled connections): a read transaction for safe methods and ``read_only``
 endpoints, a write transaction for the rest (on SQLite: BEGIN IMMEDIATE, taking the single
 write lock up front)."""
+
+
+class LazySession:
+    """A read session opened only if something asks for it: lean handlers pass it to code
+    that reads the database on a cache miss only, and close it when done."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._session: AsyncSession | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._session is None:
+            self._session = self._database.reader()
+        return getattr(self._session, name)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def lazy_session(database: Database) -> AsyncSession:
+    """A ``LazySession`` where an ``AsyncSession`` is expected (it forwards everything)."""
+    return cast(AsyncSession, LazySession(database))

@@ -102,6 +102,12 @@ class Unprocessable(AppError):
     status = 422
 
 
+class TooManyRequests(AppError):
+    """A credential's rate limit is spent; ``Retry-After`` and ``X-RateLimit-*`` say until when."""
+
+    status = 429
+
+
 class InvalidResource(Unprocessable):
     """A record that breaks a rule of its model (Keygen titles these differently from other
     422s): ``KEY_TAKEN``, ``POLICY_POOL_EMPTY``, ..."""
@@ -238,13 +244,17 @@ def validation_items(errors: Sequence[Any], plain: bool) -> tuple[int, list[Erro
     return status, items
 
 
+def error_response(request: Request, exc: AppError) -> JSONResponse:
+    headers = dict(exc.headers)
+    if exc.status == 401 and dialect(request.url.path) != "oauth":
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="keyplane"')
+    return render(request, exc.status, exc.items(), **headers)
+
+
 def install_handlers(app: FastAPI) -> None:
     async def app_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
-        headers = dict(exc.headers)
-        if exc.status == 401 and dialect(request.url.path) != "oauth":
-            headers.setdefault("WWW-Authenticate", 'Bearer realm="keyplane"')
-        return render(request, exc.status, exc.items(), **headers)
+        return error_response(request, exc)
 
     async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

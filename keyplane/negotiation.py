@@ -19,7 +19,7 @@ ACCEPTED = frozenset(
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def _acceptable(accept: str) -> bool:
+def acceptable(accept: str) -> bool:
     ranges = (part.split(";", 1)[0].strip().lower() for part in accept.split(","))
     return any(media in ACCEPTED for media in ranges if media) or not accept.strip()
 
@@ -40,7 +40,7 @@ class Negotiation:
             return
         headers = {name: value for name, value in scope["headers"]}
         accept = headers.get(b"accept", b"").decode("latin-1")
-        if not _acceptable(accept):
+        if not acceptable(accept):
             item = ErrorItem(
                 "The Accept header must allow application/vnd.api+json or application/json",
                 "MIME_TYPE_INVALID",

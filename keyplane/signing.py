@@ -1,5 +1,5 @@
-"""Every answer under ``/v1`` signed as Keygen signs them, so clients that pin the account's
-public key accept it.
+"""Every answer of the licensing API under ``/v1`` signed as Keygen signs them, so clients
+that pin the account's public key accept it.
 
 Headers: ``Date``, ``Digest: sha-256=<base64 SHA-256 of the body>``, their ``Keygen-``
 twins, and ``Keygen-Signature: keyid="<account id>", algorithm="ed25519",
@@ -17,6 +17,7 @@ import hashlib
 from email.utils import formatdate
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,6 +58,18 @@ def _dated(send: Send) -> Send:
     return dated
 
 
+UNSIGNED = frozenset({"api-keys", "api-versions"})
+"""The API-key surface (seeds 002 and 003) is Keyplane's own plain JSON, not Keygen's: its
+answers are dated, not signed (a signature would cost more than the verification itself)."""
+
+
+def is_signed(path: str) -> bool:
+    parts = path[4:].split("/", 3)
+    if parts[0] == "accounts":
+        parts = parts[2:]
+    return not parts or parts[0] not in UNSIGNED
+
+
 class Signatures:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -86,7 +99,7 @@ class Signatures:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if not scope["path"].startswith("/v1/"):
+        if not scope["path"].startswith("/v1/") or not is_signed(scope["path"]):
             await self.app(scope, receive, _dated(send))
             return
         # Created here so that inner layers that copy the scope still share it.
@@ -147,20 +160,32 @@ class Signatures:
             async with database.writer() as session:
                 key = await keys.key(session, account.id)
                 await session.commit()
-        digest = "sha-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
-        target = scope.get("raw_path") or scope["path"].encode()
-        if scope.get("query_string"):
-            target += b"?" + scope["query_string"]
-        host = headers.get(b"host", b"").decode("latin-1")
-        text = signing_text(scope["method"], target.decode("latin-1"), host, date, digest)
-        signature = base64.b64encode(key.sign(text)).decode()
-        value = f'keyid="{account.id}", algorithm="{ALGORITHM}", signature="{signature}", '
-        value += f'headers="{SIGNED_HEADERS}"'
-        return [
-            *added,
-            (b"digest", digest.encode()),
-            (b"keygen-date", date.encode()),
-            (b"keygen-digest", digest.encode()),
-            (b"keygen-signature", value.encode()),
-            (b"keygen-account", str(account.id).encode()),
-        ]
+        return signed(scope, headers, body, account, key, date)
+
+
+def signed(
+    scope: Scope,
+    headers: dict[bytes, bytes],
+    body: bytes,
+    account: AccountRef,
+    key: Ed25519PrivateKey,
+    date: str,
+) -> list[tuple[bytes, bytes]]:
+    """The headers that sign ``body`` as the answer to this request (``Date`` included)."""
+    digest = "sha-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
+    target = scope.get("raw_path") or scope["path"].encode()
+    if scope.get("query_string"):
+        target += b"?" + scope["query_string"]
+    host = headers.get(b"host", b"").decode("latin-1")
+    text = signing_text(scope["method"], target.decode("latin-1"), host, date, digest)
+    signature = base64.b64encode(key.sign(text)).decode()
+    value = f'keyid="{account.id}", algorithm="{ALGORITHM}", signature="{signature}", '
+    value += f'headers="{SIGNED_HEADERS}"'
+    return [
+        (b"date", date.encode()),
+        (b"digest", digest.encode()),
+        (b"keygen-date", date.encode()),
+        (b"keygen-digest", digest.encode()),
+        (b"keygen-signature", value.encode()),
+        (b"keygen-account", str(account.id).encode()),
+    ]

@@ -1,7 +1,8 @@
 """Every database test runs twice: on SQLite and on PostgreSQL (a fresh database per run).
 
-PostgreSQL tests skip with a reason when no server answers, except under ``CI=true``, where
-a missing server fails the run. Tables are emptied after each test.
+PostgreSQL (and Redis) tests skip with a reason when no server answers, except under
+``CI=true``, where a missing server fails the run. Tables are emptied after each test, and
+Redis keys are written under a prefix of the test's own and deleted after it.
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 import httpx
 import pytest
+import redis
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -30,8 +33,16 @@ from tests import factories
 PG_HOST = os.environ.get("KEYPLANE_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("KEYPLANE_TEST_PG_PORT", "5432"))
 PG_USERS = ("postgres", "root")
+REDIS_URL = os.environ.get("KEYPLANE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CLIENT_ADDRESS = "203.0.113.7"
 """The address test requests come from (TEST-NET-3)."""
+
+
+def unavailable(service: str, where: str, detail: str = "") -> NoReturn:
+    """Skip a test whose server does not answer; under ``CI=true``, fail it instead."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{service} is required under CI=true but does not answer at {where}")
+    pytest.skip(f"{service} does not answer at {where}{detail}")
 
 
 async def _pg_admin() -> tuple[str, Any] | None:
@@ -79,15 +90,39 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     name = f"keyplane_test_{os.getpid()}_{secrets.token_hex(4)}"
     created = asyncio.run(_create_pg_database(name))
     if created is None:
-        where = f"{PG_HOST}:{PG_PORT}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required under CI=true but does not answer at {where}")
-        pytest.skip(f"PostgreSQL does not answer at {where} (users {', '.join(PG_USERS)})")
+        unavailable("PostgreSQL", f"{PG_HOST}:{PG_PORT}", f" (users {', '.join(PG_USERS)})")
     try:
         migrate.upgrade(created)
         yield created
     finally:
         asyncio.run(_drop_pg_database(name))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis (``KEYPLANE_TEST_REDIS_URL``), checked to answer."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError):
+        unavailable("Redis", REDIS_URL)
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; every key under it is deleted afterwards."""
+    prefix = f"keyplane-test-{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 @pytest.fixture

@@ -14,6 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
+
+from keyplane.db import Database, async_url
+from keyplane.models import Base
 
 KEYPLANE = Path(sys.executable).parent / "keyplane"
 
@@ -79,3 +83,15 @@ def serve(env: Mapping[str, str], log_path: Path) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait(timeout=15)
+
+
+async def empty(database_url: str) -> None:
+    """Delete every row a live server's test made (the schema stays)."""
+    database = Database(async_url(database_url))
+    try:
+        async with database.writer() as session:
+            for table in reversed(Base.metadata.sorted_tables):
+                await session.execute(text(f"DELETE FROM {table.name}"))
+            await session.commit()
+    finally:
+        await database.dispose()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import Response as PlainResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane import ratelimit
 from keyplane.api_keys import service, versions
 from keyplane.api_keys.schemas import (
     ApiKeyCreate,
@@ -17,16 +19,24 @@ from keyplane.api_keys.schemas import (
     ApiKeyUpdate,
     ApiVersionList,
     ApiVersionOut,
+    RateLimitOut,
     VerifyRequest,
     VerifyResult,
 )
 from keyplane.auth.dependencies import Authenticated, Creator, Deleter, Reader, Updater
+from keyplane.auth.principal import Principal
 from keyplane.auth.scopes import Scope, ordered
-from keyplane.credentials.engine import DETAILS, CredentialEngine, Outcome
+from keyplane.cache import Caches, Tag, TaggedCache
+from keyplane.credentials.engine import DETAILS, CredentialEngine, CredentialState, Outcome
+from keyplane.credentials.repository import used_tag
+from keyplane.credentials.usage import UsageRecorder
 from keyplane.db import DbSession, read_only
 from keyplane.errors import BadRequest
+from keyplane.hot import render_json
 from keyplane.kit import clock
+from keyplane.kit.timefmt import iso_or_none
 from keyplane.models import Credential
+from keyplane.ratelimit import Decision, RateLimiter
 
 router = APIRouter(tags=["API keys"])
 public = APIRouter(tags=["API keys"])
@@ -58,7 +68,7 @@ def _engine(request: Request) -> CredentialEngine:
     return engine
 
 
-def _out(key: Credential) -> ApiKeyOut:
+def api_key_out(key: Credential) -> ApiKeyOut:
     return ApiKeyOut(
         id=key.id,
         name=key.name,
@@ -69,6 +79,11 @@ def _out(key: Credential) -> ApiKeyOut:
         companyId=key.account_id,
         start=key.start,
         whitelistedIPs=key.whitelisted_ips,
+        rateLimit=(
+            RateLimitOut(limit=key.rate_limit, duration=key.rate_limit_duration)
+            if key.rate_limit is not None and key.rate_limit_duration is not None
+            else None
+        ),
         status="inactive" if key.deleted_at is not None or key.status != "active" else "active",
         apiVersion=key.api_version,
         apiVersionUpdatedAt=key.api_version_updated_at,
@@ -119,7 +134,7 @@ async def list_api_keys(
             if page.previous_before
             else None
         ),
-        data=[_out(key) for key in page.keys],
+        data=[api_key_out(key) for key in page.keys],
     )
 
 
@@ -133,55 +148,128 @@ async def create_api_key(
     never create a key with scopes, addresses or a lifetime beyond its own.
     """
     key, plaintext = await service.create(session, _engine(request), principal, data)
-    return ApiKeyCreated(**_out(key).model_dump(), key=plaintext)
+    return ApiKeyCreated(**api_key_out(key).model_dump(), key=plaintext)
 
 
 @router.post("/api-keys/verify", response_model=VerifyResult)
 @read_only
 async def verify_api_key(
     request: Request, session: DbSession, principal: Reader, version: Version, data: VerifyRequest
-) -> VerifyResult:
+) -> PlainResponse:
     """Check a key that one of your customers presented. Always 200; the answer is ``code``.
 
     Codes: ``VALID``, ``NOT_FOUND`` (unknown, or another account's), ``MALFORMED`` (not a
     Keyplane key at all), ``REVOKED`` (deleted), ``INACTIVE``, ``EXPIRED``,
     ``IP_NOT_ALLOWED`` (``ip`` outside the key's whitelistedIPs, or no ``ip`` given for an
-    IP-restricted key), ``INSUFFICIENT_SCOPE`` (lacks one of ``scopes``).
+    IP-restricted key), ``INSUFFICIENT_SCOPE`` (lacks one of ``scopes``), ``RATE_LIMITED``
+    (valid, but past its ``rateLimit``: this verification is counted as one of the key's
+    requests). For a key with a rate limit, ``rateLimit`` gives the current window's
+    ``limit``, ``remaining`` and ``reset`` (epoch seconds).
     """
-    engine = _engine(request)
-    outcome, state = await service.verify(session, engine, principal, data.key, data.ip, data.scopes or ())
+    state = request.app.state
+    content = await verification(
+        state.credentials, ratelimit.of(request.app), state.usage, session, principal, version, data
+    )
+    return PlainResponse(content, media_type="application/json", headers={versions.VERSION_HEADER: version})
+
+
+async def verification(
+    engine: CredentialEngine,
+    limiter: RateLimiter,
+    usage: UsageRecorder,
+    session: AsyncSession,
+    principal: Principal,
+    version: str,
+    data: VerifyRequest,
+) -> bytes:
+    """The answer to a verification (a ``VerifyResult``, rendered), counted and recorded; the
+    lean handler's too."""
+    checked = await service.verify_and_count(
+        session,
+        engine,
+        limiter,
+        principal,
+        data.key,
+        data.ip,
+        data.scopes or (),
+    )
+    outcome, state, rate = checked.outcome, checked.state, checked.rate
     if version < versions.VERIFY_CODES_REVOKED_MALFORMED:
         outcome = _LEGACY_CODES.get(outcome, outcome)
     if outcome is Outcome.VALID and state is not None:
-        request.app.state.usage.record(state, clock.now())
+        usage.record(state, clock.now())
+    return rendered(outcome, state, rate)
+
+
+def rendered(outcome: Outcome, state: CredentialState | None, rate: Decision | None) -> bytes:
+    """The answer's JSON. This is the hottest route there is: an answer without a rate-limit
+    budget depends only on the code and the key's state, so it is rendered once per state."""
+    memo_key = (outcome, None if state is None else state.id)
+    if rate is None:
+        memo = _RENDERED.get(memo_key)
+        if memo is not None and memo[0] is state:
+            return memo[1]
     detail = f"The key {DETAILS[outcome]}"
     if state is None:
-        return VerifyResult(valid=False, code=outcome.value, detail=detail)
-    return VerifyResult(
-        valid=outcome is Outcome.VALID,
-        code=outcome.value,
-        detail=detail,
-        keyId=state.parent_id or state.id,
-        kind=state.kind.value,
-        name=state.name,
-        userId=state.user_id,
-        organizationId=state.account_id,
-        scopes=[Scope(scope) for scope in ordered(state.scopes)],
-        expiresAt=state.expires_at,
-        apiVersion=state.api_version,
-    )
+        content = {**_NOTHING, "valid": False, "code": outcome.value, "detail": detail}
+    else:
+        content = {
+            "valid": outcome is Outcome.VALID,
+            "code": outcome.value,
+            "detail": detail,
+            "keyId": str(state.parent_id or state.id),
+            "kind": state.kind.value,
+            "name": state.name,
+            "userId": None if state.user_id is None else str(state.user_id),
+            "organizationId": str(state.account_id),
+            "scopes": ordered(state.scopes),
+            "expiresAt": iso_or_none(state.expires_at),
+            "apiVersion": state.api_version,
+            "rateLimit": None
+            if rate is None
+            else {"limit": rate.limit, "remaining": rate.remaining, "reset": rate.reset_at},
+        }
+    body = render_json(content)
+    if rate is None:
+        if len(_RENDERED) >= _RENDERED_SIZE:
+            _RENDERED.clear()
+        _RENDERED[memo_key] = (state, body)
+    return body
+
+
+_RENDERED: dict[tuple[Outcome, uuid.UUID | None], tuple[CredentialState | None, bytes]] = {}
+_RENDERED_SIZE = 10_000
+"""A memo of answers, checked by identity against the (cached) state they were made from:
+a changed key is a new state, so a stale answer is never served."""
+
+_NOTHING: dict[str, Any] = VerifyResult(valid=False, code="", detail="").model_dump(mode="json")
+"""A ``VerifyResult`` without key data, field order included."""
 
 
 @router.get("/api-keys/{key_id}", response_model=ApiKeyOut)
 async def get_api_key(
-    key_id: uuid.UUID, session: DbSession, principal: Reader, _version: Version
+    request: Request, key_id: uuid.UUID, session: DbSession, principal: Reader, _version: Version
 ) -> ApiKeyOut:
     """An API key's metadata. Never the key itself."""
-    return _out(await service.get(session, principal, key_id))
+    caches: Caches = request.app.state.credentials.caches
+    generation = caches.generation()
+    key = await service.get(session, principal, key_id)
+    out = api_key_out(key)
+    # For the lean handler: it serves this document from memory until it changes.
+    snapshots: TaggedCache[uuid.UUID, ApiKeyOut] | None = getattr(request.app.state, "api_keys", None)
+    if snapshots is not None:
+        snapshots.put(key.id, out, snapshot_tags(key), generation)
+    return out
+
+
+def snapshot_tags(key: Credential) -> list[Tag]:
+    """What a kept API-key document depends on: the key, its owner, its account, and its
+    ``lastUsedAt`` (moved by each batch of uses)."""
+    return [key.id, key.user_id, key.account_id, used_tag(key.id)]
 
 
 async def _update(key_id: uuid.UUID, session: DbSession, principal: Updater, data: ApiKeyUpdate) -> ApiKeyOut:
-    return _out(await service.update(session, principal, key_id, data))
+    return api_key_out(await service.update(session, principal, key_id, data))
 
 
 @router.put("/api-keys/{key_id}", response_model=ApiKeyOut)
@@ -189,7 +277,8 @@ async def replace_api_key(
     key_id: uuid.UUID, session: DbSession, principal: Updater, _version: Version, data: ApiKeyUpdate
 ) -> ApiKeyOut:
     """Update an API key: ``name``, ``description``, ``scopes``, ``whitelistedIPs``,
-    ``apiVersion``, ``status``. Only the fields sent change (as with PATCH).
+    ``rateLimit``, ``apiVersion``, ``status``. Only the fields sent change (as with PATCH).
+    Changing ``rateLimit`` needs the MANAGE scope.
 
     An ``apiVersion`` upgrade may be undone within 72 hours
     (``apiVersionDowngradeNotAllowedAfter``); after that a downgrade is refused.

@@ -51,6 +51,13 @@ def _version(value: str | None) -> str | None:
     return value
 
 
+class RateLimitIn(StrictInput):
+    limit: Annotated[int, Field(strict=True, ge=1, le=1_000_000_000)]
+    """Requests allowed in each window."""
+    duration: Annotated[int, Field(strict=True, ge=1, le=86_400)]
+    """The window's length in seconds (windows are aligned to the epoch)."""
+
+
 class ApiKeyCreate(StrictInput):
     name: Name | None = Field(default=None, validation_alias=AliasChoices("name", "key_name"))
     scopes: list[Scope] | None = Field(default=None, validation_alias=AliasChoices("scopes", "key_scope"))
@@ -67,6 +74,9 @@ class ApiKeyCreate(StrictInput):
     )
     expires_at: AwareDatetime | None = Field(
         default=None, validation_alias=AliasChoices("expiresAt", "expires_at")
+    )
+    rate_limit: RateLimitIn | None = Field(
+        default=None, validation_alias=AliasChoices("rateLimit", "rate_limit")
     )
 
     _split_scopes = field_validator("scopes", mode="before")(_scopes)
@@ -87,6 +97,10 @@ class ApiKeyUpdate(StrictInput):
         default=None, validation_alias=AliasChoices("apiVersion", "api_version")
     )
     status: Literal["active", "inactive"] | None = None
+    rate_limit: RateLimitIn | None = Field(
+        default=None, validation_alias=AliasChoices("rateLimit", "rate_limit")
+    )
+    """``null`` removes the limit. Any change needs the MANAGE scope."""
 
     _split_scopes = field_validator("scopes", mode="before")(_scopes)
     _check_networks = field_validator("whitelisted_ips")(_networks)
@@ -101,6 +115,11 @@ class VerifyRequest(StrictInput):
     _split_scopes = field_validator("scopes", mode="before")(_scopes)
 
 
+class RateLimitOut(BaseModel):
+    limit: int
+    duration: int
+
+
 class ApiKeyOut(BaseModel):
     id: uuid.UUID
     name: str | None
@@ -113,6 +132,8 @@ class ApiKeyOut(BaseModel):
     start: str
     """A short, non-secret preview of the key (brand and first characters)."""
     whitelistedIPs: list[str] | None
+    rateLimit: RateLimitOut | None
+    """At most ``limit`` requests per ``duration`` seconds; null for no limit."""
     status: Literal["active", "inactive"]
     apiVersion: str | None
     apiVersionUpdatedAt: Timestamp | None
@@ -138,6 +159,13 @@ class ApiKeyList(BaseModel):
     data: list[ApiKeyOut]
 
 
+class RateLimitStatus(BaseModel):
+    limit: int
+    remaining: int
+    reset: int
+    """When the current window ends, in UTC epoch seconds."""
+
+
 class VerifyResult(BaseModel):
     valid: bool
     code: str
@@ -150,6 +178,8 @@ class VerifyResult(BaseModel):
     scopes: list[Scope] = []
     expiresAt: Timestamp | None = None
     apiVersion: str | None = None
+    rateLimit: RateLimitStatus | None = None
+    """The key's budget in the current window, when the key has a rate limit."""
 
 
 class ApiVersionOut(BaseModel):

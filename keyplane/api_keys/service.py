@@ -11,6 +11,7 @@ from typing import Literal
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane import ratelimit
 from keyplane.api_keys import repository, versions
 from keyplane.api_keys.schemas import ApiKeyCreate, ApiKeyUpdate
 from keyplane.auth.network import Network, parse_address, parse_network
@@ -22,6 +23,7 @@ from keyplane.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from keyplane.kit import clock
 from keyplane.kit.credentials import CredentialKind
 from keyplane.models import Credential
+from keyplane.ratelimit import Decision, RateLimiter
 from keyplane.users import repository as users
 
 
@@ -140,6 +142,8 @@ async def create(
         whitelisted_ips=networks or None,
         api_version=data.api_version or versions.CURRENT,
         expires_at=expires_at,
+        rate_limit=data.rate_limit.limit if data.rate_limit else None,
+        rate_limit_duration=data.rate_limit.duration if data.rate_limit else None,
     )
     return await repository.add(session, key), plaintext
 
@@ -173,6 +177,19 @@ def _change_version(key: Credential, target: str) -> None:
     key.api_version_downgrade_not_allowed_after = now
 
 
+def _change_rate_limit(principal: Principal, key: Credential, data: ApiKeyUpdate) -> None:
+    """A key's limit is its vendor's to set: without MANAGE, a customer could lift it."""
+    limit = data.rate_limit
+    wanted = (limit.limit, limit.duration) if limit else (None, None)
+    if wanted == (key.rate_limit, key.rate_limit_duration):
+        return
+    if not principal.has(Scope.MANAGE):
+        raise Forbidden(
+            "Changing a key's rateLimit needs the MANAGE scope", "INSUFFICIENT_SCOPE", pointer="rateLimit"
+        )
+    key.rate_limit, key.rate_limit_duration = wanted
+
+
 async def update(
     session: AsyncSession, principal: Principal, key_id: uuid.UUID, data: ApiKeyUpdate
 ) -> Credential:
@@ -182,6 +199,8 @@ async def update(
     if key.user_id != principal.user_id and not principal.has(Scope.MANAGE):
         raise Forbidden("Changing another user's key needs the MANAGE scope", "INSUFFICIENT_SCOPE")
     sent = data.model_fields_set
+    if "rate_limit" in sent:
+        _change_rate_limit(principal, key, data)
     if "whitelisted_ips" not in sent:
         # An IP-restricted caller manages only keys it could have created itself.
         _check_networks(principal, key.whitelisted_ips)
@@ -326,3 +345,36 @@ async def verify(
     if state is None:
         return outcome, None
     return state.evaluate(clock.now(), address, frozenset(scopes)), state
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    outcome: Outcome
+    state: CredentialState | None
+    rate: Decision | None
+    """The key's budget when it has a limit: after this use if the use was counted (VALID or
+    RATE_LIMITED), else as it stands; None for a key without a limit (or no key)."""
+
+
+async def verify_and_count(
+    session: AsyncSession,
+    engine: CredentialEngine,
+    limiter: RateLimiter,
+    principal: Principal,
+    plaintext: str,
+    ip: str | None,
+    scopes: Sequence[Scope],
+) -> Verification:
+    """``verify``, then one use of a VALID key against its rate limit (an access token's is its
+    key's): past the limit the answer is RATE_LIMITED. A key without a limit costs no limiter
+    call."""
+    outcome, state = await verify(session, engine, principal, plaintext, ip, scopes)
+    if state is None or state.rate_limit is None:
+        return Verification(outcome, state, None)
+    if outcome is not Outcome.VALID:
+        limit, duration = state.rate_limit
+        return Verification(outcome, state, await limiter.peek(str(state.limit_id), limit, duration))
+    decision = await ratelimit.charge(limiter, state)
+    if decision is not None and not decision.allowed:
+        outcome = Outcome.RATE_LIMITED
+    return Verification(outcome, state, decision)

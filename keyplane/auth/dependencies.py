@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from keyplane import ratelimit
 from keyplane.accounts.directory import AccountDirectory
 from keyplane.auth.network import client_address
 from keyplane.auth.principal import AccountRef, Bearer, Principal
@@ -62,7 +63,8 @@ def presented_credential(request: Request) -> str | None:
 
 
 async def _credential(request: Request, session: DbSession, account: AccountRef) -> CredentialState:
-    """The request's credential, checked; any refusal is raised as its 401 or 403."""
+    """The request's credential, checked; any refusal is raised as its 401 or 403, and a use
+    past the credential's rate limit as a 429."""
     plaintext = presented_credential(request)
     if plaintext is None:
         raise Unauthorized(
@@ -81,6 +83,7 @@ async def _credential(request: Request, session: DbSession, account: AccountRef)
     if outcome is not Outcome.VALID or state is None:
         error, code, detail = _REFUSALS[outcome]
         raise error(f"The credential {detail}", code)
+    await ratelimit.enforce(ratelimit.of(request.app), state)
     request.app.state.usage.record(state, now)
     return state
 

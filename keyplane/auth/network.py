@@ -18,6 +18,7 @@ def parse_network(text: str) -> Network:
     return network
 
 
+@lru_cache(maxsize=4096)
 def parse_address(text: str) -> Address | None:
     try:
         address = ipaddress.ip_address(text.strip())

@@ -6,6 +6,7 @@ A request may do what its owner's role allows AND what its credential's scopes a
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Scope(StrEnum):
@@ -70,4 +71,11 @@ def role_scopes(role: str) -> frozenset[Scope]:
 
 def ordered(scopes: frozenset[Scope] | set[Scope]) -> list[str]:
     """Scopes in their canonical order, for storage and display."""
+    if isinstance(scopes, frozenset):
+        return list(_ordered(scopes))
     return [scope.value for scope in Scope if scope in scopes]
+
+
+@lru_cache(maxsize=256)
+def _ordered(scopes: frozenset[Scope]) -> tuple[str, ...]:
+    return tuple(scope.value for scope in Scope if scope in scopes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Annotated
 
 import typer
@@ -34,6 +35,9 @@ def serve(
     settings = get_settings()
     migrate.upgrade(settings.resolved_database_url())
     settings.server_secret()  # created once here, before workers race for it
+    # Each worker learns how many there are: with no bus between them (SQLite, no Redis),
+    # cached entries must expire quickly instead.
+    os.environ["KEYPLANE_WORKERS"] = str(workers)
     console.print(f"[bold]Keyplane[/] on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     uvicorn.run(
         "keyplane.app:create_app",

@@ -8,6 +8,8 @@ every use.
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.network import Address, allowed
 from keyplane.auth.scopes import SCOPE_NAMES, Scope, role_scopes
+from keyplane.cache import Caches, TaggedCache
 from keyplane.credentials import repository
 from keyplane.kit.credentials import CredentialHasher, CredentialKind, generate, parse
 from keyplane.models import Credential
@@ -32,6 +35,7 @@ class Outcome(StrEnum):
     EXPIRED = "EXPIRED"
     IP_NOT_ALLOWED = "IP_NOT_ALLOWED"
     INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"
+    RATE_LIMITED = "RATE_LIMITED"
 
 
 DETAILS = {
@@ -43,6 +47,7 @@ DETAILS = {
     Outcome.EXPIRED: "is expired",
     Outcome.IP_NOT_ALLOWED: "may not be used from this address",
     Outcome.INSUFFICIENT_SCOPE: "lacks a required scope",
+    Outcome.RATE_LIMITED: "has exceeded its rate limit",
 }
 
 
@@ -65,6 +70,10 @@ class CredentialState:
     whitelisted_ips: tuple[str, ...] | None
     api_version: str | None
     name: str | None
+    rate_limit: tuple[int, int] | None
+    """(requests, window seconds), or None for unlimited; for an access token, its key's."""
+    limit_id: uuid.UUID
+    """Whose budget a use counts against: the credential's own, or an access token's key's."""
 
     def evaluate(
         self, now: datetime, address: Address | None, required: frozenset[Scope] = frozenset()
@@ -83,9 +92,57 @@ class CredentialState:
         return Outcome.VALID
 
 
+_UNKNOWN = Outcome.NOT_FOUND
+# Shared by every cached state that has them, so that a large cache holds one copy each: a
+# few combinations of scopes, a few accounts.
+_SCOPE_SETS: dict[frozenset[Scope], frozenset[Scope]] = {}
+_ACCOUNTS: dict[uuid.UUID, uuid.UUID] = {}
+_FAILED = object()
+
+
 class CredentialEngine:
-    def __init__(self, hasher: CredentialHasher) -> None:
+    """Mints credentials and resolves presented ones, through a cache of verified states.
+
+    A hit costs a format check, an HMAC and a dictionary read: no I/O. An unknown key is
+    remembered briefly too (in a smaller cache of its own, so a flood of made-up keys cannot
+    push out the real ones), and a malformed one never gets past the format check.
+    """
+
+    def __init__(
+        self,
+        hasher: CredentialHasher,
+        caches: Caches | None = None,
+        *,
+        size: int = 0,
+        ttl: float = 60.0,
+        miss_ttl: float = 5.0,
+    ) -> None:
         self.hasher = hasher
+        self.caches = caches or Caches()
+        self._known: TaggedCache[bytes, CredentialState] = self.caches.cache("credentials", size, ttl)
+        self._loading: dict[bytes, asyncio.Future[CredentialState | object | None]] = {}
+        self._unknown: TaggedCache[bytes, Outcome] = self.caches.cache(
+            "unknown credentials", max(size // 10, min(size, 1_000)), miss_ttl
+        )
+
+    def cached(self, plaintext: str) -> CredentialState | None:
+        """The verified state of a cached credential (no I/O), or None.
+
+        Only well-formed credentials are ever cached, so a hit needs no format check.
+        """
+        return self._known.get(self.hasher.digest(plaintext))
+
+    def peek(self, plaintext: str) -> tuple[Outcome, CredentialState | None] | None:
+        """What ``resolve`` answers when that needs no I/O (cached, malformed), else None."""
+        digest = self.hasher.digest(plaintext)
+        state = self._known.get(digest)
+        if state is not None:
+            return Outcome.VALID, state
+        if parse(plaintext) is None:
+            return Outcome.MALFORMED, None
+        if self._unknown.get(digest) is not None:
+            return Outcome.NOT_FOUND, None
+        return None
 
     def mint(self, kind: CredentialKind, **columns: Any) -> tuple[Credential, str]:
         """A new active credential row (not yet in a session) and its plaintext.
@@ -110,31 +167,75 @@ class CredentialEngine:
         A malformed credential costs no I/O. A wrong secret behind a real lookup handle is
         NOT_FOUND, the same answer as an unknown handle, compared in constant time.
         """
+        peeked = self.peek(plaintext)
+        if peeked is not None:
+            return peeked
         parsed = parse(plaintext)
-        if parsed is None:
-            return Outcome.MALFORMED, None
-        row = await repository.state_row(session, parsed.lookup)
+        assert parsed is not None
+        digest = self.hasher.digest(plaintext)
+        leader = self._loading.get(digest)
+        if leader is not None:
+            # Another request is reading this very credential: its answer is ours too, so
+            # a cold or expired entry under load costs one database read, not one each.
+            loaded = await asyncio.shield(leader)
+            if loaded is None:
+                return Outcome.NOT_FOUND, None
+            if isinstance(loaded, CredentialState):
+                return Outcome.VALID, loaded
+        generation = self.caches.generation()
+        future: asyncio.Future[CredentialState | object | None] = asyncio.get_running_loop().create_future()
+        self._loading[digest] = future
+        try:
+            state = await self._load(session, parsed.lookup, digest)
+        except BaseException:
+            future.set_result(_FAILED)  # the others read it themselves
+            raise
+        else:
+            future.set_result(state)
+        finally:
+            if self._loading.get(digest) is future:
+                del self._loading[digest]
+        if state is None:
+            # A key is random: one that is unknown now can only become known by being
+            # minted with the same 256 bits, so the miss needs no tags.
+            self._unknown.put(digest, _UNKNOWN, (), generation)
+            return Outcome.NOT_FOUND, None
+        tags = (state.id, state.parent_id, state.user_id, state.product_id, state.account_id)
+        self._known.put(digest, state, tags, generation)
+        return Outcome.VALID, state
+
+    async def _load(self, session: AsyncSession, lookup: str, digest: bytes) -> CredentialState | None:
+        row = await repository.state_row(session, lookup)
         if row is None:
-            return Outcome.NOT_FOUND, None
-        credential, role = row
-        if not self.hasher.matches(plaintext, credential.digest):
-            return Outcome.NOT_FOUND, None
+            return None
+        credential, role, parent_limit, parent_duration = row
+        if not hmac.compare_digest(digest, credential.digest):
+            return None
         stored = frozenset(Scope(scope) for scope in credential.scopes if scope in SCOPE_NAMES)
         state = CredentialState(
             id=credential.id,
-            account_id=credential.account_id,
+            account_id=_ACCOUNTS.setdefault(credential.account_id, credential.account_id),
             user_id=credential.user_id,
             product_id=credential.product_id,
             parent_id=credential.parent_id,
             kind=CredentialKind(credential.kind),
             digest=credential.digest,
             role=role,
-            scopes=stored & role_scopes(role),
+            scopes=_SCOPE_SETS.setdefault(stored & role_scopes(role), stored & role_scopes(role)),
             status=credential.status,
             deleted=credential.deleted_at is not None,
             expires_at=credential.expires_at,
             whitelisted_ips=tuple(credential.whitelisted_ips) if credential.whitelisted_ips else None,
             api_version=credential.api_version,
             name=credential.name,
+            # An access token shares its key's budget: minting tokens never buys more requests.
+            rate_limit=_pair(parent_limit, parent_duration)
+            if credential.parent_id is not None
+            else _pair(credential.rate_limit, credential.rate_limit_duration),
+            limit_id=credential.parent_id or credential.id,
         )
-        return Outcome.VALID, state
+        return state
+
+
+def _pair(limit: int | None, duration: int | None) -> tuple[int, int] | None:
+    return (limit, duration) if limit is not None and duration is not None else None

@@ -1,4 +1,4 @@
-"""``lastUsedAt`` written in batches, off the request path.
+"""``lastUsedAt`` and ``lastValidated`` written in batches, off the request path.
 
 A write per verification would turn every read into a write (and, on SQLite, serialise
 them). Uses are collected in memory, newest instant per credential, and flushed on a timer
@@ -17,6 +17,7 @@ from datetime import datetime
 from keyplane.credentials import repository
 from keyplane.credentials.engine import CredentialState
 from keyplane.db import Database
+from keyplane.licenses import repository as licenses
 
 log = logging.getLogger("keyplane.usage")
 
@@ -26,6 +27,7 @@ class UsageRecorder:
         self._database = database
         self._interval = interval
         self._pending: dict[uuid.UUID, datetime] = {}
+        self._validated: dict[uuid.UUID, datetime] = {}
         self._task: asyncio.Task[None] | None = None
 
     def record(self, state: CredentialState, when: datetime) -> None:
@@ -34,23 +36,33 @@ class UsageRecorder:
         if state.parent_id is not None:
             self._note(state.parent_id, when)
 
+    def validated(self, license_id: uuid.UUID, when: datetime) -> None:
+        """A full validation of this license (its ``lastValidated``)."""
+        previous = self._validated.get(license_id)
+        if previous is None or previous < when:
+            self._validated[license_id] = when
+
     def _note(self, credential_id: uuid.UUID, when: datetime) -> None:
         previous = self._pending.get(credential_id)
         if previous is None or previous < when:
             self._pending[credential_id] = when
 
     async def flush(self) -> None:
-        if not self._pending:
+        if not self._pending and not self._validated:
             return
         batch, self._pending = self._pending, {}
+        validations, self._validated = self._validated, {}
         try:
             async with self._database.writer() as session:
                 await repository.touch(session, sorted(batch.items()))
+                await licenses.touch_validated(session, sorted(validations.items()))
                 await session.commit()
         except Exception:
-            log.exception("credential.usage.flush_failed", extra={"count": len(batch)})
+            log.exception("credential.usage.flush_failed", extra={"count": len(batch) + len(validations)})
             for credential_id, when in batch.items():
                 self._note(credential_id, when)
+            for license_id, when in validations.items():
+                self.validated(license_id, when)
 
     async def _run(self) -> None:
         while True:

@@ -102,6 +102,10 @@ def _start(kind: CredentialKind, lookup: str) -> str:
     return f"{kind.brand}_{lookup[:START_LENGTH]}"
 
 
+_BLOCK = 64
+"""SHA-256's block size, in bytes."""
+
+
 class CredentialHasher:
     """Keyed hashing of high-entropy credentials with the server secret (a pepper).
 
@@ -110,13 +114,23 @@ class CredentialHasher:
     key keeps a stolen database dump useless without the server secret.
     """
 
-    __slots__ = ("_key",)
+    __slots__ = ("_inner", "_outer")
 
     def __init__(self, key: bytes) -> None:
-        self._key = key
+        # HMAC (RFC 2104) with its two keyed SHA-256 states prepared once: every request
+        # hashes its credential, and this costs a third of ``hmac.digest`` per call.
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
+        self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
 
     def digest(self, plaintext: str) -> bytes:
-        return hmac.new(self._key, plaintext.encode(), hashlib.sha256).digest()
+        inner = self._inner.copy()
+        inner.update(plaintext.encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
     def matches(self, plaintext: str, stored: bytes) -> bool:
         return hmac.compare_digest(self.digest(plaintext), stored)

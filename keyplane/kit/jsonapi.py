@@ -23,7 +23,10 @@ def attribute_pointer(name: str) -> str:
 
 def media_type(request: Request) -> str:
     """JSON:API unless the client prefers plain JSON (Keygen answers the same way)."""
-    accept = request.headers.get("accept", "")
+    return media_type_for(request.headers.get("accept", ""))
+
+
+def media_type_for(accept: str) -> str:
     if JSON in accept and JSONAPI not in accept and "application/vnd.keygen+json" not in accept:
         return JSON
     return JSONAPI

@@ -3,18 +3,21 @@ revoke, check-in and usage counting, in Keygen's shapes."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import uuid
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field
+from starlette.applications import Starlette
 
 from keyplane.auth.dependencies import (
     CurrentAccount,
     LicensingBearer,
     authenticate_bearer,
 )
-from keyplane.auth.principal import Bearer
+from keyplane.auth.principal import AccountRef, Bearer
+from keyplane.cache import Caches, Tag, TaggedCache
 from keyplane.db import DbSession
 from keyplane.errors import BadRequest
 from keyplane.kit import clock
@@ -24,8 +27,10 @@ from keyplane.kit.timefmt import iso
 from keyplane.licenses import lifecycle
 from keyplane.licenses import service as licenses
 from keyplane.licenses.endpoints import license_resource
+from keyplane.licenses.lifecycle import MISSING, Missing, Snapshot
 from keyplane.licenses.validation import Result, Scope, meta
-from keyplane.models import License, Policy
+from keyplane.licensing.keystrings import digest
+from keyplane.models.license import key_tag
 
 router = APIRouter(tags=["License actions"])
 Nonce = Annotated[int, Field(ge=0, le=2**63 - 1)]
@@ -78,14 +83,17 @@ async def optional_bearer(request: Request, session: DbSession, account: Current
 def _answer(
     request: Request,
     result: Result,
-    license: License | None,
-    policy: Policy | None,
+    snapshot: Snapshot | None,
     scope: Scope | None,
     nonce: int | None,
 ) -> JSONResponse:
-    data = None if license is None or policy is None else license_resource(license, policy)
-    sent = None if scope is None else scope.model_dump(exclude_unset=True)
-    return document(request, data, meta=meta(result, iso(clock.now()), sent, nonce))
+    data = None if snapshot is None else license_resource(snapshot.license, snapshot.policy)
+    return document(request, data, meta=meta(result, iso(clock.now()), echoed(scope), nonce))
+
+
+def echoed(scope: Scope | None) -> dict[str, Any] | None:
+    """The scope as sent, for ``meta.scope``."""
+    return None if scope is None else scope.model_dump(exclude_unset=True)
 
 
 @router.post("/licenses/actions/validate-key")
@@ -101,8 +109,38 @@ async def validate_key(
     sent = body.meta
     if not sent.key.strip():
         raise BadRequest("cannot be blank", "KEY_MISSING", pointer="/meta/key")
-    result, license, policy = await lifecycle.validate_key(session, account, bearer, sent.key, sent.scope)
-    return _answer(request, result, license, policy, sent.scope, sent.nonce)
+    caches: Caches = request.app.state.credentials.caches
+    generation = caches.generation()
+    result, snapshot = await lifecycle.validate_key(
+        session, account, bearer, sent.key, sent.scope, request.app.state.usage.validated
+    )
+    if bearer is None:
+        # For the lean handler: it validates this key from memory until something changes.
+        remember(request.app, account, sent.key, snapshot, generation)
+    return _answer(request, result, snapshot, sent.scope, sent.nonce)
+
+
+def remember(
+    app: Starlette, account: AccountRef, key: str, snapshot: Snapshot | None, generation: int
+) -> None:
+    snapshots: TaggedCache[tuple[uuid.UUID, bytes], Snapshot | Missing] | None = getattr(
+        app.state, "licenses", None
+    )
+    if snapshots is not None:
+        value, tags = cache_entry(account, key, snapshot)
+        snapshots.put((account.id, digest(key)), value, tags, generation)
+
+
+def cache_entry(
+    account: AccountRef, key: str, snapshot: Snapshot | None
+) -> tuple[Snapshot | Missing, list[Tag]]:
+    """What the lean handler keeps for a key, and the ids whose change must drop it."""
+    tags: list[Tag] = [account.id, key_tag(digest(key))]
+    if snapshot is None:
+        return MISSING, tags
+    license = snapshot.license
+    tags += [license.id, license.policy_id, license.product_id, license.owner_id]
+    return snapshot.kept(), tags
 
 
 @router.post("/licenses/{license}/actions/validate")
@@ -115,8 +153,10 @@ async def validate_license(
 ) -> JSONResponse:
     """Validate a license by id or key, with scope checks; records ``lastValidated``."""
     sent = (body or Validate()).meta
-    result, found, policy = await lifecycle.validate(session, bearer, license, sent.scope, quick=False)
-    return _answer(request, result, found, policy, sent.scope, sent.nonce)
+    result, snapshot = await lifecycle.validate(
+        session, bearer, license, sent.scope, request.app.state.usage.validated, quick=False
+    )
+    return _answer(request, result, snapshot, sent.scope, sent.nonce)
 
 
 @router.get("/licenses/{license}/actions/validate")
@@ -124,8 +164,10 @@ async def quick_validate_license(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
     """Quick validation: no scope checks, nothing recorded."""
-    result, found, policy = await lifecycle.validate(session, bearer, license, None, quick=True)
-    return _answer(request, result, found, policy, None, None)
+    result, snapshot = await lifecycle.validate(
+        session, bearer, license, None, request.app.state.usage.validated, quick=True
+    )
+    return _answer(request, result, snapshot, None, None)
 
 
 @router.post("/licenses/{license}/actions/suspend")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Iterable
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.licensing.keystrings import digest
@@ -51,3 +53,18 @@ async def user_by_ref(session: AsyncSession, account_id: uuid.UUID, ref: str) ->
     except ValueError:
         condition = User.email == ref.strip().lower()
     return await session.scalar(select(User).where(User.account_id == account_id, condition))
+
+
+async def touch_validated(session: AsyncSession, validations: Iterable[tuple[uuid.UUID, datetime]]) -> None:
+    """Move ``last_validated`` forward, never back. Recording a validation is not an edit:
+    ``updated`` stays, and no cache needs to forget the license."""
+    for license_id, when in validations:
+        await session.execute(
+            update(License)
+            .where(
+                License.id == license_id,
+                or_(License.last_validated.is_(None), License.last_validated < when),
+            )
+            .values(last_validated=when, updated_at=License.updated_at)
+            .execution_options(synchronize_session=False)
+        )

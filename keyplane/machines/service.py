@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
+from keyplane.db import touched
 from keyplane.errors import Forbidden, InvalidResource, Unprocessable
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid, uuid7
@@ -90,6 +91,7 @@ async def _cull(session: AsyncSession, license: License, policy: Policy) -> None
     dead = [m.id for m in machines if heartbeat.status(m, policy, now) == "DEAD"]
     if dead:
         await session.execute(delete(Machine).where(Machine.id.in_(dead)))
+        touched(session, license.id)
 
 
 async def _check_limits(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from keyplane.models.base import Record, UTCDateTime
@@ -22,6 +22,7 @@ class Credential(Record):
         Index("ix_credentials_parent_id", "parent_id"),
         Index("ix_credentials_product_id", "product_id"),
         CheckConstraint("(user_id IS NULL) <> (product_id IS NULL)", name="one_bearer"),
+        CheckConstraint("(rate_limit IS NULL) = (rate_limit_duration IS NULL)", name="rate_limit_pair"),
     )
 
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -46,6 +47,10 @@ class Credential(Record):
     api_version_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     api_version_downgrade_not_allowed_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rate_limit: Mapped[int | None] = mapped_column(Integer)
+    """Requests allowed per window of ``rate_limit_duration`` seconds; None (with the
+    duration) means unlimited. An access token counts against its parent key's limit."""
+    rate_limit_duration: Mapped[int | None] = mapped_column(Integer)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -48,3 +48,12 @@ class License(Record):
     last_validated: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_check_in: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_check_out: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def invalidates(self) -> tuple[str, ...]:
+        """Cache tags besides the id: a cached "no such key" answer for this key."""
+        return (key_tag(self.key_digest),) if self.key_digest is not None else ()
+
+
+def key_tag(key_digest: bytes) -> str:
+    """The cache tag of a license key (by digest), for entries about a key, found or not."""
+    return "k:" + key_digest.hex()

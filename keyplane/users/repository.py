@@ -6,6 +6,7 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.db import touched
 from keyplane.models import User
 
 
@@ -22,3 +23,4 @@ async def by_id(session: AsyncSession, account_id: uuid.UUID, user_id: uuid.UUID
 async def delete(session: AsyncSession, user: User) -> None:
     # Credentials go with their owner through the foreign key's ON DELETE CASCADE.
     await session.execute(sa_delete(User).where(User.id == user.id))
+    touched(session, user.id)

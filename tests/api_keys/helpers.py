@@ -30,6 +30,7 @@ KEY_FIELDS = frozenset(
         "companyId",
         "start",
         "whitelistedIPs",
+        "rateLimit",
         "status",
         "apiVersion",
         "apiVersionUpdatedAt",

@@ -9,11 +9,9 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import update
 
 from keyplane.kit import clock
 from keyplane.kit.credentials import CredentialKind, _checksum, generate
-from keyplane.models import User
 from tests import factories
 from tests.auth.support import basic, flip, jsonapi_error, plain_error, secret_part, timestamp
 from tests.factories import Tenant, bearer
@@ -406,9 +404,12 @@ async def test_role_is_checked_on_every_request(
     key = str(made["key"])
     first = await client.post(f"{acme.base}/api-keys", json={"name": "child"}, headers=bearer(key))
     assert first.status_code == 201, first.text
-    async with app.state.db.writer() as session:
-        await session.execute(update(User).where(User.id == developer_id).values(role="read-only"))
-        await session.commit()
+    demoted = await client.patch(
+        f"{acme.base}/users/{developer_id}",
+        json={"data": {"type": "users", "attributes": {"role": "read-only"}}},
+        headers=bearer(acme.key),
+    )
+    assert demoted.status_code == 200, demoted.text
     second = await client.post(f"{acme.base}/api-keys", json={"name": "child2"}, headers=bearer(key))
     plain_error(second, 403, "INSUFFICIENT_SCOPE")
     assert (await client.get(f"{acme.base}/api-keys", headers=bearer(key))).status_code == 200

@@ -12,27 +12,13 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import text
 
-from keyplane.db import Database, async_url
-from keyplane.models import Base
 from tests import live
 from tests.clients.support import LiveAccount
 
 SECRET = "clients-server-secret-" + "y" * 32
 PASSWORD = "a long enough password"
 SLUG = "clients"
-
-
-async def _empty(database_url: str) -> None:
-    database = Database(async_url(database_url))
-    try:
-        async with database.writer() as session:
-            for table in reversed(Base.metadata.sorted_tables):
-                await session.execute(text(f"DELETE FROM {table.name}"))
-            await session.commit()
-    finally:
-        await database.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -56,4 +42,4 @@ async def live_account(
                     public_key=made["publicKey"],
                 )
     finally:
-        await _empty(database_url)
+        await live.empty(database_url)

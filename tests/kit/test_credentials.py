@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 
 import pytest
@@ -148,3 +150,12 @@ def test_hasher_matches_only_the_same_credential_and_key() -> None:
     # A stolen digest is useless under another server secret.
     assert CredentialHasher(b"server-secret-two").matches(plaintext, digest) is False
     assert plaintext.encode() not in digest
+
+
+@pytest.mark.parametrize("key", [b"", b"k", b"s" * 63, b"s" * 64, b"s" * 65, b"x" * 200])
+def test_hasher_is_hmac_sha256_with_the_server_secret(key: bytes) -> None:
+    # Digests already stored stay valid: the prepared-state HMAC is the standard one.
+    plaintext, _ = generate(CredentialKind.API_KEY)
+    expected = hmac.new(key, plaintext.encode(), hashlib.sha256).digest()
+    assert CredentialHasher(key).digest(plaintext) == expected
+    assert CredentialHasher(key).digest(plaintext + "x") != expected

@@ -375,7 +375,7 @@ async def test_validate_key_bearer_must_see_the_license(
         )
     )
     # The denied validations recorded nothing.
-    assert (await fetch(client, acme, license_b["id"]))["attributes"]["lastValidated"] is None
+    assert await recorded(app, client, acme, license_b["id"]) is None
     assert product_b
 
 
@@ -429,12 +429,12 @@ async def test_validate_unknown_license_is_404(client: httpx.AsyncClient, acme: 
         jsonapi_error(quick, 404, "NOT_FOUND")
 
 
-async def test_validate_needs_a_credential(client: httpx.AsyncClient, acme: Tenant) -> None:
+async def test_validate_needs_a_credential(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     license = await licensed(client, acme)
     url = f"{acme.base}/licenses/{license['id']}/actions/validate"
     jsonapi_error(await client.post(url, json={"meta": {}}), 401, "TOKEN_MISSING")
     jsonapi_error(await client.get(url), 401, "TOKEN_MISSING")
-    assert (await fetch(client, acme, license["id"]))["attributes"]["lastValidated"] is None
+    assert await recorded(app, client, acme, license["id"]) is None
 
 
 async def test_malformed_validate_body_is_400(client: httpx.AsyncClient, acme: Tenant) -> None:
@@ -448,29 +448,37 @@ async def test_malformed_validate_body_is_400(client: httpx.AsyncClient, acme: T
         jsonapi_error(await client.post(url, json={"meta": meta}, headers=bearer(acme.key)), 400, code)
 
 
-async def test_full_validation_records_last_validated(client: httpx.AsyncClient, acme: Tenant) -> None:
+async def recorded(app: FastAPI, client: httpx.AsyncClient, acme: Tenant, license_id: str) -> Any:
+    """``lastValidated`` as stored: it is written in a batch, so flush the batch first."""
+    await app.state.usage.flush()
+    return (await fetch(client, acme, license_id))["attributes"]["lastValidated"]
+
+
+async def test_full_validation_records_last_validated(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
     license = await licensed(client, acme)
     assert license["attributes"]["lastValidated"] is None
     body = await validate(client, acme, license["id"])
     first = near_now(body["data"]["attributes"]["lastValidated"])
-    assert (await fetch(client, acme, license["id"]))["attributes"]["lastValidated"] == iso(first)
+    assert await recorded(app, client, acme, license["id"]) == iso(first)
 
     clock.advance(timedelta(hours=5))
     body = await validate_key(client, acme, license["attributes"]["key"])
     second = near_now(body["data"]["attributes"]["lastValidated"])
     assert second - first >= timedelta(hours=5)
-    assert (await fetch(client, acme, license["id"]))["attributes"]["lastValidated"] == iso(second)
+    assert await recorded(app, client, acme, license["id"]) == iso(second)
 
     # A failed validation is a validation too.
     clock.advance(timedelta(hours=1))
     failed = await validate(client, acme, license["id"], scope={"fingerprint": "nope"})
     check_meta(failed, False, "NO_MACHINE", scope={"fingerprint": "nope"})
-    third = parse_ts((await fetch(client, acme, license["id"]))["attributes"]["lastValidated"])
+    third = parse_ts(await recorded(app, client, acme, license["id"]))
     assert third - second >= timedelta(hours=1)
 
 
 async def test_quick_validation_skips_scopes_and_records_nothing(
-    client: httpx.AsyncClient, acme: Tenant
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     license = await licensed(client, acme, requireFingerprintScope=True, requireProductScope=True)
     url = f"{acme.base}/licenses/{license['id']}/actions/validate"
@@ -484,16 +492,16 @@ async def test_quick_validation_skips_scopes_and_records_nothing(
         f"{acme.base}/licenses/{license['attributes']['key']}/actions/validate", headers=bearer(acme.key)
     )
     check_meta(by_key.json(), True, "VALID")
-    assert (await fetch(client, acme, license["id"]))["attributes"]["lastValidated"] is None
+    assert await recorded(app, client, acme, license["id"]) is None
 
     # The full validation checks the required scopes.
     full = await validate(client, acme, license["id"])
     check_meta(full, False, "PRODUCT_SCOPE_REQUIRED")
-    recorded = (await fetch(client, acme, license["id"]))["attributes"]["lastValidated"]
-    assert recorded is not None
+    stored = await recorded(app, client, acme, license["id"])
+    assert stored is not None
     clock.advance(timedelta(hours=2))
     check_meta((await client.get(url, headers=bearer(acme.key))).json(), True, "VALID")
-    assert (await fetch(client, acme, license["id"]))["attributes"]["lastValidated"] == recorded
+    assert await recorded(app, client, acme, license["id"]) == stored
 
 
 async def test_quick_validation_still_reports_suspension_and_expiry(
@@ -608,7 +616,9 @@ async def test_user_validates_own_licenses_only(
         jsonapi_error(quick, 404, "NOT_FOUND")
 
 
-async def test_product_validates_own_product_licenses_only(client: httpx.AsyncClient, acme: Tenant) -> None:
+async def test_product_validates_own_product_licenses_only(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
     product_a, policy_a = await policy(client, acme)
     _, policy_b = await policy(client, acme)
     mine = await helpers.license(client, acme, policy_a)
@@ -621,7 +631,7 @@ async def test_product_validates_own_product_licenses_only(client: httpx.AsyncCl
         f"{acme.base}/licenses/{theirs['id']}/actions/validate", headers=bearer(token)
     )
     jsonapi_error(response, 404, "NOT_FOUND")
-    assert (await fetch(client, acme, theirs["id"]))["attributes"]["lastValidated"] is None
+    assert await recorded(app, client, acme, theirs["id"]) is None
 
 
 @pytest.mark.parametrize("role", ["read-only", "support-agent", "sales-agent", "developer"])

@@ -1,0 +1,312 @@
+"""Lean handlers for the hottest routes, in front of the framework.
+
+``POST /api-keys/verify``, ``GET /api-keys/{id}`` and ``POST /licenses/actions/validate-key``
+(bare and under ``/v1/accounts/{account}``) run on every request of a vendor's backend and
+on every start of every customer's app. FastAPI's routing, dependency injection and
+validation cost several times what the work itself costs, so these routes are answered
+here when everything they need is already in memory: the account, the caller's verified
+credential, the key or license asked about.
+
+A lean handler answers only the ordinary case and hands every other request, untouched
+(its body replayed), to the full application: anything unusual in the headers, a body the
+schema refuses, a credential that is refused or not cached yet, a record not cached yet,
+a write that must happen now. The full application fills the caches as it answers, so
+the next such request is lean. Both paths call the same functions for the rules, the
+result and its rendering, and a test compares their answers byte for byte: the API, its
+OpenAPI description and its errors are the same whichever path answers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.types import Message, Receive, Scope, Send
+
+from keyplane import ratelimit
+from keyplane.accounts.directory import AccountDirectory
+from keyplane.accounts.signing import KeyRing
+from keyplane.api_keys import versions
+from keyplane.auth.network import client_address, parse_address
+from keyplane.auth.principal import AccountRef, Principal
+from keyplane.auth.scopes import Role
+from keyplane.auth.scopes import Scope as Power
+from keyplane.cache import TaggedCache
+from keyplane.config import Settings
+from keyplane.credentials.engine import CredentialEngine, CredentialState, Outcome
+from keyplane.credentials.usage import UsageRecorder
+from keyplane.db import Database
+from keyplane.errors import AppError, error_response
+from keyplane.kit import clock
+from keyplane.kit.credentials import CredentialKind
+from keyplane.ratelimit import RateLimiter
+
+Handler = Callable[["Services", Scope, AccountRef, list[str], bytes, Send], Awaitable[bool]]
+
+_JSON = b"application/json"
+_PLAIN_ACCEPT = frozenset({b"", b"*/*", _JSON, b"application/*"})
+
+
+async def read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for the full application: the body already read, then the real channel."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+class _Clock:
+    """The ``Date`` header, formatted once a second."""
+
+    second = -1
+    value = b""
+
+    @classmethod
+    def date(cls) -> bytes:
+        now = int(time.time())
+        if now != cls.second:
+            cls.value = formatdate(now, usegmt=True).encode()
+            cls.second = now
+        return cls.value
+
+
+def date_header() -> bytes:
+    return _Clock.date()
+
+
+async def answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    headers = [(b"content-length", str(len(body)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def render_json(content: Any) -> bytes:
+    """Exactly as Starlette's ``JSONResponse`` renders."""
+    return json.dumps(
+        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode()
+
+
+@dataclass(slots=True)
+class Services:
+    """What the lean handlers use, as plain attributes (``app.state`` lookups cost more than
+    some of the work they are for)."""
+
+    settings: Settings
+    db: Database
+    accounts: AccountDirectory
+    credentials: CredentialEngine
+    usage: UsageRecorder
+    keys: KeyRing
+    limiter: RateLimiter
+    api_keys: TaggedCache[uuid.UUID, Any]
+    licenses: TaggedCache[tuple[uuid.UUID, bytes], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    state: CredentialState
+    principal: Principal
+
+
+def headers_of(scope: Scope) -> dict[bytes, bytes]:
+    return dict(scope["headers"])
+
+
+def presented(headers: dict[bytes, bytes]) -> str | None:
+    """The credential, when sent in the one ordinary way (else the full application decides)."""
+    authorization = headers.get(b"authorization")
+    if authorization is not None:
+        scheme, _, value = authorization.partition(b" ")
+        if scheme.lower() not in (b"bearer", b"token") or not value.strip():
+            return None
+        return value.strip().decode("latin-1")
+    api_key = headers.get(b"x-api-key")
+    return api_key.strip().decode("latin-1") if api_key and api_key.strip() else None
+
+
+async def authenticated(
+    services: Services,
+    scope: Scope,
+    headers: dict[bytes, bytes],
+    account: AccountRef,
+    needs: frozenset[Power],
+    session: AsyncSession,
+) -> Caller | None:
+    """The request's user credential when it is valid here and holds ``needs`` (read through
+    the cache; ``session`` opens only on a miss), else None: the full application refuses it."""
+    plaintext = presented(headers)
+    if plaintext is None:
+        return None
+    _, state = await services.credentials.resolve(session, plaintext)
+    if state is None or state.account_id != account.id or state.user_id is None:
+        return None
+    proxies = services.settings.trusted_proxies
+    if proxies:
+        address = client_address(Request(scope), proxies)
+    else:
+        client = scope.get("client")
+        address = parse_address(client[0]) if client else None
+    if state.evaluate(clock.now(), address, needs) is not Outcome.VALID:
+        return None
+    return Caller(state, principal_of(state, account))
+
+
+def principal_of(state: CredentialState, account: AccountRef) -> Principal:
+    """The ``Principal`` the full application would make of this credential (kept per state)."""
+    memo = _PRINCIPALS.get(state.id)
+    if memo is not None and memo[0] is state and memo[1] is account:
+        return memo[2]
+    assert state.user_id is not None
+    principal = Principal(
+        account=account,
+        user_id=state.user_id,
+        role=Role(state.role),
+        credential_id=state.id,
+        credential_kind=CredentialKind(state.kind),
+        scopes=state.scopes,
+        expires_at=state.expires_at,
+        whitelisted_ips=state.whitelisted_ips,
+        api_version=state.api_version,
+    )
+    if len(_PRINCIPALS) >= 10_000:
+        _PRINCIPALS.clear()
+    _PRINCIPALS[state.id] = (state, account, principal)
+    return principal
+
+
+_PRINCIPALS: dict[uuid.UUID, tuple[CredentialState, AccountRef, Principal]] = {}
+
+
+async def charge_or_refuse(services: Services, scope: Scope, state: CredentialState, send: Send) -> bool:
+    """Count the request against its credential's rate limit; past it, answer the route's
+    429 here (the request is counted once, whichever path answers) and return False."""
+    if state.rate_limit is None:
+        return True
+    try:
+        await ratelimit.enforce(services.limiter, state)
+    except AppError as refused:
+        response = error_response(Request(scope), refused)
+        response.headers["date"] = date_header().decode()
+        await response(scope, _no_body, send)
+        return False
+    return True
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def negotiated_version(headers: dict[bytes, bytes], state: CredentialState) -> str | None:
+    asked = headers.get(versions.VERSION_HEADER.lower().encode())
+    if asked is None:
+        return state.api_version or versions.CURRENT
+    text = asked.decode("latin-1")
+    return text if text in versions.KNOWN else None
+
+
+def plain_request(scope: Scope, headers: dict[bytes, bytes], *, body: bool) -> bool:
+    """No query, an Accept that plain JSON satisfies, and (with a body) a JSON content type."""
+    if scope.get("query_string"):
+        return False
+    accept = headers.get(b"accept", b"")
+    if accept not in _PLAIN_ACCEPT:
+        return False
+    if body:
+        content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+        if content_type != _JSON:
+            return False
+    return True
+
+
+def route(scope: Scope) -> tuple[str | None, list[str]] | None:
+    """(account reference or None for bare ``/v1``, the rest of the path) for ``/v1`` paths."""
+    path: str = scope["path"]
+    if not path.startswith("/v1/"):
+        return None
+    parts = path[4:].split("/")
+    if parts[0] == "accounts":
+        if len(parts) < 3 or not parts[1]:
+            return None
+        return parts[1], parts[2:]
+    return None, parts
+
+
+class HotPaths:
+    """Dispatches the few lean routes; everything else goes straight to the application."""
+
+    def __init__(self, handlers: dict[tuple[str, ...], Handler]) -> None:
+        self._handlers = handlers
+        self.answered = 0
+        """Requests answered by a lean handler (the rest of theirs went to the application)."""
+
+    def find(self, services: Services, scope: Scope) -> tuple[Handler, AccountRef, list[str]] | None:
+        found = route(scope)
+        if found is None:
+            return None
+        ref, rest = found
+        handler = self._handlers.get((scope["method"], *rest))
+        if handler is None and len(rest) == 2:
+            handler = self._handlers.get((scope["method"], rest[0], "*"))
+        if handler is None:
+            return None
+        account = services.accounts.known(ref)
+        if account is None:
+            return None
+        return handler, account, rest
+
+    async def __call__(
+        self, services: Services, scope: Scope, receive: Receive, send: Send
+    ) -> Receive | None:
+        """None when answered here; else the ``receive`` the application must use."""
+        found = self.find(services, scope)
+        if found is None:
+            return receive
+        handler, account, rest = found
+        body = await read_body(receive)
+        if body is None:
+            return receive
+        if await handler(services, scope, account, rest, body, send):
+            self.answered += 1
+            return None
+        return replay(body, receive)
+
+
+def parse_uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+def validated(model: Any, body: bytes) -> Any:
+    """``model`` from a JSON body, or None when the route would refuse it (or might)."""
+    try:
+        return model.model_validate_json(body)
+    except (ValueError, ValidationError):
+        return None

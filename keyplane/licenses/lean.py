@@ -1,0 +1,104 @@
+"""The lean handler (see ``keyplane.hot``) for ``POST /licenses/actions/validate-key``.
+
+It answers a validation without a credential when the license (or the fact that no license
+has the key) is cached, and signs the answer as the full application does. The rules are
+``Snapshot.check``; the document is the route's, with ``status`` and ``lastValidated`` as
+of now (``lastValidated`` is recorded in a batch, as the full route records it).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from starlette.types import Scope, Send
+
+from keyplane.auth.principal import AccountRef
+from keyplane.cache import Tag
+from keyplane.db import lazy_session
+from keyplane.hot import Services, answer, date_header, headers_of, render_json, validated
+from keyplane.kit import clock
+from keyplane.kit.jsonapi import media_type_for
+from keyplane.kit.timefmt import iso
+from keyplane.licenses import lifecycle
+from keyplane.licenses.actions import ValidateKey, cache_entry, echoed
+from keyplane.licenses.endpoints import license_resource
+from keyplane.licenses.lifecycle import Missing, Snapshot
+from keyplane.licenses.status import status
+from keyplane.licenses.validation import Result, meta
+from keyplane.licenses.validation import Scope as ValidationScope
+from keyplane.licensing.keystrings import digest
+from keyplane.negotiation import acceptable
+from keyplane.signing import signed
+
+_NOT_FOUND = Result(False, "NOT_FOUND")
+_EMPTY_SCOPE = ValidationScope()
+_ASIDE = (b"authorization", b"x-api-key", b"keygen-accept-signature")
+"""Headers that need the full route: a credential to check, a signature to negotiate."""
+
+
+# Stand-ins for the two attributes that change with every validation: rendered into the
+# kept JSON of a license, replaced in each answer. Random per process, so no stored value
+# (metadata, a name) can ever be mistaken for one.
+_MARK = "\x00" + secrets.token_hex(8)
+_STATUS = render_json(_MARK + "status")
+_VALIDATED = render_json(_MARK + "validated")
+
+
+def _resource(snapshot: Snapshot, now: datetime, stamp: str) -> bytes:
+    """The license's JSON as the route renders it now, from a rendering kept with it."""
+    template = snapshot.rendered
+    if template is None:
+        resource = license_resource(snapshot.license, snapshot.policy)
+        resource["attributes"] |= {"status": _MARK + "status", "lastValidated": _MARK + "validated"}
+        template = snapshot.rendered = render_json(resource)
+    current = render_json(status(snapshot.license, now))
+    return template.replace(_STATUS, current).replace(_VALIDATED, b'"' + stamp.encode() + b'"')
+
+
+async def validate_key(
+    services: Services, scope: Scope, account: AccountRef, _rest: list[str], body: bytes, send: Send
+) -> bool:
+    headers = headers_of(scope)
+    if scope.get("query_string") or any(name in headers for name in _ASIDE):
+        return False
+    accept = headers.get(b"accept", b"").decode("latin-1")
+    if not acceptable(accept):
+        return False
+    sent: ValidateKey | None = validated(ValidateKey, body)
+    if sent is None or not sent.meta.key.strip():
+        return False
+    key = services.keys.cached(account.id)
+    if key is None:
+        return False
+    license_key = sent.meta.key
+    cache_key = (account.id, digest(license_key))
+    cached: Snapshot | Missing | None = services.licenses.get(cache_key)
+    if cached is None:
+        session = lazy_session(services.db)
+
+        async def load() -> tuple[Snapshot | Missing, list[Tag]]:
+            return cache_entry(account, license_key, await lifecycle.snapshot(session, account, license_key))
+
+        try:
+            cached = await services.licenses.fill(cache_key, load)
+        finally:
+            await session.close()
+        if cached is None:
+            return False
+    now = clock.now()
+    stamp = iso(now)
+    if isinstance(cached, Missing):
+        result, data = _NOT_FOUND, b"null"
+    else:
+        if cached.needs_write():
+            return False
+        result = cached.check(sent.meta.scope or _EMPTY_SCOPE, now)
+        services.usage.validated(cached.license.id, now)
+        data = _resource(cached, now, stamp)
+    answered = meta(result, stamp, echoed(sent.meta.scope), sent.meta.nonce)
+    # What rendering {"data": ..., "meta": ...} in one piece gives, byte for byte.
+    content = b'{"data":' + data + b',"meta":' + render_json(answered) + b"}"
+    signature = signed(scope, headers, content, account, key, date_header().decode())
+    await answer(send, 200, [(b"content-type", media_type_for(accept).encode()), *signature], content)
+    return True

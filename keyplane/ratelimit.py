@@ -1,0 +1,248 @@
+"""Per-key rate limits: fixed windows aligned to the epoch, counted in this process or in Redis.
+
+A key limited to ``limit`` requests per ``duration`` seconds has one counter per window
+``floor(now / duration)``; every use adds one, and a use is allowed while the count is at
+most ``limit``. Windows are aligned to the epoch, so every process agrees on where one ends
+without talking to the others. Time is ``keyplane.kit.clock``'s, so tests can move it.
+
+``MemoryLimiter`` counts for one process (the default install, and the tests);
+``RedisLimiter`` counts for every process that shares the Redis. ``limiter_for`` picks one
+from the settings, as the other Redis-or-memory services do.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import redis.asyncio
+from redis.exceptions import RedisError
+
+from keyplane.errors import TooManyRequests
+from keyplane.kit import clock
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from keyplane.config import Settings
+    from keyplane.credentials.engine import CredentialState
+
+log = logging.getLogger("keyplane")
+
+MEMORY_ENTRIES = 100_000
+"""How many windows ``MemoryLimiter`` keeps at most; past it, the oldest go."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_at: int
+    """UTC epoch seconds when the current window ends."""
+    retry_after: int
+    """Whole seconds until ``reset_at``, at least 1."""
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, limit: int, duration: int) -> Decision:
+        """Count one use of ``key`` in the current window of ``duration`` seconds."""
+        ...
+
+    async def peek(self, key: str, limit: int, duration: int) -> Decision:
+        """The current window's standing without counting a use (``allowed``: would one be?)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def _decide(count: int, limit: int, duration: int, now: float, *, counted: bool = True) -> Decision:
+    reset_at = (int(now // duration) + 1) * duration
+    return Decision(
+        allowed=count <= limit if counted else count < limit,
+        limit=limit,
+        remaining=max(0, limit - count),
+        reset_at=reset_at,
+        retry_after=max(1, math.ceil(reset_at - now)),
+    )
+
+
+class MemoryLimiter:
+    """Counts in this process alone: correct for a single worker, and what tests use.
+
+    Memory is bounded: a window is dropped once it has ended, and at most ``max_entries``
+    windows are kept (the oldest opened go first, which may let their keys start afresh:
+    only under a flood of more distinct keys than that).
+    """
+
+    def __init__(self, max_entries: int = MEMORY_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._counts: OrderedDict[tuple[str, int, int], int] = OrderedDict()
+        self._ends: list[tuple[int, tuple[str, int, int]]] = []
+        """A heap of (window end, window) to drop windows in the order they end."""
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    async def hit(self, key: str, limit: int, duration: int) -> Decision:
+        now = clock.now().timestamp()
+        self._expire(now)
+        window = (key, duration, int(now // duration))
+        count = self._counts.get(window)
+        if count is None:
+            self._open(window)
+            count = 0
+        self._counts[window] = count + 1
+        return _decide(count + 1, limit, duration, now)
+
+    async def peek(self, key: str, limit: int, duration: int) -> Decision:
+        now = clock.now().timestamp()
+        count = self._counts.get((key, duration, int(now // duration)), 0)
+        return _decide(count, limit, duration, now, counted=False)
+
+    async def close(self) -> None:
+        self._counts.clear()
+        self._ends.clear()
+
+    def _open(self, window: tuple[str, int, int]) -> None:
+        while len(self._counts) >= self.max_entries:
+            self._counts.popitem(last=False)
+        _, duration, number = window
+        heapq.heappush(self._ends, ((number + 1) * duration, window))
+        if len(self._ends) > 2 * self.max_entries:
+            # Windows dropped for room left their entries here: keep only the live ones.
+            self._ends = [((n + 1) * d, (k, d, n)) for k, d, n in self._counts]
+            heapq.heapify(self._ends)
+
+    def _expire(self, now: float) -> None:
+        while self._ends and self._ends[0][0] <= now:
+            _, window = heapq.heappop(self._ends)
+            self._counts.pop(window, None)
+
+
+_HIT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return count
+"""
+MARGIN_MS = 5_000
+"""How long a window's counter outlives the window, for processes whose clocks lag a little."""
+
+
+class RedisLimiter:
+    """Counts shared by every process using the same Redis (and ``prefix``).
+
+    One Lua script increments the window's counter and, on its first use, sets it to expire
+    when the window ends (plus a margin): atomic however many processes hit at once.
+
+    **If Redis cannot be reached, uses are allowed** (fail open) and a warning is logged at
+    most once a minute: a rate limit protects capacity, and refusing every request because
+    its counter is unavailable would turn a Redis outage into an outage of the API. While
+    Redis fails it is tried at most once a second, so requests do not each wait for it.
+    """
+
+    def __init__(self, url: str, prefix: str = "keyplane:", *, timeout: float = 0.5) -> None:
+        self.prefix = prefix
+        self._client = redis.asyncio.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        self._script = self._client.register_script(_HIT)
+        self._retry_at = 0.0
+        self._warned_at = -math.inf
+
+    def key(self, key: str, duration: int, window: int) -> str:
+        """The Redis key of one window's counter."""
+        return f"{self.prefix}rl:{key}:{duration}:{window}"
+
+    async def hit(self, key: str, limit: int, duration: int) -> Decision:
+        now = clock.now().timestamp()
+        window = int(now // duration)
+        if time.monotonic() < self._retry_at:
+            return _decide(0, limit, duration, now)
+        ttl_ms = math.ceil(((window + 1) * duration - now) * 1000) + MARGIN_MS
+        try:
+            count = await self._script(keys=[self.key(key, duration, window)], args=[ttl_ms])
+        except (RedisError, OSError) as error:
+            self._unavailable(error)
+            return _decide(0, limit, duration, now)
+        return _decide(int(count), limit, duration, now)
+
+    async def peek(self, key: str, limit: int, duration: int) -> Decision:
+        now = clock.now().timestamp()
+        count = 0
+        if time.monotonic() >= self._retry_at:
+            try:
+                count = int(await self._client.get(self.key(key, duration, int(now // duration))) or 0)
+            except (RedisError, OSError) as error:
+                self._unavailable(error)
+        return _decide(count, limit, duration, now, counted=False)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    def _unavailable(self, error: Exception) -> None:
+        now = time.monotonic()
+        self._retry_at = now + 1.0
+        if now - self._warned_at >= 60:
+            self._warned_at = now
+            log.warning("ratelimit.redis.unavailable", extra={"error": type(error).__name__})
+
+
+def limiter_for(settings: Settings) -> RateLimiter:
+    """``RedisLimiter`` when ``redis_url`` is set (several processes), else ``MemoryLimiter``."""
+    if settings.redis_url:
+        return RedisLimiter(settings.redis_url, settings.redis_prefix)
+    return MemoryLimiter()
+
+
+def of(app: Starlette) -> RateLimiter:
+    """The application's limiter (``app.state.limiter``), made from its settings if missing."""
+    limiter: RateLimiter | None = getattr(app.state, "limiter", None)
+    if limiter is None:
+        limiter = limiter_for(app.state.settings)
+        app.state.limiter = limiter
+    return limiter
+
+
+async def charge(limiter: RateLimiter, state: CredentialState) -> Decision | None:
+    """One use of a credential against its budget (an access token's is its key's); None,
+    and no limiter call at all, for a credential without a limit."""
+    if state.rate_limit is None:
+        return None
+    limit, duration = state.rate_limit
+    return await limiter.hit(str(state.limit_id), limit, duration)
+
+
+def rate_headers(decision: Decision) -> dict[str, str]:
+    return {
+        "Retry-After": str(decision.retry_after),
+        "X-RateLimit-Limit": str(decision.limit),
+        "X-RateLimit-Remaining": str(decision.remaining),
+        "X-RateLimit-Reset": str(decision.reset_at),
+    }
+
+
+async def enforce(limiter: RateLimiter, state: CredentialState) -> Decision | None:
+    """``charge``, raising ``TooManyRequests`` (429 ``RATE_LIMITED``) when the budget is spent."""
+    decision = await charge(limiter, state)
+    if decision is None or decision.allowed:
+        return decision
+    assert state.rate_limit is not None
+    limit, duration = state.rate_limit
+    raise TooManyRequests(
+        f"This key's rate limit of {_count(limit, 'request')} per {_count(duration, 'second')} "
+        f"is exhausted; retry in {_count(decision.retry_after, 'second')}",
+        "RATE_LIMITED",
+        headers=rate_headers(decision),
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -1,0 +1,134 @@
+"""The in-process caches: bounded, short-lived, and never keeping what a change made stale."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from keyplane.bus import Bus
+from keyplane.cache import EVERYTHING, Caches, TaggedCache
+
+
+def _cache(size: int = 10, ttl: float = 60.0) -> tuple[Caches, TaggedCache[str, str]]:
+    caches = Caches()
+    return caches, caches.cache("test", size, ttl)
+
+
+def test_an_entry_is_served_until_its_lifetime_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    caches, cache = _cache(ttl=5)
+    now = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: now)
+    cache.put("k", "v", ["t"], caches.generation())
+    assert cache.get("k") == "v"
+    monkeypatch.setattr(time, "monotonic", lambda: now + 4.9)
+    assert cache.get("k") == "v"
+    monkeypatch.setattr(time, "monotonic", lambda: now + 5.1)
+    assert cache.get("k") is None
+    assert len(cache) == 0
+
+
+def test_the_size_is_bounded_and_the_least_recently_used_goes_first() -> None:
+    caches, cache = _cache(size=3)
+    for key in ("a", "b", "c"):
+        cache.put(key, key.upper(), [key], caches.generation())
+    assert cache.get("a") == "A"  # now the most recently used
+    cache.put("d", "D", ["d"], caches.generation())
+    assert len(cache) == 3
+    assert cache.get("b") is None
+    assert [cache.get(key) for key in ("a", "c", "d")] == ["A", "C", "D"]
+    for number in range(1000):
+        cache.put(f"x{number}", "x", [f"x{number}", "shared"], caches.generation())
+    assert len(cache) == 3
+    assert len(cache._index) <= 4  # the index shrinks with the entries
+
+
+def test_an_invalidation_drops_every_entry_with_that_tag_in_every_cache() -> None:
+    caches = Caches()
+    one: TaggedCache[str, str] = caches.cache("one", 10, 60)
+    two: TaggedCache[str, str] = caches.cache("two", 10, 60)
+    owner, other = uuid.uuid4(), uuid.uuid4()
+    one.put("a", "A", [owner, None], caches.generation())
+    one.put("b", "B", [other], caches.generation())
+    two.put("c", "C", [owner, "extra"], caches.generation())
+    caches.invalidate([str(owner)])
+    assert (one.get("a"), one.get("b"), two.get("c")) == (None, "B", None)
+    caches.invalidate([EVERYTHING])
+    assert one.get("b") is None
+
+
+def test_a_fill_that_raced_an_invalidation_is_not_kept() -> None:
+    caches, cache = _cache()
+    before = caches.generation()  # read before the database read
+    caches.invalidate(["something-else"])  # a change committed meanwhile
+    cache.put("k", "stale?", ["k"], before)
+    assert cache.get("k") is None
+    cache.put("k", "fresh", ["k"], caches.generation())
+    assert cache.get("k") == "fresh"
+
+
+def test_while_suspended_nothing_is_served_or_kept() -> None:
+    caches, cache = _cache()
+    cache.put("k", "v", ["k"], caches.generation())
+    caches.suspend()
+    assert cache.get("k") is None
+    cache.put("k", "v", ["k"], caches.generation())
+    caches.resume()
+    assert cache.get("k") is None  # restarted empty
+    cache.put("k", "v", ["k"], caches.generation())
+    assert cache.get("k") == "v"
+
+
+async def test_concurrent_misses_load_once() -> None:
+    _, cache = _cache()
+    loads = 0
+
+    async def load() -> tuple[str, list[str]]:
+        nonlocal loads
+        loads += 1
+        await asyncio.sleep(0.01)
+        return "loaded", ["k"]
+
+    results = await asyncio.gather(*(cache.fill("k", load) for _ in range(20)))
+    assert results == ["loaded"] * 20
+    assert loads == 1
+    assert cache.get("k") == "loaded"
+
+
+async def test_a_failed_load_leaves_the_others_to_load_themselves() -> None:
+    _, cache = _cache()
+    calls = 0
+
+    async def load() -> tuple[str, list[str]]:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        if calls == 1:
+            raise ConnectionError("database gone")
+        return "second try", ["k"]
+
+    results = await asyncio.gather(*(cache.fill("k", load) for _ in range(3)), return_exceptions=True)
+    assert isinstance(results[0], ConnectionError)
+    assert results[1:] == ["second try", "second try"]
+
+
+async def test_the_memory_bus_applies_a_publication_at_once() -> None:
+    caches, cache = _cache()
+    bus = Bus(caches)
+    cache.put("k", "v", ["tag"], caches.generation())
+    bus.publish(["tag"])
+    assert cache.get("k") is None
+    await bus.stop()
+
+
+def test_a_message_from_another_process_is_applied_and_an_echo_ignored() -> None:
+    caches, cache = _cache()
+    bus = Bus(caches)
+    cache.put("mine", "v", ["a"], caches.generation())
+    cache.put("theirs", "v", ["b"], caches.generation())
+    bus._receive(f'{{"origin": "{bus.origin}", "tags": ["a"]}}')
+    bus._receive('{"origin": "another", "tags": ["b"]}')
+    bus._receive("not json")
+    assert (cache.get("mine"), cache.get("theirs")) == ("v", None)

@@ -1,0 +1,240 @@
+"""The lean handlers answer exactly as the full application does.
+
+Every request here goes to two applications over one database: the usual one, whose hot
+routes are served by ``keyplane.hot``, and one with ``hot_paths`` off, where FastAPI serves
+everything. Status, headers and body must match (apart from what differs between any two
+answers: the date, the signature over it, a request id, a timestamp), and the ordinary
+requests must really have been answered by a lean handler.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from keyplane.app import Keyplane, create_app
+from keyplane.config import Settings
+from tests import factories
+from tests.conftest import CLIENT_ADDRESS
+from tests.factories import Tenant, bearer
+from tests.licensing import helpers
+
+Request = tuple[str, str, dict[str, str], bytes | None]
+_VARYING_HEADERS = {"date", "keygen-date", "keygen-signature"}
+_TIMESTAMP = re.compile(r'"(ts|lastValidated)":"[^"]+"')
+
+
+@pytest.fixture
+async def cold(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The same service with every route served by the framework."""
+    application = create_app(settings.model_copy(update={"hot_paths": False}))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def _send(app: FastAPI, request: Request) -> httpx.Response:
+    method, url, headers, body = request
+    transport = httpx.ASGITransport(app=app, client=(CLIENT_ADDRESS, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        return await http.request(method, url, headers=headers, content=body)
+
+
+def _normalised(response: httpx.Response) -> tuple[int, dict[str, str], str]:
+    text = _TIMESTAMP.sub(r'"\1":"<time>"', response.text)
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return response.status_code, {}, text
+    if isinstance(document, dict):
+        document.pop("requestId", None)
+        meta = document.get("meta")
+        if isinstance(meta, dict) and "id" in meta and "errors" in document:
+            meta.pop("id")
+    headers = {k: v for k, v in response.headers.items() if k not in _VARYING_HEADERS}
+    if "digest" in headers and isinstance(document, dict) and "meta" in document:
+        headers.pop("digest")  # over a body with a timestamp in it
+        headers.pop("keygen-digest", None)
+    if "requestId" in response.text or '"errors"' in response.text:
+        headers.pop("content-length", None)
+    return response.status_code, headers, json.dumps(document, sort_keys=True)
+
+
+async def _same(app: FastAPI, cold: FastAPI, request: Request, *, lean: bool) -> httpx.Response:
+    """Send ``request`` to both; their answers must match, and ``lean`` says whether the hot
+    application's lean handler (rather than the framework) must have answered it."""
+    assert isinstance(app, Keyplane)
+    assert app.hot is not None
+    before = app.hot.answered
+    hot = await _send(app, request)
+    answered = app.hot.answered - before
+    framework = await _send(cold, request)
+    assert _normalised(hot) == _normalised(framework), request
+    assert answered == (1 if lean else 0), (request, hot.status_code, hot.text)
+    return hot
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body).encode()
+
+
+async def test_verify_answers_match(
+    app: FastAPI, cold: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    url = f"{acme.base}/api-keys/verify"
+    auth = {**bearer(acme.key), "Content-Type": "application/json"}
+    key = await factories.api_key(client, acme, name="customer", scopes=["READ"])
+    restricted = await factories.api_key(client, acme, name="office", whitelistedIPs=["10.0.0.0/8"])
+    gone = await factories.api_key(client, acme, name="gone")
+    assert (
+        await client.delete(f"{acme.base}/api-keys/{gone['id']}", headers=bearer(acme.key))
+    ).status_code == 204
+    unknown = "kp_" + "A" * 61
+
+    # Warm both caches the way traffic does, then compare.
+    await _send(app, ("POST", url, auth, _json({"key": key["key"]})))
+    for body, lean in (
+        ({"key": key["key"]}, True),
+        ({"key": key["key"], "scopes": ["READ"]}, True),
+        ({"key": key["key"], "scopes": ["MANAGE"]}, True),
+        ({"key": restricted["key"]}, True),
+        ({"key": restricted["key"], "ip": "10.1.2.3"}, True),
+        ({"key": restricted["key"], "ip": "192.168.0.1"}, True),
+        ({"key": gone["key"]}, True),
+        ({"key": unknown}, True),
+        ({"key": "not a key"}, True),
+        ({"key": acme.key}, True),
+        ({"key": key["key"], "ip": "nonsense"}, False),
+        ({"key": key["key"], "extra": 1}, False),
+        ({"key": ""}, False),
+        ({}, False),
+    ):
+        await _same(app, cold, ("POST", url, auth, _json(body)), lean=lean)
+    # Legacy API versions, bare /v1, X-API-Key: still lean.
+    await _same(
+        app,
+        cold,
+        ("POST", url, {**auth, "Keyplane-Version": "2024-05-22"}, _json({"key": gone["key"]})),
+        lean=True,
+    )
+    bare = ("POST", "/v1/api-keys/verify", auth, _json({"key": key["key"]}))
+    await _same(app, cold, bare, lean=False)  # the first one finds the default account
+    await _same(app, cold, bare, lean=True)
+    api_key_auth = {"X-API-Key": acme.key, "Content-Type": "application/json"}
+    await _same(app, cold, ("POST", url, api_key_auth, _json({"key": key["key"]})), lean=True)
+    # Anything unusual is the framework's, with its errors.
+    for request in (
+        ("POST", url, {**auth, "Keyplane-Version": "1999-01-01"}, _json({"key": key["key"]})),
+        ("POST", url, {"Content-Type": "application/json"}, _json({"key": key["key"]})),
+        ("POST", url, {**auth, "Authorization": "Basic abc"}, _json({"key": key["key"]})),
+        ("POST", url, {**auth, "Authorization": f"Bearer {unknown}"}, _json({"key": key["key"]})),
+        ("POST", url, {**auth, "Authorization": f"Bearer {key['key']}x"}, _json({"key": key["key"]})),
+        ("POST", url, {**auth, "Content-Type": "text/plain"}, _json({"key": key["key"]})),
+        ("POST", url, {**auth, "Accept": "text/html"}, _json({"key": key["key"]})),
+        ("POST", url, auth, b"{not json"),
+        ("POST", url + "?x=1", auth, _json({"key": key["key"]})),
+        ("POST", "/v1/accounts/nope/api-keys/verify", auth, _json({"key": key["key"]})),
+    ):
+        await _same(app, cold, request, lean=False)
+
+
+async def test_get_api_key_answers_match(
+    app: FastAPI, cold: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    key = await factories.api_key(client, acme, name="mine", description="shown")
+    user_id, user_key = await helpers.role_key(app, client, acme, "read-only")
+    theirs = f"{acme.base}/api-keys/{key['id']}"
+    auth = bearer(acme.key)
+    for request, lean in (
+        (("GET", theirs, auth, None), True),
+        (("GET", theirs, auth, None), True),
+        (("GET", f"/v1/api-keys/{key['id']}", auth, None), False),  # finds the default account
+        (("GET", f"/v1/api-keys/{key['id']}", auth, None), True),
+        (("GET", theirs, {**auth, "Keyplane-Version": "2024-05-22"}, None), True),
+        (("GET", theirs, bearer(user_key), None), False),  # not theirs: 404
+        (("GET", f"{acme.base}/api-keys/{uuid.uuid4()}", auth, None), False),
+        (("GET", f"{acme.base}/api-keys/not-an-id", auth, None), False),
+        (("GET", theirs + "?status=active", auth, None), False),
+        (("GET", theirs, {}, None), False),
+        (("GET", theirs, {**auth, "Keyplane-Version": "nope"}, None), False),
+    ):
+        await _same(app, cold, request, lean=lean)
+    assert user_id
+
+    # A change is seen at once by the lean handler (the cache forgets it on commit).
+    changed = await client.patch(theirs, json={"name": "renamed"}, headers=auth)
+    assert changed.status_code == 200
+    seen = await _same(app, cold, ("GET", theirs, auth, None), lean=True)
+    assert seen.json()["name"] == "renamed"
+
+
+async def test_validate_key_answers_match(
+    app: FastAPI, cold: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    product = await helpers.product(client, acme)
+    policy = await helpers.policy(client, acme, product, strict=True)
+    license = await helpers.license(client, acme, policy)
+    machine = {
+        "data": {
+            "type": "machines",
+            "attributes": {"fingerprint": "fp-1"},
+            "relationships": {"license": helpers.ref("licenses", license["id"])},
+        }
+    }
+    assert (
+        await client.post(f"{acme.base}/machines", json=machine, headers=bearer(acme.key))
+    ).status_code == 201
+    pooled = await helpers.policy(client, acme, product, usePool=True)
+    pool_key = await helpers.pool_key(client, acme, pooled, "POOLED-KEY-0001")
+    url = f"{acme.base}/licenses/actions/validate-key"
+    jsonapi = {"Content-Type": "application/vnd.api+json", "Accept": "application/vnd.api+json"}
+    key = license["attributes"]["key"]
+
+    def body(meta: dict[str, Any]) -> bytes:
+        return _json({"meta": meta})
+
+    for request, lean in (
+        (("POST", url, jsonapi, body({"key": key, "scope": {"fingerprint": "fp-1"}})), True),
+        (("POST", url, jsonapi, body({"key": key, "scope": {"fingerprint": "fp-1"}})), True),
+        (("POST", url, jsonapi, body({"key": key, "scope": {"fingerprint": "other"}})), True),
+        (("POST", url, jsonapi, body({"key": key, "nonce": 7})), True),
+        (("POST", url, jsonapi, body({"key": key, "scope": {"product": product}})), True),
+        (("POST", url, {"Accept": "application/json"}, body({"key": key})), True),
+        (("POST", url, {}, body({"key": "UNKNOWN-KEY-123"})), True),
+        (("POST", url, {}, body({"key": pool_key["attributes"]["key"]})), True),
+        (("POST", "/v1/licenses/actions/validate-key", {}, body({"key": key})), False),
+        (("POST", "/v1/licenses/actions/validate-key", {}, body({"key": key})), True),
+        (("POST", url, jsonapi, body({"key": " "})), False),
+        (("POST", url, jsonapi, body({"key": key, "bogus": 1})), False),
+        (("POST", url, jsonapi, b"nope"), False),
+        (("POST", url, {"Accept": "text/html"}, body({"key": key})), False),
+        (("POST", url, bearer(acme.key), body({"key": key})), False),
+        (("POST", url, {"Keygen-Accept-Signature": 'algorithm="ed25519"'}, body({"key": key})), False),
+    ):
+        await _same(app, cold, request, lean=lean)
+
+    # A suspension is seen at once; a new license with a key asked about before, too.
+    suspended = await client.post(
+        f"{acme.base}/licenses/{license['id']}/actions/suspend", headers=bearer(acme.key)
+    )
+    assert suspended.status_code == 200
+    answer = await _same(app, cold, ("POST", url, jsonapi, body({"key": key})), lean=True)
+    assert answer.json()["meta"]["code"] == "SUSPENDED"
+    later = {
+        "data": {
+            "type": "licenses",
+            "attributes": {"key": "UNKNOWN-KEY-123"},
+            "relationships": {"policy": helpers.ref("policies", policy)},
+        }
+    }
+    assert (
+        await client.post(f"{acme.base}/licenses", json=later, headers=bearer(acme.key))
+    ).status_code == 201
+    answer = await _same(app, cold, ("POST", url, {}, body({"key": "UNKNOWN-KEY-123"})), lean=True)
+    assert answer.json()["meta"]["code"] != "NOT_FOUND"
