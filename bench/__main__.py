@@ -1,100 +1,167 @@
-"""``python -m bench``: Keyplane's hot paths against the raw-ASGI floor, under wrk.
+"""``python -m bench``: Keyplane's hot paths against the raw-ASGI floor, under wrk, with up to
+a million stored API keys.
 
-Starts the floor app and Keyplane (SQLite in a scratch folder, one process each, the same
-uvicorn settings), runs each load for a bounded time on 127.0.0.1 and prints requests/s,
-p50, p99 and the ratio to the floor. Needs ``wrk`` (Debian: ``apt-get install wrk``).
+1. The floor (``bench/floor.py``) is served exactly like Keyplane and measured with the same
+   two wrk loads the targets use (a fixed request; a key drawn at random per request).
+2. Phase 1: the account is topped up to 1,000 API keys straight into the database; Keyplane
+   starts, is warmed up, and verify runs with keys drawn from all 1,000.
+3. Phase 2: topped up to ``--keys`` (1,000,000); Keyplane restarts, is warmed up, and verify
+   runs with keys drawn from ``--working-set`` keys sampled uniformly from the whole stored
+   set; then an authenticated GET of those keys, validate-key (signed) and ping.
+
+Each load is bounded in time and targets 127.0.0.1. Every process and the scratch data (a
+folder; on PostgreSQL a database of its own) are removed at the end. Needs ``wrk``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
-import re
 import secrets
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
-BIN = Path(sys.executable).parent
+from bench import load as loader
+from bench import wrk
+from bench.common import (
+    console,
+    init_account,
+    machine_facts,
+    python_loop_ms,
+    scratch_postgres,
+    server_command,
+    serving,
+    stop_on_sigterm,
+)
+from keyplane.config import Settings
+from keyplane.kit.credentials import CredentialKind, generate
+
+PEER_PER_WORKER = 1_200
+"""Verifications/s per worker of the Django REST framework peer."""
+PER_WORKER_GOAL = 20
+SMALL = 1_000
+WARM_CONCURRENCY = 32
+WARM_WRK_SECONDS = 2
+TARGETS = ("verify-1k", "verify", "get", "validate-key", "ping")
+FIXED, RANDOM = "fixed", "random"
 
 
-@dataclass(frozen=True)
-class Result:
+@dataclass
+class Row:
     name: str
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
+    stored: int | None
+    measured: wrk.Measured
+    floor: str | None
+    """Which floor this row is compared with (the one measured with the same kind of load)."""
+    share: float | None = None
+    """The goal: at least this share of the floor's requests/s."""
+    p99_ms: float | None = None
+    """The goal: p99 under this."""
+    problem: str = ""
+
+    @property
+    def errors(self) -> int:
+        return self.measured.non_2xx + self.measured.socket_errors
+
+    def goal(self) -> str:
+        parts = []
+        if self.share is not None:
+            parts.append(f">= {self.share:.0%} of floor")
+        if self.p99_ms is not None:
+            parts.append(f"p99 < {self.p99_ms:g} ms")
+        return ", ".join(parts) or "-"
+
+    def met(self, floors: dict[str, wrk.Measured]) -> bool | None:
+        if self.share is None and self.p99_ms is None:
+            return None
+        if self.errors or self.problem:
+            return False
+        floor = floors.get(self.floor or "")
+        if self.share is not None and (floor is None or self.measured.rps < self.share * floor.rps):
+            return False
+        return not (self.p99_ms is not None and self.measured.p99_ms >= self.p99_ms)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+@dataclass
+class Plan:
+    args: argparse.Namespace
+    folder: Path
+    env: dict[str, str]
+    url: str
+    slug: str
+    admin_key: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_key}"}
+
+    def verify_load(self, name: str, keys: Sequence[str]) -> wrk.Load:
+        return wrk.random_script(
+            self.folder,
+            name,
+            keys,
+            "POST",
+            f"/v1/accounts/{self.slug}/api-keys/verify",
+            {**self.auth, "Content-Type": "application/json"},
+            ('{"key": "', '"}'),
+        )
+
+    def measure(self, url: str, load: wrk.Load) -> wrk.Measured:
+        args = self.args
+        wrk.run(url, load, WARM_WRK_SECONDS, args.connections, args.wrk_threads)  # discarded
+        return wrk.run(url, load, args.seconds, args.connections, args.wrk_threads)
 
 
-def _wait(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited early with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer within {seconds}s")
+def _settings_line(env: dict[str, str], workers: int) -> str:
+    overrides: dict[str, Any] = {
+        "data_dir": env["KEYPLANE_DATA_DIR"],
+        "database_url": env.get("KEYPLANE_DATABASE_URL", ""),
+        "secret_key": env["KEYPLANE_SECRET_KEY"],
+        "workers": workers,
+        "log_level": env["KEYPLANE_LOG_LEVEL"],
+    }
+    settings = Settings(**overrides).model_dump(exclude={"secret_key", "database_url", "data_dir"})
+    if settings.get("redis_url"):
+        settings["redis_url"] = "(set)"  # may hold a password
+    return "Keyplane settings: " + ", ".join(f"{k}={v}" for k, v in settings.items() if k != "account")
 
 
-def _serve(app: str, port: int, env: dict[str, str], factory: bool) -> subprocess.Popen[bytes]:
-    command = [str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", "1", "--log-level", "warning", "--no-access-log", "--no-date-header"]
-    if factory:
-        command.append("--factory")
-    return subprocess.Popen(command, env=env)
+async def _warm(api: str, admin_key: str, keys: Sequence[str], passes: int) -> dict[str, str]:
+    """Verify every key ``passes`` times (a new set of connections each pass, so that with
+    several workers each is likely to see each key); every key must be valid. Returns each
+    key's id."""
+    ids: dict[str, str] = {}
+    refused: list[str] = []
+    limits = httpx.Limits(max_connections=WARM_CONCURRENCY)
+    headers = {"Authorization": f"Bearer {admin_key}"}
 
+    async def client(http: httpx.AsyncClient, queue: Iterator[str]) -> None:
+        for key in queue:
+            answer = await http.post(f"{api}/api-keys/verify", json={"key": key})
+            body = answer.json() if answer.status_code == 200 else {}
+            if body.get("valid") is not True:
+                refused.append(f"{answer.status_code} {answer.text[:200]}")
+                continue
+            ids[key] = str(body["keyId"])
 
-def _millis(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def _wrk(name: str, url: str, seconds: int, connections: int, script: Path | None) -> Result:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
-    if script is not None:
-        command[1:1] = ["-s", str(script)]
-    out = subprocess.run(command, check=True, capture_output=True, text=True, timeout=seconds + 30).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _millis(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _millis(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: (.*)", out)
-    if socket_errors:
-        console.print(f"[yellow]{name}: socket errors: {socket_errors.group(1)}[/]")
-    return Result(name, rps, p50, p99, int(bad.group(1)) if bad else 0)
-
-
-def _lua(folder: Path, method: str, headers: dict[str, str], body: str | None) -> Path:
-    lines = [f'wrk.method = "{method}"']
-    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
-    if body is not None:
-        lines.append(f"wrk.body = {json.dumps(body)}")
-    path = folder / f"{method.lower()}-{len(list(folder.iterdir()))}.lua"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    for _ in range(passes):
+        queue = iter(keys)  # shared: each client takes the next key
+        async with httpx.AsyncClient(limits=limits, headers=headers, timeout=60) as http:
+            await asyncio.gather(*(client(http, queue) for _ in range(WARM_CONCURRENCY)))
+    if refused:
+        raise SystemExit(f"warm-up: {len(refused)} verifications were not VALID, e.g. {refused[0]}")
+    return ids
 
 
 def _license(api: str, auth: dict[str, str]) -> str:
@@ -121,133 +188,275 @@ def _license(api: str, auth: dict[str, str]) -> str:
     return str(answer.json()["data"]["attributes"]["key"])
 
 
-def init_account(env: dict[str, str]) -> tuple[str, str]:
-    """A fresh account for this run (a shared database may hold older ones): slug, admin key."""
-    slug = f"bench-{secrets.token_hex(4)}"
-    made = json.loads(
-        subprocess.run(
-            [
-                str(BIN / "keyplane"),
-                "init",
-                "--account",
-                slug,
-                "--email",
-                "bench@example.com",
-                "--password",
-                "bench-password",
-                "--json",
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+def _validate_body(license_key: str) -> str:
+    return json.dumps({"meta": {"key": license_key, "scope": {"fingerprint": "bench-machine"}}})
+
+
+VALIDATE_HEADERS = {"Content-Type": "application/vnd.api+json", "Accept": "application/vnd.api+json"}
+
+
+def _floors(plan: Plan, workers: int) -> dict[str, wrk.Measured]:
+    """The floor under both kinds of load: a fixed request and a key drawn at random."""
+    size = min(plan.args.working_set, plan.args.keys)
+    dummies = [generate(CredentialKind.API_KEY)[0] for _ in range(size)]
+    floors: dict[str, wrk.Measured] = {}
+    with serving("bench.floor:app", plan.env, False, workers, "/") as (base, _):
+        fixed = wrk.fixed_script(
+            plan.folder, "floor-fixed", "POST", VALIDATE_HEADERS, _validate_body("X" * 40)
+        )
+        floors[FIXED] = plan.measure(f"{base}/", fixed)
+        floors[RANDOM] = plan.measure(base, plan.verify_load("floor-random", dummies))
+    return floors
+
+
+def _cache_note(plan: Plan) -> str:
+    """ "warm", or why it cannot be: with several workers and nothing to carry invalidations
+    between them (SQLite, no Redis), Keyplane keeps cached entries half a second at most."""
+    if plan.args.workers > 1 and not plan.args.database_url and not plan.env.get("KEYPLANE_REDIS_URL"):
+        return "capped at 0.5 s (several workers, SQLite, no KEYPLANE_REDIS_URL)"
+    return "warm"
+
+
+def _warm_up(plan: Plan, api: str, keys: Sequence[str], workers: int) -> dict[str, str]:
+    started = time.perf_counter()
+    ids = asyncio.run(_warm(api, plan.admin_key, keys, workers))
+    note = _cache_note(plan)
+    state = "[bold]the cache is warm[/]" if note == "warm" else f"[yellow]but the cache is {note}[/]"
+    console.print(
+        f"warm-up: {len(keys):,} keys verified (all VALID) x{workers} pass(es) over fresh connections "
+        f"in {time.perf_counter() - started:.1f} s, then a {WARM_WRK_SECONDS} s wrk warm-up before each "
+        f"timed run (discarded): {state}"
     )
-    return slug, str(made["apiKey"])
+    return ids
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--seconds", type=int, default=10, help="length of each load")
-    parser.add_argument("--connections", type=int, default=64)
+def run(plan: Plan) -> tuple[list[Row], dict[str, wrk.Measured], list[loader.Loaded]]:
+    args = plan.args
+    only = set(args.only or TARGETS)
+    workers = args.workers
+    secret = plan.env["KEYPLANE_SECRET_KEY"].encode()
+    rows: list[Row] = []
+    loads: list[loader.Loaded] = []
+
+    console.rule("floor")
+    floors = _floors(plan, workers)
+    for kind, measured in floors.items():
+        label = "fixed request" if kind == FIXED else "random key per request"
+        rows.append(Row(f"floor (raw ASGI): {label}", None, measured, None))
+
+    # Phase 1: the stored set is the admin key and what is loaded now; all of it is drawn from.
+    console.rule(f"phase 1: {SMALL:,} stored keys")
+    small = min(SMALL, args.keys)
+    first = asyncio.run(loader.load(plan.url, secret, plan.slug, max(small - 1, 0)))
+    loader.report(first, "phase 1: ")
+    loads.append(first)
+    population = [plan.admin_key] + [sample.plaintext for sample in first.samples]
+    if "verify-1k" in only:
+        with serving("keyplane.app:create_app", plan.env, True, workers, "/v1/ping") as (base, _):
+            api = f"{base}/v1/accounts/{plan.slug}"
+            _warm_up(plan, api, population, workers)
+            load = plan.verify_load("verify-1k", population)
+            measured = plan.measure(base, load)
+            rows.append(Row(f"verify: {load.label} keys", first.stored, measured, RANDOM))
+
+    if not only - {"verify-1k"}:
+        return rows, floors, loads
+
+    # Phase 2: the working set is a uniform sample of the whole stored set (admin key, phase 1's
+    # keys, phase 2's), chosen before loading so that only its plaintexts are kept.
+    console.rule(f"phase 2: {args.keys:,} stored keys")
+    more = max(args.keys - len(population), 0)
+    picked = loader.pick(len(population) + more, args.working_set)
+    keep = {index - len(population) for index in picked if index >= len(population)}
+    second = asyncio.run(loader.load(plan.url, secret, plan.slug, more, keep))
+    loader.report(second, "phase 2: ")
+    loads.append(second)
+    working = [population[index] for index in picked if index < len(population)]
+    working += [sample.plaintext for sample in second.samples]
+    del population
+    stored = second.stored
+
+    with serving("keyplane.app:create_app", plan.env, True, workers, "/v1/ping") as (base, _):
+        api = f"{base}/v1/accounts/{plan.slug}"
+        ids = _warm_up(plan, api, working, workers)
+        if "verify" in only:
+            load = plan.verify_load("verify", working)
+            measured = plan.measure(base, load)
+            rows.append(Row(f"verify: {load.label} keys", stored, measured, RANDOM, 0.60, 10.0))
+        if "get" in only:
+            check = httpx.get(f"{api}/api-keys/{ids[working[0]]}", headers=plan.auth)
+            problem = "" if check.status_code == 200 else f"check: {check.status_code} {check.text[:200]}"
+            load = wrk.random_script(
+                plan.folder,
+                "get",
+                list(ids.values()),
+                "GET",
+                (f"/v1/accounts/{plan.slug}/api-keys/", ""),
+                plan.auth,
+                None,
+            )
+            measured = plan.measure(base, load)
+            rows.append(
+                Row(f"GET api-keys/{{id}}, authenticated: {load.label} ids", stored, measured, RANDOM, 0.20)
+            )
+            rows[-1].problem = problem
+        if "validate-key" in only:
+            license_key = _license(api, {**plan.auth, **VALIDATE_HEADERS})
+            body = _validate_body(license_key)
+            answer = httpx.post(
+                f"{api}/licenses/actions/validate-key", content=body, headers=VALIDATE_HEADERS
+            )
+            problem = ""
+            if answer.status_code != 200 or answer.json().get("meta", {}).get("valid") is not True:
+                problem = f"check: {answer.status_code} {answer.text[:200]}"
+            elif "keygen-signature" not in answer.headers:
+                problem = "check: the answer is not signed"
+            load = wrk.fixed_script(plan.folder, "validate-key", "POST", VALIDATE_HEADERS, body)
+            measured = plan.measure(f"{api}/licenses/actions/validate-key", load)
+            rows.append(Row("validate-key, signed: strict, 1 machine", stored, measured, FIXED, 0.25))
+            rows[-1].problem = problem
+        if "ping" in only:
+            load = wrk.fixed_script(plan.folder, "ping", "GET", {}, None)
+            measured = plan.measure(f"{base}/v1/ping", load)
+            rows.append(Row("GET /v1/ping: signed, no I/O", stored, measured, FIXED))
+    return rows, floors, loads
+
+
+def _yes(value: bool | None) -> str:
+    return "-" if value is None else "[green]yes[/]" if value else "[red]no[/]"
+
+
+def report(
+    plan: Plan, rows: list[Row], floors: dict[str, wrk.Measured], loads: list[loader.Loaded], backend: str
+) -> None:
+    args = plan.args
+    title = (
+        f"uvicorn --workers {args.workers}, wrk -t{args.wrk_threads} -c{args.connections}, "
+        f"{args.seconds} s each after a {WARM_WRK_SECONDS} s warm-up, {backend}, cache {_cache_note(plan)}"
+    )
+    table = Table(title=title)
+    for column in (
+        "target",
+        "stored keys",
+        "requests/s",
+        "p50 ms",
+        "p99 ms",
+        "vs floor",
+        "non-2xx / socket err",
+        "goal",
+        "met",
+    ):
+        table.add_column(column, justify="left" if column in ("target", "goal") else "right")
+    for row in rows:
+        floor = floors.get(row.floor or "")
+        m = row.measured
+        table.add_row(
+            row.name + (f"\n[red]{row.problem}[/]" if row.problem else ""),
+            f"{row.stored:,}" if row.stored is not None else "-",
+            f"{m.rps:,.0f}",
+            f"{m.p50_ms:.2f}",
+            f"{m.p99_ms:.2f}",
+            f"{m.rps / floor.rps:.1%}" if floor else "-",
+            f"{m.non_2xx} / {m.socket_errors}",
+            row.goal(),
+            _yes(row.met(floors)),
+        )
+    console.print(table)
+    console.print(
+        "vs floor: each row against the floor measured with the same kind of wrk load "
+        "(random key per request, or a fixed request)."
+    )
+
+    verifies = [row for row in rows if row.name.startswith("verify")]
+    small = next((row for row in verifies if row.stored is not None and row.stored <= SMALL), None)
+    large = next((row for row in verifies if row.stored is not None and row.stored > SMALL), None)
+    if small and large:
+        share = large.measured.rps / small.measured.rps
+        met = share >= 0.90 and not (small.errors or large.errors)
+        console.print(
+            f"{large.stored:,}/{small.stored:,} stored verify throughput: {share:.1%} "
+            f"(goal >= 90%): {_yes(met)}"
+        )
+    if large:
+        per_worker = large.measured.rps / args.workers
+        times = per_worker / PEER_PER_WORKER
+        met = times >= PER_WORKER_GOAL and not large.errors
+        console.print(
+            f"verifications/s per worker: {per_worker:,.0f} = {times:.1f} times the {PEER_PER_WORKER:,}/s "
+            f"peer (goal >= {PER_WORKER_GOAL}x, {PER_WORKER_GOAL * PEER_PER_WORKER:,}/s): {_yes(met)}"
+        )
+    for number, loaded in enumerate(loads, 1):
+        console.print(
+            f"load, phase {number}: {loaded.inserted:,} keys in {loaded.seconds:.1f} s "
+            f"({loaded.rate:,.0f} keys/s), {loaded.stored:,} stored"
+        )
+    console.print(f"2,000,000-iteration Python loop at the end: {python_loop_ms():.0f} ms")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=int, default=10, help="length of each timed load (default 10)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers, floor and Keyplane alike")
+    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
+    parser.add_argument(
+        "--keys", type=int, default=1_000_000, help="API keys stored in phase 2 (default 1,000,000)"
+    )
+    parser.add_argument(
+        "--working-set",
+        type=int,
+        default=10_000,
+        help="phase 2 draws keys from this many, sampled from all stored keys (default 10,000)",
+    )
     parser.add_argument(
         "--database-url",
         default="",
-        help="an existing database to use (e.g. postgresql://postgres@127.0.0.1:5432/test); "
-        "default: a scratch SQLite file",
+        help="a PostgreSQL server (e.g. postgresql://postgres@127.0.0.1:5432/test): the run creates "
+        "and drops a database keyplane_bench_<random> there; default: a scratch SQLite file",
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--only", nargs="+", choices=TARGETS, help="run only these targets (the floor always runs)"
+    )
+    args = parser.parse_args(argv)
+    stop_on_sigterm()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    if min(args.seconds, args.connections, args.workers, args.wrk_threads, args.keys, args.working_set) < 1:
+        raise SystemExit("every number must be at least 1")
 
-    with tempfile.TemporaryDirectory(prefix="keyplane-bench-") as scratch:
-        folder = Path(scratch)
-        env = {**os.environ, "KEYPLANE_DATA_DIR": str(folder), "KEYPLANE_LOG_LEVEL": "warning"}
+    console.rule("machine")
+    for line in machine_facts():
+        console.print(line)
+    with ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="keyplane-bench-")))
+        env = {
+            **os.environ,
+            "KEYPLANE_DATA_DIR": str(folder),
+            "KEYPLANE_LOG_LEVEL": "warning",
+            # Fixed for the run, so the loader computes the digests the server does.
+            "KEYPLANE_SECRET_KEY": secrets.token_urlsafe(48),
+            # What ``keyplane serve --workers N`` tells each process.
+            "KEYPLANE_WORKERS": str(args.workers),
+        }
         env.pop("KEYPLANE_DATABASE_URL", None)
         if args.database_url:
-            env["KEYPLANE_DATABASE_URL"] = args.database_url
+            env["KEYPLANE_DATABASE_URL"] = stack.enter_context(scratch_postgres(args.database_url))
+            backend = "PostgreSQL"
+        else:
+            backend = "SQLite"
+        url = Settings(
+            data_dir=folder, database_url=env.get("KEYPLANE_DATABASE_URL", "")
+        ).resolved_database_url()
+        command = server_command("keyplane.app:create_app", 0, True, args.workers)
+        command[0], command[command.index("--port") + 1] = "uvicorn", "<free port>"
+        console.print("server (the floor likewise, bench.floor:app without --factory): " + " ".join(command))
+        console.print(_settings_line(env, args.workers))
         slug, admin_key = init_account(env)
-        results: list[Result] = []
-
-        port = _free_port()
-        floor = _serve("bench.floor:app", port, env, factory=False)
-        try:
-            _wait(f"http://127.0.0.1:{port}/", floor)
-            results.append(
-                _wrk("floor (raw ASGI)", f"http://127.0.0.1:{port}/", args.seconds, args.connections, None)
-            )
-        finally:
-            floor.terminate()
-            floor.wait(10)
-
-        port = _free_port()
-        server = _serve("keyplane.app:create_app", port, env, factory=True)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait(f"{base}/v1/ping", server)
-            auth = {"Authorization": f"Bearer {admin_key}"}
-            # The bench's own account: a shared database may hold older ones.
-            api = f"{base}/v1/accounts/{slug}"
-            key = httpx.post(f"{api}/api-keys", json={"name": "bench"}, headers=auth).json()
-            get_script = _lua(folder, "GET", auth, None)
-            results.append(
-                _wrk(
-                    "GET /v1/api-keys/{id}",
-                    f"{api}/api-keys/{key['id']}",
-                    args.seconds,
-                    args.connections,
-                    get_script,
-                )
-            )
-            verify = _lua(
-                folder, "POST", {**auth, "Content-Type": "application/json"}, json.dumps({"key": key["key"]})
-            )
-            results.append(
-                _wrk(
-                    "POST /v1/api-keys/verify",
-                    f"{api}/api-keys/verify",
-                    args.seconds,
-                    args.connections,
-                    verify,
-                )
-            )
-            license_key = _license(api, auth)
-            validate = _lua(
-                folder,
-                "POST",
-                {"Content-Type": "application/vnd.api+json", "Accept": "application/vnd.api+json"},
-                json.dumps({"meta": {"key": license_key, "scope": {"fingerprint": "bench-machine"}}}),
-            )
-            results.append(
-                _wrk(
-                    "POST validate-key (signed)",
-                    f"{api}/licenses/actions/validate-key",
-                    args.seconds,
-                    args.connections,
-                    validate,
-                )
-            )
-            results.append(_wrk("GET /v1/ping", f"{base}/v1/ping", args.seconds, args.connections, None))
-        finally:
-            server.terminate()
-            server.wait(10)
-
-    floor_rps = results[0].rps
-    backend = args.database_url.partition(":")[0] if args.database_url else "SQLite"
-    title = f"uvicorn, 1 worker, wrk -t1 -c{args.connections}, {args.seconds}s each, {backend}"
-    table = Table(title=title)
-    for column in ("target", "requests/s", "p50 ms", "p99 ms", "vs floor", "non-2xx"):
-        table.add_column(column, justify="left" if column == "target" else "right")
-    for r in results:
-        table.add_row(
-            r.name,
-            f"{r.rps:,.0f}",
-            f"{r.p50_ms:.2f}",
-            f"{r.p99_ms:.2f}",
-            f"{r.rps / floor_rps:.1%}",
-            str(r.errors),
-        )
-    console.print(table)
+        plan = Plan(args, folder, env, url, slug, admin_key)
+        rows, floors, loads = run(plan)
+    report(plan, rows, floors, loads, backend)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import insert
 
-from bench.__main__ import _free_port, _serve, _wait, init_account
+from bench.common import _free_port, _serve, _wait, init_account
 from keyplane.config import Settings
 from keyplane.db import Database
 from keyplane.licensing.keystrings import digest
