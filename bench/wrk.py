@@ -135,8 +135,9 @@ def run(url: str, load: Load, seconds: float, connections: int, threads: int = 1
         raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr}{out}")
     rps = float(_search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     requests = int(_search(r"(\d+) requests in", out).group(1))
-    p50 = _millis(_search(r"50%\s+(\S+)", out).group(1))
-    p99 = _millis(_search(r"99%\s+(\S+)", out).group(1))
+    # Anchored: a "+/- Stdev" column can end in "50%" or "99%" too.
+    p50 = _millis(_search(r"(?m)^\s+50%\s+(\S+)", out).group(1))
+    p99 = _millis(_search(r"(?m)^\s+99%\s+(\S+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     socket_errors = sum(int(n) for n in re.findall(r"\d+", errors.group(1))) if errors else 0

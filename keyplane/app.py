@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -148,6 +149,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 api_keys=app.state.api_keys,
                 licenses=app.state.licenses,
             )
+        # What exists now (modules, the application, its routes) lives as long as the process:
+        # keep it out of every garbage collection, which would otherwise walk it again and
+        # again and stall the requests of the moment.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -17,12 +17,11 @@ import hashlib
 from email.utils import formatdate
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.accounts.directory import AccountDirectory
-from keyplane.accounts.signing import KeyRing
+from keyplane.accounts.signing import KeyRing, Signer
 from keyplane.auth.principal import AccountRef
 from keyplane.db import Database
 from keyplane.errors import ErrorItem, render
@@ -168,7 +167,7 @@ def signed(
     headers: dict[bytes, bytes],
     body: bytes,
     account: AccountRef,
-    key: Ed25519PrivateKey,
+    key: Signer,
     date: str,
 ) -> list[tuple[bytes, bytes]]:
     """The headers that sign ``body`` as the answer to this request (``Date`` included)."""

@@ -12,8 +12,7 @@ import json
 import re
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
+from keyplane.accounts.signing import Signer
 from keyplane.kit.timefmt import iso, iso_or_none
 from keyplane.models import License, Policy, User
 
@@ -54,14 +53,14 @@ def fill(template: str, license: License, policy: Policy, owner: User | None) ->
     return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)
 
 
-def sign(key: Ed25519PrivateKey, data: bytes) -> str:
+def sign(key: Signer, data: bytes) -> str:
     encoded = base64.urlsafe_b64encode(data).decode()
     signature = base64.urlsafe_b64encode(key.sign(f"{PREFIX}{encoded}".encode())).decode()
     return f"{PREFIX}{encoded}.{signature}"
 
 
 def signed_key(
-    key: Ed25519PrivateKey, license: License, policy: Policy, owner: User | None, template: str | None
+    key: Signer, license: License, policy: Policy, owner: User | None, template: str | None
 ) -> str:
     if template is not None:
         return sign(key, fill(template, license, policy, owner).encode())

@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -283,9 +282,7 @@ async def test_the_private_key_is_not_stored_in_plaintext(
     async with app.state.db.writer() as session:
         key = await app.state.keys.key(session, acme.id)
         row = (await session.execute(select(Account.__table__).where(Account.id == acme.id))).one()
-    raw = key.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
+    raw = key.seed()
     assert len(raw) == 32
     assert row.ed25519_public == public
     forms = [raw, raw.hex().encode(), base64.b64encode(raw), base64.urlsafe_b64encode(raw).rstrip(b"=")]
