@@ -11,8 +11,10 @@ Three rules keep a cache from ever serving what the database no longer says:
   holds at most ``size`` entries, dropping the least recently used; memory does not grow
   with the number of keys stored.
 - **A fill that raced a change is not kept.** ``generation()`` is read before the database
-  read; ``put`` refuses the entry if any invalidation arrived in between, since the row it
-  was built from may predate the change.
+  read; ``put`` refuses the entry if an invalidation of one of its tags arrived in between
+  (or the history of invalidations no longer reaches back that far), since the row it was
+  built from may predate the change. Unrelated changes (the stream of ``lastUsedAt``
+  batches) do not hold back other fills.
 - **No news is not good news.** While the bus is down (a lost Redis or PostgreSQL
   connection), invalidations may be missed, so the caches neither serve nor keep anything
   (``Caches.enabled``); when it comes back they start empty.
@@ -24,7 +26,7 @@ import asyncio
 import sys
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Generic, TypeVar
 
@@ -32,6 +34,8 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 Tag = uuid.UUID | str | None
+_HISTORY = 4096
+"""Invalidations remembered, to tell whether one concerned a fill that was under way."""
 _FAILED = object()
 _NONE = object()
 EVERYTHING = "*"
@@ -44,6 +48,7 @@ class Caches:
     def __init__(self) -> None:
         self._caches: list[TaggedCache[object, object]] = []
         self._generation = 0
+        self._recent: deque[tuple[int, frozenset[str]]] = deque(maxlen=_HISTORY)
         self.enabled = True
 
     def cache(self, name: str, size: int, ttl: float) -> TaggedCache[K, V]:
@@ -54,10 +59,26 @@ class Caches:
     def generation(self) -> int:
         return self._generation
 
+    def changed_since(self, generation: int, tags: Iterable[str]) -> bool:
+        """Whether an invalidation since ``generation`` named one of ``tags`` (or everything).
+        When the history no longer reaches back that far, assume it did."""
+        if generation == self._generation:
+            return False
+        if not self._recent or self._recent[0][0] > generation + 1:
+            return True
+        names = set(tags)
+        for made, dropped in reversed(self._recent):
+            if made <= generation:
+                break
+            if EVERYTHING in dropped or not names.isdisjoint(dropped):
+                return True
+        return False
+
     def invalidate(self, tags: Iterable[str]) -> None:
         """Drop every entry tagged with one of ``tags`` (``*``: everything), in every cache."""
         self._generation += 1
         tags = set(tags)
+        self._recent.append((self._generation, frozenset(tags)))
         for cache in self._caches:
             if EVERYTHING in tags:
                 cache.clear()
@@ -112,12 +133,14 @@ class TaggedCache(Generic[K, V]):
 
     def put(self, key: K, value: V, tags: Iterable[Tag], generation: int) -> None:
         """Keep ``value`` unless an invalidation arrived since ``generation`` was read."""
-        if self.size <= 0 or not self._owner.enabled or generation != self._owner.generation():
+        if self.size <= 0 or not self._owner.enabled:
+            return
+        # Interned: the account's and the owner's ids are shared by many entries.
+        names = tuple({sys.intern(str(tag)) for tag in tags if tag is not None})
+        if self._owner.changed_since(generation, names):
             return
         if key in self._entries:
             self._remove(key)
-        # Interned: the account's and the owner's ids are shared by many entries.
-        names = tuple({sys.intern(str(tag)) for tag in tags if tag is not None})
         self._entries[key] = (time.monotonic() + self.ttl, value, names)
         for name in names:
             held = self._index.get(name, _NONE)

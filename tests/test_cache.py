@@ -59,14 +59,35 @@ def test_an_invalidation_drops_every_entry_with_that_tag_in_every_cache() -> Non
     assert one.get("b") is None
 
 
-def test_a_fill_that_raced_an_invalidation_is_not_kept() -> None:
+def test_a_fill_that_raced_an_invalidation_of_its_tags_is_not_kept() -> None:
     caches, cache = _cache()
     before = caches.generation()  # read before the database read
-    caches.invalidate(["something-else"])  # a change committed meanwhile
+    caches.invalidate(["k"])  # a change to what the entry is built from, committed meanwhile
     cache.put("k", "stale?", ["k"], before)
     assert cache.get("k") is None
     cache.put("k", "fresh", ["k"], caches.generation())
     assert cache.get("k") == "fresh"
+
+
+def test_a_fill_is_kept_when_only_unrelated_things_changed_meanwhile() -> None:
+    caches, cache = _cache()
+    before = caches.generation()
+    for number in range(100):
+        caches.invalidate([f"used:{number}"])  # the lastUsedAt batches of other keys
+    cache.put("k", "v", ["k"], before)
+    assert cache.get("k") == "v"
+    caches.invalidate([EVERYTHING])
+    cache.put("j", "v", ["j"], before)
+    assert cache.get("j") is None
+
+
+def test_a_fill_older_than_the_remembered_invalidations_is_not_kept() -> None:
+    caches, cache = _cache()
+    before = caches.generation()
+    for number in range(5000):
+        caches.invalidate([f"other:{number}"])
+    cache.put("k", "v", ["k"], before)
+    assert cache.get("k") is None
 
 
 def test_while_suspended_nothing_is_served_or_kept() -> None:

@@ -204,11 +204,11 @@ async def verification(
 def rendered(outcome: Outcome, state: CredentialState | None, rate: Decision | None) -> bytes:
     """The answer's JSON. This is the hottest route there is: an answer without a rate-limit
     budget depends only on the code and the key's state, so it is rendered once per state."""
-    memo_key = (outcome, None if state is None else state.id)
+    memo = _NO_KEY if state is None else state.answers
     if rate is None:
-        memo = _RENDERED.get(memo_key)
-        if memo is not None and memo[0] is state:
-            return memo[1]
+        known = memo.get(outcome.value)
+        if known is not None:
+            return known
     detail = f"The key {DETAILS[outcome]}"
     if state is None:
         content = {**_NOTHING, "valid": False, "code": outcome.value, "detail": detail}
@@ -231,16 +231,12 @@ def rendered(outcome: Outcome, state: CredentialState | None, rate: Decision | N
         }
     body = render_json(content)
     if rate is None:
-        if len(_RENDERED) >= _RENDERED_SIZE:
-            _RENDERED.clear()
-        _RENDERED[memo_key] = (state, body)
+        memo[outcome.value] = body
     return body
 
 
-_RENDERED: dict[tuple[Outcome, uuid.UUID | None], tuple[CredentialState | None, bytes]] = {}
-_RENDERED_SIZE = 10_000
-"""A memo of answers, checked by identity against the (cached) state they were made from:
-a changed key is a new state, so a stale answer is never served."""
+_NO_KEY: dict[str, bytes] = {}
+"""Answers without key data, by code (a handful)."""
 
 _NOTHING: dict[str, Any] = VerifyResult(valid=False, code="", detail="").model_dump(mode="json")
 """A ``VerifyResult`` without key data, field order included."""

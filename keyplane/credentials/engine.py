@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -74,6 +74,9 @@ class CredentialState:
     """(requests, window seconds), or None for unlimited; for an access token, its key's."""
     limit_id: uuid.UUID
     """Whose budget a use counts against: the credential's own, or an access token's key's."""
+    answers: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    """Verification answers rendered from this state, by code: they depend on nothing else
+    (without a rate limit), and live and die with the state's cache entry."""
 
     def evaluate(
         self, now: datetime, address: Address | None, required: frozenset[Scope] = frozenset()

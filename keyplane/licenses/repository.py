@@ -6,8 +6,9 @@ import contextlib
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.licensing.keystrings import digest
@@ -55,16 +56,20 @@ async def user_by_ref(session: AsyncSession, account_id: uuid.UUID, ref: str) ->
     return await session.scalar(select(User).where(User.account_id == account_id, condition))
 
 
+_LICENSES = cast(Table, License.__table__)
+_VALIDATED = (
+    update(_LICENSES)
+    .where(
+        _LICENSES.c.id == bindparam("validated_id"),
+        or_(_LICENSES.c.last_validated.is_(None), _LICENSES.c.last_validated < bindparam("validated_at")),
+    )
+    .values(last_validated=bindparam("validated_at"), updated_at=_LICENSES.c.updated_at)
+)
+
+
 async def touch_validated(session: AsyncSession, validations: Iterable[tuple[uuid.UUID, datetime]]) -> None:
-    """Move ``last_validated`` forward, never back. Recording a validation is not an edit:
-    ``updated`` stays, and no cache needs to forget the license."""
-    for license_id, when in validations:
-        await session.execute(
-            update(License)
-            .where(
-                License.id == license_id,
-                or_(License.last_validated.is_(None), License.last_validated < when),
-            )
-            .values(last_validated=when, updated_at=License.updated_at)
-            .execution_options(synchronize_session=False)
-        )
+    """Move ``last_validated`` forward, never back, in one statement for the batch. Recording a
+    validation is not an edit: ``updated`` stays, and no cache needs to forget the license."""
+    rows = [{"validated_id": license_id, "validated_at": when} for license_id, when in validations]
+    if rows:
+        await session.execute(_VALIDATED, rows)
