@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import secrets
 import shutil
 import tempfile
@@ -53,6 +54,11 @@ PER_WORKER_GOAL = 20
 SMALL = 1_000
 WARM_CONCURRENCY = 32
 WARM_WRK_SECONDS = 2
+WARM_CHECKED = 300
+"""Keys of the working set whose verification is checked one by one (VALID, the right id)."""
+WARM_SWEEP_BASE_SECONDS = 3
+WARM_SWEEP_RATE = 400
+"""Cache misses per second a warm-up sweep is given time for (they read the database)."""
 TARGETS = ("verify-1k", "verify", "get", "validate-key", "ping")
 FIXED, RANDOM = "fixed", "random"
 
@@ -106,7 +112,7 @@ class Plan:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.admin_key}"}
 
-    def verify_load(self, name: str, keys: Sequence[str]) -> wrk.Load:
+    def verify_load(self, name: str, keys: Sequence[str], *, sweep: bool = False) -> wrk.Load:
         return wrk.random_script(
             self.folder,
             name,
@@ -115,6 +121,7 @@ class Plan:
             f"/v1/accounts/{self.slug}/api-keys/verify",
             {**self.auth, "Content-Type": "application/json"},
             ('{"key": "', '"}'),
+            sweep=sweep,
         )
 
     def measure(self, url: str, load: wrk.Load) -> wrk.Measured:
@@ -155,12 +162,22 @@ async def _warm(api: str, admin_key: str, keys: Sequence[str], passes: int) -> d
                 continue
             ids[key] = str(body["keyId"])
 
+    async def reader(http: httpx.AsyncClient, queue: Iterator[str]) -> None:
+        for key_id in queue:
+            answer = await http.get(f"{api}/api-keys/{key_id}")
+            if answer.status_code != 200:
+                refused.append(f"GET {answer.status_code} {answer.text[:200]}")
+
     for _ in range(passes):
         queue = iter(keys)  # shared: each client takes the next key
         async with httpx.AsyncClient(limits=limits, headers=headers, timeout=60) as http:
             await asyncio.gather(*(client(http, queue) for _ in range(WARM_CONCURRENCY)))
+        # And each key's document read once, as the GET load reads them.
+        documents = iter(list(ids.values()))
+        async with httpx.AsyncClient(limits=limits, headers=headers, timeout=60) as http:
+            await asyncio.gather(*(reader(http, documents) for _ in range(WARM_CONCURRENCY)))
     if refused:
-        raise SystemExit(f"warm-up: {len(refused)} verifications were not VALID, e.g. {refused[0]}")
+        raise SystemExit(f"warm-up: {len(refused)} requests failed, e.g. {refused[0]}")
     return ids
 
 
@@ -217,15 +234,47 @@ def _cache_note(plan: Plan) -> str:
     return "warm"
 
 
-def _warm_up(plan: Plan, api: str, keys: Sequence[str], workers: int) -> dict[str, str]:
+def _sweep(plan: Plan, base: str, load: wrk.Load, count: int) -> None:
+    """Send every request of a sweep script once. wrk's thread stops sending once all are
+    answered, but wrk itself runs for its whole duration: give it about what misses take."""
+    wrk.run(base, load, WARM_SWEEP_BASE_SECONDS + count / WARM_SWEEP_RATE, plan.args.connections)
+
+
+def _warm_up(
+    plan: Plan, base: str, api: str, keys: Sequence[str], workers: int, known: dict[str, str]
+) -> dict[str, str]:
+    """Every key verified and every key's document read (wrk sweeps: the server's pace, not
+    a Python client's), then a random sample of the keys, and those whose id the loader does
+    not know (the admin key), verified with httpx: each must be VALID."""
     started = time.perf_counter()
-    ids = asyncio.run(_warm(api, plan.admin_key, keys, workers))
+    for _ in range(workers):  # each worker has its own cache
+        _sweep(plan, base, plan.verify_load("warm-verify", keys, sweep=True), len(keys))
+    checked = [key for key in keys if key not in known]
+    checked += random.sample([key for key in keys if key in known], min(WARM_CHECKED, len(known)))
+    ids = {key: known[key] for key in keys if key in known}
+    ids |= asyncio.run(_warm(api, plan.admin_key, checked, workers))
+    for _ in range(workers):
+        _sweep(
+            plan,
+            base,
+            wrk.random_script(
+                plan.folder,
+                "warm-get",
+                list(ids.values()),
+                "GET",
+                (f"/v1/accounts/{plan.slug}/api-keys/", ""),
+                plan.auth,
+                None,
+                sweep=True,
+            ),
+            len(ids),
+        )
     note = _cache_note(plan)
     state = "[bold]the cache is warm[/]" if note == "warm" else f"[yellow]but the cache is {note}[/]"
     console.print(
-        f"warm-up: {len(keys):,} keys verified (all VALID) x{workers} pass(es) over fresh connections "
-        f"in {time.perf_counter() - started:.1f} s, then a {WARM_WRK_SECONDS} s wrk warm-up before each "
-        f"timed run (discarded): {state}"
+        f"warm-up: {len(keys):,} keys verified (wrk sweep; {len(checked):,} checked VALID) and their "
+        f"documents read, x{workers}, in {time.perf_counter() - started:.1f} s; then a "
+        f"{WARM_WRK_SECONDS} s wrk warm-up before each timed run (discarded): {state}"
     )
     return ids
 
@@ -251,10 +300,11 @@ def run(plan: Plan) -> tuple[list[Row], dict[str, wrk.Measured], list[loader.Loa
     loader.report(first, "phase 1: ")
     loads.append(first)
     population = [plan.admin_key] + [sample.plaintext for sample in first.samples]
+    known = {sample.plaintext: str(sample.id) for sample in first.samples}
     if "verify-1k" in only:
         with serving("keyplane.app:create_app", plan.env, True, workers, "/v1/ping") as (base, _):
             api = f"{base}/v1/accounts/{plan.slug}"
-            _warm_up(plan, api, population, workers)
+            _warm_up(plan, base, api, population, workers, known)
             load = plan.verify_load("verify-1k", population)
             measured = plan.measure(base, load)
             rows.append(Row(f"verify: {load.label} keys", first.stored, measured, RANDOM))
@@ -273,12 +323,13 @@ def run(plan: Plan) -> tuple[list[Row], dict[str, wrk.Measured], list[loader.Loa
     loads.append(second)
     working = [population[index] for index in picked if index < len(population)]
     working += [sample.plaintext for sample in second.samples]
+    known |= {sample.plaintext: str(sample.id) for sample in second.samples}
     del population
     stored = second.stored
 
     with serving("keyplane.app:create_app", plan.env, True, workers, "/v1/ping") as (base, _):
         api = f"{base}/v1/accounts/{plan.slug}"
-        ids = _warm_up(plan, api, working, workers)
+        ids = _warm_up(plan, base, api, working, workers, known)
         if "verify" in only:
             load = plan.verify_load("verify", working)
             measured = plan.measure(base, load)

@@ -65,9 +65,13 @@ def random_script(
     path: str | tuple[str, str],
     headers: dict[str, str],
     body: tuple[str, str] | None,
+    *,
+    sweep: bool = False,
 ) -> Load:
     """Per request, one item of ``items`` at random: the path is ``path``, or ``path[0] + item
-    + path[1]`` when a pair; the body (if any) ``body[0] + item + body[1]``."""
+    + path[1]`` when a pair; the body (if any) ``body[0] + item + body[1]``. With ``sweep``,
+    each item once, in order, and the run stops when every one has been answered (a warm-up:
+    run it with one wrk thread)."""
     items_file = folder / f"{name}.items"
     count = 0
     with items_file.open("w") as handle:
@@ -101,13 +105,30 @@ function init(args)
   end
 end
 
-function request()
-  return requests[math.random(n)]
-end
+{_picker(sweep)}
 """
     script_file = folder / f"{name}.lua"
     script_file.write_text(script)
     return Load(f"random of {count:,}", script_file)
+
+
+def _picker(sweep: bool) -> str:
+    if not sweep:
+        return "function request()\n  return requests[math.random(n)]\nend"
+    return """local sent = 0
+local answered = 0
+
+function request()
+  sent = sent % n + 1
+  return requests[sent]
+end
+
+function response(status, headers, body)
+  answered = answered + 1
+  if answered >= n then
+    wrk.thread:stop()
+  end
+end"""
 
 
 def _millis(text: str) -> float:
@@ -126,6 +147,7 @@ def _search(pattern: str, text: str) -> re.Match[str]:
 
 
 def run(url: str, load: Load, seconds: float, connections: int, threads: int = 1) -> Measured:
+    seconds = round(seconds)
     """wrk against ``url`` for ``seconds``; it stops by itself (and is killed if it does not)."""
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     command += ["-s", str(load.script), url]

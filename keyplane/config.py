@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     """Most credentials (and as many licenses) each process keeps verified in memory; 0 turns
     the caches off. About 1 KB each: 100,000 entries cost about 100 MB per process."""
 
-    cache_seconds: float = Field(default=60.0, gt=0)
+    cache_seconds: float = Field(default=300.0, gt=0)
     """Longest a cached credential or license is trusted. Changes reach every process at once
     through the bus; this bounds how long a lost invalidation could matter."""
 

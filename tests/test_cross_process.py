@@ -3,7 +3,7 @@
 Two real ``keyplane serve`` processes share one database. Process B has the key (or the
 license) in its cache, verified a moment ago; process A revokes, deactivates or narrows it,
 or suspends the license; B must refuse it within one second. Without invalidations B
-would go on trusting its cache for a minute (``KEYPLANE_CACHE_SECONDS``), so these tests
+would go on trusting its cache for minutes (``KEYPLANE_CACHE_SECONDS``), so these tests
 fail if the bus does not work.
 
 Buses: Redis pub/sub (PostgreSQL + Redis is the production setup), PostgreSQL LISTEN/NOTIFY
