@@ -35,9 +35,9 @@ from keyplane import ratelimit
 from keyplane.accounts.directory import AccountDirectory
 from keyplane.accounts.signing import KeyRing
 from keyplane.api_keys import versions
+from keyplane.auth.dependencies import principal_for
 from keyplane.auth.network import client_address, parse_address
 from keyplane.auth.principal import AccountRef, Principal
-from keyplane.auth.scopes import Role
 from keyplane.auth.scopes import Scope as Power
 from keyplane.cache import TaggedCache
 from keyplane.config import Settings
@@ -46,12 +46,12 @@ from keyplane.credentials.usage import UsageRecorder
 from keyplane.db import Database
 from keyplane.errors import AppError, error_response
 from keyplane.kit import clock
-from keyplane.kit.credentials import CredentialKind
 from keyplane.ratelimit import RateLimiter
 
 Handler = Callable[["Services", Scope, AccountRef, list[str], bytes, Send], Awaitable[bool]]
 
 _JSON = b"application/json"
+_VERSION_HEADER = versions.VERSION_HEADER.lower().encode()
 _PLAIN_ACCEPT = frozenset({b"", b"*/*", _JSON, b"application/*"})
 
 
@@ -182,18 +182,7 @@ def principal_of(state: CredentialState, account: AccountRef) -> Principal:
     memo = _PRINCIPALS.get(state.id)
     if memo is not None and memo[0] is state and memo[1] is account:
         return memo[2]
-    assert state.user_id is not None
-    principal = Principal(
-        account=account,
-        user_id=state.user_id,
-        role=Role(state.role),
-        credential_id=state.id,
-        credential_kind=CredentialKind(state.kind),
-        scopes=state.scopes,
-        expires_at=state.expires_at,
-        whitelisted_ips=state.whitelisted_ips,
-        api_version=state.api_version,
-    )
+    principal = principal_for(state, account)
     if len(_PRINCIPALS) >= 10_000:
         _PRINCIPALS.clear()
     _PRINCIPALS[state.id] = (state, account, principal)
@@ -223,11 +212,8 @@ async def _no_body() -> Message:
 
 
 def negotiated_version(headers: dict[bytes, bytes], state: CredentialState) -> str | None:
-    asked = headers.get(versions.VERSION_HEADER.lower().encode())
-    if asked is None:
-        return state.api_version or versions.CURRENT
-    text = asked.decode("latin-1")
-    return text if text in versions.KNOWN else None
+    asked = headers.get(_VERSION_HEADER)
+    return versions.serving(None if asked is None else asked.decode("latin-1"), state.api_version)
 
 
 def plain_request(scope: Scope, headers: dict[bytes, bytes], *, body: bool) -> bool:

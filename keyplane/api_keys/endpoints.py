@@ -48,14 +48,14 @@ _LEGACY_CODES = {Outcome.REVOKED: Outcome.INACTIVE, Outcome.MALFORMED: Outcome.N
 def negotiated_version(request: Request, response: Response, principal: Authenticated) -> str:
     """The version this request is served at: the header's, else the key's pin, else current."""
     asked = request.headers.get(versions.VERSION_HEADER)
-    if asked is not None and asked not in versions.KNOWN:
+    version = versions.serving(asked, principal.api_version)
+    if version is None:
         known = ", ".join(sorted(versions.KNOWN))
         raise BadRequest(
             f"{versions.VERSION_HEADER} {asked!r} is not a version this server knows ({known})",
             "API_VERSION_INVALID",
             header=versions.VERSION_HEADER,
         )
-    version = asked or principal.api_version or versions.CURRENT
     response.headers[versions.VERSION_HEADER] = version
     return version
 

@@ -36,3 +36,11 @@ def is_date(text: str) -> bool:
     except ValueError:
         return False
     return len(text) == 10
+
+
+def serving(asked: str | None, pinned: str | None) -> str | None:
+    """The version a request is served at: the one it asked for (None when this server does
+    not know it), else the key's pin, else the current one."""
+    if asked is not None:
+        return asked if asked in KNOWN else None
+    return pinned or CURRENT

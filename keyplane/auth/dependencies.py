@@ -93,6 +93,12 @@ async def authenticate(request: Request, session: DbSession, account: CurrentAcc
     state = await _credential(request, session, account)
     if state.user_id is None:
         raise Forbidden("A product token can only be used with the licensing API", "TOKEN_NOT_ALLOWED")
+    return principal_for(state, account)
+
+
+def principal_for(state: CredentialState, account: AccountRef) -> Principal:
+    """The caller a user's checked credential makes (the lean handlers make it here too)."""
+    assert state.user_id is not None
     return Principal(
         account=account,
         user_id=state.user_id,
