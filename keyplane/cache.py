@@ -148,11 +148,15 @@ class TaggedCache(Generic[K, V]):
         while len(self._entries) > self.size:
             self._remove(next(iter(self._entries)))
 
-    async def fill(self, key: K, load: Callable[[], Awaitable[tuple[V, Iterable[Tag]] | None]]) -> V | None:
+    async def fill(
+        self, key: K, load: Callable[[], Awaitable[tuple[V, Iterable[Tag]] | None]], *, wait: bool = True
+    ) -> V | None:
         """The entry for ``key``, loaded by ``load`` (a value and its tags, or None for nothing
-        to keep) once, however many requests ask at the same time."""
+        to keep) once, however many requests ask at the same time. With ``wait`` False (the
+        caller holds a pooled connection: see ``keyplane.db.holds_connection``) a load under
+        way elsewhere is not waited for; this caller loads too."""
         leader = self._loading.get(key)
-        if leader is not None:
+        if leader is not None and wait:
             shared = await asyncio.shield(leader)
             if shared is not _FAILED:
                 return shared  # type: ignore[return-value]

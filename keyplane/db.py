@@ -191,6 +191,18 @@ class LazySession:
             await self._session.close()
 
 
+def holds_connection(session: AsyncSession) -> bool:
+    """Whether ``session`` has a pooled connection checked out (its transaction has begun).
+
+    A request that holds one must never wait for another request that may need one: with
+    every connection held by such waiters, the pool deadlocks until its timeout. Single-flight
+    loads ask this before following another request's read."""
+    if isinstance(session, LazySession):
+        inner = session._session
+        return inner is not None and inner.in_transaction()
+    return session.in_transaction()
+
+
 def lazy_session(database: Database) -> AsyncSession:
     """A ``LazySession`` where an ``AsyncSession`` is expected (it forwards everything)."""
     return cast(AsyncSession, LazySession(database))

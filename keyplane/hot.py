@@ -19,6 +19,7 @@ OpenAPI description and its errors are the same whichever path answers.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,7 @@ from email.utils import formatdate
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
@@ -47,6 +49,8 @@ from keyplane.db import Database
 from keyplane.errors import AppError, error_response
 from keyplane.kit import clock
 from keyplane.ratelimit import RateLimiter
+
+log = logging.getLogger("keyplane.hot")
 
 Handler = Callable[["Services", Scope, AccountRef, list[str], bytes, Send], Awaitable[bool]]
 
@@ -277,7 +281,15 @@ class HotPaths:
         body = await read_body(receive)
         if body is None:
             return receive
-        if await handler(services, scope, account, rest, body, send):
+        try:
+            done = await handler(services, scope, account, rest, body, send)
+        except SQLAlchemyError as error:
+            # A lean handler reads (on a cache miss) before it sends anything. The database
+            # was busy or down: the full application reads again and answers as it does
+            # (a 503 with Retry-After when it is still busy), never an unhandled 500.
+            log.warning("hot.fallback", extra={"path": scope["path"], "error": type(error).__name__})
+            done = False
+        if done:
             self.answered += 1
             return None
         return replay(body, receive)

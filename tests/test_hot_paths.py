@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy.exc
 from fastapi import FastAPI
 
 from keyplane.app import Keyplane, create_app
@@ -238,3 +239,33 @@ async def test_validate_key_answers_match(
     ).status_code == 201
     answer = await _same(app, cold, ("POST", url, {}, body({"key": "UNKNOWN-KEY-123"})), lean=True)
     assert answer.json()["meta"]["code"] != "NOT_FOUND"
+
+
+async def test_a_database_failure_in_a_lean_handler_gets_the_frameworks_answer(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lean handler that meets a busy database (no pooled connection in time) hands the
+    request to the framework, which answers in the API's envelope: a 503 with Retry-After
+    while the database stays busy, the usual answer once it is back. Never a bare 500."""
+    key = await factories.api_key(client, acme, name="cold")
+    assert isinstance(app, Keyplane)
+    engine = app.state.credentials
+    real = engine.resolve
+    busy = True
+
+    async def resolve(session: Any, plaintext: str) -> Any:
+        if busy:
+            raise sqlalchemy.exc.TimeoutError("QueuePool limit reached")
+        return await real(session, plaintext)
+
+    monkeypatch.setattr(engine, "resolve", resolve)
+    url = f"{acme.base}/api-keys/verify"
+    refused = await client.post(url, json={"key": key["key"]}, headers=bearer(acme.key))
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == "1"
+    assert refused.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+
+    busy = False
+    answered = await client.post(url, json={"key": key["key"]}, headers=bearer(acme.key))
+    assert answered.status_code == 200
+    assert answered.json()["valid"] is True

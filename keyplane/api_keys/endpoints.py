@@ -42,7 +42,7 @@ router = APIRouter(tags=["API keys"])
 public = APIRouter(tags=["API keys"])
 
 # Codes that earlier API versions did not know, and what those versions say instead.
-_LEGACY_CODES = {Outcome.REVOKED: Outcome.INACTIVE, Outcome.MALFORMED: Outcome.NOT_FOUND}
+LEGACY_CODES = {Outcome.REVOKED: Outcome.INACTIVE, Outcome.MALFORMED: Outcome.NOT_FOUND}
 
 
 def negotiated_version(request: Request, response: Response, principal: Authenticated) -> str:
@@ -195,7 +195,7 @@ async def verification(
     )
     outcome, state, rate = checked.outcome, checked.state, checked.rate
     if version < versions.VERIFY_CODES_REVOKED_MALFORMED:
-        outcome = _LEGACY_CODES.get(outcome, outcome)
+        outcome = LEGACY_CODES.get(outcome, outcome)
     if outcome is Outcome.VALID and state is not None:
         usage.record(state, clock.now())
     return rendered(outcome, state, rate)

@@ -22,6 +22,7 @@ from keyplane.auth.network import Address, allowed
 from keyplane.auth.scopes import SCOPE_NAMES, Scope, role_scopes
 from keyplane.cache import Caches, TaggedCache
 from keyplane.credentials import repository
+from keyplane.db import holds_connection
 from keyplane.kit.credentials import CredentialHasher, CredentialKind, generate, parse
 from keyplane.models import Credential
 
@@ -177,9 +178,11 @@ class CredentialEngine:
         assert parsed is not None
         digest = self.hasher.digest(plaintext)
         leader = self._loading.get(digest)
-        if leader is not None:
+        if leader is not None and not holds_connection(session):
             # Another request is reading this very credential: its answer is ours too, so
-            # a cold or expired entry under load costs one database read, not one each.
+            # a cold or expired entry under load costs one database read, not one each. A
+            # request already holding a pooled connection reads for itself instead: were it
+            # to wait, the leader could be waiting for that very connection.
             loaded = await asyncio.shield(leader)
             if loaded is None:
                 return Outcome.NOT_FOUND, None
@@ -209,35 +212,32 @@ class CredentialEngine:
 
     async def _load(self, session: AsyncSession, lookup: str, digest: bytes) -> CredentialState | None:
         row = await repository.state_row(session, lookup)
-        if row is None:
+        if row is None or not hmac.compare_digest(digest, row.digest):
             return None
-        credential, role, parent_limit, parent_duration = row
-        if not hmac.compare_digest(digest, credential.digest):
-            return None
-        stored = frozenset(Scope(scope) for scope in credential.scopes if scope in SCOPE_NAMES)
-        state = CredentialState(
-            id=credential.id,
-            account_id=_ACCOUNTS.setdefault(credential.account_id, credential.account_id),
-            user_id=credential.user_id,
-            product_id=credential.product_id,
-            parent_id=credential.parent_id,
-            kind=CredentialKind(credential.kind),
-            digest=credential.digest,
-            role=role,
-            scopes=_SCOPE_SETS.setdefault(stored & role_scopes(role), stored & role_scopes(role)),
-            status=credential.status,
-            deleted=credential.deleted_at is not None,
-            expires_at=credential.expires_at,
-            whitelisted_ips=tuple(credential.whitelisted_ips) if credential.whitelisted_ips else None,
-            api_version=credential.api_version,
-            name=credential.name,
+        stored = frozenset(Scope(scope) for scope in row.scopes if scope in SCOPE_NAMES)
+        scopes = stored & role_scopes(row.role)
+        return CredentialState(
+            id=row.id,
+            account_id=_ACCOUNTS.setdefault(row.account_id, row.account_id),
+            user_id=row.user_id,
+            product_id=row.product_id,
+            parent_id=row.parent_id,
+            kind=CredentialKind(row.kind),
+            digest=row.digest,
+            role=row.role,
+            scopes=_SCOPE_SETS.setdefault(scopes, scopes),
+            status=row.status,
+            deleted=row.deleted_at is not None,
+            expires_at=row.expires_at,
+            whitelisted_ips=tuple(row.whitelisted_ips) if row.whitelisted_ips else None,
+            api_version=row.api_version,
+            name=row.name,
             # An access token shares its key's budget: minting tokens never buys more requests.
-            rate_limit=_pair(parent_limit, parent_duration)
-            if credential.parent_id is not None
-            else _pair(credential.rate_limit, credential.rate_limit_duration),
-            limit_id=credential.parent_id or credential.id,
+            rate_limit=_pair(row.parent_rate_limit, row.parent_rate_limit_duration)
+            if row.parent_id is not None
+            else _pair(row.rate_limit, row.rate_limit_duration),
+            limit_id=row.parent_id or row.id,
         )
-        return state
 
 
 def _pair(limit: int | None, duration: int | None) -> tuple[int, int] | None:

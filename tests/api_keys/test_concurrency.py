@@ -7,7 +7,11 @@ import asyncio
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import text
 
+from keyplane.cache import Caches
+from keyplane.credentials.engine import CredentialEngine, Outcome
+from keyplane.db import Database, holds_connection
 from tests.api_keys.helpers import create, keys_url, listing, verify
 from tests.factories import Tenant, bearer
 
@@ -56,3 +60,34 @@ async def test_verifications_beyond_the_pool_size_all_answer(
     )
     assert [r.status_code for r in responses] == [200] * in_flight
     assert {r.json()["code"] for r in responses} == {"VALID"}
+
+
+async def test_a_request_holding_a_connection_does_not_wait_for_a_load_that_needs_one(
+    app: FastAPI, acme: Tenant, database_url: str
+) -> None:
+    """The pool deadlock seen under a cold start: every pooled connection held by requests
+    that wait for another request's read of the same credential, which waits for a
+    connection. Here the pool has one connection: the holder must read for itself."""
+    database = Database(database_url, pool_size=1, max_overflow=0, pool_timeout=10)
+    engine = CredentialEngine(app.state.credentials.hasher, Caches(), size=100)
+    holder, other = database.reader(), database.reader()
+    try:
+        await holder.execute(text("SELECT 1"))  # the only connection is now the holder's
+        assert holds_connection(holder)
+        leader = asyncio.create_task(engine.resolve(other, acme.key))
+        await asyncio.sleep(0.2)  # the leader is reading: it waits for the holder's connection
+        assert not leader.done()
+
+        outcome, state = await asyncio.wait_for(engine.resolve(holder, acme.key), timeout=5)
+
+        assert outcome is Outcome.VALID
+        assert state is not None
+        assert state.account_id == acme.id
+    finally:
+        await holder.close()
+    try:
+        outcome, _ = await asyncio.wait_for(leader, timeout=5)  # its connection is free now
+        assert outcome is Outcome.VALID
+    finally:
+        await other.close()
+        await database.dispose()
