@@ -117,6 +117,18 @@ async def test_verify_answers_match(
         ({}, False),
     ):
         await _same(app, cold, ("POST", url, auth, _json(body)), lean=lean)
+    # The same key written other ways JSON allows: spacing, an escaped character, a member
+    # repeated (the last one counts), another encoding.
+    plain = key["key"]
+    escaped = plain.replace("_", "\\u005f", 1)
+    for raw, lean in (
+        (f'\n {{ "key" :\t"{plain}" }}\r\n'.encode(), True),
+        (f'{{"key": "{escaped}"}}'.encode(), True),
+        (f'{{"key": "{unknown}", "key": "{plain}"}}'.encode(), True),
+        (f'{{"key": "{plain}"}}'.encode("utf-16"), False),
+        (f'{{"key": "{plain}"}}\x0b'.encode(), False),
+    ):
+        await _same(app, cold, ("POST", url, auth, raw), lean=lean)
     # Legacy API versions, bare /v1, X-API-Key: still lean.
     await _same(
         app,

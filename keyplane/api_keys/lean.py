@@ -6,13 +6,20 @@ request to the full application otherwise; the rules and the rendering are the r
 
 from __future__ import annotations
 
-import json
+import re
 
 from starlette.types import Scope, Send
 
 from keyplane.api_keys import repository, versions
-from keyplane.api_keys.endpoints import LEGACY_CODES, api_key_out, rendered, snapshot_tags, verification
-from keyplane.api_keys.schemas import ApiKeyOut, VerifyRequest
+from keyplane.api_keys.endpoints import (
+    LEGACY_CODES,
+    KeptKey,
+    api_key_out,
+    rendered,
+    snapshot_tags,
+    verification,
+)
+from keyplane.api_keys.schemas import VerifyRequest
 from keyplane.auth.network import parse_address
 from keyplane.auth.principal import AccountRef
 from keyplane.auth.scopes import Scope as Power
@@ -39,6 +46,34 @@ _VERSION = versions.VERSION_HEADER.encode()
 
 
 _READ = frozenset({Power.READ})
+_SERVED: dict[str, tuple[bytes, bytes]] = {}
+
+
+def _served(version: str) -> tuple[bytes, bytes]:
+    """The version header of an answer (one per known version, made once)."""
+    header = _SERVED.get(version)
+    if header is None:
+        header = _SERVED[version] = (_VERSION, version.encode())
+    return header
+
+
+_SPACE = rb"[ \t\n\r]*"
+"""JSON's whitespace (a regex's whitespace class admits more)."""
+_KEY_ONLY = re.compile(
+    _SPACE
+    + rb"\{"
+    + _SPACE
+    + rb'"key"'
+    + _SPACE
+    + rb":"
+    + _SPACE
+    + rb'"([A-Za-z0-9_]{1,512})"'
+    + _SPACE
+    + rb"\}"
+    + _SPACE
+)
+"""A JSON body of just a key made of a credential's characters: what ``json.loads`` would make
+of it, without the decoder (no escapes, no other member; anything else goes the long way)."""
 
 
 def _cached_verification(
@@ -51,15 +86,10 @@ def _cached_verification(
     makes, in the same order; only the plumbing between them is gone."""
     if services.settings.trusted_proxies:
         return None
-    try:
-        data = json.loads(body.decode())
-    except ValueError:  # not UTF-8, not JSON
+    sent = _KEY_ONLY.fullmatch(body)
+    if sent is None:
         return None
-    if type(data) is not dict or len(data) != 1:
-        return None
-    key = data.get("key")
-    if type(key) is not str or not key.isascii():
-        return None
+    key = sent[1].decode("ascii")
     plaintext = presented(headers)
     if plaintext is None or not plaintext.isascii():
         return None
@@ -89,7 +119,7 @@ def _cached_verification(
     if outcome is Outcome.VALID:
         usage.record(state, now)
     usage.record(caller, now)
-    return rendered(outcome, state, None), version
+    return state.answers.get(outcome) or rendered(outcome, state, None), version
 
 
 async def verify(
@@ -101,8 +131,7 @@ async def verify(
     cached = _cached_verification(services, scope, headers, account, body)
     if cached is not None:
         content, served = cached
-        headers_out = [_CONTENT_TYPE, (_VERSION, served.encode()), (b"date", date_header())]
-        await answer(send, 200, headers_out, content)
+        await answer(send, 200, [_CONTENT_TYPE, _served(served), (b"date", date_header())], content)
         return True
     data: VerifyRequest | None = validated(VerifyRequest, body)
     if data is None or (data.ip is not None and parse_address(data.ip) is None):
@@ -127,7 +156,7 @@ async def verify(
     finally:
         await session.close()
     services.usage.record(caller.state, clock.now())
-    await answer(send, 200, [_CONTENT_TYPE, (_VERSION, version.encode()), (b"date", date_header())], content)
+    await answer(send, 200, [_CONTENT_TYPE, _served(version), (b"date", date_header())], content)
     return True
 
 
@@ -145,22 +174,21 @@ async def get(
         if caller is None or version is None:
             return False
 
-        async def load() -> tuple[ApiKeyOut, list[Tag]] | None:
+        async def load() -> tuple[KeptKey, list[Tag]] | None:
             found = await repository.get(session, repository.visible(account.id, None, None), key_id)
-            return None if found is None else (api_key_out(found), snapshot_tags(found))
+            return None if found is None else (KeptKey.of(api_key_out(found)), snapshot_tags(found))
 
-        key: ApiKeyOut | None = services.api_keys.get(key_id) or await services.api_keys.fill(
+        key: KeptKey | None = services.api_keys.get(key_id) or await services.api_keys.fill(
             key_id, load, wait=not holds_connection(session)
         )
     finally:
         await session.close()
-    if key is None or key.organizationId != account.id:
+    if key is None or key.account_id != account.id:
         return False  # the route's 404
-    if key.userId != caller.principal.user_id and not caller.principal.has(Power.MANAGE):
+    if key.user_id != caller.principal.user_id and not caller.principal.has(Power.MANAGE):
         return False  # the route's 404
     if not await charge_or_refuse(services, scope, caller.state, send):
         return True
     services.usage.record(caller.state, clock.now())
-    headers_out = [_CONTENT_TYPE, (_VERSION, version.encode()), (b"date", date_header())]
-    await answer(send, 200, headers_out, key.model_dump_json().encode())
+    await answer(send, 200, [_CONTENT_TYPE, _served(version), (b"date", date_header())], key.body)
     return True

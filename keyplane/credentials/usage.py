@@ -31,8 +31,11 @@ class UsageRecorder:
         self._task: asyncio.Task[None] | None = None
 
     def record(self, state: CredentialState, when: datetime) -> None:
-        """A use of this credential; an OAuth2 access token's use is its API key's use too."""
-        self._note(state.id, when)
+        """A use of this credential; an OAuth2 access token's use is its API key's use too.
+        (Every request makes one: ``_note`` inlined for the commonest case.)"""
+        previous = self._pending.get(state.id)
+        if previous is None or previous < when:
+            self._pending[state.id] = when
         if state.parent_id is not None:
             self._note(state.parent_id, when)
 
