@@ -119,7 +119,7 @@ async def test_verify_answers_match(
         await _same(app, cold, ("POST", url, auth, _json(body)), lean=lean)
     # The same key written other ways JSON allows: spacing, an escaped character, a member
     # repeated (the last one counts), another encoding.
-    plain = key["key"]
+    plain = str(key["key"])
     escaped = plain.replace("_", "\\u005f", 1)
     for raw, lean in (
         (f'\n {{ "key" :\t"{plain}" }}\r\n'.encode(), True),
