@@ -9,7 +9,11 @@ from pydantic import PlainSerializer
 
 
 def iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # "YYYY-MM-DDTHH:MM:SS.mmm+00:00" less the offset: half the cost of strftime, and every
+    # licensing answer has a few of these.
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def iso_or_none(value: datetime | None) -> str | None:
