@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings.resolved_database_url())
-        usage = UsageRecorder(database, settings.usage_flush_seconds)
+        usage = UsageRecorder(database, settings.usage_flush_seconds, settings.usage_resolution_seconds)
         caches = Caches()
         bus = bus_for(caches, database.url, settings.redis_url, settings.redis_prefix)
         ttl = settings.cache_seconds

@@ -58,13 +58,18 @@ class Bus:
 
     def publish(self, tags: Iterable[str]) -> None:
         """Forget ``tags`` here now, and tell the other processes (without waiting)."""
-        tags = sorted(set(tags))
+        tags = list(set(tags))
         if not tags:
             return
         self.caches.invalidate(tags)
+        if self.kind != "memory":  # else nobody else to tell
+            self._spawn(self._deliver_all(tags))
+
+    async def _deliver_all(self, tags: list[str]) -> None:
+        """Each message in turn, letting requests run in between: a batch of uses can name
+        thousands of keys."""
         for start in range(0, len(tags), _CHUNK):
-            payload = json.dumps({"origin": self.origin, "tags": tags[start : start + _CHUNK]})
-            self._spawn(self._deliver(payload))
+            await self._deliver(json.dumps({"origin": self.origin, "tags": tags[start : start + _CHUNK]}))
 
     def _spawn(self, coroutine: Any) -> None:
         try:

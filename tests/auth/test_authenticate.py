@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -434,6 +434,33 @@ async def test_last_used_at_is_recorded_after_flush(
     assert after.status_code == 200
     last_used = timestamp(after.json()["lastUsedAt"])
     assert abs(last_used - used_at) < timedelta(seconds=5)
+
+
+async def test_last_used_at_is_kept_to_the_resolution(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    """A key in constant use is written once per ``KEYPLANE_USAGE_RESOLUTION_SECONDS`` (60 by
+    default), not on every flush: the stored time is at most that old."""
+    assert app.state.settings.usage_resolution_seconds == 60
+    made = await factories.api_key(client, acme)
+    key, key_id = str(made["key"]), str(made["id"])
+
+    async def use_then_read() -> datetime:
+        assert (await client.get(f"{acme.base}/me", headers=bearer(key))).status_code == 200
+        await app.state.usage.flush()
+        read = await client.get(f"{acme.base}/api-keys/{key_id}", headers=bearer(acme.key))
+        return timestamp(read.json()["lastUsedAt"])
+
+    first_use = clock.now()
+    first = await use_then_read()
+    assert abs(first - first_use) < timedelta(seconds=5)
+    clock.advance(timedelta(seconds=30))
+    assert await use_then_read() == first  # within the resolution: not written again
+    clock.advance(timedelta(seconds=31))
+    later_use = clock.now()
+    later = await use_then_read()
+    assert abs(later - later_use) < timedelta(seconds=5)
+    assert later - first >= timedelta(seconds=60)
 
 
 async def test_refused_requests_do_not_count_as_use(
