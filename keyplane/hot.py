@@ -54,9 +54,11 @@ log = logging.getLogger("keyplane.hot")
 
 Handler = Callable[["Services", Scope, AccountRef, list[str], bytes, Send], Awaitable[bool]]
 
-_JSON = b"application/json"
-_VERSION_HEADER = versions.VERSION_HEADER.lower().encode()
-_PLAIN_ACCEPT = frozenset({b"", b"*/*", _JSON, b"application/*"})
+JSON_TYPE = b"application/json"
+VERSION_REQUESTED = versions.VERSION_HEADER.lower().encode()
+"""The request header naming an API version, as ASGI spells header names."""
+PLAIN_ACCEPT = frozenset({b"", b"*/*", JSON_TYPE, b"application/*"})
+"""``Accept`` values plain JSON satisfies without parsing."""
 
 
 async def read_body(receive: Receive) -> bytes | None:
@@ -68,6 +70,20 @@ async def read_body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def replay_message(message: Message, receive: Receive) -> Receive:
+    """``receive`` that gives ``message`` first, then the real channel's."""
+    given = False
+
+    async def replayed() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return message
+        return await receive()
+
+    return replayed
 
 
 def replay(body: bytes, receive: Receive) -> Receive:
@@ -99,8 +115,8 @@ class _Clock:
         return cls.value
 
 
-def date_header() -> bytes:
-    return _Clock.date()
+date_header = _Clock.date
+"""The ``Date`` header's value now."""
 
 
 async def answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
@@ -216,7 +232,7 @@ async def _no_body() -> Message:
 
 
 def negotiated_version(headers: dict[bytes, bytes], state: CredentialState) -> str | None:
-    asked = headers.get(_VERSION_HEADER)
+    asked = headers.get(VERSION_REQUESTED)
     return versions.serving(None if asked is None else asked.decode("latin-1"), state.api_version)
 
 
@@ -225,11 +241,11 @@ def plain_request(scope: Scope, headers: dict[bytes, bytes], *, body: bool) -> b
     if scope.get("query_string"):
         return False
     accept = headers.get(b"accept", b"")
-    if accept not in _PLAIN_ACCEPT:
+    if accept not in PLAIN_ACCEPT:
         return False
     if body:
         content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
-        if content_type != _JSON:
+        if content_type != JSON_TYPE:
             return False
     return True
 
@@ -288,11 +304,15 @@ class HotPaths:
         self, services: Services, scope: Scope, receive: Receive, send: Send
     ) -> Receive | None:
         """None when answered here; else the ``receive`` the application must use."""
-        found = self.find(services, scope)
+        found = self._exact.get((scope["method"], scope["path"])) or self.find(services, scope)
         if found is None:
             return receive
         handler, account, rest = found
-        body = await read_body(receive)
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            body: bytes | None = message.get("body", b"")
+        else:
+            body = await read_body(replay_message(message, receive))
         if body is None:
             return receive
         try:

@@ -89,7 +89,7 @@ class CredentialState:
             return Outcome.INACTIVE
         if self.expires_at is not None and self.expires_at <= now:
             return Outcome.EXPIRED
-        if not allowed(address, self.whitelisted_ips):
+        if self.whitelisted_ips is not None and not allowed(address, self.whitelisted_ips):
             return Outcome.IP_NOT_ALLOWED
         if not required <= self.scopes:
             return Outcome.INSUFFICIENT_SCOPE

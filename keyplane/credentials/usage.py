@@ -66,7 +66,9 @@ class UsageRecorder:
 
     def record(self, state: CredentialState, when: datetime) -> None:
         """A use of this credential; an OAuth2 access token's use is its API key's use too."""
-        self._note(state.id, when)
+        written = self._written.get(state.id)
+        if written is None or when - written >= self._resolution:  # else nothing to do
+            self._note(state.id, when)
         if state.parent_id is not None:
             self._note(state.parent_id, when)
 
