@@ -16,7 +16,7 @@ from starlette.types import Scope, Send
 from keyplane.auth.principal import AccountRef
 from keyplane.cache import Tag
 from keyplane.db import lazy_session
-from keyplane.hot import Services, answer, date_header, headers_of, render_json, validated
+from keyplane.hot import Services, answer, date_header, render_json, validated
 from keyplane.kit import clock
 from keyplane.kit.jsonapi import media_type_for
 from keyplane.kit.timefmt import iso
@@ -33,7 +33,7 @@ from keyplane.signing import signed
 
 _NOT_FOUND = Result(False, "NOT_FOUND")
 _EMPTY_SCOPE = ValidationScope()
-_ASIDE = (b"authorization", b"x-api-key", b"keygen-accept-signature")
+_ASIDE = frozenset((b"authorization", b"x-api-key", b"keygen-accept-signature"))
 """Headers that need the full route: a credential to check, a signature to negotiate."""
 
 
@@ -45,6 +45,12 @@ _STATUS = render_json(_MARK + "status")
 _VALIDATED = render_json(_MARK + "validated")
 
 
+_ANSWER_TYPES: dict[bytes, bytes] = {}
+"""Content type of the answer by acceptable ``Accept`` value (the few that clients send)."""
+_STATUSES = {name: render_json(name) for name in ("ACTIVE", "INACTIVE", "EXPIRING", "EXPIRED", "SUSPENDED")}
+"""A license's status as it appears in its JSON, rendered once."""
+
+
 def _resource(snapshot: Snapshot, now: datetime, stamp: str) -> bytes:
     """The license's JSON as the route renders it now, from a rendering kept with it."""
     template = snapshot.rendered
@@ -52,19 +58,25 @@ def _resource(snapshot: Snapshot, now: datetime, stamp: str) -> bytes:
         resource = license_resource(snapshot.license, snapshot.policy)
         resource["attributes"] |= {"status": _MARK + "status", "lastValidated": _MARK + "validated"}
         template = snapshot.rendered = render_json(resource)
-    current = render_json(status(snapshot.license, now))
+    name = status(snapshot.license, now)
+    current = _STATUSES.get(name) or render_json(name)
     return template.replace(_STATUS, current).replace(_VALIDATED, b'"' + stamp.encode() + b'"')
 
 
 async def validate_key(
     services: Services, scope: Scope, account: AccountRef, _rest: list[str], body: bytes, send: Send
 ) -> bool:
-    headers = headers_of(scope)
-    if scope.get("query_string") or any(name in headers for name in _ASIDE):
+    headers = dict(scope["headers"])
+    if scope.get("query_string") or not _ASIDE.isdisjoint(headers):
         return False
-    accept = headers.get(b"accept", b"").decode("latin-1")
-    if not acceptable(accept):
-        return False
+    accept = headers.get(b"accept", b"")
+    content_type = _ANSWER_TYPES.get(accept)
+    if content_type is None:
+        if not acceptable(accept.decode("latin-1")):
+            return False
+        content_type = media_type_for(accept.decode("latin-1")).encode()
+        if len(_ANSWER_TYPES) < 64:
+            _ANSWER_TYPES[accept] = content_type
     sent: ValidateKey | None = validated(ValidateKey, body)
     if sent is None or not sent.meta.key.strip():
         return False
@@ -100,5 +112,5 @@ async def validate_key(
     # What rendering {"data": ..., "meta": ...} in one piece gives, byte for byte.
     content = b'{"data":' + data + b',"meta":' + render_json(answered) + b"}"
     signature = signed(scope, headers, content, account, key, date_header().decode())
-    await answer(send, 200, [(b"content-type", media_type_for(accept).encode()), *signature], content)
+    await answer(send, 200, [(b"content-type", content_type), *signature], content)
     return True
