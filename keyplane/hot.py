@@ -88,16 +88,7 @@ def replay_message(message: Message, receive: Receive) -> Receive:
 
 def replay(body: bytes, receive: Receive) -> Receive:
     """``receive`` for the full application: the body already read, then the real channel."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
+    return replay_message({"type": "http.request", "body": body, "more_body": False}, receive)
 
 
 class _Clock:
