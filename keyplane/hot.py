@@ -270,10 +270,8 @@ class HotPaths:
         """Requests answered by a lean handler (the rest of theirs went to the application)."""
 
     def find(self, services: Services, scope: Scope) -> tuple[Handler, AccountRef, list[str]] | None:
-        exact = (scope["method"], scope["path"])
-        known = self._exact.get(exact)
-        if known is not None:
-            return known
+        """The handler of a path not yet remembered in ``_exact`` (which ``__call__`` reads
+        first), remembering it when it has no variable part."""
         found = route(scope)
         if found is None:
             return None
@@ -288,7 +286,7 @@ class HotPaths:
         if account is None:
             return None
         if not variable and len(self._exact) < _EXACT_PATHS:
-            self._exact[exact] = (handler, account, rest)
+            self._exact[(scope["method"], scope["path"])] = (handler, account, rest)
         return handler, account, rest
 
     async def __call__(

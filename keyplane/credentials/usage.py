@@ -66,9 +66,7 @@ class UsageRecorder:
 
     def record(self, state: CredentialState, when: datetime) -> None:
         """A use of this credential; an OAuth2 access token's use is its API key's use too."""
-        written = self._written.get(state.id)
-        if written is None or when - written >= self._resolution:  # else nothing to do
-            self._note(state.id, when)
+        self._note(state.id, when)
         if state.parent_id is not None:
             self._note(state.parent_id, when)
 

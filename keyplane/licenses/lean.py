@@ -47,8 +47,8 @@ _VALIDATED = render_json(_MARK + "validated")
 
 _ANSWER_TYPES: dict[bytes, bytes] = {}
 """Content type of the answer by acceptable ``Accept`` value (the few that clients send)."""
-_STATUSES = {name: render_json(name) for name in ("ACTIVE", "INACTIVE", "EXPIRING", "EXPIRED", "SUSPENDED")}
-"""A license's status as it appears in its JSON, rendered once."""
+_STATUSES: dict[str, bytes] = {}
+"""A license's status as it appears in its JSON, rendered once per status (a handful)."""
 
 
 def _resource(snapshot: Snapshot, now: datetime, stamp: str) -> bytes:
@@ -59,7 +59,9 @@ def _resource(snapshot: Snapshot, now: datetime, stamp: str) -> bytes:
         resource["attributes"] |= {"status": _MARK + "status", "lastValidated": _MARK + "validated"}
         template = snapshot.rendered = render_json(resource)
     name = status(snapshot.license, now)
-    current = _STATUSES.get(name) or render_json(name)
+    current = _STATUSES.get(name)
+    if current is None:
+        current = _STATUSES[name] = render_json(name)
     return template.replace(_STATUS, current).replace(_VALIDATED, b'"' + stamp.encode() + b'"')
 
 
