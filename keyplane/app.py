@@ -100,7 +100,8 @@ def _hot_paths() -> HotPaths:
             ("POST", "api-keys", "verify"): lean_api_keys.verify,
             ("GET", "api-keys", "*"): lean_api_keys.get,
             ("POST", "licenses", "actions", "validate-key"): lean_licenses.validate_key,
-        }
+        },
+        {("POST", "api-keys", "verify"): lean_api_keys.verify_from_memory},
     )
 
 

@@ -122,6 +122,9 @@ async def test_verify_answers_match(
     plain = str(key["key"])
     escaped = plain.replace("_", "\\u005f", 1)
     for raw, lean in (
+        (f'{{"key":"{plain}"}}'.encode(), True),
+        (f'{{"key": "{plain}", "ip": "10.1.2.3"}}'.encode(), True),
+        (f'{{"key": "{unknown}", "key": "{restricted["key"]}"}}'.encode(), True),
         (f'\n {{ "key" :\t"{plain}" }}\r\n'.encode(), True),
         (f'{{"key": "{escaped}"}}'.encode(), True),
         (f'{{"key": "{unknown}", "key": "{plain}"}}'.encode(), True),

@@ -65,10 +65,17 @@ class UsageRecorder:
         self._task: asyncio.Task[None] | None = None
 
     def record(self, state: CredentialState, when: datetime) -> None:
-        """A use of this credential; an OAuth2 access token's use is its API key's use too."""
-        self._note(state.id, when)
+        """A use of this credential; an OAuth2 access token's use is its API key's use too.
+
+        A cached state is used over and over: it remembers until when its uses need no
+        recording, so that most uses look nothing up (the dictionaries here are keyed by
+        ``UUID``, whose hash is Python code)."""
+        if when < state.noted_until:
+            return
+        until = self._note(state.id, when)
         if state.parent_id is not None:
-            self._note(state.parent_id, when)
+            until = min(until, self._note(state.parent_id, when))
+        object.__setattr__(state, "noted_until", until)  # the one field that changes
 
     def validated(self, license_id: uuid.UUID, when: datetime) -> None:
         """A full validation of this license (its ``lastValidated``)."""
@@ -76,14 +83,17 @@ class UsageRecorder:
         if previous is None or previous < when:
             self._validated[license_id] = when
 
-    def _note(self, credential_id: uuid.UUID, when: datetime) -> None:
+    def _note(self, credential_id: uuid.UUID, when: datetime) -> datetime:
+        """Queue this use unless the time written for the credential is close enough; the
+        instant until which its uses need not be noted again."""
         written = self._written.get(credential_id)
         if written is not None and when - written < self._resolution:
-            return  # the stored time is close enough (or this one is older)
+            return written + self._resolution  # the stored time is close enough (or newer)
         if len(self._written) >= TRACKED:
             self._written.clear()
         self._written[credential_id] = when
         self._pending[credential_id] = when
+        return when + self._resolution
 
     async def flush(self) -> None:
         if not self._pending and not self._validated:

@@ -463,6 +463,29 @@ async def test_last_used_at_is_kept_to_the_resolution(
     assert later - first >= timedelta(seconds=60)
 
 
+async def test_a_reloaded_key_keeps_the_resolution_of_its_last_written_use(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    """A change drops the cached state of a key and the next use loads a new one: that use
+    is still within the resolution of the last written one, so nothing is written again."""
+    made = await factories.api_key(client, acme)
+    key, key_id = str(made["key"]), str(made["id"])
+    url = f"{acme.base}/api-keys/{key_id}"
+
+    async def use_then_read() -> datetime:
+        assert (await client.get(f"{acme.base}/me", headers=bearer(key))).status_code == 200
+        await app.state.usage.flush()
+        return timestamp((await client.get(url, headers=bearer(acme.key))).json()["lastUsedAt"])
+
+    first = await use_then_read()
+    renamed = await client.patch(url, json={"name": "renamed"}, headers=bearer(acme.key))
+    assert renamed.status_code == 200
+    clock.advance(timedelta(seconds=30))
+    assert await use_then_read() == first
+    clock.advance(timedelta(seconds=31))
+    assert await use_then_read() - first >= timedelta(seconds=60)
+
+
 async def test_refused_requests_do_not_count_as_use(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
