@@ -123,7 +123,7 @@ _FAILED = object()
 class CredentialEngine:
     """Mints credentials and resolves presented ones, through a cache of verified states.
 
-    A hit costs a format check, an HMAC and a dictionary read: no I/O. An unknown key is
+    A hit costs a BLAKE2s hash (``cache_key``) and a dictionary read: no I/O. An unknown key is
     remembered briefly too (in a smaller cache of its own, so a flood of made-up keys cannot
     push out the real ones), and a malformed one never gets past the format check.
     """

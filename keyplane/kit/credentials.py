@@ -117,7 +117,7 @@ class CredentialHasher:
     __slots__ = ("_inner", "_outer")
 
     def __init__(self, key: bytes) -> None:
-        # HMAC (RFC 2104) with its two keyed SHA-256 states prepared once: every request
+        # HMAC (RFC 2104) with its two keyed SHA-256 states prepared once: every cache miss
         # hashes its credential, and this costs a third of ``hmac.digest`` per call.
         if len(key) > _BLOCK:
             key = hashlib.sha256(key).digest()
