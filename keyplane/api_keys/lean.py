@@ -75,9 +75,7 @@ def _sent_key(body: bytes) -> str | None:
     return body[start:-2].decode("latin-1")
 
 
-def verify_from_memory(
-    services: Services, scope: Scope, account: AccountRef, body: bytes
-) -> Answer | None:
+def verify_from_memory(services: Services, scope: Scope, account: AccountRef, body: bytes) -> Answer | None:
     """The answer of the commonest verification (see ``keyplane.hot.FromMemory``), from memory: a
     plain JSON request with no query, a bearer caller, a body of just ``{"key": ...}``,
     caller and key both cached, neither with a rate limit to charge. None for anything
