@@ -312,7 +312,7 @@ class HotPaths:
         found = self._exact.get((scope["method"], scope["path"])) or self.find(services, scope)
         if found is None:
             return receive
-        handler, at_once, account, rest = found
+        handler, from_memory, account, rest = found
         message = await receive()
         if message["type"] == "http.request" and not message.get("more_body", False):
             body: bytes | None = message.get("body", b"")
@@ -320,8 +320,8 @@ class HotPaths:
             body = await read_body(replay_message(message, receive))
         if body is None:
             return receive
-        if at_once is not None:
-            made = at_once(services, scope, account, body)
+        if from_memory is not None:
+            made = from_memory(services, scope, account, body)
             if made is not None:
                 await send({"type": "http.response.start", "status": 200, "headers": made[1]})
                 await send({"type": "http.response.body", "body": made[0]})

@@ -154,7 +154,9 @@ class CredentialEngine:
 
     def peek(self, plaintext: str) -> tuple[Outcome, CredentialState | None] | None:
         """What ``resolve`` answers when that needs no I/O (cached, malformed), else None."""
-        key = cache_key(plaintext)
+        return self._peek(plaintext, cache_key(plaintext))
+
+    def _peek(self, plaintext: str, key: bytes) -> tuple[Outcome, CredentialState | None] | None:
         state = self._known.get(key)
         if state is not None:
             return Outcome.VALID, state
@@ -187,12 +189,12 @@ class CredentialEngine:
         A malformed credential costs no I/O. A wrong secret behind a real lookup handle is
         NOT_FOUND, the same answer as an unknown handle, compared in constant time.
         """
-        peeked = self.peek(plaintext)
+        key = cache_key(plaintext)
+        peeked = self._peek(plaintext, key)
         if peeked is not None:
             return peeked
         parsed = parse(plaintext)
         assert parsed is not None
-        key = cache_key(plaintext)
         leader = self._loading.get(key)
         if leader is not None and not holds_connection(session):
             # Another request is reading this very credential: its answer is ours too, so
