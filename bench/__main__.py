@@ -63,7 +63,6 @@ process answers about 300 to 1,000 a second here, PostgreSQL being the slower)."
 WARM_RESWEEP_RATE = 2_500
 """The second sweep of a warm-up: hits, and whatever the first one did not get to."""
 TARGETS = ("verify-1k", "verify", "get", "validate-key", "ping")
-FIXED, RANDOM = "fixed", "random"
 SAME_DRAW = "verify, as many drawn as in phase 1: "
 
 
@@ -72,23 +71,14 @@ class Row:
     name: str
     stored: int | None
     measured: wrk.Measured
-    floor: str | None
-    """Which floor this row is compared with (the one measured with the same kind of load)."""
+    floor: float | None
+    """The floor's requests/s under this very load, measured just before and just after it
+    (their mean); None for the floor's own rows."""
     share: float | None = None
     """The goal: at least this share of the floor's requests/s."""
     p99_ms: float | None = None
     """The goal: p99 under this."""
     problem: str = ""
-    paired: float | None = None
-    """The floor's requests/s under this very load, measured just before and just after it
-    (their mean); None for the floor's own rows."""
-
-    def floor_rps(self, floors: dict[str, wrk.Measured]) -> float | None:
-        """What this row is compared with: its paired floor, else the run's first floor."""
-        if self.paired is not None:
-            return self.paired
-        floor = floors.get(self.floor or "")
-        return None if floor is None else floor.rps
 
     @property
     def errors(self) -> int:
@@ -102,12 +92,12 @@ class Row:
             parts.append(f"p99 < {self.p99_ms:g} ms")
         return ", ".join(parts) or "-"
 
-    def met(self, floors: dict[str, wrk.Measured]) -> bool | None:
+    def met(self) -> bool | None:
         if self.share is None and self.p99_ms is None:
             return None
         if self.errors or self.problem:
             return False
-        floor = self.floor_rps(floors)
+        floor = self.floor
         if self.share is not None and (floor is None or self.measured.rps < self.share * floor):
             return False
         return not (self.p99_ms is not None and self.measured.p99_ms >= self.p99_ms)
@@ -240,16 +230,22 @@ def _validate_body(license_key: str) -> str:
 VALIDATE_HEADERS = {"Content-Type": "application/vnd.api+json", "Accept": "application/vnd.api+json"}
 
 
-def _floors(plan: Plan, workers: int) -> dict[str, wrk.Measured]:
-    """The floor under both kinds of load: a fixed request and a key drawn at random."""
+def _floors(plan: Plan) -> list[Row]:
+    """The floor at the start of the run under both kinds of load, for reference: a fixed
+    request and a key drawn at random (keys that exist nowhere)."""
     size = min(plan.args.working_set, plan.args.keys)
     dummies = [generate(CredentialKind.API_KEY)[0] for _ in range(size)]
-    floors: dict[str, wrk.Measured] = {}
     base = plan.floor_base
     fixed = wrk.fixed_script(plan.folder, "floor-fixed", "POST", VALIDATE_HEADERS, _validate_body("X" * 40))
-    floors[FIXED] = plan.measure(f"{base}/", fixed)
-    floors[RANDOM] = plan.measure(base, plan.verify_load("floor-random", dummies))
-    return floors
+    return [
+        Row("floor (raw ASGI): fixed request", None, plan.measure(f"{base}/", fixed), None),
+        Row(
+            "floor (raw ASGI): random key per request",
+            None,
+            plan.measure(base, plan.verify_load("floor-random", dummies)),
+            None,
+        ),
+    ]
 
 
 def _cache_note(plan: Plan) -> str:
@@ -307,25 +303,21 @@ def _warm_up(
     return ids
 
 
-def run(plan: Plan) -> tuple[list[Row], dict[str, wrk.Measured], list[loader.Loaded]]:
+def run(plan: Plan) -> tuple[list[Row], list[loader.Loaded]]:
     with serving("bench.floor:app", plan.env, False, plan.args.workers, "/") as (floor_base, _):
         plan.floor_base = floor_base
         return _run(plan)
 
 
-def _run(plan: Plan) -> tuple[list[Row], dict[str, wrk.Measured], list[loader.Loaded]]:
+def _run(plan: Plan) -> tuple[list[Row], list[loader.Loaded]]:
     args = plan.args
     only = set(args.only or TARGETS)
     workers = args.workers
     secret = plan.env["KEYPLANE_SECRET_KEY"].encode()
-    rows: list[Row] = []
     loads: list[loader.Loaded] = []
 
     console.rule("floor")
-    floors = _floors(plan, workers)
-    for kind, measured in floors.items():
-        label = "fixed request" if kind == FIXED else "random key per request"
-        rows.append(Row(f"floor (raw ASGI): {label}", None, measured, None))
+    rows = _floors(plan)
 
     # Phase 1: the stored set is the admin key and what is loaded now; all of it is drawn from.
     console.rule(f"phase 1: {SMALL:,} stored keys")
@@ -341,10 +333,10 @@ def _run(plan: Plan) -> tuple[list[Row], dict[str, wrk.Measured], list[loader.Lo
             _warm_up(plan, base, api, population, workers, known)
             load = plan.verify_load("verify-1k", population)
             measured, paired = plan.paired(base, base, load)
-            rows.append(Row(f"verify: {load.label} keys", first.stored, measured, RANDOM, paired=paired))
+            rows.append(Row(f"verify: {load.label} keys", first.stored, measured, paired))
 
     if not only - {"verify-1k"}:
-        return rows, floors, loads
+        return rows, loads
 
     # Phase 2: the working set is a uniform sample of the whole stored set (admin key, phase 1's
     # keys, phase 2's), chosen before loading so that only its plaintexts are kept.
@@ -383,24 +375,21 @@ def _run(plan: Plan) -> tuple[list[Row], dict[str, wrk.Measured], list[loader.Lo
                     f"GET api-keys/{{id}}, authenticated: {load.label} ids",
                     stored,
                     measured,
-                    RANDOM,
+                    paired,
                     0.20,
-                    paired=paired,
                 )
             )
             rows[-1].problem = problem
         if "verify" in only:
             load = plan.verify_load("verify", working)
             measured, paired = plan.paired(base, base, load)
-            rows.append(
-                Row(f"verify: {load.label} keys", stored, measured, RANDOM, 0.60, 10.0, paired=paired)
-            )
+            rows.append(Row(f"verify: {load.label} keys", stored, measured, paired, 0.60, 10.0))
             if len(working) > SMALL:
                 # As many keys as phase 1 draws from, drawn from all stored keys: what the
                 # stored count alone does (the working set's size moves the figure too).
                 load = plan.verify_load("verify-same-draw", random.sample(working, SMALL))
                 measured, paired = plan.paired(base, base, load)
-                rows.append(Row(f"{SAME_DRAW}{load.label} keys", stored, measured, RANDOM, paired=paired))
+                rows.append(Row(f"{SAME_DRAW}{load.label} keys", stored, measured, paired))
         if "validate-key" in only:
             license_key = _license(api, {**plan.auth, **VALIDATE_HEADERS})
             body = _validate_body(license_key)
@@ -414,24 +403,20 @@ def _run(plan: Plan) -> tuple[list[Row], dict[str, wrk.Measured], list[loader.Lo
                 problem = "check: the answer is not signed"
             load = wrk.fixed_script(plan.folder, "validate-key", "POST", VALIDATE_HEADERS, body)
             measured, paired = plan.paired(base, f"{api}/licenses/actions/validate-key", load)
-            rows.append(
-                Row("validate-key, signed: strict, 1 machine", stored, measured, FIXED, 0.25, paired=paired)
-            )
+            rows.append(Row("validate-key, signed: strict, 1 machine", stored, measured, paired, 0.25))
             rows[-1].problem = problem
         if "ping" in only:
             load = wrk.fixed_script(plan.folder, "ping", "GET", {}, None)
             measured, paired = plan.paired(base, f"{base}/v1/ping", load)
-            rows.append(Row("GET /v1/ping: signed, no I/O", stored, measured, FIXED, paired=paired))
-    return rows, floors, loads
+            rows.append(Row("GET /v1/ping: signed, no I/O", stored, measured, paired))
+    return rows, loads
 
 
 def _yes(value: bool | None) -> str:
     return "-" if value is None else "[green]yes[/]" if value else "[red]no[/]"
 
 
-def report(
-    plan: Plan, rows: list[Row], floors: dict[str, wrk.Measured], loads: list[loader.Loaded], backend: str
-) -> None:
+def report(plan: Plan, rows: list[Row], loads: list[loader.Loaded], backend: str) -> None:
     args = plan.args
     title = (
         f"uvicorn --workers {args.workers}, wrk -t{args.wrk_threads} -c{args.connections}, "
@@ -452,7 +437,7 @@ def report(
     ):
         table.add_column(column, justify="left" if column in ("target", "goal") else "right")
     for row in rows:
-        floor = row.floor_rps(floors) if row.paired is not None else None
+        floor = row.floor
         m = row.measured
         table.add_row(
             row.name + (f"\n[red]{row.problem}[/]" if row.problem else ""),
@@ -464,7 +449,7 @@ def report(
             f"{m.rps / floor:.1%}" if floor else "-",
             f"{m.non_2xx} / {m.socket_errors}",
             row.goal(),
-            _yes(row.met(floors)),
+            _yes(row.met()),
         )
     console.print(table)
     console.print(
@@ -477,18 +462,18 @@ def report(
     small = next((row for row in verifies if row.stored is not None and row.stored <= SMALL), None)
     large = next((row for row in verifies if row.stored is not None and row.stored > SMALL), None)
     same = next((row for row in verifies if row.name.startswith(SAME_DRAW)), None)
-    if small and same and small.paired and same.paired:
-        share = (same.measured.rps / same.paired) / (small.measured.rps / small.paired)
+    if small and same and small.floor and same.floor:
+        share = (same.measured.rps / same.floor) / (small.measured.rps / small.floor)
         met = share >= 0.90 and not (small.errors or same.errors)
         console.print(
             f"{same.stored:,}/{small.stored:,} stored verify throughput, {SMALL:,} keys drawn from "
             f"each, each against its own floor: {share:.1%} (goal >= 90%): {_yes(met)}; "
             f"requests/s alone: {same.measured.rps / small.measured.rps:.1%}"
         )
-    if small and large and small.paired and large.paired:
+    if small and large and small.floor and large.floor:
         console.print(
             f"  with {args.working_set:,} keys drawn from the {large.stored:,} instead: "
-            f"{(large.measured.rps / large.paired) / (small.measured.rps / small.paired):.1%} (a larger "
+            f"{(large.measured.rps / large.floor) / (small.measured.rps / small.floor):.1%} (a larger "
             "working set, not the stored count: fewer of its entries stay in the processor's caches "
             "between requests)"
         )
@@ -570,8 +555,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         console.print(_settings_line(env, args.workers))
         slug, admin_key = init_account(env)
         plan = Plan(args, folder, env, url, slug, admin_key)
-        rows, floors, loads = run(plan)
-    report(plan, rows, floors, loads, backend)
+        rows, loads = run(plan)
+    report(plan, rows, loads, backend)
 
 
 if __name__ == "__main__":
