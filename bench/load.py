@@ -10,6 +10,8 @@ the server's (``KEYPLANE_SECRET_KEY``, or the one in ``KEYPLANE_DATA_DIR``).
 Rows go in batches of ``--batch`` (10,000), one transaction each: SQLAlchemy Core
 ``executemany`` on SQLite, ``COPY`` (asyncpg's ``copy_records_to_table``) on PostgreSQL,
 followed there by ``VACUUM ANALYZE credentials`` so the planner knows the table's new size.
+Then everything is written out to disk (``settle``): a benchmark that follows measures the
+server, not the load's writing.
 Only the plaintexts of a sample are kept (``--sample``, written to ``--out``); the rest
 are dropped as soon as their digest is computed.
 """
@@ -19,10 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -94,6 +99,8 @@ class Loaded:
     stored: int
     """The account's API keys after loading (including any it had before)."""
     samples: list[Sample] = field(default_factory=list)
+    settled: float = 0.0
+    """Seconds spent writing the load out to disk before any timed run (``settle``)."""
 
     @property
     def rate(self) -> float:
@@ -247,6 +254,12 @@ async def _postgres_inserter(
             # The planner learns the table's new size now, not whenever autovacuum runs (which
             # could be in the middle of a timed load).
             await connection.execute("VACUUM ANALYZE credentials")
+            # And the load's dirty pages are written now: left to the checkpointer, they are
+            # written during the next few minutes, which are the timed loads', on the same cores.
+            try:
+                await connection.execute("CHECKPOINT")
+            except asyncpg.InsufficientPrivilegeError:
+                console.print("[yellow]no CHECKPOINT (needs superuser or pg_checkpoint)[/]")
         finally:
             await connection.close()
 
@@ -311,15 +324,34 @@ async def load(
                 await close()
         seconds = time.perf_counter() - started
         stored = await count_keys(database, owner.account_id)
+        settled = await settle(database)
     finally:
         await database.dispose()
-    return Loaded(count, seconds, stored, samples)
+    return Loaded(count, seconds, stored, samples, settled)
+
+
+async def settle(database: Database) -> float:
+    """Write what the load left in memory to disk now (SQLite's WAL into the database file,
+    then every dirty page of the OS), so that the timed loads that follow do not share the
+    cores with that writing. Returns the seconds it took."""
+    started = time.perf_counter()
+    if database.is_sqlite:
+        await asyncio.to_thread(_checkpoint, make_url(database.url).database or "")
+    await asyncio.to_thread(os.sync)
+    return time.perf_counter() - started
+
+
+def _checkpoint(path: str) -> None:
+    # Outside any transaction (Keyplane's connections always open one), so plain sqlite3.
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def report(loaded: Loaded, label: str = "") -> None:
     console.print(
         f"{label}loaded {loaded.inserted:,} API keys in {loaded.seconds:.1f} s "
-        f"({loaded.rate:,.0f} keys/s); the account now has {loaded.stored:,} API keys"
+        f"({loaded.rate:,.0f} keys/s); the account now has {loaded.stored:,} API keys; "
+        f"written out to disk in {loaded.settled:.1f} s"
     )
 
 

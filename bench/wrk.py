@@ -147,8 +147,9 @@ def _search(pattern: str, text: str) -> re.Match[str]:
 
 
 def run(url: str, load: Load, seconds: float, connections: int, threads: int = 1) -> Measured:
+    """wrk against ``url`` for ``seconds`` (whole seconds, as wrk takes them); it stops by
+    itself (and is killed if it does not)."""
     seconds = round(seconds)
-    """wrk against ``url`` for ``seconds``; it stops by itself (and is killed if it does not)."""
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     command += ["-s", str(load.script), url]
     done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=seconds + 60)
