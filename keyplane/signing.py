@@ -178,13 +178,15 @@ def signed(
     host = headers.get(b"host", b"").decode("latin-1")
     text = signing_text(scope["method"], target.decode("latin-1"), host, date, digest)
     signature = base64.b64encode(key.sign(text)).decode()
-    value = f'keyid="{account.id}", algorithm="{ALGORITHM}", signature="{signature}", '
+    account_id = str(account.id)
+    value = f'keyid="{account_id}", algorithm="{ALGORITHM}", signature="{signature}", '
     value += f'headers="{SIGNED_HEADERS}"'
+    dated, digested = date.encode(), digest.encode()
     return [
-        (b"date", date.encode()),
-        (b"digest", digest.encode()),
-        (b"keygen-date", date.encode()),
-        (b"keygen-digest", digest.encode()),
+        (b"date", dated),
+        (b"digest", digested),
+        (b"keygen-date", dated),
+        (b"keygen-digest", digested),
         (b"keygen-signature", value.encode()),
-        (b"keygen-account", str(account.id).encode()),
+        (b"keygen-account", account_id.encode()),
     ]
