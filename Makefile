@@ -23,5 +23,11 @@ test: $(STAMP)  ## Every test, on SQLite and PostgreSQL
 check: $(STAMP)  ## ruff, mypy --strict, alembic check
 	PATH="$(abspath $(BIN)):$$PATH" scripts/check
 
-bench: $(STAMP)  ## The benchmarks in bench/ (prints figures; not a test)
+PEER_STAMP := $(VENV)/.peer-stamp
+
+$(PEER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,peer]'
+	touch $(PEER_STAMP)
+
+bench: $(PEER_STAMP)  ## The benchmarks in bench/, the peer included (prints figures; not a test)
 	$(BIN)/python -m bench $(ARGS)
