@@ -229,8 +229,10 @@ def rate_headers(decision: Decision) -> dict[str, str]:
     }
 
 
-async def enforce(limiter: RateLimiter, state: CredentialState) -> Decision | None:
-    """``charge``, raising ``TooManyRequests`` (429 ``RATE_LIMITED``) when the budget is spent."""
+async def enforce(
+    limiter: RateLimiter, state: CredentialState, code: str = "RATE_LIMITED"
+) -> Decision | None:
+    """``charge``, raising ``TooManyRequests`` (429 ``code``) when the budget is spent."""
     decision = await charge(limiter, state)
     if decision is None or decision.allowed:
         return decision
@@ -239,7 +241,7 @@ async def enforce(limiter: RateLimiter, state: CredentialState) -> Decision | No
     raise TooManyRequests(
         f"This key's rate limit of {_count(limit, 'request')} per {_count(duration, 'second')} "
         f"is exhausted; retry in {_count(decision.retry_after, 'second')}",
-        "RATE_LIMITED",
+        code,
         headers=rate_headers(decision),
     )
 

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, unquote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from keyplane import ratelimit
 from keyplane.auth.dependencies import CurrentAccount
 from keyplane.auth.network import client_address
 from keyplane.auth.scopes import Scope, ordered
@@ -98,6 +99,9 @@ async def token(request: Request, session: DbSession, account: CurrentAccount) -
             "invalid_client",
             headers=_BASIC_CHALLENGE if _uses_basic(request) else None,
         )
+    # Getting a token is a use of the key: it spends the key's budget, as the token's uses will
+    # (RFC 6749 names no error for this; ``rate_limited`` in its style, with Retry-After).
+    await ratelimit.enforce(ratelimit.of(request.app), state, "rate_limited")
     scopes = set(state.scopes)
     if "scope" in form:
         try:

@@ -10,9 +10,11 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from keyplane.app import Keyplane
 from keyplane.kit import clock
+from keyplane.models import Credential
 from keyplane.ratelimit import Decision, RateLimiter
 from tests.api_keys.helpers import (
     KEY_FIELDS,
@@ -28,7 +30,7 @@ from tests.api_keys.helpers import (
     update,
     verify,
 )
-from tests.auth.support import jsonapi_error
+from tests.auth.support import jsonapi_error, oauth_error
 from tests.factories import Tenant, bearer
 from tests.ratelimits import KINDS, make_limiter, window_start
 
@@ -369,7 +371,7 @@ async def test_an_access_token_shares_its_keys_budget(
     client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
 ) -> None:
     created = await create(client, acme, rateLimit={"limit": 4, "duration": 60})
-    token = await _access_token(client, acme, created)  # a grant is not a request of the key's
+    token = await _access_token(client, acme, created)  # spends the window before this one
     window_start(60)
 
     by_key = await client.get(keys_url(acme), headers=bearer(created["key"]))
@@ -387,6 +389,38 @@ async def test_an_access_token_shares_its_keys_budget(
     assert_error(refused_token, 429, "RATE_LIMITED")
     assert _rate_headers(refused_token)["x-ratelimit-limit"] == 4
     assert_error(refused_key, 429, "RATE_LIMITED")
+
+
+async def test_getting_an_access_token_spends_the_keys_budget(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
+) -> None:
+    created = await create(client, acme, rateLimit={"limit": 2, "duration": 60})
+    start = window_start(60)
+    form = {"grant_type": "client_credentials", "client_id": created["id"], "client_secret": created["key"]}
+
+    granted = await client.post(f"{acme.base}/oauth/token", data=form)
+    used = await client.get(keys_url(acme), headers=bearer(created["key"]))
+    refused = await client.post(f"{acme.base}/oauth/token", data=form)
+    wrong = await client.post(f"{acme.base}/oauth/token", data={**form, "client_secret": acme.key})
+
+    assert granted.status_code == 200, granted.text
+    assert used.status_code == 200, used.text
+    body = oauth_error(refused, 429, "rate_limited")
+    assert body["error_description"].startswith("This key's rate limit of 2 requests per 60 seconds")
+    headers = _rate_headers(refused)
+    assert (headers["x-ratelimit-limit"], headers["x-ratelimit-remaining"]) == (2, 0)
+    assert headers["x-ratelimit-reset"] == start + 60
+    assert 55 <= headers["retry-after"] <= 60
+    # Client credentials that are not the key's are refused as before, budget or not.
+    oauth_error(wrong, 401, "invalid_client")
+    # The refused grant minted nothing: the key holds the one token it was given.
+    async with app.state.db.reader() as session:
+        minted = await session.scalar(
+            select(func.count()).where(Credential.parent_id == uuid.UUID(created["id"]))
+        )
+    assert minted == 1
+    clock.advance(timedelta(seconds=60))
+    assert (await client.post(f"{acme.base}/oauth/token", data=form)).status_code == 200
 
 
 async def test_an_access_token_follows_its_keys_new_limit(
