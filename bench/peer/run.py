@@ -30,7 +30,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -99,11 +99,19 @@ class PeerResult:
     keys: int
     measured: dict[str, wrk.Measured]
     """Each server's timed run, by its label."""
+    floors: dict[str, float] = field(default_factory=dict)
+    """With a floor to pair with: the floor's requests/s under each server's very load, just
+    before and just after it (their mean), by the server's label."""
+
+    @property
+    def best(self) -> str:
+        """The label of the faster server, whose figure is the peer's."""
+        return max(self.measured, key=lambda label: self.measured[label].rps)
 
     @property
     def best_per_worker(self) -> float:
         """Verifications/s per worker of the faster server: the peer's figure."""
-        return max(m.rps for m in self.measured.values()) / self.workers
+        return self.measured[self.best].rps / self.workers
 
 
 def peer_missing() -> str:
@@ -163,10 +171,20 @@ def _mint(folder: Path, env: dict[str, str], count: int) -> list[str]:
     return keys
 
 
-def measure_peer(seconds: int, connections: int, keys: int, workers: int, wrk_threads: int = 1) -> PeerResult:
-    """Each server of ``SERVERS`` in turn, under wrk with ``keys`` keys drawn at random."""
+def measure_peer(
+    seconds: int,
+    connections: int,
+    keys: int,
+    workers: int,
+    wrk_threads: int = 1,
+    floor_base: str | None = None,
+) -> PeerResult:
+    """Each server of ``SERVERS`` in turn, under wrk with ``keys`` keys drawn at random; with
+    ``floor_base`` (a running floor, as ``python -m bench`` has), each paired with the floor
+    under the same load just before and just after it."""
     require_peer()
     measured: dict[str, wrk.Measured] = {}
+    floors: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="keyplane-peer-") as scratch:
         folder = Path(scratch)
         env = {
@@ -183,7 +201,11 @@ def measure_peer(seconds: int, connections: int, keys: int, workers: int, wrk_th
             with _serving(server, workers, env) as base:
                 _check(server.label, base, minted[0])
                 wrk.run(base, load, WARM_SECONDS, connections, wrk_threads)  # discarded
+                before = wrk.run(floor_base, load, seconds, connections, wrk_threads) if floor_base else None
                 result = wrk.run(base, load, seconds, connections, wrk_threads)
+                if before is not None and floor_base:
+                    after = wrk.run(floor_base, load, seconds, connections, wrk_threads)
+                    floors[server.label] = (before.rps + after.rps) / 2
             if result.non_2xx:
                 raise SystemExit(
                     f"{server.label}: {result.non_2xx:,} of {result.requests:,} answers were not 2xx "
@@ -191,7 +213,7 @@ def measure_peer(seconds: int, connections: int, keys: int, workers: int, wrk_th
                 )
             console.print(f"{server.label}: {result.rps:,.0f} requests/s")
             measured[server.label] = result
-    return PeerResult(workers, keys, measured)
+    return PeerResult(workers, keys, measured, floors)
 
 
 def report(result: PeerResult, seconds: int, connections: int) -> None:
