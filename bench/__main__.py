@@ -39,6 +39,7 @@ from rich.table import Table
 from bench import load as loader
 from bench import wrk
 from bench.common import (
+    add_wrk_options,
     console,
     init_account,
     machine_facts,
@@ -542,10 +543,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=int, default=10, help="length of each timed load (default 10)")
-    parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers, floor and Keyplane alike")
-    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
+    add_wrk_options(parser)
     parser.add_argument(
         "--keys", type=int, default=1_000_000, help="API keys stored in phase 2 (default 1,000,000)"
     )

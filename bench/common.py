@@ -3,6 +3,7 @@ database, and the facts about the machine a figure was measured on."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -197,3 +198,17 @@ def machine_facts() -> list[str]:
         + ", ".join(f"{ms:.0f} ms" for ms in loops)
         + " (noise indicator)",
     ]
+
+
+def add_wrk_options(parser: argparse.ArgumentParser) -> None:
+    """What every wrk benchmark takes: the length of a load, its connections and threads, and
+    the server's worker processes."""
+    parser.add_argument("--seconds", type=int, default=10, help="length of each timed load (default 10)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server worker processes, the same for every server (default 1)",
+    )
+    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")

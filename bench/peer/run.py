@@ -38,7 +38,17 @@ import httpx
 from rich.table import Table
 
 from bench import wrk
-from bench.common import BIN, _free_port, _wait, console, machine_facts, server_command, stop, stop_on_sigterm
+from bench.common import (
+    BIN,
+    _free_port,
+    _wait,
+    add_wrk_options,
+    console,
+    machine_facts,
+    server_command,
+    stop,
+    stop_on_sigterm,
+)
 
 PEER_PACKAGES = ("django", "djangorestframework", "djangorestframework-api-key", "gunicorn")
 PEER_MODULES = ("django", "rest_framework", "rest_framework_api_key", "gunicorn")
@@ -240,13 +250,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.peer", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=int, default=10, help="length of each timed load (default 10)")
-    parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
+    add_wrk_options(parser)
     parser.add_argument(
         "--keys", type=int, default=10_000, help="keys minted and drawn from (default 10,000)"
     )
-    parser.add_argument("--workers", type=int, default=1, help="server worker processes (default 1)")
-    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
     args = parser.parse_args(argv)
     require_peer()
     stop_on_sigterm()
