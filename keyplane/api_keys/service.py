@@ -123,6 +123,7 @@ async def create(
     _check_scopes(principal, scopes)
     _check_networks(principal, networks)
     _check_role(owner.role, scopes)
+    rate_limit = _bounded_rate_limit(principal, data)
 
     now = clock.now()
     expires_at = data.expires_at
@@ -142,10 +143,32 @@ async def create(
         whitelisted_ips=networks or None,
         api_version=data.api_version or versions.CURRENT,
         expires_at=expires_at,
-        rate_limit=data.rate_limit.limit if data.rate_limit else None,
-        rate_limit_duration=data.rate_limit.duration if data.rate_limit else None,
+        rate_limit=rate_limit[0] if rate_limit else None,
+        rate_limit_duration=rate_limit[1] if rate_limit else None,
     )
     return await repository.add(session, key), plaintext
+
+
+def _bounded_rate_limit(principal: Principal, data: ApiKeyCreate) -> tuple[int, int] | None:
+    """The new key's (requests, window seconds). A caller whose own key is rate-limited, and
+    who may not set limits (no MANAGE), cannot make an unlimited key to get round its own:
+    the new key gets the caller's limit when none is asked for, and may ask only for one as
+    tight or tighter (no more requests a window, no shorter window). Its budget is its own."""
+    asked = data.rate_limit
+    wanted = (asked.limit, asked.duration) if asked else None
+    bound = principal.rate_limit
+    if bound is None or principal.has(Scope.MANAGE):
+        return wanted
+    if "rate_limit" not in data.model_fields_set:
+        return bound
+    if wanted is None or wanted[0] > bound[0] or wanted[1] < bound[1]:
+        raise Forbidden(
+            f"A key made by a key limited to {bound[0]} requests per {bound[1]} seconds cannot have "
+            "a looser rateLimit without the MANAGE scope",
+            "INSUFFICIENT_SCOPE",
+            pointer="rateLimit",
+        )
+    return wanted
 
 
 def _change_version(key: Credential, target: str) -> None:

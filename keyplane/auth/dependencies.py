@@ -109,6 +109,7 @@ def principal_for(state: CredentialState, account: AccountRef) -> Principal:
         expires_at=state.expires_at,
         whitelisted_ips=state.whitelisted_ips,
         api_version=state.api_version,
+        rate_limit=state.rate_limit,
     )
 
 

@@ -28,6 +28,8 @@ class Principal:
     expires_at: datetime | None
     whitelisted_ips: tuple[str, ...] | None
     api_version: str | None
+    rate_limit: tuple[int, int] | None = None
+    """The credential's (requests, window seconds), an access token's its key's; None: unlimited."""
 
     def has(self, scope: Scope) -> bool:
         return scope in self.scopes

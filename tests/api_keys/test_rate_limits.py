@@ -220,6 +220,68 @@ async def test_creating_a_limited_key_needs_no_manage(
     assert created["userId"] == owned["userId"]
 
 
+async def test_a_limited_key_without_manage_makes_keys_held_to_its_limit(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    limit = {"limit": 100, "duration": 60}
+    _, owned = await owned_key(app, client, acme, "developer", rateLimit=limit)
+
+    inherited = await create(client, acme, key=owned["key"])
+    longer_window = await create(client, acme, key=owned["key"], rateLimit={"limit": 100, "duration": 3600})
+    fewer = await create(client, acme, key=owned["key"], rateLimit={"limit": 5, "duration": 60})
+
+    assert inherited["rateLimit"] == limit
+    assert (await fetch(client, acme, inherited["id"]))["rateLimit"] == limit
+    assert longer_window["rateLimit"] == {"limit": 100, "duration": 3600}
+    assert fewer["rateLimit"] == {"limit": 5, "duration": 60}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, {"limit": 101, "duration": 60}, {"limit": 10, "duration": 1}],
+    ids=["unlimited", "more-requests", "shorter-window"],
+)
+async def test_a_limited_key_without_manage_cannot_make_a_looser_key(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant, value: object
+) -> None:
+    _, owned = await owned_key(app, client, acme, "developer", rateLimit={"limit": 100, "duration": 60})
+    before = await all_ids(client, acme)
+
+    response = await client.post(
+        keys_url(acme), json={"name": "looser", "rateLimit": value}, headers=bearer(owned["key"])
+    )
+
+    body = assert_error(response, 403, "INSUFFICIENT_SCOPE", "rateLimit")
+    assert "limited to 100 requests per 60 seconds" in body["error"]["message"]
+    assert await all_ids(client, acme) == before
+
+
+async def test_an_access_token_makes_keys_held_to_its_keys_limit(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    limit = {"limit": 100, "duration": 60}
+    _, owned = await owned_key(app, client, acme, "developer", rateLimit=limit)
+    token = await _access_token(client, acme, owned)
+
+    inherited = await create(client, acme, key=token)
+    refused = await client.post(keys_url(acme), json={"rateLimit": None}, headers=bearer(token))
+
+    assert inherited["rateLimit"] == limit
+    assert_error(refused, 403, "INSUFFICIENT_SCOPE", "rateLimit")
+
+
+async def test_a_limited_key_with_manage_makes_keys_as_it_likes(
+    client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    limited_admin = await create(client, acme, rateLimit={"limit": 10, "duration": 60})
+
+    unlimited = await create(client, acme, key=limited_admin["key"])
+    looser = await create(client, acme, key=limited_admin["key"], rateLimit={"limit": 1000, "duration": 1})
+
+    assert unlimited["rateLimit"] is None
+    assert looser["rateLimit"] == {"limit": 1000, "duration": 1}
+
+
 # -- verification ---------------------------------------------------------------------------
 
 
