@@ -144,16 +144,13 @@ class Plan:
         return wrk.run(url, load, args.seconds, args.connections, args.wrk_threads)
 
     def paired(self, base: str, url: str, load: wrk.Load) -> tuple[wrk.Measured, float]:
-        """Keyplane (at ``base``) under ``load``, between two runs of the floor under the very
-        same load: what a row is compared with is the floor of the same minutes, on a host
-        whose speed drifts over a run (the Python loop printed at both ends shows it)."""
+        """Keyplane (at ``base``) under ``load`` after a discarded warm-up, paired with the floor
+        under the same load (``wrk.paired``; the Python loop printed at both ends of a run
+        shows how the host drifts)."""
         args = self.args
         there = url.replace(base, self.floor_base, 1)
         wrk.run(url, load, WARM_WRK_SECONDS, args.connections, args.wrk_threads)  # discarded
-        before = wrk.run(there, load, args.seconds, args.connections, args.wrk_threads)
-        measured = wrk.run(url, load, args.seconds, args.connections, args.wrk_threads)
-        after = wrk.run(there, load, args.seconds, args.connections, args.wrk_threads)
-        return measured, (before.rps + after.rps) / 2
+        return wrk.paired(url, there, load, args.seconds, args.connections, args.wrk_threads)
 
 
 def _settings_line(env: dict[str, str], workers: int) -> str:
@@ -510,12 +507,15 @@ def report(plan: Plan, rows: list[Row], loads: list[loader.Loaded], backend: str
         stated = f"{per_worker / PEER_PER_WORKER:.1f} times the {PEER_PER_WORKER:,}/s the issue states"
         if plan.peer is not None:
             peer = plan.peer.best_per_worker
-            peer_floor = plan.peer.floors.get(plan.peer.best)
+            peer_rps, peer_floor = (
+                plan.peer.measured[plan.peer.best].rps,
+                plan.peer.floors.get(plan.peer.best),
+            )
             raw = per_worker / peer
             # Each against its own paired floor, like every row: the host's speed drifts
             # between the verify row and the peer's, minutes apart.
             times = (
-                (large.measured.rps / large.floor) / (peer * args.workers / peer_floor)
+                (large.measured.rps / large.floor) / (peer_rps / peer_floor)
                 if (large.floor and peer_floor)
                 else raw
             )

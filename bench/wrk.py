@@ -152,6 +152,18 @@ def _search(pattern: str, text: str) -> re.Match[str]:
     return match
 
 
+def paired(
+    url: str, floor_url: str, load: Load, seconds: float, connections: int, threads: int = 1
+) -> tuple[Measured, float]:
+    """``url`` under ``load``, between two runs of the floor (``floor_url``) under the very same
+    load: the measurement, and the floor's requests/s of the same minutes (the mean of the
+    two). The host's speed drifts within minutes; a floor measured earlier would not do."""
+    before = run(floor_url, load, seconds, connections, threads)
+    measured = run(url, load, seconds, connections, threads)
+    after = run(floor_url, load, seconds, connections, threads)
+    return measured, (before.rps + after.rps) / 2
+
+
 def run(url: str, load: Load, seconds: float, connections: int, threads: int = 1) -> Measured:
     """wrk against ``url`` for ``seconds`` (whole seconds, as wrk takes them); it stops by
     itself (and is killed if it does not)."""

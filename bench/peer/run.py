@@ -211,11 +211,12 @@ def measure_peer(
             with _serving(server, workers, env) as base:
                 _check(server.label, base, minted[0])
                 wrk.run(base, load, WARM_SECONDS, connections, wrk_threads)  # discarded
-                before = wrk.run(floor_base, load, seconds, connections, wrk_threads) if floor_base else None
-                result = wrk.run(base, load, seconds, connections, wrk_threads)
-                if before is not None and floor_base:
-                    after = wrk.run(floor_base, load, seconds, connections, wrk_threads)
-                    floors[server.label] = (before.rps + after.rps) / 2
+                if floor_base:
+                    result, floors[server.label] = wrk.paired(
+                        base, floor_base, load, seconds, connections, wrk_threads
+                    )
+                else:
+                    result = wrk.run(base, load, seconds, connections, wrk_threads)
             if result.non_2xx:
                 raise SystemExit(
                     f"{server.label}: {result.non_2xx:,} of {result.requests:,} answers were not 2xx "
