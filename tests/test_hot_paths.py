@@ -13,6 +13,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ from fastapi import FastAPI
 
 from keyplane.app import Keyplane, create_app
 from keyplane.config import Settings
+from keyplane.kit import clock
 from tests import factories
 from tests.conftest import CLIENT_ADDRESS
 from tests.factories import Tenant, bearer
@@ -254,6 +256,27 @@ async def test_validate_key_answers_match(
     ).status_code == 201
     answer = await _same(app, cold, ("POST", url, {}, body({"key": "UNKNOWN-KEY-123"})), lean=True)
     assert answer.json()["meta"]["code"] != "NOT_FOUND"
+
+
+async def test_validating_a_license_untouched_for_90_days_shows_it_active(
+    app: FastAPI, cold: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    """A license nobody validated for 90 days is INACTIVE until it is validated: the answer
+    to that validation shows it just validated, so ACTIVE, from either path."""
+    product = await helpers.product(client, acme)
+    policy = await helpers.policy(client, acme, product)
+    license = await helpers.license(client, acme, policy)
+    clock.advance(timedelta(days=91))
+    url = f"{acme.base}/licenses/{license['id']}"
+    shown = await client.get(url, headers=bearer(acme.key))
+    assert shown.json()["data"]["attributes"]["status"] == "INACTIVE"
+
+    validate = f"{acme.base}/licenses/actions/validate-key"
+    body = _json({"meta": {"key": license["attributes"]["key"]}})
+    for _ in range(2):  # the first fills the lean handler's cache, the second is read from it
+        answer = await _same(app, cold, ("POST", validate, {}, body), lean=True)
+        assert answer.json()["meta"]["code"] == "VALID"
+        assert answer.json()["data"]["attributes"]["status"] == "ACTIVE"
 
 
 async def test_a_database_failure_in_a_lean_handler_gets_the_frameworks_answer(

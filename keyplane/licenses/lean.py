@@ -58,7 +58,8 @@ def _resource(snapshot: Snapshot, now: datetime, stamp: str) -> bytes:
         resource = license_resource(snapshot.license, snapshot.policy)
         resource["attributes"] |= {"status": _MARK + "status", "lastValidated": _MARK + "validated"}
         template = snapshot.rendered = render_json(resource)
-    name = status(snapshot.license, now)
+    # The kept license has the lastValidated it was read with; the route shows it as of now.
+    name = status(snapshot.license, now, validating=True)
     current = _STATUSES.get(name)
     if current is None:
         current = _STATUSES[name] = render_json(name)

@@ -19,13 +19,17 @@ EXPIRING_WITHIN = timedelta(days=3)
 INACTIVE_AFTER = timedelta(days=90)
 
 
-def status(license: License, now: datetime) -> str:
+def status(license: License, now: datetime, *, validating: bool = False) -> str:
+    """``validating``: the status shown in the answer to a validation, which is activity
+    now (``lastValidated``), so never INACTIVE whatever ``license.last_validated`` says."""
     if license.suspended:
         return "SUSPENDED"
     if license.expiry is not None and license.expiry <= now:
         return "EXPIRED"
     if license.expiry is not None and license.expiry <= now + EXPIRING_WITHIN:
         return "EXPIRING"
+    if validating:
+        return "ACTIVE"
     cutoff = now - INACTIVE_AFTER
     events = (license.last_validated, license.last_check_in, license.last_check_out)
     if license.created_at < cutoff and all(event is None or event < cutoff for event in events):
