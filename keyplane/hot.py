@@ -122,11 +122,13 @@ async def answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], bo
     await send({"type": "http.response.body", "body": body})
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+"""The encoder ``json.dumps`` makes anew on every call with Starlette's arguments."""
+
+
 def render_json(content: Any) -> bytes:
-    """Exactly as Starlette's ``JSONResponse`` renders."""
-    return json.dumps(
-        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode()
+    """Exactly as Starlette's ``JSONResponse`` renders (``json.dumps`` with its arguments)."""
+    return _JSON.encode(content).encode()
 
 
 @dataclass(slots=True)

@@ -117,7 +117,7 @@ class Signatures:
             keyid = params.get("keyid")
             if keyid is not None:
                 account = await self._account(scope)
-                if account is None or keyid not in (str(account.id), account.slug):
+                if account is None or keyid not in (account.id_text, account.slug):
                     refusal = "The keyid is not this account's"
 
         start: Message | None = None
@@ -178,7 +178,7 @@ def signed(
     host = headers.get(b"host", b"").decode("latin-1")
     text = signing_text(scope["method"], target.decode("latin-1"), host, date, digest)
     signature = base64.b64encode(key.sign(text)).decode()
-    account_id = str(account.id)
+    account_id = account.id_text
     value = f'keyid="{account_id}", algorithm="{ALGORITHM}", signature="{signature}", '
     value += f'headers="{SIGNED_HEADERS}"'
     dated, digested = date.encode(), digest.encode()

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from keyplane.auth.scopes import STAFF, Role, Scope
@@ -12,6 +12,12 @@ from keyplane.kit.credentials import CredentialKind
 class AccountRef:
     id: uuid.UUID
     slug: str
+    id_text: str = field(init=False, repr=False, compare=False)
+    """``str(id)``, made once: every signed answer names its account (``UUID.__str__`` is
+    Python code)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id_text", str(self.id))
 
 
 @dataclass(frozen=True, slots=True)
