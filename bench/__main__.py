@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +39,17 @@ from rich.table import Table
 from bench import load as loader
 from bench import wrk
 from bench.common import (
+    CpuTimes,
     add_wrk_options,
     console,
+    cpu_times,
     init_account,
     machine_facts,
     python_loop_ms,
     scratch_postgres,
     server_command,
     serving,
+    stolen_share,
     stop_on_sigterm,
 )
 from bench.peer.run import PeerResult, measure_peer, peer_missing
@@ -121,6 +124,7 @@ class Plan:
     """The floor's server, running for the whole run."""
     peer: PeerResult | None = None
     """The peer, when measured in this run."""
+    cpu_at_start: CpuTimes | None = field(default_factory=cpu_times)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -456,6 +460,7 @@ def report(plan: Plan, rows: list[Row], loads: list[loader.Loaded], backend: str
         "p99 ms",
         "floor req/s",
         "vs floor",
+        "CPU stolen: row / floor",
         "non-2xx / socket err",
         "goal",
         "met",
@@ -472,6 +477,7 @@ def report(plan: Plan, rows: list[Row], loads: list[loader.Loaded], backend: str
             f"{m.p99_ms:.2f}",
             f"{floor:,.0f}" if floor else "-",
             f"{m.rps / floor:.1%}" if floor else "-",
+            f"{_share(m.stolen)} / {_share(m.floor_stolen)}",
             f"{m.non_2xx} / {m.socket_errors}",
             row.goal(),
             _yes(row.met()),
@@ -480,7 +486,9 @@ def report(plan: Plan, rows: list[Row], loads: list[loader.Loaded], backend: str
     console.print(
         "vs floor: each row against the floor under the very same wrk load (script, path, body), "
         "measured just before and just after it (floor req/s: their mean). The first two rows "
-        "are the floor at the start of the run, for reference."
+        "are the floor at the start of the run, for reference. CPU stolen: the share of the "
+        "host's CPU time the hypervisor gave to other guests during the row and during its floor "
+        "runs; a row whose share differs much from its floor's was measured on a different host."
     )
 
     verifies = [row for row in rows if row.name.startswith("verify")]
@@ -536,7 +544,13 @@ def report(plan: Plan, rows: list[Row], loads: list[loader.Loaded], backend: str
             f"load, phase {number}: {loaded.inserted:,} keys in {loaded.seconds:.1f} s "
             f"({loaded.rate:,.0f} keys/s), {loaded.stored:,} stored"
         )
-    console.print(f"2,000,000-iteration Python loop at the end: {python_loop_ms():.0f} ms")
+    stolen = stolen_share(plan.cpu_at_start, cpu_times())
+    over_run = "" if stolen is None else f"; CPU time stolen by the hypervisor during the run: {stolen:.1%}"
+    console.print(f"2,000,000-iteration Python loop at the end: {python_loop_ms():.0f} ms{over_run}")
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -168,6 +168,32 @@ def python_loop_ms() -> float:
     return (time.perf_counter() - started) * 1000
 
 
+CpuTimes = tuple[int, int]
+"""(all CPU time, time stolen by the hypervisor) since boot, in clock ticks, all CPUs."""
+
+
+def cpu_times() -> CpuTimes | None:
+    """From ``/proc/stat`` (None elsewhere). Stolen time is time a virtual CPU was ready to
+    run but the hypervisor ran something else: on a shared host, the noise no pairing with
+    the floor can remove when it comes and goes within a row."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    if fields[0] != "cpu" or len(fields) < 9:
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice: counted in user]
+    ticks = [int(value) for value in fields[1:9]]
+    return sum(ticks), ticks[7]
+
+
+def stolen_share(before: CpuTimes | None, after: CpuTimes | None) -> float | None:
+    """The share of CPU time stolen between two ``cpu_times()``."""
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    return (after[1] - before[1]) / (after[0] - before[0])
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -191,8 +217,10 @@ def machine_facts() -> list[str]:
             versions.append(f"{package} {metadata.version(package)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{package} (absent)")
+    since_boot = stolen_share((0, 0), cpu_times())
+    stolen = "" if since_boot is None else f"; CPU time stolen by the hypervisor since boot: {since_boot:.1%}"
     return [
-        f"nproc: {len(os.sched_getaffinity(0))} (cpu_count {os.cpu_count()}); CPU: {cpu_model()}",
+        f"nproc: {len(os.sched_getaffinity(0))} (cpu_count {os.cpu_count()}); CPU: {cpu_model()}{stolen}",
         f"load average: {' '.join(load)}; Python {platform.python_version()}; {', '.join(versions)}",
         "2,000,000-iteration Python loop: "
         + ", ".join(f"{ms:.0f} ms" for ms in loops)

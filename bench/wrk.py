@@ -13,10 +13,10 @@ import re
 import secrets
 import subprocess
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bench.common import console
+from bench.common import console, cpu_times, stolen_share
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,10 @@ class Measured:
     non_2xx: int
     socket_errors: int
     socket_detail: str
+    stolen: float | None = None
+    """Share of the host's CPU time stolen by the hypervisor during this run (``/proc/stat``)."""
+    floor_stolen: float | None = None
+    """The same during the floor runs it is paired with (``paired``), their mean."""
 
 
 def _lua_string(text: str) -> str:
@@ -161,7 +165,10 @@ def paired(
     before = run(floor_url, load, seconds, connections, threads)
     measured = run(url, load, seconds, connections, threads)
     after = run(floor_url, load, seconds, connections, threads)
-    return measured, (before.rps + after.rps) / 2
+    floor_stolen = None
+    if before.stolen is not None and after.stolen is not None:
+        floor_stolen = (before.stolen + after.stolen) / 2
+    return replace(measured, floor_stolen=floor_stolen), (before.rps + after.rps) / 2
 
 
 def run(url: str, load: Load, seconds: float, connections: int, threads: int = 1) -> Measured:
@@ -170,7 +177,9 @@ def run(url: str, load: Load, seconds: float, connections: int, threads: int = 1
     seconds = round(seconds)
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     command += ["-s", str(load.script), url]
+    started = cpu_times()
     done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=seconds + 60)
+    stolen = stolen_share(started, cpu_times())
     out = done.stdout
     if done.returncode != 0:
         raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr}{out}")
@@ -185,4 +194,5 @@ def run(url: str, load: Load, seconds: float, connections: int, threads: int = 1
     detail = errors.group(1).strip() if errors else ""
     if detail:
         console.print(f"[yellow]wrk: socket errors: {detail}[/]")
-    return Measured(rps, p50, p99, requests, int(bad.group(1)) if bad else 0, socket_errors, detail)
+    non_2xx = int(bad.group(1)) if bad else 0
+    return Measured(rps, p50, p99, requests, non_2xx, socket_errors, detail, stolen)
