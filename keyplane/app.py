@@ -187,7 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"message": "pong"}
 
     routes = _routes()
-    app.include_router(accounts.router, prefix="/v1")
+    app.include_router(accounts.router, prefix="/v1", dependencies=[Depends(_account_path)])
     app.include_router(routes, prefix="/v1")
     app.include_router(routes, prefix="/v1/accounts/{account}", dependencies=[Depends(_account_path)])
     return app
