@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test check bench
+.PHONY: serve test check bench fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,14 @@ $(PEER_STAMP): $(STAMP)
 
 bench: $(PEER_STAMP)  ## The benchmarks in bench/, the peer included (prints figures; not a test)
 	$(BIN)/python -m bench $(ARGS)
+
+FUZZ_VENV := .venv-fuzz
+
+$(FUZZ_VENV)/.installed-stamp:
+	$(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/python -m pip install --quiet 'schemathesis>=4.32,<5'
+	touch $@
+
+# schemathesis lives in a virtualenv of its own: its pytest plugin stays out of `make test`.
+fuzz: $(STAMP) $(FUZZ_VENV)/.installed-stamp  ## schemathesis against a scratch server; any 5xx fails
+	PATH="$(abspath $(BIN)):$$PATH" SCHEMATHESIS=$(abspath $(FUZZ_VENV))/bin/schemathesis scripts/fuzz $(ARGS)
