@@ -515,10 +515,8 @@ def report(plan: Plan, rows: list[Row], loads: list[loader.Loaded], backend: str
         stated = f"{per_worker / PEER_PER_WORKER:.1f} times the {PEER_PER_WORKER:,}/s the issue states"
         if plan.peer is not None:
             peer = plan.peer.best_per_worker
-            peer_rps, peer_floor = (
-                plan.peer.measured[plan.peer.best].rps,
-                plan.peer.floors.get(plan.peer.best),
-            )
+            peer_rps = plan.peer.measured[plan.peer.best].rps
+            peer_floor = plan.peer.floors.get(plan.peer.best)
             raw = per_worker / peer
             # Each against its own paired floor, like every row: the host's speed drifts
             # between the verify row and the peer's, minutes apart.
