@@ -258,6 +258,31 @@ async def test_validate_key_answers_match(
     assert answer.json()["meta"]["code"] != "NOT_FOUND"
 
 
+async def test_validate_key_echoes_any_scope_byte_for_byte(
+    app: FastAPI, cold: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    """The lean handler renders the echoed scope with pydantic's serializer, the route with
+    ``json.dumps``: escapes, non-ASCII text, empty strings and lists come out the same bytes."""
+    product = await helpers.product(client, acme)
+    policy = await helpers.policy(client, acme, product)
+    license = await helpers.license(client, acme, policy)
+    url = f"{acme.base}/licenses/actions/validate-key"
+    key = license["attributes"]["key"]
+    awkward = 'q"b\\s/\x00\x1f\n\t\x7f é 漢 😀 \u2028\u2029'
+    for scope in (
+        {"fingerprint": awkward},
+        {"fingerprints": [awkward, "", "fp"], "product": ""},
+        {"version": "1.0.0", "checksum": awkward, "components": []},
+        {"entitlements": []},
+        {},
+    ):
+        request = ("POST", url, {}, _json({"meta": {"key": key, "scope": scope}}))
+        await _same(app, cold, request, lean=True)
+        hot, framework = await _send(app, request), await _send(cold, request)
+        assert _TIMESTAMP.sub("", hot.text) == _TIMESTAMP.sub("", framework.text)
+        assert hot.json()["meta"]["scope"] == scope
+
+
 async def test_validating_a_license_untouched_for_90_days_shows_it_active(
     app: FastAPI, cold: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:

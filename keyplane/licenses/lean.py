@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
 
 from starlette.types import Scope, Send
 
@@ -22,7 +21,7 @@ from keyplane.kit import clock
 from keyplane.kit.jsonapi import media_type_for
 from keyplane.kit.timefmt import iso
 from keyplane.licenses import lifecycle
-from keyplane.licenses.actions import ValidateKey, cache_entry, echoed
+from keyplane.licenses.actions import ValidateKey, cache_entry
 from keyplane.licenses.endpoints import license_resource
 from keyplane.licenses.lifecycle import Missing, Snapshot
 from keyplane.licenses.status import status
@@ -50,21 +49,26 @@ _ANSWER_TYPES: dict[bytes, bytes] = {}
 """Content type of the answer by acceptable ``Accept`` value (the few that clients send)."""
 _STATUSES: dict[str, bytes] = {}
 """A license's status as it appears in its JSON, rendered once per status (a handful)."""
-_OUTCOMES: dict[Result, bytes] = {}
+_OUTCOMES: dict[tuple[str, bool], bytes] = {}
 """What ``meta`` renders after ``ts`` for a result (``"valid":…,"detail":…,"code":…``),
-rendered once per result (a few dozen)."""
+rendered once per result (a few dozen), by code and validity (``Result``'s own hash is
+Python code)."""
 _AFTER_TS = len(b'{"ts":"",')
+_SCOPE_JSON = ValidationScope.__pydantic_serializer__
+"""Renders a sent scope as ``render_json(echoed(scope))`` does, byte for byte (all its
+fields are strings or lists of strings, which both escape alike), in one call."""
 
 
-def _meta(result: Result, stamp: str, scope: dict[str, Any] | None, nonce: int | None) -> bytes:
-    """``render_json(meta(result, stamp, scope, nonce))``, byte for byte: ``meta`` puts
-    ``ts`` first and what was sent last, and a timestamp is JSON as it is."""
-    outcome = _OUTCOMES.get(result)
+def _meta(result: Result, stamp: str, scope: ValidationScope | None, nonce: int | None) -> bytes:
+    """``render_json(meta(result, stamp, echoed(scope), nonce))``, byte for byte: ``meta``
+    puts ``ts`` first and what was sent last, and a timestamp is JSON as it is."""
+    outcome = _OUTCOMES.get((result.code, result.valid))
     if outcome is None:
-        outcome = _OUTCOMES[result] = render_json(meta(result, "", None, None))[_AFTER_TS:-1]
+        outcome = render_json(meta(result, "", None, None))[_AFTER_TS:-1]
+        _OUTCOMES[(result.code, result.valid)] = outcome
     rendered = b'{"ts":"' + stamp.encode() + b'",' + outcome
     if scope is not None:
-        rendered += b',"scope":' + render_json(scope)
+        rendered += b',"scope":' + _SCOPE_JSON.to_json(scope, exclude_unset=True)
     if nonce is not None:
         rendered += b',"nonce":' + str(nonce).encode()
     return rendered + b"}"
@@ -130,7 +134,7 @@ async def validate_key(
         result = cached.check(sent.meta.scope or _EMPTY_SCOPE, now)
         services.usage.validated(cached.license.id, now)
         data = _resource(cached, now, stamp)
-    answered = _meta(result, stamp, echoed(sent.meta.scope), sent.meta.nonce)
+    answered = _meta(result, stamp, sent.meta.scope, sent.meta.nonce)
     # What rendering {"data": ..., "meta": ...} in one piece gives, byte for byte.
     content = b'{"data":' + data + b',"meta":' + answered + b"}"
     signature = signed(scope, headers, content, account, key, date_header().decode())

@@ -173,6 +173,10 @@ def _fingerprints(policy: Policy, machines: Sequence[Machine], scope: Scope, now
         return "FINGERPRINT_SCOPE_EMPTY"
     if not machines:
         return "NO_MACHINES" if policy.floating else "NO_MACHINE"
+    if len(asked) == 1 and not policy.require_heartbeat:
+        # The commonest case, in short: one fingerprint needs one match under every
+        # strategy, and without heartbeats every matched machine counts.
+        return None if any(m.fingerprint == asked[0] for m in machines) else "FINGERPRINT_SCOPE_MISMATCH"
     wanted = set(asked)
     matched = [m for m in machines if m.fingerprint in wanted]
     states = (
@@ -208,13 +212,16 @@ def _limits(license: License, policy: Policy, machines: Sequence[Machine]) -> Re
     if base is not None and count > base:
         limit = machine_limit(license, policy)
         return Result(limit is None or count <= limit, "TOO_MANY_MACHINES")
-    for used, override, allowed, code in (
-        (sum(m.cores or 0 for m in machines), license.max_cores, policy.max_cores, "TOO_MANY_CORES"),
-        (sum(m.memory or 0 for m in machines), license.max_memory, policy.max_memory, "TOO_MUCH_MEMORY"),
-        (sum(m.disk or 0 for m in machines), license.max_disk, policy.max_disk, "TOO_MUCH_DISK"),
+    for override, allowed, attribute, code in (
+        (license.max_cores, policy.max_cores, "cores", "TOO_MANY_CORES"),
+        (license.max_memory, policy.max_memory, "memory", "TOO_MUCH_MEMORY"),
+        (license.max_disk, policy.max_disk, "disk", "TOO_MUCH_DISK"),
     ):
         maximum = allowed if override is None else override
-        if maximum is not None and used > maximum:
+        if maximum is None:
+            continue  # no limit (the commonest case): nothing to add up
+        used = sum(getattr(m, attribute) or 0 for m in machines)
+        if used > maximum:
             return Result(_tolerated(policy, used, maximum), code)
     return None
 
