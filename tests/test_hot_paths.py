@@ -269,14 +269,15 @@ async def test_validate_key_echoes_any_scope_byte_for_byte(
     url = f"{acme.base}/licenses/actions/validate-key"
     key = license["attributes"]["key"]
     awkward = 'q"b\\s/\x00\x1f\n\t\x7f é 漢 😀 \u2028\u2029'
-    for scope in (
+    scopes: list[dict[str, Any]] = [
         {"fingerprint": awkward},
         {"fingerprints": [awkward, "", "fp"], "product": ""},
         {"version": "1.0.0", "checksum": awkward, "components": []},
         {"entitlements": []},
         {},
-    ):
-        request = ("POST", url, {}, _json({"meta": {"key": key, "scope": scope}}))
+    ]
+    for scope in scopes:
+        request: Request = ("POST", url, {}, _json({"meta": {"key": key, "scope": scope}}))
         await _same(app, cold, request, lean=True)
         hot, framework = await _send(app, request), await _send(cold, request)
         assert _TIMESTAMP.sub("", hot.text) == _TIMESTAMP.sub("", framework.text)
