@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)  ## Start Keyplane on http://127.0.0.1:8000 (SQLite in ./.keyplane)
 	$(BIN)/keyplane serve $(ARGS)
 
-test: $(STAMP)  ## Every test, on SQLite and PostgreSQL
-	$(BIN)/python -m pytest $(ARGS)
+test: $(STAMP)  ## Every test, on SQLite and PostgreSQL, one pytest-xdist worker per core
+	$(BIN)/python -m pytest -n auto $(ARGS)
 
 check: $(STAMP)  ## ruff, mypy --strict, alembic check
 	PATH="$(abspath $(BIN)):$$PATH" scripts/check

@@ -1,4 +1,5 @@
-"""Every database test runs twice: on SQLite and on PostgreSQL (a fresh database per run).
+"""Every database test runs twice: on SQLite and on PostgreSQL (a fresh database per run, and
+per pytest-xdist worker).
 
 PostgreSQL (and Redis) tests skip with a reason when no server answers, except under
 ``CI=true``, where a missing server fails the run. Tables are emptied after each test, and
