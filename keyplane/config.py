@@ -45,6 +45,18 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=3600, gt=0, le=24 * 3600)
     """Lifetime of OAuth2 client-credentials access tokens."""
 
+    login_attempts: int = Field(default=10, ge=0)
+    """Failed sign-ins (``POST /tokens``) allowed for one email from one client address per
+    ``login_window_seconds``; past it, that address's attempts for that email answer 429 until
+    the window ends, whatever the password. 0 turns the limit off."""
+
+    login_address_attempts: int = Field(default=100, ge=0)
+    """Failed sign-ins allowed from one client address across all emails per window (IPv6: per
+    /64). 0 turns the limit off."""
+
+    login_window_seconds: int = Field(default=900, gt=0, le=24 * 3600)
+    """The window both sign-in limits are counted in (fixed windows aligned to the epoch)."""
+
     usage_flush_seconds: float = Field(default=1.0, gt=0)
     """How often batched ``lastUsedAt`` and ``lastValidated`` writes are flushed to the database."""
 

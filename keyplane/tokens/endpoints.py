@@ -11,7 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse, Response
 
+from keyplane import ratelimit
 from keyplane.auth.dependencies import CurrentAccount, Deleter, LicensingBearer, Reader
+from keyplane.auth.network import client_address
 from keyplane.db import DbSession
 from keyplane.errors import Unauthorized
 from keyplane.kit.jsonapi import document, listing
@@ -22,6 +24,7 @@ from keyplane.products.endpoints import product_resource
 from keyplane.tokens import service
 from keyplane.tokens.resources import token_resource
 from keyplane.tokens.schemas import TokenRequest
+from keyplane.tokens.throttle import LoginThrottle
 from keyplane.users import repository as users
 from keyplane.users.endpoints import user_resource
 
@@ -59,9 +62,25 @@ async def create_token(
     account: CurrentAccount,
     body: Annotated[TokenRequest | None, Body()] = None,
 ) -> JSONResponse:
-    """Trade ``Authorization: Basic email:password`` for a token (shown this once)."""
+    """Trade ``Authorization: Basic email:password`` for a token (shown this once).
+
+    Failed attempts are limited per email and client address (``KEYPLANE_LOGIN_*``); past
+    the limit, 429 ``RATE_LIMITED`` with ``Retry-After`` until the window ends."""
     email, password = _basic(request)
-    user = await service.login(session, account, email, password)
+    settings = request.app.state.settings
+    throttle = LoginThrottle(
+        ratelimit.of(request.app),
+        settings,
+        account.id,
+        email,
+        client_address(request, settings.trusted_proxies),
+    )
+    await throttle.check()
+    try:
+        user = await service.login(session, account, email, password)
+    except Unauthorized:
+        await throttle.failed()
+        raise
     attributes = (body or TokenRequest()).data.attributes
     token, plaintext = await service.issue(
         session,
@@ -69,7 +88,7 @@ async def create_token(
         user,
         name=attributes.name,
         expiry=attributes.expiry,
-        ttl=timedelta(seconds=request.app.state.settings.token_ttl_seconds),
+        ttl=timedelta(seconds=settings.token_ttl_seconds),
     )
     return document(request, token_resource(token, user.role, plaintext), 201)
 

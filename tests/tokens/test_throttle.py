@@ -1,0 +1,173 @@
+"""Failed sign-ins on ``POST /tokens`` are limited per email and client address, and per
+address across emails; past a limit, 429 before the password is checked."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from keyplane.app import Keyplane
+from keyplane.config import Settings
+from keyplane.kit import clock
+from keyplane.ratelimit import RateLimiter
+from tests import factories
+from tests.auth.support import basic, jsonapi_error
+from tests.factories import Tenant, bearer
+from tests.ratelimits import KINDS, make_limiter, window_start
+
+WINDOW = 60
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={"login_attempts": 3, "login_address_attempts": 5, "login_window_seconds": WINDOW}
+    )
+
+
+@pytest.fixture(params=KINDS)
+async def limiter(request: pytest.FixtureRequest, app: FastAPI) -> AsyncIterator[RateLimiter]:
+    """The app's limiter, in memory and (a second run) on Redis."""
+    made = make_limiter(request, request.param)
+    app.state.limiter = made
+    if isinstance(app, Keyplane) and app.services is not None:
+        app.services.limiter = made
+    yield made
+    await made.close()
+
+
+@pytest.fixture
+async def elsewhere(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client at another address than ``client``'s."""
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.20", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+async def _login(client: httpx.AsyncClient, tenant: Tenant, email: str, password: str) -> httpx.Response:
+    return await client.post(f"{tenant.base}/tokens", headers=basic(email, password))
+
+
+async def _fail(client: httpx.AsyncClient, tenant: Tenant, email: str, times: int) -> None:
+    for _ in range(times):
+        jsonapi_error(await _login(client, tenant, email, "wrong-password"), 401, "CREDENTIALS_INVALID")
+
+
+async def _token_count(client: httpx.AsyncClient, tenant: Tenant) -> int:
+    response = await client.get(f"{tenant.base}/tokens", headers=bearer(tenant.key))
+    assert response.status_code == 200, response.text
+    return len(response.json()["data"])
+
+
+@pytest.mark.usefixtures("limiter")
+async def test_past_the_limit_even_the_right_password_is_refused_until_the_window_ends(
+    client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    start = window_start(WINDOW)
+    await _fail(client, acme, acme.admin_email, 3)
+
+    refused = await _login(client, acme, acme.admin_email, factories.PASSWORD)
+    body = jsonapi_error(refused, 429, "RATE_LIMITED")
+    assert "this email" in body["errors"][0]["detail"]
+    assert factories.PASSWORD not in refused.text
+    assert WINDOW - 5 <= int(refused.headers["retry-after"]) <= WINDOW  # the window's rest
+    assert refused.headers["x-ratelimit-limit"] == "3"
+    assert refused.headers["x-ratelimit-remaining"] == "0"
+    assert refused.headers["x-ratelimit-reset"] == str(start + WINDOW)
+    # A wrong password past the limit reads the same: a refused guess learns nothing.
+    jsonapi_error(await _login(client, acme, acme.admin_email, "wrong-again"), 429, "RATE_LIMITED")
+    assert await _token_count(client, acme) == 0
+
+    clock.advance(timedelta(seconds=WINDOW))
+    assert (await _login(client, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
+    assert await _token_count(client, acme) == 1
+
+
+@pytest.mark.usefixtures("limiter")
+async def test_the_email_is_counted_however_it_is_written(client: httpx.AsyncClient, acme: Tenant) -> None:
+    window_start(WINDOW)
+    await _fail(client, acme, acme.admin_email.upper(), 2)
+    await _fail(client, acme, f"  {acme.admin_email} ", 1)
+    jsonapi_error(await _login(client, acme, acme.admin_email, factories.PASSWORD), 429, "RATE_LIMITED")
+
+
+@pytest.mark.usefixtures("limiter")
+async def test_successful_sign_ins_are_not_counted(client: httpx.AsyncClient, acme: Tenant) -> None:
+    window_start(WINDOW)
+    for _ in range(8):
+        assert (await _login(client, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
+    await _fail(client, acme, acme.admin_email, 2)
+    assert (await _login(client, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
+
+
+@pytest.mark.usefixtures("limiter")
+async def test_another_address_and_another_email_are_not_locked_out(
+    app: FastAPI, client: httpx.AsyncClient, elsewhere: httpx.AsyncClient, acme: Tenant
+) -> None:
+    window_start(WINDOW)
+    other = await factories.user(app, acme, email="other@acme.test")
+    assert other
+    await _fail(client, acme, acme.admin_email, 3)
+    jsonapi_error(await _login(client, acme, acme.admin_email, factories.PASSWORD), 429, "RATE_LIMITED")
+
+    # The user, from their own address, still signs in; so does another user from the first.
+    assert (await _login(elsewhere, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
+    assert (await _login(client, acme, "other@acme.test", factories.PASSWORD)).status_code == 201
+
+
+@pytest.mark.usefixtures("limiter")
+async def test_one_address_sweeping_many_emails_is_stopped(
+    app: FastAPI, client: httpx.AsyncClient, elsewhere: httpx.AsyncClient, acme: Tenant
+) -> None:
+    window_start(WINDOW)
+    for n in range(5):
+        await _fail(client, acme, f"guess-{n}@acme.test", 1)
+
+    refused = await _login(client, acme, acme.admin_email, factories.PASSWORD)
+    body = jsonapi_error(refused, 429, "RATE_LIMITED")
+    assert "any email" in body["errors"][0]["detail"]
+    assert refused.headers["x-ratelimit-limit"] == "5"
+    assert (await _login(elsewhere, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
+
+
+@pytest.mark.usefixtures("limiter")
+async def test_limits_are_per_account(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
+    window_start(WINDOW)
+    globex = await factories.tenant(app, "globex")
+    await _fail(client, acme, globex.admin_email, 3)
+    assert (await _login(client, globex, globex.admin_email, factories.PASSWORD)).status_code == 201
+
+
+@pytest.mark.usefixtures("limiter")
+async def test_ipv6_clients_are_counted_by_their_slash_64(app: FastAPI, acme: Tenant) -> None:
+    window_start(WINDOW)
+
+    def at(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+    async with at("2001:db8:1:2::a") as first, at("2001:db8:1:2::b") as same, at("2001:db8:1:3::a") as other:
+        await _fail(first, acme, acme.admin_email, 3)
+        jsonapi_error(await _login(same, acme, acme.admin_email, factories.PASSWORD), 429, "RATE_LIMITED")
+        assert (await _login(other, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
+
+
+@pytest.mark.usefixtures("limiter")
+async def test_malformed_credentials_are_not_counted(client: httpx.AsyncClient, acme: Tenant) -> None:
+    window_start(WINDOW)
+    for _ in range(5):
+        missing = await client.post(f"{acme.base}/tokens", headers={"Authorization": "Basic !!!"})
+        jsonapi_error(missing, 401, "CREDENTIALS_INVALID")
+    assert (await _login(client, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
+
+
+async def test_the_limits_can_be_turned_off(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
+    off = {"login_attempts": 0, "login_address_attempts": 0}
+    app.state.settings = app.state.settings.model_copy(update=off)
+    window_start(WINDOW)
+    await _fail(client, acme, acme.admin_email, 8)
+    assert (await _login(client, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
