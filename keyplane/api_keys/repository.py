@@ -42,6 +42,10 @@ async def count(session: AsyncSession, conditions: list[ColumnElement[bool]]) ->
     return int(total or 0)
 
 
+MAX_OFFSET = 2**62
+"""More rows than any table holds, and well inside a signed 64-bit integer."""
+
+
 async def page(
     session: AsyncSession,
     conditions: list[ColumnElement[bool]],
@@ -53,8 +57,12 @@ async def page(
 ) -> tuple[Sequence[Credential], bool]:
     """Up to ``limit`` keys, newest first, and whether more lie beyond in the paging direction.
 
-    Ids are time-ordered, so the primary key is the sort key and the cursor alike.
+    Ids are time-ordered, so the primary key is the sort key and the cursor alike. An
+    offset past what any table holds is an empty page, not a number the database refuses
+    (both take at most a signed 64-bit ``OFFSET``).
     """
+    if offset > MAX_OFFSET:
+        return [], False
     statement = select(Credential).where(*conditions)
     if before is not None:
         statement = statement.where(Credential.id > before).order_by(Credential.id.asc())
