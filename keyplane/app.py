@@ -27,6 +27,7 @@ from keyplane.errors import install_handlers
 from keyplane.hot import HotPaths, Services
 from keyplane.keys import endpoints as keys
 from keyplane.kit.credentials import CredentialHasher
+from keyplane.kit.nul import refuse_nul_characters
 from keyplane.licenses import actions as license_actions
 from keyplane.licenses import endpoints as licenses
 from keyplane.licenses import lean as lean_licenses
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
         redoc_url=None,
+        dependencies=[Depends(refuse_nul_characters)],
     )
     app.state.settings = settings
     if settings.hot_paths:

@@ -201,7 +201,7 @@ def _is_malformed(error_type: str) -> bool:
     return error_type in _MALFORMED or error_type.endswith(("_type", "_parsing"))
 
 
-def _upper_snake(name: str) -> str:
+def upper_snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).replace("-", "_").upper()
 
 
@@ -231,7 +231,7 @@ def validation_items(errors: Sequence[Any], plain: bool) -> tuple[int, list[Erro
         kind = _kind(etype)
         if not plain and etype in ("literal_error", "enum"):
             kind = "NOT_ALLOWED"  # Keygen's code for a value outside an enumeration
-        code = f"{_upper_snake(named[-1] if named else 'body')}_{kind}"
+        code = f"{upper_snake(named[-1] if named else 'body')}_{kind}"
         if source in ("query", "path"):
             items.append(ErrorItem(message, code, parameter=camel(path[-1]) if plain else path[-1]))
         elif source == "header":

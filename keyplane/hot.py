@@ -48,6 +48,7 @@ from keyplane.credentials.usage import UsageRecorder
 from keyplane.db import Database
 from keyplane.errors import AppError, error_response
 from keyplane.kit import clock
+from keyplane.kit.nul import ESCAPED as ESCAPED_NUL
 from keyplane.ratelimit import RateLimiter
 
 log = logging.getLogger("keyplane.hot")
@@ -352,6 +353,8 @@ def parse_uuid(text: str) -> uuid.UUID | None:
 
 def validated(model: Any, body: bytes) -> Any:
     """``model`` from a JSON body, or None when the route would refuse it (or might)."""
+    if ESCAPED_NUL in body:
+        return None  # the application refuses it (``keyplane.kit.nul``)
     try:
         return model.model_validate_json(body)
     except (ValueError, ValidationError):

@@ -28,6 +28,8 @@ class AccountDirectory:
         known = self._known.get(ref)
         if known is not None:
             return known
+        if "\x00" in ref:
+            return None  # no slug holds one, and PostgreSQL refuses to compare with it
         account = await repository.by_id_or_slug(session, ref)
         if account is None:
             return None

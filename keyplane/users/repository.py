@@ -11,6 +11,8 @@ from keyplane.models import User
 
 
 async def by_email(session: AsyncSession, account_id: uuid.UUID, email: str) -> User | None:
+    if "\x00" in email:
+        return None  # no email holds one, and PostgreSQL refuses to compare with it
     return await session.scalar(
         select(User).where(User.account_id == account_id, User.email == email.strip().lower())
     )
