@@ -215,7 +215,7 @@ _PRINCIPALS: dict[uuid.UUID, tuple[CredentialState, AccountRef, Principal]] = {}
 async def charge_or_refuse(services: Services, scope: Scope, state: CredentialState, send: Send) -> bool:
     """Count the request against its credential's rate limit; past it, answer the route's
     429 here (the request is counted once, whichever path answers) and return False."""
-    if state.rate_limit is None:
+    if not state.budgets:
         return True
     try:
         await ratelimit.enforce(services.limiter, state)

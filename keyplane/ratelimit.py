@@ -17,6 +17,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -42,6 +43,7 @@ MEMORY_ENTRIES = 100_000
 class Decision:
     allowed: bool
     limit: int
+    duration: int
     remaining: int
     reset_at: int
     """UTC epoch seconds when the current window ends."""
@@ -66,6 +68,7 @@ def _decide(count: int, limit: int, duration: int, now: float, *, counted: bool 
     return Decision(
         allowed=count <= limit if counted else count < limit,
         limit=limit,
+        duration=duration,
         remaining=max(0, limit - count),
         reset_at=reset_at,
         retry_after=max(1, math.ceil(reset_at - now)),
@@ -212,12 +215,36 @@ def of(app: Starlette) -> RateLimiter:
 
 
 async def charge(limiter: RateLimiter, state: CredentialState) -> Decision | None:
-    """One use of a credential against its budget (an access token's is its key's); None,
-    and no limiter call at all, for a credential without a limit."""
-    if state.rate_limit is None:
-        return None
-    limit, duration = state.rate_limit
-    return await limiter.hit(str(state.limit_id), limit, duration)
+    """One use of a credential against every budget it spends (``CredentialState.budgets``:
+    its own, or an access token's key's, and the one it shares with the key that made it),
+    and the tightest standing; None, and no limiter call at all, without a limit."""
+    spent = await _tightest(limiter.hit, state)
+    return None if spent is None else spent[0]
+
+
+async def standing(limiter: RateLimiter, state: CredentialState) -> Decision | None:
+    """The tightest of a credential's budgets as they stand, counting no use."""
+    found = await _tightest(limiter.peek, state)
+    return None if found is None else found[0]
+
+
+async def _tightest(
+    count: Callable[[str, int, int], Awaitable[Decision]], state: CredentialState
+) -> tuple[Decision, bool] | None:
+    """The tightest decision over the state's budgets (a refusal over an allowance, then the
+    fewest requests remaining) and whether it is the shared budget's."""
+    tightest: tuple[Decision, bool] | None = None
+    for counter, limit, duration, shared in state.budgets:
+        decision = await count(counter, limit, duration)
+        if tightest is None:
+            tightest = (decision, shared)
+            continue
+        kept = tightest[0]
+        if (kept.allowed and not decision.allowed) or (
+            kept.allowed == decision.allowed and decision.remaining < kept.remaining
+        ):
+            tightest = (decision, shared)
+    return tightest
 
 
 def rate_headers(decision: Decision) -> dict[str, str]:
@@ -233,13 +260,13 @@ async def enforce(
     limiter: RateLimiter, state: CredentialState, code: str = "RATE_LIMITED"
 ) -> Decision | None:
     """``charge``, raising ``TooManyRequests`` (429 ``code``) when the budget is spent."""
-    decision = await charge(limiter, state)
-    if decision is None or decision.allowed:
-        return decision
-    assert state.rate_limit is not None
-    limit, duration = state.rate_limit
+    spent = await _tightest(limiter.hit, state)
+    if spent is None or spent[0].allowed:
+        return None if spent is None else spent[0]
+    decision, shared = spent
+    whose = "The rate limit this key shares with the key that made it" if shared else "This key's rate limit"
     raise TooManyRequests(
-        f"This key's rate limit of {_count(limit, 'request')} per {_count(duration, 'second')} "
+        f"{whose} of {_count(decision.limit, 'request')} per {_count(decision.duration, 'second')} "
         f"is exhausted; retry in {_count(decision.retry_after, 'second')}",
         code,
         headers=rate_headers(decision),

@@ -103,7 +103,7 @@ def verify_from_memory(services: Services, scope: Scope, account: AccountRef, bo
     caller = engine.cached(authorization[7:].decode("latin-1"))
     if caller is None or caller.account_id.int != account_number or caller.user_id is None:
         return None
-    if caller.rate_limit is not None:
+    if caller.budgets:
         return None
     address = None
     if caller.whitelisted_ips is not None:
@@ -117,7 +117,7 @@ def verify_from_memory(services: Services, scope: Scope, account: AccountRef, bo
     if version is None:
         return None
     state = engine.cached(sent)
-    if state is None or state.rate_limit is not None or state.account_id.int != account_number:
+    if state is None or state.budgets or state.account_id.int != account_number:
         return None
     outcome = state.evaluate(now, None)
     if version < versions.VERIFY_CODES_REVOKED_MALFORMED:

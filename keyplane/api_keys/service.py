@@ -145,6 +145,7 @@ async def create(
         expires_at=expires_at,
         rate_limit=rate_limit[0] if rate_limit else None,
         rate_limit_duration=rate_limit[1] if rate_limit else None,
+        budget_id=_shared_budget(principal),
     )
     return await repository.add(session, key), plaintext
 
@@ -153,7 +154,8 @@ def _bounded_rate_limit(principal: Principal, data: ApiKeyCreate) -> tuple[int, 
     """The new key's (requests, window seconds). A caller whose own key is rate-limited, and
     who may not set limits (no MANAGE), cannot make an unlimited key to get round its own:
     the new key gets the caller's limit when none is asked for, and may ask only for one as
-    tight or tighter (no more requests a window, no shorter window). Its budget is its own."""
+    tight or tighter (no more requests a window, no shorter window). Its uses spend its own
+    budget and the caller's (``_shared_budget``)."""
     asked = data.rate_limit
     wanted = (asked.limit, asked.duration) if asked else None
     bound = principal.rate_limit
@@ -169,6 +171,15 @@ def _bounded_rate_limit(principal: Principal, data: ApiKeyCreate) -> tuple[int, 
             pointer="rateLimit",
         )
     return wanted
+
+
+def _shared_budget(principal: Principal) -> uuid.UUID | None:
+    """The budget a new key spends besides its own: its maker's, when the maker is held to
+    a limit it may not lift (no MANAGE). Otherwise a limited key could make keys, each with
+    a budget as large as its own, and multiply its requests."""
+    if principal.rate_limit is None or principal.has(Scope.MANAGE):
+        return None
+    return principal.budget_id
 
 
 def _change_version(key: Credential, target: str) -> None:
@@ -211,6 +222,7 @@ def _change_rate_limit(principal: Principal, key: Credential, data: ApiKeyUpdate
             "Changing a key's rateLimit needs the MANAGE scope", "INSUFFICIENT_SCOPE", pointer="rateLimit"
         )
     key.rate_limit, key.rate_limit_duration = wanted
+    key.budget_id = None  # the vendor set this key's limit: from now on its budget is its own
 
 
 async def update(
@@ -392,11 +404,10 @@ async def verify_and_count(
     key's): past the limit the answer is RATE_LIMITED. A key without a limit costs no limiter
     call."""
     outcome, state = await verify(session, engine, principal, plaintext, ip, scopes)
-    if state is None or state.rate_limit is None:
+    if state is None or not state.budgets:
         return Verification(outcome, state, None)
     if outcome is not Outcome.VALID:
-        limit, duration = state.rate_limit
-        return Verification(outcome, state, await limiter.peek(str(state.limit_id), limit, duration))
+        return Verification(outcome, state, await ratelimit.standing(limiter, state))
     decision = await ratelimit.charge(limiter, state)
     if decision is not None and not decision.allowed:
         outcome = Outcome.RATE_LIMITED

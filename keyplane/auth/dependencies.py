@@ -110,6 +110,7 @@ def principal_for(state: CredentialState, account: AccountRef) -> Principal:
         whitelisted_ips=state.whitelisted_ips,
         api_version=state.api_version,
         rate_limit=state.rate_limit,
+        budget_id=state.budget_id or state.limit_id,
     )
 
 

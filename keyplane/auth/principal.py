@@ -36,6 +36,9 @@ class Principal:
     api_version: str | None
     rate_limit: tuple[int, int] | None = None
     """The credential's (requests, window seconds), an access token's its key's; None: unlimited."""
+    budget_id: uuid.UUID | None = None
+    """With a ``rate_limit``: the budget a key this caller makes must share (the caller's
+    own, or the one it already shares)."""
 
     def has(self, scope: Scope) -> bool:
         return scope in self.scopes

@@ -76,6 +76,13 @@ class CredentialState:
     """(requests, window seconds), or None for unlimited; for an access token, its key's."""
     limit_id: uuid.UUID
     """Whose budget a use counts against: the credential's own, or an access token's key's."""
+    budget_id: uuid.UUID | None
+    """The key whose budget a use spends too (``Credential.budget_id``; an access token's
+    key's), or None."""
+    budgets: tuple[tuple[str, int, int, bool], ...]
+    """Every (counter, requests, window seconds, shared) one use counts against: ``rate_limit``
+    under ``limit_id``, then the shared budget under ``budget_id``. Empty: unlimited, and no
+    limiter call."""
     answers: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
     """Verification answers rendered from this state, by code: they depend on nothing else
     (without a rate limit), and live and die with the state's cache entry."""
@@ -224,7 +231,7 @@ class CredentialEngine:
             # minted with the same 256 bits, so the miss needs no tags.
             self._unknown.put(key, _UNKNOWN, (), generation)
             return Outcome.NOT_FOUND, None
-        tags = (state.id, state.parent_id, state.user_id, state.product_id, state.account_id)
+        tags = (state.id, state.parent_id, state.user_id, state.product_id, state.account_id, state.budget_id)
         self._known.put(key, state, tags, generation)
         return Outcome.VALID, state
 
@@ -233,6 +240,17 @@ class CredentialEngine:
         if row is None or not hmac.compare_digest(digest, row.digest):
             return None
         stored = frozenset(Scope(scope) for scope in row.scopes if scope in SCOPE_NAMES)
+        # An access token shares its key's budget: minting tokens never buys more requests.
+        own = (
+            _pair(row.parent_rate_limit, row.parent_rate_limit_duration)
+            if row.parent_id is not None
+            else _pair(row.rate_limit, row.rate_limit_duration)
+        )
+        limit_id = row.parent_id or row.id
+        budgets = [(str(limit_id), *own, False)] if own else []
+        shared = _pair(row.budget_rate_limit, row.budget_rate_limit_duration)
+        if shared is not None and row.budget_id != limit_id:
+            budgets.append((str(row.budget_id), *shared, True))
         scopes = stored & role_scopes(row.role)
         return CredentialState(
             id=row.id,
@@ -250,11 +268,10 @@ class CredentialEngine:
             whitelisted_ips=tuple(row.whitelisted_ips) if row.whitelisted_ips else None,
             api_version=row.api_version,
             name=row.name,
-            # An access token shares its key's budget: minting tokens never buys more requests.
-            rate_limit=_pair(row.parent_rate_limit, row.parent_rate_limit_duration)
-            if row.parent_id is not None
-            else _pair(row.rate_limit, row.rate_limit_duration),
-            limit_id=row.parent_id or row.id,
+            rate_limit=own,
+            limit_id=limit_id,
+            budget_id=row.budget_id,
+            budgets=tuple(budgets),
         )
 
 

@@ -14,6 +14,7 @@ from keyplane.db import touched
 from keyplane.models import Credential, User
 
 _PARENT = aliased(Credential)
+_BUDGET = aliased(Credential)
 _STATE = (
     select(
         Credential.id,
@@ -35,9 +36,13 @@ _STATE = (
         func.coalesce(User.role, Role.PRODUCT.value).label("role"),
         _PARENT.rate_limit.label("parent_rate_limit"),
         _PARENT.rate_limit_duration.label("parent_rate_limit_duration"),
+        _BUDGET.id.label("budget_id"),
+        _BUDGET.rate_limit.label("budget_rate_limit"),
+        _BUDGET.rate_limit_duration.label("budget_rate_limit_duration"),
     )
     .outerjoin(User, User.id == Credential.user_id)
     .outerjoin(_PARENT, _PARENT.id == Credential.parent_id)
+    .outerjoin(_BUDGET, _BUDGET.id == func.coalesce(_PARENT.budget_id, Credential.budget_id))
     .where(Credential.lookup == bindparam("lookup"))
 )
 """Built once: an alias made per call costs more than the read itself, and defeats the
@@ -47,8 +52,9 @@ compiled-statement cache. Columns, not an entity: a cache miss builds no ORM ins
 
 async def state_row(session: AsyncSession, lookup: str) -> Row[*tuple[Any, ...]] | None:
     """The credential with this lookup handle, with its owner's ``role`` (``product`` for a
-    product token) and its parent key's rate limit and window (an access token's budget is
-    its key's): one indexed point read."""
+    product token), its parent key's rate limit and window (an access token's budget is
+    its key's), and the budget it shares with the key that made it (or made its key), if
+    any: one indexed point read."""
     return (await session.execute(_STATE, {"lookup": lookup})).first()
 
 

@@ -51,6 +51,10 @@ class Credential(Record):
     """Requests allowed per window of ``rate_limit_duration`` seconds; None (with the
     duration) means unlimited. An access token counts against its parent key's limit."""
     rate_limit_duration: Mapped[int | None] = mapped_column(Integer)
+    budget_id: Mapped[uuid.UUID | None] = mapped_column()
+    """The key whose rate-limit budget this key's uses spend too: set on a key made by a
+    rate-limited key without MANAGE (the maker's own budget, or the one it shares), so that
+    making keys never buys more requests. Not a foreign key: a key outlives its maker's row."""
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

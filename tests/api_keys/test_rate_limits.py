@@ -502,3 +502,97 @@ async def test_an_access_token_follows_its_keys_new_limit(
     assert first.status_code == 200, first.text
     assert_error(second, 429, "RATE_LIMITED")
     assert lifted.status_code == 200, lifted.text
+
+
+# -- a budget shared with the key that made the key -----------------------------------------
+
+
+async def _budget_id(app: FastAPI, key_id: str) -> uuid.UUID | None:
+    async with app.state.db.reader() as session:
+        budget: uuid.UUID | None = await session.scalar(
+            select(Credential.budget_id).where(Credential.id == uuid.UUID(key_id))
+        )
+    return budget
+
+
+async def test_keys_made_by_a_limited_key_spend_its_budget_too(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
+) -> None:
+    """Making keys never buys more requests: each made key has the maker's limit, and every
+    use of it spends the maker's budget as well as its own."""
+    _, maker = await owned_key(app, client, acme, "developer", rateLimit={"limit": 5, "duration": 60})
+    window_start(60)
+
+    made = await create(client, acme, key=maker["key"])  # the maker's first request
+    uses = [await client.get(keys_url(acme), headers=bearer(made["key"])) for _ in range(2)]
+    verified = await verify(client, acme, {"key": made["key"]})  # by the admin: the key's 3rd use
+    by_maker = await client.get(keys_url(acme), headers=bearer(maker["key"]))
+    refused = await client.get(keys_url(acme), headers=bearer(made["key"]))
+    refused_maker = await client.get(keys_url(acme), headers=bearer(maker["key"]))
+    refused_verify = await verify(client, acme, {"key": made["key"]})
+
+    assert made["rateLimit"] == {"limit": 5, "duration": 60}
+    assert await _budget_id(app, made["id"]) == uuid.UUID(maker["id"])
+    assert [r.status_code for r in [*uses, by_maker]] == [200, 200, 200]
+    # The shared budget (5 - 4 spent) is tighter than the key's own (5 - 3).
+    assert (verified["code"], verified["rateLimit"]["remaining"]) == ("VALID", 1)
+    body = assert_error(refused, 429, "RATE_LIMITED")
+    assert body["error"]["message"].startswith(
+        "The rate limit this key shares with the key that made it of 5 requests per 60 seconds"
+    )
+    assert _rate_headers(refused)["x-ratelimit-remaining"] == 0
+    assert_error(refused_maker, 429, "RATE_LIMITED")
+    assert (refused_verify["code"], refused_verify["valid"]) == ("RATE_LIMITED", False)
+
+
+async def test_keys_made_by_made_keys_and_their_tokens_spend_the_first_makers_budget(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
+) -> None:
+    _, maker = await owned_key(app, client, acme, "developer", rateLimit={"limit": 6, "duration": 60})
+    made = await create(client, acme, key=maker["key"])
+    grandchild = await create(client, acme, key=made["key"])
+    token = await _access_token(client, acme, grandchild)
+    window_start(60)
+
+    assert await _budget_id(app, grandchild["id"]) == uuid.UUID(maker["id"])
+    uses = [await client.get(keys_url(acme), headers=bearer(token)) for _ in range(6)]
+    refused_maker = await client.get(keys_url(acme), headers=bearer(maker["key"]))
+
+    assert [r.status_code for r in uses] == [200] * 6
+    assert_error(refused_maker, 429, "RATE_LIMITED")
+
+
+async def test_a_key_made_with_manage_or_given_a_limit_by_manage_has_its_own_budget(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
+) -> None:
+    limited_admin = await create(client, acme, rateLimit={"limit": 2, "duration": 60})
+    by_admin = await create(client, acme, key=limited_admin["key"], rateLimit={"limit": 2, "duration": 60})
+    _, maker = await owned_key(app, client, acme, "developer", rateLimit={"limit": 2, "duration": 60})
+    made = await create(client, acme, key=maker["key"])
+    assert await _budget_id(app, by_admin["id"]) is None
+    assert await _budget_id(app, made["id"]) is not None
+
+    await update(client, acme, made["id"], rateLimit={"limit": 3, "duration": 60})
+    window_start(60)
+
+    assert await _budget_id(app, made["id"]) is None
+    uses = [await client.get(keys_url(acme), headers=bearer(made["key"])) for _ in range(3)]
+    assert [r.status_code for r in uses] == [200, 200, 200]
+    assert (await client.get(keys_url(acme), headers=bearer(maker["key"]))).status_code == 200
+
+
+async def test_a_made_key_follows_its_makers_new_limit(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
+) -> None:
+    _, maker = await owned_key(app, client, acme, "developer", rateLimit={"limit": 10, "duration": 60})
+    made = await create(client, acme, key=maker["key"])
+    window_start(60)
+    assert (await client.get(keys_url(acme), headers=bearer(made["key"]))).status_code == 200  # cached
+
+    await update(client, acme, maker["id"], rateLimit={"limit": 2, "duration": 60})
+    second = await client.get(keys_url(acme), headers=bearer(made["key"]))
+    third = await client.get(keys_url(acme), headers=bearer(made["key"]))
+
+    assert second.status_code == 200, second.text
+    assert_error(third, 429, "RATE_LIMITED")
+    assert _rate_headers(third)["x-ratelimit-limit"] == 2
