@@ -12,7 +12,9 @@ IPv6 clients are counted by their /64, the block one subscriber is usually given
 failures count, so a user signing in often is never slowed down. Once a budget is spent,
 every attempt it covers is refused with 429 *before* the password is checked, until the
 window ends: a refused guess learns nothing, and costs the server no password hash. The
-email is kept in the counter's name only as a digest.
+email is kept in the counter's name only as a digest. A budget is read before the password
+is checked and spent after it fails, so attempts sent at the same moment may overshoot it
+by as many as were in flight; the next one is refused.
 """
 
 from __future__ import annotations
