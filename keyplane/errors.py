@@ -32,6 +32,7 @@ TITLES = {
     404: "Not found",
     405: "Not supported",
     409: "Conflict",
+    413: "Payload too large",
     415: "Unsupported media type",
     422: "Unprocessable entity",
     429: "Too many requests",
@@ -271,6 +272,8 @@ def install_handlers(app: FastAPI) -> None:
             # FastAPI's answer to a body it could not decode at all (not UTF-8, nested too
             # deep): the same error as any other malformed JSON, not one without a code.
             item = ErrorItem("The request body is not valid JSON", "JSON_INVALID", pointer="")
+        elif exc.status_code == 413:
+            item = ErrorItem(str(exc.detail), "BODY_TOO_LARGE")
         else:
             item = ErrorItem(str(exc.detail), None)
         return render(request, exc.status_code, [item], **(exc.headers or {}))

@@ -68,15 +68,28 @@ PLAIN_ACCEPT = frozenset({b"", b"*/*", JSON_TYPE, b"application/*"})
 """``Accept`` values plain JSON satisfies without parsing."""
 
 
-async def read_body(receive: Receive) -> bytes | None:
+LEAN_BODY_BYTES = 65_536
+"""Most of a body a lean handler reads: its routes take a few hundred bytes. Past it, the
+application reads the rest, under its own cap (``keyplane.kit.bodies``)."""
+
+
+async def _small_body(message: Message, receive: Receive) -> bytes | Receive:
+    """The whole body, from ``message`` on, if it ends within ``LEAN_BODY_BYTES``; else the
+    ``receive`` that gives the application what was read and then the rest."""
     chunks: list[bytes] = []
+    size = 0
     while True:
-        message = await receive()
         if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
+            return replay_message(message, receive)
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+        if size > LEAN_BODY_BYTES:
+            read = {"type": "http.request", "body": b"".join(chunks), "more_body": True}
+            return replay_message(read, receive)
+        message = await receive()
 
 
 def replay_message(message: Message, receive: Receive) -> Receive:
@@ -318,11 +331,12 @@ class HotPaths:
         handler, from_memory, account, rest = found
         message = await receive()
         if message["type"] == "http.request" and not message.get("more_body", False):
-            body: bytes | None = message.get("body", b"")
+            body: bytes = message.get("body", b"")
         else:
-            body = await read_body(replay_message(message, receive))
-        if body is None:
-            return receive
+            read = await _small_body(message, receive)
+            if not isinstance(read, bytes):
+                return read
+            body = read
         if from_memory is not None:
             made = from_memory(services, scope, account, body)
             if made is not None:
