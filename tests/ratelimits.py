@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
+from fastapi import FastAPI
 
+from keyplane.app import Keyplane
 from keyplane.kit import clock
 from keyplane.ratelimit import MemoryLimiter, RateLimiter, RedisLimiter
 
@@ -20,6 +24,19 @@ def window_start(duration: int) -> int:
     start = (math.floor(now / duration) + 1) * duration
     clock.advance(timedelta(seconds=start - now + 0.01))
     return start
+
+
+@asynccontextmanager
+async def installed(request: pytest.FixtureRequest, app: FastAPI, kind: str) -> AsyncIterator[RateLimiter]:
+    """A fresh limiter of ``kind`` as the application's (the lean handlers' too), closed after."""
+    made = make_limiter(request, kind)
+    app.state.limiter = made
+    if isinstance(app, Keyplane) and app.services is not None:
+        app.services.limiter = made  # what the lean handlers count with
+    try:
+        yield made
+    finally:
+        await made.close()
 
 
 def make_limiter(request: pytest.FixtureRequest, kind: str) -> RateLimiter:

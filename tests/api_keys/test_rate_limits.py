@@ -12,7 +12,6 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from keyplane.app import Keyplane
 from keyplane.kit import clock
 from keyplane.models import Credential
 from keyplane.ratelimit import Decision, RateLimiter
@@ -32,7 +31,7 @@ from tests.api_keys.helpers import (
 )
 from tests.auth.support import jsonapi_error, oauth_error
 from tests.factories import Tenant, bearer
-from tests.ratelimits import KINDS, make_limiter, window_start
+from tests.ratelimits import KINDS, installed, window_start
 
 THREE_A_MINUTE = {"limit": 3, "duration": 60}
 
@@ -40,12 +39,8 @@ THREE_A_MINUTE = {"limit": 3, "duration": 60}
 @pytest.fixture(params=KINDS)
 async def limiter(request: pytest.FixtureRequest, app: FastAPI) -> AsyncIterator[RateLimiter]:
     """The app's limiter, in memory and (a second run) on Redis."""
-    made = make_limiter(request, request.param)
-    app.state.limiter = made
-    if isinstance(app, Keyplane) and app.services is not None:
-        app.services.limiter = made  # what the lean handlers count with
-    yield made
-    await made.close()
+    async with installed(request, app, request.param) as made:
+        yield made
 
 
 def _rate_headers(response: httpx.Response) -> dict[str, int]:

@@ -10,14 +10,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from keyplane.app import Keyplane
 from keyplane.config import Settings
 from keyplane.kit import clock
 from keyplane.ratelimit import RateLimiter
 from tests import factories
 from tests.auth.support import basic, jsonapi_error
 from tests.factories import Tenant, bearer
-from tests.ratelimits import KINDS, make_limiter, window_start
+from tests.ratelimits import KINDS, installed, window_start
 
 WINDOW = 60
 
@@ -32,12 +31,8 @@ def settings(settings: Settings) -> Settings:
 @pytest.fixture(params=KINDS)
 async def limiter(request: pytest.FixtureRequest, app: FastAPI) -> AsyncIterator[RateLimiter]:
     """The app's limiter, in memory and (a second run) on Redis."""
-    made = make_limiter(request, request.param)
-    app.state.limiter = made
-    if isinstance(app, Keyplane) and app.services is not None:
-        app.services.limiter = made
-    yield made
-    await made.close()
+    async with installed(request, app, request.param) as made:
+        yield made
 
 
 @pytest.fixture
