@@ -19,7 +19,7 @@ from keyplane.api_keys import lean as lean_api_keys
 from keyplane.auth.dependencies import CurrentAccount
 from keyplane.bus import bus_for
 from keyplane.cache import Caches
-from keyplane.config import MAX_BODY_BYTES, Settings, get_settings
+from keyplane.config import Settings, get_settings
 from keyplane.credentials.engine import CredentialEngine
 from keyplane.credentials.usage import UsageRecorder
 from keyplane.db import Database
@@ -85,8 +85,6 @@ class Keyplane(FastAPI):
     hot: HotPaths | None = None
     services: Services | None = None
     """Set while the application runs (its lifespan)."""
-    max_body_bytes: int = MAX_BODY_BYTES
-    """``Settings.max_body_bytes`` (read here on every request: ``app.state`` costs more)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -96,7 +94,7 @@ class Keyplane(FastAPI):
                 if left is None:
                     return
                 receive = left
-            receive = capped(receive, scope, self.max_body_bytes)
+            receive = capped(receive, scope, self.state.settings.max_body_bytes)
         await super().__call__(scope, receive, send)
 
 
@@ -182,7 +180,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(refuse_nul_characters)],
     )
     app.state.settings = settings
-    app.max_body_bytes = settings.max_body_bytes
     if settings.hot_paths:
         app.hot = _hot_paths()
     install_handlers(app)

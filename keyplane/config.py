@@ -14,7 +14,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from keyplane.auth.network import Network
 
 SECRET_FILE = "secret.key"
-MAX_BODY_BYTES = 1_048_576
 
 
 class Settings(BaseSettings):
@@ -46,7 +45,7 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=3600, gt=0, le=24 * 3600)
     """Lifetime of OAuth2 client-credentials access tokens."""
 
-    max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=1024)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest request body taken; a larger one is a 413 ``BODY_TOO_LARGE``, refused before it
     is read when its length is declared."""
 

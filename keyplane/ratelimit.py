@@ -266,12 +266,13 @@ async def enforce(
     decision, shared = spent
     whose = "The rate limit this key shares with the key that made it" if shared else "This key's rate limit"
     raise TooManyRequests(
-        f"{whose} of {_count(decision.limit, 'request')} per {_count(decision.duration, 'second')} "
-        f"is exhausted; retry in {_count(decision.retry_after, 'second')}",
+        f"{whose} of {plural(decision.limit, 'request')} per {plural(decision.duration, 'second')} "
+        f"is exhausted; retry in {plural(decision.retry_after, 'second')}",
         code,
         headers=rate_headers(decision),
     )
 
 
-def _count(n: int, noun: str) -> str:
+def plural(n: int, noun: str) -> str:
+    """``1 second``, ``3 seconds``: the counts in refusals' messages."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -26,7 +26,7 @@ import uuid
 from keyplane.auth.network import Address
 from keyplane.config import Settings
 from keyplane.errors import TooManyRequests
-from keyplane.ratelimit import Decision, RateLimiter, rate_headers
+from keyplane.ratelimit import Decision, RateLimiter, plural, rate_headers
 
 
 def _client(address: Address | None) -> str:
@@ -50,32 +50,29 @@ class LoginThrottle:
         self._window = settings.login_window_seconds
         client = _client(address)
         user = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-        self._budgets = [
-            (f"login:{account_id}:{user}:{client}", settings.login_attempts),
-            (f"login:{account_id}:{client}", settings.login_address_attempts),
+        budgets = [
+            (f"login:{account_id}:{user}:{client}", settings.login_attempts, "this email"),
+            (f"login:{account_id}:{client}", settings.login_address_attempts, "any email"),
         ]
+        self._budgets = [budget for budget in budgets if budget[1] > 0]  # 0: that limit is off
 
     async def check(self) -> None:
         """Raise ``TooManyRequests`` (429 ``RATE_LIMITED``) when a budget is spent."""
-        for (key, limit), scope in zip(self._budgets, ("this email", "any email"), strict=True):
-            if limit <= 0:
-                continue
+        for key, limit, scope in self._budgets:
             decision = await self._limiter.peek(key, limit, self._window)
             if not decision.allowed:
                 raise _refused(decision, scope)
 
     async def failed(self) -> None:
         """Count one failed attempt against every budget."""
-        for key, limit in self._budgets:
-            if limit > 0:
-                await self._limiter.hit(key, limit, self._window)
+        for key, limit, _ in self._budgets:
+            await self._limiter.hit(key, limit, self._window)
 
 
 def _refused(decision: Decision, scope: str) -> TooManyRequests:
-    seconds = decision.retry_after
     return TooManyRequests(
         f"Too many failed sign-ins for {scope} from your address; "
-        f"retry in {seconds} second{'' if seconds == 1 else 's'}",
+        f"retry in {plural(decision.retry_after, 'second')}",
         "RATE_LIMITED",
         header="Authorization",
         headers=rate_headers(decision),
