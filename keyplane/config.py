@@ -46,8 +46,7 @@ class Settings(BaseSettings):
     """Lifetime of OAuth2 client-credentials access tokens."""
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    """Largest request body taken; a larger one is a 413 ``BODY_TOO_LARGE``, refused before it
-    is read when its length is declared."""
+    """Largest request body taken; a larger one is a 413 ``BODY_TOO_LARGE`` (``keyplane.kit.bodies``)."""
 
     login_attempts: int = Field(default=10, ge=0)
     """Failed sign-ins (``POST /tokens``) allowed for one email from one client address per

@@ -1,7 +1,8 @@
 """A cap on request bodies, so no client can make a process hold more than it should.
 
 Every body Keyplane takes is a small JSON document (or form). A body declared larger than
-``max_body_bytes`` is refused at the first read, before any of it is buffered; one sent in
+``max_body_bytes`` is refused at the application's first read of it (a lean handler may
+have read up to ``keyplane.hot.LEAN_BODY_BYTES`` before handing it over); one sent in
 chunks without a declared length is counted as it arrives and refused once it passes the
 cap. Either way the answer is a 413 ``BODY_TOO_LARGE`` in the route's own envelope
 (``keyplane.errors``), and nothing is changed.
