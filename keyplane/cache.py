@@ -9,7 +9,10 @@ Three rules keep a cache from ever serving what the database no longer says:
 
 - **Size and lifetime are bounded.** An entry lives at most ``ttl`` seconds and the cache
   holds at most ``size`` entries, dropping the least recently used; memory does not grow
-  with the number of keys stored.
+  with the number of keys stored. Each entry's lifetime is shortened by a random share of up
+  to ``JITTER``: entries filled together (after a restart, or when a lost bus connection
+  emptied the caches) would otherwise all expire in the same instant, and every request of
+  that moment would read the database at once.
 - **A fill that raced a change is not kept.** ``generation()`` is read before the database
   read; ``put`` refuses the entry if an invalidation of one of its tags arrived in between
   (or the history of invalidations no longer reaches back that far), since the row it was
@@ -23,6 +26,7 @@ Three rules keep a cache from ever serving what the database no longer says:
 from __future__ import annotations
 
 import asyncio
+import random
 import sys
 import time
 import uuid
@@ -40,6 +44,8 @@ _FAILED = object()
 _NONE = object()
 EVERYTHING = "*"
 """The tag that drops every entry of every cache (after a change too wide to name)."""
+JITTER = 0.2
+"""Largest share of ``ttl`` an entry's lifetime is shortened by, at random."""
 
 
 class Caches:
@@ -136,7 +142,8 @@ class TaggedCache(Generic[K, V]):
             return
         if key in self._entries:
             self._remove(key)
-        self._entries[key] = (time.monotonic() + self.ttl, value, names)
+        lifetime = self.ttl * (1.0 - JITTER * random.random())  # noqa: S311 (not a secret)
+        self._entries[key] = (time.monotonic() + lifetime, value, names)
         for name in names:
             held = self._index.get(name, _NONE)
             if held is _NONE:

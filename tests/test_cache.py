@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from keyplane.bus import Bus
-from keyplane.cache import EVERYTHING, Caches, TaggedCache
+from keyplane.cache import EVERYTHING, JITTER, Caches, TaggedCache
 
 
 def _cache(size: int = 10, ttl: float = 60.0) -> tuple[Caches, TaggedCache[str, str]]:
@@ -23,11 +23,29 @@ def test_an_entry_is_served_until_its_lifetime_ends(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(time, "monotonic", lambda: now)
     cache.put("k", "v", ["t"], caches.generation())
     assert cache.get("k") == "v"
-    monkeypatch.setattr(time, "monotonic", lambda: now + 4.9)
+    monkeypatch.setattr(time, "monotonic", lambda: now + 5 * (1 - JITTER) - 0.01)
     assert cache.get("k") == "v"
-    monkeypatch.setattr(time, "monotonic", lambda: now + 5.1)
+    monkeypatch.setattr(time, "monotonic", lambda: now + 5.01)
     assert cache.get("k") is None
     assert len(cache) == 0
+
+
+def test_entries_filled_together_do_not_all_expire_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache filled in one burst (a restart) must not empty in one instant 300 s later, with
+    every request of that moment reading the database: lifetimes spread over the last
+    ``JITTER`` of ``ttl``, and none is longer than ``ttl``."""
+    caches, cache = _cache(size=1000, ttl=100)
+    now = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: now)
+    for number in range(1000):
+        cache.put(f"k{number}", "v", [], caches.generation())
+    alive = []
+    for elapsed in (100 * (1 - JITTER) - 0.01, 90, 100.01):
+        monkeypatch.setattr(time, "monotonic", lambda elapsed=elapsed: now + elapsed)
+        alive.append(sum(cache.get(f"k{number}") is not None for number in range(1000)))
+    assert alive[0] == 1000
+    assert 300 < alive[1] < 700  # about half lived past 90 s, half did not
+    assert alive[2] == 0
 
 
 def test_the_size_is_bounded_and_the_least_recently_used_goes_first() -> None:
