@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from keyplane.auth.scopes import Role
-from keyplane.db import touched
+from keyplane.db import ReadNow, holds_connection, touched
 from keyplane.models import Credential, User
 
 _PARENT = aliased(Credential)
@@ -50,12 +50,22 @@ compiled-statement cache. Columns, not an entity: a cache miss builds no ORM ins
 (identity map, attribute instrumentation), which is most of what a miss costs in Python."""
 
 
-async def state_row(session: AsyncSession, lookup: str) -> Row[*tuple[Any, ...]] | None:
+async def state_row(
+    session: AsyncSession, lookup: str, read_now: ReadNow | None = None
+) -> Row[*tuple[Any, ...]] | None:
     """The credential with this lookup handle, with its owner's ``role`` (``product`` for a
     product token), its parent key's rate limit and window (an access token's budget is
     its key's), and the budget it shares with the key that made it (or made its key), if
-    any: one indexed point read."""
-    return (await session.execute(_STATE, {"lookup": lookup})).first()
+    any: one indexed point read.
+
+    Made by ``read_now`` (``Database.read_now``) when given and it can, unless ``session``
+    has begun a transaction (which may hold changes of its own that only it sees)."""
+    params = {"lookup": lookup}
+    if read_now is not None and not holds_connection(session):
+        done, row = read_now(_STATE, params)
+        if done:
+            return row
+    return (await session.execute(_STATE, params)).first()
 
 
 async def revoke_children(session: AsyncSession, parent_id: uuid.UUID, when: datetime) -> None:
