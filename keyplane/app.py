@@ -134,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             size=settings.cache_size,
             ttl=ttl,
             miss_ttl=min(settings.cache_miss_seconds, ttl),
-            read_now=database.read_now,
+            read_first=database.read_first,
         )
         app.state.keys = KeyRing(settings.server_secret())
         # What the lean handlers serve from (filled as requests read them).

@@ -23,7 +23,7 @@ from keyplane.auth.network import Address, allowed
 from keyplane.auth.scopes import SCOPE_NAMES, Scope, role_scopes
 from keyplane.cache import Caches, TaggedCache
 from keyplane.credentials import repository
-from keyplane.db import ReadNow, holds_connection
+from keyplane.db import ReadFirst, holds_connection
 from keyplane.kit.credentials import CredentialHasher, CredentialKind, generate, parse
 from keyplane.models import Credential
 
@@ -143,12 +143,12 @@ class CredentialEngine:
         size: int = 0,
         ttl: float = 60.0,
         miss_ttl: float = 5.0,
-        read_now: ReadNow | None = None,
+        read_first: ReadFirst | None = None,
     ) -> None:
         self.hasher = hasher
         self.caches = caches or Caches()
-        self._read_now = read_now
-        """``Database.read_now``: a miss read without a session when the database allows."""
+        self._read_first = read_first
+        """``Database.read_first``: a miss read without a session when the database allows."""
         self._known: TaggedCache[bytes, CredentialState] = self.caches.cache("credentials", size, ttl)
         self._loading: dict[bytes, asyncio.Future[CredentialState | object | None]] = {}
         self._unknown: TaggedCache[bytes, Outcome] = self.caches.cache(
@@ -239,7 +239,7 @@ class CredentialEngine:
         return Outcome.VALID, state
 
     async def _load(self, session: AsyncSession, lookup: str, digest: bytes) -> CredentialState | None:
-        row = await repository.state_row(session, lookup, self._read_now)
+        row = await repository.state_row(session, lookup, self._read_first)
         if row is None or not hmac.compare_digest(digest, row.digest):
             return None
         stored = frozenset(Scope(scope) for scope in row.scopes if scope in SCOPE_NAMES)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from keyplane.auth.scopes import Role
-from keyplane.db import ReadNow, holds_connection, touched
+from keyplane.db import ReadFirst, holds_connection, touched
 from keyplane.models import Credential, User
 
 _PARENT = aliased(Credential)
@@ -51,18 +51,19 @@ compiled-statement cache. Columns, not an entity: a cache miss builds no ORM ins
 
 
 async def state_row(
-    session: AsyncSession, lookup: str, read_now: ReadNow | None = None
+    session: AsyncSession, lookup: str, read_first: ReadFirst | None = None
 ) -> Row[*tuple[Any, ...]] | None:
     """The credential with this lookup handle, with its owner's ``role`` (``product`` for a
     product token), its parent key's rate limit and window (an access token's budget is
     its key's), and the budget it shares with the key that made it (or made its key), if
     any: one indexed point read.
 
-    Made by ``read_now`` (``Database.read_now``) when given and it can, unless ``session``
-    has begun a transaction (which may hold changes of its own that only it sees)."""
+    Made by ``read_first`` (``Database.read_first``) when given and it can, unless
+    ``session`` has begun a transaction: it may hold changes that only it sees, and a request
+    holding a pooled connection must not wait for a second one."""
     params = {"lookup": lookup}
-    if read_now is not None and not holds_connection(session):
-        done, row = read_now(_STATE, params)
+    if read_first is not None and not holds_connection(session):
+        done, row = await read_first(_STATE, params)
         if done:
             return row
     return (await session.execute(_STATE, params)).first()

@@ -1,6 +1,7 @@
-"""A credential not cached is read at once on an SQLite file (``Database.read_now``), without a
-session and its trips to aiosqlite's thread; on PostgreSQL, and whenever that read cannot be
-made (it would wait for a lock, or fails), through a session as before. Either way the
+"""A credential that is not cached is read without a session (``Database.read_first``): on an
+SQLite file at once, on the event loop (``read_now``), with no trips to aiosqlite's thread;
+on PostgreSQL on a pooled connection in autocommit. On SQLite, a read that cannot be made at
+once (it would wait for a lock, or fails) is made by the session as before. Either way the
 answer is the same."""
 
 from __future__ import annotations
@@ -41,64 +42,64 @@ def _status_of(credential_id: uuid.UUID) -> Any:
     return select(Credential.status).where(Credential.id == credential_id)
 
 
-async def test_a_credential_not_cached_is_read_without_a_session_on_sqlite_only(
-    app: FastAPI, client: httpx.AsyncClient, acme: Tenant, database_url: str, monkeypatch: pytest.MonkeyPatch
+async def test_a_credential_not_cached_is_read_without_a_session(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     created = await factories.api_key(client, acme, name="cold")
-    assert (await verify(client, acme, {"key": created["key"]}))["code"] == "VALID"  # caller cached
+    assert (await verify(client, acme, {"key": created["key"]}))["code"] == "VALID"
     app.state.credentials._known.clear()
     opened = _count_sessions(app.state.db, monkeypatch)
 
     answer = await verify(client, acme, {"key": created["key"]})
 
     assert (answer["code"], answer["keyId"]) == ("VALID", created["id"])
-    # Both the caller's key and the verified one were read: by the session on PostgreSQL
-    # (one per request), at once on SQLite.
-    assert opened[0] == (0 if database_url.startswith("sqlite") else 1)
+    assert opened[0] == 0  # both the caller's key and the verified one were read without one
 
 
-async def test_a_read_made_at_once_sees_every_commit_before_it(
+async def test_a_read_without_a_session_sees_every_commit_before_it(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, database_url: str
 ) -> None:
     database: Database = app.state.db
     created = await factories.api_key(client, acme, name="changing")
     key_id = uuid.UUID(str(created["id"]))
-    if not database_url.startswith("sqlite"):
-        assert database.read_now(_status_of(key_id), {}) == (False, None)
-        return
-    assert database.read_now(_status_of(key_id), {})[1] == ("active",)
+    assert await database.read_first(_status_of(key_id), {}) == (True, ("active",))
 
     async with database.writer() as session:
         await session.execute(update(Credential).where(Credential.id == key_id).values(status="inactive"))
         await session.commit()
 
     # The connection it reads on keeps no snapshot between reads.
-    assert database.read_now(_status_of(key_id), {})[1] == ("inactive",)
-    # A read that fails is left to a session; the next one is made on a new connection.
-    assert database.read_now(text("SELECT status FROM no_such_table"), {}) == (False, None)
-    assert database.read_now(_status_of(key_id), {}) == (True, ("inactive",))
+    assert await database.read_first(_status_of(key_id), {}) == (True, ("inactive",))
     app.state.credentials._known.clear()
     assert (await verify(client, acme, {"key": created["key"]}))["code"] == "INACTIVE"
+    if database_url.startswith("sqlite"):
+        # A read that fails is left to a session; the next one is made on a new connection.
+        assert database.read_now(text("SELECT status FROM no_such_table"), {}) == (False, None)
+        assert database.read_now(_status_of(key_id), {}) == (True, ("inactive",))
+    else:
+        assert database.read_now(_status_of(key_id), {}) == (False, None)  # SQLite's alone
 
 
-async def test_a_read_it_cannot_make_at_once_is_left_to_a_session(
+async def test_on_sqlite_a_read_that_cannot_be_made_at_once_is_left_to_the_session(
     app: FastAPI,
     client: httpx.AsyncClient,
     acme: Tenant,
+    database_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     database: Database = app.state.db
     created = await factories.api_key(client, acme, name="fallback")
-    # A reader that cannot open its file (as when it would have to wait for a lock); on
-    # PostgreSQL, where there is none, one made for the occasion.
+    # A reader that cannot open its file (as when it would have to wait for a lock).
     monkeypatch.setattr(database, "_quick", create_engine(f"sqlite:///{tmp_path / 'missing' / 'x.db'}"))
     monkeypatch.setattr(database, "_quick_local", threading.local())
-    assert database.read_now(_status_of(uuid.UUID(str(created["id"]))), {}) == (False, None)
+    sqlite = database_url.startswith("sqlite")
+    read = await database.read_first(_status_of(uuid.UUID(str(created["id"]))), {})
+    assert read == ((False, None) if sqlite else (True, ("active",)))  # PostgreSQL: unaffected
     app.state.credentials._known.clear()
     opened = _count_sessions(database, monkeypatch)
 
     answer = await verify(client, acme, {"key": created["key"]})
 
     assert (answer["code"], answer["keyId"]) == ("VALID", created["id"])
-    assert opened[0] == 1
+    assert opened[0] == (1 if sqlite else 0)
