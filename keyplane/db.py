@@ -89,6 +89,8 @@ ReadFirst = Callable[[Executable, dict[str, Any]], Awaitable[tuple[bool, Row[Any
 """``Database.read_first``: (True, the first row or None), or (False, None) to read through a
 session instead."""
 
+T = TypeVar("T")
+
 _TOUCHED = "keyplane.touched"
 _PUBLISH = "keyplane.publish"
 
@@ -165,6 +167,13 @@ class Database:
         of both threads. So it is made here, on a connection of this thread that can only
         read, with no transaction beyond the statement itself (WAL: it never blocks a writer,
         and sees everything committed before it)."""
+        return self.run_now(lambda connection: connection.execute(statement, params).first())
+
+    def run_now(self, work: Callable[[Connection], T]) -> tuple[bool, T | None]:
+        """(True, what ``work`` returns) when it ran at once on this thread's read-only
+        connection (see ``read_now``; each of its statements sees everything committed before
+        it), or (False, None) when it could not (not an SQLite file; a lock to wait for; an
+        error): then the caller's own session does the work."""
         if self._quick is None:
             return False, None
         connection: Connection | None = getattr(self._quick_local, "connection", None)
@@ -173,7 +182,7 @@ class Database:
                 connection = self._quick.connect()
                 self._quick_local.connection = connection
                 self._quick_connections.append(connection)
-            return True, connection.execute(statement, params).first()
+            return True, work(connection)
         except DBAPIError:
             # Busy, or the file is not what it was: the next read here starts on a new
             # connection.

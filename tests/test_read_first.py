@@ -18,11 +18,13 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.app import Keyplane
 from keyplane.db import Database
 from keyplane.models import Credential
 from tests import factories
 from tests.api_keys.helpers import verify
 from tests.factories import Tenant
+from tests.licensing import helpers as licensing
 
 
 def _count_sessions(database: Database, monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -103,3 +105,31 @@ async def test_on_sqlite_a_read_that_cannot_be_made_at_once_is_left_to_the_sessi
 
     assert (answer["code"], answer["keyId"]) == ("VALID", created["id"])
     assert opened[0] == (1 if sqlite else 0)
+
+
+async def test_a_license_not_cached_is_read_without_a_session_on_sqlite(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    acme: Tenant,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """validate-key reads a license, its policy, machines and owner on a miss: at once on
+    SQLite (``Database.run_now``), through one session on PostgreSQL; the same answer."""
+    policy = await licensing.policy(client, acme, await licensing.product(client, acme))
+    made = await licensing.license(client, acme, policy, name="cold")
+    app.state.licenses.clear()
+    opened = _count_sessions(app.state.db, monkeypatch)
+
+    response = await client.post(
+        f"{acme.base}/licenses/actions/validate-key", json={"meta": {"key": made["attributes"]["key"]}}
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["meta"]["code"], body["data"]["id"]) == ("VALID", made["id"])
+    assert "keygen-signature" in response.headers
+    assert opened[0] == (0 if database_url.startswith("sqlite") else 1)
+    assert isinstance(app, Keyplane)
+    assert app.hot is not None
+    assert app.hot.answered == 1  # the lean handler answered it

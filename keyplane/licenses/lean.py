@@ -116,7 +116,12 @@ async def validate_key(
         session = lazy_session(services.db)
 
         async def load() -> tuple[Snapshot | Missing, list[Tag]]:
-            return cache_entry(account, license_key, await lifecycle.snapshot(session, account, license_key))
+            done, found = services.db.run_now(
+                lambda connection: lifecycle.snapshot_now(connection, account, license_key)
+            )
+            if not done:
+                found = await lifecycle.snapshot(session, account, license_key)
+            return cache_entry(account, license_key, found)
 
         try:
             cached = await services.licenses.fill(cache_key, load)

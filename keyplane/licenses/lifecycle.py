@@ -13,7 +13,9 @@ from typing import TypeVar, cast
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from keyplane.auth.principal import AccountRef, Bearer
@@ -68,12 +70,16 @@ def _plain(record: R) -> R:
     return cast(R, SimpleNamespace(**{column.key: getattr(record, column.key) for column in columns}))
 
 
-async def _context(session: AsyncSession, license: License) -> Snapshot:
-    policy = await session.get(Policy, license.policy_id)
+def _context_of(session: Session, license: License) -> Snapshot:
+    policy = session.get(Policy, license.policy_id)
     assert policy is not None
-    machines = (await session.scalars(select(Machine).where(Machine.license_id == license.id))).all()
-    owner = await session.get(User, license.owner_id) if license.owner_id else None
+    machines = session.scalars(select(Machine).where(Machine.license_id == license.id)).all()
+    owner = session.get(User, license.owner_id) if license.owner_id else None
     return Snapshot(license, policy, machines, owner)
+
+
+async def _context(session: AsyncSession, license: License) -> Snapshot:
+    return await session.run_sync(_context_of, license)
 
 
 R = TypeVar("R", License, Policy, Machine, User)
@@ -111,12 +117,22 @@ async def _validate(
     return snapshot.check(checked, now), snapshot
 
 
+def _snapshot_of(session: Session, account_id: uuid.UUID, key_digest: bytes) -> Snapshot | None:
+    license = session.scalar(
+        select(License).where(License.account_id == account_id, License.key_digest == key_digest)
+    )
+    return None if license is None else _context_of(session, license)
+
+
 async def snapshot(session: AsyncSession, account: AccountRef, key: str) -> Snapshot | None:
     """What validating ``key`` reads, without validating it (for the lean handler's cache)."""
-    license = await session.scalar(
-        select(License).where(License.account_id == account.id, License.key_digest == digest(key))
-    )
-    return None if license is None else await _context(session, license)
+    return await session.run_sync(_snapshot_of, account.id, digest(key))
+
+
+def snapshot_now(connection: Connection, account: AccountRef, key: str) -> Snapshot | None:
+    """``snapshot`` made on a connection of the event loop's thread (``Database.run_now``)."""
+    with Session(bind=connection, expire_on_commit=False) as session:
+        return _snapshot_of(session, account.id, digest(key))
 
 
 async def validate_key(
