@@ -133,3 +133,24 @@ async def test_a_license_not_cached_is_read_without_a_session_on_sqlite(
     assert isinstance(app, Keyplane)
     assert app.hot is not None
     assert app.hot.answered == 1  # the lean handler answered it
+
+
+async def test_an_api_key_document_not_cached_is_read_without_a_session_on_sqlite(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    acme: Tenant,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    created = await factories.api_key(client, acme, name="document")
+    assert (await verify(client, acme, {"key": acme.key}))["code"] == "VALID"  # the caller cached
+    app.state.api_keys.clear()
+    opened = _count_sessions(app.state.db, monkeypatch)
+
+    response = await client.get(f"{acme.base}/api-keys/{created['id']}", headers=factories.bearer(acme.key))
+
+    assert response.status_code == 200, response.text
+    assert {key: response.json()[key] for key in ("id", "name", "start")} == {
+        key: created[key] for key in ("id", "name", "start")
+    }
+    assert opened[0] == (0 if database_url.startswith("sqlite") else 1)

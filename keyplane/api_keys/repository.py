@@ -5,7 +5,9 @@ from collections.abc import Sequence
 from typing import Literal
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from keyplane.kit.credentials import CredentialKind
 from keyplane.models import Credential
@@ -28,13 +30,26 @@ def visible(
     return conditions
 
 
+def _one(conditions: list[ColumnElement[bool]], key_id: uuid.UUID) -> Select[Credential]:
+    return select(Credential).where(*conditions, Credential.id == key_id)
+
+
 async def get(
     session: AsyncSession, conditions: list[ColumnElement[bool]], key_id: uuid.UUID, *, lock: bool = False
 ) -> Credential | None:
-    statement: Select[Credential] = select(Credential).where(*conditions, Credential.id == key_id)
+    statement = _one(conditions, key_id)
     if lock:
         statement = statement.with_for_update()
     return await session.scalar(statement)
+
+
+def get_now(
+    connection: Connection, conditions: list[ColumnElement[bool]], key_id: uuid.UUID
+) -> Credential | None:
+    """``get`` on a connection of the event loop's thread (``Database.run_now``): the key comes
+    back detached, with its columns loaded."""
+    with Session(bind=connection, expire_on_commit=False) as session:
+        return session.scalar(_one(conditions, key_id))
 
 
 async def count(session: AsyncSession, conditions: list[ColumnElement[bool]]) -> int:
