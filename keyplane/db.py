@@ -91,6 +91,12 @@ session instead."""
 
 T = TypeVar("T")
 
+
+def _in_session(connection: Connection, work: Callable[[Session], T]) -> T:
+    with Session(bind=connection, expire_on_commit=False) as session:
+        return work(session)
+
+
 _TOUCHED = "keyplane.touched"
 _PUBLISH = "keyplane.publish"
 
@@ -192,6 +198,17 @@ class Database:
                 with suppress(DBAPIError):
                     connection.close()
             return False, None
+
+    async def read(self, session: AsyncSession, work: Callable[[Session], T]) -> T:
+        """What ``work`` reads, made on a session of this thread's read-only SQLite connection
+        when ``run_now`` can (``work`` then runs without leaving the event loop), else through
+        ``session`` (``run_sync``): always through ``session`` once it has begun a transaction,
+        which may hold changes that only it sees. ``work`` must only read."""
+        if not holds_connection(session):
+            done, found = self.run_now(lambda connection: _in_session(connection, work))
+            if done:
+                return cast(T, found)
+        return await session.run_sync(work)
 
     async def read_first(self, statement: Executable, params: dict[str, Any]) -> tuple[bool, Row[Any] | None]:
         """(True, the first row or None) of a one-statement read made outside any transaction

@@ -115,7 +115,7 @@ async def test_a_license_not_cached_is_read_without_a_session_on_sqlite(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """validate-key reads a license, its policy, machines and owner on a miss: at once on
-    SQLite (``Database.run_now``), through one session on PostgreSQL; the same answer."""
+    SQLite (``Database.read``), through one session on PostgreSQL; the same answer."""
     policy = await licensing.policy(client, acme, await licensing.product(client, acme))
     made = await licensing.license(client, acme, policy, name="cold")
     app.state.licenses.clear()

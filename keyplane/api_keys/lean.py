@@ -184,11 +184,7 @@ async def get(
 
         async def load() -> tuple[KeptKey, list[Tag]] | None:
             conditions = repository.visible(account.id, None, None)
-            done, found = services.db.run_now(
-                lambda connection: repository.get_now(connection, conditions, key_id)
-            )
-            if not done:
-                found = await repository.get(session, conditions, key_id)
+            found = await services.db.read(session, lambda sync: repository.get_in(sync, conditions, key_id))
             return None if found is None else (KeptKey.of(api_key_out(found)), snapshot_tags(found))
 
         key: KeptKey | None = services.api_keys.get(key_id) or await services.api_keys.fill(

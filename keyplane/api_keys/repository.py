@@ -5,7 +5,6 @@ from collections.abc import Sequence
 from typing import Literal
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -43,13 +42,9 @@ async def get(
     return await session.scalar(statement)
 
 
-def get_now(
-    connection: Connection, conditions: list[ColumnElement[bool]], key_id: uuid.UUID
-) -> Credential | None:
-    """``get`` on a connection of the event loop's thread (``Database.run_now``): the key comes
-    back detached, with its columns loaded."""
-    with Session(bind=connection, expire_on_commit=False) as session:
-        return session.scalar(_one(conditions, key_id))
+def get_in(session: Session, conditions: list[ColumnElement[bool]], key_id: uuid.UUID) -> Credential | None:
+    """``get`` on a synchronous session (``Database.read``)."""
+    return session.scalar(_one(conditions, key_id))
 
 
 async def count(session: AsyncSession, conditions: list[ColumnElement[bool]]) -> int:

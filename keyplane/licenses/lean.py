@@ -116,11 +116,7 @@ async def validate_key(
         session = lazy_session(services.db)
 
         async def load() -> tuple[Snapshot | Missing, list[Tag]]:
-            done, found = services.db.run_now(
-                lambda connection: lifecycle.snapshot_now(connection, account, license_key)
-            )
-            if not done:
-                found = await lifecycle.snapshot(session, account, license_key)
+            found = await services.db.read(session, lambda sync: lifecycle.snapshot_of(sync, *cache_key))
             return cache_entry(account, license_key, found)
 
         try:

@@ -13,7 +13,6 @@ from typing import TypeVar, cast
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, update
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -117,22 +116,13 @@ async def _validate(
     return snapshot.check(checked, now), snapshot
 
 
-def _snapshot_of(session: Session, account_id: uuid.UUID, key_digest: bytes) -> Snapshot | None:
+def snapshot_of(session: Session, account_id: uuid.UUID, key_digest: bytes) -> Snapshot | None:
+    """What validating the key with ``key_digest`` reads, without validating it (for the lean
+    handler's cache; run by ``Database.read``)."""
     license = session.scalar(
         select(License).where(License.account_id == account_id, License.key_digest == key_digest)
     )
     return None if license is None else _context_of(session, license)
-
-
-async def snapshot(session: AsyncSession, account: AccountRef, key: str) -> Snapshot | None:
-    """What validating ``key`` reads, without validating it (for the lean handler's cache)."""
-    return await session.run_sync(_snapshot_of, account.id, digest(key))
-
-
-def snapshot_now(connection: Connection, account: AccountRef, key: str) -> Snapshot | None:
-    """``snapshot`` made on a connection of the event loop's thread (``Database.run_now``)."""
-    with Session(bind=connection, expire_on_commit=False) as session:
-        return _snapshot_of(session, account.id, digest(key))
 
 
 async def validate_key(
