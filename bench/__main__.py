@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from rich.markup import escape
 from rich.table import Table
 
 from bench import load as loader
@@ -428,7 +429,7 @@ def _peer(plan: Plan, keys: int) -> list[Row]:
     with as many keys as the working set; none when its extra is not installed."""
     missing = peer_missing()
     if missing:
-        console.print(f"[yellow]the peer is not measured: {missing}[/]")
+        console.print(f"[yellow]the peer is not measured: {escape(missing)}[/]")
         return []
     args = plan.args
     console.rule("the peer: Django REST framework + djangorestframework-api-key")
