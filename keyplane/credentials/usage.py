@@ -63,6 +63,7 @@ class UsageRecorder:
         self._written: dict[uuid.UUID, datetime] = {}
         self._validated: dict[uuid.UUID, datetime] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def record(self, state: CredentialState, when: datetime) -> None:
         """A use of this credential; an OAuth2 access token's use is its API key's use too.
@@ -96,36 +97,57 @@ class UsageRecorder:
         return when + self._resolution
 
     async def flush(self) -> None:
+        """Write what was noted, one transaction per chunk: a writer of the moment (a request,
+        another process) waits for one chunk at most, never for the whole batch, which under
+        load can take seconds. A chunk that fails goes back to be noted, with every chunk
+        after it; the ones already committed stay written."""
         if not self._pending and not self._validated:
             return
         batch, self._pending = self._pending, {}
         validations, self._validated = self._validated, {}
+        uses, validated = _chunks(_in_order(batch)), _chunks(_in_order(validations))
+        written = 0
         try:
-            async with self._database.writer() as session:
-                for chunk in _chunks(_in_order(batch)):
+            for chunk in uses:
+                async with self._database.writer() as session:
                     await repository.touch(session, chunk)
-                for chunk in _chunks(_in_order(validations)):
+                    await session.commit()
+                written += 1
+            for chunk in validated:
+                async with self._database.writer() as session:
                     await licenses.touch_validated(session, chunk)
-                await session.commit()
+                    await session.commit()
+                written += 1
         except Exception:
-            log.exception("credential.usage.flush_failed", extra={"count": len(batch) + len(validations)})
-            for credential_id, when in batch.items():
+            left_uses = [use for chunk in uses[written:] for use in chunk]
+            left_validated = [use for chunk in validated[max(written - len(uses), 0) :] for use in chunk]
+            left = len(left_uses) + len(left_validated)
+            log.exception("credential.usage.flush_failed", extra={"count": left})
+            for credential_id, when in left_uses:
                 self._written.pop(credential_id, None)
                 self._note(credential_id, when)
-            for license_id, when in validations.items():
+            for license_id, when in left_validated:
                 self.validated(license_id, when)
 
     async def _run(self) -> None:
+        stopping = self._stopping
         while True:
-            await asyncio.sleep(self._interval)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self._interval)
+            if stopping.is_set():
+                return
             await self.flush()
 
     def start(self) -> None:
+        self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="keyplane-usage")
 
     async def stop(self) -> None:
+        """Write everything noted. A flush in progress is let finish, not cancelled: cancelled
+        between two statements, its batch would be lost (and on SQLite its transaction could
+        keep the write lock until the connection is collected)."""
         if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            await self._task
+            self._task = None
         await self.flush()
