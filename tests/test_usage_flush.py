@@ -75,37 +75,42 @@ async def test_stopping_lets_a_batch_being_written_finish(
     assert await _last_used(client, acme, second) == used_at + timedelta(seconds=1)
 
 
-async def test_a_failed_chunk_keeps_the_chunks_before_it_and_is_written_next_time(
+async def test_a_failed_transaction_keeps_the_ones_before_it_and_is_written_next_time(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each chunk is a transaction of its own (a writer waits for one chunk, not the whole
-    batch): when the second of three fails, the first stays written and the other two are
-    noted again, then written by the next flush with the times they were used at."""
-    states = sorted(await _keys(app, client, acme, 3), key=lambda state: state.id.int)  # flush order
+    """A batch is written in several transactions (a writer waits for one, not for the whole
+    batch): when the second of three fails midway, the first stays written and the rest is noted
+    again, then written by the next flush with the times the keys were used at."""
+    states = sorted(await _keys(app, client, acme, 5), key=lambda state: state.id.int)  # flush order
     monkeypatch.setattr(usage, "CHUNK", 1)
+    monkeypatch.setattr(usage, "TRANSACTION_CHUNKS", 2)  # transactions: keys 0-1, 2-3, 4
     touch: Touch = repository.touch
     calls = 0
 
-    async def second_fails(session: AsyncSession, uses: list[tuple[uuid.UUID, datetime]]) -> None:
+    async def fourth_fails(session: AsyncSession, uses: list[tuple[uuid.UUID, datetime]]) -> None:
         nonlocal calls
         calls += 1
-        if calls == 2:
+        if calls == 4:
             raise OperationalError("UPDATE credentials", {}, Exception("the database went away"))
         await touch(session, uses)
 
-    monkeypatch.setattr(repository, "touch", second_fails)
+    monkeypatch.setattr(repository, "touch", fourth_fails)
     recorder = UsageRecorder(app.state.db, interval=3600)
     used_at = (clock.now() + timedelta(days=1)).replace(microsecond=0)
     for offset, state in enumerate(states):
         recorder.record(state, used_at + timedelta(seconds=offset))
 
     await recorder.flush()
-    assert calls == 2  # the third chunk was not tried
-    assert await _last_used(client, acme, states[0]) == used_at
-    assert await _last_used(client, acme, states[1]) is None
-    assert await _last_used(client, acme, states[2]) is None
+    assert calls == 4  # the last transaction was not tried
+    assert [await _last_used(client, acme, state) for state in states] == [
+        used_at,
+        used_at + timedelta(seconds=1),
+        None,  # written, then rolled back with the statement after it
+        None,
+        None,
+    ]
 
     await recorder.flush()
     assert [await _last_used(client, acme, state) for state in states] == [
-        used_at + timedelta(seconds=offset) for offset in range(3)
+        used_at + timedelta(seconds=offset) for offset in range(5)
     ]

@@ -26,6 +26,11 @@ log = logging.getLogger("keyplane.usage")
 CHUNK = 100
 """Rows per statement of a flush: the parameters of each statement are prepared on the
 event loop, so one statement for ten thousand keys would stall every request of the moment."""
+TRANSACTION_CHUNKS = 10
+"""Chunks per transaction of a flush (1,000 rows): an API write of the moment, in this
+process or another, waits for one transaction at most, never for a whole batch of ten
+thousand keys (seconds, when requests keep the event loop busy). A transaction per chunk
+would cost 20 us more per row in commits."""
 TRACKED = 100_000
 """Keys whose last written use a process remembers (past that it starts afresh, which costs
 one more write per key)."""
@@ -97,37 +102,38 @@ class UsageRecorder:
         return when + self._resolution
 
     async def flush(self) -> None:
-        """Write what was noted, one transaction per chunk: a writer of the moment (a request,
-        another process) waits for one chunk at most, never for the whole batch, which under
-        load can take seconds. A chunk that fails goes back to be noted, with every chunk
-        after it; the ones already committed stay written."""
+        """Write what was noted, ``TRANSACTION_CHUNKS`` chunks per transaction. A chunk that
+        fails goes back to be noted, with every chunk after it; the transactions already
+        committed stay written."""
         if not self._pending and not self._validated:
             return
         batch, self._pending = self._pending, {}
         validations, self._validated = self._validated, {}
-        uses, validated = _chunks(_in_order(batch)), _chunks(_in_order(validations))
+        chunks = [(True, chunk) for chunk in _chunks(_in_order(batch))]
+        chunks += [(False, chunk) for chunk in _chunks(_in_order(validations))]
         written = 0
         try:
-            for chunk in uses:
+            while written < len(chunks):
+                transaction = chunks[written : written + TRANSACTION_CHUNKS]
                 async with self._database.writer() as session:
-                    await repository.touch(session, chunk)
+                    for is_use, chunk in transaction:
+                        if is_use:
+                            await repository.touch(session, chunk)
+                        else:
+                            await licenses.touch_validated(session, chunk)
                     await session.commit()
-                written += 1
-            for chunk in validated:
-                async with self._database.writer() as session:
-                    await licenses.touch_validated(session, chunk)
-                    await session.commit()
-                written += 1
+                written += len(transaction)
         except Exception:
-            left_uses = [use for chunk in uses[written:] for use in chunk]
-            left_validated = [use for chunk in validated[max(written - len(uses), 0) :] for use in chunk]
-            left = len(left_uses) + len(left_validated)
-            log.exception("credential.usage.flush_failed", extra={"count": left})
-            for credential_id, when in left_uses:
-                self._written.pop(credential_id, None)
-                self._note(credential_id, when)
-            for license_id, when in left_validated:
-                self.validated(license_id, when)
+            left = chunks[written:]
+            count = sum(len(chunk) for _, chunk in left)
+            log.exception("credential.usage.flush_failed", extra={"count": count})
+            for is_use, chunk in left:
+                for record_id, when in chunk:
+                    if is_use:
+                        self._written.pop(record_id, None)
+                        self._note(record_id, when)
+                    else:
+                        self.validated(record_id, when)
 
     async def _run(self) -> None:
         stopping = self._stopping
