@@ -102,9 +102,9 @@ class UsageRecorder:
         return when + self._resolution
 
     async def flush(self) -> None:
-        """Write what was noted, ``TRANSACTION_CHUNKS`` chunks per transaction. A chunk that
-        fails goes back to be noted, with every chunk after it; the transactions already
-        committed stay written."""
+        """Write what was noted, ``TRANSACTION_CHUNKS`` chunks per transaction. When one
+        fails, what it held goes back to be noted, with everything after it; the
+        transactions already committed stay written."""
         if not self._pending and not self._validated:
             return
         batch, self._pending = self._pending, {}
@@ -149,9 +149,9 @@ class UsageRecorder:
         self._task = asyncio.create_task(self._run(), name="keyplane-usage")
 
     async def stop(self) -> None:
-        """Write everything noted. A flush in progress is let finish, not cancelled: cancelled
-        between two statements, its batch would be lost (and on SQLite its transaction could
-        keep the write lock until the connection is collected)."""
+        """Write everything noted. A flush in progress is let finish, not cancelled: cancelled,
+        its batch was lost, and on SQLite the final flush then waited out the busy timeout
+        (10 s) on the cancelled transaction's write lock and failed, losing the rest too."""
         if self._task is not None:
             self._stopping.set()
             await self._task
