@@ -84,8 +84,9 @@ young collections, everything every 100 middle ones. The caches hold tens of tho
 objects, and with the defaults the survivors of ordinary work (a usage flush, a refill)
 set off a full collection every few seconds, each stopping every request for 20 to 60 ms
 (in process, 10,000 keys cached and verified by 64 callers). With these, the same 12 s
-load had no full collection and no pause over 8 ms. What a request leaves behind is
-freed by reference counting, not by the collector."""
+load had no full collection, and none over 8 ms but one young collection right after the
+cache was filled. What a request leaves behind is freed by reference counting, not by
+the collector."""
 
 
 class Keyplane(FastAPI):
