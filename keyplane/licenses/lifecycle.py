@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import TypeVar, cast
 
+from sqlalchemy import Select, select, update
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -116,12 +116,14 @@ async def _validate(
     return snapshot.check(checked, now), snapshot
 
 
+def _by_key(account_id: uuid.UUID, key_digest: bytes) -> Select[License]:
+    return select(License).where(License.account_id == account_id, License.key_digest == key_digest)
+
+
 def snapshot_of(session: Session, account_id: uuid.UUID, key_digest: bytes) -> Snapshot | None:
     """What validating the key with ``key_digest`` reads, without validating it (for the lean
     handler's cache; run by ``Database.read``)."""
-    license = session.scalar(
-        select(License).where(License.account_id == account_id, License.key_digest == key_digest)
-    )
+    license = session.scalar(_by_key(account_id, key_digest))
     return None if license is None else _context_of(session, license)
 
 
@@ -134,9 +136,7 @@ async def validate_key(
     record: Recorder,
 ) -> tuple[validation.Result, Snapshot | None]:
     """``validate-key``: anyone may ask; a pool key is not a license (``NOT_FOUND``)."""
-    license = await session.scalar(
-        select(License).where(License.account_id == account.id, License.key_digest == digest(key))
-    )
+    license = await session.scalar(_by_key(account.id, digest(key)))
     if license is None:
         return validation.Result(False, "NOT_FOUND"), None
     if bearer is not None:
