@@ -159,6 +159,8 @@ class Services:
     limiter: RateLimiter
     api_keys: TaggedCache[uuid.UUID, Any]
     licenses: TaggedCache[tuple[uuid.UUID, bytes], Any]
+    behind_proxies: bool = False
+    """``settings.trusted_proxies`` is not empty (a settings attribute costs a pydantic lookup)."""
 
 
 @dataclass(frozen=True, slots=True)

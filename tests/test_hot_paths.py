@@ -162,6 +162,46 @@ async def test_verify_answers_match(
         await _same(app, cold, request, lean=False)
 
 
+async def test_a_verification_kept_in_memory_follows_the_clock(
+    app: FastAPI, cold: FastAPI, client: httpx.AsyncClient, acme: Tenant, settings: Settings
+) -> None:
+    """The lean path keeps a verification's conclusion on the key's cached state for the
+    next verification by the same caller (``CredentialState.served``). Repeated, it must
+    still record the key's use once the recorded one is older than the resolution, and
+    turn EXPIRED the moment the key expires, like the framework's answer."""
+    url = f"{acme.base}/api-keys/verify"
+    auth = {**bearer(acme.key), "Content-Type": "application/json"}
+    # It expires between two recorded uses, so that only the expiry can end what was kept.
+    expires = clock.now() + timedelta(seconds=settings.usage_resolution_seconds * 1.5)
+    key = await factories.api_key(client, acme, name="trial", expiresAt=expires.isoformat())
+    request: Request = ("POST", url, auth, _json({"key": key["key"]}))
+
+    async def last_used() -> str | None:
+        await app.state.usage.flush()
+        shown = await client.get(f"{acme.base}/api-keys/{key['id']}", headers=bearer(acme.key))
+        value: str | None = shown.json()["lastUsedAt"]
+        return value
+
+    await _send(app, request)  # caches the key
+    for _ in range(3):
+        answer = await _same(app, cold, request, lean=True)
+        assert answer.json()["code"] == "VALID"
+    first = await last_used()
+    assert first is not None
+
+    clock.advance(timedelta(seconds=settings.usage_resolution_seconds + 1))
+    for _ in range(3):
+        answer = await _same(app, cold, request, lean=True)
+        assert answer.json()["code"] == "VALID"
+    second = await last_used()
+    assert second is not None
+    assert second > first
+
+    clock.advance(expires - clock.now())
+    answer = await _same(app, cold, request, lean=True)
+    assert answer.json()["code"] == "EXPIRED"
+
+
 async def test_get_api_key_answers_match(
     app: FastAPI, cold: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:

@@ -6,6 +6,9 @@ request to the full application otherwise; the rules and the rendering are the r
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from starlette.types import Scope, Send
 
 from keyplane.api_keys import repository, versions
@@ -22,7 +25,7 @@ from keyplane.auth.network import parse_address
 from keyplane.auth.principal import AccountRef
 from keyplane.auth.scopes import Scope as Power
 from keyplane.cache import Tag
-from keyplane.credentials.engine import Outcome
+from keyplane.credentials.engine import CredentialState, Outcome
 from keyplane.db import holds_connection, lazy_session
 from keyplane.hot import (
     JSON_TYPE,
@@ -81,17 +84,21 @@ def verify_from_memory(services: Services, scope: Scope, account: AccountRef, bo
     caller and key both cached, neither with a rate limit to charge. None for anything
     else, which ``verify`` (or the full route) answers.
 
-    The rules are the same calls the route makes, in the same order; the plumbing between
-    them is inlined. On a server the code of a request runs with cold processor caches
-    (the kernel, uvicorn and the load generator run in between), and there each call of a
-    small function costs several times what it costs in a loop: this path was measured
-    call by call."""
+    The rules are the same calls the route makes, in the same order (``_verified``). What
+    they conclude is kept on the key's state (``CredentialState.served``) for the next
+    verification by the same caller asking for the same version, until the first instant
+    it could change: an expiry of either credential, or a use of either that is due to be
+    recorded. Both states are immutable and replaced whenever what they say changes, so
+    the same caller object and key object, before that instant, mean the same answer. On a
+    server the code of a request runs with cold processor caches (the kernel, uvicorn and
+    the load generator run in between), and there each call of a small function costs
+    several times what it costs in a loop: this path was measured call by call."""
     headers = dict(scope["headers"])
     if (
         scope["query_string"]
         or headers.get(b"content-type") != JSON_TYPE
         or headers.get(b"accept", b"") not in PLAIN_ACCEPT
-        or services.settings.trusted_proxies
+        or services.behind_proxies
     ):
         return None
     sent = _sent_key(body)
@@ -103,21 +110,39 @@ def verify_from_memory(services: Services, scope: Scope, account: AccountRef, bo
     caller = engine.cached(authorization[7:].decode("latin-1"))
     if caller is None or caller.account_id.int != account_number or caller.user_id is None:
         return None
-    if caller.budgets:
+    state = engine.cached(sent)
+    if state is None or caller.budgets or state.budgets or state.account_id.int != account_number:
         return None
+    asked = headers.get(VERSION_REQUESTED)
+    now = clock.now()
+    served = state.served
+    if served is None or served[0] is not caller or served[1] != asked or now >= served[2]:
+        served = _verified(services, scope, caller, state, asked, now)
+        if served is None:
+            return None
+    return served[3], [served[4], _CONTENT_TYPE, served[5], (b"date", date_header())]
+
+
+def _verified(
+    services: Services,
+    scope: Scope,
+    caller: CredentialState,
+    state: CredentialState,
+    asked: bytes | None,
+    now: datetime,
+) -> tuple[Any, ...] | None:
+    """The verification by ``caller`` of ``state`` now, by the route's rules, with its uses
+    recorded: (caller, ``asked``, the instant until which it stands, the answer, its
+    Content-Length header, its version header), kept on ``state`` when it does not depend
+    on the caller's address. None when the caller may not verify here (the route refuses)."""
     address = None
     if caller.whitelisted_ips is not None:
         client = scope.get("client")
         address = parse_address(client[0]) if client else None
-    now = clock.now()
     if caller.evaluate(now, address, _READ) is not Outcome.VALID:
         return None
-    asked = headers.get(VERSION_REQUESTED)
     version = versions.serving(None if asked is None else asked.decode("latin-1"), caller.api_version)
     if version is None:
-        return None
-    state = engine.cached(sent)
-    if state is None or state.budgets or state.account_id.int != account_number:
         return None
     outcome = state.evaluate(now, None)
     if version < versions.VERIFY_CODES_REVOKED_MALFORMED:
@@ -127,12 +152,18 @@ def verify_from_memory(services: Services, scope: Scope, account: AccountRef, bo
         usage.record(state, now)
     usage.record(caller, now)
     content = state.answers.get(outcome) or rendered(outcome, state, None)
-    return content, [
-        (b"content-length", str(len(content)).encode()),
-        _CONTENT_TYPE,
-        _served(version),
-        (b"date", date_header()),
-    ]
+    # Until an expiry turns either EXPIRED, or a use of either must be recorded again.
+    until = min(caller.noted_until, state.noted_until if outcome is Outcome.VALID else _END)
+    for expiry in (caller.expires_at, state.expires_at):
+        if expiry is not None and expiry < until:
+            until = expiry
+    served = (caller, asked, until, content, (b"content-length", b"%d" % len(content)), _served(version))
+    if caller.whitelisted_ips is None:
+        object.__setattr__(state, "served", served)  # bookkeeping, not what the state says
+    return served
+
+
+_END = datetime.max.replace(tzinfo=UTC)
 
 
 async def verify(

@@ -87,8 +87,12 @@ class CredentialState:
     """Verification answers rendered from this state, by code: they depend on nothing else
     (without a rate limit), and live and die with the state's cache entry."""
     noted_until: datetime = field(default=datetime.min.replace(tzinfo=UTC), compare=False, repr=False)
-    """Uses before this instant need not be recorded (``UsageRecorder.record``): the one field
-    that changes, bookkeeping of this process, not part of what the state says."""
+    """Uses before this instant need not be recorded (``UsageRecorder.record``): bookkeeping of
+    this process, not part of what the state says (as ``served``)."""
+    served: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
+    """The last verification of this key answered from memory, kept for the next one by the
+    same caller (``keyplane.api_keys.lean.verify_from_memory``): bookkeeping, like
+    ``noted_until``, and the only other field that changes."""
 
     def evaluate(
         self, now: datetime, address: Address | None, required: frozenset[Scope] = frozenset()

@@ -81,7 +81,7 @@ class UsageRecorder:
         until = self._note(state.id, when)
         if state.parent_id is not None:
             until = min(until, self._note(state.parent_id, when))
-        object.__setattr__(state, "noted_until", until)  # the one field that changes
+        object.__setattr__(state, "noted_until", until)  # bookkeeping, not what the state says
 
     def validated(self, license_id: uuid.UUID, when: datetime) -> None:
         """A full validation of this license (its ``lastValidated``)."""
