@@ -92,3 +92,30 @@ def test_check_reports_an_unmigrated_database(fresh_url: str) -> None:
     problem = migrate.check(fresh_url)
     assert problem is not None
     assert "not up to date" in problem
+
+
+def _reloptions(url: str, table: str) -> list[str]:
+    async def read() -> list[str]:
+        database = Database(url)
+        try:
+            async with database.engine.connect() as connection:
+                found = await connection.execute(
+                    text("SELECT reloptions FROM pg_class WHERE relname = :table"), {"table": table}
+                )
+                options = found.scalar_one()
+        finally:
+            await database.dispose()
+        return list(options or [])
+
+    return asyncio.run(read())
+
+
+def test_credentials_leave_room_for_lastusedat_updates_on_postgresql(fresh_url: str) -> None:
+    """Every key in use rewrites its row once a minute: with room on the page, PostgreSQL
+    keeps the new version there and touches no index (see the migration)."""
+    if fresh_url.startswith("sqlite"):
+        pytest.skip("a PostgreSQL storage setting: SQLite has none")
+    migrate.upgrade(fresh_url)
+    assert "fillfactor=80" in _reloptions(fresh_url, "credentials")
+    command.downgrade(_config(fresh_url), "e80ee82c3645")
+    assert _reloptions(fresh_url, "credentials") == []
