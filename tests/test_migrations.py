@@ -110,11 +110,10 @@ def _reloptions(url: str, table: str) -> list[str]:
     return asyncio.run(read())
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite has no such setting
 def test_credentials_leave_room_for_lastusedat_updates_on_postgresql(fresh_url: str) -> None:
     """Every key in use rewrites its row once a minute: with room on the page, PostgreSQL
     keeps the new version there and touches no index (see the migration)."""
-    if fresh_url.startswith("sqlite"):
-        pytest.skip("a PostgreSQL storage setting: SQLite has none")
     migrate.upgrade(fresh_url)
     assert "fillfactor=80" in _reloptions(fresh_url, "credentials")
     command.downgrade(_config(fresh_url), "e80ee82c3645")
