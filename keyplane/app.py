@@ -165,7 +165,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 limiter=app.state.limiter,
                 api_keys=app.state.api_keys,
                 licenses=app.state.licenses,
-                behind_proxies=bool(settings.trusted_proxies),
             )
         # What exists now (modules, the application, its routes) lives as long as the process:
         # keep it out of every garbage collection, which would otherwise walk it again and

@@ -23,7 +23,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
@@ -159,8 +159,12 @@ class Services:
     limiter: RateLimiter
     api_keys: TaggedCache[uuid.UUID, Any]
     licenses: TaggedCache[tuple[uuid.UUID, bytes], Any]
-    behind_proxies: bool = False
-    """``settings.trusted_proxies`` is not empty (a settings attribute costs a pydantic lookup)."""
+    behind_proxies: bool = field(init=False)
+    """``settings.trusted_proxies`` is not empty (a settings attribute costs a pydantic lookup):
+    derived here, so no caller can leave it out and have proxied addresses read as peers."""
+
+    def __post_init__(self) -> None:
+        self.behind_proxies = bool(self.settings.trusted_proxies)
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,9 @@ def verify_from_memory(services: Services, scope: Scope, account: AccountRef, bo
     return served[3], [served[4], _CONTENT_TYPE, served[5], (b"date", date_header())]
 
 
+_END = datetime.max.replace(tzinfo=UTC)
+
+
 def _verified(
     services: Services,
     scope: Scope,
@@ -161,9 +164,6 @@ def _verified(
     if caller.whitelisted_ips is None:
         object.__setattr__(state, "served", served)  # bookkeeping, not what the state says
     return served
-
-
-_END = datetime.max.replace(tzinfo=UTC)
 
 
 async def verify(
