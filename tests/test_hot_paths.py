@@ -9,6 +9,7 @@ requests must really have been answered by a lean handler.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import uuid
@@ -200,6 +201,38 @@ async def test_a_verification_kept_in_memory_follows_the_clock(
     clock.advance(expires - clock.now())
     answer = await _same(app, cold, request, lean=True)
     assert answer.json()["code"] == "EXPIRED"
+
+
+async def test_behind_a_trusted_proxy_a_verification_is_checked_from_the_forwarded_address(
+    settings: Settings, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    """With trusted proxies, the caller's address is the one the proxy forwards, not the
+    proxy's. A caller restricted to the proxy's own network is refused for a client outside
+    it every time: the lean path, which reads only the peer address, leaves such requests
+    to the framework."""
+    caller = await factories.api_key(client, acme, name="backend", whitelistedIPs=["203.0.113.0/24"])
+    key = await factories.api_key(client, acme, name="customer")
+    proxied = create_app(
+        settings.model_copy(update={"trusted_proxies": [ipaddress.ip_network("203.0.113.0/24")]})
+    )
+    headers = {
+        **bearer(str(caller["key"])),
+        "Content-Type": "application/json",
+        "X-Forwarded-For": "198.51.100.9",
+    }
+    request: Request = ("POST", f"{acme.base}/api-keys/verify", headers, _json({"key": key["key"]}))
+    inside = {**headers, "X-Forwarded-For": "203.0.113.50"}
+    async with proxied.router.lifespan_context(proxied):
+        assert isinstance(proxied, Keyplane)
+        assert proxied.hot is not None
+        for _ in range(2):  # caches the caller and the key
+            allowed = await _send(proxied, ("POST", request[1], inside, request[3]))
+            assert allowed.status_code == 200, allowed.text
+            assert allowed.json()["code"] == "VALID"
+        for _ in range(2):
+            refused = await _send(proxied, request)
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["error"]["code"] == "IP_NOT_ALLOWED"
 
 
 async def test_get_api_key_answers_match(
