@@ -6,15 +6,26 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test check bench fuzz
+.PHONY: serve test check bench fuzz lock
 
-$(STAMP): pyproject.toml
+# Installs come from the lock files in requirements/ (pip-tools, every file hashed), so a fresh
+# clone gets the same versions whatever the registries released since. `make lock` refreshes
+# them on purpose. Serving needs only requirements/serve.txt; the checks and tests add dev.txt.
+SERVE_STAMP := $(VENV)/.serve-stamp
+LOCKED := $(BIN)/python -m pip install --quiet --require-hashes --no-deps
+
+$(SERVE_STAMP): requirements/build.txt requirements/serve.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(LOCKED) -r requirements/build.txt
+	$(LOCKED) -r requirements/serve.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(SERVE_STAMP)
+
+$(STAMP): $(SERVE_STAMP) requirements/dev.txt
+	$(LOCKED) -r requirements/dev.txt
 	touch $(STAMP)
 
-serve: $(STAMP)  ## Start Keyplane on http://127.0.0.1:8000 (SQLite in ./.keyplane)
+serve: $(SERVE_STAMP)  ## Start Keyplane on http://127.0.0.1:8000 (SQLite in ./.keyplane)
 	$(BIN)/keyplane serve $(ARGS)
 
 test: $(STAMP)  ## Every test, on SQLite and PostgreSQL, one pytest-xdist worker per core
@@ -25,8 +36,8 @@ check: $(STAMP)  ## ruff, mypy --strict, alembic check
 
 PEER_STAMP := $(VENV)/.peer-stamp
 
-$(PEER_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,peer]'
+$(PEER_STAMP): $(STAMP) requirements/bench.txt
+	$(LOCKED) -r requirements/bench.txt
 	touch $(PEER_STAMP)
 
 bench: $(PEER_STAMP)  ## The benchmarks in bench/, the peer included (prints figures; not a test)
@@ -42,3 +53,16 @@ $(FUZZ_VENV)/.installed-stamp:
 # schemathesis lives in a virtualenv of its own: its pytest plugin stays out of `make test`.
 fuzz: $(STAMP) $(FUZZ_VENV)/.installed-stamp  ## schemathesis against a scratch server; any 5xx fails
 	PATH="$(abspath $(BIN)):$$PATH" SCHEMATHESIS=$(abspath $(FUZZ_VENV))/bin/schemathesis scripts/fuzz $(ARGS)
+
+LOCK_VENV := .venv-lock
+COMPILE := $(LOCK_VENV)/bin/pip-compile --quiet --upgrade --generate-hashes --allow-unsafe \
+	--strip-extras --no-emit-index-url --no-emit-find-links
+
+# Takes the newest releases pyproject.toml allows; review the diff of requirements/ and commit it.
+lock:  ## Refresh the lock files in requirements/ from pyproject.toml (on purpose, never by accident)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet 'pip-tools==7.7.0'
+	cd requirements && ../$(COMPILE) -o build.txt build.in
+	cd requirements && ../$(COMPILE) -o serve.txt ../pyproject.toml
+	cd requirements && ../$(COMPILE) --extra dev -o dev.txt ../pyproject.toml
+	cd requirements && ../$(COMPILE) --extra dev --extra peer -o bench.txt ../pyproject.toml

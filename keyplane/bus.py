@@ -151,7 +151,7 @@ class RedisBus(Bus):
                 self.caches.suspend()
                 self._subscribed.clear()
                 with suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
             await asyncio.sleep(RECONNECT_SECONDS)
 
 
