@@ -6,12 +6,12 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from keyplane.auth.network import Network
+from keyplane.auth.network import Network, parse_network
 
 SECRET_FILE = "secret.key"
 
@@ -27,6 +27,20 @@ class Settings(BaseSettings):
 
     secret_key: str = ""
     """Server secret for keyed hashing of credentials. Generated into data_dir when empty."""
+
+    secret_key_previous: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Former server secrets, comma-separated, while a rotation is under way: credentials
+    hashed under one still verify (and are re-hashed under ``secret_key`` when used), and
+    signing keys sealed under one are re-sealed under ``secret_key`` at start."""
+
+    database_connect_timeout: float = Field(default=2.0, gt=0)
+    """Seconds to open a database connection before the request is answered 503."""
+
+    database_statement_timeout: float = Field(default=3.0, gt=0)
+    """Seconds a statement may run (or wait for a lock) before the request is answered 503."""
+
+    database_pool_timeout: float = Field(default=2.0, gt=0)
+    """Seconds a request waits for a pooled connection before it is answered 503."""
 
     redis_url: str = ""
     redis_prefix: str = "keyplane:"
@@ -86,9 +100,25 @@ class Settings(BaseSettings):
     """Serve the hottest routes (verify, validate-key, reading an API key) with lean
     handlers; the same answers, without the framework's cost. Off: every route via FastAPI."""
 
+    rate_limit_fail: Literal["open", "closed"] = "open"
+    """What rate limits do while Redis cannot be reached: ``open`` lets requests through
+    (logged and counted), ``closed`` refuses them with 503."""
+
     log_level: str = "info"
 
-    @field_validator("trusted_proxies", mode="before")
+    log_format: Literal["json", "text"] | None = None
+    """``json`` (one object a line) or ``text``; unset: json unless stderr is a terminal."""
+
+    access_log: bool = True
+    """One log line per request: request id, route template, status, duration, account and
+    credential id (never a credential, a license key or a fingerprint)."""
+
+    metrics_allow: Annotated[list[Network], NoDecode] = Field(
+        default_factory=lambda: [parse_network("127.0.0.0/8"), parse_network("::1/128")]
+    )
+    """Client addresses (comma-separated addresses or CIDRs) that may read ``/metrics``."""
+
+    @field_validator("trusted_proxies", "metrics_allow", "secret_key_previous", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:
         if isinstance(value, str):

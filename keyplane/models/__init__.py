@@ -3,6 +3,8 @@
 from keyplane.models.account import Account
 from keyplane.models.base import Base
 from keyplane.models.credential import Credential
+from keyplane.models.installation import Installation
+from keyplane.models.invalidation import Invalidation
 from keyplane.models.license import License
 from keyplane.models.machine import Machine
 from keyplane.models.policy import Policy
@@ -10,4 +12,16 @@ from keyplane.models.pool_key import PoolKey
 from keyplane.models.product import Product
 from keyplane.models.user import User
 
-__all__ = ["Account", "Base", "Credential", "License", "Machine", "Policy", "PoolKey", "Product", "User"]
+__all__ = [
+    "Account",
+    "Base",
+    "Credential",
+    "Installation",
+    "Invalidation",
+    "License",
+    "Machine",
+    "Policy",
+    "PoolKey",
+    "Product",
+    "User",
+]
