@@ -354,39 +354,36 @@ class HotPaths:
         try:
             done = await handler(services, scope, account, rest, body, send)
         except Exception as error:
-            # A lean handler reads (on a cache miss) before it sends anything.
-            if outages.unavailable(error):
-                # Answered here: the full application would only wait for the database again.
-                log.warning(
-                    "database.unavailable", extra={"path": scope["path"], "error": type(error).__name__}
-                )
-                await self._unavailable(services, scope, account, send)
-                self.answered += 1
-                return None
-            if not isinstance(error, SQLAlchemyError):
-                raise
-            # Any other database error: the full application answers as it does.
-            log.warning("hot.fallback", extra={"path": scope["path"], "error": type(error).__name__})
-            done = False
+            done = await self._failed(services, scope, account, send, error)
         if done:
             self.answered += 1
             return None
         return replay(body, receive)
 
     @staticmethod
-    async def _unavailable(services: Services, scope: Scope, account: AccountRef, send: Send) -> None:
-        """The full application's 503 (``errors.unavailable_response``), dated, and signed as
-        the full application signs it when the route is signed and the key is at hand."""
+    async def _failed(
+        services: Services, scope: Scope, account: AccountRef, send: Send, error: Exception
+    ) -> bool:
+        """After a lean handler raised (it reads, on a cache miss, before it sends anything):
+        True when the database is unavailable and the request got the full application's
+        503 here (the full application would only wait for the database again), False for
+        the full application to answer any other database error; anything else is raised."""
+        if not outages.unavailable(error):
+            if not isinstance(error, SQLAlchemyError):
+                raise error
+            log.warning("hot.fallback", extra={"path": scope["path"], "error": type(error).__name__})
+            return False
+        log.warning("database.unavailable", extra={"path": scope["path"], "error": type(error).__name__})
         response = unavailable_response(Request(scope))
         date = date_header().decode()
         key = services.keys.cached(account.id) if is_signed(scope["path"]) else None
         if key is None:
             response.headers["date"] = date
-        else:
-            headers = headers_of(scope)
-            for name, value in signed(scope, headers, bytes(response.body), account, key, date):
+        else:  # signed as the full application signs it
+            for name, value in signed(scope, headers_of(scope), bytes(response.body), account, key, date):
                 response.headers[name.decode()] = value.decode()
         await response(scope, _no_body, send)
+        return True
 
 
 def parse_uuid(text: str) -> uuid.UUID | None:

@@ -173,6 +173,8 @@ async def test_a_frozen_database_is_a_503_on_every_path_and_recovery_needs_no_re
         _assert_unavailable(kind, response)
         assert elapsed < BOUND, f"{kind} answered after {elapsed:.1f}s"
     assert app.hot.answered - lean_before == 3  # verify, validate-key, get: each its own 503
+    for kind in ("jsonapi", "lean validate-key"):  # signed like any licensing answer
+        assert "keygen-signature" in answers[kind][0].headers, kind
 
     for kind, request in _requests(client, world).items():
         _assert_served(kind, await asyncio.wait_for(request, HANG))
