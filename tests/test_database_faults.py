@@ -29,7 +29,7 @@ from keyplane.app import Keyplane
 from keyplane.config import Settings
 from keyplane.credentials.usage import UsageRecorder
 from keyplane.kit import clock
-from tests import factories
+from tests import factories, live
 from tests.factories import Tenant, bearer
 from tests.faults import Proxy, proxy
 from tests.licensing import helpers
@@ -53,6 +53,12 @@ def database_proxy(database_url: str) -> Iterator[Proxy]:
         yield made
 
 
+def _through(database_url: str, database_proxy: Proxy) -> str:
+    """The URL of the test's PostgreSQL database through the proxy."""
+    url = make_url(database_url).set(host="127.0.0.1", port=database_proxy.port)
+    return url.render_as_string(hide_password=False)
+
+
 @pytest.fixture
 def settings(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Settings:
     """The application's settings (the default timeouts); on PostgreSQL, through the proxy,
@@ -60,8 +66,7 @@ def settings(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) 
     url = database_url
     extra: dict[str, Any] = {}
     if database_url.startswith("postgresql"):
-        port = request.getfixturevalue("database_proxy").port
-        url = make_url(database_url).set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+        url = _through(database_url, request.getfixturevalue("database_proxy"))
         extra = {"redis_url": request.getfixturevalue("redis_url")}
         extra["redis_prefix"] = request.getfixturevalue("redis_prefix")
     return Settings(
@@ -240,6 +245,50 @@ async def test_the_usage_flush_keeps_its_batch_while_the_database_is_frozen(
     assert shown.status_code == 200, shown.text
     assert shown.json()["lastUsedAt"] is not None
     assert shown.json()["lastUsedAt"].startswith(used_at.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+@POSTGRESQL
+def test_a_live_server_answers_503_from_its_lean_handler_and_recovers_by_itself(
+    database_url: str, database_proxy: Proxy, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    """The issue as measured from outside, on a real ``keyplane serve``: with PostgreSQL
+    frozen, verifying a key the process has not seen is a JSON 503 with Retry-After within
+    the bound (it was a text/plain 500, or a wait as long as the fault); once PostgreSQL is
+    back, the same process verifies it."""
+    secret = "database-faults-secret-" + "f" * 32
+    env = live.environment(
+        _through(database_url, database_proxy),
+        secret,
+        tmp_path,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+    )
+    made = live.init(env, "faults", "admin@faults.test", "a long enough password")
+    try:
+        with live.serve(env, tmp_path / "serve.log") as base:
+            keys, admin = f"{base}/v1/accounts/faults/api-keys", bearer(made["apiKey"])
+            created = httpx.post(keys, json={"name": "customer"}, headers=admin, timeout=HANG)
+            assert created.status_code == 201, created.text
+            assert httpx.get(keys, headers=admin, timeout=HANG).status_code == 200  # the caller is cached
+            verify = {"url": f"{keys}/verify", "json": {"key": created.json()["key"]}, "headers": admin}
+            database_proxy.freeze()
+            try:
+                start = time.monotonic()
+                refused = httpx.post(**verify, timeout=HANG)
+                elapsed = time.monotonic() - start
+            finally:
+                database_proxy.restore()
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["content-type"] == "application/json"
+            assert refused.headers["retry-after"] == "1"
+            assert refused.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+            assert elapsed < BOUND, f"answered after {elapsed:.1f}s"
+
+            verified = httpx.post(**verify, timeout=HANG)
+            assert verified.status_code == 200, verified.text
+            assert verified.json()["valid"] is True
+    finally:
+        asyncio.run(live.empty(database_url))
 
 
 @pytest.fixture
