@@ -22,7 +22,7 @@ from keyplane.cache import Caches
 from keyplane.config import Settings, get_settings
 from keyplane.credentials.engine import CredentialEngine
 from keyplane.credentials.usage import UsageRecorder
-from keyplane.db import Database
+from keyplane.db import Database, Timeouts
 from keyplane.errors import install_handlers
 from keyplane.hot import HotPaths, Services
 from keyplane.keys import endpoints as keys
@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(settings.resolved_database_url())
+        database = Database(settings.resolved_database_url(), Timeouts.of(settings))
         usage = UsageRecorder(database, settings.usage_flush_seconds, settings.usage_resolution_seconds)
         caches = Caches()
         bus = bus_for(caches, database.url, settings.redis_url, settings.redis_prefix)

@@ -6,10 +6,11 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from typing import Annotated, Any, TypeVar, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine, Executable, Row, create_engine, event
+from sqlalchemy import Engine, Executable, Row, create_engine, event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -19,6 +20,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session, UOWTransaction
+
+from keyplane import outages
+
+if TYPE_CHECKING:
+    from keyplane.config import Settings
 
 _SCHEMES = {
     "sqlite": "sqlite+aiosqlite",
@@ -36,7 +42,50 @@ def async_url(url: str) -> str:
     return f"{_SCHEMES.get(scheme, scheme)}://{rest}"
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """How long the database may keep a caller waiting, in seconds (the defaults are the
+    settings' defaults). Past any of them the caller gets an error that
+    ``keyplane.outages.unavailable`` recognises: a request answers 503, never hangs."""
+
+    connect: float = 2.0
+    """To open a connection, handshake and authentication included."""
+    pool: float = 2.0
+    """To get a pooled connection, or this process's turn to write on SQLite."""
+    lock: float = 3.0
+    """For another process's lock on SQLite (``busy_timeout``)."""
+    statement: float | None = 3.0
+    """For a statement's answer from PostgreSQL, measured by the client (a frozen server or
+    network cannot enforce its own ``statement_timeout``); None for no bound (migrations)."""
+
+    @classmethod
+    def of(cls, settings: Settings) -> Timeouts:
+        """The timeouts of ``settings`` (``database_*_timeout``)."""
+        return cls(
+            connect=settings.database_connect_timeout,
+            pool=settings.database_pool_timeout,
+            lock=settings.database_statement_timeout,
+            statement=settings.database_statement_timeout,
+        )
+
+    def engine_options(self, url: str) -> dict[str, Any]:
+        """``create_async_engine`` options that apply these timeouts to the database at ``url``."""
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+            return {}  # one connection for the process's life (StaticPool): nothing to wait for
+        options: dict[str, Any] = {"pool_timeout": self.pool}
+        if parsed.get_driver_name() == "asyncpg":
+            arguments: dict[str, Any] = {"timeout": self.connect}
+            if self.statement is not None:
+                # The server ends a statement that outlives its client's patience, too: a
+                # client that gave up does not leave it running.
+                arguments["command_timeout"] = self.statement
+                arguments["server_settings"] = {"statement_timeout": str(int(self.statement * 1000))}
+            options["connect_args"] = arguments
+        return options
+
+
+def _configure_sqlite(engine: AsyncEngine, lock_timeout: float) -> None:
     # pysqlite opens transactions lazily and never for reads, which breaks isolation; the
     # recipe from SQLAlchemy's SQLite notes takes transaction control back. Writers say
     # BEGIN IMMEDIATE: a deferred transaction that reads and then writes cannot wait for
@@ -50,7 +99,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # FULL: every commit is on disk before we answer, so a crash loses nothing.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -141,13 +190,16 @@ class Database:
     on_commit: Callable[[set[str]], None] | None = None
     """Told the ids of the records each committed transaction changed (the bus)."""
 
-    def __init__(self, url: str, **engine_options: Any) -> None:
+    def __init__(self, url: str, timeouts: Timeouts | None = None, **engine_options: Any) -> None:
         self.url = async_url(url)
-        self.engine = create_async_engine(self.url, **engine_options)
+        self.timeouts = timeouts or Timeouts()
+        options = self.timeouts.engine_options(self.url) | engine_options
+        self.engine = create_async_engine(self.url, **options)
+        outages.watch(self.engine)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         writer = self.engine
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, self.timeouts.lock)
             writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         info = {_PUBLISH: self._committed}
         self.reader = async_sessionmaker(
@@ -227,12 +279,21 @@ class Database:
     @asynccontextmanager
     async def writer(self) -> AsyncIterator[AsyncSession]:
         """A session for a transaction that writes."""
-        if self._write_lock is None:
+        lock = self._write_lock
+        if lock is None:
             async with self._writer() as session:
                 yield session
             return
-        async with self._write_lock, self._writer() as session:
-            yield session
+        try:
+            async with asyncio.timeout(self.timeouts.pool):
+                await lock.acquire()
+        except TimeoutError:
+            raise TimeoutError("this process's turn to write to SQLite did not come in time") from None
+        try:
+            async with self._writer() as session:
+                yield session
+        finally:
+            lock.release()
 
     def _committed(self, tags: set[str]) -> None:
         if self.on_commit is not None:

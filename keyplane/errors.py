@@ -15,12 +15,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import asyncpg
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from keyplane import outages
 from keyplane.kit.jsonapi import JSONAPI, camel
 
 log = logging.getLogger("keyplane")
@@ -37,6 +39,7 @@ TITLES = {
     422: "Unprocessable entity",
     429: "Too many requests",
     500: "Internal server error",
+    503: "Service unavailable",
 }
 PLAIN_FAMILIES = frozenset({"api-keys", "api-versions"})
 
@@ -252,6 +255,28 @@ def error_response(request: Request, exc: AppError) -> JSONResponse:
     return render(request, exc.status, exc.items(), **headers)
 
 
+RETRY_AFTER = "1"
+"""Seconds a client is told to wait before retrying a request the database could not serve."""
+_UNAVAILABLE = (
+    outages.DatabaseUnavailable,
+    sqlalchemy.exc.SQLAlchemyError,
+    TimeoutError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+"""Every kind of error that may mean the database is unavailable (``keyplane.outages``)."""
+
+
+def unavailable_response(request: Request) -> JSONResponse:
+    """The answer to a request the database could not serve in time (down, unreachable,
+    saturated, locked): a 503 with ``Retry-After``, in the envelope of the API called."""
+    oauth = dialect(request.url.path) == "oauth"
+    code = "temporarily_unavailable" if oauth else "SERVICE_UNAVAILABLE"
+    item = ErrorItem("The database is busy or unavailable; retry shortly", code)
+    return render(request, 503, [item], **{"Retry-After": RETRY_AFTER})
+
+
 def install_handlers(app: FastAPI) -> None:
     async def app_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
@@ -278,20 +303,22 @@ def install_handlers(app: FastAPI) -> None:
             item = ErrorItem(str(exc.detail), None)
         return render(request, exc.status_code, [item], **(exc.headers or {}))
 
-    async def database_busy(request: Request, exc: Exception) -> JSONResponse:
-        # Saturation (no pooled connection in time, SQLite's lock held past busy_timeout) or
-        # a database that is down: the request changed nothing and may be retried.
-        log.warning("database.unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
-        item = ErrorItem("The database is busy or unavailable; retry shortly", "SERVICE_UNAVAILABLE")
-        return render(request, 503, [item], **{"Retry-After": "1"})
-
     async def crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("request.crashed", extra={"path": request.url.path})
         return render(request, 500, [ErrorItem("Something went wrong on our side", "INTERNAL_ERROR")])
 
+    async def database_busy(request: Request, exc: Exception) -> JSONResponse:
+        if not outages.unavailable(exc):
+            return await crash(request, exc)
+        # Saturation (no pooled connection in time, SQLite's lock held past busy_timeout) or
+        # a database that is down: the request changed nothing and may be retried. The error
+        # is named, not quoted: a driver's message may carry the statement's parameters.
+        log.warning("database.unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
+        return unavailable_response(request)
+
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(sqlalchemy.exc.OperationalError, database_busy)
-    app.add_exception_handler(sqlalchemy.exc.TimeoutError, database_busy)
+    for kind in _UNAVAILABLE:
+        app.add_exception_handler(kind, database_busy)
     app.add_exception_handler(Exception, crash)

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
-from keyplane import ratelimit
+from keyplane import outages, ratelimit
 from keyplane.accounts.directory import AccountDirectory
 from keyplane.accounts.signing import KeyRing
 from keyplane.api_keys import versions
@@ -46,10 +46,11 @@ from keyplane.config import Settings
 from keyplane.credentials.engine import CredentialEngine, CredentialState, Outcome
 from keyplane.credentials.usage import UsageRecorder
 from keyplane.db import Database
-from keyplane.errors import AppError, error_response
+from keyplane.errors import AppError, error_response, unavailable_response
 from keyplane.kit import clock
 from keyplane.kit.nul import ESCAPED as ESCAPED_NUL
 from keyplane.ratelimit import RateLimiter
+from keyplane.signing import is_signed, signed
 
 log = logging.getLogger("keyplane.hot")
 
@@ -352,16 +353,37 @@ class HotPaths:
                 return None
         try:
             done = await handler(services, scope, account, rest, body, send)
-        except SQLAlchemyError as error:
-            # A lean handler reads (on a cache miss) before it sends anything. The database
-            # was busy or down: the full application reads again and answers as it does
-            # (a 503 with Retry-After when it is still busy), never an unhandled 500.
-            log.warning("hot.fallback", extra={"path": scope["path"], "error": type(error).__name__})
-            done = False
+        except Exception as error:
+            done = await self._failed(services, scope, account, send, error)
         if done:
             self.answered += 1
             return None
         return replay(body, receive)
+
+    @staticmethod
+    async def _failed(
+        services: Services, scope: Scope, account: AccountRef, send: Send, error: Exception
+    ) -> bool:
+        """After a lean handler raised (it reads, on a cache miss, before it sends anything):
+        True when the database is unavailable and the request got the full application's
+        503 here (the full application would only wait for the database again), False for
+        the full application to answer any other database error; anything else is raised."""
+        if not outages.unavailable(error):
+            if not isinstance(error, SQLAlchemyError):
+                raise error
+            log.warning("hot.fallback", extra={"path": scope["path"], "error": type(error).__name__})
+            return False
+        log.warning("database.unavailable", extra={"path": scope["path"], "error": type(error).__name__})
+        response = unavailable_response(Request(scope))
+        date = date_header().decode()
+        key = services.keys.cached(account.id) if is_signed(scope["path"]) else None
+        if key is None:
+            response.headers["date"] = date
+        else:  # signed as the full application signs it
+            for name, value in signed(scope, headers_of(scope), bytes(response.body), account, key, date):
+                response.headers[name.decode()] = value.decode()
+        await response(scope, _no_body, send)
+        return True
 
 
 def parse_uuid(text: str) -> uuid.UUID | None:

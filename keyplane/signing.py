@@ -20,11 +20,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from keyplane import outages
 from keyplane.accounts.directory import AccountDirectory
 from keyplane.accounts.signing import KeyRing, Signer
 from keyplane.auth.principal import AccountRef
 from keyplane.db import Database
-from keyplane.errors import ErrorItem, render
+from keyplane.errors import ErrorItem, render, unavailable_response
 
 ALGORITHM = "ed25519"
 SIGNED_HEADERS = "(request-target) host date digest"
@@ -73,8 +74,9 @@ class Signatures:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def _account(self, scope: Scope) -> AccountRef | None:
-        """The account the request named (resolved by the route already, in most cases)."""
+    async def _account(self, scope: Scope, *, wait: bool = True) -> AccountRef | None:
+        """The account the request named (resolved by the route already, in most cases);
+        with ``wait`` False, None rather than a database read."""
         state: dict[str, Any] = scope.setdefault("state", {})
         account: AccountRef | None = state.get("account")
         if account is not None:
@@ -84,7 +86,7 @@ class Signatures:
         parts = [part for part in scope["path"].split("/") if part]
         ref = parts[2] if parts[:2] == ["v1", "accounts"] and len(parts) > 2 else None
         known = directory.known(ref)
-        if known is not None:
+        if known is not None or not wait:
             return known
         database: Database = application.state.db
         async with database.reader() as session:
@@ -116,7 +118,13 @@ class Signatures:
                 return
             keyid = params.get("keyid")
             if keyid is not None:
-                account = await self._account(scope)
+                try:
+                    account = await self._account(scope)
+                except Exception as error:
+                    if not outages.unavailable(error):
+                        raise
+                    await unavailable_response(Request(scope))(scope, receive, _dated(send))
+                    return
                 if account is None or keyid not in (account.id_text, account.slug):
                     refusal = "The keyid is not this account's"
 
@@ -135,7 +143,16 @@ class Signatures:
             if message.get("more_body", False):
                 return
             body = b"".join(chunks)
-            await send({**start, "headers": [*start["headers"], *await self._sign(scope, headers, body)]})
+            try:
+                signature = await self._sign(scope, headers, body, wait=start["status"] != 503)
+            except Exception as error:
+                # The answer is ready but its signature needs the database, which is down:
+                # the client gets the 503 it would get from any request that needs it.
+                if not outages.unavailable(error):
+                    raise
+                await unavailable_response(Request(scope))(scope, receive, _dated(send))
+                return
+            await send({**start, "headers": [*start["headers"], *signature]})
             await send({"type": "http.response.body", "body": body})
 
         if refusal is not None:
@@ -145,15 +162,19 @@ class Signatures:
         await self.app(scope, receive, buffered)
 
     async def _sign(
-        self, scope: Scope, headers: dict[bytes, bytes], body: bytes
+        self, scope: Scope, headers: dict[bytes, bytes], body: bytes, *, wait: bool
     ) -> list[tuple[bytes, bytes]]:
+        """The headers that sign ``body``; with ``wait`` False (the answer says the database
+        is unavailable) only from what is at hand, without asking the database again."""
         date = formatdate(usegmt=True)
         added = [(b"date", date.encode())]
-        account = await self._account(scope)
+        account = await self._account(scope, wait=wait)
         if account is None:
             return added
         keys: KeyRing = scope["app"].state.keys
         key = keys.cached(account.id)
+        if key is None and not wait:
+            return added
         if key is None:
             database: Database = scope["app"].state.db
             async with database.writer() as session:

@@ -382,9 +382,10 @@ async def test_validating_a_license_untouched_for_90_days_shows_it_active(
 async def test_a_database_failure_in_a_lean_handler_gets_the_frameworks_answer(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A lean handler that meets a busy database (no pooled connection in time) hands the
-    request to the framework, which answers in the API's envelope: a 503 with Retry-After
-    while the database stays busy, the usual answer once it is back. Never a bare 500."""
+    """A lean handler that meets a busy database (no pooled connection in time) answers as
+    the framework does, in the API's envelope, without waiting for the database again: a
+    503 with Retry-After while the database stays busy, the usual answer once it is back.
+    Never a bare 500."""
     key = await factories.api_key(client, acme, name="cold")
     assert isinstance(app, Keyplane)
     engine = app.state.credentials

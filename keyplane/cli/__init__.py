@@ -63,7 +63,7 @@ def init(
     from keyplane.accounts.service import bootstrap
     from keyplane.accounts.signing import KeyRing
     from keyplane.credentials.engine import CredentialEngine
-    from keyplane.db import Database
+    from keyplane.db import Database, Timeouts
     from keyplane.errors import AppError
     from keyplane.kit.credentials import CredentialHasher
 
@@ -73,7 +73,7 @@ def init(
     keys = KeyRing(settings.server_secret())
 
     async def run() -> dict[str, str]:
-        database = Database(settings.resolved_database_url())
+        database = Database(settings.resolved_database_url(), Timeouts.of(settings))
         try:
             async with database.writer() as session:
                 made = await bootstrap(
@@ -112,7 +112,7 @@ def public_key(
     """Print an account's Ed25519 public key (hex), the value Keygen clients pin."""
     from keyplane.accounts import repository
     from keyplane.accounts.signing import KeyRing, public_hex
-    from keyplane.db import Database
+    from keyplane.db import Database, Timeouts
 
     settings = get_settings()
     url = settings.resolved_database_url()
@@ -120,7 +120,7 @@ def public_key(
     keys = KeyRing(settings.server_secret())
 
     async def run() -> str | None:
-        database = Database(url)
+        database = Database(url, Timeouts.of(settings))
         try:
             async with database.writer() as session:
                 found = await (

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane import outages
 from keyplane.auth.network import Address, allowed
 from keyplane.auth.scopes import SCOPE_NAMES, Scope, role_scopes
 from keyplane.cache import Caches, TaggedCache
@@ -129,6 +130,7 @@ _UNKNOWN = Outcome.NOT_FOUND
 _SCOPE_SETS: dict[frozenset[Scope], frozenset[Scope]] = {}
 _ACCOUNTS: dict[uuid.UUID, uuid.UUID] = {}
 _FAILED = object()
+_UNAVAILABLE = object()
 
 
 class CredentialEngine:
@@ -216,6 +218,10 @@ class CredentialEngine:
             # request already holding a pooled connection reads for itself instead: were it
             # to wait, the leader could be waiting for that very connection.
             loaded = await asyncio.shield(leader)
+            if loaded is _UNAVAILABLE:
+                raise outages.DatabaseUnavailable(
+                    "the read this request waited for could not reach the database"
+                )
             if loaded is None:
                 return Outcome.NOT_FOUND, None
             if isinstance(loaded, CredentialState):
@@ -225,8 +231,10 @@ class CredentialEngine:
         self._loading[key] = future
         try:
             state = await self._load(session, parsed.lookup, self.hasher.digest(plaintext))
-        except BaseException:
-            future.set_result(_FAILED)  # the others read it themselves
+        except BaseException as error:
+            # The others read it themselves; unless the database is unavailable: then they
+            # fail at once, rather than wait out its timeout a second time.
+            future.set_result(_UNAVAILABLE if outages.unavailable(error) else _FAILED)
             raise
         else:
             future.set_result(state)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
 from keyplane.config import get_settings
-from keyplane.db import Database
+from keyplane.db import Database, Timeouts
 from keyplane.models import Base
 
 config = context.config
@@ -27,8 +28,11 @@ def _run(connection: Connection) -> None:
 
 
 async def _online() -> None:
-    url = config.get_main_option("sqlalchemy.url") or get_settings().resolved_database_url()
-    database = Database(url)
+    settings = get_settings()
+    url = config.get_main_option("sqlalchemy.url") or settings.resolved_database_url()
+    # A server that does not answer fails the start within the connect timeout; a statement
+    # is not bounded (building an index on a large table may take minutes).
+    database = Database(url, replace(Timeouts.of(settings), statement=None))
     try:
         async with database.engine.connect() as connection:
             await connection.run_sync(_run)
