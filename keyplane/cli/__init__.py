@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from keyplane import migrate
+from keyplane import migrate, startup
 from keyplane.config import get_settings
 
 app = typer.Typer(help="Keyplane: self-hosted license keys and API keys.", no_args_is_help=True)
@@ -20,7 +20,11 @@ console = Console(stderr=True)
 
 
 def _database_url() -> str:
-    return get_settings().resolved_database_url()
+    """The configured database's URL; a ``StartupError`` for one Keyplane cannot use."""
+    settings = get_settings()
+    if settings.database_url:
+        startup.database_url(settings.database_url)
+    return settings.resolved_database_url()
 
 
 @app.command()
@@ -33,7 +37,9 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    migrate.upgrade(settings.resolved_database_url())
+    url = _database_url()
+    startup.check_port(host, port)
+    migrate.upgrade(url)
     settings.server_secret()  # created once here, before workers race for it
     # Each worker learns how many there are: with no bus between them (SQLite, no Redis),
     # cached entries must expire quickly instead.
@@ -68,12 +74,13 @@ def init(
     from keyplane.kit.credentials import CredentialHasher
 
     settings = get_settings()
-    migrate.upgrade(settings.resolved_database_url())
+    url = _database_url()
+    migrate.upgrade(url)
     engine = CredentialEngine(CredentialHasher(settings.server_secret()))
     keys = KeyRing(settings.server_secret())
 
     async def run() -> dict[str, str]:
-        database = Database(settings.resolved_database_url())
+        database = Database(url)
         try:
             async with database.writer() as session:
                 made = await bootstrap(
@@ -114,10 +121,9 @@ def public_key(
     from keyplane.accounts.signing import KeyRing, public_hex
     from keyplane.db import Database
 
-    settings = get_settings()
-    url = settings.resolved_database_url()
+    url = _database_url()
     migrate.upgrade(url)
-    keys = KeyRing(settings.server_secret())
+    keys = KeyRing(get_settings().server_secret())
 
     async def run() -> str | None:
         database = Database(url)
@@ -143,6 +149,20 @@ def public_key(
     typer.echo(result)
 
 
+@db_app.command("create")
+def db_create() -> None:
+    """Create the database (PostgreSQL: on the URL's server; SQLite: the file), then migrate it."""
+    url = _database_url()
+    created = migrate.create(url)
+    migrate.upgrade(url)
+    name = migrate.database_name(url)
+    # Plain text: a long path must not be wrapped like prose.
+    if created:
+        typer.echo(f"Database {name} created and migrated.", err=True)
+    else:
+        typer.echo(f"Database {name} already exists; it is up to date.", err=True)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
@@ -161,4 +181,21 @@ def db_check() -> None:
 
 
 def main() -> None:
-    app()
+    """The ``keyplane`` command. What stops a command at start (no database, a wrong secret,
+    a port in use) is one line on stderr and exit status 1, never a traceback."""
+    try:
+        app()
+    except Exception as error:
+        line = _explain(error)
+        if line is None:
+            raise
+        typer.echo(f"error: {line}", err=True)
+        raise SystemExit(1) from None
+
+
+def _explain(error: Exception) -> str | None:
+    try:
+        settings = get_settings()
+    except Exception:  # unreadable settings: the original error is the answer
+        return str(error) if isinstance(error, startup.StartupError) else None
+    return startup.explain(error, settings.database_url or settings.resolved_database_url())
