@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from keyplane import migrate, startup
 from keyplane.config import get_settings
+
+if TYPE_CHECKING:
+    from keyplane.db import Database
+    from keyplane.secret.service import ServerSecrets
 
 app = typer.Typer(help="Keyplane: self-hosted license keys and API keys.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
@@ -27,6 +31,26 @@ def _database_url() -> str:
     return settings.resolved_database_url()
 
 
+async def _open_secrets(database: Database) -> ServerSecrets:
+    """The server secrets, checked against the database (``keyplane.secret``)."""
+    from keyplane.secret.service import open_secrets
+
+    return await open_secrets(get_settings(), database)
+
+
+def _check_secret(url: str) -> None:
+    from keyplane.db import Database
+
+    async def run() -> None:
+        database = Database(url)
+        try:
+            await _open_secrets(database)
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -40,7 +64,9 @@ def serve(
     url = _database_url()
     startup.check_port(host, port)
     migrate.upgrade(url)
-    settings.server_secret()  # created once here, before workers race for it
+    # Checked (created, rotated) once here, before the workers race for it; a wrong secret
+    # stops the command before a single request is answered.
+    _check_secret(url)
     # Each worker learns how many there are: with no bus between them (SQLite, no Redis),
     # cached entries must expire quickly instead.
     os.environ["KEYPLANE_WORKERS"] = str(workers)
@@ -73,15 +99,15 @@ def init(
     from keyplane.errors import AppError
     from keyplane.kit.credentials import CredentialHasher
 
-    settings = get_settings()
     url = _database_url()
     migrate.upgrade(url)
-    engine = CredentialEngine(CredentialHasher(settings.server_secret()))
-    keys = KeyRing(settings.server_secret())
 
     async def run() -> dict[str, str]:
         database = Database(url)
         try:
+            secrets = await _open_secrets(database)
+            engine = CredentialEngine(CredentialHasher(secrets.current))
+            keys = KeyRing(secrets.current, secrets.previous)
             async with database.writer() as session:
                 made = await bootstrap(
                     session, engine, keys, slug=account, name=name, email=email, password=password
@@ -123,11 +149,12 @@ def public_key(
 
     url = _database_url()
     migrate.upgrade(url)
-    keys = KeyRing(get_settings().server_secret())
 
     async def run() -> str | None:
         database = Database(url)
         try:
+            secrets = await _open_secrets(database)
+            keys = KeyRing(secrets.current, secrets.previous)
             async with database.writer() as session:
                 found = await (
                     repository.by_id_or_slug(session, account) if account else repository.oldest(session)
