@@ -24,11 +24,8 @@ console = Console(stderr=True)
 
 
 def _database_url() -> str:
-    """The configured database's URL; a ``StartupError`` for one Keyplane cannot use."""
-    settings = get_settings()
-    if settings.database_url:
-        startup.database_url(settings.database_url)
-    return settings.resolved_database_url()
+    # A URL Keyplane cannot use fails where it is first used, and ``main`` says why.
+    return get_settings().resolved_database_url()
 
 
 async def _open_secrets(database: Database) -> ServerSecrets:
