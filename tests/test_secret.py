@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete, select
 
 from keyplane.accounts.service import bootstrap
-from keyplane.accounts.signing import KeyRing
+from keyplane.accounts.signing import KeyRing, Signer
 from keyplane.app import create_app
 from keyplane.config import Settings
 from keyplane.credentials.engine import CredentialEngine
@@ -191,7 +191,7 @@ async def test_rotation_keeps_keys_licenses_and_signatures(emptied: str, tmp_pat
         sealed = await _stored(app, Account, Account.ed25519_private, acme.id)
         opened = KeyRing(NEW.encode()).unseal(acme.id, sealed)
         assert opened is not None
-        assert opened[0].public == public
+        assert Signer(opened[0]).public == public
         assert await _stored(app, Installation, Installation.secret_verifier, 1) == verifier(NEW.encode())
         # A key hashed under the old secret verifies, and is re-hashed when the batch is written.
         assert await _verify(client, acme, backend) == "VALID"
@@ -238,7 +238,7 @@ async def test_concurrent_starts_write_one_verifier_and_rotate_once(emptied: str
     assert await _verifiers(emptied) == [verifier(NEW.encode())]
     opened = KeyRing(NEW.encode()).unseal(made.account.id, sealed or b"")
     assert opened is not None
-    assert opened[0].public.hex() == made.account.ed25519_public
+    assert Signer(opened[0]).public.hex() == made.account.ed25519_public
 
 
 async def _start_together(settings: Settings, starters: int = 4) -> None:

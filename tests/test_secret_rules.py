@@ -106,10 +106,10 @@ def test_a_key_ring_opens_what_the_current_or_a_previous_secret_sealed() -> None
 
     opened = rotating.unseal(account, under_old)
     assert opened is not None
-    assert (opened[0].seed(), opened[1]) == (key.seed(), False)
+    assert (opened[0], opened[1]) == (key.seed(), False)
     opened = rotating.unseal(account, under_current)
     assert opened is not None
-    assert (opened[0].seed(), opened[1]) == (key.seed(), True)
+    assert (opened[0], opened[1]) == (key.seed(), True)
     # Not without the previous secret; and a sealed key is bound to its account.
     assert KeyRing(CURRENT).unseal(account, under_old) is None
     assert rotating.unseal(uuid.uuid4(), under_old) is None

@@ -77,25 +77,30 @@ class KeyRing:
 
     def seal(self, account_id: uuid.UUID, key: Signer) -> tuple[str, bytes]:
         """(public key hex, encrypted private key) for storage; bound to the account's id."""
-        nonce = secrets.token_bytes(_NONCE)
-        return public_hex(key), nonce + self._aead.encrypt(nonce, key.seed(), account_id.bytes)
+        return public_hex(key), self.seal_seed(account_id, key.seed())
 
-    def unseal(self, account_id: uuid.UUID, sealed: bytes) -> tuple[Signer, bool] | None:
-        """The key ``sealed`` holds, and whether the current secret sealed it (False: a
-        previous one did, and it is due to be re-sealed); None when no secret opens it."""
+    def seal_seed(self, account_id: uuid.UUID, seed: bytes) -> bytes:
+        """The private key ``seed`` encrypted under the current secret, bound to the account."""
+        nonce = secrets.token_bytes(_NONCE)
+        return nonce + self._aead.encrypt(nonce, seed, account_id.bytes)
+
+    def unseal(self, account_id: uuid.UUID, sealed: bytes) -> tuple[bytes, bool] | None:
+        """The private key's seed ``sealed`` holds, and whether the current secret sealed it
+        (False: a previous one did, and it is due to be re-sealed); None when no secret
+        opens it."""
         for aead in (self._aead, *self._previous):
             try:
                 seed = aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], account_id.bytes)
             except InvalidTag:
                 continue
-            return Signer(seed), aead is self._aead
+            return seed, aead is self._aead
         return None
 
     def _open(self, account_id: uuid.UUID, sealed: bytes) -> Signer:
         opened = self.unseal(account_id, sealed)
         if opened is None:
             raise SealError(f"no configured server secret opens the signing key of account {account_id}")
-        return opened[0]
+        return Signer(opened[0])
 
     def new_pair(self, account: Account) -> None:
         """Give a new (not yet flushed) account its key pair."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import exists, select, text, update
+from sqlalchemy import Table, bindparam, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.models import Account, Installation
@@ -46,14 +47,24 @@ async def lock(session: AsyncSession) -> None:
         await session.execute(select(Installation.id).limit(1))  # begins the transaction
 
 
-async def reseal(session: AsyncSession, account_id: uuid.UUID, old: bytes, new: bytes) -> None:
-    """Replace an account's sealed key, if it is still the one that was read."""
-    await session.execute(
-        update(Account)
-        .where(Account.id == account_id, Account.ed25519_private == old)
-        # Not an edit of the account: ``updated_at`` stays.
-        .values(ed25519_private=new, updated_at=Account.updated_at)
-    )
+_ACCOUNTS = cast(Table, Account.__table__)
+_RESEAL = (
+    update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.id == bindparam("account_id"), _ACCOUNTS.c.ed25519_private == bindparam("sealed"))
+    # Not an edit of the account: ``updated_at`` stays.
+    .values(ed25519_private=bindparam("resealed"), updated_at=_ACCOUNTS.c.updated_at)
+)
+"""One statement for every key (executemany): a rotation re-seals every account's key."""
+
+
+async def reseal(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, bytes, bytes]]) -> None:
+    """Replace each (account id, sealed key, re-sealed key)'s sealed key, if it is still
+    the one that was read."""
+    if keys:
+        await session.execute(
+            _RESEAL,
+            [{"account_id": account_id, "sealed": old, "resealed": new} for account_id, old, new in keys],
+        )
 
 
 async def save_verifier(session: AsyncSession, value: str) -> None:

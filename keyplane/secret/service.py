@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.accounts.signing import KeyRing, Signer
+from keyplane.accounts.signing import KeyRing
 from keyplane.config import SECRET_FILE, Settings
 from keyplane.db import Database
 from keyplane.secret import repository, rules
@@ -36,8 +36,8 @@ class ServerSecrets:
 class _Look:
     plan: Plan
     seals: Seals | None = None
-    due: list[tuple[uuid.UUID, bytes, Signer]] = field(default_factory=list)
-    """Signing keys a previous secret sealed: (account id, sealed key, the opened key)."""
+    due: list[tuple[uuid.UUID, bytes, bytes]] = field(default_factory=list)
+    """Signing keys a previous secret sealed: (account id, sealed key, its seed)."""
 
 
 async def open_secrets(settings: Settings, database: Database) -> ServerSecrets:
@@ -88,7 +88,7 @@ async def _look(session: AsyncSession, secrets: ServerSecrets) -> _Look:
         return _Look(rules.decide(found, None))
     ring = KeyRing(secrets.current, secrets.previous)
     current = neither = 0
-    due: list[tuple[uuid.UUID, bytes, Signer]] = []
+    due: list[tuple[uuid.UUID, bytes, bytes]] = []
     for account_id, sealed in await repository.sealed_keys(session):
         opened = ring.unseal(account_id, sealed)
         if opened is None:
@@ -105,9 +105,10 @@ async def _apply(session: AsyncSession, look: _Look, secrets: ServerSecrets) -> 
     if look.plan.action is Action.GO:
         return
     ring = KeyRing(secrets.current)
-    for account_id, sealed, key in look.due:
-        _, resealed = ring.seal(account_id, key)
-        await repository.reseal(session, account_id, sealed, resealed)
+    await repository.reseal(
+        session,
+        [(account_id, sealed, ring.seal_seed(account_id, seed)) for account_id, sealed, seed in look.due],
+    )
     await repository.save_verifier(session, rules.verifier(secrets.current))
     if look.plan.action is Action.ROTATE:
         log.info("secret.rotated", extra={"accounts": len(look.due)})
