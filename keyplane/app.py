@@ -38,6 +38,7 @@ from keyplane.oauth import endpoints as oauth
 from keyplane.policies import endpoints as policies
 from keyplane.products import endpoints as products
 from keyplane.ratelimit import limiter_for
+from keyplane.secret.service import open_secrets
 from keyplane.signing import Signatures
 from keyplane.tokens import endpoints as tokens
 from keyplane.users import endpoints as users
@@ -126,6 +127,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings.resolved_database_url(), Timeouts.of(settings))
+        try:
+            secrets = await open_secrets(settings, database)
+        except BaseException:
+            await database.dispose()
+            raise
         usage = UsageRecorder(database, settings.usage_flush_seconds, settings.usage_resolution_seconds)
         caches = Caches()
         bus = bus_for(caches, database.url, settings.redis_url, settings.redis_prefix)
@@ -140,14 +146,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.accounts = AccountDirectory(settings.account)
         app.state.usage = usage
         app.state.credentials = CredentialEngine(
-            CredentialHasher(settings.server_secret()),
+            CredentialHasher(secrets.current),
             caches,
+            previous=tuple(CredentialHasher(secret) for secret in secrets.previous),
+            rehash=usage.rehash,
             size=settings.cache_size,
             ttl=ttl,
             miss_ttl=min(settings.cache_miss_seconds, ttl),
             read_first=database.read_first,
         )
-        app.state.keys = KeyRing(settings.server_secret())
+        app.state.keys = KeyRing(secrets.current, secrets.previous)
         # What the lean handlers serve from (filled as requests read them).
         app.state.api_keys = caches.cache("api keys", settings.cache_size, ttl)
         app.state.licenses = caches.cache("licenses", settings.cache_size, ttl)

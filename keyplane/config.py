@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from keyplane.auth.network import Network, parse_network
+from keyplane.startup import StartupError
 
 SECRET_FILE = "secret.key"
 
@@ -157,7 +158,9 @@ class Settings(BaseSettings):
                 tmp.unlink()
         value = path.read_text().strip()
         if not value:
-            raise RuntimeError(f"{path} is empty; remove it or set KEYPLANE_SECRET_KEY")
+            raise StartupError(
+                f"the server secret {path} is empty: restore it from your backup or set KEYPLANE_SECRET_KEY"
+            )
         return value.encode()
 
 

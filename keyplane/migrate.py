@@ -1,12 +1,18 @@
-"""Run the Alembic migrations from code: ``keyplane serve``, ``init`` and ``db`` use these."""
+"""Run the Alembic migrations from code: ``keyplane serve``, ``init`` and ``db`` use these;
+and create the database itself (``keyplane db create``)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from keyplane.db import async_url
 
@@ -39,6 +45,63 @@ def check(url: str) -> str | None:
     except CommandError as diff:
         return str(diff)
     return None
+
+
+_DATABASE_MISSING = "3D000"
+_DATABASE_TAKEN = "42P04"
+
+
+def database_name(url: str) -> str:
+    """The database ``url`` names: an SQLite file's path, or a PostgreSQL database's name
+    (which defaults to the user's)."""
+    parsed = make_url(async_url(url))
+    return parsed.database or parsed.username or ""
+
+
+def create(url: str) -> bool:
+    """Create the database ``url`` names unless it exists; whether it was created.
+
+    SQLite: the file (and its private folder), by the first migration. PostgreSQL: ``CREATE
+    DATABASE`` on the same server, as the same user, from a maintenance database."""
+    parsed = make_url(async_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database
+        existed = not path or path == ":memory:" or Path(path).exists()
+        _ensure_sqlite_folder(url)
+        return not existed
+    return asyncio.run(_create_postgresql(parsed))
+
+
+async def _create_postgresql(url: URL) -> bool:
+    name = url.database or url.username or ""
+    try:
+        return await _create_from(url.set(database="postgres"), name)
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) != _DATABASE_MISSING:
+            raise
+    # A server whose ``postgres`` database was dropped still has ``template1``.
+    return await _create_from(url.set(database="template1"), name)
+
+
+async def _create_from(maintenance: URL, name: str) -> bool:
+    engine = create_async_engine(maintenance, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            found = await connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if found:
+                return False
+            quoted = connection.dialect.identifier_preparer.quote_identifier(name)
+            try:
+                await connection.execute(text(f"CREATE DATABASE {quoted}"))
+            except DBAPIError as error:
+                if getattr(error.orig, "sqlstate", None) == _DATABASE_TAKEN:
+                    return False  # another creator was first
+                raise
+            return True
+    finally:
+        await engine.dispose()
 
 
 def _ensure_sqlite_folder(url: str) -> None:

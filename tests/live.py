@@ -40,6 +40,27 @@ def environment(database_url: str, secret_key: str, data_dir: Path, **extra: str
     return env | {f"KEYPLANE_{name.upper()}": value for name, value in extra.items()}
 
 
+def run(env: Mapping[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``keyplane <args>`` to completion, its output captured."""
+    return subprocess.run(  # noqa: S603 - our own entry point with fixed arguments
+        [str(KEYPLANE), *args], env=dict(env), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def refused(done: subprocess.CompletedProcess[str], *expected: str) -> str:
+    """The one line a command that refused to start printed: exit status 1, nothing on stdout,
+    one line on stderr (no traceback) holding every ``expected`` text."""
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    line = lines[0]
+    assert line.startswith("error: "), line
+    for piece in expected:
+        assert piece in line, line
+    return line
+
+
 def init(env: Mapping[str, str], account: str, email: str, password: str) -> dict[str, str]:
     """``keyplane init --json``: the new account's ids, admin API key and public key."""
     done = subprocess.run(  # noqa: S603 - our own entry point with fixed arguments

@@ -4,13 +4,18 @@ encrypted under the server secret, kept decrypted in memory once used.
 Accounts made before signing existed get their pair on first use: a conditional UPDATE
 (``WHERE ed25519_public IS NULL``) lets concurrent processes race safely, and everyone then
 reads back the one pair that won.
+
+While the server secret is being rotated, a key sealed under a previous secret still opens;
+``keyplane.secret`` re-seals every such key under the current secret at start.
 """
 
 from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -51,19 +56,51 @@ class Signer:
         return crypto_sign(data, self._expanded)[:crypto_sign_BYTES]
 
 
+class SealError(RuntimeError):
+    """No configured server secret opens an account's sealed signing key. The start check
+    (``keyplane.secret``) refuses such a database; met later, another process sealed the key
+    under a secret this one was not given."""
+
+
+def _wrapping(server_secret: bytes) -> AESGCM:
+    return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(server_secret))
+
+
 class KeyRing:
-    def __init__(self, server_secret: bytes) -> None:
-        wrapping = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(server_secret)
-        self._aead = AESGCM(wrapping)
+    """Every account's signing key, sealed under the server secret for storage and kept
+    opened in memory once used."""
+
+    def __init__(self, server_secret: bytes, previous: Sequence[bytes] = ()) -> None:
+        self._aead = _wrapping(server_secret)
+        self._previous = tuple(_wrapping(secret) for secret in previous)
         self._keys: dict[uuid.UUID, Signer] = {}
 
     def seal(self, account_id: uuid.UUID, key: Signer) -> tuple[str, bytes]:
         """(public key hex, encrypted private key) for storage; bound to the account's id."""
+        return public_hex(key), self.seal_seed(account_id, key.seed())
+
+    def seal_seed(self, account_id: uuid.UUID, seed: bytes) -> bytes:
+        """The private key ``seed`` encrypted under the current secret, bound to the account."""
         nonce = secrets.token_bytes(_NONCE)
-        return public_hex(key), nonce + self._aead.encrypt(nonce, key.seed(), account_id.bytes)
+        return nonce + self._aead.encrypt(nonce, seed, account_id.bytes)
+
+    def unseal(self, account_id: uuid.UUID, sealed: bytes) -> tuple[bytes, bool] | None:
+        """The private key's seed ``sealed`` holds, and whether the current secret sealed it
+        (False: a previous one did, and it is due to be re-sealed); None when no secret
+        opens it."""
+        for aead in (self._aead, *self._previous):
+            try:
+                seed = aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], account_id.bytes)
+            except InvalidTag:
+                continue
+            return seed, aead is self._aead
+        return None
 
     def _open(self, account_id: uuid.UUID, sealed: bytes) -> Signer:
-        return Signer(self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], account_id.bytes))
+        opened = self.unseal(account_id, sealed)
+        if opened is None:
+            raise SealError(f"no configured server secret opens the signing key of account {account_id}")
+        return Signer(opened[0])
 
     def new_pair(self, account: Account) -> None:
         """Give a new (not yet flushed) account its key pair."""

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from keyplane import migrate
+from keyplane import migrate, startup
 from keyplane.config import get_settings
+
+if TYPE_CHECKING:
+    from keyplane.db import Database
+    from keyplane.secret.service import ServerSecrets
 
 app = typer.Typer(help="Keyplane: self-hosted license keys and API keys.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
@@ -20,7 +24,28 @@ console = Console(stderr=True)
 
 
 def _database_url() -> str:
+    # A URL Keyplane cannot use fails where it is first used, and ``main`` says why.
     return get_settings().resolved_database_url()
+
+
+async def _open_secrets(database: Database) -> ServerSecrets:
+    """The server secrets, checked against the database (``keyplane.secret``)."""
+    from keyplane.secret.service import open_secrets
+
+    return await open_secrets(get_settings(), database)
+
+
+def _check_secret(url: str) -> None:
+    from keyplane.db import Database, Timeouts
+
+    async def run() -> None:
+        database = Database(url, Timeouts.of(get_settings()))
+        try:
+            await _open_secrets(database)
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
 
 
 @app.command()
@@ -33,8 +58,12 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    migrate.upgrade(settings.resolved_database_url())
-    settings.server_secret()  # created once here, before workers race for it
+    url = _database_url()
+    startup.check_port(host, port)
+    migrate.upgrade(url)
+    # Checked (created, rotated) once here, before the workers race for it; a wrong secret
+    # stops the command before a single request is answered.
+    _check_secret(url)
     # Each worker learns how many there are: with no bus between them (SQLite, no Redis),
     # cached entries must expire quickly instead.
     os.environ["KEYPLANE_WORKERS"] = str(workers)
@@ -67,14 +96,15 @@ def init(
     from keyplane.errors import AppError
     from keyplane.kit.credentials import CredentialHasher
 
-    settings = get_settings()
-    migrate.upgrade(settings.resolved_database_url())
-    engine = CredentialEngine(CredentialHasher(settings.server_secret()))
-    keys = KeyRing(settings.server_secret())
+    url = _database_url()
+    migrate.upgrade(url)
 
     async def run() -> dict[str, str]:
-        database = Database(settings.resolved_database_url(), Timeouts.of(settings))
+        database = Database(url, Timeouts.of(get_settings()))
         try:
+            secrets = await _open_secrets(database)
+            engine = CredentialEngine(CredentialHasher(secrets.current))
+            keys = KeyRing(secrets.current, secrets.previous)
             async with database.writer() as session:
                 made = await bootstrap(
                     session, engine, keys, slug=account, name=name, email=email, password=password
@@ -114,14 +144,14 @@ def public_key(
     from keyplane.accounts.signing import KeyRing, public_hex
     from keyplane.db import Database, Timeouts
 
-    settings = get_settings()
-    url = settings.resolved_database_url()
+    url = _database_url()
     migrate.upgrade(url)
-    keys = KeyRing(settings.server_secret())
 
     async def run() -> str | None:
-        database = Database(url, Timeouts.of(settings))
+        database = Database(url, Timeouts.of(get_settings()))
         try:
+            secrets = await _open_secrets(database)
+            keys = KeyRing(secrets.current, secrets.previous)
             async with database.writer() as session:
                 found = await (
                     repository.by_id_or_slug(session, account) if account else repository.oldest(session)
@@ -143,6 +173,20 @@ def public_key(
     typer.echo(result)
 
 
+@db_app.command("create")
+def db_create() -> None:
+    """Create the database (PostgreSQL: on the URL's server; SQLite: the file), then migrate it."""
+    url = _database_url()
+    created = migrate.create(url)
+    migrate.upgrade(url)
+    name = migrate.database_name(url)
+    # Plain text: a long path must not be wrapped like prose.
+    if created:
+        typer.echo(f"Database {name} created and migrated.", err=True)
+    else:
+        typer.echo(f"Database {name} already exists; it is up to date.", err=True)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
@@ -161,4 +205,21 @@ def db_check() -> None:
 
 
 def main() -> None:
-    app()
+    """The ``keyplane`` command. What stops a command at start (no database, a wrong secret,
+    a port in use) is one line on stderr and exit status 1, never a traceback."""
+    try:
+        app()
+    except Exception as error:
+        line = _explain(error)
+        if line is None:
+            raise
+        typer.echo(f"error: {line}", err=True)
+        raise SystemExit(1) from None
+
+
+def _explain(error: Exception) -> str | None:
+    try:
+        settings = get_settings()
+    except Exception:  # unreadable settings: the original error is the answer
+        return str(error) if isinstance(error, startup.StartupError) else None
+    return startup.explain(error, settings.database_url or settings.resolved_database_url())

@@ -12,11 +12,13 @@ import asyncio
 import hashlib
 import hmac
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane import outages
@@ -124,6 +126,10 @@ def cache_key(plaintext: str) -> bytes:
     return _blake2s(plaintext.encode()).digest()
 
 
+Rehash = Callable[[uuid.UUID, bytes, bytes], None]
+"""Told (credential id, stored digest, digest under the current secret) of a credential found
+hashed under a former server secret."""
+
 _UNKNOWN = Outcome.NOT_FOUND
 # Shared by every cached state that has them, so that a large cache holds one copy each: a
 # few combinations of scopes, a few accounts.
@@ -150,8 +156,16 @@ class CredentialEngine:
         ttl: float = 60.0,
         miss_ttl: float = 5.0,
         read_first: ReadFirst | None = None,
+        previous: tuple[CredentialHasher, ...] = (),
+        rehash: Rehash | None = None,
     ) -> None:
         self.hasher = hasher
+        self._previous = previous
+        """Hashers of the former server secrets (``secret_key_previous``), tried on a miss
+        only when the current one does not match: a rotation under way."""
+        self._rehash = rehash
+        """Told of each credential found hashed under a former secret, to store its digest
+        under the current one (``UsageRecorder.rehash``: batched, off the request's path)."""
         self.caches = caches or Caches()
         self._read_first = read_first
         """``Database.read_first``: a miss read without a session when the database allows."""
@@ -230,7 +244,7 @@ class CredentialEngine:
         future: asyncio.Future[CredentialState | object | None] = asyncio.get_running_loop().create_future()
         self._loading[key] = future
         try:
-            state = await self._load(session, parsed.lookup, self.hasher.digest(plaintext))
+            state = await self._load(session, parsed.lookup, plaintext, self.hasher.digest(plaintext))
         except BaseException as error:
             # The others read it themselves; unless the database is unavailable: then they
             # fail at once, rather than wait out its timeout a second time.
@@ -250,9 +264,13 @@ class CredentialEngine:
         self._known.put(key, state, tags, generation)
         return Outcome.VALID, state
 
-    async def _load(self, session: AsyncSession, lookup: str, digest: bytes) -> CredentialState | None:
+    async def _load(
+        self, session: AsyncSession, lookup: str, plaintext: str, digest: bytes
+    ) -> CredentialState | None:
         row = await repository.state_row(session, lookup, self._read_first)
-        if row is None or not hmac.compare_digest(digest, row.digest):
+        if row is None:
+            return None
+        if not hmac.compare_digest(digest, row.digest) and not self._formerly(row, plaintext, digest):
             return None
         stored = frozenset(Scope(scope) for scope in row.scopes if scope in SCOPE_NAMES)
         # An access token shares its key's budget: minting tokens never buys more requests.
@@ -274,7 +292,7 @@ class CredentialEngine:
             product_id=row.product_id,
             parent_id=row.parent_id,
             kind=CredentialKind(row.kind),
-            digest=row.digest,
+            digest=digest,
             role=row.role,
             scopes=_SCOPE_SETS.setdefault(scopes, scopes),
             status=row.status,
@@ -288,6 +306,16 @@ class CredentialEngine:
             budget_id=row.budget_id,
             budgets=tuple(budgets),
         )
+
+    def _formerly(self, row: Row[Any], plaintext: str, digest: bytes) -> bool:
+        """Whether the stored digest is the credential's under a former server secret; if so,
+        its digest under the current one (``digest``) is to take its place."""
+        for hasher in self._previous:
+            if hasher.matches(plaintext, row.digest):
+                if self._rehash is not None:
+                    self._rehash(row.id, row.digest, digest)
+                return True
+        return False
 
 
 def _pair(limit: int | None, duration: int | None) -> tuple[int, int] | None:

@@ -107,3 +107,22 @@ async def touch(session: AsyncSession, uses: Iterable[tuple[uuid.UUID, datetime]
     await session.execute(
         _TOUCH, [{"used_id": credential_id, "used_at": when} for credential_id, when in batch]
     )
+
+
+_REHASH = (
+    update(_CREDENTIALS)
+    .where(_CREDENTIALS.c.id == bindparam("rehash_id"), _CREDENTIALS.c.digest == bindparam("stored"))
+    .values(digest=bindparam("rehashed"), updated_at=_CREDENTIALS.c.updated_at)
+)
+
+
+async def rehash(session: AsyncSession, rows: Iterable[tuple[uuid.UUID, bytes, bytes]]) -> None:
+    """Store each credential's digest under the current server secret in place of the one
+    under a former secret, unless its digest changed meanwhile. No cache forgets anything:
+    the credential, and what it may do, are the same. Not an edit: ``updated_at`` stays."""
+    batch = [
+        {"rehash_id": credential_id, "stored": stored, "rehashed": digest}
+        for credential_id, stored, digest in rows
+    ]
+    if batch:
+        await session.execute(_REHASH, batch)

@@ -14,6 +14,7 @@ import uuid
 from contextlib import suppress
 from datetime import datetime, timedelta
 from operator import attrgetter
+from typing import TypeVar
 
 from keyplane.credentials import repository
 from keyplane.credentials.engine import CredentialState
@@ -21,6 +22,7 @@ from keyplane.db import Database
 from keyplane.licenses import repository as licenses
 
 log = logging.getLogger("keyplane.usage")
+T = TypeVar("T")
 
 
 CHUNK = 100
@@ -36,7 +38,7 @@ TRACKED = 100_000
 one more write per key)."""
 
 
-def _in_order(uses: dict[uuid.UUID, datetime]) -> list[tuple[uuid.UUID, datetime]]:
+def _in_order(uses: dict[uuid.UUID, T]) -> list[tuple[uuid.UUID, T]]:
     """By id, so that concurrent batches of several processes lock rows in one order (no
     deadlock). Ordered on ``UUID.int`` with C calls only: ``UUID.__lt__`` and ``__hash__``
     are Python, and ten thousand keys through them stall the event loop for milliseconds."""
@@ -47,7 +49,7 @@ def _in_order(uses: dict[uuid.UUID, datetime]) -> list[tuple[uuid.UUID, datetime
 _ID_ORDER = attrgetter("int")
 
 
-def _chunks(rows: list[tuple[uuid.UUID, datetime]]) -> list[list[tuple[uuid.UUID, datetime]]]:
+def _chunks(rows: list[T]) -> list[list[T]]:
     return [rows[start : start + CHUNK] for start in range(0, len(rows), CHUNK)]
 
 
@@ -67,6 +69,7 @@ class UsageRecorder:
         self._pending: dict[uuid.UUID, datetime] = {}
         self._written: dict[uuid.UUID, datetime] = {}
         self._validated: dict[uuid.UUID, datetime] = {}
+        self._rehashes: dict[uuid.UUID, tuple[bytes, bytes]] = {}
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -89,6 +92,13 @@ class UsageRecorder:
         if previous is None or previous < when:
             self._validated[license_id] = when
 
+    def rehash(self, credential_id: uuid.UUID, stored: bytes, digest: bytes) -> None:
+        """Store ``digest`` (under the current server secret) as this credential's digest in
+        place of ``stored`` (under a former one), at the next flush. A rotation re-hashes
+        every credential on its first use: written here, a burst of first uses after the
+        restart costs one batch a second, and verification stays a read."""
+        self._rehashes[credential_id] = (stored, digest)
+
     def _note(self, credential_id: uuid.UUID, when: datetime) -> datetime:
         """Queue this use unless the time written for the credential is close enough; the
         instant until which its uses need not be noted again."""
@@ -105,6 +115,7 @@ class UsageRecorder:
         """Write what was noted, ``TRANSACTION_CHUNKS`` chunks per transaction. When one
         fails, what it held goes back to be noted, with everything after it; the
         transactions already committed stay written."""
+        await self._flush_rehashes()
         if not self._pending and not self._validated:
             return
         batch, self._pending = self._pending, {}
@@ -134,6 +145,26 @@ class UsageRecorder:
                         self._note(record_id, when)
                     else:
                         self.validated(record_id, when)
+
+    async def _flush_rehashes(self) -> None:
+        """Write the queued re-hashes; those of a transaction that fails go back in the queue."""
+        if not self._rehashes:
+            return
+        batch, self._rehashes = self._rehashes, {}
+        chunks = _chunks([(credential_id, *pair) for credential_id, pair in _in_order(batch)])
+        for start in range(0, len(chunks), TRANSACTION_CHUNKS):
+            transaction = chunks[start : start + TRANSACTION_CHUNKS]
+            try:
+                async with self._database.writer() as session:
+                    for chunk in transaction:
+                        await repository.rehash(session, chunk)
+                    await session.commit()
+            except Exception:
+                count = sum(len(chunk) for chunk in transaction)
+                log.exception("credential.rehash.flush_failed", extra={"count": count})
+                for chunk in transaction:
+                    for credential_id, stored, digest in chunk:
+                        self._rehashes.setdefault(credential_id, (stored, digest))
 
     async def _run(self) -> None:
         stopping = self._stopping
