@@ -2,8 +2,10 @@
 
 Every entry carries *tags*: the ids of the records it was built from (a credential, its
 parent key, its user, a license, its policy...). Ids are UUIDs, unique across tables, so a
-tag needs no namespace. When a transaction that changed a record commits, its id is sent
-to every process (``keyplane.bus``) and each process drops the entries tagged with it.
+tag needs no namespace. When a transaction that changed a record commits, this process
+drops the entries tagged with its id at once, and every other process within a bounded
+time: the id is written to the invalidation log in that transaction and sent over the
+bus's fast path (``keyplane.invalidations``, ``keyplane.bus``).
 
 Three rules keep a cache from ever serving what the database no longer says:
 
@@ -18,9 +20,11 @@ Three rules keep a cache from ever serving what the database no longer says:
   (or the history of invalidations no longer reaches back that far), since the row it was
   built from may predate the change. Unrelated changes (the stream of ``lastUsedAt``
   batches) do not hold back other fills.
-- **No news is not good news.** While the bus is down (a lost Redis or PostgreSQL
-  connection), invalidations may be missed, so the caches neither serve nor keep anything
-  (``Caches.enabled``); when it comes back they start empty.
+- **No news is not good news.** While the process cannot vouch that it hears of every
+  change (no read of the invalidation log has succeeded for a second, or none yet), the
+  caches neither serve nor keep anything (``Caches.enabled``: every check reads the
+  database); when a read succeeds again they start empty. A lost fast path (Redis,
+  ``LISTEN``) does not suspend them: the log still vouches.
 """
 
 from __future__ import annotations

@@ -93,8 +93,7 @@ class Settings(BaseSettings):
     """How long "no such key" is remembered, so a flood of unknown keys stays off the database."""
 
     workers: int = Field(default=1, ge=1)
-    """How many processes serve this database (``keyplane serve --workers`` sets it). With
-    several processes, no Redis and SQLite (no bus), cached entries live half a second at most."""
+    """How many processes serve this database (``keyplane serve --workers`` sets it)."""
 
     hot_paths: bool = True
     """Serve the hottest routes (verify, validate-key, reading an API key) with lean

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from keyplane.bus import Bus
 from keyplane.cache import EVERYTHING, JITTER, Caches, TaggedCache
+from keyplane.db import Database
 
 
 def _cache(size: int = 10, ttl: float = 60.0) -> tuple[Caches, TaggedCache[str, str]]:
@@ -153,18 +155,23 @@ async def test_a_failed_load_leaves_the_others_to_load_themselves() -> None:
     assert results[1:] == ["second try", "second try"]
 
 
-async def test_the_memory_bus_applies_a_publication_at_once() -> None:
+def _database(tmp_path: Path) -> Database:
+    """A database the bus is made for (these tests never connect to it)."""
+    return Database(f"sqlite:///{tmp_path / 'unused.db'}")
+
+
+async def test_the_memory_bus_applies_a_publication_at_once(tmp_path: Path) -> None:
     caches, cache = _cache()
-    bus = Bus(caches)
+    bus = Bus(caches, _database(tmp_path))
     cache.put("k", "v", ["tag"], caches.generation())
     bus.publish(["tag"])
     assert cache.get("k") is None
     await bus.stop()
 
 
-def test_a_message_from_another_process_is_applied_and_an_echo_ignored() -> None:
+def test_a_message_from_another_process_is_applied_and_an_echo_ignored(tmp_path: Path) -> None:
     caches, cache = _cache()
-    bus = Bus(caches)
+    bus = Bus(caches, _database(tmp_path))
     cache.put("mine", "v", ["a"], caches.generation())
     cache.put("theirs", "v", ["b"], caches.generation())
     bus._receive(f'{{"origin": "{bus.origin}", "tags": ["a"]}}')

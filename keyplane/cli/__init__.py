@@ -35,8 +35,7 @@ def serve(
     settings = get_settings()
     migrate.upgrade(settings.resolved_database_url())
     settings.server_secret()  # created once here, before workers race for it
-    # Each worker learns how many there are: with no bus between them (SQLite, no Redis),
-    # cached entries must expire quickly instead.
+    # Each worker learns how many there are (reported in its settings).
     os.environ["KEYPLANE_WORKERS"] = str(workers)
     console.print(f"[bold]Keyplane[/] on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     uvicorn.run(
