@@ -42,7 +42,8 @@ from sqlalchemy.engine import make_url
 
 from keyplane.cache import Caches
 from keyplane.db import Database
-from keyplane.invalidations import LogReader, libpq_url
+from keyplane.invalidations import libpq_url
+from keyplane.log_reader import LogReader
 
 log = logging.getLogger("keyplane.bus")
 
