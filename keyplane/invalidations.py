@@ -75,6 +75,8 @@ PRUNE_EVERY = 20.0
 started together do not all prune in the same second)."""
 PRUNE_BATCH = 1_000
 """Rows per pruning transaction (on SQLite it holds the write lock)."""
+PRUNE_ROUNDS = 100
+"""Most batches one prune deletes (a quarter second apart): up to 100,000 rows."""
 TAGS_PER_ROW = 1_000
 """Tags per row: a usage batch names a thousand keys per transaction."""
 

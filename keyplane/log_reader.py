@@ -21,6 +21,7 @@ from keyplane.invalidations import (
     PRUNE_AGE,
     PRUNE_BATCH,
     PRUNE_EVERY,
+    PRUNE_ROUNDS,
     ROWS_PER_POLL,
     STARTUP_SECONDS,
     SUSPENDED_TIMEOUT,
@@ -140,7 +141,12 @@ class LogReader:
         while True:
             await asyncio.sleep(PRUNE_EVERY * (0.5 + random.random() / 2))  # noqa: S311 (not a secret)
             try:
-                await asyncio.wait_for(self.prune(), SUSPENDED_TIMEOUT * 5)
+                # Batch after batch while they come full: a busy installation writes more
+                # rows between two prunes than one batch takes.
+                for _ in range(PRUNE_ROUNDS):
+                    if await asyncio.wait_for(self.prune(), SUSPENDED_TIMEOUT * 5) < PRUNE_BATCH:
+                        break
+                    await asyncio.sleep(POLL_SECONDS)
             except _read_errors() as error:
                 log.warning("invalidations.prune_failed", extra={"error": type(error).__name__})
 

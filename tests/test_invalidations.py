@@ -7,10 +7,11 @@ import asyncio
 import json
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from keyplane.db import Database, touched
@@ -19,10 +20,12 @@ from keyplane.invalidations import (
     GAP_HOLD_SECONDS,
     LOG,
     POLL_SECONDS,
+    PRUNE_AGE,
     VOUCH_SECONDS,
     Cursor,
     Snapshot,
 )
+from keyplane.kit import clock
 from keyplane.models import User
 from tests import factories
 
@@ -193,3 +196,23 @@ async def test_another_process_change_reaches_this_process_caches(app: FastAPI, 
     assert cache.get("theirs") is None
     assert cache.get("mine") == "v"
     assert app.state.bus.log.vouching()
+
+
+async def test_old_rows_are_pruned_but_never_the_newest(app: FastAPI) -> None:
+    """On SQLite the next row would take the newest's seq again, and readers past it would
+    skip it: the newest row stays, however old."""
+    database: Database = app.state.db
+    old = clock.now() - PRUNE_AGE - timedelta(seconds=1)
+    async with database.writer() as session:
+        await session.execute(
+            insert(LOG), [{"origin": "x", "tags": f'["{n}"]', "created_at": old} for n in range(3)]
+        )
+        await session.commit()
+    assert await app.state.bus.log.prune() == 2
+    assert await _rows(database) == [("x", ["2"])]
+    async with database.writer() as session:
+        touched(session, "next")
+        await session.commit()
+    async with database.reader() as session:
+        seqs = (await session.execute(select(LOG.c.seq).order_by(LOG.c.seq))).scalars().all()
+    assert seqs[1] > seqs[0]
