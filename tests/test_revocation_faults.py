@@ -35,8 +35,10 @@ BOUND = 2.0
 """Seconds after the revoking commit within which no process may accept (the product's bound)."""
 OBSERVE = BOUND + 1.0
 """How long B is watched after the revocation."""
-ATTEMPT_TIMEOUT = 0.5
+ATTEMPT_TIMEOUT = 1.0
 """A verification B has not answered by then counts as refused (it cannot read its database)."""
+WARM_TIMEOUT = 10.0
+"""For the verifications that put the key in B's cache before the fault (a first read)."""
 RECOVERY = 15.0
 """Generous time for B to answer from its database again once the fault is healed."""
 
@@ -132,14 +134,16 @@ def _auth(cluster: Cluster) -> dict[str, str]:
     return {"Authorization": f"Bearer {cluster.account['key']}"}
 
 
-def _verify(http: httpx.Client, base: str, cluster: Cluster, key: str) -> str:
+def _verify(
+    http: httpx.Client, base: str, cluster: Cluster, key: str, timeout: float = ATTEMPT_TIMEOUT
+) -> str:
     """The code B answers, or the status when it refuses, or ``timeout``/``error``."""
     try:
         response = http.post(
             f"{base}/v1/accounts/{cluster.account['slug']}/api-keys/verify",
             json={"key": key},
             headers=_auth(cluster),
-            timeout=ATTEMPT_TIMEOUT,
+            timeout=timeout,
         )
     except httpx.TimeoutException:
         return "timeout"
@@ -173,7 +177,7 @@ def _revoke_under(cluster: Cluster, name: str, fault: Callable[[], None], heal: 
     key = made.json()
     with httpx.Client() as http:
         for _ in range(3):  # B verified it: it is in B's cache
-            assert _verify(http, cluster.b, cluster, key["key"]) == "VALID"
+            assert _verify(http, cluster.b, cluster, key["key"], WARM_TIMEOUT) == "VALID"
     seen: list[tuple[float, str]] = []
     until = [time.monotonic() + 60.0]
     fault()
@@ -210,7 +214,7 @@ def _recovers(cluster: Cluster, key: str) -> None:
     """Once healed, B answers from its database again by itself, and refuses the key."""
     deadline = time.monotonic() + RECOVERY
     with httpx.Client() as http:
-        while (code := _verify(http, cluster.b, cluster, key)) != "REVOKED":
+        while (code := _verify(http, cluster.b, cluster, key, WARM_TIMEOUT)) != "REVOKED":
             assert code != "VALID"
             assert time.monotonic() < deadline, f"B still answers {code} after the fault healed"
             time.sleep(0.1)
