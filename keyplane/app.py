@@ -75,9 +75,6 @@ def _routes() -> APIRouter:
     return router
 
 
-MEMORY_BUS_TTL = 0.5
-"""Seconds a cached entry lives when several processes share a database without a bus."""
-
 GC_THRESHOLDS = (50_000, 20, 100)
 """Python's collector thresholds for a server process (the defaults are 700, 10, 10):
 young objects are collected every 50,000 net allocations, the middle generation every 20
@@ -134,12 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise
         usage = UsageRecorder(database, settings.usage_flush_seconds, settings.usage_resolution_seconds)
         caches = Caches()
-        bus = bus_for(caches, database.url, settings.redis_url, settings.redis_prefix)
+        bus = bus_for(caches, database, settings.redis_url, settings.redis_prefix)
         ttl = settings.cache_seconds
-        if bus.kind == "memory" and settings.workers > 1:
-            # Nobody tells the other processes what changed: entries expire instead, well
-            # within the second a change may take to reach every process.
-            ttl = min(ttl, MEMORY_BUS_TTL)
         database.on_commit = bus.publish
         app.state.db = database
         app.state.bus = bus

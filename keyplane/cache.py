@@ -2,8 +2,10 @@
 
 Every entry carries *tags*: the ids of the records it was built from (a credential, its
 parent key, its user, a license, its policy...). Ids are UUIDs, unique across tables, so a
-tag needs no namespace. When a transaction that changed a record commits, its id is sent
-to every process (``keyplane.bus``) and each process drops the entries tagged with it.
+tag needs no namespace. When a transaction that changed a record commits, this process
+drops the entries tagged with its id at once, and every other process within a bounded
+time: the id is written to the invalidation log in that transaction and sent over the
+bus's fast path (``keyplane.invalidations``, ``keyplane.bus``).
 
 Three rules keep a cache from ever serving what the database no longer says:
 
@@ -18,9 +20,11 @@ Three rules keep a cache from ever serving what the database no longer says:
   (or the history of invalidations no longer reaches back that far), since the row it was
   built from may predate the change. Unrelated changes (the stream of ``lastUsedAt``
   batches) do not hold back other fills.
-- **No news is not good news.** While the bus is down (a lost Redis or PostgreSQL
-  connection), invalidations may be missed, so the caches neither serve nor keep anything
-  (``Caches.enabled``); when it comes back they start empty.
+- **No news is not good news.** While the process cannot vouch that it hears of every
+  change (no read of the invalidation log has succeeded for a second, or none yet), the
+  caches neither serve nor keep anything (``Caches.enabled``: every check reads the
+  database); when a read succeeds again they start empty. A lost fast path (Redis,
+  ``LISTEN``) does not suspend them: the log still vouches.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Generic, TypeVar
 
+from keyplane import outages
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -41,6 +47,7 @@ Tag = uuid.UUID | str | None
 _HISTORY = 4096
 """Invalidations remembered, to tell whether one concerned a fill that was under way."""
 _FAILED = object()
+_UNAVAILABLE = object()
 _NONE = object()
 EVERYTHING = "*"
 """The tag that drops every entry of every cache (after a change too wide to name)."""
@@ -165,6 +172,10 @@ class TaggedCache(Generic[K, V]):
         leader = self._loading.get(key)
         if leader is not None and wait:
             shared = await asyncio.shield(leader)
+            if shared is _UNAVAILABLE:
+                raise outages.DatabaseUnavailable(
+                    "the load this request waited for could not reach the database"
+                )
             if shared is not _FAILED:
                 return shared  # type: ignore[return-value]
         generation = self._owner.generation()
@@ -172,8 +183,10 @@ class TaggedCache(Generic[K, V]):
         self._loading[key] = future
         try:
             loaded = await load()
-        except BaseException:
-            future.set_result(_FAILED)  # the others load it themselves
+        except BaseException as error:
+            # The others load it themselves; unless the database is unavailable: then they
+            # fail at once, rather than wait out its timeout a second time.
+            future.set_result(_UNAVAILABLE if outages.unavailable(error) else _FAILED)
             raise
         finally:
             if self._loading.get(key) is future:

@@ -87,15 +87,14 @@ class Settings(BaseSettings):
     the caches off. About 1.7 KB per credential (bench.check): 100,000 cost about 165 MB per process."""
 
     cache_seconds: float = Field(default=300.0, gt=0)
-    """Longest a cached credential or license is trusted. Changes reach every process at once
-    through the bus; this bounds how long a lost invalidation could matter."""
+    """Longest a cached credential or license is kept. Changes reach every process within two
+    seconds whatever this says (``keyplane.bus``)."""
 
     cache_miss_seconds: float = Field(default=5.0, gt=0)
     """How long "no such key" is remembered, so a flood of unknown keys stays off the database."""
 
     workers: int = Field(default=1, ge=1)
-    """How many processes serve this database (``keyplane serve --workers`` sets it). With
-    several processes, no Redis and SQLite (no bus), cached entries live half a second at most."""
+    """How many processes serve this database (``keyplane serve --workers`` sets it)."""
 
     hot_paths: bool = True
     """Serve the hottest routes (verify, validate-key, reading an API key) with lean

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine, Executable, Row, create_engine, event, make_url
+from sqlalchemy import Engine, Executable, Row, create_engine, event, insert, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, UOWTransaction
 
 from keyplane import outages
+from keyplane.invalidations import LOG, rows_for
 
 if TYPE_CHECKING:
     from keyplane.config import Settings
@@ -148,6 +150,7 @@ def _in_session(connection: Connection, work: Callable[[Session], T]) -> T:
 
 _TOUCHED = "keyplane.touched"
 _PUBLISH = "keyplane.publish"
+_ORIGIN = "keyplane.origin"
 
 
 class TrackedSession(Session):
@@ -171,6 +174,21 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     touched(session, *tags)
 
 
+@event.listens_for(TrackedSession, "before_commit")
+def _before_commit(session: Session) -> None:
+    # Commit flushes once more after this hook, so flush first: then every change's tags are
+    # known, and their log rows (``keyplane.invalidations``) go into this very transaction,
+    # committed or rolled back with the change. A savepoint logs nothing: what it changed is
+    # logged when the transaction around it commits.
+    if session.in_nested_transaction():
+        return
+    session.flush()
+    tags: set[str] | None = session.info.get(_TOUCHED)
+    origin: str | None = session.info.get(_ORIGIN)
+    if tags and origin is not None:
+        session.execute(insert(LOG), rows_for(origin, tags))
+
+
 @event.listens_for(TrackedSession, "after_commit")
 def _after_commit(session: Session) -> None:
     tags: set[str] = session.info.pop(_TOUCHED, set())
@@ -192,6 +210,8 @@ class Database:
 
     def __init__(self, url: str, timeouts: Timeouts | None = None, **engine_options: Any) -> None:
         self.url = async_url(url)
+        self.origin = uuid.uuid4().hex
+        """This process in the invalidation log: its own rows it has already applied."""
         self.timeouts = timeouts or Timeouts()
         options = self.timeouts.engine_options(self.url) | engine_options
         self.engine = create_async_engine(self.url, **options)
@@ -201,7 +221,7 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine, self.timeouts.lock)
             writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-        info = {_PUBLISH: self._committed}
+        info = {_PUBLISH: self._committed, _ORIGIN: self.origin}
         self.reader = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=TrackedSession, info=info
         )

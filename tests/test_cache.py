@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
+from keyplane import outages
 from keyplane.bus import Bus
 from keyplane.cache import EVERYTHING, JITTER, Caches, TaggedCache
+from keyplane.db import Database
 
 
 def _cache(size: int = 10, ttl: float = 60.0) -> tuple[Caches, TaggedCache[str, str]]:
@@ -145,26 +148,49 @@ async def test_a_failed_load_leaves_the_others_to_load_themselves() -> None:
         calls += 1
         await asyncio.sleep(0.01)
         if calls == 1:
-            raise ConnectionError("database gone")
+            raise ValueError("a row the loader could not read")
         return "second try", ["k"]
 
     results = await asyncio.gather(*(cache.fill("k", load) for _ in range(3)), return_exceptions=True)
-    assert isinstance(results[0], ConnectionError)
+    assert isinstance(results[0], ValueError)
     assert results[1:] == ["second try", "second try"]
 
 
-async def test_the_memory_bus_applies_a_publication_at_once() -> None:
+async def test_a_load_that_found_the_database_unavailable_fails_its_followers_at_once() -> None:
+    """Waiting requests do not each wait out the database's timeout again (a 503 within the
+    bound, not twice it)."""
+    _, cache = _cache()
+    calls = 0
+
+    async def load() -> tuple[str, list[str]]:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        raise ConnectionResetError("database gone")
+
+    results = await asyncio.gather(*(cache.fill("k", load) for _ in range(3)), return_exceptions=True)
+    assert isinstance(results[0], ConnectionResetError)
+    assert all(isinstance(result, outages.DatabaseUnavailable) for result in results[1:])
+    assert calls == 1
+
+
+def _database(tmp_path: Path) -> Database:
+    """A database the bus is made for (these tests never connect to it)."""
+    return Database(f"sqlite:///{tmp_path / 'unused.db'}")
+
+
+async def test_the_memory_bus_applies_a_publication_at_once(tmp_path: Path) -> None:
     caches, cache = _cache()
-    bus = Bus(caches)
+    bus = Bus(caches, _database(tmp_path))
     cache.put("k", "v", ["tag"], caches.generation())
     bus.publish(["tag"])
     assert cache.get("k") is None
     await bus.stop()
 
 
-def test_a_message_from_another_process_is_applied_and_an_echo_ignored() -> None:
+def test_a_message_from_another_process_is_applied_and_an_echo_ignored(tmp_path: Path) -> None:
     caches, cache = _cache()
-    bus = Bus(caches)
+    bus = Bus(caches, _database(tmp_path))
     cache.put("mine", "v", ["a"], caches.generation())
     cache.put("theirs", "v", ["b"], caches.generation())
     bus._receive(f'{{"origin": "{bus.origin}", "tags": ["a"]}}')

@@ -6,14 +6,16 @@ or suspends the license; B must refuse it within one second. Without invalidatio
 would go on trusting its cache for minutes (``KEYPLANE_CACHE_SECONDS``), so these tests
 fail if the bus does not work.
 
-Buses: Redis pub/sub (PostgreSQL + Redis is the production setup), PostgreSQL LISTEN/NOTIFY
-(no Redis), and on SQLite without Redis no bus at all: processes that know they are several
-(``KEYPLANE_WORKERS``) keep entries half a second at most.
+Channels: the invalidation log in the database always, plus a fast path: Redis pub/sub
+(PostgreSQL + Redis is the production setup), PostgreSQL LISTEN/NOTIFY (no Redis), and on
+SQLite without Redis none (workers learn from the log alone, and keep their caches as one
+process does).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -22,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests import live
 
@@ -34,7 +37,7 @@ DEADLINE = 1.0
 def bus(request: pytest.FixtureRequest, database_url: str) -> dict[str, str]:
     """The extra settings of both processes, for each way they learn of changes: Redis
     pub/sub (on either database); without Redis, PostgreSQL's LISTEN/NOTIFY, or on SQLite
-    no bus at all but processes that know they are several."""
+    the invalidation log alone (two workers)."""
     if request.param == "redis":
         redis_url = request.getfixturevalue("redis_url")
         return {"redis_url": redis_url, "redis_prefix": request.getfixturevalue("redis_prefix")}
@@ -110,6 +113,33 @@ def test_a_revoked_key_is_refused_by_the_other_process(pair: tuple[str, str, dic
     assert deleted.status_code == 204
     _until(lambda: _verify(b, account, key["key"]) == "REVOKED")
     _until(lambda: httpx.get(keys_on_b, headers=_auth(key["key"]), timeout=5).status_code == 401)
+
+
+def test_sqlite_workers_keep_their_caches_and_hear_of_changes(
+    request: pytest.FixtureRequest, database_url: str, bus: dict[str, str]
+) -> None:
+    """Without Redis, SQLite workers learn of changes from the log, so each keeps what it
+    verified as a single process does (they once kept entries half a second at most)."""
+    if not database_url.startswith("sqlite") or "redis_url" in bus:
+        pytest.skip("SQLite workers without Redis")
+    a, b, account = request.getfixturevalue("pair")
+    key = _new_key(a, account, name="kept in B's cache")
+    for _ in range(3):
+        assert _verify(b, account, key["key"]) == "VALID"
+    # Deactivate the key behind every process's back (no log row): a process that reads the
+    # database refuses it at once, one that answers from its cache does not.
+    with sqlite3.connect(make_url(database_url).database or "") as database:
+        database.execute("UPDATE credentials SET status = 'inactive' WHERE name = ?", (key["name"],))
+    kept_from = time.monotonic()
+    while time.monotonic() - kept_from < 1.5:
+        assert _verify(b, account, key["key"]) == "VALID", "B read the database: it kept no cache"
+        time.sleep(0.05)
+
+    deleted = httpx.delete(
+        f"{a}/v1/accounts/{account['slug']}/api-keys/{key['id']}", headers=_auth(account["key"]), timeout=5
+    )
+    assert deleted.status_code == 204
+    _until(lambda: _verify(b, account, key["key"]) == "REVOKED")
 
 
 def test_deactivating_and_narrowing_reach_the_other_process(pair: tuple[str, str, dict[str, str]]) -> None:

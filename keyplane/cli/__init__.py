@@ -64,8 +64,7 @@ def serve(
     # Checked (created, rotated) once here, before the workers race for it; a wrong secret
     # stops the command before a single request is answered.
     _check_secret(url)
-    # Each worker learns how many there are: with no bus between them (SQLite, no Redis),
-    # cached entries must expire quickly instead.
+    # Each worker learns how many there are (reported in its settings).
     os.environ["KEYPLANE_WORKERS"] = str(workers)
     console.print(f"[bold]Keyplane[/] on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     uvicorn.run(
