@@ -26,7 +26,35 @@ async def test_unknown_api_key_is_404(client: httpx.AsyncClient, acme: Tenant) -
     unknown = "01234567-89ab-7def-8123-456789abcdef"
     response = await client.get(f"{acme.base}/api-keys/{unknown}", headers=bearer(acme.key))
     body = plain_error(response, 404, "NOT_FOUND")
-    assert unknown in body["error"]["message"]
+    assert body["error"]["message"] == "The requested API key was not found"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api-keys/{secret}",
+        "/licenses/{secret}",
+        "/licenses/{secret}/actions/validate",
+        "/machines/{secret}",
+        "/users/{secret}",
+        "/keys/{secret}",
+        "/products/{secret}",
+        "/policies/{secret}/pool",
+        "/tokens/{secret}",
+    ],
+)
+async def test_a_credential_pasted_into_a_path_never_comes_back(
+    client: httpx.AsyncClient, acme: Tenant, path: str
+) -> None:
+    """An error names what was not found, never the value asked for: a credential (or a
+    license key, a fingerprint) put in a URL by mistake must not be repeated in a body."""
+    response = await client.get(acme.base + path.format(secret=acme.key), headers=bearer(acme.key))
+    assert response.status_code in (400, 404), response.text
+    assert acme.key not in response.text
+    assert acme.key[3:15] not in response.text  # nor its lookup handle
+    elsewhere = await client.get(f"/v1/accounts/{acme.key}/licenses", headers=bearer(acme.key))
+    jsonapi_error(elsewhere, 404, "NOT_FOUND")
+    assert acme.key not in elsewhere.text
 
 
 async def test_wrong_method_is_405(client: httpx.AsyncClient, acme: Tenant) -> None:

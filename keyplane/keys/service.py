@@ -165,7 +165,7 @@ async def pool_key(session: AsyncSession, bearer: Bearer, policy_ref: str, key_r
             select(PoolKey).where(PoolKey.policy_id == policy.id, PoolKey.id == key_id)
         )
     if record is None:
-        raise not_found("key", key_ref)
+        raise not_found("key")
     return record
 
 

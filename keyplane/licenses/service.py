@@ -184,7 +184,7 @@ async def find(session: AsyncSession, bearer: Bearer, ref: str, *, lock: bool = 
     """A license the bearer may see, by id or key, or 404."""
     license = await repository.by_id_or_key(session, view(bearer, License), ref, lock=lock)
     if license is None:
-        raise not_found("license", ref)
+        raise not_found("license")
     return license
 
 
