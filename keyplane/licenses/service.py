@@ -97,10 +97,16 @@ async def _owner(session: AsyncSession, bearer: Bearer, ref: str | None) -> User
 async def _check_key(session: AsyncSession, bearer: Bearer, key: str) -> None:
     if key in keystrings.RESERVED:
         raise InvalidResource("is reserved", "KEY_NOT_ALLOWED", pointer=_KEY)
+    await pool.hold_value(session, bearer.account.id, key)
     if await repository.key_taken(session, bearer.account.id, key):
         raise InvalidResource("has already been taken", "KEY_TAKEN", pointer=_KEY)
     if await repository.id_taken(session, bearer.account.id, key):
         raise InvalidResource("conflicts with an existing license", "KEY_CONFLICT", pointer=_KEY)
+    # A pool key is waiting for a license of its policy: a license that took its value
+    # (whoever made it, even an end customer who cannot see the pool) would leave it
+    # impossible to hand out.
+    if await pool.key_taken(session, bearer.account.id, key, None):
+        raise InvalidResource("conflicts with an existing key", "KEY_CONFLICT", pointer=_KEY)
 
 
 async def _new_key(session: AsyncSession, bearer: Bearer, policy: Policy) -> str:
@@ -110,8 +116,6 @@ async def _new_key(session: AsyncSession, bearer: Bearer, policy: Policy) -> str
         popped = await pool.pop(session, policy.id)
         if popped is None:
             raise InvalidResource("pool is empty", "POLICY_POOL_EMPTY", pointer=_POLICY)
-        if await repository.key_taken(session, bearer.account.id, popped.key):
-            raise InvalidResource("has already been taken", "KEY_TAKEN", pointer=_KEY)
         return popped.key
     while True:
         key = keystrings.generate()
