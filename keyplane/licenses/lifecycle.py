@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import SimpleNamespace
 from typing import TypeVar, cast
 
@@ -21,6 +21,7 @@ from keyplane.auth.principal import AccountRef, Bearer
 from keyplane.db import touched
 from keyplane.errors import Forbidden, Unprocessable
 from keyplane.kit import clock
+from keyplane.kit.instants import later
 from keyplane.licenses import validation
 from keyplane.licenses.service import find, owned_unprotected
 from keyplane.licensing.access import Action, authorize, view
@@ -28,6 +29,8 @@ from keyplane.licensing.keystrings import digest
 from keyplane.models import License, Machine, Policy, User
 
 _USES = "/data/attributes/uses"
+_EXPIRY = "/data/attributes/expiry"
+_EXPIRY_CODE = "EXPIRY_INVALID"
 
 
 @dataclass(slots=True)
@@ -105,7 +108,7 @@ async def _validate(
     if not quick:
         if snapshot.needs_write():
             # A first validation starts the clock of a FROM_FIRST_VALIDATION policy.
-            license.expiry = now + timedelta(seconds=snapshot.policy.duration or 0)
+            license.expiry = later(now, snapshot.policy.duration or 0, code=_EXPIRY_CODE, pointer=_EXPIRY)
             await session.flush()
         # ``lastValidated`` is written in a batch (``record``); the answer shows it now.
         set_committed_value(license, "last_validated", now)
@@ -192,7 +195,7 @@ async def renew(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Licens
         raise Unprocessable(
             "cannot be renewed: its policy has no duration",
             "POLICY_DURATION_MISSING",
-            pointer="/data/attributes/expiry",
+            pointer=_EXPIRY,
         )
     now = clock.now()
     expired = license.expiry is None or license.expiry <= now
@@ -200,7 +203,7 @@ async def renew(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Licens
         policy.renewal_basis == "FROM_NOW_IF_EXPIRED" and expired
     )
     start = now if from_now or license.expiry is None else license.expiry
-    license.expiry = start + timedelta(seconds=policy.duration)
+    license.expiry = later(start, policy.duration, code=_EXPIRY_CODE, pointer=_EXPIRY)
     license.updated_at = now
     await session.flush()
     return license, policy

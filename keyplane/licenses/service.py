@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
 
 from fastapi import Request
 from sqlalchemy import ColumnElement, false, select
@@ -21,6 +20,7 @@ from keyplane.errors import BadRequest, Forbidden, InvalidResource
 from keyplane.keys import repository as pool
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid, uuid7
+from keyplane.kit.instants import later
 from keyplane.kit.jsonapi import attribute_pointer
 from keyplane.licenses import repository
 from keyplane.licenses.schemas import (
@@ -39,6 +39,7 @@ from keyplane.models import License, Policy, Product, User
 _KEY = "/data/attributes/key"
 _POLICY = "/data/relationships/policy"
 _OWNER = "/data/relationships/owner"
+_EXPIRY = "/data/attributes/expiry"
 _COPIED = tuple(name for name in LicenseAttributes.model_fields if name != "metadata")
 
 
@@ -167,7 +168,7 @@ async def create(
     )
     _apply(license, policy, data, sent)
     if license.expiry is None and policy.duration is not None and policy.expiration_basis == "FROM_CREATION":
-        license.expiry = clock.now() + timedelta(seconds=policy.duration)
+        license.expiry = later(clock.now(), policy.duration, code="EXPIRY_INVALID", pointer=_EXPIRY)
     if policy.scheme == "ED25519_SIGN":
         # A sent key is the dataset to sign (with {{placeholders}} filled), not the key.
         signing_key = await keys.key(session, bearer.account.id)
