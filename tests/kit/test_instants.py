@@ -46,7 +46,9 @@ def _expiry_refused(response: httpx.Response) -> None:
     assert error["detail"] == "must be before the year 10000"
 
 
-async def test_a_license_expiring_past_9999_is_422(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
+async def test_a_license_expiring_past_9999_is_422(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
     policy = await helpers.policy(client, acme, await helpers.product(client, acme))
     _expiry_refused(await _license(client, acme, policy, expiry=PAST_THE_END))
     async with app.state.db.reader() as session:
@@ -62,7 +64,9 @@ async def test_a_license_expiring_past_9999_is_422(app: FastAPI, client: httpx.A
     assert kept.json()["data"]["attributes"]["expiry"] == "9999-12-31T00:00:00.000Z"
 
 
-async def test_a_renewal_past_9999_is_422_and_keeps_the_expiry(client: httpx.AsyncClient, acme: Tenant) -> None:
+async def test_a_renewal_past_9999_is_422_and_keeps_the_expiry(
+    client: httpx.AsyncClient, acme: Tenant
+) -> None:
     product = await helpers.product(client, acme)
     policy = await helpers.policy(client, acme, product, duration=30 * 86_400, renewalBasis="FROM_EXPIRY")
     made = await _license(client, acme, policy, expiry=LAST_DAY)
@@ -76,7 +80,9 @@ async def test_a_renewal_past_9999_is_422_and_keeps_the_expiry(client: httpx.Asy
     assert kept.json()["data"]["attributes"]["expiry"] == "9999-12-31T00:00:00.000Z"
 
 
-async def test_an_api_key_expiring_past_9999_is_422(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
+async def test_an_api_key_expiring_past_9999_is_422(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
     before = await _credentials(app, CredentialKind.API_KEY)
     for name in ("expiresAt", "expires_at"):
         response = await client.post(
@@ -86,7 +92,9 @@ async def test_an_api_key_expiring_past_9999_is_422(app: FastAPI, client: httpx.
     assert await _credentials(app, CredentialKind.API_KEY) == before
 
 
-async def test_a_token_expiring_past_9999_is_422(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
+async def test_a_token_expiring_past_9999_is_422(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
     body = {"data": {"type": "tokens", "attributes": {"expiry": PAST_THE_END}}}
     response = await client.post(f"{acme.base}/tokens", json=body, headers=basic(acme.admin_email, PASSWORD))
     _expiry_refused(response)

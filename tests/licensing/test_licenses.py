@@ -469,7 +469,7 @@ async def test_get_by_id_and_by_key(client: httpx.AsyncClient, acme: Tenant) -> 
     missing = await client.get(f"{acme.base}/licenses/{uuid.uuid4()}", headers=bearer(acme.key))
     jsonapi_error(missing, 404, "NOT_FOUND")
     unknown_key = await client.get(f"{acme.base}/licenses/NO-SUCH-KEY", headers=bearer(acme.key))
-    body = jsonapi_error(unknown_key, 404, "NOT_FOUND")
+    jsonapi_error(unknown_key, 404, "NOT_FOUND")
     assert "NO-SUCH-KEY" not in unknown_key.text  # a license key is not repeated back
 
 
