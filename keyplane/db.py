@@ -72,6 +72,7 @@ def _quick_reader(engine: AsyncEngine) -> Engine | None:
         url.set(drivername="sqlite"),
         connect_args={"check_same_thread": False},
         isolation_level="AUTOCOMMIT",
+        hide_parameters=True,
     )
 
     @event.listens_for(quick, "connect")
@@ -143,7 +144,9 @@ class Database:
 
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = async_url(url)
-        self.engine = create_async_engine(self.url, **engine_options)
+        # A statement's parameters are credential digests, lookups, license keys: an error
+        # (and so a crash log) shows the SQL without them.
+        self.engine = create_async_engine(self.url, hide_parameters=True, **engine_options)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         writer = self.engine
         if self.is_sqlite:
