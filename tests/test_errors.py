@@ -57,6 +57,26 @@ async def test_a_credential_pasted_into_a_path_never_comes_back(
     assert acme.key not in elsewhere.text
 
 
+@pytest.mark.parametrize(
+    ("path", "plain"),
+    [("/v1/api-keys/", True), ("/v1/licenses/", False), ("/v1/accounts/acme/licenses/", False)],
+)
+async def test_a_trailing_slash_is_404_never_a_redirect_to_the_host_sent(
+    client: httpx.AsyncClient, acme: Tenant, path: str, plain: bool
+) -> None:
+    """A redirect to the slashless path would be built from ``Host``, which the client
+    chooses (an open redirect to any host, for anyone who can plant a link)."""
+    headers = {**bearer(acme.key), "Host": "evil.example"}
+    for method in ("GET", "POST"):
+        response = await client.request(method, path, headers=headers, json={})
+        if plain:
+            plain_error(response, 404, "NOT_FOUND")
+        else:
+            jsonapi_error(response, 404, "NOT_FOUND")
+        assert "location" not in response.headers
+        assert "evil.example" not in response.text
+
+
 async def test_wrong_method_is_405(client: httpx.AsyncClient, acme: Tenant) -> None:
     response = await client.put("/v1/ping")
     body = jsonapi_error(response, 405, "METHOD_NOT_ALLOWED")
