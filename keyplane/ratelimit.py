@@ -256,11 +256,49 @@ class RedisLimiter:
             log.info("ratelimit.redis.recovered", extra={"unchecked": self.unchecked})
 
 
+class ProcessFallback:
+    """Counts in Redis, and in this process while Redis cannot be reached: for limits that
+    must never switch off (failed sign-ins), where counting alone for a while beats not
+    counting at all. Each process then allows the budget once; Redis takes over again, with
+    what it counted before, as soon as it answers."""
+
+    def __init__(self, shared: RedisLimiter) -> None:
+        self.shared = shared
+        self._local = MemoryLimiter()
+
+    async def hit(self, key: str, limit: int, duration: int) -> Decision:
+        try:
+            return await self.shared.count(key, limit, duration)
+        except Unavailable:
+            return await self._local.hit(key, limit, duration)
+
+    async def peek(self, key: str, limit: int, duration: int) -> Decision:
+        try:
+            return await self.shared.standing(key, limit, duration)
+        except Unavailable:
+            return await self._local.peek(key, limit, duration)
+
+    async def close(self) -> None:
+        await self._local.close()
+
+
 def limiter_for(settings: Settings) -> RateLimiter:
     """``RedisLimiter`` when ``redis_url`` is set (several processes), else ``MemoryLimiter``."""
     if settings.redis_url:
         return RedisLimiter(settings.redis_url, settings.redis_prefix, fail=settings.rate_limit_fail)
     return MemoryLimiter()
+
+
+def steadfast(app: Starlette) -> RateLimiter:
+    """The application's limiter for limits that never switch off (``ProcessFallback`` over
+    its Redis), made once and kept in ``app.state``."""
+    limiter = of(app)
+    if not isinstance(limiter, RedisLimiter):
+        return limiter  # counting in this process already
+    fallback: ProcessFallback | None = getattr(app.state, "steadfast_limiter", None)
+    if fallback is None or fallback.shared is not limiter:
+        fallback = app.state.steadfast_limiter = ProcessFallback(limiter)
+    return fallback
 
 
 def of(app: Starlette) -> RateLimiter:
