@@ -32,7 +32,15 @@ def serve(
     """Migrate the database if needed, then serve the API."""
     import uvicorn
 
+    from keyplane.serving import BoundedHttpToolsProtocol, raise_descriptor_limit
+
     settings = get_settings()
+    descriptors = raise_descriptor_limit()
+    if settings.max_connections >= descriptors:
+        console.print(
+            f"[yellow]warning:[/] KEYPLANE_MAX_CONNECTIONS ({settings.max_connections}) is not below "
+            f"the descriptor limit ({descriptors}): connections past it will be refused unanswered"
+        )
     migrate.upgrade(settings.resolved_database_url())
     settings.server_secret()  # created once here, before workers race for it
     # Each worker learns how many there are: with no bus between them (SQLite, no Redis),
@@ -48,6 +56,7 @@ def serve(
         log_level=settings.log_level,
         proxy_headers=False,  # client addresses are resolved by Keyplane's trusted-proxy rule
         date_header=False,  # Keyplane sends its own Date: the one its signatures cover
+        http=BoundedHttpToolsProtocol,  # header timeout and connection bound (keyplane.serving)
     )
 
 
