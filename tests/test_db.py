@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import cast
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from keyplane.models import Credential
 from tests.factories import Tenant
+
+CREDENTIALS = cast(Table, Credential.__table__)
 
 
 async def test_a_statement_error_carries_no_parameter_values(
     app: FastAPI, acme: Tenant, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with app.state.db.reader() as session:
-        row = (await session.execute(select(Credential.__table__).limit(1))).mappings().one()
+        row = (await session.execute(select(CREDENTIALS).limit(1))).mappings().one()
     # A copy under another lookup, of an account that does not exist. (A foreign-key error:
     # PostgreSQL's own detail names the missing account id and nothing else, where a
     # duplicate or a NULL would have it quote the row's values itself.)
@@ -29,7 +32,7 @@ async def test_a_statement_error_carries_no_parameter_values(
 
     with pytest.raises(IntegrityError) as raised:
         async with app.state.db.writer() as session:
-            await session.execute(insert(Credential.__table__).values(copy))
+            await session.execute(insert(CREDENTIALS).values(copy))
     logging.getLogger("keyplane").exception("request.crashed", exc_info=raised.value)
 
     for text in (str(raised.value), caplog.text):
