@@ -184,6 +184,11 @@ class RedisLimiter:
         self._retry_at = 0.0
         self._down = False
 
+    @property
+    def down(self) -> bool:
+        """Whether Redis failed on the last try (for metrics: the outage as it stands)."""
+        return self._down
+
     def key(self, key: str, duration: int, window: int) -> str:
         """The Redis key of one window's counter."""
         return f"{self.prefix}rl:{key}:{duration}:{window}"

@@ -109,6 +109,7 @@ async def test_open_lets_requests_through_and_warns_once(
         warnings = [r for r in caplog.records if r.getMessage() == "ratelimit.redis.unavailable"]
         assert len(warnings) == 1
         assert limiter.unchecked >= len(answered)
+        assert limiter.down
 
         _mend(server, fault)
         await asyncio.sleep(RETRY)
@@ -116,6 +117,7 @@ async def test_open_lets_requests_through_and_warns_once(
             (await client.get(f"{acme.base}/api-keys", headers=bearer(limited))).status_code for _ in range(2)
         ]
         assert statuses[-1] == 429  # counted in Redis again (a killed one starts from nothing)
+        assert not limiter.down
     finally:
         await limiter.close()
 
