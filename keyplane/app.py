@@ -191,6 +191,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
         redoc_url=None,
+        # Starlette's redirect to the slashless path is built from the Host header, which
+        # the client chooses: a 307 to any host it names. A path with a trailing slash is
+        # a 404 like any other unknown path.
+        redirect_slashes=False,
         dependencies=[Depends(refuse_nul_characters)],
     )
     app.state.settings = settings

@@ -100,6 +100,15 @@ class Settings(BaseSettings):
     """Serve the hottest routes (verify, validate-key, reading an API key) with lean
     handlers; the same answers, without the framework's cost. Off: every route via FastAPI."""
 
+    max_connections: int = Field(default=1000, ge=1)
+    """Most client connections each ``keyplane serve`` process holds. Past it, the one that
+    has waited longest for a request's headers is closed (``keyplane.serving``). At start the
+    process raises its descriptor limit to the hard limit; keep this well below that."""
+
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """Seconds a client has to send a request's headers, from connecting (or from a request's
+    first byte on a kept-alive connection); a slower one is disconnected."""
+
     rate_limit_fail: Literal["open", "closed"] = "open"
     """What rate limits do while Redis cannot be reached: ``open`` lets requests through
     (logged and counted), ``closed`` refuses them with 503."""

@@ -123,6 +123,7 @@ def _quick_reader(engine: AsyncEngine) -> Engine | None:
         url.set(drivername="sqlite"),
         connect_args={"check_same_thread": False},
         isolation_level="AUTOCOMMIT",
+        hide_parameters=True,
     )
 
     @event.listens_for(quick, "connect")
@@ -214,7 +215,9 @@ class Database:
         """This process in the invalidation log: its own rows it has already applied."""
         self.timeouts = timeouts or Timeouts()
         options = self.timeouts.engine_options(self.url) | engine_options
-        self.engine = create_async_engine(self.url, **options)
+        # A statement's parameters are credential digests, lookups, license keys: an error
+        # (and so a crash log) shows the SQL without them.
+        self.engine = create_async_engine(self.url, hide_parameters=True, **options)
         outages.watch(self.engine)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         writer = self.engine

@@ -240,11 +240,16 @@ async def charge_or_refuse(services: Services, scope: Scope, state: CredentialSt
     try:
         await ratelimit.enforce(services.limiter, state)
     except AppError as refused:
-        response = error_response(Request(scope), refused)
-        response.headers["date"] = date_header().decode()
-        await response(scope, _no_body, send)
+        await refuse(scope, refused, send)
         return False
     return True
+
+
+async def refuse(scope: Scope, refused: AppError, send: Send) -> None:
+    """Answer ``refused`` as the route's error handler would (its envelope, its headers)."""
+    response = error_response(Request(scope), refused)
+    response.headers["date"] = date_header().decode()
+    await response(scope, _no_body, send)
 
 
 async def _no_body() -> Message:

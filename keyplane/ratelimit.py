@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import redis.asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from keyplane.errors import TooManyRequests
+from keyplane.errors import AppError, TooManyRequests
 from keyplane.kit import clock
 
 if TYPE_CHECKING:
@@ -139,70 +141,169 @@ MARGIN_MS = 5_000
 """How long a window's counter outlives the window, for processes whose clocks lag a little."""
 
 
+class Unavailable(Exception):
+    """Redis could not be asked (it failed, or failed under a second ago and is left alone)."""
+
+
+class RateLimitUnavailable(AppError):
+    """A rate limit that cannot be checked while ``rate_limit_fail`` is ``closed``."""
+
+    status = 503
+
+
 class RedisLimiter:
     """Counts shared by every process using the same Redis (and ``prefix``).
 
     One Lua script increments the window's counter and, on its first use, sets it to expire
     when the window ends (plus a margin): atomic however many processes hit at once.
 
-    **If Redis cannot be reached, uses are allowed** (fail open) and a warning is logged at
-    most once a minute: a rate limit protects capacity, and refusing every request because
-    its counter is unavailable would turn a Redis outage into an outage of the API. While
-    Redis fails it is tried at most once a second, so requests do not each wait for it.
+    **If Redis cannot be reached**, ``hit`` and ``peek`` do what ``fail`` says (the
+    ``rate_limit_fail`` setting): ``open`` (the default) allows the use, since a rate limit
+    protects capacity and refusing every request because its counter is unavailable would
+    turn a Redis outage into an outage of the API; ``closed`` refuses it with a 503 and
+    ``Retry-After``. Either way the outage is logged once when it starts and once when it
+    ends, and ``unchecked`` counts the uses decided without Redis (for metrics). While Redis
+    fails it is tried at most once a second, and every call is bounded by ``timeout``
+    (connecting and each reply), so no request waits long for it. ``count`` and ``standing``
+    are the same calls raising ``Unavailable`` instead, for callers that fall back otherwise.
     """
 
-    def __init__(self, url: str, prefix: str = "keyplane:", *, timeout: float = 0.5) -> None:
+    def __init__(
+        self, url: str, prefix: str = "keyplane:", *, timeout: float = 0.5, fail: str = "open"
+    ) -> None:
         self.prefix = prefix
+        self.fail = fail
+        self.unchecked = 0
+        """Uses decided without Redis (let through, or refused when ``fail`` is closed)."""
+        # No retries: a request waits for one try of at most ``timeout``, never for a series
+        # of them with backoff (redis-py retries three times by default).
         self._client = redis.asyncio.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
         )
         self._script = self._client.register_script(_HIT)
         self._retry_at = 0.0
-        self._warned_at = -math.inf
+        self._down = False
+
+    @property
+    def down(self) -> bool:
+        """Whether Redis failed on the last try (for metrics: the outage as it stands)."""
+        return self._down
 
     def key(self, key: str, duration: int, window: int) -> str:
         """The Redis key of one window's counter."""
         return f"{self.prefix}rl:{key}:{duration}:{window}"
 
     async def hit(self, key: str, limit: int, duration: int) -> Decision:
+        try:
+            return await self.count(key, limit, duration)
+        except Unavailable:
+            return self._unchecked(limit, duration, counted=True)
+
+    async def peek(self, key: str, limit: int, duration: int) -> Decision:
+        try:
+            return await self.standing(key, limit, duration)
+        except Unavailable:
+            return self._unchecked(limit, duration, counted=False)
+
+    async def count(self, key: str, limit: int, duration: int) -> Decision:
+        """``hit``, raising ``Unavailable`` when Redis cannot be asked."""
         now = clock.now().timestamp()
         window = int(now // duration)
-        if time.monotonic() < self._retry_at:
-            return _decide(0, limit, duration, now)
+        self._may_try()
         ttl_ms = math.ceil(((window + 1) * duration - now) * 1000) + MARGIN_MS
         try:
             count = await self._script(keys=[self.key(key, duration, window)], args=[ttl_ms])
         except (RedisError, OSError) as error:
-            self._unavailable(error)
-            return _decide(0, limit, duration, now)
+            raise self._unavailable(error) from None
+        self._up()
         return _decide(int(count), limit, duration, now)
 
-    async def peek(self, key: str, limit: int, duration: int) -> Decision:
+    async def standing(self, key: str, limit: int, duration: int) -> Decision:
+        """``peek``, raising ``Unavailable`` when Redis cannot be asked."""
         now = clock.now().timestamp()
-        count = 0
-        if time.monotonic() >= self._retry_at:
-            try:
-                count = int(await self._client.get(self.key(key, duration, int(now // duration))) or 0)
-            except (RedisError, OSError) as error:
-                self._unavailable(error)
+        self._may_try()
+        try:
+            count = int(await self._client.get(self.key(key, duration, int(now // duration))) or 0)
+        except (RedisError, OSError) as error:
+            raise self._unavailable(error) from None
+        self._up()
         return _decide(count, limit, duration, now, counted=False)
 
     async def close(self) -> None:
         await self._client.aclose()
 
-    def _unavailable(self, error: Exception) -> None:
-        now = time.monotonic()
-        self._retry_at = now + 1.0
-        if now - self._warned_at >= 60:
-            self._warned_at = now
-            log.warning("ratelimit.redis.unavailable", extra={"error": type(error).__name__})
+    def _may_try(self) -> None:
+        if self._down and time.monotonic() < self._retry_at:
+            raise Unavailable
+
+    def _unchecked(self, limit: int, duration: int, *, counted: bool) -> Decision:
+        self.unchecked += 1
+        if self.fail == "closed":
+            raise RateLimitUnavailable(
+                "Rate limits cannot be checked right now; retry shortly",
+                "SERVICE_UNAVAILABLE",
+                headers={"Retry-After": "1"},
+            )
+        return _decide(0, limit, duration, clock.now().timestamp(), counted=counted)
+
+    def _unavailable(self, error: Exception) -> Unavailable:
+        self._retry_at = time.monotonic() + 1.0
+        if not self._down:
+            self._down = True
+            log.warning(
+                "ratelimit.redis.unavailable", extra={"error": type(error).__name__, "fail": self.fail}
+            )
+        return Unavailable()
+
+    def _up(self) -> None:
+        if self._down:
+            self._down = False
+            log.info("ratelimit.redis.recovered", extra={"unchecked": self.unchecked})
+
+
+class ProcessFallback:
+    """Counts in Redis, and in this process while Redis cannot be reached: for limits that
+    must never switch off (failed sign-ins), where counting alone for a while beats not
+    counting at all. Each process then allows the budget once; Redis takes over again, with
+    what it counted before, as soon as it answers."""
+
+    def __init__(self, shared: RedisLimiter) -> None:
+        self.shared = shared
+        self._local = MemoryLimiter()
+
+    async def hit(self, key: str, limit: int, duration: int) -> Decision:
+        try:
+            return await self.shared.count(key, limit, duration)
+        except Unavailable:
+            return await self._local.hit(key, limit, duration)
+
+    async def peek(self, key: str, limit: int, duration: int) -> Decision:
+        try:
+            return await self.shared.standing(key, limit, duration)
+        except Unavailable:
+            return await self._local.peek(key, limit, duration)
+
+    async def close(self) -> None:
+        await self._local.close()
 
 
 def limiter_for(settings: Settings) -> RateLimiter:
     """``RedisLimiter`` when ``redis_url`` is set (several processes), else ``MemoryLimiter``."""
     if settings.redis_url:
-        return RedisLimiter(settings.redis_url, settings.redis_prefix)
+        return RedisLimiter(settings.redis_url, settings.redis_prefix, fail=settings.rate_limit_fail)
     return MemoryLimiter()
+
+
+def steadfast(app: Starlette) -> RateLimiter:
+    """The application's limiter for limits that never switch off (``ProcessFallback`` over
+    its Redis), made once and kept in ``app.state``."""
+    limiter = of(app)
+    if not isinstance(limiter, RedisLimiter):
+        return limiter  # counting in this process already
+    fallback: ProcessFallback | None = getattr(app.state, "steadfast_limiter", None)
+    if fallback is None or fallback.shared is not limiter:
+        fallback = app.state.steadfast_limiter = ProcessFallback(limiter)
+    return fallback
 
 
 def of(app: Starlette) -> RateLimiter:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -76,13 +77,29 @@ def init(env: Mapping[str, str], account: str, email: str, password: str) -> dic
     return made
 
 
+def _open_files(limit: int | None) -> Callable[[], None] | None:
+    """Set a child's soft limit on open files (a host's low default, for instance)."""
+    if limit is None:
+        return None
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+    return apply
+
+
 @contextmanager
-def serve(env: Mapping[str, str], log_path: Path) -> Iterator[str]:
-    """``keyplane serve`` on a free port until the block ends; yields its base URL."""
+def serve(env: Mapping[str, str], log_path: Path, *, open_files: int | None = None) -> Iterator[str]:
+    """``keyplane serve`` on a free port until the block ends; yields its base URL.
+    ``open_files``: the soft limit on open files the server starts with."""
     port = free_port()
     with log_path.open("w") as log:
         server = subprocess.Popen(  # noqa: S603 - our own entry point with fixed arguments
-            [str(KEYPLANE), "serve", "--port", str(port)], env=dict(env), stdout=log, stderr=log
+            [str(KEYPLANE), "serve", "--port", str(port)],
+            env=dict(env),
+            stdout=log,
+            stderr=log,
+            preexec_fn=_open_files(open_files),  # only a setrlimit between fork and exec
         )
         base = f"http://127.0.0.1:{port}"
         try:

@@ -26,7 +26,55 @@ async def test_unknown_api_key_is_404(client: httpx.AsyncClient, acme: Tenant) -
     unknown = "01234567-89ab-7def-8123-456789abcdef"
     response = await client.get(f"{acme.base}/api-keys/{unknown}", headers=bearer(acme.key))
     body = plain_error(response, 404, "NOT_FOUND")
-    assert unknown in body["error"]["message"]
+    assert body["error"]["message"] == "The requested API key was not found"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api-keys/{secret}",
+        "/licenses/{secret}",
+        "/licenses/{secret}/actions/validate",
+        "/machines/{secret}",
+        "/users/{secret}",
+        "/keys/{secret}",
+        "/products/{secret}",
+        "/policies/{secret}/pool",
+        "/tokens/{secret}",
+    ],
+)
+async def test_a_credential_pasted_into_a_path_never_comes_back(
+    client: httpx.AsyncClient, acme: Tenant, path: str
+) -> None:
+    """An error names what was not found, never the value asked for: a credential (or a
+    license key, a fingerprint) put in a URL by mistake must not be repeated in a body."""
+    response = await client.get(acme.base + path.format(secret=acme.key), headers=bearer(acme.key))
+    assert response.status_code in (400, 404), response.text
+    assert acme.key not in response.text
+    assert acme.key[3:15] not in response.text  # nor its lookup handle
+    elsewhere = await client.get(f"/v1/accounts/{acme.key}/licenses", headers=bearer(acme.key))
+    jsonapi_error(elsewhere, 404, "NOT_FOUND")
+    assert acme.key not in elsewhere.text
+
+
+@pytest.mark.parametrize(
+    ("path", "plain"),
+    [("/v1/api-keys/", True), ("/v1/licenses/", False), ("/v1/accounts/acme/licenses/", False)],
+)
+async def test_a_trailing_slash_is_404_never_a_redirect_to_the_host_sent(
+    client: httpx.AsyncClient, acme: Tenant, path: str, plain: bool
+) -> None:
+    """A redirect to the slashless path would be built from ``Host``, which the client
+    chooses (an open redirect to any host, for anyone who can plant a link)."""
+    headers = {**bearer(acme.key), "Host": "evil.example"}
+    for method in ("GET", "POST"):
+        response = await client.request(method, path, headers=headers, json={})
+        if plain:
+            plain_error(response, 404, "NOT_FOUND")
+        else:
+            jsonapi_error(response, 404, "NOT_FOUND")
+        assert "location" not in response.headers
+        assert "evil.example" not in response.text
 
 
 async def test_wrong_method_is_405(client: httpx.AsyncClient, acme: Tenant) -> None:

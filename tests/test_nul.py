@@ -163,3 +163,72 @@ async def test_an_escaped_backslash_before_u0000_is_ordinary_text(
     )
     assert response.status_code == 201, response.text
     assert response.json()["name"] == "a\\u0000b"
+
+
+# -- lone surrogates -------------------------------------------------------------------------
+
+LONE = "\\ud800"
+"""Half a UTF-16 surrogate pair, as JSON spells it (no UTF-8 encoder takes it)."""
+JSON_BODY = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [f'{{"{LONE}": "v"}}', f'{{"plan": "a{LONE}"}}', f'{{"plan": ["x", "{LONE}"]}}'],
+    ids=["name", "value", "list-item"],
+)
+async def test_metadata_with_a_lone_surrogate_is_422_and_stores_nothing(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant, metadata: str
+) -> None:
+    products = await _rows(app, Product)
+    body = f'{{"data": {{"type": "products", "attributes": {{"name": "x", "metadata": {metadata}}}}}}}'
+    response = await client.post(
+        f"{acme.base}/products", content=body.encode(), headers={**bearer(acme.key), **JSONAPI_BODY}
+    )
+    error = jsonapi_error(response, 422, "METADATA_INVALID")["errors"][0]
+    assert error["source"] == {"pointer": "/data/attributes/metadata"}
+    assert error["detail"] == "must not contain unpaired UTF-16 surrogates"
+    assert await _rows(app, Product) == products
+
+    credentials = await _rows(app, Credential)
+    plain = f'{{"name": "x", "metadata": {metadata}}}'
+    response = await client.post(
+        f"{acme.base}/api-keys", content=plain.encode(), headers={**bearer(acme.key), **JSON_BODY}
+    )
+    assert_error(response, 422, "METADATA_INVALID", "metadata")
+    assert await _rows(app, Credential) == credentials
+
+
+async def test_a_lone_surrogate_in_an_oauth_json_body_is_invalid_request(
+    client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    body = f'{{"grant_type": "client_credentials", "client_id": "{LONE}", "client_secret": "x"}}'
+    response = await client.post(f"{acme.base}/oauth/token", content=body.encode(), headers=JSON_BODY)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_request"
+
+
+async def test_hot_routes_refuse_a_lone_surrogate_too(client: httpx.AsyncClient, acme: Tenant) -> None:
+    verify = await client.post(
+        f"{acme.base}/api-keys/verify",
+        content=f'{{"key": "kp_{LONE}"}}'.encode(),
+        headers={**bearer(acme.key), **JSON_BODY},
+    )
+    assert_error(verify, 422, "KEY_INVALID", "key")
+    validate = await client.post(
+        f"{acme.base}/licenses/actions/validate-key",
+        content=f'{{"meta": {{"key": "{LONE}"}}}}'.encode(),
+        headers=JSONAPI_BODY,
+    )
+    error = jsonapi_error(validate, 422, "KEY_INVALID")["errors"][0]
+    assert error["source"] == {"pointer": "/meta/key"}
+
+
+async def test_an_escaped_surrogate_pair_is_ordinary_text(client: httpx.AsyncClient, acme: Tenant) -> None:
+    response = await client.post(
+        f"{acme.base}/api-keys",
+        content=b'{"name": "smile \\ud83d\\ude00"}',
+        headers={**bearer(acme.key), **JSON_BODY},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "smile \U0001f600"

@@ -27,6 +27,7 @@ from keyplane.auth.scopes import Scope as Power
 from keyplane.cache import Tag
 from keyplane.credentials.engine import CredentialState, Outcome
 from keyplane.db import holds_connection, lazy_session
+from keyplane.errors import AppError
 from keyplane.hot import (
     JSON_TYPE,
     PLAIN_ACCEPT,
@@ -41,6 +42,7 @@ from keyplane.hot import (
     negotiated_version,
     parse_uuid,
     plain_request,
+    refuse,
     validated,
 )
 from keyplane.kit import clock
@@ -183,15 +185,19 @@ async def verify(
             return False
         if not await charge_or_refuse(services, scope, caller.state, send):
             return True
-        content = await verification(
-            services.credentials,
-            services.limiter,
-            services.usage,
-            session,
-            caller.principal,
-            version,
-            data,
-        )
+        try:
+            content = await verification(
+                services.credentials,
+                services.limiter,
+                services.usage,
+                session,
+                caller.principal,
+                version,
+                data,
+            )
+        except AppError as refused:  # the verified key's rate limit cannot be checked
+            await refuse(scope, refused, send)
+            return True
     finally:
         await session.close()
     services.usage.record(caller.state, clock.now())

@@ -9,11 +9,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 
 from keyplane.api_keys import versions
 from keyplane.auth.network import parse_network
 from keyplane.auth.scopes import Scope
+from keyplane.kit.instants import Instant
 from keyplane.kit.schemas import StrictInput
 from keyplane.kit.timefmt import Timestamp
 
@@ -72,9 +73,7 @@ class ApiKeyCreate(StrictInput):
     api_version: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = Field(
         default=None, validation_alias=AliasChoices("apiVersion", "api_version")
     )
-    expires_at: AwareDatetime | None = Field(
-        default=None, validation_alias=AliasChoices("expiresAt", "expires_at")
-    )
+    expires_at: Instant | None = Field(default=None, validation_alias=AliasChoices("expiresAt", "expires_at"))
     rate_limit: RateLimitIn | None = Field(
         default=None, validation_alias=AliasChoices("rateLimit", "rate_limit")
     )

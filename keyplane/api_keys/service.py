@@ -38,7 +38,7 @@ async def get(
     conditions = repository.visible(principal.account.id, _owner_filter(principal), None)
     key = await repository.get(session, conditions, key_id, lock=lock)
     if key is None:
-        raise NotFound(f"The requested API key '{key_id}' was not found", "NOT_FOUND")
+        raise NotFound("The requested API key was not found", "NOT_FOUND")
     return key
 
 
@@ -287,7 +287,7 @@ async def delete(session: AsyncSession, principal: Principal, key_id: uuid.UUID)
     if key.user_id != principal.user_id and not principal.has(Scope.MANAGE):
         raise Forbidden("Deleting another user's key needs the MANAGE scope", "INSUFFICIENT_SCOPE")
     if key.deleted_at is not None:
-        raise NotFound(f"The requested API key '{key_id}' was not found", "NOT_FOUND")
+        raise NotFound("The requested API key was not found", "NOT_FOUND")
     now = clock.now()
     key.deleted_at = now
     key.status = "inactive"

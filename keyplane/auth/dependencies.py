@@ -37,7 +37,7 @@ async def current_account(request: Request, session: DbSession) -> AccountRef:
     ref = request.path_params.get("account")
     account = await (directory.named(session, ref) if ref is not None else directory.default(session))
     if account is None:
-        detail = f"The requested account '{ref}' was not found" if ref else "No account exists yet"
+        detail = "The requested account was not found" if ref else "No account exists yet"
         raise NotFound(detail, "NOT_FOUND", parameter="account" if ref else None)
     request.state.account = account
     return account

@@ -57,9 +57,17 @@ def serve(
     """Migrate the database if needed, then serve the API."""
     import uvicorn
 
+    from keyplane.serving import BoundedHttpToolsProtocol, raise_descriptor_limit
+
     settings = get_settings()
     url = _database_url()
     startup.check_port(host, port)
+    descriptors = raise_descriptor_limit()
+    if settings.max_connections >= descriptors:
+        console.print(
+            f"[yellow]warning:[/] KEYPLANE_MAX_CONNECTIONS ({settings.max_connections}) is not below "
+            f"the descriptor limit ({descriptors}): connections past it will be refused unanswered"
+        )
     migrate.upgrade(url)
     # Checked (created, rotated) once here, before the workers race for it; a wrong secret
     # stops the command before a single request is answered.
@@ -76,6 +84,7 @@ def serve(
         log_level=settings.log_level,
         proxy_headers=False,  # client addresses are resolved by Keyplane's trusted-proxy rule
         date_header=False,  # Keyplane sends its own Date: the one its signatures cover
+        http=BoundedHttpToolsProtocol,  # header timeout and connection bound (keyplane.serving)
     )
 
 

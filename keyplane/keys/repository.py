@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import uuid
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.licensing.keystrings import digest
@@ -35,16 +36,41 @@ async def license_conflict(session: AsyncSession, account_id: uuid.UUID, key: st
     return False
 
 
+async def hold_value(session: AsyncSession, account_id: uuid.UUID, key: str) -> None:
+    """Hold the key string ``key`` of the account until the transaction ends: every write
+    that checks a value against both tables (a new or changed pool key, a license with a
+    key of its own) takes this first, so a check and its insert are one step.
+
+    A unique constraint cannot span the ``keys`` and ``licenses`` tables, and on PostgreSQL
+    neither a check nor a conditional insert sees another transaction's uncommitted row: two
+    writers of the same value would both pass. A transaction-scoped advisory lock on the
+    value makes the second one wait for the first and then see its row. SQLite needs none:
+    a writing transaction already holds the database's one write lock (``BEGIN IMMEDIATE``).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    value = hashlib.blake2b(account_id.bytes + digest(key), digest_size=8).digest()
+    await session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(value, "big", signed=True))))
+
+
 async def pop(session: AsyncSession, policy_id: uuid.UUID) -> PoolKey | None:
     """Take one key out of the pool, atomically: two concurrent pops never get the same key.
 
     The newest key goes first (Keygen's order). On PostgreSQL, ``SKIP LOCKED`` lets
     concurrent pops each claim a different key without waiting on one another; on SQLite,
     writers are serialized, so the single statement is already atomic.
+
+    A key that is already some license's key is passed over, so it can never jam the pool
+    (taking it would fail on the licenses' unique key, every time). Keyplane refuses to
+    make such a pair, but data from before that rule may hold one: the key stays in the
+    pool's listing, never handed out, for an administrator to delete.
     """
+    licensed = exists().where(
+        License.account_id == PoolKey.account_id, License.key_digest == PoolKey.key_digest
+    )
     claim = (
         select(PoolKey.id)
-        .where(PoolKey.policy_id == policy_id)
+        .where(PoolKey.policy_id == policy_id, ~licensed)
         .order_by(PoolKey.id.desc())
         .limit(1)
         .with_for_update(skip_locked=True)

@@ -39,6 +39,7 @@ async def _check_value(
         raise InvalidResource(
             f"is too short (minimum is {MIN_LENGTH} characters)", "KEY_TOO_SHORT", pointer=_KEY
         )
+    await repository.hold_value(session, account_id, key)
     if await repository.key_taken(session, account_id, key, except_id):
         raise InvalidResource("has already been taken", "KEY_TAKEN", pointer=_KEY)
     if await repository.license_conflict(session, account_id, key):
@@ -165,7 +166,7 @@ async def pool_key(session: AsyncSession, bearer: Bearer, policy_ref: str, key_r
             select(PoolKey).where(PoolKey.policy_id == policy.id, PoolKey.id == key_id)
         )
     if record is None:
-        raise not_found("key", key_ref)
+        raise not_found("key")
     return record
 
 

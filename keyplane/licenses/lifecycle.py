@@ -7,9 +7,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import SimpleNamespace
-from typing import TypeVar, cast
+from typing import NoReturn, TypeVar, cast
 
 from sqlalchemy import Select, select, update
 from sqlalchemy import inspect as sa_inspect
@@ -19,8 +19,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from keyplane.auth.principal import AccountRef, Bearer
 from keyplane.db import touched
-from keyplane.errors import Forbidden, Unprocessable
+from keyplane.errors import BadRequest, Forbidden, Unprocessable
 from keyplane.kit import clock
+from keyplane.kit.instants import later
 from keyplane.licenses import validation
 from keyplane.licenses.service import find, owned_unprotected
 from keyplane.licensing.access import Action, authorize, view
@@ -28,6 +29,10 @@ from keyplane.licensing.keystrings import digest
 from keyplane.models import License, Machine, Policy, User
 
 _USES = "/data/attributes/uses"
+_EXPIRY = "/data/attributes/expiry"
+_EXPIRY_CODE = "EXPIRY_INVALID"
+MAX_USES = 2_147_483_647
+"""The most ``uses`` a license can count: the column is a 32-bit integer on PostgreSQL."""
 
 
 @dataclass(slots=True)
@@ -105,7 +110,7 @@ async def _validate(
     if not quick:
         if snapshot.needs_write():
             # A first validation starts the clock of a FROM_FIRST_VALIDATION policy.
-            license.expiry = now + timedelta(seconds=snapshot.policy.duration or 0)
+            license.expiry = later(now, snapshot.policy.duration or 0, code=_EXPIRY_CODE, pointer=_EXPIRY)
             await session.flush()
         # ``lastValidated`` is written in a batch (``record``); the answer shows it now.
         set_committed_value(license, "last_validated", now)
@@ -192,7 +197,7 @@ async def renew(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Licens
         raise Unprocessable(
             "cannot be renewed: its policy has no duration",
             "POLICY_DURATION_MISSING",
-            pointer="/data/attributes/expiry",
+            pointer=_EXPIRY,
         )
     now = clock.now()
     expired = license.expiry is None or license.expiry <= now
@@ -200,7 +205,7 @@ async def renew(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Licens
         policy.renewal_basis == "FROM_NOW_IF_EXPIRED" and expired
     )
     start = now if from_now or license.expiry is None else license.expiry
-    license.expiry = start + timedelta(seconds=policy.duration)
+    license.expiry = later(start, policy.duration, code=_EXPIRY_CODE, pointer=_EXPIRY)
     license.updated_at = now
     await session.flush()
     return license, policy
@@ -231,23 +236,36 @@ async def change_usage(
     authorize(bearer, "usage", Action.UPDATE, own=bearer.is_license and incrementing)
     policy = await _policy(session, license)
     statement = update(License).where(License.id == license.id)
+    maximum = policy.max_uses if license.max_uses is None else license.max_uses
     if reset:
         statement = statement.values(uses=0)
     else:
         assert by is not None
         statement = statement.values(uses=License.uses + by)
-        maximum = policy.max_uses if license.max_uses is None else license.max_uses
-        if by > 0 and maximum is not None:
-            statement = statement.where(License.uses + by <= maximum)
-        if by < 0:
-            statement = statement.where(License.uses + by >= 0)
+        # Each bound is written so that no side can leave PostgreSQL's 32-bit integer (which
+        # would be an error, where SQLite goes on in 64 bits): ``uses + by`` is computed only
+        # for the row that passes them.
+        if by > 0:
+            ceiling = MAX_USES if maximum is None else min(maximum, MAX_USES)
+            statement = statement.where(License.uses <= ceiling - by)
+        else:
+            statement = statement.where(License.uses >= -by)
     changed = (await session.execute(statement.values(updated_at=clock.now()).returning(License.id))).first()
     touched(session, license.id)
     if changed is None:
-        if incrementing:
-            raise Unprocessable(
-                f"usage exceeds maximum allowed for license ({maximum})", "USES_LIMIT_EXCEEDED", pointer=_USES
-            )
-        raise Unprocessable("usage cannot go below 0", "USES_INVALID", pointer=_USES)
+        _refuse_usage(by, maximum)
     await session.refresh(license)
     return license, policy
+
+
+def _refuse_usage(by: int | None, maximum: int | None) -> NoReturn:
+    """Why a change of ``uses`` by ``by`` did not happen. Past ``maxUses`` is Keygen's 422;
+    past what the column holds (no ``maxUses``) is Keygen's 400 "integer is too large"
+    (``uses_controller.rb`` rescues ``ActiveModel::RangeError``), on either database."""
+    if by is not None and by > 0:
+        if maximum is None:
+            raise BadRequest("integer is too large", "INCREMENT_INVALID", pointer="/meta/increment")
+        raise Unprocessable(
+            f"usage exceeds maximum allowed for license ({maximum})", "USES_LIMIT_EXCEEDED", pointer=_USES
+        )
+    raise Unprocessable("usage cannot go below 0", "USES_INVALID", pointer=_USES)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
+from keyplane.kit.instants import Instant
 from keyplane.kit.schemas import StrictInput
 from keyplane.licensing.schemas import (
     Count,
@@ -24,7 +25,7 @@ MaxMachines = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 class LicenseAttributes(StrictInput):
     name: Name | None = None
-    expiry: AwareDatetime | None = None
+    expiry: Instant | None = None
     suspended: bool = False
     protected: bool | None = None
     max_machines: MaxMachines | None = Field(default=None, alias="maxMachines")

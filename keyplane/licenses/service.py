@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
 
 from fastapi import Request
 from sqlalchemy import ColumnElement, false, select
@@ -21,6 +20,7 @@ from keyplane.errors import BadRequest, Forbidden, InvalidResource
 from keyplane.keys import repository as pool
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid, uuid7
+from keyplane.kit.instants import later
 from keyplane.kit.jsonapi import attribute_pointer
 from keyplane.licenses import repository
 from keyplane.licenses.schemas import (
@@ -39,6 +39,7 @@ from keyplane.models import License, Policy, Product, User
 _KEY = "/data/attributes/key"
 _POLICY = "/data/relationships/policy"
 _OWNER = "/data/relationships/owner"
+_EXPIRY = "/data/attributes/expiry"
 _COPIED = tuple(name for name in LicenseAttributes.model_fields if name != "metadata")
 
 
@@ -97,10 +98,16 @@ async def _owner(session: AsyncSession, bearer: Bearer, ref: str | None) -> User
 async def _check_key(session: AsyncSession, bearer: Bearer, key: str) -> None:
     if key in keystrings.RESERVED:
         raise InvalidResource("is reserved", "KEY_NOT_ALLOWED", pointer=_KEY)
+    await pool.hold_value(session, bearer.account.id, key)
     if await repository.key_taken(session, bearer.account.id, key):
         raise InvalidResource("has already been taken", "KEY_TAKEN", pointer=_KEY)
     if await repository.id_taken(session, bearer.account.id, key):
         raise InvalidResource("conflicts with an existing license", "KEY_CONFLICT", pointer=_KEY)
+    # A pool key is waiting for a license of its policy: a license that took its value
+    # (whoever made it, even an end customer who cannot see the pool) would leave it
+    # impossible to hand out.
+    if await pool.key_taken(session, bearer.account.id, key, None):
+        raise InvalidResource("conflicts with an existing key", "KEY_CONFLICT", pointer=_KEY)
 
 
 async def _new_key(session: AsyncSession, bearer: Bearer, policy: Policy) -> str:
@@ -110,8 +117,6 @@ async def _new_key(session: AsyncSession, bearer: Bearer, policy: Policy) -> str
         popped = await pool.pop(session, policy.id)
         if popped is None:
             raise InvalidResource("pool is empty", "POLICY_POOL_EMPTY", pointer=_POLICY)
-        if await repository.key_taken(session, bearer.account.id, popped.key):
-            raise InvalidResource("has already been taken", "KEY_TAKEN", pointer=_KEY)
         return popped.key
     while True:
         key = keystrings.generate()
@@ -163,7 +168,7 @@ async def create(
     )
     _apply(license, policy, data, sent)
     if license.expiry is None and policy.duration is not None and policy.expiration_basis == "FROM_CREATION":
-        license.expiry = clock.now() + timedelta(seconds=policy.duration)
+        license.expiry = later(clock.now(), policy.duration, code="EXPIRY_INVALID", pointer=_EXPIRY)
     if policy.scheme == "ED25519_SIGN":
         # A sent key is the dataset to sign (with {{placeholders}} filled), not the key.
         signing_key = await keys.key(session, bearer.account.id)
@@ -184,7 +189,7 @@ async def find(session: AsyncSession, bearer: Bearer, ref: str, *, lock: bool = 
     """A license the bearer may see, by id or key, or 404."""
     license = await repository.by_id_or_key(session, view(bearer, License), ref, lock=lock)
     if license is None:
-        raise not_found("license", ref)
+        raise not_found("license")
     return license
 
 

@@ -16,8 +16,11 @@ from keyplane.models import License, Machine, Policy, PoolKey, Product
 M = TypeVar("M", Product, Policy, PoolKey, License, Machine)
 
 
-def not_found(noun: str, ref: object) -> NotFound:
-    return NotFound(f"The requested {noun} '{ref}' was not found", "NOT_FOUND")
+def not_found(noun: str) -> NotFound:
+    """404 for a record the bearer cannot see. The detail never repeats the id or key that
+    was asked for: a credential pasted into a URL by mistake must not come back in a body
+    (or in whatever logs the body)."""
+    return NotFound(f"The requested {noun} was not found", "NOT_FOUND")
 
 
 async def target(
@@ -54,11 +57,11 @@ async def find(
     """The record with id ``ref`` the bearer may see, or 404."""
     record_id = as_uuid(ref)
     if record_id is None:
-        raise not_found(noun, ref)
+        raise not_found(noun)
     statement = select(model).where(*view(bearer, model), model.id == record_id)
     if lock:
         statement = statement.with_for_update()
     found = await session.scalar(statement)
     if found is None:
-        raise not_found(noun, ref)
+        raise not_found(noun)
     return found

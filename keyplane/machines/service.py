@@ -231,7 +231,7 @@ async def find(
         if machine is not None:
             break
     if machine is None:
-        raise not_found("machine", ref)
+        raise not_found("machine")
     policy = await session.scalar(
         select(Policy).join(License, License.policy_id == Policy.id).where(License.id == machine.license_id)
     )

@@ -69,7 +69,7 @@ async def create_token(
     email, password = _basic(request)
     settings = request.app.state.settings
     throttle = LoginThrottle(
-        ratelimit.of(request.app),
+        ratelimit.steadfast(request.app),
         settings,
         account.id,
         email,

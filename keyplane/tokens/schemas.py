@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
+from keyplane.kit.instants import Instant
 from keyplane.kit.schemas import StrictInput
 
 
 class TokenAttributes(StrictInput):
     name: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    expiry: AwareDatetime | None = None
+    expiry: Instant | None = None
 
 
 class TokenData(StrictInput):

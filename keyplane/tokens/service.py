@@ -97,7 +97,7 @@ async def list_tokens(
 async def get(session: AsyncSession, principal: Principal, token_id: uuid.UUID) -> tuple[Credential, str]:
     row = (await session.execute(_with_role().where(*_visible(principal), Credential.id == token_id))).first()
     if row is None:
-        raise NotFound(f"The requested token '{token_id}' was not found", "NOT_FOUND")
+        raise NotFound("The requested token was not found", "NOT_FOUND")
     return row[0], row[1]
 
 

@@ -1,7 +1,9 @@
 """Failed sign-ins on ``POST /tokens`` are limited, so a password cannot be guessed at speed.
 
 Two budgets, counted by the application's rate limiter (in Redis when configured, so shared
-by every process; in memory otherwise), both per account and per ``login_window_seconds``:
+by every process; in memory otherwise), both per account and per ``login_window_seconds``.
+They never switch off: while Redis cannot be reached, each process counts alone
+(``ratelimit.ProcessFallback``) until it answers again.
 
 - ``login_attempts`` failures for one email from one client address: what a single
   guesser gets against one user. Another address, the user's own, is not locked out by it.

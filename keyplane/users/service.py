@@ -53,7 +53,7 @@ async def get(session: AsyncSession, principal: Principal, ref: str) -> User:
     except ValueError:
         user = await repository.by_email(session, principal.account.id, ref)
     if user is None or (user.id != principal.user_id and not principal.has(Scope.MANAGE)):
-        raise NotFound(f"The requested user '{ref}' was not found", "NOT_FOUND")
+        raise NotFound("The requested user was not found", "NOT_FOUND")
     return user
 
 

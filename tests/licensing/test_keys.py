@@ -169,14 +169,15 @@ async def test_related_links_lead_to_the_product_and_the_policy(
         jsonapi_error(gone, 404, "NOT_FOUND")
 
 
-async def test_unknown_key_is_404_naming_it(client: httpx.AsyncClient, acme: Tenant) -> None:
+async def test_unknown_key_is_404_without_repeating_it(client: httpx.AsyncClient, acme: Tenant) -> None:
     response = await client.get(f"{acme.base}/keys/invalid", headers=bearer(acme.key))
     body = jsonapi_error(response, 404, "NOT_FOUND")
     assert body["errors"][0]["title"] == "Not found"
-    assert "'invalid'" in body["errors"][0]["detail"]
+    assert body["errors"][0]["detail"] == "The requested key was not found"
     missing = uuid.uuid4()
     by_uuid = await client.get(f"{acme.base}/keys/{missing}", headers=bearer(acme.key))
-    assert str(missing) in jsonapi_error(by_uuid, 404, "NOT_FOUND")["errors"][0]["detail"]
+    jsonapi_error(by_uuid, 404, "NOT_FOUND")
+    assert str(missing) not in by_uuid.text
 
 
 # -- create rules -------------------------------------------------------------------------------

@@ -334,6 +334,43 @@ async def test_usage_without_max_uses_is_unlimited(client: httpx.AsyncClient, ac
     assert (await _ok(client, acme, license["id"], "increment-usage"))["attributes"]["uses"] == big + 1
 
 
+INT32_MAX = 2_147_483_647
+
+
+@pytest.mark.parametrize("as_itself", [False, True], ids=["admin", "license"])
+async def test_usage_past_what_the_column_holds_is_400_on_both_databases(
+    client: httpx.AsyncClient, acme: Tenant, as_itself: bool
+) -> None:
+    """Keygen's answer (app/controllers/api/v1/licenses/actions/uses_controller.rb rescues
+    ActiveModel::RangeError: 400 "integer is too large" at /meta/increment; ``uses`` is a
+    4-byte integer there as here), the same on SQLite (64-bit) and PostgreSQL (32-bit,
+    where it was a 500); a license counting its own usage gets no further."""
+    license = await licensed(client, acme, authenticationStrategy="LICENSE")
+    headers = license_auth(license["attributes"]["key"]) if as_itself else bearer(acme.key)
+    full = await _act(
+        client,
+        acme,
+        license["id"],
+        "increment-usage",
+        headers=headers,
+        body={"meta": {"increment": INT32_MAX}},
+    )
+    assert full.status_code == 200, full.text
+    assert full.json()["data"]["attributes"]["uses"] == INT32_MAX
+
+    response = await _act(client, acme, license["id"], "increment-usage", headers=headers)
+
+    error = jsonapi_error(response, 400, "INCREMENT_INVALID")["errors"][0]
+    assert error["detail"] == "integer is too large"
+    assert error["source"] == {"pointer": "/meta/increment"}
+    assert await _uses(client, acme, license["id"]) == INT32_MAX
+    # Under a maxUses, the limit answers first, as Keygen's validation runs before the write.
+    capped = await licensed(client, acme, maxUses=INT32_MAX)
+    await _ok(client, acme, capped["id"], "increment-usage", body={"meta": {"increment": INT32_MAX}})
+    _unprocessable(await _act(client, acme, capped["id"], "increment-usage"), "USES_LIMIT_EXCEEDED")
+    assert await _uses(client, acme, capped["id"]) == INT32_MAX
+
+
 @pytest.mark.parametrize("step", [0, -1])
 async def test_usage_steps_must_be_positive(client: httpx.AsyncClient, acme: Tenant, step: int) -> None:
     license = await licensed(client, acme)

@@ -341,8 +341,8 @@ async def test_machine_by_id_or_fingerprint(client: httpx.AsyncClient, acme: Ten
 
     for missing in (str(uuid.uuid4()), "gamma"):
         response = await client.get(f"{acme.base}/machines/{missing}", headers=bearer(acme.key))
-        body = jsonapi_error(response, 404, "NOT_FOUND")
-        assert missing in body["errors"][0]["detail"]
+        jsonapi_error(response, 404, "NOT_FOUND")
+        assert missing not in response.text  # a fingerprint is not repeated back
 
 
 async def test_machine_license_relationship(client: httpx.AsyncClient, acme: Tenant) -> None:

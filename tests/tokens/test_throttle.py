@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,10 +13,11 @@ from fastapi import FastAPI
 
 from keyplane.config import Settings
 from keyplane.kit import clock
-from keyplane.ratelimit import RateLimiter
+from keyplane.ratelimit import RateLimiter, RedisLimiter
 from tests import factories
 from tests.auth.support import basic, jsonapi_error
 from tests.factories import Tenant, bearer
+from tests.faults import redis_server
 from tests.ratelimits import KINDS, installed, window_start
 
 WINDOW = 60
@@ -166,3 +168,28 @@ async def test_the_limits_can_be_turned_off(app: FastAPI, client: httpx.AsyncCli
     window_start(WINDOW)
     await _fail(client, acme, acme.admin_email, 8)
     assert (await _login(client, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
+
+
+@pytest.mark.parametrize("fault", ["killed", "frozen"])
+async def test_sign_in_limits_hold_while_redis_is_down(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant, tmp_path: Path, fault: str
+) -> None:
+    """With its Redis gone (killed) or hung (SIGSTOP), each process counts failed sign-ins
+    alone: the limit still stops the fourth guess, and the right password after it."""
+    with redis_server(tmp_path) as server:
+        limiter = RedisLimiter(server.url, "keyplane-test-throttle:")
+        app.state.limiter = limiter
+        try:
+            window_start(WINDOW)
+            if fault == "killed":
+                server.kill()
+            else:
+                server.pause()
+            await _fail(client, acme, acme.admin_email, 3)
+            refused = await _login(client, acme, acme.admin_email, factories.PASSWORD)
+            body = jsonapi_error(refused, 429, "RATE_LIMITED")
+            assert "this email" in body["errors"][0]["detail"]
+            assert refused.headers["x-ratelimit-remaining"] == "0"
+            assert await _token_count(client, acme) == 0
+        finally:
+            await limiter.close()

@@ -1,0 +1,101 @@
+"""Dates past the year 9999, sent or computed, are a 422 naming the field and change
+nothing (they used to overflow Python's datetime: a 500), on both databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from keyplane.kit.credentials import CredentialKind
+from keyplane.models import Credential, License
+from tests.api_keys.helpers import assert_error
+from tests.auth.support import basic, jsonapi_error
+from tests.factories import PASSWORD, Tenant, bearer
+from tests.licensing import helpers
+
+PAST_THE_END = "9999-12-31T23:59:59-14:00"
+"""Still 9999 where it was written, 10000 in UTC."""
+LAST_DAY = "9999-12-31T00:00:00Z"
+
+
+async def _credentials(app: FastAPI, kind: CredentialKind) -> int:
+    async with app.state.db.reader() as session:
+        found = await session.scalar(
+            select(func.count()).select_from(Credential).where(Credential.kind == kind.value)
+        )
+        return int(found or 0)
+
+
+async def _license(client: httpx.AsyncClient, acme: Tenant, policy: str, **attributes: Any) -> httpx.Response:
+    body = {
+        "data": {
+            "type": "licenses",
+            "attributes": attributes,
+            "relationships": {"policy": helpers.ref("policies", policy)},
+        }
+    }
+    return await client.post(f"{acme.base}/licenses", json=body, headers=bearer(acme.key))
+
+
+def _expiry_refused(response: httpx.Response) -> None:
+    error = jsonapi_error(response, 422, "EXPIRY_INVALID")["errors"][0]
+    assert error["source"] == {"pointer": "/data/attributes/expiry"}
+    assert error["detail"] == "must be before the year 10000"
+
+
+async def test_a_license_expiring_past_9999_is_422(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    policy = await helpers.policy(client, acme, await helpers.product(client, acme))
+    _expiry_refused(await _license(client, acme, policy, expiry=PAST_THE_END))
+    async with app.state.db.reader() as session:
+        assert await session.scalar(select(func.count()).select_from(License)) == 0
+
+    made = await _license(client, acme, policy, expiry=LAST_DAY)
+    assert made.status_code == 201, made.text
+    license_id = made.json()["data"]["id"]
+    patch = {"data": {"type": "licenses", "attributes": {"expiry": PAST_THE_END}}}
+    response = await client.patch(f"{acme.base}/licenses/{license_id}", json=patch, headers=bearer(acme.key))
+    _expiry_refused(response)
+    kept = await client.get(f"{acme.base}/licenses/{license_id}", headers=bearer(acme.key))
+    assert kept.json()["data"]["attributes"]["expiry"] == "9999-12-31T00:00:00.000Z"
+
+
+async def test_a_renewal_past_9999_is_422_and_keeps_the_expiry(
+    client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    product = await helpers.product(client, acme)
+    policy = await helpers.policy(client, acme, product, duration=30 * 86_400, renewalBasis="FROM_EXPIRY")
+    made = await _license(client, acme, policy, expiry=LAST_DAY)
+    assert made.status_code == 201, made.text
+    license_id = made.json()["data"]["id"]
+
+    response = await client.post(f"{acme.base}/licenses/{license_id}/actions/renew", headers=bearer(acme.key))
+
+    _expiry_refused(response)
+    kept = await client.get(f"{acme.base}/licenses/{license_id}", headers=bearer(acme.key))
+    assert kept.json()["data"]["attributes"]["expiry"] == "9999-12-31T00:00:00.000Z"
+
+
+async def test_an_api_key_expiring_past_9999_is_422(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    before = await _credentials(app, CredentialKind.API_KEY)
+    for name in ("expiresAt", "expires_at"):
+        response = await client.post(
+            f"{acme.base}/api-keys", json={"name": "far", name: PAST_THE_END}, headers=bearer(acme.key)
+        )
+        assert_error(response, 422, "EXPIRES_AT_INVALID", name)  # named as it was sent
+    assert await _credentials(app, CredentialKind.API_KEY) == before
+
+
+async def test_a_token_expiring_past_9999_is_422(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    body = {"data": {"type": "tokens", "attributes": {"expiry": PAST_THE_END}}}
+    response = await client.post(f"{acme.base}/tokens", json=body, headers=basic(acme.admin_email, PASSWORD))
+    _expiry_refused(response)
+    assert await _credentials(app, CredentialKind.TOKEN) == 0
