@@ -143,7 +143,9 @@ class Database:
 
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = async_url(url)
-        self.engine = create_async_engine(self.url, **engine_options)
+        # hide_parameters: a statement's values (a license key, a digest) never reach an
+        # error's text, which may be logged.
+        self.engine = create_async_engine(self.url, hide_parameters=True, **engine_options)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         writer = self.engine
         if self.is_sqlite:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -22,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keyplane.kit.jsonapi import JSONAPI, camel
+from keyplane.observe import exchange
 
 log = logging.getLogger("keyplane")
 
@@ -38,7 +38,7 @@ TITLES = {
     429: "Too many requests",
     500: "Internal server error",
 }
-PLAIN_FAMILIES = frozenset({"api-keys", "api-versions"})
+PLAIN_FAMILIES = frozenset({"api-keys", "api-versions", "healthz", "readyz", "metrics"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +134,7 @@ def is_plain(path: str) -> bool:
 
 
 def render(request: Request, status: int, items: Iterable[ErrorItem], **headers: str) -> JSONResponse:
-    request_id = str(uuid.uuid4())
+    request_id = exchange.request_id(request.scope)
     items = list(items)
     kind = dialect(request.url.path)
     if kind == "oauth":

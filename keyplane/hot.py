@@ -49,6 +49,7 @@ from keyplane.db import Database
 from keyplane.errors import AppError, error_response
 from keyplane.kit import clock
 from keyplane.kit.nul import ESCAPED as ESCAPED_NUL
+from keyplane.observe import exchange
 from keyplane.ratelimit import RateLimiter
 
 log = logging.getLogger("keyplane.hot")
@@ -213,6 +214,7 @@ async def authenticated(
         address = parse_address(client[0]) if client else None
     if state.evaluate(clock.now(), address, needs) is not Outcome.VALID:
         return None
+    exchange.noted_credential(scope, state.id)
     return Caller(state, principal_of(state, account))
 
 
@@ -335,6 +337,7 @@ class HotPaths:
         if found is None:
             return receive
         handler, from_memory, account, rest = found
+        scope[exchange.EXCHANGE].account = account
         message = await receive()
         if message["type"] == "http.request" and not message.get("more_body", False):
             body: bytes = message.get("body", b"")

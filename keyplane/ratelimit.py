@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from keyplane.errors import TooManyRequests
 from keyplane.kit import clock
+from keyplane.observe import metrics
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -191,6 +192,7 @@ class RedisLimiter:
         await self._client.aclose()
 
     def _unavailable(self, error: Exception) -> None:
+        metrics.rate_limited("unavailable")
         now = time.monotonic()
         self._retry_at = now + 1.0
         if now - self._warned_at >= 60:
@@ -218,7 +220,7 @@ async def charge(limiter: RateLimiter, state: CredentialState) -> Decision | Non
     """One use of a credential against every budget it spends (``CredentialState.budgets``:
     its own, or an access token's key's, and the one it shares with the key that made it),
     and the tightest standing; None, and no limiter call at all, without a limit."""
-    spent = await _tightest(limiter.hit, state)
+    spent = await _spend(limiter, state)
     return None if spent is None else spent[0]
 
 
@@ -226,6 +228,14 @@ async def standing(limiter: RateLimiter, state: CredentialState) -> Decision | N
     """The tightest of a credential's budgets as they stand, counting no use."""
     found = await _tightest(limiter.peek, state)
     return None if found is None else found[0]
+
+
+async def _spend(limiter: RateLimiter, state: CredentialState) -> tuple[Decision, bool] | None:
+    """``_tightest`` after one use of every budget, the decision counted in the metrics."""
+    spent = await _tightest(limiter.hit, state)
+    if spent is not None:
+        metrics.rate_limited("allowed" if spent[0].allowed else "refused")
+    return spent
 
 
 async def _tightest(
@@ -260,7 +270,7 @@ async def enforce(
     limiter: RateLimiter, state: CredentialState, code: str = "RATE_LIMITED"
 ) -> Decision | None:
     """``charge``, raising ``TooManyRequests`` (429 ``code``) when the budget is spent."""
-    spent = await _tightest(limiter.hit, state)
+    spent = await _spend(limiter, state)
     if spent is None or spent[0].allowed:
         return None if spent is None else spent[0]
     decision, shared = spent

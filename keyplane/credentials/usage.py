@@ -19,6 +19,7 @@ from keyplane.credentials import repository
 from keyplane.credentials.engine import CredentialState
 from keyplane.db import Database
 from keyplane.licenses import repository as licenses
+from keyplane.observe import metrics
 
 log = logging.getLogger("keyplane.usage")
 
@@ -106,6 +107,7 @@ class UsageRecorder:
         fails, what it held goes back to be noted, with everything after it; the
         transactions already committed stay written."""
         if not self._pending and not self._validated:
+            metrics.usage_flushed(0)
             return
         batch, self._pending = self._pending, {}
         validations, self._validated = self._validated, {}
@@ -123,10 +125,12 @@ class UsageRecorder:
                             await licenses.touch_validated(session, chunk)
                     await session.commit()
                 written += len(transaction)
+            metrics.usage_flushed(len(batch) + len(validations))
         except Exception:
             left = chunks[written:]
             count = sum(len(chunk) for _, chunk in left)
             log.exception("credential.usage.flush_failed", extra={"count": count})
+            metrics.usage_flush_failed()
             for is_use, chunk in left:
                 for record_id, when in chunk:
                     if is_use:
