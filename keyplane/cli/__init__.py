@@ -10,13 +10,30 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from keyplane import migrate
+from keyplane import __version__, migrate
+from keyplane.cli.settings import config_app
 from keyplane.config import get_settings
 
 app = typer.Typer(help="Keyplane: self-hosted license keys and API keys.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
 console = Console(stderr=True)
+
+
+def _version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"keyplane {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Keyplane: self-hosted license keys and API keys."""
 
 
 def _database_url() -> str:
@@ -32,6 +49,8 @@ def serve(
     """Migrate the database if needed, then serve the API."""
     import uvicorn
 
+    from keyplane.observe import logs, publish
+
     settings = get_settings()
     migrate.upgrade(settings.resolved_database_url())
     settings.server_secret()  # created once here, before workers race for it
@@ -39,16 +58,19 @@ def serve(
     # cached entries must expire quickly instead.
     os.environ["KEYPLANE_WORKERS"] = str(workers)
     console.print(f"[bold]Keyplane[/] on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    uvicorn.run(
-        "keyplane.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level,
-        proxy_headers=False,  # client addresses are resolved by Keyplane's trusted-proxy rule
-        date_header=False,  # Keyplane sends its own Date: the one its signatures cover
-    )
+    with publish.multiprocess_dir(workers):
+        uvicorn.run(
+            "keyplane.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level,
+            log_config=logs.uvicorn_config(settings),
+            access_log=False,  # Keyplane writes its own access line (``keyplane.observe``)
+            proxy_headers=False,  # client addresses are resolved by Keyplane's trusted-proxy rule
+            date_header=False,  # Keyplane sends its own Date: the one its signatures cover
+        )
 
 
 @app.command()
