@@ -25,7 +25,9 @@ FIELDS |= {"account", "credential"}
 @pytest.fixture
 def lines(app: FastAPI) -> Iterator[io.StringIO]:
     """What the application's access log writes (JSON, whatever stderr is)."""
-    assert isinstance(app, Keyplane) and app.observer is not None and app.observer.access is not None
+    assert isinstance(app, Keyplane)
+    assert app.observer is not None
+    assert app.observer.access is not None
     access = app.observer.access
     saved = access.stream, access.as_json
     access.stream, access.as_json = io.StringIO(), True
@@ -34,7 +36,9 @@ def lines(app: FastAPI) -> Iterator[io.StringIO]:
 
 
 def written(app: FastAPI, stream: io.StringIO) -> list[dict[str, Any]]:
-    assert isinstance(app, Keyplane) and app.observer is not None and app.observer.access is not None
+    assert isinstance(app, Keyplane)
+    assert app.observer is not None
+    assert app.observer.access is not None
     app.observer.access.flush()
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
@@ -57,11 +61,13 @@ async def test_one_line_per_request_with_its_fields(
     assert len(logged) == len(responses)
     for line, response in zip(logged, responses, strict=True):
         assert set(line) == FIELDS, line
-        assert line["level"] == "info" and line["logger"] == "keyplane.access"
+        assert line["level"] == "info"
+        assert line["logger"] == "keyplane.access"
         assert line["requestId"] == response.headers["x-request-id"]
         assert line["status"] == response.status_code
         assert line["account"] == str(acme.id)
-        assert isinstance(line["durationMs"], float) and line["durationMs"] >= 0
+        assert isinstance(line["durationMs"], float)
+        assert line["durationMs"] >= 0
     assert [line["route"] for line in logged] == [
         *["/v1/accounts/{account}/api-keys/verify"] * 3,
         "/v1/api-keys/{key_id}",
@@ -69,9 +75,12 @@ async def test_one_line_per_request_with_its_fields(
     ]
     assert [line["method"] for line in logged] == ["POST"] * 3 + ["GET"] * 2
     admin_key_id = logged[0]["credential"]
-    assert admin_key_id is not None and all(line["credential"] == admin_key_id for line in logged)
+    assert admin_key_id is not None
+    assert all(line["credential"] == admin_key_id for line in logged)
     text = lines.getvalue()
-    assert acme.key not in text and str(made["key"]) not in text and "BETA-0001" not in text
+    assert acme.key not in text
+    assert str(made["key"]) not in text
+    assert "BETA-0001" not in text
 
 
 async def test_the_error_body_carries_the_request_id(
@@ -80,7 +89,8 @@ async def test_the_error_body_carries_the_request_id(
     plain = await client.get(f"{acme.base}/api-keys/not-a-uuid", headers=bearer(acme.key))
     jsonapi = await client.get(f"{acme.base}/licenses/nope")
     mine = await client.get(f"{acme.base}/licenses/nope", headers={"X-Request-Id": "edge-7f3a.1:retry=2"})
-    assert plain.status_code in (400, 404, 422) and jsonapi.status_code == 401
+    assert plain.status_code in (400, 404, 422)
+    assert jsonapi.status_code == 401
     assert plain.json()["requestId"] == plain.headers["x-request-id"]
     assert jsonapi.json()["meta"]["id"] == jsonapi.headers["x-request-id"]
     assert plain.headers["x-request-id"] != jsonapi.headers["x-request-id"]
@@ -92,7 +102,8 @@ async def test_the_error_body_carries_the_request_id(
         jsonapi.headers["x-request-id"],
         "edge-7f3a.1:retry=2",
     ]
-    assert logged[1]["account"] == str(acme.id) and logged[1]["credential"] is None
+    assert logged[1]["account"] == str(acme.id)
+    assert logged[1]["credential"] is None
 
 
 @pytest.mark.parametrize(
@@ -104,7 +115,8 @@ async def test_an_insane_request_id_is_replaced(
 ) -> None:
     response = await client.get("/healthz", headers={"X-Request-Id": sent})
     given = response.headers["x-request-id"]
-    assert given != sent and len(given) == 36
+    assert given != sent
+    assert len(given) == 36
     (line,) = written(app, lines)
     assert line["requestId"] == given
     assert sent not in lines.getvalue()
@@ -143,7 +155,9 @@ async def test_records_are_json_with_their_fields_and_request_id(
     finally:
         logger.removeHandler(handler)
     (record,) = (json.loads(line) for line in captured)
-    assert record["event"] == "test.event" and record["level"] == "warning"
+    assert record["event"] == "test.event"
+    assert record["level"] == "warning"
     assert record["logger"] == "keyplane.test"
-    assert record["attempt"] == 2 and record["bus"] == "redis"
+    assert record["attempt"] == 2
+    assert record["bus"] == "redis"
     assert record["requestId"] == response.headers["x-request-id"]

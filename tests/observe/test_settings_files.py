@@ -49,7 +49,8 @@ def test_environment_over_dotenv_over_toml_over_defaults(tmp_path: Path) -> None
     assert shown["access_log"] is False
     assert shown["cache_seconds"] == 300.0  # the default
     without = _shown(tmp_path)  # no KEYPLANE_CONFIG: the TOML file is not read
-    assert without["cache_size"] == 100_000 and without["account"] == "from-dotenv"
+    assert without["cache_size"] == 100_000
+    assert without["account"] == "from-dotenv"
 
 
 def test_a_bad_toml_file_is_an_error(tmp_path: Path) -> None:
