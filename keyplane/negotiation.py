@@ -50,7 +50,5 @@ class Negotiation:
             return
         if scope["method"] in _WRITES and not _json_like(headers.get(b"content-type", b"").decode("latin-1")):
             kept = [(name, value) for name, value in scope["headers"] if name != b"content-type"]
-            # In place: the request's scope is its own, and what the router notes in it (the
-            # route) is read after the answer (``keyplane.observe``).
-            scope["headers"] = [*kept, (b"content-type", b"application/json")]
+            scope = {**scope, "headers": [*kept, (b"content-type", b"application/json")]}
         await self.app(scope, receive, send)
