@@ -71,29 +71,32 @@ def sent_id(value: bytes) -> str | None:
 class Exchange:
     """What one request leaves for its access line and the metrics."""
 
-    status: int | None = None
-    account: AccountRef | None = None
-    credential: uuid.UUID | None = None
-    """The id of the credential that authenticated the request (never the credential)."""
+    __slots__ = ("_send", "account", "credential", "request_id", "started", "status")
 
     def __init__(self, scope: Scope, send: Send) -> None:
         """Begin the request: its id (the client's, if sane, else a new one), kept in its
-        scope and set for its log records. Every request pays this: the fields that start
-        empty are class attributes, not set here."""
+        scope and set for its log records. Every request pays this."""
         request_id = None
         for name, value in scope["headers"]:
             if name == HEADER:
                 request_id = sent_id(value)
                 break
-        self.request_id: str = request_id or _Ids.prefix + hex(next(_Ids.counter))[2:].zfill(12)
+        if request_id is None:
+            request_id = _Ids.prefix + hex(next(_Ids.counter))[2:].zfill(12)
+        self.request_id = request_id
         self.started = time.perf_counter()
         self._send = send
+        self.status: int | None = None
+        self.account: AccountRef | None = None
+        self.credential: uuid.UUID | None = None
+        """The id of the credential that authenticated the request (never the credential)."""
         scope[EXCHANGE] = self
-        current_id.set(self.request_id)
+        current_id.set(request_id)
 
     def send(self, message: Message) -> Awaitable[None]:
         """The application's ``send``: notes the status and adds ``X-Request-Id``. The
-        message is the application's own, made for this one call, and is amended in place.
+        message is the application's own, made for this one call, and is amended in place
+        (its header list is copied: a response may keep and resend its own).
         (A plain function returning the server's awaitable: one coroutine less per message.)"""
         if message["type"] == "http.response.start":
             self.status = message["status"]
