@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keyplane.kit.jsonapi import JSONAPI, camel
 from keyplane.observe import exchange
+from keyplane.observe.observer import route_of
 
 log = logging.getLogger("keyplane")
 
@@ -281,12 +282,14 @@ def install_handlers(app: FastAPI) -> None:
     async def database_busy(request: Request, exc: Exception) -> JSONResponse:
         # Saturation (no pooled connection in time, SQLite's lock held past busy_timeout) or
         # a database that is down: the request changed nothing and may be retried.
-        log.warning("database.unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
+        log.warning(
+            "database.unavailable", extra={"route": route_of(request.scope), "error": type(exc).__name__}
+        )
         item = ErrorItem("The database is busy or unavailable; retry shortly", "SERVICE_UNAVAILABLE")
         return render(request, 503, [item], **{"Retry-After": "1"})
 
     async def crash(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("request.crashed", extra={"path": request.url.path})
+        log.exception("request.crashed", extra={"route": route_of(request.scope)})
         return render(request, 500, [ErrorItem("Something went wrong on our side", "INTERNAL_ERROR")])
 
     app.add_exception_handler(AppError, app_error)

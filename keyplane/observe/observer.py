@@ -53,6 +53,16 @@ class Observer:
             )
 
 
+def route_of(scope: Scope) -> str:
+    """A request's route for a log record: its template, or its path redacted (a raw path
+    may hold a license key or a fingerprint)."""
+    observer: Observer | None = getattr(scope.get("app"), "observer", None)
+    if observer is None:
+        return "*"
+    path: str = scope.get("path", "")
+    return observer.routes.template(path) or observer.routes.redacted(path)
+
+
 def _text(credential: uuid.UUID) -> str:
     if len(_IDS) >= 10_000:
         _IDS.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -80,7 +81,10 @@ class Started:
     async def __aenter__(self) -> httpx.AsyncClient:
         self._lifespan = self.app.router.lifespan_context(self.app)
         await self._lifespan.__aenter__()
-        transport = httpx.ASGITransport(app=self.app, client=(CLIENT_ADDRESS, 40000))
+        # A failure is the answer under test here, not an error of the test.
+        transport = httpx.ASGITransport(
+            app=self.app, client=(CLIENT_ADDRESS, 40000), raise_app_exceptions=False
+        )
         self._http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
         return self._http
 
@@ -121,3 +125,19 @@ async def test_readyz_does_not_hang_on_a_frozen_database(database_url: str, tmp_
             assert body["checks"]["database"] == "no answer within 1s"
             link.cut()  # let the frozen connections go, so the application stops at once
             link.restore()
+
+
+async def test_a_database_error_logs_the_route_not_the_path(
+    unreachable: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """However the request fails (a 503 here; the fault work makes every such failure
+    one), the records it leaves name its route, not its path."""
+    secret = "UNLOGGED-LICENSE-KEY-0001"
+    with caplog.at_level(logging.WARNING, logger="keyplane"):
+        response = await unreachable.get(f"/v1/api-keys/{secret}", headers={"X-Request-Id": "db-down-1"})
+    assert response.status_code >= 500
+    records = [r for r in caplog.records if r.getMessage() in ("database.unavailable", "request.crashed")]
+    assert records
+    for record in records:
+        assert record.__dict__["route"] == "/v1/api-keys/{key_id}"
+    assert all(secret not in str(r.__dict__) for r in caplog.records)
