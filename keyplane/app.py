@@ -35,6 +35,12 @@ from keyplane.licenses import lean as lean_licenses
 from keyplane.machines import endpoints as machines
 from keyplane.negotiation import Negotiation
 from keyplane.oauth import endpoints as oauth
+from keyplane.observe import endpoints as observe
+from keyplane.observe import logs
+from keyplane.observe.exchange import Exchange
+from keyplane.observe.health import code_heads
+from keyplane.observe.observer import Observer
+from keyplane.observe.publish import Publisher
 from keyplane.policies import endpoints as policies
 from keyplane.products import endpoints as products
 from keyplane.ratelimit import limiter_for
@@ -59,20 +65,38 @@ def _account_path(
     """Documents the account segment and refuses an unknown account on every route under it."""
 
 
+ROUTERS = (
+    api_keys.router,
+    api_keys.public,
+    tokens.router,
+    oauth.router,
+    users.router,
+    products.router,
+    policies.router,
+    keys.router,
+    license_actions.router,
+    licenses.router,
+    machines.router,
+)
+"""The routers served under ``/v1`` and under ``/v1/accounts/{account}``, in this order."""
+ACCOUNT_PREFIX = "/v1/accounts/{account}"
+
+
 def _routes() -> APIRouter:
     router = APIRouter()
-    router.include_router(api_keys.router)
-    router.include_router(api_keys.public)
-    router.include_router(tokens.router)
-    router.include_router(oauth.router)
-    router.include_router(users.router)
-    router.include_router(products.router)
-    router.include_router(policies.router)
-    router.include_router(keys.router)
-    router.include_router(license_actions.router)
-    router.include_router(licenses.router)
-    router.include_router(machines.router)
+    for each in ROUTERS:
+        router.include_router(each)
     return router
+
+
+def _templates(app: FastAPI) -> list[str]:
+    """Every route's whole template, for access lines and metrics (FastAPI keeps included
+    routers nested, their routes' paths without the prefixes they are served under)."""
+    found = [getattr(route, "path", "") for route in (*app.router.routes, *observe.router.routes)]
+    found += ["/v1" + getattr(route, "path", "") for route in accounts.router.routes]
+    for prefix in ("/v1", ACCOUNT_PREFIX):
+        found += [prefix + getattr(route, "path", "") for each in ROUTERS for route in each.routes]
+    return found
 
 
 GC_THRESHOLDS = (50_000, 20, 100)
@@ -94,9 +118,16 @@ class Keyplane(FastAPI):
     hot: HotPaths | None = None
     services: Services | None = None
     """Set while the application runs (its lifespan)."""
+    observer: Observer | None = None
+    """Gives every request its id, and writes its access line and counts when it ends."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] != "http" or self.observer is None:
+            await super().__call__(scope, receive, send)
+            return
+        exchange = Exchange(scope, send)
+        send = exchange.send
+        try:
             if self.hot is not None and self.services is not None:
                 scope["app"] = self
                 left = await self.hot(self.services, scope, receive, send)
@@ -104,7 +135,9 @@ class Keyplane(FastAPI):
                     return
                 receive = left
             receive = capped(receive, scope, self.state.settings.max_body_bytes)
-        await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send)
+        finally:
+            self.observer.done(scope, exchange)
 
 
 def _hot_paths() -> HotPaths:
@@ -153,8 +186,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.api_keys = caches.cache("api keys", settings.cache_size, ttl)
         app.state.licenses = caches.cache("licenses", settings.cache_size, ttl)
         app.state.limiter = limiter_for(settings)
+        app.state.publisher = publisher = Publisher(caches, database, bus)
+        code_heads()  # read once now, not by the first readiness probe
         await bus.start()
         usage.start()
+        publisher.start()
         if isinstance(app, Keyplane):
             app.services = Services(
                 settings=settings,
@@ -179,6 +215,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if isinstance(app, Keyplane):
                 app.services = None
             await usage.stop()
+            await publisher.stop()
             await bus.stop()
             await app.state.limiter.close()
             await database.dispose()
@@ -198,6 +235,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(refuse_nul_characters)],
     )
     app.state.settings = settings
+    logs.install(settings)
+    app.observer = Observer(settings)
     if settings.hot_paths:
         app.hot = _hot_paths()
     install_handlers(app)
@@ -212,5 +251,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routes = _routes()
     app.include_router(accounts.router, prefix="/v1", dependencies=[Depends(_account_path)])
     app.include_router(routes, prefix="/v1")
-    app.include_router(routes, prefix="/v1/accounts/{account}", dependencies=[Depends(_account_path)])
+    app.include_router(routes, prefix=ACCOUNT_PREFIX, dependencies=[Depends(_account_path)])
+    app.include_router(observe.router)
+    app.observer.learn(_templates(app))
     return app

@@ -35,7 +35,7 @@ import sys
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 from keyplane import outages
@@ -108,12 +108,12 @@ class Caches:
         self.invalidate([EVERYTHING])
         self.enabled = True
 
-    def __iter__(self) -> Iterable[TaggedCache[object, object]]:
+    def __iter__(self) -> Iterator[TaggedCache[object, object]]:
         return iter(self._caches)
 
 
 class TaggedCache(Generic[K, V]):
-    __slots__ = ("_entries", "_index", "_loading", "_owner", "name", "size", "ttl")
+    __slots__ = ("_entries", "_index", "_loading", "_owner", "hits", "misses", "name", "size", "ttl")
 
     def __init__(self, owner: Caches, name: str, size: int, ttl: float) -> None:
         self._owner = owner
@@ -124,6 +124,9 @@ class TaggedCache(Generic[K, V]):
         # tag -> the one key tagged with it (most tags: an entry's own id), or a set of them.
         self._index: dict[str, K | set[K]] = {}
         self._loading: dict[K, asyncio.Future[object]] = {}
+        self.hits = 0
+        self.misses = 0
+        """Lookups since the metrics last read them (``keyplane.observe.publish``)."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -132,11 +135,14 @@ class TaggedCache(Generic[K, V]):
         """The live entry for ``key``, or None. No I/O, a few hundred nanoseconds."""
         entry = self._entries.get(key)
         if entry is None or not self._owner.enabled:
+            self.misses += 1
             return None
         if entry[0] < time.monotonic():
             self._remove(key)
+            self.misses += 1
             return None
         self._entries.move_to_end(key)
+        self.hits += 1
         return entry[1]
 
     def put(self, key: K, value: V, tags: Iterable[Tag], generation: int) -> None:

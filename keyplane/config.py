@@ -1,4 +1,6 @@
-"""One typed settings object, read once from ``KEYPLANE_*`` environment variables."""
+"""One typed settings object, read once: from ``KEYPLANE_*`` environment variables, a
+``.env`` file in the current directory, and a TOML file named by ``KEYPLANE_CONFIG``, in that
+order of precedence, over the defaults."""
 
 from __future__ import annotations
 
@@ -9,16 +11,38 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from keyplane.auth.network import Network, parse_network
 from keyplane.startup import StartupError
 
 SECRET_FILE = "secret.key"
+CONFIG_VARIABLE = "KEYPLANE_CONFIG"
+"""The environment variable naming the TOML settings file."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KEYPLANE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="KEYPLANE_", extra="ignore", env_file=".env", env_file_encoding="utf-8"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then ``.env``, then the TOML file, then defaults."""
+        return (init_settings, env_settings, dotenv_settings, *_toml(settings_cls))
 
     data_dir: Path = Path(".keyplane")
     """Where the default SQLite database and the generated server secret live."""
@@ -170,6 +194,22 @@ class Settings(BaseSettings):
                 f"the server secret {path} is empty: restore it from your backup or set KEYPLANE_SECRET_KEY"
             )
         return value.encode()
+
+
+def _toml(settings_cls: type[BaseSettings]) -> tuple[PydanticBaseSettingsSource, ...]:
+    """The TOML file ``KEYPLANE_CONFIG`` names, if any: its keys are the settings' names
+    (``database_url = "..."``). A missing file or an unknown key is an error, not ignored."""
+    named = os.environ.get(CONFIG_VARIABLE)
+    if not named:
+        return ()
+    path = Path(named)
+    if not path.is_file():
+        raise ValueError(f"{CONFIG_VARIABLE}={named}: no such file")
+    source = TomlConfigSettingsSource(settings_cls, toml_file=path)
+    unknown = sorted(set(source.toml_data) - set(settings_cls.model_fields))
+    if unknown:
+        raise ValueError(f"{named}: unknown settings {', '.join(unknown)}")
+    return (source,)
 
 
 @lru_cache(maxsize=1)

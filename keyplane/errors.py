@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -24,6 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keyplane import outages
 from keyplane.kit.jsonapi import JSONAPI, camel
+from keyplane.observe import exchange
+from keyplane.observe.observer import route_of
 
 log = logging.getLogger("keyplane")
 
@@ -41,7 +42,7 @@ TITLES = {
     500: "Internal server error",
     503: "Service unavailable",
 }
-PLAIN_FAMILIES = frozenset({"api-keys", "api-versions"})
+PLAIN_FAMILIES = frozenset({"api-keys", "api-versions", "healthz", "readyz", "metrics"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +138,7 @@ def is_plain(path: str) -> bool:
 
 
 def render(request: Request, status: int, items: Iterable[ErrorItem], **headers: str) -> JSONResponse:
-    request_id = str(uuid.uuid4())
+    request_id = exchange.request_id(request.scope)
     items = list(items)
     kind = dialect(request.url.path)
     if kind == "oauth":
@@ -304,7 +305,7 @@ def install_handlers(app: FastAPI) -> None:
         return render(request, exc.status_code, [item], **(exc.headers or {}))
 
     async def crash(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("request.crashed", extra={"path": request.url.path})
+        log.exception("request.crashed", extra={"route": route_of(request.scope)})
         return render(request, 500, [ErrorItem("Something went wrong on our side", "INTERNAL_ERROR")])
 
     async def database_busy(request: Request, exc: Exception) -> JSONResponse:
@@ -313,7 +314,9 @@ def install_handlers(app: FastAPI) -> None:
         # Saturation (no pooled connection in time, SQLite's lock held past busy_timeout) or
         # a database that is down: the request changed nothing and may be retried. The error
         # is named, not quoted: a driver's message may carry the statement's parameters.
-        log.warning("database.unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
+        log.warning(
+            "database.unavailable", extra={"route": route_of(request.scope), "error": type(exc).__name__}
+        )
         return unavailable_response(request)
 
     app.add_exception_handler(AppError, app_error)

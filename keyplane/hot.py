@@ -49,6 +49,8 @@ from keyplane.db import Database
 from keyplane.errors import AppError, error_response, unavailable_response
 from keyplane.kit import clock
 from keyplane.kit.nul import ESCAPED as ESCAPED_NUL
+from keyplane.observe import exchange
+from keyplane.observe.observer import route_of
 from keyplane.ratelimit import RateLimiter
 from keyplane.signing import is_signed, signed
 
@@ -214,6 +216,7 @@ async def authenticated(
         address = parse_address(client[0]) if client else None
     if state.evaluate(clock.now(), address, needs) is not Outcome.VALID:
         return None
+    exchange.noted_credential(scope, state.id)
     return Caller(state, principal_of(state, account))
 
 
@@ -341,6 +344,7 @@ class HotPaths:
         if found is None:
             return receive
         handler, from_memory, account, rest = found
+        scope[exchange.EXCHANGE].account = account
         message = await receive()
         if message["type"] == "http.request" and not message.get("more_body", False):
             body: bytes = message.get("body", b"")
@@ -376,9 +380,9 @@ class HotPaths:
         if not outages.unavailable(error):
             if not isinstance(error, SQLAlchemyError):
                 raise error
-            log.warning("hot.fallback", extra={"path": scope["path"], "error": type(error).__name__})
+            log.warning("hot.fallback", extra={"route": route_of(scope), "error": type(error).__name__})
             return False
-        log.warning("database.unavailable", extra={"path": scope["path"], "error": type(error).__name__})
+        log.warning("database.unavailable", extra={"route": route_of(scope), "error": type(error).__name__})
         response = unavailable_response(Request(scope))
         date = date_header().decode()
         key = services.keys.cached(account.id) if is_signed(scope["path"]) else None

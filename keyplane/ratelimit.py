@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 
 from keyplane.errors import AppError, TooManyRequests
 from keyplane.kit import clock
+from keyplane.observe import metrics
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -247,6 +248,7 @@ class RedisLimiter:
         return _decide(0, limit, duration, clock.now().timestamp(), counted=counted)
 
     def _unavailable(self, error: Exception) -> Unavailable:
+        metrics.rate_limited("unavailable")
         self._retry_at = time.monotonic() + 1.0
         if not self._down:
             self._down = True
@@ -319,7 +321,7 @@ async def charge(limiter: RateLimiter, state: CredentialState) -> Decision | Non
     """One use of a credential against every budget it spends (``CredentialState.budgets``:
     its own, or an access token's key's, and the one it shares with the key that made it),
     and the tightest standing; None, and no limiter call at all, without a limit."""
-    spent = await _tightest(limiter.hit, state)
+    spent = await _spend(limiter, state)
     return None if spent is None else spent[0]
 
 
@@ -327,6 +329,14 @@ async def standing(limiter: RateLimiter, state: CredentialState) -> Decision | N
     """The tightest of a credential's budgets as they stand, counting no use."""
     found = await _tightest(limiter.peek, state)
     return None if found is None else found[0]
+
+
+async def _spend(limiter: RateLimiter, state: CredentialState) -> tuple[Decision, bool] | None:
+    """``_tightest`` after one use of every budget, the decision counted in the metrics."""
+    spent = await _tightest(limiter.hit, state)
+    if spent is not None:
+        metrics.rate_limited("allowed" if spent[0].allowed else "refused")
+    return spent
 
 
 async def _tightest(
@@ -361,7 +371,7 @@ async def enforce(
     limiter: RateLimiter, state: CredentialState, code: str = "RATE_LIMITED"
 ) -> Decision | None:
     """``charge``, raising ``TooManyRequests`` (429 ``code``) when the budget is spent."""
-    spent = await _tightest(limiter.hit, state)
+    spent = await _spend(limiter, state)
     if spent is None or spent[0].allowed:
         return None if spent is None else spent[0]
     decision, shared = spent

@@ -37,6 +37,7 @@ from keyplane.hot import render_json
 from keyplane.kit import clock
 from keyplane.kit.timefmt import iso_or_none
 from keyplane.models import Credential
+from keyplane.observe import metrics
 from keyplane.ratelimit import Decision, RateLimiter
 
 router = APIRouter(tags=["API keys"])
@@ -199,6 +200,7 @@ async def verification(
         outcome = LEGACY_CODES.get(outcome, outcome)
     if outcome is Outcome.VALID and state is not None:
         usage.record(state, clock.now())
+    metrics.verified(outcome.value)
     return rendered(outcome, state, rate)
 
 

@@ -46,6 +46,8 @@ from keyplane.hot import (
     validated,
 )
 from keyplane.kit import clock
+from keyplane.observe import metrics
+from keyplane.observe.exchange import EXCHANGE
 
 _CONTENT_TYPE = (b"content-type", JSON_TYPE)
 _VERSION = versions.VERSION_HEADER.encode()
@@ -122,6 +124,8 @@ def verify_from_memory(services: Services, scope: Scope, account: AccountRef, bo
         served = _verified(services, scope, caller, state, asked, now)
         if served is None:
             return None
+    scope[EXCHANGE].credential = caller.id
+    metrics.verified(served[6])
     return served[3], [served[4], _CONTENT_TYPE, served[5], (b"date", date_header())]
 
 
@@ -138,7 +142,7 @@ def _verified(
 ) -> tuple[Any, ...] | None:
     """The verification by ``caller`` of ``state`` now, by the route's rules, with its uses
     recorded: (caller, ``asked``, the instant until which it stands, the answer, its
-    Content-Length header, its version header), kept on ``state`` when it does not depend
+    Content-Length header, its version header, its code), kept on ``state`` when it does not depend
     on the caller's address. None when the caller may not verify here (the route refuses)."""
     address = None
     if caller.whitelisted_ips is not None:
@@ -162,7 +166,8 @@ def _verified(
     for expiry in (caller.expires_at, state.expires_at):
         if expiry is not None and expiry < until:
             until = expiry
-    served = (caller, asked, until, content, (b"content-length", b"%d" % len(content)), _served(version))
+    length = (b"content-length", b"%d" % len(content))
+    served = (caller, asked, until, content, length, _served(version), outcome.value)
     if caller.whitelisted_ips is None:
         object.__setattr__(state, "served", served)  # bookkeeping, not what the state says
     return served

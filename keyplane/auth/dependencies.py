@@ -17,6 +17,7 @@ from keyplane.db import DbSession
 from keyplane.errors import Forbidden, NotFound, Unauthorized
 from keyplane.kit import clock
 from keyplane.licenses.authentication import license_bearer
+from keyplane.observe import exchange
 
 _REFUSALS: dict[Outcome, tuple[type[Unauthorized] | type[Forbidden], str, str]] = {
     Outcome.MALFORMED: (Unauthorized, "TOKEN_FORMAT_INVALID", "is not a well-formed Keyplane credential"),
@@ -85,6 +86,7 @@ async def _credential(request: Request, session: DbSession, account: AccountRef)
         raise error(f"The credential {detail}", code)
     await ratelimit.enforce(ratelimit.of(request.app), state)
     request.app.state.usage.record(state, now)
+    exchange.noted_credential(request.scope, state.id)
     return state
 
 

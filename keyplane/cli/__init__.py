@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from keyplane import migrate, startup
+from keyplane import __version__, migrate, startup
+from keyplane.cli.settings import config_app
 from keyplane.config import get_settings
 
 if TYPE_CHECKING:
@@ -20,7 +21,23 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Keyplane: self-hosted license keys and API keys.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
 console = Console(stderr=True)
+
+
+def _version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"keyplane {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Keyplane: self-hosted license keys and API keys."""
 
 
 def _database_url() -> str:
@@ -57,6 +74,7 @@ def serve(
     """Migrate the database if needed, then serve the API."""
     import uvicorn
 
+    from keyplane.observe import logs, publish
     from keyplane.serving import BoundedHttpToolsProtocol, raise_descriptor_limit
 
     settings = get_settings()
@@ -75,17 +93,20 @@ def serve(
     # Each worker learns how many there are (reported in its settings).
     os.environ["KEYPLANE_WORKERS"] = str(workers)
     console.print(f"[bold]Keyplane[/] on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    uvicorn.run(
-        "keyplane.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level,
-        proxy_headers=False,  # client addresses are resolved by Keyplane's trusted-proxy rule
-        date_header=False,  # Keyplane sends its own Date: the one its signatures cover
-        http=BoundedHttpToolsProtocol,  # header timeout and connection bound (keyplane.serving)
-    )
+    with publish.multiprocess_dir(workers):
+        uvicorn.run(
+            "keyplane.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level,
+            log_config=logs.uvicorn_config(settings),
+            access_log=False,  # Keyplane writes its own access line (``keyplane.observe``)
+            proxy_headers=False,  # client addresses are resolved by Keyplane's trusted-proxy rule
+            date_header=False,  # Keyplane sends its own Date: the one its signatures cover
+            http=BoundedHttpToolsProtocol,  # header timeout and connection bound (keyplane.serving)
+        )
 
 
 @app.command()

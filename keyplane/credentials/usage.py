@@ -20,6 +20,7 @@ from keyplane.credentials import repository
 from keyplane.credentials.engine import CredentialState
 from keyplane.db import Database
 from keyplane.licenses import repository as licenses
+from keyplane.observe import metrics
 
 log = logging.getLogger("keyplane.usage")
 T = TypeVar("T")
@@ -117,6 +118,7 @@ class UsageRecorder:
         transactions already committed stay written."""
         await self._flush_rehashes()
         if not self._pending and not self._validated:
+            metrics.usage_flushed(0)
             return
         batch, self._pending = self._pending, {}
         validations, self._validated = self._validated, {}
@@ -134,10 +136,12 @@ class UsageRecorder:
                             await licenses.touch_validated(session, chunk)
                     await session.commit()
                 written += len(transaction)
+            metrics.usage_flushed(len(batch) + len(validations))
         except Exception:
             left = chunks[written:]
             count = sum(len(chunk) for _, chunk in left)
             log.exception("credential.usage.flush_failed", extra={"count": count})
+            metrics.usage_flush_failed()
             for is_use, chunk in left:
                 for record_id, when in chunk:
                     if is_use:

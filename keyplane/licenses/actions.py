@@ -31,6 +31,7 @@ from keyplane.licenses.lifecycle import MISSING, Missing, Snapshot
 from keyplane.licenses.validation import Result, Scope, meta
 from keyplane.licensing.keystrings import digest
 from keyplane.models.license import key_tag
+from keyplane.observe import metrics
 
 router = APIRouter(tags=["License actions"])
 Nonce = Annotated[int, Field(ge=0, le=2**63 - 1)]
@@ -88,6 +89,7 @@ def _answer(
     nonce: int | None,
 ) -> JSONResponse:
     data = None if snapshot is None else license_resource(snapshot.license, snapshot.policy)
+    metrics.validated(result.code)
     return document(request, data, meta=meta(result, iso(clock.now()), echoed(scope), nonce))
 
 

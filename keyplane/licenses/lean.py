@@ -29,6 +29,7 @@ from keyplane.licenses.validation import Result, meta
 from keyplane.licenses.validation import Scope as ValidationScope
 from keyplane.licensing.keystrings import digest
 from keyplane.negotiation import acceptable
+from keyplane.observe import metrics
 from keyplane.signing import signed
 
 _NOT_FOUND = Result(False, "NOT_FOUND")
@@ -135,6 +136,7 @@ async def validate_key(
         result = cached.check(sent.meta.scope or _EMPTY_SCOPE, now)
         services.usage.validated(cached.license.id, now)
         data = _resource(cached, now, stamp)
+    metrics.validated(result.code)
     answered = _meta(result, stamp, sent.meta.scope, sent.meta.nonce)
     # What rendering {"data": ..., "meta": ...} in one piece gives, byte for byte.
     content = b'{"data":' + data + b',"meta":' + answered + b"}"

@@ -1,0 +1,143 @@
+"""``/healthz`` and ``/readyz``: what a load balancer asks, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from keyplane.app import create_app
+from keyplane.config import Settings
+from tests.conftest import CLIENT_ADDRESS
+from tests.faults import proxy
+
+
+async def test_healthz_answers_without_credentials(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_is_ready_when_every_check_passes(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["migrations"] == "ok"
+    if "channel" in body["checks"]:  # PostgreSQL: LISTEN/NOTIFY carries invalidations
+        assert body["checks"]["channel"] == "ok"
+
+
+async def test_readyz_names_migrations_behind_the_code(app: FastAPI, client: httpx.AsyncClient) -> None:
+    async with app.state.db.writer() as session:
+        (current,) = (await session.execute(text("SELECT version_num FROM alembic_version"))).one()
+        await session.execute(text("UPDATE alembic_version SET version_num = 'aaaaaaaaaaaa'"))
+        await session.commit()
+    try:
+        response = await client.get("/readyz")
+    finally:
+        async with app.state.db.writer() as session:
+            await session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": current})
+            await session.commit()
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    body = response.json()
+    assert body["failing"] == ["migrations"]
+    assert body["checks"]["database"] == "ok"
+    assert "aaaaaaaaaaaa" in body["checks"]["migrations"]
+    assert current in body["checks"]["migrations"]
+
+
+@pytest.fixture
+async def unreachable(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """An application whose database cannot be reached at all: PostgreSQL behind a proxy
+    that resets every connection, SQLite at a path that is a directory."""
+    if database_url.startswith("sqlite"):
+        target = f"sqlite:///{tmp_path}"
+        async with Started(Settings(database_url=target, secret_key="s" * 40, data_dir=tmp_path)) as client:
+            yield client
+        return
+    url = make_url(database_url)
+    with proxy(url.host or "127.0.0.1", url.port or 5432) as cut:
+        cut.cut()
+        target = url.set(host="127.0.0.1", port=cut.port).render_as_string(hide_password=False)
+        async with Started(Settings(database_url=target, secret_key="s" * 40, data_dir=tmp_path)) as client:
+            yield client
+
+
+class Started:
+    """A client of an application made from ``settings``, started and stopped around it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.app = create_app(settings)
+
+    async def __aenter__(self) -> httpx.AsyncClient:
+        self._lifespan = self.app.router.lifespan_context(self.app)
+        await self._lifespan.__aenter__()
+        # A failure is the answer under test here, not an error of the test.
+        transport = httpx.ASGITransport(
+            app=self.app, client=(CLIENT_ADDRESS, 40000), raise_app_exceptions=False
+        )
+        self._http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        return self._http
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._http.aclose()
+        await self._lifespan.__aexit__(None, None, None)
+
+
+async def test_readyz_names_an_unreachable_database(unreachable: httpx.AsyncClient) -> None:
+    response = await unreachable.get("/readyz")
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert "database" in body["failing"]
+    assert body["checks"]["database"].startswith("unreachable")
+    assert body["checks"]["migrations"] == "unknown"
+    # Liveness does not depend on the database.
+    assert (await unreachable.get("/healthz")).status_code == 200
+
+
+async def test_readyz_does_not_hang_on_a_frozen_database(database_url: str, tmp_path: Path) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("a frozen network link is a PostgreSQL fault; SQLite is a local file")
+    url = make_url(database_url)
+    with proxy(url.host or "127.0.0.1", url.port or 5432) as link:
+        target = url.set(host="127.0.0.1", port=link.port).render_as_string(hide_password=False)
+        async with Started(Settings(database_url=target, secret_key="s" * 40, data_dir=tmp_path)) as client:
+            assert (await client.get("/readyz")).status_code == 200
+            link.freeze()
+            try:
+                response = await client.get("/readyz")
+            finally:
+                link.restore()
+            assert response.status_code == 503, response.text
+            body = response.json()
+            assert "database" in body["failing"]
+            assert body["checks"]["database"] == "no answer within 1s"
+            link.cut()  # let the frozen connections go, so the application stops at once
+            link.restore()
+
+
+async def test_a_database_error_logs_the_route_not_the_path(
+    unreachable: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """However the request fails (a 503 here; the fault work makes every such failure
+    one), the records it leaves name its route, not its path."""
+    secret = "UNLOGGED-LICENSE-KEY-0001"
+    with caplog.at_level(logging.WARNING, logger="keyplane"):
+        response = await unreachable.get(f"/v1/api-keys/{secret}", headers={"X-Request-Id": "db-down-1"})
+    assert response.status_code >= 500
+    records = [r for r in caplog.records if r.getMessage() in ("database.unavailable", "request.crashed")]
+    assert records
+    for record in records:
+        assert record.__dict__["route"] == "/v1/api-keys/{key_id}"
+    assert all(secret not in str(r.__dict__) for r in caplog.records)
