@@ -70,8 +70,7 @@ class Publisher:
                 CACHE_MISSES.labels(cache.name).inc(misses)
         pool: Any = self.database.engine.pool
         DB_IN_USE.set(pool.checkedout() if hasattr(pool, "checkedout") else 0)
-        heard = health.channel(self.bus)
-        if heard.configured:
+        for heard in health.channels(self.bus):
             CHANNEL_UP.labels(heard.kind).set(1 if heard.healthy else 0)
             if heard.age is not None:
                 CHANNEL_AGE.labels(heard.kind).set(heard.age)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +17,11 @@ from sqlalchemy.engine import make_url
 from keyplane.app import create_app
 from keyplane.config import Settings
 from tests.conftest import CLIENT_ADDRESS
-from tests.faults import proxy
+from tests.faults import proxy, redis_server
+
+SECRET = "test-server-secret-" + "x" * 32
+"""The secret of the ``settings`` fixture: every application on the test's database uses it
+(a database keeps its secret's verifier, and the others' tests share it)."""
 
 
 async def test_healthz_answers_without_credentials(client: httpx.AsyncClient) -> None:
@@ -31,8 +37,7 @@ async def test_readyz_is_ready_when_every_check_passes(client: httpx.AsyncClient
     assert body["status"] == "ready"
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["migrations"] == "ok"
-    if "channel" in body["checks"]:  # PostgreSQL: LISTEN/NOTIFY carries invalidations
-        assert body["checks"]["channel"] == "ok"
+    assert body["checks"]["channel"] == "ok"  # the log is read; PostgreSQL's LISTEN is up
 
 
 async def test_readyz_names_migrations_behind_the_code(app: FastAPI, client: httpx.AsyncClient) -> None:
@@ -57,18 +62,16 @@ async def test_readyz_names_migrations_behind_the_code(app: FastAPI, client: htt
 
 @pytest.fixture
 async def unreachable(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """An application whose database cannot be reached at all: PostgreSQL behind a proxy
-    that resets every connection, SQLite at a path that is a directory."""
+    """An application whose database went away after it started: PostgreSQL behind a proxy
+    that now resets every connection. (A database that cannot be reached at start stops the
+    start with one line: ``tests/test_startup_errors.py``.)"""
     if database_url.startswith("sqlite"):
-        target = f"sqlite:///{tmp_path}"
-        async with Started(Settings(database_url=target, secret_key="s" * 40, data_dir=tmp_path)) as client:
-            yield client
-        return
+        pytest.skip("an SQLite file is opened at start; one that cannot be is a startup error")
     url = make_url(database_url)
-    with proxy(url.host or "127.0.0.1", url.port or 5432) as cut:
-        cut.cut()
-        target = url.set(host="127.0.0.1", port=cut.port).render_as_string(hide_password=False)
-        async with Started(Settings(database_url=target, secret_key="s" * 40, data_dir=tmp_path)) as client:
+    with proxy(url.host or "127.0.0.1", url.port or 5432) as link:
+        target = url.set(host="127.0.0.1", port=link.port).render_as_string(hide_password=False)
+        async with Started(Settings(database_url=target, secret_key=SECRET, data_dir=tmp_path)) as client:
+            link.cut()
             yield client
 
 
@@ -112,7 +115,7 @@ async def test_readyz_does_not_hang_on_a_frozen_database(database_url: str, tmp_
     url = make_url(database_url)
     with proxy(url.host or "127.0.0.1", url.port or 5432) as link:
         target = url.set(host="127.0.0.1", port=link.port).render_as_string(hide_password=False)
-        async with Started(Settings(database_url=target, secret_key="s" * 40, data_dir=tmp_path)) as client:
+        async with Started(Settings(database_url=target, secret_key=SECRET, data_dir=tmp_path)) as client:
             assert (await client.get("/readyz")).status_code == 200
             link.freeze()
             try:
@@ -141,3 +144,39 @@ async def test_a_database_error_logs_the_route_not_the_path(
     for record in records:
         assert record.__dict__["route"] == "/v1/api-keys/{key_id}"
     assert all(secret not in str(r.__dict__) for r in caplog.records)
+
+
+async def test_readyz_names_a_frozen_redis_channel_and_recovers(database_url: str, tmp_path: Path) -> None:
+    """A Redis that stops answering (SIGSTOP) is named within its heartbeat deadline; the
+    process stays correct (changes arrive by the log) and is ready again once Redis is."""
+    with redis_server(tmp_path) as redis:
+        settings = Settings(
+            database_url=database_url,
+            secret_key=SECRET,
+            data_dir=tmp_path,
+            redis_url=redis.url,
+        )
+        application = create_app(settings)
+        async with application.router.lifespan_context(application):
+            transport = httpx.ASGITransport(app=application, client=(CLIENT_ADDRESS, 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+                assert (await http.get("/readyz")).json()["checks"]["channel"] == "ok"
+                redis.pause()
+                try:
+                    body = await _until_channel(http, lambda check: check != "ok")
+                    assert body["failing"] == ["channel"]
+                    assert body["checks"]["channel"].startswith("redis channel down")
+                finally:
+                    redis.resume()
+                body = await _until_channel(http, lambda check: check == "ok")
+                assert body["status"] == "ready"
+
+
+async def _until_channel(http: httpx.AsyncClient, wanted: Callable[[str], bool]) -> dict[str, Any]:
+    """The readiness answer once its channel check is as ``wanted`` (within 10 s)."""
+    for _ in range(100):
+        body: dict[str, Any] = (await http.get("/readyz")).json()
+        if wanted(body["checks"]["channel"]):
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the channel check stayed {body['checks']['channel']!r}")
