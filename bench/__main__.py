@@ -40,6 +40,7 @@ from rich.table import Table
 from bench import load as loader
 from bench import wrk
 from bench.common import (
+    KEYPLANE,
     CpuTimes,
     add_wrk_options,
     console,
@@ -126,6 +127,10 @@ class Plan:
     peer: PeerResult | None = None
     """The peer, when measured in this run."""
     cpu_at_start: CpuTimes | None = field(default_factory=cpu_times)
+
+    def log(self, server: str) -> Path:
+        """Where a server's output goes (kept with the run's scratch data)."""
+        return self.folder / f"{server}.log"
 
     @property
     def auth(self) -> dict[str, str]:
@@ -258,14 +263,6 @@ def _floors(plan: Plan) -> list[Row]:
     ]
 
 
-def _cache_note(plan: Plan) -> str:
-    """ "warm", or why it cannot be: with several workers and nothing to carry invalidations
-    between them (SQLite, no Redis), Keyplane keeps cached entries half a second at most."""
-    if plan.args.workers > 1 and not plan.args.database_url and not plan.env.get("KEYPLANE_REDIS_URL"):
-        return "capped at 0.5 s (several workers, SQLite, no KEYPLANE_REDIS_URL)"
-    return "warm"
-
-
 def _sweep(plan: Plan, base: str, load: wrk.Load, count: int) -> None:
     """Send every request of a sweep script once, then once more. wrk's thread stops sending
     once all are answered, but wrk itself runs for its whole duration: give the first pass
@@ -303,8 +300,7 @@ def _warm_up(
             ),
             len(ids),
         )
-    note = _cache_note(plan)
-    state = "[bold]the cache is warm[/]" if note == "warm" else f"[yellow]but the cache is {note}[/]"
+    state = "[bold]the cache is warm[/]"
     console.print(
         f"warm-up: {len(keys):,} keys verified (wrk sweep; {len(checked):,} checked VALID) and their "
         f"documents read, x{workers}, in {time.perf_counter() - started:.1f} s; then a "
@@ -313,8 +309,39 @@ def _warm_up(
     return ids
 
 
+ACCESS_LOG_OFF = "verify, access log off: "
+TWO_WORKERS = "verify, 2 workers (SQLite, no Redis): "
+
+
+def _phase_one(plan: Plan, population: list[str], known: dict[str, str], stored: int) -> list[Row]:
+    """Verify with keys drawn from all 1,000, as shipped (access log on); then the same with
+    the access log off, for what it costs; and on SQLite with one worker, the same with two
+    workers, which learn of each other's changes from the invalidation log."""
+    rows = []
+    variants: list[tuple[str, dict[str, str], int]] = [("", {}, plan.args.workers)]
+    variants.append((ACCESS_LOG_OFF, {"KEYPLANE_ACCESS_LOG": "false"}, plan.args.workers))
+    if not plan.args.database_url and plan.args.workers == 1 and not plan.env.get("KEYPLANE_REDIS_URL"):
+        variants.append((TWO_WORKERS, {}, 2))
+    for label, extra, workers in variants:
+        env = plan.env | extra
+        with serving(KEYPLANE, env, True, workers, "/v1/ping", plan.log("keyplane")) as (base, _):
+            _warm_up(plan, base, f"{base}/v1/accounts/{plan.slug}", population, workers, known)
+            load = plan.verify_load("verify-1k", population)
+            if workers == plan.args.workers:
+                measured, paired = plan.paired(base, base, load)
+                rows.append(Row(f"{label or 'verify: '}{load.label} keys", stored, measured, paired))
+            else:
+                # The floor runs with the run's worker count: this row is compared with the
+                # one-worker verify row instead (the summary says by how much).
+                rows.append(Row(f"{label}{load.label} keys", stored, plan.measure(base, load), None))
+    return rows
+
+
 def run(plan: Plan) -> tuple[list[Row], list[loader.Loaded]]:
-    with serving("bench.floor:app", plan.env, False, plan.args.workers, "/") as (floor_base, _):
+    with serving("bench.floor:app", plan.env, False, plan.args.workers, "/", plan.log("floor")) as (
+        floor_base,
+        _,
+    ):
         plan.floor_base = floor_base
         return _run(plan)
 
@@ -338,12 +365,7 @@ def _run(plan: Plan) -> tuple[list[Row], list[loader.Loaded]]:
     population = [plan.admin_key] + [sample.plaintext for sample in first.samples]
     known = {sample.plaintext: str(sample.id) for sample in first.samples}
     if "verify-1k" in only:
-        with serving("keyplane.app:create_app", plan.env, True, workers, "/v1/ping") as (base, _):
-            api = f"{base}/v1/accounts/{plan.slug}"
-            _warm_up(plan, base, api, population, workers, known)
-            load = plan.verify_load("verify-1k", population)
-            measured, paired = plan.paired(base, base, load)
-            rows.append(Row(f"verify: {load.label} keys", first.stored, measured, paired))
+        rows += _phase_one(plan, population, known, first.stored)
 
     if not only - {"verify-1k"}:
         return rows, loads
@@ -363,7 +385,7 @@ def _run(plan: Plan) -> tuple[list[Row], list[loader.Loaded]]:
     del population
     stored = second.stored
 
-    with serving("keyplane.app:create_app", plan.env, True, workers, "/v1/ping") as (base, _):
+    with serving(KEYPLANE, plan.env, True, workers, "/v1/ping", plan.log("keyplane")) as (base, _):
         api = f"{base}/v1/accounts/{plan.slug}"
         ids = _warm_up(plan, base, api, working, workers, known)
         # Documents first: a verification load moves lastUsedAt, which drops them.
@@ -450,7 +472,7 @@ def report(plan: Plan, rows: list[Row], loads: list[loader.Loaded], backend: str
     args = plan.args
     title = (
         f"uvicorn --workers {args.workers}, wrk -t{args.wrk_threads} -c{args.connections}, "
-        f"{args.seconds} s each after a {WARM_WRK_SECONDS} s warm-up, {backend}, cache {_cache_note(plan)}"
+        f"{args.seconds} s each after a {WARM_WRK_SECONDS} s warm-up, {backend}, cache warm"
     )
     table = Table(title=title)
     for column in (
@@ -493,6 +515,7 @@ def report(plan: Plan, rows: list[Row], loads: list[loader.Loaded], backend: str
     )
 
     verifies = [row for row in rows if row.name.startswith("verify")]
+    _phase_one_summary(verifies)
     small = next((row for row in verifies if row.stored is not None and row.stored <= SMALL), None)
     large = next((row for row in verifies if row.stored is not None and row.stored > SMALL), None)
     same = next((row for row in verifies if row.name.startswith(SAME_DRAW)), None)
@@ -546,6 +569,29 @@ def report(plan: Plan, rows: list[Row], loads: list[loader.Loaded], backend: str
     stolen = stolen_share(plan.cpu_at_start, cpu_times())
     over_run = "" if stolen is None else f"; CPU time stolen by the hypervisor during the run: {stolen:.1%}"
     console.print(f"2,000,000-iteration Python loop at the end: {python_loop_ms():.0f} ms{over_run}")
+
+
+def _phase_one_summary(verifies: list[Row]) -> None:
+    """What the access line costs, and two SQLite workers against one."""
+    shipped = next(
+        (row for row in verifies if row.name.startswith("verify: ") and (row.stored or 0) <= SMALL), None
+    )
+    quiet = next((row for row in verifies if row.name.startswith(ACCESS_LOG_OFF)), None)
+    two = next((row for row in verifies if row.name.startswith(TWO_WORKERS)), None)
+    if shipped is None:
+        return
+    if quiet is not None and shipped.floor and quiet.floor:
+        console.print(
+            f"access log: verify keeps {shipped.measured.rps / shipped.floor:.1%} of its floor with it (as "
+            f"shipped), {quiet.measured.rps / quiet.floor:.1%} without it"
+        )
+    if two is not None:
+        ratio = two.measured.rps / shipped.measured.rps
+        met = ratio >= 1.0 and not (two.errors or shipped.errors)
+        console.print(
+            f"SQLite, no Redis: verify with 2 workers {two.measured.rps:,.0f}/s, with 1 worker "
+            f"{shipped.measured.rps:,.0f}/s: {ratio:.2f}x (goal: at least as fast): {_yes(met)}"
+        )
 
 
 def _share(value: float | None) -> str:
@@ -605,9 +651,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         url = Settings(
             data_dir=folder, database_url=env.get("KEYPLANE_DATABASE_URL", "")
         ).resolved_database_url()
-        command = server_command("keyplane.app:create_app", 0, True, args.workers)
-        command[0], command[command.index("--port") + 1] = "uvicorn", "<free port>"
-        console.print("server (the floor likewise, bench.floor:app without --factory): " + " ".join(command))
+        command = server_command(KEYPLANE, 0, True, args.workers)
+        command[0], command[command.index("--port") + 1] = "keyplane", "<free port>"
+        floor = server_command("bench.floor:app", 0, False, args.workers)
+        floor[0], floor[floor.index("--port") + 1] = "uvicorn", "<free port>"
+        console.print(f"server: {' '.join(command)} (its output to a file); the floor: {' '.join(floor)}")
         console.print(_settings_line(env, args.workers))
         slug, admin_key = init_account(env)
         plan = Plan(args, folder, env, url, slug, admin_key)

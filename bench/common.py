@@ -27,7 +27,8 @@ from sqlalchemy.engine import make_url
 console = Console(width=None if sys.stdout.isatty() else 160)
 BIN = Path(sys.executable).parent
 SERVER_FLAGS = ("--log-level", "warning", "--no-access-log", "--no-date-header")
-"""Every server of a run (the floor and Keyplane) gets exactly these, plus ``--workers N``."""
+"""The floor's uvicorn flags, plus ``--workers N``: what ``keyplane serve`` runs uvicorn with
+(Keyplane writes its own access line and Date header)."""
 
 
 def _free_port() -> int:
@@ -51,7 +52,14 @@ def _wait(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> No
     raise SystemExit(f"{url} did not answer within {seconds}s")
 
 
+KEYPLANE = "keyplane.app:create_app"
+"""Served as shipped: ``keyplane serve`` (its own protocol bounds and access log, uvicorn's
+access log off), with ``KEYPLANE_LOG_LEVEL`` from the environment."""
+
+
 def server_command(app: str, port: int, factory: bool, workers: int = 1) -> list[str]:
+    if app == KEYPLANE:
+        return [str(BIN / "keyplane"), "serve", "--port", str(port), "--workers", str(workers)]
     command = [str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers), *SERVER_FLAGS]
     if factory:
@@ -60,10 +68,21 @@ def server_command(app: str, port: int, factory: bool, workers: int = 1) -> list
 
 
 def _serve(
-    app: str, port: int, env: dict[str, str], factory: bool, workers: int = 1
+    app: str, port: int, env: dict[str, str], factory: bool, workers: int = 1, log: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    # A session of its own, so stopping it can reach every worker process it started.
-    return subprocess.Popen(server_command(app, port, factory, workers), env=env, start_new_session=True)
+    # A session of its own, so stopping it can reach every worker process it started. Its
+    # output (Keyplane's access lines among it) goes to ``log``, as a server's would in
+    # production, not to the benchmark's console.
+    if log is None:
+        return subprocess.Popen(server_command(app, port, factory, workers), env=env, start_new_session=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            server_command(app, port, factory, workers),
+            env=env,
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def stop(process: subprocess.Popen[bytes], seconds: float = 15) -> None:
@@ -83,11 +102,12 @@ def stop(process: subprocess.Popen[bytes], seconds: float = 15) -> None:
 
 @contextmanager
 def serving(
-    app: str, env: dict[str, str], factory: bool, workers: int, ready_path: str
+    app: str, env: dict[str, str], factory: bool, workers: int, ready_path: str, log: Path | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A running server (base URL, process) for the ``with`` block; stopped at its end."""
+    """A running server (base URL, process) for the ``with`` block; stopped at its end. Its
+    output goes to ``log`` when given."""
     port = _free_port()
-    process = _serve(app, port, env, factory, workers)
+    process = _serve(app, port, env, factory, workers, log)
     try:
         base = f"http://127.0.0.1:{port}"
         _wait(f"{base}{ready_path}", process)
