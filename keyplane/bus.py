@@ -202,14 +202,18 @@ class RedisBus(Bus):
         while True:
             pubsub = self._client.pubsub()
             try:
-                await asyncio.wait_for(self._subscribe(pubsub), HEARTBEAT_DEADLINE)
+                # asyncio.timeout, not wait_for, in tasks that stop() cancels: on Python 3.11
+                # wait_for can swallow a cancellation, and the loop would never end.
+                async with asyncio.timeout(HEARTBEAT_DEADLINE):
+                    await self._subscribe(pubsub)
                 await self._follow(pubsub)
             except (RedisError, OSError, TimeoutError, Silence) as error:
                 log.warning("bus.disconnected", extra={"bus": self.kind, "error": type(error).__name__})
             finally:
                 self._subscribed(False)
                 with suppress(Exception):
-                    await asyncio.wait_for(pubsub.aclose(), HEARTBEAT_DEADLINE)
+                    async with asyncio.timeout(HEARTBEAT_DEADLINE):
+                        await pubsub.aclose()
             await asyncio.sleep(RECONNECT_SECONDS)
 
     async def _subscribe(self, pubsub: Any) -> None:
@@ -235,7 +239,8 @@ class RedisBus(Bus):
             age = self.last_heard_age()
             if age is None or age > HEARTBEAT_DEADLINE:
                 raise Silence(f"nothing from Redis for {age}s")
-            await asyncio.wait_for(pubsub.ping(), HEARTBEAT_SECONDS)
+            async with asyncio.timeout(HEARTBEAT_SECONDS):
+                await pubsub.ping()
 
 
 class PostgresBus(Bus):
@@ -299,7 +304,8 @@ class PostgresBus(Bus):
         deadline (waiting for a publish under way included)."""
         while True:
             with suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), HEARTBEAT_SECONDS)
+                async with asyncio.timeout(HEARTBEAT_SECONDS):
+                    await lost.wait()
             if lost.is_set():
                 raise Silence("the notification connection was closed")
             async with asyncio.timeout(HEARTBEAT_DEADLINE), self._lock:

@@ -93,7 +93,10 @@ class LogReader:
             started = time.monotonic()
             left = self._vouch_left(started)
             try:
-                caught_up = await asyncio.wait_for(self._read(), left)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+                # cancellation that stop() sends, and this loop would then never end.
+                async with asyncio.timeout(left):
+                    caught_up = await self._read()
             except errors as error:
                 self.read_failures += 1
                 self._source.drop()
@@ -144,7 +147,9 @@ class LogReader:
                 # Batch after batch while they come full: a busy installation writes more
                 # rows between two prunes than one batch takes.
                 for _ in range(PRUNE_ROUNDS):
-                    if await asyncio.wait_for(self.prune(), SUSPENDED_TIMEOUT * 5) < PRUNE_BATCH:
+                    async with asyncio.timeout(SUSPENDED_TIMEOUT * 5):
+                        pruned = await self.prune()
+                    if pruned < PRUNE_BATCH:
                         break
                     await asyncio.sleep(POLL_SECONDS)
             except _read_errors() as error:

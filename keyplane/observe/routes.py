@@ -14,6 +14,7 @@ from collections.abc import Iterable
 MOST_SEGMENTS = 16
 """Segments of an unmatched path shown (redacted) in an access line."""
 _FIXED_PATHS = 4096
+ACCOUNT = "{account}"
 
 
 class _Node:
@@ -31,7 +32,10 @@ class RouteTable:
     def __init__(self, templates: Iterable[str]) -> None:
         self._root = _Node()
         self._fixed: dict[str, str] = {}
-        """Paths that are their own template, found once (the commonest: verification)."""
+        """Paths of templates whose only parameter is the account, by path, found once: the
+        commonest requests (verification, validate-key) take one dictionary read. Their
+        number is bounded by the accounts in use; other paths hold ids, and are matched."""
+        self._memoized: set[str] = set()
         words: set[str] = set()
         for template in templates:
             node = self._root
@@ -43,6 +47,8 @@ class RouteTable:
                     words.add(part)
                     node = node.literal.setdefault(part, _Node())
             node.template = template
+            if template.replace(ACCOUNT, "").count("{") == 0:
+                self._memoized.add(template)
         self.words = frozenset(words)
 
     def template(self, path: str) -> str | None:
@@ -52,7 +58,7 @@ class RouteTable:
             return fixed
         parts = path.split("/")
         found = _greedy(self._root, parts) or _match(self._root, parts, 1)
-        if found == path and len(self._fixed) < _FIXED_PATHS:
+        if found in self._memoized and len(self._fixed) < _FIXED_PATHS:
             self._fixed[path] = found
         return found
 
