@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from keyplane.app import create_app
 from keyplane.config import Settings
-from tests.conftest import CLIENT_ADDRESS
+from tests.conftest import CLIENT_ADDRESS, empty_tables
 from tests.faults import proxy, redis_server
 
 SECRET = "test-server-secret-" + "x" * 32
@@ -73,6 +73,7 @@ async def unreachable(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.
         async with Started(Settings(database_url=target, secret_key=SECRET, data_dir=tmp_path)) as client:
             link.cut()
             yield client
+            link.restore()  # for Started to empty the tables
 
 
 class Started:
@@ -93,7 +94,10 @@ class Started:
 
     async def __aexit__(self, *_: object) -> None:
         await self._http.aclose()
-        await self._lifespan.__aexit__(None, None, None)
+        try:
+            await empty_tables(self.app)
+        finally:
+            await self._lifespan.__aexit__(None, None, None)
 
 
 async def test_readyz_names_an_unreachable_database(unreachable: httpx.AsyncClient) -> None:
@@ -170,6 +174,7 @@ async def test_readyz_names_a_frozen_redis_channel_and_recovers(database_url: st
                     redis.resume()
                 body = await _until_channel(http, lambda check: check == "ok")
                 assert body["status"] == "ready"
+            await empty_tables(application)
 
 
 async def _until_channel(http: httpx.AsyncClient, wanted: Callable[[str], bool]) -> dict[str, Any]:
