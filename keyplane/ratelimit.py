@@ -187,7 +187,7 @@ class RedisLimiter:
 
     @property
     def down(self) -> bool:
-        """Whether Redis failed on the last try (for metrics: the outage as it stands)."""
+        """Whether Redis failed on the last try: the outage as it stands."""
         return self._down
 
     def key(self, key: str, duration: int, window: int) -> str:

@@ -82,7 +82,7 @@ class Exchange:
                 request_id = sent_id(value)
                 break
         if request_id is None:
-            request_id = _Ids.prefix + hex(next(_Ids.counter))[2:].zfill(12)
+            request_id = new_id()
         self.request_id = request_id
         self.started = time.perf_counter()
         self._send = send
