@@ -164,9 +164,19 @@ def _watch(cluster: Cluster, key: str, until: list[float], seen: list[tuple[floa
         seen.append((time.monotonic(), code))
 
 
+def _ready(base: str) -> None:
+    """Wait until ``base`` reports ready: after the previous fault healed, its caches stay
+    suspended until its log reader has caught up, and a key verified meanwhile is not cached."""
+    deadline = time.monotonic() + RECOVERY
+    while httpx.get(f"{base}/readyz", timeout=WARM_TIMEOUT).status_code != 200:
+        assert time.monotonic() < deadline, f"{base} is still not ready {RECOVERY:g}s after the fault healed"
+        time.sleep(0.05)
+
+
 def _revoke_under(cluster: Cluster, name: str, fault: Callable[[], None], heal: Callable[[], None]) -> float:
     """Put ``fault`` in place with B trusting a key, delete the key through A, and watch B.
     The seconds from A's answer to B's last acceptance (0 when none came after)."""
+    _ready(cluster.b)
     made = httpx.post(
         f"{cluster.a}/v1/accounts/{cluster.account['slug']}/api-keys",
         json={"name": f"under {name}"},
