@@ -138,6 +138,7 @@ class Keyplane(FastAPI):
             await super().__call__(scope, receive, send)
         finally:
             self.observer.done(scope, exchange)
+            exchange.end(scope)
 
 
 def _hot_paths() -> HotPaths:
