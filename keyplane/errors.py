@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keyplane import outages
+from keyplane.accounts.signing import SealError
 from keyplane.kit.jsonapi import JSONAPI, camel
 from keyplane.observe import exchange
 from keyplane.observe.observer import route_of
@@ -269,13 +270,40 @@ _UNAVAILABLE = (
 """Every kind of error that may mean the database is unavailable (``keyplane.outages``)."""
 
 
-def unavailable_response(request: Request) -> JSONResponse:
+def unavailable_response(
+    request: Request, message: str = "The database is busy or unavailable; retry shortly"
+) -> JSONResponse:
     """The answer to a request the database could not serve in time (down, unreachable,
     saturated, locked): a 503 with ``Retry-After``, in the envelope of the API called."""
     oauth = dialect(request.url.path) == "oauth"
     code = "temporarily_unavailable" if oauth else "SERVICE_UNAVAILABLE"
-    item = ErrorItem("The database is busy or unavailable; retry shortly", code)
-    return render(request, 503, [item], **{"Retry-After": RETRY_AFTER})
+    return render(request, 503, [ErrorItem(message, code)], **{"Retry-After": RETRY_AFTER})
+
+
+def outage_response(request: Request, error: BaseException) -> JSONResponse | None:
+    """The 503 for ``error`` when it means this process cannot serve the request now and a
+    retry may succeed: the database is unavailable, or an account's signing key is sealed
+    under a secret this process was not given (a rotation under way: a process still on
+    the old secret answers this until it is restarted with the new one). None otherwise."""
+    if isinstance(error, SealError):
+        log.error(
+            "secret.outdated",
+            extra={
+                "route": route_of(request.scope),
+                "fix": "another process rotated the server secret: restart this one with the new "
+                "KEYPLANE_SECRET_KEY (and the old one in KEYPLANE_SECRET_KEY_PREVIOUS)",
+            },
+        )
+        return unavailable_response(request, "The service is restarting; retry shortly")
+    if not outages.unavailable(error):
+        return None
+    # Saturation (no pooled connection in time, SQLite's lock held past busy_timeout) or a
+    # database that is down: the request changed nothing and may be retried. The error is
+    # named, not quoted: a driver's message may carry the statement's parameters.
+    log.warning(
+        "database.unavailable", extra={"route": route_of(request.scope), "error": type(error).__name__}
+    )
+    return unavailable_response(request)
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -308,20 +336,13 @@ def install_handlers(app: FastAPI) -> None:
         log.exception("request.crashed", extra={"route": route_of(request.scope)})
         return render(request, 500, [ErrorItem("Something went wrong on our side", "INTERNAL_ERROR")])
 
-    async def database_busy(request: Request, exc: Exception) -> JSONResponse:
-        if not outages.unavailable(exc):
-            return await crash(request, exc)
-        # Saturation (no pooled connection in time, SQLite's lock held past busy_timeout) or
-        # a database that is down: the request changed nothing and may be retried. The error
-        # is named, not quoted: a driver's message may carry the statement's parameters.
-        log.warning(
-            "database.unavailable", extra={"route": route_of(request.scope), "error": type(exc).__name__}
-        )
-        return unavailable_response(request)
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        answer = outage_response(request, exc)
+        return await crash(request, exc) if answer is None else answer
 
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    for kind in _UNAVAILABLE:
-        app.add_exception_handler(kind, database_busy)
+    for kind in (*_UNAVAILABLE, SealError):
+        app.add_exception_handler(kind, unavailable)
     app.add_exception_handler(Exception, crash)

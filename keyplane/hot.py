@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
-from keyplane import outages, ratelimit
+from keyplane import ratelimit
 from keyplane.accounts.directory import AccountDirectory
 from keyplane.accounts.signing import KeyRing
 from keyplane.api_keys import versions
@@ -46,7 +46,7 @@ from keyplane.config import Settings
 from keyplane.credentials.engine import CredentialEngine, CredentialState, Outcome
 from keyplane.credentials.usage import UsageRecorder
 from keyplane.db import Database
-from keyplane.errors import AppError, error_response, unavailable_response
+from keyplane.errors import AppError, error_response, outage_response
 from keyplane.kit import clock
 from keyplane.kit.nul import ESCAPED as ESCAPED_NUL
 from keyplane.observe import exchange
@@ -377,13 +377,12 @@ class HotPaths:
         True when the database is unavailable and the request got the full application's
         503 here (the full application would only wait for the database again), False for
         the full application to answer any other database error; anything else is raised."""
-        if not outages.unavailable(error):
+        response = outage_response(Request(scope), error)
+        if response is None:
             if not isinstance(error, SQLAlchemyError):
                 raise error
             log.warning("hot.fallback", extra={"route": route_of(scope), "error": type(error).__name__})
             return False
-        log.warning("database.unavailable", extra={"route": route_of(scope), "error": type(error).__name__})
-        response = unavailable_response(Request(scope))
         date = date_header().decode()
         key = services.keys.cached(account.id) if is_signed(scope["path"]) else None
         if key is None:

@@ -20,12 +20,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from keyplane import outages
 from keyplane.accounts.directory import AccountDirectory
 from keyplane.accounts.signing import KeyRing, Signer
 from keyplane.auth.principal import AccountRef
 from keyplane.db import Database
-from keyplane.errors import ErrorItem, render, unavailable_response
+from keyplane.errors import ErrorItem, outage_response, render
 
 ALGORITHM = "ed25519"
 SIGNED_HEADERS = "(request-target) host date digest"
@@ -121,9 +120,10 @@ class Signatures:
                 try:
                     account = await self._account(scope)
                 except Exception as error:
-                    if not outages.unavailable(error):
+                    answer = outage_response(Request(scope), error)
+                    if answer is None:
                         raise
-                    await unavailable_response(Request(scope))(scope, receive, _dated(send))
+                    await answer(scope, receive, _dated(send))
                     return
                 if account is None or keyid not in (account.id_text, account.slug):
                     refusal = "The keyid is not this account's"
@@ -146,11 +146,13 @@ class Signatures:
             try:
                 signature = await self._sign(scope, headers, body, wait=start["status"] != 503)
             except Exception as error:
-                # The answer is ready but its signature needs the database, which is down:
-                # the client gets the 503 it would get from any request that needs it.
-                if not outages.unavailable(error):
+                # The answer is ready but its signature needs the database, which is down,
+                # or a key this process cannot open: the client gets the 503 it would get
+                # from any request that needs them.
+                answer = outage_response(Request(scope), error)
+                if answer is None:
                     raise
-                await unavailable_response(Request(scope))(scope, receive, _dated(send))
+                await answer(scope, receive, _dated(send))
                 return
             await send({**start, "headers": [*start["headers"], *signature]})
             await send({"type": "http.response.body", "body": body})

@@ -212,6 +212,29 @@ async def test_rotation_keeps_keys_licenses_and_signatures(emptied: str, tmp_pat
         assert await _verify(client, acme, idle) == "NOT_FOUND"
 
 
+async def test_a_process_left_on_the_old_secret_answers_503_not_500(emptied: str, tmp_path: Path) -> None:
+    """A rolling restart: one process already runs with the new secret while another still
+    runs with the old one alone. An answer the old one must sign with a key sealed under
+    the new secret is a 503 with Retry-After (retried, it reaches a restarted process),
+    never a 500."""
+    old = Settings(database_url=emptied, secret_key=OLD, data_dir=tmp_path, usage_flush_seconds=3600)
+    rotating = old.model_copy(update={"secret_key": NEW, "secret_key_previous": [OLD]})
+    async with _running(old) as (_, left_behind), _running(rotating) as (app, client):
+        globex = await tenant(app, "globex")  # sealed under the new secret
+        policy = await helpers.policy(client, globex, await helpers.product(client, globex))
+        license_key = (await helpers.license(client, globex, policy))["attributes"]["key"]
+        target = f"{globex.base}/licenses/actions/validate-key"
+
+        response = await left_behind.post(target, json={"meta": {"key": license_key}})
+
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["errors"][0]["code"] == "SERVICE_UNAVAILABLE"
+        assert license_key not in response.text
+        served = await client.post(target, json={"meta": {"key": license_key}})
+        assert served.json()["meta"]["code"] == "VALID"
+
+
 async def test_concurrent_starts_write_one_verifier_and_rotate_once(emptied: str, tmp_path: Path) -> None:
     old = Settings(database_url=emptied, secret_key=OLD, data_dir=tmp_path)
     await _start_together(old)
