@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import sys
 import time
 import traceback
@@ -56,6 +57,19 @@ class _Stamp:
 stamp = _Stamp.now
 
 
+_DETAIL = re.compile(r"^(\s*DETAIL:).*$", re.MULTILINE)
+"""PostgreSQL's DETAIL line, which quotes the row a statement broke a rule with (``Key
+(lookup)=(...) already exists``): asyncpg puts it in its errors' text."""
+
+
+def exception_text(exc_info: Any) -> str:
+    """A traceback for a log record, with PostgreSQL's DETAIL lines left out: they may quote
+    a credential's digest, a license key or any other value of the row at fault (the
+    statement's own parameters are kept out by ``hide_parameters``)."""
+    text = "".join(traceback.format_exception(*exc_info)).rstrip()
+    return _DETAIL.sub(r"\1 (left out of the log: it may quote a stored value)", text)
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     fields = {name: value for name, value in record.__dict__.items() if name not in _STANDARD}
     request_id = current_id.get()
@@ -76,7 +90,7 @@ class JsonFormatter(logging.Formatter):
             **_fields(record),
         }
         if record.exc_info:
-            entry["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            entry["exception"] = exception_text(record.exc_info)
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
@@ -87,7 +101,7 @@ class TextFormatter(logging.Formatter):
         pairs = " ".join(f"{name}={value}" for name, value in _fields(record).items())
         line = f"{stamp()} {record.levelname:<7} {record.name} {record.getMessage()} {pairs}".rstrip()
         if record.exc_info:
-            line += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            line += "\n" + exception_text(record.exc_info)
         return line
 
 

@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Column, MetaData, String, Table
+from sqlalchemy.exc import IntegrityError
 
+from keyplane.observe.logs import JsonFormatter, TextFormatter
 from tests import live
 
 PASSWORD = "a long password, never logged"
@@ -140,3 +146,29 @@ def test_no_secret_in_the_log_of_a_session(database_url: str, tmp_path: Path) ->
         "/v1/machines/{machine}",
         "/v1/licenses/{license}/actions/validate",
     } <= {line["route"] for line in access}
+
+
+async def test_a_database_error_in_a_log_record_quotes_no_stored_value(app: FastAPI) -> None:
+    """A unique violation's text on PostgreSQL quotes the row (``DETAIL: Key (key)=(...)``);
+    a crash record that carries it leaves that line out, on either database."""
+    value = "LOGSCAN-UNIQUE-" + "9" * 16
+    scratch = Table("logscan_unique", MetaData(), Column("key", String, unique=True))
+    database = app.state.db
+    async with database.engine.begin() as connection:
+        await connection.run_sync(scratch.create)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.execute(scratch.insert(), [{"key": value}])
+        with pytest.raises(IntegrityError) as raised:
+            async with database.engine.begin() as connection:
+                await connection.execute(scratch.insert(), [{"key": value}])
+    finally:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(scratch.drop)
+    record = logging.LogRecord("keyplane", logging.ERROR, __file__, 1, "request.crashed", None, None)
+    record.exc_info = (raised.type, raised.value, raised.tb)
+
+    for formatter in (JsonFormatter(), TextFormatter()):
+        text = formatter.format(record)
+        assert "IntegrityError" in text
+        assert value not in text
