@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from keyplane.accounts.directory import AccountDirectory
 from keyplane.accounts.signing import KeyRing, Signer
 from keyplane.auth.principal import AccountRef
-from keyplane.db import Database
+from keyplane.db import READ_METHODS, Database
 from keyplane.errors import ErrorItem, outage_response, render
 
 ALGORITHM = "ed25519"
@@ -161,7 +161,38 @@ class Signatures:
             # Signed like any other answer, as Keygen signs it.
             await self._refuse(scope, receive, buffered, refusal)
             return
+        if scope["method"] not in READ_METHODS:
+            # A write commits before its answer is signed: the signing key is opened first,
+            # so that a database lost (or a key this process cannot open) between the commit
+            # and the signature never turns a committed write into a 503, which invites the
+            # client to do it again. Once opened, a key stays in memory: this costs a read
+            # per account and process.
+            try:
+                await self._signer(scope, wait=True)
+            except Exception as error:
+                answer = outage_response(Request(scope), error)
+                if answer is None:
+                    raise
+                await answer(scope, receive, _dated(send))
+                return
         await self.app(scope, receive, buffered)
+
+    async def _signer(self, scope: Scope, *, wait: bool) -> tuple[AccountRef, Signer] | None:
+        """The account the request names and its signing key, opened now if need be; with
+        ``wait`` False only from what is at hand. None without an account (or the key)."""
+        account = await self._account(scope, wait=wait)
+        if account is None:
+            return None
+        keys: KeyRing = scope["app"].state.keys
+        key = keys.cached(account.id)
+        if key is None and not wait:
+            return None
+        if key is None:
+            database: Database = scope["app"].state.db
+            async with database.writer() as session:
+                key = await keys.key(session, account.id)
+                await session.commit()
+        return account, key
 
     async def _sign(
         self, scope: Scope, headers: dict[bytes, bytes], body: bytes, *, wait: bool
@@ -169,20 +200,10 @@ class Signatures:
         """The headers that sign ``body``; with ``wait`` False (the answer says the database
         is unavailable) only from what is at hand, without asking the database again."""
         date = formatdate(usegmt=True)
-        added = [(b"date", date.encode())]
-        account = await self._account(scope, wait=wait)
-        if account is None:
-            return added
-        keys: KeyRing = scope["app"].state.keys
-        key = keys.cached(account.id)
-        if key is None and not wait:
-            return added
-        if key is None:
-            database: Database = scope["app"].state.db
-            async with database.writer() as session:
-                key = await keys.key(session, account.id)
-                await session.commit()
-        return signed(scope, headers, body, account, key, date)
+        found = await self._signer(scope, wait=wait)
+        if found is None:
+            return [(b"date", date.encode())]
+        return signed(scope, headers, body, *found, date)
 
 
 def signed(

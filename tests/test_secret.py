@@ -235,6 +235,41 @@ async def test_a_process_left_on_the_old_secret_answers_503_not_500(emptied: str
         assert served.json()["meta"]["code"] == "VALID"
 
 
+async def test_a_write_the_process_cannot_sign_is_refused_before_it_commits(
+    emptied: str, tmp_path: Path
+) -> None:
+    """A write is answered 503 only when it changed nothing: the signing key is opened
+    before the write, not after its commit (a client told 503 does it again)."""
+    old = Settings(database_url=emptied, secret_key=OLD, data_dir=tmp_path, usage_flush_seconds=3600)
+    rotating = old.model_copy(update={"secret_key": NEW, "secret_key_previous": [OLD]})
+    async with _running(old) as (_, left_behind), _running(rotating) as (app, client):
+        globex = await tenant(app, "globex")
+        policy = await helpers.policy(
+            client,
+            globex,
+            await helpers.product(client, globex),
+            floating=True,
+            authenticationStrategy="LICENSE",
+        )
+        made = await helpers.license(client, globex, policy)
+        machine = {
+            "data": {
+                "type": "machines",
+                "attributes": {"fingerprint": "fp-rolling-restart"},
+                "relationships": {"license": helpers.ref("licenses", made["id"])},
+            }
+        }
+        as_license = {"Authorization": f"License {made['attributes']['key']}"}
+
+        refused = await left_behind.post(f"{globex.base}/machines", json=machine, headers=as_license)
+
+        assert refused.status_code == 503, refused.text
+        listed = await client.get(f"{globex.base}/machines", headers=bearer(globex.key))
+        assert listed.json()["data"] == []
+        activated = await client.post(f"{globex.base}/machines", json=machine, headers=as_license)
+        assert activated.status_code == 201, activated.text
+
+
 async def test_concurrent_starts_write_one_verifier_and_rotate_once(emptied: str, tmp_path: Path) -> None:
     old = Settings(database_url=emptied, secret_key=OLD, data_dir=tmp_path)
     await _start_together(old)
