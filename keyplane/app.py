@@ -58,7 +58,7 @@ Every route is served under `/v1/accounts/{account}/...` (account id or slug) an
 """
 
 
-def _account_path(
+async def _account_path(
     account: Annotated[str, Path(description="The account's id or slug")],
     _resolved: CurrentAccount,
 ) -> None:

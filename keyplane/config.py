@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     database_pool_timeout: float = Field(default=2.0, gt=0)
     """Seconds a request waits for a pooled connection before it is answered 503."""
 
+    database_pool_size: int = Field(default=20, ge=1, le=1000)
+    """PostgreSQL connections each process keeps open; as many as half that again are
+    opened for bursts. Every process also holds two of its own (the invalidation log's
+    reader and ``LISTEN``): keep processes x (1.5 x this + 2) under the server's
+    ``max_connections``."""
+
     redis_url: str = ""
     redis_prefix: str = "keyplane:"
     """Prefix of every Redis key and channel Keyplane uses, so several deployments or test

@@ -59,6 +59,10 @@ class Timeouts:
     statement: float | None = 3.0
     """For a statement's answer from PostgreSQL, measured by the client (a frozen server or
     network cannot enforce its own ``statement_timeout``); None for no bound (migrations)."""
+    pool_size: int = 20
+    """PostgreSQL connections kept open (half as many again for bursts). Not a timeout, but
+    it decides how long a request waits for ``pool``: 64 clients on the 15 of SQLAlchemy's
+    default made the soak's writes wait out the pool timeout."""
 
     @classmethod
     def of(cls, settings: Settings) -> Timeouts:
@@ -66,6 +70,7 @@ class Timeouts:
         return cls(
             connect=settings.database_connect_timeout,
             pool=settings.database_pool_timeout,
+            pool_size=settings.database_pool_size,
             lock=settings.database_statement_timeout,
             statement=settings.database_statement_timeout,
         )
@@ -77,6 +82,8 @@ class Timeouts:
             return {}  # one connection for the process's life (StaticPool): nothing to wait for
         options: dict[str, Any] = {"pool_timeout": self.pool}
         if parsed.get_driver_name() == "asyncpg":
+            options["pool_size"] = self.pool_size
+            options["max_overflow"] = self.pool_size // 2
             arguments: dict[str, Any] = {"timeout": self.connect}
             if self.statement is not None:
                 # The server ends a statement that outlives its client's patience, too: a

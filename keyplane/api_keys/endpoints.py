@@ -47,7 +47,7 @@ public = APIRouter(tags=["API keys"])
 LEGACY_CODES = {Outcome.REVOKED: Outcome.INACTIVE, Outcome.MALFORMED: Outcome.NOT_FOUND}
 
 
-def negotiated_version(request: Request, response: Response, principal: Authenticated) -> str:
+async def negotiated_version(request: Request, response: Response, principal: Authenticated) -> str:
     """The version this request is served at: the header's, else the key's pin, else current."""
     asked = request.headers.get(versions.VERSION_HEADER)
     version = versions.serving(asked, principal.api_version)
