@@ -77,7 +77,14 @@ def command(program: str, argv: Sequence[str] | None) -> str:
 
 def machine_entry(machine: Machine, loop_ms_end: float | None = None, stolen: float | None = None) -> Entry:
     """The machine facts, plus the loop timing and the share stolen over the run, at its end."""
-    return asdict(machine) | {"loop_ms_end": loop_ms_end, "stolen_during_run": stolen}
+    facts = asdict(machine)
+    facts["loop_ms"] = [round(ms, 1) for ms in machine.loop_ms]
+    facts["stolen_since_boot"] = _rounded(machine.stolen_since_boot, 4)
+    return facts | {"loop_ms_end": _rounded(loop_ms_end, 1), "stolen_during_run": _rounded(stolen, 4)}
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def row_entry(

@@ -19,11 +19,11 @@ MACHINE = Machine(
     nproc=2,
     cpu_count=2,
     cpu="AMD EPYC",
-    stolen_since_boot=0.012,
+    stolen_since_boot=0.0123456,
     load=["1.00", "0.50", "0.25"],
     python="3.11.7",
     versions={"uvicorn": "0.55.0", "uvloop": None},
-    loop_ms=[31.0, 30.5, 30.9],
+    loop_ms=[31.04, 30.46, 30.9],
 )
 ROW_FIELDS = {
     "name",
@@ -58,7 +58,7 @@ def _entry(**extra: str) -> results.Entry:
     return results.entry(
         benchmark="bench",
         command=results.command("bench", ["--seconds", "10"]),
-        machine=results.machine_entry(MACHINE, 30.0, 0.05),
+        machine=results.machine_entry(MACHINE, 29.96, 0.050049),
         database="SQLite",
         rows=rows,
         comparisons=[results.comparison_entry(stored, 1.151234, True)],
@@ -78,11 +78,11 @@ def test_an_entry_holds_the_run_its_rows_and_its_comparisons() -> None:
         "nproc": 2,
         "cpu_count": 2,
         "cpu": "AMD EPYC",
-        "stolen_since_boot": 0.012,
+        "stolen_since_boot": 0.0123,
         "load": ["1.00", "0.50", "0.25"],
         "python": "3.11.7",
         "versions": {"uvicorn": "0.55.0", "uvloop": None},
-        "loop_ms": [31.0, 30.5, 30.9],
+        "loop_ms": [31.0, 30.5, 30.9],  # rounded: to the tenth, shares to four places
         "loop_ms_end": 30.0,
         "stolen_during_run": 0.05,
     }
