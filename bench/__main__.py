@@ -12,6 +12,9 @@ a million stored API keys.
    ``bench/peer``) is measured under the same wrk settings, when the ``peer`` extra is
    installed; the per-worker goal compares with it.
 
+Each row and comparison is judged against the goal table, ``GOALS`` in ``bench/goals.py``; the
+run is appended to ``bench/results.jsonl`` at the end (not with ``--no-log``).
+
 Each load is bounded in time and targets 127.0.0.1. Every process and the scratch data (a
 folder; on PostgreSQL a database of its own) are removed at the end. Needs ``wrk``.
 """
@@ -25,6 +28,7 @@ import os
 import random
 import secrets
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -38,15 +42,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import load as loader
-from bench import wrk
+from bench import results, wrk
 from bench.common import (
     KEYPLANE,
     CpuTimes,
+    Machine,
     add_wrk_options,
     console,
     cpu_times,
     init_account,
-    machine_facts,
+    machine,
     python_loop_ms,
     scratch_postgres,
     server_command,
@@ -54,14 +59,12 @@ from bench.common import (
     stolen_share,
     stop_on_sigterm,
 )
+from bench.goals import COMPARISONS, PEER_PER_WORKER, ROW_GOALS, ROWS, Figures, describe_row, row_met
 from bench.peer.run import PeerResult, measure_peer, peer_missing
+from bench.results import Entry, comparison_entry
 from keyplane.config import Settings
 from keyplane.kit.credentials import CredentialKind, generate
 
-PEER_PER_WORKER = 1_200
-"""Verifications/s per worker of the Django REST framework peer as issue 5 states it (measured
-elsewhere): the goal's reference when the peer is not measured in the run."""
-PER_WORKER_GOAL = 20
 SMALL = 1_000
 WARM_CONCURRENCY = 32
 WARM_WRK_SECONDS = 2
@@ -79,39 +82,35 @@ SAME_DRAW = "verify, as many drawn as in phase 1: "
 
 @dataclass
 class Row:
+    key: str
+    """Which row this is, whatever its printed name: what bench/goals.py's table names."""
     name: str
     stored: int | None
     measured: wrk.Measured
     floor: float | None
     """The floor's requests/s under this very load, measured just before and just after it
     (their mean); None for the floor's own rows."""
-    share: float | None = None
-    """The goal: at least this share of the floor's requests/s."""
-    p99_ms: float | None = None
-    """The goal: p99 under this."""
     problem: str = ""
+
+    def __post_init__(self) -> None:
+        assert self.key in ROWS or self.key.startswith("peer: "), (
+            f"a row bench/goals.py does not know: {self.key}"
+        )
 
     @property
     def errors(self) -> int:
         return self.measured.non_2xx + self.measured.socket_errors
 
+    @property
+    def figures(self) -> Figures:
+        m = self.measured
+        return Figures(m.rps, m.p99_ms, self.floor, self.errors, self.problem)
+
     def goal(self) -> str:
-        parts = []
-        if self.share is not None:
-            parts.append(f">= {self.share:.0%} of floor")
-        if self.p99_ms is not None:
-            parts.append(f"p99 < {self.p99_ms:g} ms")
-        return ", ".join(parts) or "-"
+        return describe_row(self.key)
 
     def met(self) -> bool | None:
-        if self.share is None and self.p99_ms is None:
-            return None
-        if self.errors or self.problem:
-            return False
-        floor = self.floor
-        if self.share is not None and (floor is None or self.measured.rps < self.share * floor):
-            return False
-        return not (self.p99_ms is not None and self.measured.p99_ms >= self.p99_ms)
+        return row_met(self.key, self.figures)
 
 
 @dataclass
@@ -126,6 +125,8 @@ class Plan:
     """The floor's server, running for the whole run."""
     peer: PeerResult | None = None
     """The peer, when measured in this run."""
+    argv: Sequence[str] = ()
+    """The command line's arguments, for the results log."""
     cpu_at_start: CpuTimes | None = field(default_factory=cpu_times)
 
     def log(self, server: str) -> Path:
@@ -253,8 +254,9 @@ def _floors(plan: Plan) -> list[Row]:
     base = plan.floor_base
     fixed = wrk.fixed_script(plan.folder, "floor-fixed", "POST", VALIDATE_HEADERS, _validate_body("X" * 40))
     return [
-        Row("floor (raw ASGI): fixed request", None, plan.measure(f"{base}/", fixed), None),
+        Row("floor-fixed", "floor (raw ASGI): fixed request", None, plan.measure(f"{base}/", fixed), None),
         Row(
+            "floor-random",
             "floor (raw ASGI): random key per request",
             None,
             plan.measure(base, plan.verify_load("floor-random", dummies)),
@@ -318,22 +320,22 @@ def _phase_one(plan: Plan, population: list[str], known: dict[str, str], stored:
     the access log off, for what it costs; and on SQLite with one worker, the same with two
     workers, which learn of each other's changes from the invalidation log."""
     rows = []
-    variants: list[tuple[str, dict[str, str], int]] = [("", {}, plan.args.workers)]
-    variants.append((ACCESS_LOG_OFF, {"KEYPLANE_ACCESS_LOG": "false"}, plan.args.workers))
+    variants: list[tuple[str, str, dict[str, str], int]] = [("verify-1k", "", {}, plan.args.workers)]
+    variants.append(("verify-1k-quiet", ACCESS_LOG_OFF, {"KEYPLANE_ACCESS_LOG": "false"}, plan.args.workers))
     if not plan.args.database_url and plan.args.workers == 1 and not plan.env.get("KEYPLANE_REDIS_URL"):
-        variants.append((TWO_WORKERS, {}, 2))
-    for label, extra, workers in variants:
+        variants.append(("verify-1k-2-workers", TWO_WORKERS, {}, 2))
+    for key, label, extra, workers in variants:
         env = plan.env | extra
         with serving(KEYPLANE, env, True, workers, "/v1/ping", plan.log("keyplane")) as (base, _):
             _warm_up(plan, base, f"{base}/v1/accounts/{plan.slug}", population, workers, known)
             load = plan.verify_load("verify-1k", population)
             if workers == plan.args.workers:
                 measured, paired = plan.paired(base, base, load)
-                rows.append(Row(f"{label or 'verify: '}{load.label} keys", stored, measured, paired))
+                rows.append(Row(key, f"{label or 'verify: '}{load.label} keys", stored, measured, paired))
             else:
                 # The floor runs with the run's worker count: this row is compared with the
                 # one-worker verify row instead (the summary says by how much).
-                rows.append(Row(f"{label}{load.label} keys", stored, plan.measure(base, load), None))
+                rows.append(Row(key, f"{label}{load.label} keys", stored, plan.measure(base, load), None))
     return rows
 
 
@@ -402,26 +404,19 @@ def _run(plan: Plan) -> tuple[list[Row], list[loader.Loaded]]:
                 None,
             )
             measured, paired = plan.paired(base, base, load)
-            rows.append(
-                Row(
-                    f"GET api-keys/{{id}}, authenticated: {load.label} ids",
-                    stored,
-                    measured,
-                    paired,
-                    0.20,
-                )
-            )
-            rows[-1].problem = problem
+            name = f"GET api-keys/{{id}}, authenticated: {load.label} ids"
+            rows.append(Row("get", name, stored, measured, paired, problem))
         if "verify" in only:
             load = plan.verify_load("verify", working)
             measured, paired = plan.paired(base, base, load)
-            rows.append(Row(f"verify: {load.label} keys", stored, measured, paired, 0.60, 10.0))
+            rows.append(Row("verify", f"verify: {load.label} keys", stored, measured, paired))
             if len(working) > SMALL:
                 # As many keys as phase 1 draws from, drawn from all stored keys: what the
                 # stored count alone does (the working set's size moves the figure too).
                 load = plan.verify_load("verify-same-draw", random.sample(working, SMALL))
                 measured, paired = plan.paired(base, base, load)
-                rows.append(Row(f"{SAME_DRAW}{load.label} keys", stored, measured, paired))
+                name = f"{SAME_DRAW}{load.label} keys"
+                rows.append(Row("verify-same-draw", name, stored, measured, paired))
         if "peer" in only:
             rows += _peer(plan, len(working))
         if "validate-key" in only:
@@ -437,12 +432,12 @@ def _run(plan: Plan) -> tuple[list[Row], list[loader.Loaded]]:
                 problem = "check: the answer is not signed"
             load = wrk.fixed_script(plan.folder, "validate-key", "POST", VALIDATE_HEADERS, body)
             measured, paired = plan.paired(base, f"{api}/licenses/actions/validate-key", load)
-            rows.append(Row("validate-key, signed: strict, 1 machine", stored, measured, paired, 0.25))
-            rows[-1].problem = problem
+            name = "validate-key, signed: strict, 1 machine"
+            rows.append(Row("validate-key", name, stored, measured, paired, problem))
         if "ping" in only:
             load = wrk.fixed_script(plan.folder, "ping", "GET", {}, None)
             measured, paired = plan.paired(base, f"{base}/v1/ping", load)
-            rows.append(Row("GET /v1/ping: signed, no I/O", stored, measured, paired))
+            rows.append(Row("ping", "GET /v1/ping: signed, no I/O", stored, measured, paired))
     return rows, loads
 
 
@@ -458,8 +453,16 @@ def _peer(plan: Plan, keys: int) -> list[Row]:
     plan.peer = measure_peer(
         args.seconds, args.connections, keys, args.workers, args.wrk_threads, plan.floor_base
     )
+    best = plan.peer.best
     return [
-        Row(f"peer, {label}: random of {keys:,} keys", keys, measured, plan.peer.floors.get(label))
+        Row(
+            # The faster server's row is the peer's figure: the one the goal compares with.
+            "peer" if label == best else f"peer: {label}",
+            f"peer, {label}: random of {keys:,} keys",
+            keys,
+            measured,
+            plan.peer.floors.get(label),
+        )
         for label, measured in plan.peer.measured.items()
     ]
 
@@ -468,7 +471,18 @@ def _yes(value: bool | None) -> str:
     return "-" if value is None else "[green]yes[/]" if value else "[red]no[/]"
 
 
-def report(plan: Plan, rows: list[Row], loads: list[loader.Loaded], backend: str) -> None:
+@dataclass(frozen=True)
+class Summary:
+    """What the report found beyond the rows: the comparison goals, and the host at the end."""
+
+    comparisons: list[Entry]
+    loop_ms: float
+    """The 2,000,000-iteration Python loop at the end of the run."""
+    stolen: float | None
+    """The share of CPU time stolen over the run."""
+
+
+def report(plan: Plan, rows: list[Row], loads: list[loader.Loaded], backend: str) -> Summary:
     args = plan.args
     title = (
         f"uvicorn --workers {args.workers}, wrk -t{args.wrk_threads} -c{args.connections}, "
@@ -514,19 +528,21 @@ def report(plan: Plan, rows: list[Row], loads: list[loader.Loaded], backend: str
         "runs; a row whose share differs much from its floor's was measured on a different host."
     )
 
-    verifies = [row for row in rows if row.name.startswith("verify")]
-    _phase_one_summary(verifies)
-    small = next((row for row in verifies if row.stored is not None and row.stored <= SMALL), None)
-    large = next((row for row in verifies if row.stored is not None and row.stored > SMALL), None)
-    same = next((row for row in verifies if row.name.startswith(SAME_DRAW)), None)
-    if small and same and small.floor and same.floor:
-        share = (same.measured.rps / same.floor) / (small.measured.rps / small.floor)
-        met = share >= 0.90 and not (small.errors or same.errors)
-        console.print(
-            f"{same.stored:,}/{small.stored:,} stored verify throughput, {SMALL:,} keys drawn from "
-            f"each, each against its own floor: {share:.1%} (goal >= 90%): {_yes(met)}; "
-            f"requests/s alone: {same.measured.rps / small.measured.rps:.1%}"
-        )
+    found = {row.key: row for row in rows}
+    comparisons = _phase_one_summary(found)
+    small, large = found.get("verify-1k"), found.get("verify")
+    goal = COMPARISONS["stored"]
+    same, first = found.get(goal.of), found.get(goal.against)
+    if same and first:
+        share = goal.figure(same.figures, first.figures)
+        met = goal.met(same.figures, first.figures)
+        comparisons.append(comparison_entry(goal, share, met))
+        if share is not None:
+            console.print(
+                f"{same.stored:,}/{first.stored:,} stored verify throughput, {SMALL:,} keys drawn from "
+                f"each, each against its own floor: {share:.1%} (goal {goal.describe()}): {_yes(met)}; "
+                f"requests/s alone: {same.measured.rps / first.measured.rps:.1%}"
+            )
     if small and large and small.floor and large.floor:
         console.print(
             f"  with {args.working_set:,} keys drawn from the {large.stored:,} instead: "
@@ -534,32 +550,34 @@ def report(plan: Plan, rows: list[Row], loads: list[loader.Loaded], backend: str
             "working set, not the stored count: fewer of its entries stay in the processor's caches "
             "between requests)"
         )
-    if large:
-        per_worker = large.measured.rps / args.workers
+    goal = COMPARISONS["peer"]
+    of = found.get(goal.of)
+    if of:
+        per_worker = of.measured.rps / args.workers
         stated = f"{per_worker / PEER_PER_WORKER:.1f} times the {PEER_PER_WORKER:,}/s the issue states"
-        if plan.peer is not None:
+        peer_row = found.get(goal.against)
+        if plan.peer is not None and peer_row is not None:
             peer = plan.peer.best_per_worker
-            peer_rps = plan.peer.measured[plan.peer.best].rps
-            peer_floor = plan.peer.floors.get(plan.peer.best)
-            raw = per_worker / peer
             # Each against its own paired floor, like every row: the host's speed drifts
             # between the verify row and the peer's, minutes apart.
-            times = (
-                (large.measured.rps / large.floor) / (peer_rps / peer_floor)
-                if (large.floor and peer_floor)
-                else raw
-            )
-            met = times >= PER_WORKER_GOAL and not large.errors
+            times = goal.figure(of.figures, peer_row.figures)
+            met = goal.met(of.figures, peer_row.figures)
+            comparisons.append(comparison_entry(goal, times, met, "the peer measured in this run"))
             console.print(
                 f"verifications/s per worker: {per_worker:,.0f} against the peer's {peer:,.0f}/s measured in "
-                f"this run (its faster server): {times:.1f} times, each against its paired floor "
-                f"(goal >= {PER_WORKER_GOAL}x): {_yes(met)}; requests/s alone: {raw:.1f} times; {stated}"
+                f"this run (its faster server): {_times(times)} times, each against its paired floor "
+                f"(goal {goal.describe()}): {_yes(met)}; requests/s alone: {per_worker / peer:.1f} times; "
+                f"{stated}"
             )
         else:
-            met = per_worker / PEER_PER_WORKER >= PER_WORKER_GOAL and not large.errors
+            stated_peer = Figures(PEER_PER_WORKER * args.workers, float("nan"))
+            times = goal.figure(of.figures, stated_peer)
+            met = goal.met(of.figures, stated_peer)
+            note = f"the peer not measured: against the {PEER_PER_WORKER:,}/s per worker issue 5 states"
+            comparisons.append(comparison_entry(goal, times, met, note))
             console.print(
                 f"verifications/s per worker: {per_worker:,.0f} = {stated}, the peer not being measured "
-                f"(goal >= {PER_WORKER_GOAL}x, {PER_WORKER_GOAL * PEER_PER_WORKER:,}/s): {_yes(met)}"
+                f"(goal {goal.describe()}, {goal.ratio * PEER_PER_WORKER:,.0f}/s): {_yes(met)}"
             )
     for number, loaded in enumerate(loads, 1):
         console.print(
@@ -568,30 +586,65 @@ def report(plan: Plan, rows: list[Row], loads: list[loader.Loaded], backend: str
         )
     stolen = stolen_share(plan.cpu_at_start, cpu_times())
     over_run = "" if stolen is None else f"; CPU time stolen by the hypervisor during the run: {stolen:.1%}"
-    console.print(f"2,000,000-iteration Python loop at the end: {python_loop_ms():.0f} ms{over_run}")
+    loop_ms = python_loop_ms()
+    console.print(f"2,000,000-iteration Python loop at the end: {loop_ms:.0f} ms{over_run}")
+    return Summary(comparisons, loop_ms, stolen)
 
 
-def _phase_one_summary(verifies: list[Row]) -> None:
+def _times(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _phase_one_summary(found: dict[str, Row]) -> list[Entry]:
     """What the access line costs, and two SQLite workers against one."""
-    shipped = next(
-        (row for row in verifies if row.name.startswith("verify: ") and (row.stored or 0) <= SMALL), None
-    )
-    quiet = next((row for row in verifies if row.name.startswith(ACCESS_LOG_OFF)), None)
-    two = next((row for row in verifies if row.name.startswith(TWO_WORKERS)), None)
+    shipped = found.get("verify-1k")
+    quiet = found.get("verify-1k-quiet")
     if shipped is None:
-        return
+        return []
     if quiet is not None and shipped.floor and quiet.floor:
         console.print(
             f"access log: verify keeps {shipped.measured.rps / shipped.floor:.1%} of its floor with it (as "
             f"shipped), {quiet.measured.rps / quiet.floor:.1%} without it"
         )
-    if two is not None:
-        ratio = two.measured.rps / shipped.measured.rps
-        met = ratio >= 1.0 and not (two.errors or shipped.errors)
-        console.print(
-            f"SQLite, no Redis: verify with 2 workers {two.measured.rps:,.0f}/s, with 1 worker "
-            f"{shipped.measured.rps:,.0f}/s: {ratio:.2f}x (goal: at least as fast): {_yes(met)}"
-        )
+    goal = COMPARISONS["workers"]
+    two, one = found.get(goal.of), found.get(goal.against)
+    if two is None or one is None:
+        return []
+    ratio = goal.figure(two.figures, one.figures)
+    met = goal.met(two.figures, one.figures)
+    console.print(
+        f"SQLite, no Redis: verify with 2 workers {two.measured.rps:,.0f}/s, with 1 worker "
+        f"{one.measured.rps:,.0f}/s: {'-' if ratio is None else f'{ratio:.2f}'}x "
+        f"(goal {goal.describe()}, at least as fast): {_yes(met)}"
+    )
+    return [comparison_entry(goal, ratio, met)]
+
+
+def log_entry(
+    plan: Plan, rows: list[Row], summary: Summary, backend: str, facts: Machine, date: str
+) -> Entry:
+    """The run's line of bench/results.jsonl."""
+    return results.entry(
+        date=date,
+        commit=results.commit(),
+        benchmark="bench",
+        command=results.command("bench", plan.argv),
+        machine=results.machine_entry(facts, summary.loop_ms, summary.stolen),
+        database=backend,
+        rows=[
+            results.row_entry(
+                row.name,
+                row.key,
+                row.stored,
+                row.figures,
+                row.measured.p50_ms,
+                describe_row(row.key) if row.key in ROW_GOALS else None,
+                row.met(),
+            )
+            for row in rows
+        ],
+        comparisons=summary.comparisons,
+    )
 
 
 def _share(value: float | None) -> str:
@@ -621,6 +674,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--only", nargs="+", choices=TARGETS, help="run only these targets (the floor always runs)"
     )
+    parser.add_argument(
+        "--no-log", action="store_true", help=f"do not append this run to {results.LOG.name} (bench/)"
+    )
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     stop_on_sigterm()
     if shutil.which("wrk") is None:
@@ -628,8 +685,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if min(args.seconds, args.connections, args.workers, args.wrk_threads, args.keys, args.working_set) < 1:
         raise SystemExit("every number must be at least 1")
 
+    started = results.now()
     console.rule("machine")
-    for line in machine_facts():
+    facts = machine()
+    for line in facts.lines():
         console.print(line)
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="keyplane-bench-")))
@@ -658,9 +717,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         console.print(f"server: {' '.join(command)} (its output to a file); the floor: {' '.join(floor)}")
         console.print(_settings_line(env, args.workers))
         slug, admin_key = init_account(env)
-        plan = Plan(args, folder, env, url, slug, admin_key)
+        plan = Plan(args, folder, env, url, slug, admin_key, argv=argv)
         rows, loads = run(plan)
-    report(plan, rows, loads, backend)
+    summary = report(plan, rows, loads, backend)
+    if not args.no_log:
+        results.append(log_entry(plan, rows, summary, backend, facts, started))
+        console.print(f"logged in {results.LOG}")
 
 
 if __name__ == "__main__":

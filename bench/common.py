@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -224,28 +225,66 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def machine_facts() -> list[str]:
+@dataclass(frozen=True)
+class Machine:
+    """The facts about the machine a figure was measured on (printed, and logged with a run)."""
+
+    nproc: int
+    cpu_count: int | None
+    cpu: str
+    stolen_since_boot: float | None
+    """The share of CPU time the hypervisor stole since boot (None off Linux)."""
+    load: list[str]
+    python: str
+    versions: dict[str, str | None]
+    """The server stack's versions (None: not installed)."""
+    loop_ms: list[float]
+    """Three timings of a 2,000,000-iteration empty Python loop: a noise indicator."""
+
+    def lines(self) -> list[str]:
+        stolen = self.stolen_since_boot
+        since_boot = "" if stolen is None else f"; CPU time stolen by the hypervisor since boot: {stolen:.1%}"
+        versions = ", ".join(
+            f"{package} {version}" if version else f"{package} (absent)"
+            for package, version in self.versions.items()
+        )
+        return [
+            f"nproc: {self.nproc} (cpu_count {self.cpu_count}); CPU: {self.cpu}{since_boot}",
+            f"load average: {' '.join(self.load)}; Python {self.python}; {versions}",
+            "2,000,000-iteration Python loop: "
+            + ", ".join(f"{ms:.0f} ms" for ms in self.loop_ms)
+            + " (noise indicator)",
+        ]
+
+
+def machine() -> Machine:
     """nproc, the CPU, the load, the interpreter, the server stack and a loop timing."""
     loops = [python_loop_ms() for _ in range(3)]
     try:
         load = Path("/proc/loadavg").read_text().split()[:3]
     except OSError:
         load = ["?"]
-    versions = []
+    versions: dict[str, str | None] = {}
     for package in ("uvicorn", "httptools", "uvloop", "fastapi", "sqlalchemy"):
         try:
-            versions.append(f"{package} {metadata.version(package)}")
+            versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
-            versions.append(f"{package} (absent)")
-    since_boot = stolen_share((0, 0), cpu_times())
-    stolen = "" if since_boot is None else f"; CPU time stolen by the hypervisor since boot: {since_boot:.1%}"
-    return [
-        f"nproc: {len(os.sched_getaffinity(0))} (cpu_count {os.cpu_count()}); CPU: {cpu_model()}{stolen}",
-        f"load average: {' '.join(load)}; Python {platform.python_version()}; {', '.join(versions)}",
-        "2,000,000-iteration Python loop: "
-        + ", ".join(f"{ms:.0f} ms" for ms in loops)
-        + " (noise indicator)",
-    ]
+            versions[package] = None
+    return Machine(
+        nproc=len(os.sched_getaffinity(0)),
+        cpu_count=os.cpu_count(),
+        cpu=cpu_model(),
+        stolen_since_boot=stolen_share((0, 0), cpu_times()),
+        load=load,
+        python=platform.python_version(),
+        versions=versions,
+        loop_ms=loops,
+    )
+
+
+def machine_facts() -> list[str]:
+    """What ``machine()`` finds, as printed lines."""
+    return machine().lines()
 
 
 def add_wrk_options(parser: argparse.ArgumentParser) -> None:

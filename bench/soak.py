@@ -29,6 +29,7 @@ import os
 import random
 import secrets
 import subprocess
+import sys
 import tempfile
 import time
 from array import array
@@ -41,11 +42,14 @@ import httpx
 import redis
 from rich.table import Table
 
-from bench.common import BIN, console, machine_facts, scratch_postgres, stop, stop_on_sigterm
+from bench import results
+from bench.common import BIN, console, machine, scratch_postgres, stop, stop_on_sigterm
+from bench.goals import ROW_GOALS, Figures
 
 MIX = (("verify", 4), ("validate-key", 3), ("list", 2), ("create", 1))
 """Operations and their weights."""
-P99_GOAL_MS = 100.0
+GOAL = ROW_GOALS["soak"]
+"""Every operation's goal (bench/goals.py)."""
 KEYS = 1_000
 """API keys made through the API before the run, drawn at random by verify."""
 REPORT_SECONDS = 60
@@ -310,8 +314,8 @@ async def _load(
 
 
 def _report(
-    operations: list[Operation], seconds: float, rss: tuple[float, float], cpu: tuple[float, float]
-) -> bool:
+    operations: list[Operation], seconds: float, rss: tuple[float, float], cpu: tuple[float, float], keys: int
+) -> tuple[bool, list[results.Entry]]:
     table = Table(title=f"Soak: {seconds / 60:.0f} minutes of mixed traffic")
     for column in (
         "operation",
@@ -321,15 +325,23 @@ def _report(
         "p99 ms",
         "max ms",
         "errors",
-        f"p99 < {P99_GOAL_MS:g} ms",
+        GOAL.describe(),
     ):
         table.add_column(column, justify="left" if column == "operation" else "right")
     met = True
+    logged = []
     for operation in operations:
         values = operation.latencies
         p99 = _percentile(values, 0.99)
-        ok = operation.errors == 0 and p99 < P99_GOAL_MS
+        figures = Figures(len(values) / seconds, p99, errors=operation.errors)
+        ok = GOAL.met(figures)
         met = met and ok
+        stored = keys if operation.name == "verify" else None
+        logged.append(
+            results.row_entry(
+                operation.name, operation.name, stored, figures, _percentile(values, 0.5), GOAL.describe(), ok
+            )
+        )
         table.add_row(
             operation.name,
             f"{len(values):,}",
@@ -348,7 +360,7 @@ def _report(
         f"server RSS: {rss[0]:.0f} MiB at the start of the timed run, {rss[1]:.0f} MiB at its end "
         f"({rss[1] - rss[0]:+.0f} MiB); CPU seconds: server {cpu[0]:.0f}, this client {cpu[1]:.0f}"
     )
-    return met
+    return met, logged
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -366,9 +378,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--redis-url", default="redis://127.0.0.1:6379/0", help="Redis (default the local one)"
     )
     parser.add_argument("--sqlite", action="store_true", help="a scratch SQLite file and no Redis instead")
+    parser.add_argument(
+        "--no-log", action="store_true", help=f"do not append this run to {results.LOG.name} (bench/)"
+    )
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     stop_on_sigterm()
-    for line in machine_facts():
+    started = results.now()
+    facts = machine()
+    for line in facts.lines():
         console.print(line)
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="keyplane-soak-")))
@@ -405,13 +423,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         rss_start, cpu_start, client_start = rss_mib(pids), cpu_seconds(pids), time.process_time()
         seconds = args.minutes * 60
         asyncio.run(_load(port, operations, args.connections, seconds, pids))
-        met = _report(
-            operations,
-            seconds,
-            (rss_start, rss_mib(pids)),
-            (cpu_seconds(pids) - cpu_start, time.process_time() - client_start),
-        )
+        rss = (rss_start, rss_mib(pids))
+        cpu = (cpu_seconds(pids) - cpu_start, time.process_time() - client_start)
+        met, rows = _report(operations, seconds, rss, cpu, args.keys)
         console.print("every operation's p99 under the goal, no errors" if met else "goal NOT met")
+    if not args.no_log:
+        run = results.entry(
+            date=started,
+            commit=results.commit(),
+            benchmark="bench.soak",
+            command=results.command("bench.soak", argv),
+            machine=results.machine_entry(facts),
+            database=backend,
+            rows=rows,
+            note=f"server RSS {rss[0]:.0f} -> {rss[1]:.0f} MiB; CPU seconds: server {cpu[0]:.0f}, "
+            f"client {cpu[1]:.0f}",
+        )
+        results.append(run)
+        console.print(f"logged in {results.LOG}")
 
 
 def _forget_redis(url: str, prefix: str) -> None:
