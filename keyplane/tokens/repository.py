@@ -14,14 +14,14 @@ from keyplane.kit.credentials import CredentialKind
 from keyplane.models import Credential, User
 
 
-def visible(account_id: uuid.UUID, user_id: uuid.UUID | None) -> list[ColumnElement[bool]]:
-    """The account's live tokens (of one user unless ``user_id`` is None)."""
+def visible(account_id: uuid.UUID, user_id: uuid.UUID | None, *, everyone: bool) -> list[ColumnElement[bool]]:
+    """The account's live tokens: everyone's, or only those of ``user_id``."""
     conditions = [
         Credential.account_id == account_id,
         Credential.kind == CredentialKind.TOKEN.value,
         Credential.deleted_at.is_(None),
     ]
-    if user_id is not None:
+    if not everyone:
         conditions.append(Credential.user_id == user_id)
     return conditions
 

@@ -57,9 +57,8 @@ async def issue(
 
 
 def _visible(principal: Principal) -> list[ColumnElement[bool]]:
-    return repository.visible(
-        principal.account.id, None if principal.has(Scope.MANAGE) else principal.user_id
-    )
+    everyone = principal.has(Scope.MANAGE)
+    return repository.visible(principal.account.id, principal.user_id, everyone=everyone)
 
 
 async def list_tokens(
