@@ -89,9 +89,10 @@ def list_query(spec: Declaring, parse: Callable[[Sequence[tuple[str, str]]], T])
     """A route dependency: the request's query string, parsed by ``parse`` (which refuses what
     ``spec`` does not declare) into the typed value the service takes.
 
-    Its signature declares every parameter of ``spec`` as an optional string, so the OpenAPI
-    document lists them; the values FastAPI reads into it are not used: ``parse`` reads the
-    query string itself (bracketed names, families and repeats included).
+    Its signature declares every parameter of ``spec`` (an optional string, or a list of them
+    for a repeatable one), so the OpenAPI document lists them; the values FastAPI reads into
+    it are not used: ``parse`` reads the query string itself (bracketed names, families and
+    repeats included), so one set of rules decides, whatever FastAPI would have coerced.
     """
 
     def dependency(request: Request, **_declared: object) -> T:

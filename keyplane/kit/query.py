@@ -132,7 +132,7 @@ def identifier(value: str, name: str, code: str = INVALID) -> uuid.UUID:
 def reference(value: str, name: str, code: str = INVALID) -> str:
     """A record named by id or by another unique value (email, key, fingerprint): any
     non-empty text of a sane length."""
-    if not value or len(value) > 1024:
+    if not value or len(value) > 20_000:
         raise refuse(name, "must be an id (or another unique value of the record)", code)
     return value
 

@@ -90,15 +90,14 @@ def user_filters(items: Items) -> UserFilters:
             raise refuse("roles[]", f"must be one of: {', '.join(sorted(r.value for r in USER_ROLES))}")
         roles.add(Role(role))
     status, product, license = last(items, "status"), last(items, "product"), last(items, "license")
-    assigned = last(items, "assigned")
-    if assigned is None:
-        assigned = last(items, "active")
+    assigned_name = "assigned" if last(items, "assigned") is not None else "active"
+    assigned = last(items, assigned_name)
     return UserFilters(
         roles=frozenset(roles),
         status=None if status is None else choice(status, USER_STATUSES, "status"),
         product=None if product is None else identifier(product, "product"),
         license=None if license is None else reference(license, "license"),
-        assigned=None if assigned is None else boolean(assigned, "assigned"),
+        assigned=None if assigned is None else boolean(assigned, assigned_name),
     )
 
 
