@@ -17,7 +17,7 @@ from keyplane.licenses.schemas import Expires, LicenseFilters
 from keyplane.licenses.status import condition, has_expired, is_expiring
 from keyplane.licensing import metadata
 from keyplane.licensing.keystrings import digest
-from keyplane.models import License, Machine, User
+from keyplane.models import License, Machine, Policy, User
 
 
 async def by_id_or_key(
@@ -148,3 +148,16 @@ async def page(
         activated = exists().where(Machine.license_id == License.id)
         conditions.append(activated if filters.activated else ~activated)
     return await paging.fetch(session, paged, select(License), License.id, conditions)
+
+
+async def policies(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Policy]:
+    """The policies with these ids."""
+    rows = await session.scalars(select(Policy).where(Policy.id.in_(set(ids))))
+    return {policy.id: policy for policy in rows}
+
+
+async def policy(
+    session: AsyncSession, conditions: list[ColumnElement[bool]], policy_id: uuid.UUID
+) -> Policy | None:
+    """A policy by id, among those ``conditions`` allow."""
+    return await session.scalar(select(Policy).where(*conditions, Policy.id == policy_id))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -209,8 +208,7 @@ async def policies_of(session: AsyncSession, licenses: Sequence[License]) -> dic
     ids = {license.policy_id for license in licenses}
     if not ids:
         return {}
-    rows = await session.scalars(select(Policy).where(Policy.id.in_(ids)))
-    return {policy.id: policy for policy in rows}
+    return await repository.policies(session, ids)
 
 
 async def listing(
@@ -261,7 +259,7 @@ async def change_policy(
     target_id = as_uuid(policy_ref)
     target = None
     if target_id is not None:
-        target = await session.scalar(select(Policy).where(*view(bearer, Policy), Policy.id == target_id))
+        target = await repository.policy(session, view(bearer, Policy), target_id)
     if target is None:
         raise InvalidResource("must exist", "POLICY_NOT_FOUND", pointer="/data")
     if target.product_id != current.product_id:
