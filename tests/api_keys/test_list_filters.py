@@ -97,7 +97,7 @@ async def used_keys(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> li
     return [admin_key, *made]
 
 
-async def _walk(client: httpx.AsyncClient, acme: Tenant, **params: str | int) -> list[str]:
+async def _walk(client: httpx.AsyncClient, acme: Tenant, **params: str) -> list[str]:
     page = await listing(client, acme, limit=3, **params)
     seen = _ids(page)
     while page["nextUrl"] is not None:
