@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import Response as PlainResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane import ratelimit
 from keyplane.api_keys import service, versions
 from keyplane.api_keys.schemas import (
+    API_KEY_LIST,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyList,
     ApiKeyOut,
+    ApiKeyQuery,
     ApiKeyUpdate,
     ApiVersionList,
     ApiVersionOut,
     RateLimitOut,
     VerifyRequest,
     VerifyResult,
+    api_key_query,
 )
 from keyplane.auth.dependencies import Authenticated, Creator, Deleter, Reader, Updater
 from keyplane.auth.principal import Principal
@@ -35,6 +38,7 @@ from keyplane.db import DbSession, read_only
 from keyplane.errors import BadRequest
 from keyplane.hot import render_json
 from keyplane.kit import clock
+from keyplane.kit.jsonapi import list_query
 from keyplane.kit.timefmt import iso_or_none
 from keyplane.models import Credential
 from keyplane.observe import metrics
@@ -63,6 +67,7 @@ async def negotiated_version(request: Request, response: Response, principal: Au
 
 
 Version = Annotated[str, Depends(negotiated_version)]
+ApiKeyListQuery = Annotated[ApiKeyQuery, Depends(list_query(API_KEY_LIST, api_key_query))]
 
 
 def _engine(request: Request) -> CredentialEngine:
@@ -100,31 +105,18 @@ def api_key_out(key: Credential) -> ApiKeyOut:
 
 @router.get("/api-keys", response_model=ApiKeyList)
 async def list_api_keys(
-    request: Request,
-    session: DbSession,
-    principal: Reader,
-    _version: Version,
-    status: Literal["active", "inactive"] = "active",
-    limit: Annotated[int, Query(ge=1, le=100)] = 25,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    starting_after: Annotated[str | None, Query(alias="startingAfter")] = None,
-    ending_before: Annotated[str | None, Query(alias="endingBefore")] = None,
+    request: Request, session: DbSession, principal: Reader, _version: Version, query: ApiKeyListQuery
 ) -> ApiKeyList:
     """List API keys, newest first: the caller's own, or every key in the account with MANAGE.
 
-    ``status=inactive`` lists deactivated and deleted keys. Page with ``startingAfter`` /
-    ``endingBefore`` (key ids, as in ``nextUrl`` and ``previousUrl``) and ``offset``.
-    The full key is never part of a listing.
+    ``status=inactive`` lists deactivated and deleted keys; ``name`` (a part of the name, in
+    any case) and ``userId`` narrow the list; ``sort`` orders it by ``createdAt`` or
+    ``lastUsedAt`` (``-`` in front: newest first; never-used keys count as the oldest use;
+    ties by id). Page with ``startingAfter`` / ``endingBefore`` (key ids, as in ``nextUrl``
+    and ``previousUrl``) and ``offset``: pages keep to the sort, with no key skipped or
+    repeated. Any other parameter is a 400. The full key is never part of a listing.
     """
-    page = await service.list_page(
-        session,
-        principal,
-        status=status,
-        limit=limit,
-        offset=offset,
-        starting_after=starting_after,
-        ending_before=ending_before,
-    )
+    page = await service.list_page(session, principal, query)
     base = request.url.remove_query_params(["startingAfter", "endingBefore", "offset"])
     return ApiKeyList(
         status=200,

@@ -2,14 +2,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, UnaryExpression, and_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from keyplane.kit.credentials import CredentialKind
 from keyplane.models import Credential
+from keyplane.models.base import UTCDateTime
 
 
 def visible(
@@ -55,6 +57,49 @@ async def count(session: AsyncSession, conditions: list[ColumnElement[bool]]) ->
 MAX_OFFSET = 2**62
 """More rows than any table holds, and well inside a signed 64-bit integer."""
 
+NEVER = datetime(1, 1, 1, tzinfo=UTC)
+"""Where a key never used sorts by ``lastUsedAt``: before every use."""
+
+
+def filtered(
+    conditions: list[ColumnElement[bool]], *, name: str | None, user_id: uuid.UUID | None
+) -> list[ColumnElement[bool]]:
+    """``conditions`` narrowed to keys whose name contains ``name`` (any case) and of ``user_id``."""
+    narrowed = list(conditions)
+    if name is not None:
+        narrowed.append(Credential.name.icontains(name, autoescape=True))
+    if user_id is not None:
+        narrowed.append(Credential.user_id == user_id)
+    return narrowed
+
+
+def _sort_column(field: str | None) -> ColumnElement[datetime] | None:
+    if field == "createdAt":
+        return Credential.created_at.expression
+    if field == "lastUsedAt":
+        return func.coalesce(Credential.last_used_at, literal(NEVER, UTCDateTime()))
+    return None
+
+
+def _sort_value(key: Credential, field: str | None) -> datetime | None:
+    if field == "createdAt":
+        return key.created_at
+    if field == "lastUsedAt":
+        return key.last_used_at or NEVER
+    return None
+
+
+def _beyond(
+    column: ColumnElement[datetime] | None, anchor: Credential, field: str | None, descending: bool
+) -> ColumnElement[bool]:
+    """Keys after ``anchor`` in the order (``column``, id), descending or not."""
+    if column is None:
+        return Credential.id < anchor.id if descending else Credential.id > anchor.id
+    value = _sort_value(anchor, field)
+    if descending:
+        return or_(column < value, and_(column == value, Credential.id < anchor.id))
+    return or_(column > value, and_(column == value, Credential.id > anchor.id))
+
 
 async def page(
     session: AsyncSession,
@@ -62,24 +107,32 @@ async def page(
     *,
     limit: int,
     offset: int,
-    after: uuid.UUID | None,
-    before: uuid.UUID | None,
+    after: Credential | None,
+    before: Credential | None,
+    sort: str | None = None,
+    descending: bool = True,
 ) -> tuple[Sequence[Credential], bool]:
-    """Up to ``limit`` keys, newest first, and whether more lie beyond in the paging direction.
+    """Up to ``limit`` keys in the order asked (by ``sort``, ``createdAt`` or ``lastUsedAt``,
+    ties by id; without one, by id: ids are time-ordered, so newest first), and whether more
+    lie beyond in the paging direction. ``after``/``before`` are the keys a page starts
+    after or ends before: the order is total, so pages neither skip nor repeat a key.
 
-    Ids are time-ordered, so the primary key is the sort key and the cursor alike. An
-    offset past what any table holds is an empty page, not a number the database refuses
+    An offset past what any table holds is an empty page, not a number the database refuses
     (both take at most a signed 64-bit ``OFFSET``).
     """
     if offset > MAX_OFFSET:
         return [], False
+    column = _sort_column(sort)
     statement = select(Credential).where(*conditions)
-    if before is not None:
-        statement = statement.where(Credential.id > before).order_by(Credential.id.asc())
-    else:
-        if after is not None:
-            statement = statement.where(Credential.id < after)
-        statement = statement.order_by(Credential.id.desc())
+    # Paging backwards walks the order reversed, then turns the page round.
+    walk = descending if before is None else not descending
+    anchor = before if before is not None else after
+    if anchor is not None:
+        statement = statement.where(_beyond(column, anchor, sort, walk))
+    keys: list[UnaryExpression[Any]] = [Credential.id.desc() if walk else Credential.id.asc()]
+    if column is not None:
+        keys.insert(0, column.desc() if walk else column.asc())
+    statement = statement.order_by(*keys)
     rows = list((await session.scalars(statement.offset(offset).limit(limit + 1))).all())
     more = len(rows) > limit
     rows = rows[:limit]

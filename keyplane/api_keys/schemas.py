@@ -6,7 +6,9 @@ Input also takes the names seed 002 uses (``key_name``, ``key_scope``,
 
 from __future__ import annotations
 
+import re
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator
@@ -15,6 +17,7 @@ from keyplane.api_keys import versions
 from keyplane.auth.network import parse_network
 from keyplane.auth.scopes import Scope
 from keyplane.kit.instants import Instant
+from keyplane.kit.query import Items, Param, Sort, Spec, last, refuse, sort, spec
 from keyplane.kit.schemas import StrictInput
 from keyplane.kit.timefmt import Timestamp
 
@@ -189,3 +192,81 @@ class ApiVersionOut(BaseModel):
 class ApiVersionList(BaseModel):
     current: str
     data: list[ApiVersionOut]
+
+
+# -- the list's query --------------------------------------------------------------------------
+
+SORTS = ("createdAt", "lastUsedAt")
+"""What ``GET /api-keys`` sorts by (``-`` in front: descending); ties go by id."""
+
+API_KEY_LIST: Spec = spec(
+    Param("status", "active (the default) or inactive: deactivated or deleted keys"),
+    Param("limit", "How many keys (1 to 100, default 25)"),
+    Param("offset", "How many keys to skip (default 0)"),
+    Param("startingAfter", "The page after this key id (nextUrl carries it)"),
+    Param("endingBefore", "The page before this key id (previousUrl carries it)"),
+    Param("name", "Only keys whose name contains this, in any case"),
+    Param("userId", "Only this user's keys"),
+    Param("sort", "createdAt, -createdAt, lastUsedAt or -lastUsedAt (default: newest first)"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyQuery:
+    """What a ``GET /api-keys`` asks for, parsed."""
+
+    status: Literal["active", "inactive"] = "active"
+    limit: int = 25
+    offset: int = 0
+    starting_after: uuid.UUID | None = None
+    ending_before: uuid.UUID | None = None
+    name: str | None = None
+    user_id: uuid.UUID | None = None
+    sort: Sort | None = None
+
+
+def _code(name: str) -> str:
+    """The API-key surface's code for a bad value: ``userId`` -> ``USER_ID_INVALID``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).upper() + "_INVALID"
+
+
+def _count(items: Items, name: str, low: int, high: int | None, default: int) -> int:
+    value = last(items, name)
+    if value is None:
+        return default
+    number = int(value) if value.isascii() and value.isdigit() and len(value) <= 4000 else low - 1
+    if number < low or (high is not None and number > high):
+        bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise refuse(name, f"must be a whole number {bounds}", _code(name))
+    return number
+
+
+def _id(items: Items, name: str, what: str) -> uuid.UUID | None:
+    value = last(items, name)
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise refuse(name, f"{name} must be {what}", _code(name)) from None
+
+
+def api_key_query(items: Items) -> ApiKeyQuery:
+    API_KEY_LIST.refuse_unknown(items)
+    status = last(items, "status") or "active"
+    if status not in ("active", "inactive"):
+        raise refuse("status", "must be active or inactive", _code("status"))
+    name = last(items, "name")
+    if name is not None and not 1 <= len(name) <= 255:
+        raise refuse("name", "must be 1 to 255 characters", _code("name"))
+    given = last(items, "sort")
+    return ApiKeyQuery(
+        status="active" if status == "active" else "inactive",
+        limit=_count(items, "limit", 1, 100, 25),
+        offset=_count(items, "offset", 0, None, 0),
+        starting_after=_id(items, "startingAfter", "an API key id"),
+        ending_before=_id(items, "endingBefore", "an API key id"),
+        name=name,
+        user_id=_id(items, "userId", "a user id"),
+        sort=None if given is None else sort(given, SORTS, "sort", _code("sort")),
+    )

@@ -6,14 +6,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
-from typing import Literal
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane import ratelimit
 from keyplane.api_keys import repository, versions
-from keyplane.api_keys.schemas import ApiKeyCreate, ApiKeyUpdate
+from keyplane.api_keys.schemas import ApiKeyCreate, ApiKeyQuery, ApiKeyUpdate
 from keyplane.auth.network import Network, parse_address, parse_network
 from keyplane.auth.principal import Principal
 from keyplane.auth.scopes import Scope, ordered, role_scopes
@@ -305,45 +304,44 @@ class Page:
 
 
 async def _anchor(
-    session: AsyncSession, conditions: list[ColumnElement[bool]], value: str | None, name: str
-) -> uuid.UUID | None:
-    if value is None:
+    session: AsyncSession, conditions: list[ColumnElement[bool]], anchor: uuid.UUID | None, name: str
+) -> Credential | None:
+    if anchor is None:
         return None
-    try:
-        anchor = uuid.UUID(value)
-    except ValueError:
-        raise BadRequest(f"{name} must be an API key id", f"{_snake(name)}_INVALID", parameter=name) from None
-    if await repository.get(session, conditions, anchor) is None:
+    key = await repository.get(session, conditions, anchor)
+    if key is None:
         raise BadRequest(f"{name} names no API key in this list", f"{_snake(name)}_INVALID", parameter=name)
-    return anchor
+    return key
 
 
 def _snake(name: str) -> str:
     return "".join(f"_{c}" if c.isupper() else c.upper() for c in name)
 
 
-async def list_page(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    status: Literal["active", "inactive"],
-    limit: int,
-    offset: int,
-    starting_after: str | None,
-    ending_before: str | None,
-) -> Page:
-    if starting_after is not None and ending_before is not None:
+async def list_page(session: AsyncSession, principal: Principal, query: ApiKeyQuery) -> Page:
+    if query.starting_after is not None and query.ending_before is not None:
         raise BadRequest(
             "Use startingAfter or endingBefore, not both", "PARAMETERS_INVALID", parameter="endingBefore"
         )
-    conditions = repository.visible(principal.account.id, _owner_filter(principal), status)
-    # A cursor may name a key that changed status since the page was served: ids are
-    # time-ordered, so it still marks the place, as long as the caller may see that key.
-    anyone = repository.visible(principal.account.id, _owner_filter(principal), None)
-    after = await _anchor(session, anyone, starting_after, "startingAfter")
-    before = await _anchor(session, anyone, ending_before, "endingBefore")
+    owner = _owner_filter(principal)
+    conditions = repository.filtered(
+        repository.visible(principal.account.id, owner, query.status), name=query.name, user_id=query.user_id
+    )
+    # A cursor may name a key that changed status (or name) since the page was served: the
+    # order is total, so it still marks the place, as long as the caller may see that key.
+    anyone = repository.visible(principal.account.id, owner, None)
+    after = await _anchor(session, anyone, query.starting_after, "startingAfter")
+    before = await _anchor(session, anyone, query.ending_before, "endingBefore")
+    sort = query.sort
     keys, more = await repository.page(
-        session, conditions, limit=limit, offset=offset, after=after, before=before
+        session,
+        conditions,
+        limit=query.limit,
+        offset=query.offset,
+        after=after,
+        before=before,
+        sort=None if sort is None else sort.field,
+        descending=True if sort is None else sort.descending,
     )
     total = await repository.count(session, conditions)
     if not keys:
@@ -351,7 +349,7 @@ async def list_page(
     if before is not None:
         has_next, has_previous = True, more
     else:
-        has_next, has_previous = more, after is not None or offset > 0
+        has_next, has_previous = more, after is not None or query.offset > 0
     return Page(
         keys,
         total,

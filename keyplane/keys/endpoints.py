@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane.auth.dependencies import LicensingBearer
 from keyplane.db import DbSession
 from keyplane.keys import service
-from keyplane.keys.schemas import KeyCreate, KeyUpdate
-from keyplane.kit.jsonapi import account_base, created, document, listing, resource, to_one
+from keyplane.keys.schemas import (
+    KEY_LIST,
+    POOL_LIST,
+    KeyCreate,
+    KeyFilters,
+    KeyUpdate,
+    parse_key_list,
+    parse_pool_list,
+)
+from keyplane.kit.jsonapi import account_base, created, document, list_query, listing, resource, to_one
+from keyplane.kit.paging import Listed
 from keyplane.kit.timefmt import iso
 from keyplane.models import PoolKey
 from keyplane.policies.endpoints import policy_resource
 from keyplane.products.endpoints import product_resource
 
 router = APIRouter(tags=["Keys"])
+KeyList = Annotated[Listed[KeyFilters], Depends(list_query(KEY_LIST, parse_key_list))]
+PoolList = Annotated[Listed[None], Depends(list_query(POOL_LIST, parse_pool_list))]
 
 
 def key_resource(record: PoolKey) -> dict[str, Any]:
@@ -48,15 +59,12 @@ async def create_key(
 
 @router.get("/keys")
 async def list_keys(
-    request: Request,
-    session: DbSession,
-    bearer: LicensingBearer,
-    product: Annotated[str | None, Query(description="Only this product's keys")] = None,
-    policy: Annotated[str | None, Query(description="Only this policy's keys")] = None,
+    request: Request, session: DbSession, bearer: LicensingBearer, asked: KeyList
 ) -> JSONResponse:
-    """Keys the bearer may see, newest first (a product token sees its product's)."""
-    page = await service.listing(session, request, bearer, product=product, policy=policy)
-    return listing(request, [key_resource(k) for k in page.items], page.links)
+    """Keys the bearer may see, newest first (a product token sees its product's); filters
+    ``product`` and ``policy``."""
+    page = await service.listing(session, bearer, asked)
+    return listing(request, [key_resource(k) for k in page.items], page)
 
 
 @router.get("/keys/{key}")
@@ -100,11 +108,11 @@ async def key_policy(request: Request, key: str, session: DbSession, bearer: Lic
 
 @router.get("/policies/{policy}/pool")
 async def list_pool(
-    request: Request, policy: str, session: DbSession, bearer: LicensingBearer
+    request: Request, policy: str, session: DbSession, bearer: LicensingBearer, asked: PoolList
 ) -> JSONResponse:
     """A policy's unused keys, newest first (empty for an unpooled policy)."""
-    page = await service.pool(session, request, bearer, policy)
-    return listing(request, [key_resource(k) for k in page.items], page.links)
+    page = await service.pool(session, bearer, policy, asked)
+    return listing(request, [key_resource(k) for k in page.items], page)
 
 
 @router.get("/policies/{policy}/pool/{key}")

@@ -6,11 +6,13 @@ import contextlib
 import hashlib
 import uuid
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import ColumnElement, delete, exists, false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.keys.schemas import KeyFilters
+from keyplane.kit import paging
 from keyplane.licensing.keystrings import digest
-from keyplane.models import License, PoolKey
+from keyplane.models import License, Policy, PoolKey
 
 
 async def key_taken(
@@ -83,3 +85,26 @@ async def pop(session: AsyncSession, policy_id: uuid.UUID) -> PoolKey | None:
         .execution_options(synchronize_session=False)
     )
     return (await session.scalars(statement)).first()
+
+
+async def page(
+    session: AsyncSession, visible: list[ColumnElement[bool]], filters: KeyFilters, paged: paging.Paging
+) -> paging.Page[PoolKey]:
+    """A page of the keys in view that pass ``filters``."""
+    conditions = list(visible)
+    if filters.product is not None:
+        conditions.append(PoolKey.product_id == filters.product)
+    if filters.policy is not None:
+        conditions.append(PoolKey.policy_id == filters.policy)
+    return await paging.fetch(session, paged, select(PoolKey), PoolKey.id, conditions)
+
+
+async def pool_page(session: AsyncSession, policy: Policy, paged: paging.Paging) -> paging.Page[PoolKey]:
+    """A page of a policy's pool. Keys only ever join a pooled policy; an unpooled one's pool
+    is empty by definition."""
+    conditions = [PoolKey.policy_id == policy.id, true() if policy.use_pool else false()]
+    return await paging.fetch(session, paged, select(PoolKey), PoolKey.id, conditions)
+
+
+async def in_pool(session: AsyncSession, policy: Policy, key_id: uuid.UUID) -> PoolKey | None:
+    return await session.scalar(select(PoolKey).where(PoolKey.policy_id == policy.id, PoolKey.id == key_id))

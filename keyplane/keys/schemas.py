@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import Field
 
+from keyplane.kit.paging import listing_spec, no_filters, parser
+from keyplane.kit.query import Items, Param, Spec, identifier, last
 from keyplane.kit.schemas import StrictInput
 from keyplane.licensing.schemas import PolicyRelationship
 
@@ -46,3 +50,31 @@ class KeyCreate(StrictInput):
 
 class KeyUpdate(StrictInput):
     data: KeyUpdateData
+
+
+# -- the list's filters (Keygen's ``has_scope`` on keys) ------------------------------------
+
+KEY_LIST: Spec = listing_spec(
+    Param("product", "Only this product's keys (its id)"),
+    Param("policy", "Only this policy's keys (its id)"),
+)
+POOL_LIST: Spec = listing_spec()
+"""``/policies/{id}/pool`` takes paging alone, as Keygen's route does."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFilters:
+    product: uuid.UUID | None = None
+    policy: uuid.UUID | None = None
+
+
+def key_filters(items: Items) -> KeyFilters:
+    product, policy = last(items, "product"), last(items, "policy")
+    return KeyFilters(
+        product=None if product is None else identifier(product, "product"),
+        policy=None if policy is None else identifier(policy, "policy"),
+    )
+
+
+parse_key_list = parser(KEY_LIST, key_filters)
+parse_pool_list = parser(POOL_LIST, no_filters)

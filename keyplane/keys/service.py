@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import Request
-from sqlalchemy import false, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
 from keyplane.errors import InvalidResource, Unprocessable
 from keyplane.keys import repository
+from keyplane.keys.schemas import KeyFilters
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid
 from keyplane.licensing.access import Action, authorize, view
@@ -95,17 +94,10 @@ async def get(session: AsyncSession, bearer: Bearer, ref: str) -> PoolKey:
 
 
 async def listing(
-    session: AsyncSession, request: Request, bearer: Bearer, *, product: str | None, policy: str | None
+    session: AsyncSession, bearer: Bearer, asked: paging.Listed[KeyFilters]
 ) -> paging.Page[PoolKey]:
     authorize(bearer, "keys", Action.READ)
-    conditions = view(bearer, PoolKey)
-    if product is not None:
-        conditions.append(PoolKey.product_id == as_uuid(product))
-    if policy is not None:
-        conditions.append(PoolKey.policy_id == as_uuid(policy))
-    return await paging.fetch(
-        session, request, paging.parse(request), select(PoolKey), PoolKey.id, conditions
-    )
+    return await repository.page(session, view(bearer, PoolKey), asked.filters, asked.paging)
 
 
 async def update(session: AsyncSession, bearer: Bearer, ref: str, key: str | None, sent: bool) -> PoolKey:
@@ -144,16 +136,12 @@ async def related(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Prod
 
 
 async def pool(
-    session: AsyncSession, request: Request, bearer: Bearer, policy_ref: str
+    session: AsyncSession, bearer: Bearer, policy_ref: str, asked: paging.Listed[None]
 ) -> paging.Page[PoolKey]:
     """``GET /policies/{id}/pool``: the policy's unused keys (none for an unpooled policy)."""
     policy = await find(session, bearer, Policy, policy_ref, "policy")
     authorize(bearer, "pool", Action.READ)
-    # Keys can only ever join a pooled policy; an unpooled one's pool is empty by definition.
-    conditions = [PoolKey.policy_id == policy.id, true() if policy.use_pool else false()]
-    return await paging.fetch(
-        session, request, paging.parse(request), select(PoolKey), PoolKey.id, conditions
-    )
+    return await repository.pool_page(session, policy, asked.paging)
 
 
 async def pool_key(session: AsyncSession, bearer: Bearer, policy_ref: str, key_ref: str) -> PoolKey:
@@ -162,9 +150,7 @@ async def pool_key(session: AsyncSession, bearer: Bearer, policy_ref: str, key_r
     key_id = as_uuid(key_ref)
     record = None
     if policy.use_pool and key_id is not None:
-        record = await session.scalar(
-            select(PoolKey).where(PoolKey.policy_id == policy.id, PoolKey.id == key_id)
-        )
+        record = await repository.in_pool(session, policy, key_id)
     if record is None:
         raise not_found("key")
     return record

@@ -9,6 +9,7 @@ through ``later``, so neither can reach the database or a response.
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -36,3 +37,11 @@ def later(start: datetime, seconds: int, *, code: str, pointer: str) -> datetime
         return start + timedelta(seconds=seconds)
     except OverflowError:
         raise InvalidResource(OUT_OF_RANGE, code, pointer=pointer) from None
+
+
+def add_months(when: datetime, months: int) -> datetime:
+    """``when`` moved by whole calendar months, the day clamped to the month's last (a
+    ``ValueError`` past the year 9999 or before the year 1)."""
+    month = when.month - 1 + months
+    year, month = when.year + month // 12, month % 12 + 1
+    return when.replace(year=year, month=month, day=min(when.day, calendar.monthrange(year, month)[1]))

@@ -1,11 +1,17 @@
-"""JSON:API documents as Keygen shapes them, and the media-type answer to ``Accept``."""
+"""JSON:API documents as Keygen shapes them, the media-type answer to ``Accept``, and the
+edge of every list: its query string parsed into typed values, its page links.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.responses import JSONResponse
+
+T = TypeVar("T")
 
 JSONAPI = "application/vnd.api+json"
 JSON = "application/json"
@@ -50,9 +56,61 @@ def created(request: Request, resource: dict[str, Any]) -> JSONResponse:
     return document(request, resource, 201, headers={"Location": resource["links"]["self"]})
 
 
-def listing(request: Request, data: list[dict[str, Any]], links: dict[str, Any] | None) -> JSONResponse:
-    """A list document; paged lists carry Keygen's top-level ``links`` (with ``meta``)."""
+class Paged(Protocol):
+    """A page of a list (``keyplane.kit.paging.Page``): it knows its links."""
+
+    def links(self, path: str, query: Sequence[tuple[str, str]]) -> dict[str, Any] | None: ...
+
+
+def listing(request: Request, data: list[dict[str, Any]], page: Paged) -> JSONResponse:
+    """A list document; paged lists carry Keygen's top-level ``links`` (with ``meta``), made
+    from the page and the request's own path and query."""
+    links = page.links(request.url.path, request.query_params.multi_items())
     return document(request, data) if links is None else document(request, data, links=links)
+
+
+class Declared(Protocol):
+    """A query parameter a list declares (``keyplane.kit.query.Param``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def many(self) -> bool: ...
+
+
+class Declaring(Protocol):
+    @property
+    def params(self) -> Sequence[Declared]: ...
+
+
+def list_query(spec: Declaring, parse: Callable[[Sequence[tuple[str, str]]], T]) -> Callable[..., T]:
+    """A route dependency: the request's query string, parsed by ``parse`` (which refuses what
+    ``spec`` does not declare) into the typed value the service takes.
+
+    Its signature declares every parameter of ``spec`` (an optional string, or a list of them
+    for a repeatable one), so the OpenAPI document lists them; the values FastAPI reads into
+    it are not used: ``parse`` reads the query string itself (bracketed names, families and
+    repeats included), so one set of rules decides, whatever FastAPI would have coerced.
+    """
+
+    def dependency(request: Request, **_declared: object) -> T:
+        return parse(request.query_params.multi_items())
+
+    parameters = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
+    for index, param in enumerate(spec.params):
+        default = Query(None, alias=param.name, description=param.description)
+        parameters.append(
+            inspect.Parameter(
+                f"q{index}",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=default,
+                annotation=list[str] | None if param.many else str | None,
+            )
+        )
+    dependency.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return dependency
 
 
 def resource(

@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane.auth.dependencies import LicensingBearer
 from keyplane.db import DbSession
 from keyplane.kit import clock
-from keyplane.kit.jsonapi import account_base, created, document, listing, resource, to_many, to_one
+from keyplane.kit.jsonapi import (
+    account_base,
+    created,
+    document,
+    list_query,
+    listing,
+    resource,
+    to_many,
+    to_one,
+)
+from keyplane.kit.paging import Listed
 from keyplane.kit.timefmt import iso, iso_or_none
 from keyplane.licenses import service
-from keyplane.licenses.schemas import LicenseCreate, LicenseUpdate, OwnerChange, PolicyChange
+from keyplane.licenses.schemas import (
+    LICENSE_LIST,
+    POLICY_LICENSE_LIST,
+    PRODUCT_LICENSE_LIST,
+    LicenseCreate,
+    LicenseFilters,
+    LicenseUpdate,
+    OwnerChange,
+    PolicyChange,
+    parse_license_list,
+    parse_policy_license_list,
+    parse_product_license_list,
+)
 from keyplane.licenses.status import next_check_in, status
 from keyplane.models import License, Policy
 from keyplane.policies import service as policies
@@ -23,6 +46,13 @@ from keyplane.products.endpoints import product_resource
 from keyplane.users.endpoints import user_resource
 
 router = APIRouter(tags=["Licenses"])
+LicenseList = Annotated[Listed[LicenseFilters], Depends(list_query(LICENSE_LIST, parse_license_list))]
+PolicyLicenseList = Annotated[
+    Listed[LicenseFilters], Depends(list_query(POLICY_LICENSE_LIST, parse_policy_license_list))
+]
+ProductLicenseList = Annotated[
+    Listed[LicenseFilters], Depends(list_query(PRODUCT_LICENSE_LIST, parse_product_license_list))
+]
 _LIMITS = ("machines", "processes", "users", "cores", "memory", "disk", "uses")
 
 
@@ -73,12 +103,12 @@ def license_resource(license: License, policy: Policy) -> dict[str, Any]:
 
 
 async def _listing(
-    request: Request, session: DbSession, bearer: LicensingBearer, filters: dict[str, str | None]
+    request: Request, session: DbSession, bearer: LicensingBearer, asked: Listed[LicenseFilters]
 ) -> JSONResponse:
-    page = await service.listing(session, request, bearer, filters)
+    page = await service.listing(session, bearer, asked)
     found = await service.policies_of(session, page.items)
     data = [license_resource(item, found[item.policy_id]) for item in page.items]
-    return listing(request, data, page.links)
+    return listing(request, data, page)
 
 
 @router.post("/licenses", status_code=201)
@@ -100,20 +130,13 @@ async def create_license(
 
 @router.get("/licenses")
 async def list_licenses(
-    request: Request,
-    session: DbSession,
-    bearer: LicensingBearer,
-    product: Annotated[str | None, Query(description="Only this product's licenses")] = None,
-    policy: Annotated[str | None, Query(description="Only this policy's licenses")] = None,
-    owner: Annotated[str | None, Query(description="Only licenses owned by this user (id or email)")] = None,
-    user: Annotated[str | None, Query(description="Same as owner")] = None,
-    status: Annotated[
-        str | None, Query(description="ACTIVE, INACTIVE, EXPIRING, EXPIRED, SUSPENDED, BANNED")
-    ] = None,
+    request: Request, session: DbSession, bearer: LicensingBearer, asked: LicenseList
 ) -> JSONResponse:
-    """Licenses the bearer may see, newest first."""
-    filters = {"product": product, "policy": policy, "owner": owner, "user": user, "status": status}
-    return await _listing(request, session, bearer, filters)
+    """Licenses the bearer may see, newest first, narrowed by Keygen's filters (every one
+    given applies): ``product``, ``policy``, ``owner``/``user``, ``machine``, ``status``,
+    ``metadata[key]``, ``expires[in|before|after|on]``, ``suspended``, ``expired``,
+    ``expiring``, ``unassigned``/``assigned``, ``activated``."""
+    return await _listing(request, session, bearer, asked)
 
 
 @router.get("/licenses/{license}")
@@ -189,17 +212,19 @@ async def change_license_owner(
 
 @router.get("/policies/{policy}/licenses")
 async def policy_licenses(
-    request: Request, policy: str, session: DbSession, bearer: LicensingBearer
+    request: Request, policy: str, session: DbSession, bearer: LicensingBearer, asked: PolicyLicenseList
 ) -> JSONResponse:
-    """A policy's licenses, newest first."""
-    await policies.get(session, bearer, policy)
-    return await _listing(request, session, bearer, {"policy": policy})
+    """A policy's licenses, newest first (filters ``product``, ``user``, ``suspended``)."""
+    found = await policies.get(session, bearer, policy)
+    narrowed = Listed(asked.paging, dataclasses.replace(asked.filters, policy=found.id))
+    return await _listing(request, session, bearer, narrowed)
 
 
 @router.get("/products/{product}/licenses")
 async def product_licenses(
-    request: Request, product: str, session: DbSession, bearer: LicensingBearer
+    request: Request, product: str, session: DbSession, bearer: LicensingBearer, asked: ProductLicenseList
 ) -> JSONResponse:
-    """A product's licenses, newest first."""
-    await products.get(session, bearer, product)
-    return await _listing(request, session, bearer, {"product": product})
+    """A product's licenses, newest first (filters ``policy``, ``user``, ``suspended``)."""
+    found = await products.get(session, bearer, product)
+    narrowed = Listed(asked.paging, dataclasses.replace(asked.filters, product=found.id))
+    return await _listing(request, session, bearer, narrowed)

@@ -5,14 +5,19 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.kit import paging
+from keyplane.kit.ids import as_uuid
+from keyplane.licenses.schemas import Expires, LicenseFilters
+from keyplane.licenses.status import condition, has_expired, is_expiring
+from keyplane.licensing import metadata
 from keyplane.licensing.keystrings import digest
-from keyplane.models import License, User
+from keyplane.models import License, Machine, Policy, User
 
 
 async def by_id_or_key(
@@ -73,3 +78,86 @@ async def touch_validated(session: AsyncSession, validations: Iterable[tuple[uui
     rows = [{"validated_id": license_id, "validated_at": when} for license_id, when in validations]
     if rows:
         await session.execute(_VALIDATED, rows)
+
+
+def _owned_by(ref: str, account_id: uuid.UUID) -> ColumnElement[bool]:
+    """Licenses of the user named by id or email (an unknown user owns none)."""
+    user_id = as_uuid(ref)
+    if user_id is not None:
+        return License.owner_id == user_id
+    owner = select(User.id).where(User.account_id == account_id, User.email == ref.strip().lower())
+    return License.owner_id.in_(owner.scalar_subquery())
+
+
+def _window(expires: Expires, now: datetime) -> list[ColumnElement[bool]]:
+    """Keygen's ``expires[...]``: not yet expired, and within every bound given."""
+    conditions: list[ColumnElement[bool]] = [License.expiry.is_not(None)]
+    if expires.on is not None:
+        start = datetime(expires.on.year, expires.on.month, expires.on.day, tzinfo=now.tzinfo)
+        conditions += [License.expiry >= start, License.expiry < start + timedelta(days=1)]
+    else:
+        conditions.append(License.expiry >= now)
+    if expires.within is not None:
+        conditions.append(License.expiry <= expires.within.after(now))
+    if expires.before is not None:
+        conditions.append(License.expiry <= expires.before)
+    if expires.after is not None:
+        conditions.append(License.expiry >= expires.after)
+    return conditions
+
+
+async def page(
+    session: AsyncSession,
+    visible: list[ColumnElement[bool]],
+    account_id: uuid.UUID,
+    filters: LicenseFilters,
+    paged: paging.Paging,
+    now: datetime,
+) -> paging.Page[License]:
+    """A page of the licenses in view that pass ``filters``, all of them applied in SQL."""
+    conditions = list(visible)
+    if filters.product is not None:
+        conditions.append(License.product_id == filters.product)
+    if filters.policy is not None:
+        conditions.append(License.policy_id == filters.policy)
+    if filters.owner is not None:
+        conditions.append(_owned_by(filters.owner, account_id))
+    if filters.machine is not None:
+        machine_id = as_uuid(filters.machine)
+        named = Machine.fingerprint == filters.machine
+        if machine_id is not None:
+            named = or_(Machine.id == machine_id, named)
+        conditions.append(exists().where(Machine.license_id == License.id, named))
+    if filters.status is not None:
+        conditions.append(condition(filters.status, now))
+    dialect = session.get_bind().dialect.name
+    for key, value in filters.metadata:
+        conditions.append(metadata.matches(License.meta, key, value, dialect))
+    if filters.expires is not None:
+        conditions += _window(filters.expires, now)
+    if filters.suspended is not None:
+        conditions.append(License.suspended.is_(filters.suspended))
+    if filters.expired is not None:
+        conditions.append(has_expired(now) if filters.expired else ~has_expired(now))
+    if filters.expiring is not None:
+        conditions.append(is_expiring(now) if filters.expiring else ~is_expiring(now))
+    for assigned in (filters.assigned, None if filters.unassigned is None else not filters.unassigned):
+        if assigned is not None:
+            conditions.append(License.owner_id.is_not(None) if assigned else License.owner_id.is_(None))
+    if filters.activated is not None:
+        activated = exists().where(Machine.license_id == License.id)
+        conditions.append(activated if filters.activated else ~activated)
+    return await paging.fetch(session, paged, select(License), License.id, conditions)
+
+
+async def policies(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Policy]:
+    """The policies with these ids."""
+    rows = await session.scalars(select(Policy).where(Policy.id.in_(set(ids))))
+    return {policy.id: policy for policy in rows}
+
+
+async def policy(
+    session: AsyncSession, conditions: list[ColumnElement[bool]], policy_id: uuid.UUID
+) -> Policy | None:
+    """A policy by id, among those ``conditions`` allow."""
+    return await session.scalar(select(Policy).where(*conditions, Policy.id == policy_id))

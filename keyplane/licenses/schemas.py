@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import Field, model_validator
 
 from keyplane.kit.instants import Instant
+from keyplane.kit.paging import listing_spec, parser
+from keyplane.kit.query import (
+    Items,
+    Param,
+    Span,
+    Spec,
+    boolean,
+    choice,
+    family,
+    identifier,
+    instant,
+    last,
+    metadata,
+    reference,
+    refuse,
+    span,
+)
 from keyplane.kit.schemas import StrictInput
+from keyplane.licenses.status import STATUSES
 from keyplane.licensing.schemas import (
     Count,
     Metadata,
@@ -93,3 +114,114 @@ class OwnerChange(StrictInput):
     """``PUT /licenses/{id}/owner`` (null takes the owner away)."""
 
     data: UserIdentifier | None
+
+
+# -- the list's filters (Keygen's ``has_scope`` on licenses that this model can answer) -------
+
+_FILTERS = (
+    Param("product", "Only this product's licenses (its id)"),
+    Param("policy", "Only this policy's licenses (its id)"),
+    Param("owner", "Only licenses owned by this user (id or email)"),
+    Param("user", "Same as owner"),
+    Param("machine", "Only the license of this machine (its id or fingerprint)"),
+    Param("status", f"One of {', '.join(STATUSES)}"),
+    Param("metadata[key]", "Only licenses whose metadata has this key with this value", family=True),
+    Param("expires[in]", "Expiring within this span from now: 3d, 2w, 1m, 1y, T12H or seconds"),
+    Param("expires[within]", "Same as expires[in]"),
+    Param("expires[before]", "Not yet expired, expiring before this time (ISO 8601 or epoch seconds)"),
+    Param("expires[after]", "Not yet expired, expiring after this time (ISO 8601 or epoch seconds)"),
+    Param("expires[on]", "Expiring on this day (YYYY-MM-DD, UTC)"),
+    Param("suspended", "true or false"),
+    Param("expired", "true: past their expiry; false: not expired (or no expiry)"),
+    Param("expiring", "true: expiring within 3 days; false: not"),
+    Param("unassigned", "true: without an owner; false: with one"),
+    Param("assigned", "true: with an owner; false: without one"),
+    Param("activated", "true: with at least one machine; false: with none"),
+)
+LICENSE_LIST: Spec = listing_spec(*_FILTERS)
+POLICY_LICENSE_LIST: Spec = listing_spec(*(p for p in _FILTERS if p.name in ("product", "user", "suspended")))
+"""``/policies/{id}/licenses`` takes what Keygen's route does: product, user, suspended."""
+PRODUCT_LICENSE_LIST: Spec = listing_spec(*(p for p in _FILTERS if p.name in ("policy", "user", "suspended")))
+"""``/products/{id}/licenses`` takes what Keygen's route does: policy, user, suspended."""
+
+
+@dataclass(frozen=True, slots=True)
+class Expires:
+    """``expires[...]``: licenses not yet expired whose expiry falls in the window (every
+    bound given applies)."""
+
+    within: Span | None = None
+    before: datetime | None = None
+    after: datetime | None = None
+    on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseFilters:
+    product: uuid.UUID | None = None
+    policy: uuid.UUID | None = None
+    owner: str | None = None
+    machine: str | None = None
+    status: str | None = None
+    metadata: tuple[tuple[str, str], ...] = ()
+    expires: Expires | None = None
+    suspended: bool | None = None
+    expired: bool | None = None
+    expiring: bool | None = None
+    assigned: bool | None = None
+    unassigned: bool | None = None
+    activated: bool | None = None
+
+
+def _day(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise refuse(name, f"must be a date, YYYY-MM-DD (got {value!r})") from None
+
+
+def _expires(items: Items) -> Expires | None:
+    given = dict(family(items, "expires"))
+    if last(items, "expires") is not None:
+        raise refuse("expires", "must be an object: expires[in], [before], [after] or [on]")
+    if not given:
+        return None
+    within = given.get("in", given.get("within"))
+    name = "expires[in]" if "in" in given else "expires[within]"
+    return Expires(
+        within=None if within is None else span(within, name),
+        before=None if "before" not in given else instant(given["before"], "expires[before]"),
+        after=None if "after" not in given else instant(given["after"], "expires[after]"),
+        on=None if "on" not in given else _day(given["on"], "expires[on]"),
+    )
+
+
+def _flag(items: Items, name: str) -> bool | None:
+    value = last(items, name)
+    return None if value is None else boolean(value, name)
+
+
+def license_filters(items: Items) -> LicenseFilters:
+    product, policy = last(items, "product"), last(items, "policy")
+    owner_name = "owner" if last(items, "owner") is not None else "user"
+    owner, machine, status = last(items, owner_name), last(items, "machine"), last(items, "status")
+    return LicenseFilters(
+        product=None if product is None else identifier(product, "product"),
+        policy=None if policy is None else identifier(policy, "policy"),
+        owner=None if owner is None else reference(owner, owner_name),
+        machine=None if machine is None else reference(machine, "machine"),
+        status=None if status is None else choice(status, STATUSES, "status"),
+        metadata=metadata(items),
+        expires=_expires(items),
+        suspended=_flag(items, "suspended"),
+        expired=_flag(items, "expired"),
+        expiring=_flag(items, "expiring"),
+        assigned=_flag(items, "assigned"),
+        unassigned=_flag(items, "unassigned"),
+        activated=_flag(items, "activated"),
+    )
+
+
+parse_license_list = parser(LICENSE_LIST, license_filters)
+parse_policy_license_list = parser(POLICY_LICENSE_LIST, license_filters)
+parse_product_license_list = parser(PRODUCT_LICENSE_LIST, license_filters)

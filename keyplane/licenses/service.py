@@ -9,8 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from fastapi import Request
-from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,9 +26,10 @@ from keyplane.licenses.schemas import (
     LicenseAttributes,
     LicenseCreateAttributes,
     LicenseCreateRelationships,
+    LicenseFilters,
 )
 from keyplane.licenses.signed_keys import signed_key
-from keyplane.licenses.status import STATUSES, condition, protected
+from keyplane.licenses.status import protected
 from keyplane.licensing import keystrings
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import not_found, target
@@ -209,33 +208,15 @@ async def policies_of(session: AsyncSession, licenses: Sequence[License]) -> dic
     ids = {license.policy_id for license in licenses}
     if not ids:
         return {}
-    rows = await session.scalars(select(Policy).where(Policy.id.in_(ids)))
-    return {policy.id: policy for policy in rows}
+    return await repository.policies(session, ids)
 
 
 async def listing(
-    session: AsyncSession, request: Request, bearer: Bearer, filters: dict[str, str | None]
+    session: AsyncSession, bearer: Bearer, asked: paging.Listed[LicenseFilters]
 ) -> paging.Page[License]:
     authorize(bearer, "licenses", Action.READ)
-    conditions: list[ColumnElement[bool]] = view(bearer, License)
-    if filters.get("product") is not None:
-        conditions.append(License.product_id == as_uuid(filters["product"] or ""))
-    if filters.get("policy") is not None:
-        conditions.append(License.policy_id == as_uuid(filters["policy"] or ""))
-    owner_ref = filters.get("owner") or filters.get("user")
-    if owner_ref is not None:
-        owner = await repository.user_by_ref(session, bearer.account.id, owner_ref)
-        # An unknown owner matches nothing (``owner_id == None`` would match ownerless licenses).
-        conditions.append(License.owner_id == owner.id if owner else false())
-    wanted = filters.get("status")
-    if wanted is not None:
-        if wanted.upper() not in STATUSES:
-            raise BadRequest(
-                f"must be one of: {', '.join(STATUSES)}", "PARAMETERS_INVALID", parameter="status"
-            )
-        conditions.append(condition(wanted.upper(), clock.now()))
-    return await paging.fetch(
-        session, request, paging.parse(request), select(License), License.id, conditions
+    return await repository.page(
+        session, view(bearer, License), bearer.account.id, asked.filters, asked.paging, clock.now()
     )
 
 
@@ -278,7 +259,7 @@ async def change_policy(
     target_id = as_uuid(policy_ref)
     target = None
     if target_id is not None:
-        target = await session.scalar(select(Policy).where(*view(bearer, Policy), Policy.id == target_id))
+        target = await repository.policy(session, view(bearer, Policy), target_id)
     if target is None:
         raise InvalidResource("must exist", "POLICY_NOT_FOUND", pointer="/data")
     if target.product_id != current.product_id:

@@ -7,11 +7,11 @@ banned users, which Keyplane does not have.)
 
 from __future__ import annotations
 
-import calendar
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, false, not_, or_
 
+from keyplane.kit.instants import add_months
 from keyplane.models import License, Policy
 
 STATUSES = ("ACTIVE", "INACTIVE", "EXPIRING", "EXPIRED", "SUSPENDED", "BANNED")
@@ -42,13 +42,21 @@ def _quiet_since(cutoff: datetime) -> ColumnElement[bool]:
     return and_(License.created_at < cutoff, *(or_(event.is_(None), event < cutoff) for event in events))
 
 
+def has_expired(now: datetime) -> ColumnElement[bool]:
+    """SQL for an expiry that has passed (whatever else holds: Keygen's ``expired`` filter)."""
+    return and_(License.expiry.is_not(None), License.expiry <= now)
+
+
+def is_expiring(now: datetime) -> ColumnElement[bool]:
+    """SQL for an expiry within ``EXPIRING_WITHIN`` from now (Keygen's ``expiring`` filter)."""
+    return and_(License.expiry.is_not(None), License.expiry > now, License.expiry <= now + EXPIRING_WITHIN)
+
+
 def condition(wanted: str, now: datetime) -> ColumnElement[bool]:
     """SQL that holds exactly for licenses whose ``status(…, now)`` is ``wanted``."""
     suspended = License.suspended.is_(True)
-    expired = and_(License.expiry.is_not(None), License.expiry <= now)
-    expiring = and_(
-        License.expiry.is_not(None), License.expiry > now, License.expiry <= now + EXPIRING_WITHIN
-    )
+    expired = has_expired(now)
+    expiring = is_expiring(now)
     inactive = _quiet_since(now - INACTIVE_AFTER)
     match wanted:
         case "SUSPENDED":
@@ -64,12 +72,6 @@ def condition(wanted: str, now: datetime) -> ColumnElement[bool]:
     return false()
 
 
-def _add_months(when: datetime, months: int) -> datetime:
-    month = when.month - 1 + months
-    year, month = when.year + month // 12, month % 12 + 1
-    return when.replace(year=year, month=month, day=min(when.day, calendar.monthrange(year, month)[1]))
-
-
 def check_in_due(license: License, policy: Policy) -> datetime | None:
     """When the next check-in is due: an interval after the last one (or after creation)."""
     if not policy.require_check_in or policy.check_in_interval is None:
@@ -82,8 +84,8 @@ def check_in_due(license: License, policy: Policy) -> datetime | None:
         case "WEEK":
             return since + timedelta(weeks=count)
         case "MONTH":
-            return _add_months(since, count)
-    return _add_months(since, 12 * count)
+            return add_months(since, count)
+    return add_months(since, 12 * count)
 
 
 def next_check_in(license: License, policy: Policy) -> datetime | None:

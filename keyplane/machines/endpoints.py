@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane.auth.dependencies import LicensingBearer
 from keyplane.db import DbSession
 from keyplane.kit import clock
-from keyplane.kit.jsonapi import account_base, created, document, listing, resource, to_one
+from keyplane.kit.jsonapi import account_base, created, document, list_query, listing, resource, to_one
+from keyplane.kit.paging import Listed
 from keyplane.kit.timefmt import iso, iso_or_none
 from keyplane.licenses import service as licenses
 from keyplane.licenses.endpoints import license_resource
 from keyplane.machines import heartbeat, service
-from keyplane.machines.schemas import MachineCreate, MachineUpdate
+from keyplane.machines.schemas import (
+    LICENSE_MACHINE_LIST,
+    MACHINE_LIST,
+    MachineCreate,
+    MachineFilters,
+    MachineUpdate,
+    parse_license_machine_list,
+    parse_machine_list,
+)
 from keyplane.models import Machine, Policy, User
 from keyplane.products.endpoints import product_resource
 from keyplane.users.endpoints import user_resource
 
 router = APIRouter(tags=["Machines"])
+MachineList = Annotated[Listed[MachineFilters], Depends(list_query(MACHINE_LIST, parse_machine_list))]
+LicenseMachineList = Annotated[
+    Listed[MachineFilters], Depends(list_query(LICENSE_MACHINE_LIST, parse_license_machine_list))
+]
 
 
 def machine_resource(machine: Machine, policy: Policy) -> dict[str, Any]:
@@ -79,35 +93,31 @@ async def activate_machine(
 
 
 async def _list(
-    request: Request, session: DbSession, bearer: LicensingBearer, filters: dict[str, str | None]
+    request: Request, session: DbSession, bearer: LicensingBearer, asked: Listed[MachineFilters]
 ) -> JSONResponse:
-    page, policies = await service.listing(session, request, bearer, filters)
+    page, policies = await service.listing(session, bearer, asked)
     data = [machine_resource(machine, policies[machine.license_id]) for machine in page.items]
-    return listing(request, data, page.links)
+    return listing(request, data, page)
 
 
 @router.get("/machines")
 async def list_machines(
-    request: Request,
-    session: DbSession,
-    bearer: LicensingBearer,
-    license: Annotated[str | None, Query(description="Only this license's machines (id or key)")] = None,
-    fingerprint: Annotated[str | None, Query(description="Only machines with this fingerprint")] = None,
-    product: Annotated[str | None, Query(description="Only this product's machines")] = None,
+    request: Request, session: DbSession, bearer: LicensingBearer, asked: MachineList
 ) -> JSONResponse:
-    """Machines the bearer may see, newest first."""
-    return await _list(
-        request, session, bearer, {"license": license, "fingerprint": fingerprint, "product": product}
-    )
+    """Machines the bearer may see, newest first, narrowed by Keygen's filters (every one
+    given applies): ``fingerprint``, ``ip``, ``hostname``, ``product``, ``policy``,
+    ``license``, ``key``, ``owner``, ``user``, ``metadata[key]``."""
+    return await _list(request, session, bearer, asked)
 
 
 @router.get("/licenses/{license}/machines")
 async def license_machines(
-    request: Request, license: str, session: DbSession, bearer: LicensingBearer
+    request: Request, license: str, session: DbSession, bearer: LicensingBearer, asked: LicenseMachineList
 ) -> JSONResponse:
-    """A license's machines, newest first."""
+    """A license's machines, newest first (filters ``fingerprint``, ``product``, ``user``)."""
     found, _ = await licenses.get(session, bearer, license)
-    return await _list(request, session, bearer, {"license": str(found.id)})
+    narrowed = Listed(asked.paging, dataclasses.replace(asked.filters, license_id=found.id))
+    return await _list(request, session, bearer, narrowed)
 
 
 @router.get("/machines/{machine}")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import Field
 
+from keyplane.kit.paging import listing_spec, parser
+from keyplane.kit.query import Items, Param, Spec, identifier, last, metadata, reference
 from keyplane.kit.schemas import StrictInput
 from keyplane.licensing.schemas import LicenseRelationship, Metadata, Name, UserRelationship
 
@@ -51,3 +55,65 @@ class MachineCreate(StrictInput):
 
 class MachineUpdate(StrictInput):
     data: MachineUpdateData
+
+
+# -- the list's filters (Keygen's ``has_scope`` on machines that this model can answer) -------
+
+_FILTERS = (
+    Param("fingerprint", "Only machines with this fingerprint"),
+    Param("ip", "Only machines with this IP address"),
+    Param("hostname", "Only machines with this hostname"),
+    Param("product", "Only this product's machines (its id)"),
+    Param("policy", "Only machines on licenses of this policy (its id)"),
+    Param("license", "Only this license's machines (its id or key)"),
+    Param("key", "Only the machines of the license with this key"),
+    Param("owner", "Only machines owned by this user (id or email)"),
+    Param("user", "Only machines owned by this user, or on licenses it owns (id or email)"),
+    Param("metadata[key]", "Only machines whose metadata has this key with this value", family=True),
+)
+MACHINE_LIST: Spec = listing_spec(*_FILTERS)
+LICENSE_MACHINE_LIST: Spec = listing_spec(
+    *(p for p in _FILTERS if p.name in ("fingerprint", "product", "user"))
+)
+"""``/licenses/{id}/machines`` takes what Keygen's route does: fingerprint, product, user."""
+
+
+@dataclass(frozen=True, slots=True)
+class MachineFilters:
+    fingerprint: str | None = None
+    ip: str | None = None
+    hostname: str | None = None
+    product: uuid.UUID | None = None
+    policy: uuid.UUID | None = None
+    license: str | None = None
+    key: str | None = None
+    owner: str | None = None
+    user: str | None = None
+    metadata: tuple[tuple[str, str], ...] = ()
+    license_id: uuid.UUID | None = None
+    """Set by ``/licenses/{id}/machines`` (not a query parameter)."""
+
+
+def _text(items: Items, name: str) -> str | None:
+    value = last(items, name)
+    return None if value is None else reference(value, name)
+
+
+def machine_filters(items: Items) -> MachineFilters:
+    product, policy = last(items, "product"), last(items, "policy")
+    return MachineFilters(
+        fingerprint=_text(items, "fingerprint"),
+        ip=_text(items, "ip"),
+        hostname=_text(items, "hostname"),
+        product=None if product is None else identifier(product, "product"),
+        policy=None if policy is None else identifier(policy, "policy"),
+        license=_text(items, "license"),
+        key=_text(items, "key"),
+        owner=_text(items, "owner"),
+        user=_text(items, "user"),
+        metadata=metadata(items),
+    )
+
+
+parse_machine_list = parser(MACHINE_LIST, machine_filters)
+parse_license_machine_list = parser(LICENSE_MACHINE_LIST, machine_filters)

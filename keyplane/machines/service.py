@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 import uuid
 
-from fastapi import Request
-from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,8 +22,8 @@ from keyplane.licenses import repository as licenses
 from keyplane.licenses.status import protected
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import not_found, target
-from keyplane.machines import heartbeat
-from keyplane.machines.schemas import MachineAttributes, MachineCreateAttributes
+from keyplane.machines import heartbeat, repository
+from keyplane.machines.schemas import MachineAttributes, MachineCreateAttributes, MachineFilters
 from keyplane.models import License, Machine, Policy
 
 _FINGERPRINT = "/data/attributes/fingerprint"
@@ -75,7 +73,7 @@ async def _locked_license(session: AsyncSession, bearer: Bearer, ref: str) -> tu
         denied="You do not have permission to activate machines for this license",
     )
     # Serializes activations of this license (SQLite: the write lock already does).
-    locked = await session.scalar(select(License).where(License.id == found.id).with_for_update())
+    locked = await repository.lock_license(session, found.id)
     assert locked is not None
     policy = await session.get(Policy, locked.policy_id)
     assert policy is not None
@@ -87,10 +85,10 @@ async def _cull(session: AsyncSession, license: License, policy: Policy) -> None
     if not heartbeat.culls(policy):
         return
     now = clock.now()
-    machines = (await session.scalars(select(Machine).where(Machine.license_id == license.id))).all()
+    machines = await repository.of_license(session, license.id)
     dead = [m.id for m in machines if heartbeat.status(m, policy, now) == "DEAD"]
     if dead:
-        await session.execute(delete(Machine).where(Machine.id.in_(dead)))
+        await repository.delete_all(session, dead)
         touched(session, license.id)
 
 
@@ -104,19 +102,8 @@ async def _check_limits(
 ) -> None:
     """The license's machine, core, memory and disk limits with ``data`` added (or, on an
     update, standing in for ``replacing``'s values)."""
-    others = [Machine.license_id == license.id]
-    if replacing is not None:
-        others.append(Machine.id != replacing.id)
-    count, cores, memory, disk = (
-        await session.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(Machine.cores), 0),
-                func.coalesce(func.sum(Machine.memory), 0),
-                func.coalesce(func.sum(Machine.disk), 0),
-            ).where(*others)
-        )
-    ).one()
+    except_id = None if replacing is None else replacing.id
+    count, cores, memory, disk = await repository.usage(session, license.id, except_id)
     limit = machine_limit(license, policy)
     # The first machine is always accepted (Keygen's rule), whatever the limit says.
     if replacing is None and count and limit is not None and count >= limit:
@@ -164,23 +151,16 @@ async def activate(
             )
     scope = _uniqueness_scope(license, policy)
     await _cull(session, license, policy)
-    taken = select(Machine.id).where(
-        Machine.uniqueness_scope == scope, Machine.fingerprint == data.fingerprint
-    )
-    if await session.scalar(taken) is not None:
+    if await repository.fingerprint_taken(session, scope, data.fingerprint):
         where = _UNIQUE_IN[policy.machine_uniqueness_strategy]
         raise InvalidResource(
             f"has already been taken for {where}", "FINGERPRINT_TAKEN", pointer=_FINGERPRINT
         )
     fingerprint_id = as_uuid(data.fingerprint)
-    if fingerprint_id is not None:
-        clash = select(Machine.id).where(
-            Machine.account_id == license.account_id, Machine.id == fingerprint_id
+    if fingerprint_id is not None and await repository.id_taken(session, license.account_id, fingerprint_id):
+        raise InvalidResource(
+            "conflicts with an existing machine", "FINGERPRINT_CONFLICT", pointer=_FINGERPRINT
         )
-        if await session.scalar(clash) is not None:
-            raise InvalidResource(
-                "conflicts with an existing machine", "FINGERPRINT_CONFLICT", pointer=_FINGERPRINT
-            )
     await _check_limits(session, license, policy, data)
     machine = Machine(
         id=uuid7(),
@@ -217,24 +197,10 @@ async def find(
     session: AsyncSession, bearer: Bearer, ref: str, *, lock: bool = False
 ) -> tuple[Machine, Policy]:
     """A machine the bearer may see, by id or by fingerprint (the newest such), or 404."""
-    conditions = view(bearer, Machine)
-    machine_id = as_uuid(ref)
-    machine = None
-    candidates = [Machine.fingerprint == ref]
-    if machine_id is not None:
-        candidates.insert(0, Machine.id == machine_id)
-    for candidate in candidates:
-        statement = select(Machine).where(*conditions, candidate).order_by(Machine.id.desc()).limit(1)
-        if lock:
-            statement = statement.with_for_update()
-        machine = await session.scalar(statement)
-        if machine is not None:
-            break
+    machine = await repository.by_ref(session, view(bearer, Machine), ref, lock=lock)
     if machine is None:
         raise not_found("machine")
-    policy = await session.scalar(
-        select(Policy).join(License, License.policy_id == Policy.id).where(License.id == machine.license_id)
-    )
+    policy = await repository.policy_of(session, machine)
     assert policy is not None
     return machine, policy
 
@@ -246,27 +212,13 @@ async def get(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Machine,
 
 
 async def listing(
-    session: AsyncSession, request: Request, bearer: Bearer, filters: dict[str, str | None]
+    session: AsyncSession, bearer: Bearer, asked: paging.Listed[MachineFilters]
 ) -> tuple[paging.Page[Machine], dict[uuid.UUID, Policy]]:
     authorize(bearer, "machines", Action.READ)
-    conditions = view(bearer, Machine)
-    if filters.get("license") is not None:
-        license = await licenses.by_id_or_key(session, view(bearer, License), filters["license"] or "")
-        conditions.append(Machine.license_id == (license.id if license else uuid.UUID(int=0)))
-    if filters.get("fingerprint") is not None:
-        conditions.append(Machine.fingerprint == filters["fingerprint"])
-    if filters.get("product") is not None:
-        conditions.append(Machine.product_id == (as_uuid(filters["product"] or "") or uuid.UUID(int=0)))
-    page = await paging.fetch(
-        session, request, paging.parse(request), select(Machine), Machine.id, conditions
+    page = await repository.page(
+        session, view(bearer, Machine), bearer.account.id, asked.filters, asked.paging
     )
-    ids = {machine.license_id for machine in page.items}
-    policies: dict[uuid.UUID, Policy] = {}
-    if ids:
-        rows = await session.execute(
-            select(License.id, Policy).join(Policy, Policy.id == License.policy_id).where(License.id.in_(ids))
-        )
-        policies = {license_id: policy for license_id, policy in rows}
+    policies = await repository.policies_by_license(session, (machine.license_id for machine in page.items))
     return page, policies
 
 
@@ -282,7 +234,7 @@ async def update(
     machine, policy = await find(session, bearer, ref)
     authorize(bearer, "machines", Action.UPDATE, own=await _own(session, machine, policy))
     # The license row first, then the machine: the order activations lock in.
-    license = await session.scalar(select(License).where(License.id == machine.license_id).with_for_update())
+    license = await repository.lock_license(session, machine.license_id)
     assert license is not None
     await session.refresh(machine, with_for_update=True)
     sent = set(data.model_fields_set)

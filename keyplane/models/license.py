@@ -23,6 +23,8 @@ class License(Record):
         Index("ix_licenses_policy_id_id", "policy_id", "id"),
         Index("ix_licenses_product_id_id", "product_id", "id"),
         Index("ix_licenses_owner_id_id", "owner_id", "id"),
+        # The list filters on expiry (expires[...], expired, expiring, status).
+        Index("ix_licenses_account_id_expiry", "account_id", "expiry"),
     )
 
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

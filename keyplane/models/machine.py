@@ -22,6 +22,9 @@ class Machine(Record):
         Index("ix_machines_account_id_id", "account_id", "id"),
         Index("ix_machines_license_id_id", "license_id", "id"),
         Index("ix_machines_product_id_id", "product_id", "id"),
+        # The list filters ``fingerprint`` (account-wide) and ``owner``/``user``.
+        Index("ix_machines_account_id_fingerprint", "account_id", "fingerprint"),
+        Index("ix_machines_owner_id_id", "owner_id", "id"),
     )
 
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

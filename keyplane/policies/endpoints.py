@@ -4,20 +4,43 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane.auth.dependencies import LicensingBearer
 from keyplane.db import DbSession
-from keyplane.kit.jsonapi import account_base, created, document, listing, resource, to_many, to_one
+from keyplane.kit.jsonapi import (
+    account_base,
+    created,
+    document,
+    list_query,
+    listing,
+    resource,
+    to_many,
+    to_one,
+)
+from keyplane.kit.paging import Listed
 from keyplane.kit.timefmt import iso
 from keyplane.models import Policy
 from keyplane.policies import service
-from keyplane.policies.schemas import PolicyCreate, PolicyCreateAttributes, PolicyUpdate
+from keyplane.policies.schemas import (
+    POLICY_LIST,
+    PRODUCT_POLICY_LIST,
+    PolicyCreate,
+    PolicyCreateAttributes,
+    PolicyFilters,
+    PolicyUpdate,
+    parse_policy_list,
+    parse_product_policy_list,
+)
 from keyplane.products import service as products
 from keyplane.products.endpoints import product_resource
 
 router = APIRouter(tags=["Policies"])
+PolicyList = Annotated[Listed[PolicyFilters], Depends(list_query(POLICY_LIST, parse_policy_list))]
+ProductPolicyList = Annotated[
+    Listed[None], Depends(list_query(PRODUCT_POLICY_LIST, parse_product_policy_list))
+]
 
 # Wire name -> column for every attribute but name and metadata, in the schema's spelling.
 _ATTRIBUTES = {
@@ -63,14 +86,11 @@ async def create_policy(
 
 @router.get("/policies")
 async def list_policies(
-    request: Request,
-    session: DbSession,
-    bearer: LicensingBearer,
-    product: Annotated[str | None, Query(description="Only this product's policies")] = None,
+    request: Request, session: DbSession, bearer: LicensingBearer, asked: PolicyList
 ) -> JSONResponse:
-    """Policies the bearer may see, newest first."""
-    page = await service.listing(session, request, bearer, product)
-    return listing(request, [policy_resource(p) for p in page.items], page.links)
+    """Policies the bearer may see, newest first (filter ``product``)."""
+    page = await service.listing(session, bearer, asked)
+    return listing(request, [policy_resource(p) for p in page.items], page)
 
 
 @router.get("/policies/{policy}")
@@ -107,9 +127,9 @@ async def policy_product(
 
 @router.get("/products/{product}/policies")
 async def product_policies(
-    request: Request, product: str, session: DbSession, bearer: LicensingBearer
+    request: Request, product: str, session: DbSession, bearer: LicensingBearer, asked: ProductPolicyList
 ) -> JSONResponse:
     """A product's policies, newest first."""
-    await products.get(session, bearer, product)
-    page = await service.listing(session, request, bearer, product)
-    return listing(request, [policy_resource(p) for p in page.items], page.links)
+    found = await products.get(session, bearer, product)
+    page = await service.listing(session, bearer, Listed(asked.paging, PolicyFilters(product=found.id)))
+    return listing(request, [policy_resource(p) for p in page.items], page)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import Field
 
+from keyplane.kit.paging import listing_spec, no_filters, parser
+from keyplane.kit.query import Items, Param, Spec, identifier, last
 from keyplane.kit.schemas import StrictInput
 from keyplane.licensing.schemas import Count, Metadata, Name, ProductRelationship
 
@@ -138,3 +142,24 @@ class PolicyCreate(StrictInput):
 
 class PolicyUpdate(StrictInput):
     data: PolicyUpdateData
+
+
+# -- the list's filters (Keygen's ``has_scope`` on policies) --------------------------------
+
+POLICY_LIST: Spec = listing_spec(Param("product", "Only this product's policies (its id)"))
+PRODUCT_POLICY_LIST: Spec = listing_spec()
+"""``/products/{id}/policies`` takes paging alone, as Keygen's route does."""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyFilters:
+    product: uuid.UUID | None = None
+
+
+def policy_filters(items: Items) -> PolicyFilters:
+    product = last(items, "product")
+    return PolicyFilters(product=None if product is None else identifier(product, "product"))
+
+
+parse_policy_list = parser(POLICY_LIST, policy_filters)
+parse_product_policy_list = parser(PRODUCT_POLICY_LIST, no_filters)

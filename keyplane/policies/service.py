@@ -3,19 +3,17 @@ creation; deleting a policy deletes its pool keys and licenses with it."""
 
 from __future__ import annotations
 
-from fastapi import Request
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
 from keyplane.errors import InvalidResource
 from keyplane.kit import clock, paging
-from keyplane.kit.ids import as_uuid
 from keyplane.kit.jsonapi import attribute_pointer
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import find, target
 from keyplane.models import Policy, Product
-from keyplane.policies.schemas import PolicyAttributes, PolicyCreateAttributes
+from keyplane.policies import repository
+from keyplane.policies.schemas import PolicyAttributes, PolicyCreateAttributes, PolicyFilters
 
 SUPPORTED_SCHEMES = frozenset({"ED25519_SIGN"})
 """Key schemes this server can issue keys for."""
@@ -116,13 +114,10 @@ async def get(session: AsyncSession, bearer: Bearer, ref: str) -> Policy:
 
 
 async def listing(
-    session: AsyncSession, request: Request, bearer: Bearer, product: str | None
+    session: AsyncSession, bearer: Bearer, asked: paging.Listed[PolicyFilters]
 ) -> paging.Page[Policy]:
     authorize(bearer, "policies", Action.READ)
-    conditions = view(bearer, Policy)
-    if product is not None:
-        conditions.append(Policy.product_id == as_uuid(product))
-    return await paging.fetch(session, request, paging.parse(request), select(Policy), Policy.id, conditions)
+    return await repository.page(session, view(bearer, Policy), asked.filters, asked.paging)
 
 
 async def update(session: AsyncSession, bearer: Bearer, ref: str, data: PolicyAttributes) -> Policy:
@@ -144,6 +139,6 @@ async def delete(session: AsyncSession, bearer: Bearer, ref: str) -> None:
 async def product_of(session: AsyncSession, bearer: Bearer, ref: str) -> Product:
     """``GET /policies/{id}/product``."""
     policy = await get(session, bearer, ref)
-    product = await session.get(Product, policy.product_id)
+    product = await repository.product_of(session, policy)
     assert product is not None  # the foreign key holds it
     return product

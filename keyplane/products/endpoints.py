@@ -4,21 +4,32 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane.auth.dependencies import LicensingBearer
 from keyplane.auth.scopes import Role
 from keyplane.db import DbSession
-from keyplane.kit.jsonapi import account_base, created, document, listing, resource, to_many, to_one
+from keyplane.kit.jsonapi import (
+    account_base,
+    created,
+    document,
+    list_query,
+    listing,
+    resource,
+    to_many,
+    to_one,
+)
+from keyplane.kit.paging import Listed
 from keyplane.kit.timefmt import iso
 from keyplane.models import Product
 from keyplane.products import service
-from keyplane.products.schemas import ProductCreate, ProductUpdate
+from keyplane.products.schemas import PRODUCT_LIST, ProductCreate, ProductUpdate, parse_product_list
 from keyplane.tokens.resources import token_resource
 from keyplane.tokens.schemas import TokenRequest
 
 router = APIRouter(tags=["Products"])
+ProductList = Annotated[Listed[None], Depends(list_query(PRODUCT_LIST, parse_product_list))]
 
 
 def product_resource(product: Product) -> dict[str, Any]:
@@ -57,10 +68,12 @@ async def create_product(
 
 
 @router.get("/products")
-async def list_products(request: Request, session: DbSession, bearer: LicensingBearer) -> JSONResponse:
+async def list_products(
+    request: Request, session: DbSession, bearer: LicensingBearer, asked: ProductList
+) -> JSONResponse:
     """Products the bearer may see, newest first; Keygen's ``limit`` and ``page`` paging."""
-    page = await service.listing(session, request, bearer)
-    return listing(request, [product_resource(p) for p in page.items], page.links)
+    page = await service.listing(session, bearer, asked)
+    return listing(request, [product_resource(p) for p in page.items], page)
 
 
 @router.get("/products/{product}")
@@ -113,8 +126,8 @@ async def create_product_token(
 
 @router.get("/products/{product}/tokens")
 async def list_product_tokens(
-    request: Request, product: str, session: DbSession, bearer: LicensingBearer
+    request: Request, product: str, session: DbSession, bearer: LicensingBearer, asked: ProductList
 ) -> JSONResponse:
     """The product's tokens, newest first; never their secrets."""
-    page = await service.tokens(session, request, bearer, product)
-    return listing(request, [token_resource(t, Role.PRODUCT.value) for t in page.items], page.links)
+    page = await service.tokens(session, bearer, product, asked)
+    return listing(request, [token_resource(t, Role.PRODUCT.value) for t in page.items], page)

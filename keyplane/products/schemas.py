@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field
 
+from keyplane.kit.paging import listing_spec, no_filters, parser
+from keyplane.kit.query import Spec
 from keyplane.kit.schemas import StrictInput
 from keyplane.licensing.schemas import Metadata, Name
 
@@ -44,3 +46,8 @@ class ProductCreate(StrictInput):
 
 class ProductUpdate(StrictInput):
     data: ProductUpdateData
+
+
+PRODUCT_LIST: Spec = listing_spec()
+"""``/products`` and ``/products/{id}/tokens`` take paging alone, as Keygen's routes do."""
+parse_product_list = parser(PRODUCT_LIST, no_filters)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import Request
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +17,7 @@ from keyplane.kit.credentials import CredentialKind
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import find
 from keyplane.models import Credential, Product
+from keyplane.products import repository
 from keyplane.products.schemas import ProductAttributes, ProductCreateAttributes
 
 _CODE = "/data/attributes/code"
@@ -51,23 +50,11 @@ async def _flush(session: AsyncSession, product: Product) -> Product:
     return product
 
 
-async def _code_taken(session: AsyncSession, product: Product) -> bool:
-    if product.code is None:
-        return False
-    statement = select(Product.id).where(
-        Product.account_id == product.account_id, Product.code == product.code, Product.id != product.id
-    )
-    # Not autoflushed: on update the product already carries the new code, and flushing it
-    # first would hit the unique constraint instead of answering CODE_TAKEN.
-    with session.no_autoflush:
-        return await session.scalar(statement) is not None
-
-
 async def create(session: AsyncSession, bearer: Bearer, data: ProductCreateAttributes) -> Product:
     authorize(bearer, "products", Action.CREATE)
     product = Product(account_id=bearer.account.id, name=data.name, meta={})
     _apply(product, data)
-    if await _code_taken(session, product):
+    if await repository.code_taken(session, product):
         raise InvalidResource("has already been taken", "CODE_TAKEN", pointer=_CODE)
     session.add(product)
     return await _flush(session, product)
@@ -79,18 +66,16 @@ async def get(session: AsyncSession, bearer: Bearer, ref: str) -> Product:
     return product
 
 
-async def listing(session: AsyncSession, request: Request, bearer: Bearer) -> paging.Page[Product]:
+async def listing(session: AsyncSession, bearer: Bearer, asked: paging.Listed[None]) -> paging.Page[Product]:
     authorize(bearer, "products", Action.READ)
-    return await paging.fetch(
-        session, request, paging.parse(request), select(Product), Product.id, view(bearer, Product)
-    )
+    return await repository.page(session, view(bearer, Product), asked.paging)
 
 
 async def update(session: AsyncSession, bearer: Bearer, ref: str, data: ProductAttributes) -> Product:
     product = await find(session, bearer, Product, ref, "product", lock=True)
     authorize(bearer, "products", Action.UPDATE)
     _apply(product, data)
-    if await _code_taken(session, product):
+    if await repository.code_taken(session, product):
         raise InvalidResource("has already been taken", "CODE_TAKEN", pointer=_CODE)
     product.updated_at = clock.now()
     return await _flush(session, product)
@@ -139,15 +124,8 @@ async def issue_token(
 
 
 async def tokens(
-    session: AsyncSession, request: Request, bearer: Bearer, ref: str
+    session: AsyncSession, bearer: Bearer, ref: str, asked: paging.Listed[None]
 ) -> paging.Page[Credential]:
     product = await find(session, bearer, Product, ref, "product")
     _may_manage_tokens(bearer)
-    conditions = [
-        Credential.account_id == product.account_id,
-        Credential.product_id == product.id,
-        Credential.deleted_at.is_(None),
-    ]
-    return await paging.fetch(
-        session, request, paging.parse(request), select(Credential), Credential.id, conditions
-    )
+    return await repository.tokens_page(session, product, asked.paging)

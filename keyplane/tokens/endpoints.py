@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane import ratelimit
@@ -16,19 +16,21 @@ from keyplane.auth.dependencies import CurrentAccount, Deleter, LicensingBearer,
 from keyplane.auth.network import client_address
 from keyplane.db import DbSession
 from keyplane.errors import Unauthorized
-from keyplane.kit.jsonapi import document, listing
+from keyplane.kit.jsonapi import document, list_query, listing
+from keyplane.kit.paging import Listed
 from keyplane.licenses import service as licenses
 from keyplane.licenses.endpoints import license_resource
 from keyplane.models import Product
 from keyplane.products.endpoints import product_resource
 from keyplane.tokens import service
 from keyplane.tokens.resources import token_resource
-from keyplane.tokens.schemas import TokenRequest
+from keyplane.tokens.schemas import TOKEN_LIST, TokenRequest, parse_token_list
 from keyplane.tokens.throttle import LoginThrottle
 from keyplane.users import repository as users
 from keyplane.users.endpoints import user_resource
 
 router = APIRouter(tags=["Tokens"])
+TokenList = Annotated[Listed[None], Depends(list_query(TOKEN_LIST, parse_token_list))]
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="keyplane"'}
 
 
@@ -94,12 +96,14 @@ async def create_token(
 
 
 @router.get("/tokens")
-async def list_tokens(request: Request, session: DbSession, principal: Reader) -> JSONResponse:
+async def list_tokens(
+    request: Request, session: DbSession, principal: Reader, asked: TokenList
+) -> JSONResponse:
     """Your tokens (every user's with MANAGE), newest first; never their secrets.
 
     Keygen's ``limit`` and ``page`` paging."""
-    tokens, links = await service.list_tokens(session, request, principal)
-    return listing(request, [token_resource(token, role) for token, role in tokens], links)
+    page = await service.list_tokens(session, principal, asked)
+    return listing(request, [token_resource(token, role) for token, role in page.items], page)
 
 
 @router.get("/tokens/{token_id}")

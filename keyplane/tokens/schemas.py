@@ -7,6 +7,8 @@ from typing import Annotated
 from pydantic import Field
 
 from keyplane.kit.instants import Instant
+from keyplane.kit.paging import listing_spec, no_filters, parser
+from keyplane.kit.query import Spec
 from keyplane.kit.schemas import StrictInput
 
 
@@ -22,3 +24,8 @@ class TokenData(StrictInput):
 
 class TokenRequest(StrictInput):
     data: TokenData = TokenData()
+
+
+TOKEN_LIST: Spec = listing_spec()
+"""``/tokens`` takes paging alone, as Keygen's route does."""
+parse_token_list = parser(TOKEN_LIST, no_filters)

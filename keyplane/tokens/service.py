@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
-from fastapi import Request
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import AccountRef, Principal
@@ -19,6 +16,7 @@ from keyplane.kit import clock, paging
 from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.passwords import verify_password
 from keyplane.models import Credential, User
+from keyplane.tokens import repository
 from keyplane.users import repository as users
 
 
@@ -59,46 +57,28 @@ async def issue(
 
 
 def _visible(principal: Principal) -> list[ColumnElement[bool]]:
-    conditions = [
-        Credential.account_id == principal.account.id,
-        Credential.kind == CredentialKind.TOKEN.value,
-        Credential.deleted_at.is_(None),
-    ]
-    if not principal.has(Scope.MANAGE):
-        conditions.append(Credential.user_id == principal.user_id)
-    return conditions
-
-
-def _with_role() -> Select[Credential, str]:
-    return select(Credential, func.coalesce(User.role, Role.PRODUCT.value)).outerjoin(
-        User, User.id == Credential.user_id
-    )
+    everyone = principal.has(Scope.MANAGE)
+    return repository.visible(principal.account.id, principal.user_id, everyone=everyone)
 
 
 async def list_tokens(
-    session: AsyncSession, request: Request, principal: Principal
-) -> tuple[Sequence[tuple[Credential, str]], dict[str, Any] | None]:
-    """Tokens with their owner's role, newest first, and the page's links."""
-    page = await paging.fetch(
-        session, request, paging.parse(request), select(Credential), Credential.id, _visible(principal)
-    )
-    owners = {token.user_id for token in page.items if token.user_id is not None}
-    roles: dict[uuid.UUID, str] = {}
-    if owners:
-        rows = await session.execute(select(User.id, User.role).where(User.id.in_(owners)))
-        roles = {user_id: role for user_id, role in rows}
+    session: AsyncSession, principal: Principal, asked: paging.Listed[None]
+) -> paging.Page[tuple[Credential, str]]:
+    """Tokens with their owner's role, newest first."""
+    page = await repository.page(session, _visible(principal), asked.paging)
+    roles = await repository.roles(session, (t.user_id for t in page.items if t.user_id is not None))
     tokens = [
         (token, roles.get(token.user_id, Role.PRODUCT.value) if token.user_id else Role.PRODUCT.value)
         for token in page.items
     ]
-    return tokens, page.links
+    return paging.Page(tokens, page.paging, page.next_cursor, page.total)
 
 
 async def get(session: AsyncSession, principal: Principal, token_id: uuid.UUID) -> tuple[Credential, str]:
-    row = (await session.execute(_with_role().where(*_visible(principal), Credential.id == token_id))).first()
-    if row is None:
+    found = await repository.with_role(session, _visible(principal), token_id)
+    if found is None:
         raise NotFound("The requested token was not found", "NOT_FOUND")
-    return row[0], row[1]
+    return found
 
 
 async def revoke(session: AsyncSession, principal: Principal, token_id: uuid.UUID) -> None:

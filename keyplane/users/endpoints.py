@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane.auth.dependencies import Creator, Deleter, Reader, Updater
 from keyplane.db import DbSession
-from keyplane.kit.jsonapi import account_base, document, listing, to_one
+from keyplane.kit.jsonapi import account_base, document, list_query, listing, to_one
+from keyplane.kit.paging import Listed
 from keyplane.kit.timefmt import iso
 from keyplane.models import User
 from keyplane.users import service
-from keyplane.users.schemas import UserCreate, UserUpdate
+from keyplane.users.schemas import USER_LIST, UserCreate, UserFilters, UserUpdate, parse_user_list
 
 router = APIRouter(tags=["Users"])
+UserList = Annotated[Listed[UserFilters], Depends(list_query(USER_LIST, parse_user_list))]
 
 
 def user_resource(user: User) -> dict[str, Any]:
@@ -50,10 +52,13 @@ async def create_user(
 
 
 @router.get("/users")
-async def list_users(request: Request, session: DbSession, principal: Reader) -> JSONResponse:
-    """Users of the account, newest first (needs MANAGE); Keygen's ``limit`` and ``page`` paging."""
-    page = await service.list_users(session, request, principal)
-    return listing(request, [user_resource(u) for u in page.items], page.links)
+async def list_users(
+    request: Request, session: DbSession, principal: Reader, asked: UserList
+) -> JSONResponse:
+    """Users of the account, newest first (needs MANAGE); Keygen's ``limit`` and ``page`` paging
+    and its filters ``roles[]``, ``status``, ``product``, ``license``, ``assigned``."""
+    page = await service.list_users(session, principal, asked)
+    return listing(request, [user_resource(u) for u in page.items], page)
 
 
 @router.get("/users/{user}")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
 from keyplane.auth.scopes import USER_ROLES, Role
+from keyplane.kit.paging import listing_spec, parser
+from keyplane.kit.query import Items, Param, Spec, boolean, choice, every, identifier, last, reference, refuse
 from keyplane.kit.schemas import StrictInput
 
 
@@ -52,3 +56,49 @@ class UserCreate(StrictInput):
 
 class UserUpdate(StrictInput):
     data: UserUpdateData
+
+
+# -- the list's filters (Keygen's ``has_scope`` on users that this model can answer) ----------
+
+USER_STATUSES = ("ACTIVE", "INACTIVE", "BANNED")
+"""A user's ``status`` as Keygen names them; Keyplane's users are all ACTIVE (it has no bans)."""
+
+USER_LIST: Spec = listing_spec(
+    Param("roles[]", "Only users with one of these roles (repeat it: roles[]=admin&roles[]=user)", many=True),
+    Param("status", "ACTIVE, INACTIVE or BANNED (every Keyplane user is ACTIVE)"),
+    Param("product", "Only users owning a license of this product (its id)"),
+    Param("license", "Only the owner of this license (its id or key)"),
+    Param("assigned", "true: only users owning a license; false: only users owning none"),
+    Param("active", "Same as assigned (Keygen's older name)"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UserFilters:
+    roles: frozenset[Role] = frozenset()
+    status: str | None = None
+    product: uuid.UUID | None = None
+    license: str | None = None
+    assigned: bool | None = None
+
+
+def user_filters(items: Items) -> UserFilters:
+    roles = set()
+    for value in every(items, "roles[]"):
+        role = value.strip().lower().replace("_", "-")
+        if role not in {r.value for r in USER_ROLES}:
+            raise refuse("roles[]", f"must be one of: {', '.join(sorted(r.value for r in USER_ROLES))}")
+        roles.add(Role(role))
+    status, product, license = last(items, "status"), last(items, "product"), last(items, "license")
+    assigned_name = "assigned" if last(items, "assigned") is not None else "active"
+    assigned = last(items, assigned_name)
+    return UserFilters(
+        roles=frozenset(roles),
+        status=None if status is None else choice(status, USER_STATUSES, "status"),
+        product=None if product is None else identifier(product, "product"),
+        license=None if license is None else reference(license, "license"),
+        assigned=None if assigned is None else boolean(assigned, assigned_name),
+    )
+
+
+parse_user_list = parser(USER_LIST, user_filters)

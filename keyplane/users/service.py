@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import Request
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +14,7 @@ from keyplane.kit import clock, paging
 from keyplane.kit.passwords import hash_password
 from keyplane.models import User
 from keyplane.users import repository
-from keyplane.users.schemas import UserCreateAttributes, UserUpdateAttributes
+from keyplane.users.schemas import UserCreateAttributes, UserFilters, UserUpdateAttributes
 
 _ROLE = "/data/attributes/role"
 
@@ -57,11 +55,12 @@ async def get(session: AsyncSession, principal: Principal, ref: str) -> User:
     return user
 
 
-async def list_users(session: AsyncSession, request: Request, principal: Principal) -> paging.Page[User]:
+async def list_users(
+    session: AsyncSession, principal: Principal, asked: paging.Listed[UserFilters]
+) -> paging.Page[User]:
     if not principal.has(Scope.MANAGE):
         raise Forbidden("Listing users needs the MANAGE scope", "INSUFFICIENT_SCOPE")
-    conditions = [User.account_id == principal.account.id]
-    return await paging.fetch(session, request, paging.parse(request), select(User), User.id, conditions)
+    return await repository.page(session, principal.account.id, asked.filters, asked.paging)
 
 
 async def update(session: AsyncSession, principal: Principal, ref: str, data: UserUpdateAttributes) -> User:
