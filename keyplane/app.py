@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Path
 from starlette.types import Receive, Scope, Send
 
-from keyplane import __version__
+from keyplane import __version__, docs
 from keyplane.accounts import endpoints as accounts
 from keyplane.accounts.directory import AccountDirectory
 from keyplane.accounts.signing import KeyRing
@@ -226,8 +226,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
         openapi_url="/openapi.json",
+        # /docs and /redoc are served by ``keyplane.docs``, with their assets, from this host.
+        docs_url=None,
         redoc_url=None,
         # Starlette's redirect to the slashless path is built from the Host header, which
         # the client chooses: a 307 to any host it names. A path with a trailing slash is
@@ -254,5 +255,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes, prefix="/v1")
     app.include_router(routes, prefix=ACCOUNT_PREFIX, dependencies=[Depends(_account_path)])
     app.include_router(observe.router)
+    docs.install(app)
     app.observer.learn(_templates(app))
     return app
