@@ -9,11 +9,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from keyplane import examples as example
 from keyplane.api_keys import versions
 from keyplane.auth.network import parse_network
 from keyplane.auth.scopes import Scope
+from keyplane.examples import examples
 from keyplane.kit.instants import Instant
 from keyplane.kit.schemas import StrictInput
 from keyplane.kit.timefmt import Timestamp
@@ -60,6 +62,8 @@ class RateLimitIn(StrictInput):
 
 
 class ApiKeyCreate(StrictInput):
+    model_config = ConfigDict(json_schema_extra=examples(example.API_KEY_CREATE))
+
     name: Name | None = Field(default=None, validation_alias=AliasChoices("name", "key_name"))
     scopes: list[Scope] | None = Field(default=None, validation_alias=AliasChoices("scopes", "key_scope"))
     user_id: uuid.UUID | None = Field(default=None, validation_alias=AliasChoices("userId", "user_id"))
@@ -107,6 +111,8 @@ class ApiKeyUpdate(StrictInput):
 
 
 class VerifyRequest(StrictInput):
+    model_config = ConfigDict(json_schema_extra=examples(example.VERIFY))
+
     key: Annotated[str, Field(min_length=1, max_length=512)]
     ip: str | None = None
     scopes: list[Scope] | None = None
@@ -145,11 +151,15 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyOut):
+    model_config = ConfigDict(json_schema_extra=examples(example.API_KEY_CREATED))
+
     key: str
     """The full key. It appears in this response only; Keyplane keeps just a keyed hash."""
 
 
 class ApiKeyList(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples(example.API_KEY_LIST))
+
     status: int
     total: int
     count: int
@@ -166,6 +176,8 @@ class RateLimitStatus(BaseModel):
 
 
 class VerifyResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples(example.VERIFIED))
+
     valid: bool
     code: str
     detail: str

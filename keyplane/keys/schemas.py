@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
+from keyplane.kit.documents import InstantOut, Output, SelfLink, ToOne
 from keyplane.kit.schemas import StrictInput
 from keyplane.licensing.schemas import PolicyRelationship
 
@@ -46,3 +47,28 @@ class KeyCreate(StrictInput):
 
 class KeyUpdate(StrictInput):
     data: KeyUpdateData
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+class KeyAttributesOut(Output):
+    key: str
+    created: InstantOut
+    updated: InstantOut
+
+
+class KeyRelationshipsOut(Output):
+    account: ToOne
+    product: ToOne
+    policy: ToOne
+
+
+class KeyResource(Output):
+    """A key of a pooled policy's pool (seed 001's key object)."""
+
+    id: str
+    type: Literal["keys"]
+    attributes: KeyAttributesOut
+    relationships: KeyRelationshipsOut
+    links: SelfLink

@@ -10,17 +10,28 @@ from fastapi.responses import JSONResponse, Response
 from keyplane.auth.dependencies import LicensingBearer
 from keyplane.db import DbSession
 from keyplane.kit import clock
+from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import account_base, created, document, listing, resource, to_many, to_one
 from keyplane.kit.timefmt import iso, iso_or_none
 from keyplane.licenses import service
-from keyplane.licenses.schemas import LicenseCreate, LicenseUpdate, OwnerChange, PolicyChange
+from keyplane.licenses.schemas import (
+    LicenseCreate,
+    LicenseDocument,
+    LicenseResource,
+    LicenseUpdate,
+    OwnerChange,
+    PolicyChange,
+)
 from keyplane.licenses.status import next_check_in, status
 from keyplane.models import License, Policy
 from keyplane.policies import service as policies
 from keyplane.policies.endpoints import policy_resource
+from keyplane.policies.schemas import PolicyResource
 from keyplane.products import service as products
 from keyplane.products.endpoints import product_resource
+from keyplane.products.schemas import ProductResource
 from keyplane.users.endpoints import user_resource
+from keyplane.users.schemas import OwnerDocument
 
 router = APIRouter(tags=["Licenses"])
 _LIMITS = ("machines", "processes", "users", "cores", "memory", "disk", "uses")
@@ -81,7 +92,7 @@ async def _listing(
     return listing(request, data, page.links)
 
 
-@router.post("/licenses", status_code=201)
+@router.post("/licenses", status_code=201, responses=returns(LicenseDocument, 201))
 async def create_license(
     request: Request, session: DbSession, bearer: LicensingBearer, body: LicenseCreate
 ) -> JSONResponse:
@@ -98,7 +109,7 @@ async def create_license(
     return created(request, license_resource(license, policy))
 
 
-@router.get("/licenses")
+@router.get("/licenses", responses=returns(ListDocument[LicenseResource]))
 async def list_licenses(
     request: Request,
     session: DbSession,
@@ -116,7 +127,7 @@ async def list_licenses(
     return await _listing(request, session, bearer, filters)
 
 
-@router.get("/licenses/{license}")
+@router.get("/licenses/{license}", responses=returns(LicenseDocument))
 async def get_license(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -125,7 +136,7 @@ async def get_license(
     return document(request, license_resource(found, policy))
 
 
-@router.patch("/licenses/{license}")
+@router.patch("/licenses/{license}", responses=returns(LicenseDocument))
 async def update_license(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer, body: LicenseUpdate
 ) -> JSONResponse:
@@ -141,7 +152,7 @@ async def delete_license(license: str, session: DbSession, bearer: LicensingBear
     return Response(status_code=204)
 
 
-@router.get("/licenses/{license}/policy")
+@router.get("/licenses/{license}/policy", responses=returns(Document[PolicyResource]))
 async def license_policy(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -150,7 +161,7 @@ async def license_policy(
     return document(request, policy_resource(policy))
 
 
-@router.put("/licenses/{license}/policy")
+@router.put("/licenses/{license}/policy", responses=returns(LicenseDocument))
 async def change_license_policy(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer, body: PolicyChange
 ) -> JSONResponse:
@@ -159,7 +170,7 @@ async def change_license_policy(
     return document(request, license_resource(found, policy))
 
 
-@router.get("/licenses/{license}/product")
+@router.get("/licenses/{license}/product", responses=returns(Document[ProductResource]))
 async def license_product(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -168,7 +179,7 @@ async def license_product(
     return document(request, product_resource(product))
 
 
-@router.get("/licenses/{license}/owner")
+@router.get("/licenses/{license}/owner", responses=returns(OwnerDocument))
 async def license_owner(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -177,7 +188,7 @@ async def license_owner(
     return document(request, None if owner is None else user_resource(owner))
 
 
-@router.put("/licenses/{license}/owner")
+@router.put("/licenses/{license}/owner", responses=returns(LicenseDocument))
 async def change_license_owner(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer, body: OwnerChange
 ) -> JSONResponse:
@@ -187,7 +198,7 @@ async def change_license_owner(
     return document(request, license_resource(found, policy))
 
 
-@router.get("/policies/{policy}/licenses")
+@router.get("/policies/{policy}/licenses", responses=returns(ListDocument[LicenseResource]))
 async def policy_licenses(
     request: Request, policy: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -196,7 +207,7 @@ async def policy_licenses(
     return await _listing(request, session, bearer, {"policy": policy})
 
 
-@router.get("/products/{product}/licenses")
+@router.get("/products/{product}/licenses", responses=returns(ListDocument[LicenseResource]))
 async def product_licenses(
     request: Request, product: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
+from keyplane import examples as example
+from keyplane.examples import examples
+from keyplane.kit.documents import Document, InstantOut, MetadataOut, Output, SelfLink, ToOne
 from keyplane.kit.schemas import StrictInput
 from keyplane.licensing.schemas import LicenseRelationship, Metadata, Name, UserRelationship
 
@@ -46,8 +49,52 @@ class MachineUpdateData(StrictInput):
 
 
 class MachineCreate(StrictInput):
+    model_config = ConfigDict(json_schema_extra=examples(example.MACHINE_CREATE))
+
     data: MachineCreateData
 
 
 class MachineUpdate(StrictInput):
     data: MachineUpdateData
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+class MachineAttributesOut(Output):
+    fingerprint: str
+    cores: int | None
+    memory: int | None
+    disk: int | None
+    ip: str | None
+    hostname: str | None
+    platform: str | None
+    name: str | None
+    requireHeartbeat: bool
+    heartbeatStatus: Literal["NOT_STARTED", "ALIVE", "DEAD", "RESURRECTED"]
+    """``RESURRECTED`` only in the answer to the ping that revived a dead machine."""
+    heartbeatDuration: int
+    lastHeartbeat: InstantOut | None
+    nextHeartbeat: InstantOut | None
+    metadata: MetadataOut
+    created: InstantOut
+    updated: InstantOut
+
+
+class MachineRelationships(Output):
+    account: ToOne
+    product: ToOne
+    license: ToOne
+    owner: ToOne
+
+
+class MachineResource(Output):
+    id: str
+    type: Literal["machines"]
+    attributes: MachineAttributesOut
+    relationships: MachineRelationships
+    links: SelfLink
+
+
+class MachineDocument(Document[MachineResource]):
+    model_config = ConfigDict(json_schema_extra=examples({"data": example.MACHINE_RESOURCE}))

@@ -9,13 +9,15 @@ from fastapi.responses import JSONResponse, Response
 
 from keyplane.auth.dependencies import LicensingBearer
 from keyplane.db import DbSession
+from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import account_base, created, document, listing, resource, to_many, to_one
 from keyplane.kit.timefmt import iso
 from keyplane.models import Policy
 from keyplane.policies import service
-from keyplane.policies.schemas import PolicyCreate, PolicyCreateAttributes, PolicyUpdate
+from keyplane.policies.schemas import PolicyCreate, PolicyCreateAttributes, PolicyResource, PolicyUpdate
 from keyplane.products import service as products
 from keyplane.products.endpoints import product_resource
+from keyplane.products.schemas import ProductResource
 
 router = APIRouter(tags=["Policies"])
 
@@ -51,7 +53,7 @@ def policy_resource(policy: Policy) -> dict[str, Any]:
     )
 
 
-@router.post("/policies", status_code=201)
+@router.post("/policies", status_code=201, responses=returns(Document[PolicyResource], 201))
 async def create_policy(
     request: Request, session: DbSession, bearer: LicensingBearer, body: PolicyCreate
 ) -> JSONResponse:
@@ -61,7 +63,7 @@ async def create_policy(
     return created(request, policy_resource(policy))
 
 
-@router.get("/policies")
+@router.get("/policies", responses=returns(ListDocument[PolicyResource]))
 async def list_policies(
     request: Request,
     session: DbSession,
@@ -73,7 +75,7 @@ async def list_policies(
     return listing(request, [policy_resource(p) for p in page.items], page.links)
 
 
-@router.get("/policies/{policy}")
+@router.get("/policies/{policy}", responses=returns(Document[PolicyResource]))
 async def get_policy(
     request: Request, policy: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -81,7 +83,7 @@ async def get_policy(
     return document(request, policy_resource(await service.get(session, bearer, policy)))
 
 
-@router.patch("/policies/{policy}")
+@router.patch("/policies/{policy}", responses=returns(Document[PolicyResource]))
 async def update_policy(
     request: Request, policy: str, session: DbSession, bearer: LicensingBearer, body: PolicyUpdate
 ) -> JSONResponse:
@@ -97,7 +99,7 @@ async def delete_policy(policy: str, session: DbSession, bearer: LicensingBearer
     return Response(status_code=204)
 
 
-@router.get("/policies/{policy}/product")
+@router.get("/policies/{policy}/product", responses=returns(Document[ProductResource]))
 async def policy_product(
     request: Request, policy: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -105,7 +107,7 @@ async def policy_product(
     return document(request, product_resource(await service.product_of(session, bearer, policy)))
 
 
-@router.get("/products/{product}/policies")
+@router.get("/products/{product}/policies", responses=returns(ListDocument[PolicyResource]))
 async def product_policies(
     request: Request, product: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:

@@ -10,13 +10,14 @@ from fastapi.responses import JSONResponse, Response
 from keyplane.auth.dependencies import LicensingBearer
 from keyplane.auth.scopes import Role
 from keyplane.db import DbSession
+from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import account_base, created, document, listing, resource, to_many, to_one
 from keyplane.kit.timefmt import iso
 from keyplane.models import Product
 from keyplane.products import service
-from keyplane.products.schemas import ProductCreate, ProductUpdate
+from keyplane.products.schemas import ProductCreate, ProductResource, ProductUpdate
 from keyplane.tokens.resources import token_resource
-from keyplane.tokens.schemas import TokenRequest
+from keyplane.tokens.schemas import TokenRequest, TokenResource
 
 router = APIRouter(tags=["Products"])
 
@@ -47,7 +48,7 @@ def product_resource(product: Product) -> dict[str, Any]:
     )
 
 
-@router.post("/products", status_code=201)
+@router.post("/products", status_code=201, responses=returns(Document[ProductResource], 201))
 async def create_product(
     request: Request, session: DbSession, bearer: LicensingBearer, body: ProductCreate
 ) -> JSONResponse:
@@ -56,14 +57,14 @@ async def create_product(
     return created(request, product_resource(product))
 
 
-@router.get("/products")
+@router.get("/products", responses=returns(ListDocument[ProductResource]))
 async def list_products(request: Request, session: DbSession, bearer: LicensingBearer) -> JSONResponse:
     """Products the bearer may see, newest first; Keygen's ``limit`` and ``page`` paging."""
     page = await service.listing(session, request, bearer)
     return listing(request, [product_resource(p) for p in page.items], page.links)
 
 
-@router.get("/products/{product}")
+@router.get("/products/{product}", responses=returns(Document[ProductResource]))
 async def get_product(
     request: Request, product: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -71,7 +72,7 @@ async def get_product(
     return document(request, product_resource(await service.get(session, bearer, product)))
 
 
-@router.patch("/products/{product}")
+@router.patch("/products/{product}", responses=returns(Document[ProductResource]))
 async def update_product(
     request: Request, product: str, session: DbSession, bearer: LicensingBearer, body: ProductUpdate
 ) -> JSONResponse:
@@ -87,7 +88,7 @@ async def delete_product(product: str, session: DbSession, bearer: LicensingBear
     return Response(status_code=204)
 
 
-@router.post("/products/{product}/tokens")
+@router.post("/products/{product}/tokens", responses=returns(Document[TokenResource]))
 async def create_product_token(
     request: Request,
     product: str,
@@ -111,7 +112,7 @@ async def create_product_token(
     return document(request, token_resource(token, Role.PRODUCT.value, plaintext))
 
 
-@router.get("/products/{product}/tokens")
+@router.get("/products/{product}/tokens", responses=returns(ListDocument[TokenResource]))
 async def list_product_tokens(
     request: Request, product: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:

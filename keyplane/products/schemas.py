@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field
 
+from keyplane.kit.documents import InstantOut, MetadataOut, Output, SelfLink, ToMany, ToOne
 from keyplane.kit.schemas import StrictInput
 from keyplane.licensing.schemas import Metadata, Name
 
@@ -44,3 +45,32 @@ class ProductCreate(StrictInput):
 
 class ProductUpdate(StrictInput):
     data: ProductUpdateData
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+class ProductAttributesOut(Output):
+    name: str
+    code: str | None
+    distributionStrategy: Strategy
+    url: str | None
+    platforms: list[str] | None
+    metadata: MetadataOut
+    created: InstantOut
+    updated: InstantOut
+
+
+class ProductRelationships(Output):
+    account: ToOne
+    policies: ToMany
+    licenses: ToMany
+    tokens: ToMany
+
+
+class ProductResource(Output):
+    id: str
+    type: Literal["products"]
+    attributes: ProductAttributesOut
+    relationships: ProductRelationships
+    links: SelfLink

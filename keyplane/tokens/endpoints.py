@@ -16,6 +16,7 @@ from keyplane.auth.dependencies import CurrentAccount, Deleter, LicensingBearer,
 from keyplane.auth.network import client_address
 from keyplane.db import DbSession
 from keyplane.errors import Unauthorized
+from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import document, listing
 from keyplane.licenses import service as licenses
 from keyplane.licenses.endpoints import license_resource
@@ -23,7 +24,7 @@ from keyplane.models import Product
 from keyplane.products.endpoints import product_resource
 from keyplane.tokens import service
 from keyplane.tokens.resources import token_resource
-from keyplane.tokens.schemas import TokenRequest
+from keyplane.tokens.schemas import MeDocument, TokenRequest, TokenResource
 from keyplane.tokens.throttle import LoginThrottle
 from keyplane.users import repository as users
 from keyplane.users.endpoints import user_resource
@@ -55,7 +56,16 @@ def _basic(request: Request) -> tuple[str, str]:
     return email, password
 
 
-@router.post("/tokens", status_code=201)
+@router.post(
+    "/tokens",
+    status_code=201,
+    responses={
+        **returns(Document[TokenResource], 201),
+        401: {"description": "No Basic credentials, or a wrong email or password (`CREDENTIALS_*`)"},
+        429: {"description": "Too many failed attempts for this email or address (`RATE_LIMITED`)"},
+    },
+    openapi_extra={"security": [{"basicAuth": []}]},
+)
 async def create_token(
     request: Request,
     session: DbSession,
@@ -93,7 +103,7 @@ async def create_token(
     return document(request, token_resource(token, user.role, plaintext), 201)
 
 
-@router.get("/tokens")
+@router.get("/tokens", responses=returns(ListDocument[TokenResource]))
 async def list_tokens(request: Request, session: DbSession, principal: Reader) -> JSONResponse:
     """Your tokens (every user's with MANAGE), newest first; never their secrets.
 
@@ -102,7 +112,7 @@ async def list_tokens(request: Request, session: DbSession, principal: Reader) -
     return listing(request, [token_resource(token, role) for token, role in tokens], links)
 
 
-@router.get("/tokens/{token_id}")
+@router.get("/tokens/{token_id}", responses=returns(Document[TokenResource]))
 async def get_token(
     request: Request, token_id: uuid.UUID, session: DbSession, principal: Reader
 ) -> JSONResponse:
@@ -118,7 +128,7 @@ async def revoke_token(token_id: uuid.UUID, session: DbSession, principal: Delet
     return Response(status_code=204)
 
 
-@router.get("/me")
+@router.get("/me", responses=returns(MeDocument))
 async def me(request: Request, session: DbSession, bearer: LicensingBearer) -> JSONResponse:
     """Whoever the credential belongs to: a user, a product token's product, or a license
     authenticating with its key."""

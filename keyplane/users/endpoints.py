@@ -9,11 +9,12 @@ from fastapi.responses import JSONResponse, Response
 
 from keyplane.auth.dependencies import Creator, Deleter, Reader, Updater
 from keyplane.db import DbSession
+from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import account_base, document, listing, to_one
 from keyplane.kit.timefmt import iso
 from keyplane.models import User
 from keyplane.users import service
-from keyplane.users.schemas import UserCreate, UserUpdate
+from keyplane.users.schemas import UserCreate, UserResource, UserUpdate
 
 router = APIRouter(tags=["Users"])
 
@@ -40,7 +41,7 @@ def user_resource(user: User) -> dict[str, Any]:
     }
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, responses=returns(Document[UserResource], 201))
 async def create_user(
     request: Request, session: DbSession, principal: Creator, body: UserCreate
 ) -> JSONResponse:
@@ -49,20 +50,20 @@ async def create_user(
     return document(request, user_resource(user), 201)
 
 
-@router.get("/users")
+@router.get("/users", responses=returns(ListDocument[UserResource]))
 async def list_users(request: Request, session: DbSession, principal: Reader) -> JSONResponse:
     """Users of the account, newest first (needs MANAGE); Keygen's ``limit`` and ``page`` paging."""
     page = await service.list_users(session, request, principal)
     return listing(request, [user_resource(u) for u in page.items], page.links)
 
 
-@router.get("/users/{user}")
+@router.get("/users/{user}", responses=returns(Document[UserResource]))
 async def get_user(request: Request, user: str, session: DbSession, principal: Reader) -> JSONResponse:
     """A user by id or email: yourself, or anyone with MANAGE."""
     return document(request, user_resource(await service.get(session, principal, user)))
 
 
-@router.patch("/users/{user}")
+@router.patch("/users/{user}", responses=returns(Document[UserResource]))
 async def update_user(
     request: Request, user: str, session: DbSession, principal: Updater, body: UserUpdate
 ) -> JSONResponse:

@@ -1,12 +1,14 @@
-"""JSON:API request bodies for users (Keygen's shapes: ``data.type`` singular or plural)."""
+"""Users in Keygen's JSON:API shapes: request bodies (``data.type`` singular or plural) and
+the user resource."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
 from keyplane.auth.scopes import USER_ROLES, Role
+from keyplane.kit.documents import Document, InstantOut, MetadataOut, Output, SelfLink, ToOne
 from keyplane.kit.schemas import StrictInput
 
 
@@ -52,3 +54,35 @@ class UserCreate(StrictInput):
 
 class UserUpdate(StrictInput):
     data: UserUpdateData
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+class UserAttributesOut(Output):
+    fullName: str | None
+    firstName: str | None
+    lastName: str | None
+    email: str
+    status: Literal["ACTIVE"]
+    role: str
+    """``admin``, ``developer``, ``read-only``, ``support-agent``, ``sales-agent`` or ``user``."""
+    metadata: MetadataOut
+    created: InstantOut
+    updated: InstantOut
+
+
+class UserRelationships(Output):
+    account: ToOne
+
+
+class UserResource(Output):
+    id: str
+    type: Literal["users"]
+    attributes: UserAttributesOut
+    relationships: UserRelationships
+    links: SelfLink
+
+
+class OwnerDocument(Document[UserResource | None]):
+    """A license's or a machine's owner: ``data: null`` when nobody owns it."""
