@@ -81,9 +81,10 @@ LICENSE_CREATE = {
         "relationships": {"policy": {"data": {"type": "policies", "id": POLICY}}},
     }
 }
-_LICENSE_LIMITS = {"maxMachines": 3} | dict.fromkeys(
-    ("maxProcesses", "maxUsers", "maxCores", "maxMemory", "maxDisk", "maxUses")
-)
+_LICENSE_LIMITS: dict[str, int | None] = {
+    "maxMachines": 3,
+    **dict.fromkeys(("maxProcesses", "maxUsers", "maxCores", "maxMemory", "maxDisk", "maxUses")),
+}
 _OWN_LICENSE = f"licenses/{LICENSE}"
 LICENSE_RESOURCE = resource(
     BASE,
