@@ -185,3 +185,25 @@ ACCESS_TOKEN = {
     "expires_in": 3600,
     "scope": "READ",
 }
+
+TOKEN = "0193b1e2-0000-7000-8000-000000000008"
+TOKEN_REQUEST = {
+    "data": {"type": "tokens", "attributes": {"name": "release script", "expiry": "2027-01-01T00:00:00Z"}}
+}
+TOKEN_RESOURCE = {
+    "id": TOKEN,
+    "type": "tokens",
+    "attributes": {
+        "kind": "admin-token",
+        "token": "kpt_3mVq8ZcR1xWb6NfT0yLh5Gd2Ks9Pj4Ue7Ao1Ci8Hw3Bn6Fm0Ey5Rl2Xt9Qs4Dv",
+        "expiry": "2027-01-01T00:00:00.000Z",
+        "name": "release script",
+        "created": NOW,
+        "updated": NOW,
+    },
+    "relationships": {
+        "account": to_one(BASE, "accounts", ACCOUNT, ""),
+        "bearer": to_one(BASE, "users", USER, f"users/{USER}"),
+    },
+    "links": {"self": f"{BASE}/tokens/{TOKEN}"},
+}

@@ -22,6 +22,7 @@ from keyplane.machines.schemas import MachineCreate, MachineDocument
 from keyplane.oauth.schemas import AccessToken, ClientCredentials
 from keyplane.policies.schemas import PolicyResource
 from keyplane.products.schemas import ProductResource
+from keyplane.tokens.schemas import TokenDocument, TokenRequest
 from tests.factories import Tenant, bearer
 from tests.licensing import helpers
 
@@ -211,11 +212,15 @@ MAIN_OPERATIONS = (
     ("post", "/licenses/actions/validate-key"),
     ("post", "/machines"),
     ("post", "/oauth/token"),
+    ("post", "/tokens"),
 )
 
 
 def _has_example(document: dict[str, Any], media: dict[str, Any]) -> bool:
-    return "example" in media or "examples" in media or "examples" in _ref(document, media["schema"])
+    """An example beside the schema, or in it (or in the schema of an optional body)."""
+    schemas = [media["schema"], *media["schema"].get("anyOf", [])]
+    found = "example" in media or "examples" in media
+    return found or any("examples" in _ref(document, schema) for schema in schemas)
 
 
 async def test_the_main_operations_have_examples(client: httpx.AsyncClient) -> None:
@@ -243,6 +248,8 @@ EXAMPLED = (
     MachineDocument,
     ClientCredentials,
     AccessToken,
+    TokenRequest,
+    TokenDocument,
 )
 
 

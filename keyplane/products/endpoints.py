@@ -17,7 +17,7 @@ from keyplane.models import Product
 from keyplane.products import service
 from keyplane.products.schemas import ProductCreate, ProductResource, ProductUpdate
 from keyplane.tokens.resources import token_resource
-from keyplane.tokens.schemas import TokenRequest, TokenResource
+from keyplane.tokens.schemas import TokenDocument, TokenRequest, TokenResource
 
 router = APIRouter(tags=["Products"])
 
@@ -88,7 +88,7 @@ async def delete_product(product: str, session: DbSession, bearer: LicensingBear
     return Response(status_code=204)
 
 
-@router.post("/products/{product}/tokens", responses=returns(Document[TokenResource]))
+@router.post("/products/{product}/tokens", responses=returns(TokenDocument))
 async def create_product_token(
     request: Request,
     product: str,

@@ -16,7 +16,7 @@ from keyplane.auth.dependencies import CurrentAccount, Deleter, LicensingBearer,
 from keyplane.auth.network import client_address
 from keyplane.db import DbSession
 from keyplane.errors import Unauthorized
-from keyplane.kit.documents import Document, ListDocument, returns
+from keyplane.kit.documents import ListDocument, returns
 from keyplane.kit.jsonapi import document, listing
 from keyplane.licenses import service as licenses
 from keyplane.licenses.endpoints import license_resource
@@ -24,7 +24,7 @@ from keyplane.models import Product
 from keyplane.products.endpoints import product_resource
 from keyplane.tokens import service
 from keyplane.tokens.resources import token_resource
-from keyplane.tokens.schemas import MeDocument, TokenRequest, TokenResource
+from keyplane.tokens.schemas import MeDocument, TokenDocument, TokenRequest, TokenResource
 from keyplane.tokens.throttle import LoginThrottle
 from keyplane.users import repository as users
 from keyplane.users.endpoints import user_resource
@@ -60,7 +60,7 @@ def _basic(request: Request) -> tuple[str, str]:
     "/tokens",
     status_code=201,
     responses={
-        **returns(Document[TokenResource], 201),
+        **returns(TokenDocument, 201),
         401: {"description": "No Basic credentials, or a wrong email or password (`CREDENTIALS_*`)"},
         429: {"description": "Too many failed attempts for this email or address (`RATE_LIMITED`)"},
     },
@@ -112,7 +112,7 @@ async def list_tokens(request: Request, session: DbSession, principal: Reader) -
     return listing(request, [token_resource(token, role) for token, role in tokens], links)
 
 
-@router.get("/tokens/{token_id}", responses=returns(Document[TokenResource]))
+@router.get("/tokens/{token_id}", responses=returns(TokenDocument))
 async def get_token(
     request: Request, token_id: uuid.UUID, session: DbSession, principal: Reader
 ) -> JSONResponse:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
+from keyplane import examples as example
+from keyplane.examples import examples
 from keyplane.kit.documents import Document, InstantOut, Output, SelfLink, ToOne
 from keyplane.kit.instants import Instant
 from keyplane.kit.schemas import StrictInput
@@ -26,6 +28,8 @@ class TokenData(StrictInput):
 
 
 class TokenRequest(StrictInput):
+    model_config = ConfigDict(json_schema_extra=examples(example.TOKEN_REQUEST))
+
     data: TokenData = TokenData()
 
 
@@ -71,3 +75,7 @@ license authenticating with its key."""
 
 class MeDocument(Document[MeResource]):
     pass
+
+
+class TokenDocument(Document[TokenResource]):
+    model_config = ConfigDict(json_schema_extra=examples({"data": example.TOKEN_RESOURCE}))
