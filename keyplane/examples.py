@@ -22,7 +22,7 @@ LICENSE_KEY = "4DBF7B-8A36E0-19EC72-6156A5-43BCBC-V3"
 BASE = account_base(ACCOUNT)
 
 
-def examples(*values: Any) -> dict[str, Any]:
+def of(*values: Any) -> dict[str, Any]:
     """A model's ``json_schema_extra``."""
     return {"examples": list(values)}
 

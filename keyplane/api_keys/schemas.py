@@ -15,7 +15,6 @@ from keyplane import examples as example
 from keyplane.api_keys import versions
 from keyplane.auth.network import parse_network
 from keyplane.auth.scopes import Scope
-from keyplane.examples import examples
 from keyplane.kit.instants import Instant
 from keyplane.kit.schemas import StrictInput
 from keyplane.kit.timefmt import Timestamp
@@ -62,7 +61,7 @@ class RateLimitIn(StrictInput):
 
 
 class ApiKeyCreate(StrictInput):
-    model_config = ConfigDict(json_schema_extra=examples(example.API_KEY_CREATE))
+    model_config = ConfigDict(json_schema_extra=example.of(example.API_KEY_CREATE))
 
     name: Name | None = Field(default=None, validation_alias=AliasChoices("name", "key_name"))
     scopes: list[Scope] | None = Field(default=None, validation_alias=AliasChoices("scopes", "key_scope"))
@@ -111,7 +110,7 @@ class ApiKeyUpdate(StrictInput):
 
 
 class VerifyRequest(StrictInput):
-    model_config = ConfigDict(json_schema_extra=examples(example.VERIFY))
+    model_config = ConfigDict(json_schema_extra=example.of(example.VERIFY))
 
     key: Annotated[str, Field(min_length=1, max_length=512)]
     ip: str | None = None
@@ -151,14 +150,14 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyOut):
-    model_config = ConfigDict(json_schema_extra=examples(example.API_KEY_CREATED))
+    model_config = ConfigDict(json_schema_extra=example.of(example.API_KEY_CREATED))
 
     key: str
     """The full key. It appears in this response only; Keyplane keeps just a keyed hash."""
 
 
 class ApiKeyList(BaseModel):
-    model_config = ConfigDict(json_schema_extra=examples(example.API_KEY_LIST))
+    model_config = ConfigDict(json_schema_extra=example.of(example.API_KEY_LIST))
 
     status: int
     total: int
@@ -176,7 +175,7 @@ class RateLimitStatus(BaseModel):
 
 
 class VerifyResult(BaseModel):
-    model_config = ConfigDict(json_schema_extra=examples(example.VERIFIED))
+    model_config = ConfigDict(json_schema_extra=example.of(example.VERIFIED))
 
     valid: bool
     code: str

@@ -21,7 +21,6 @@ from keyplane.auth.principal import AccountRef, Bearer
 from keyplane.cache import Caches, Tag, TaggedCache
 from keyplane.db import DbSession
 from keyplane.errors import BadRequest
-from keyplane.examples import examples
 from keyplane.kit import clock
 from keyplane.kit.documents import returns
 from keyplane.kit.jsonapi import document
@@ -50,7 +49,7 @@ class ValidateKeyMeta(StrictInput):
 
 
 class ValidateKey(StrictInput):
-    model_config = ConfigDict(json_schema_extra=examples(example.VALIDATE_KEY))
+    model_config = ConfigDict(json_schema_extra=example.of(example.VALIDATE_KEY))
 
     meta: ValidateKeyMeta
 

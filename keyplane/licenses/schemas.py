@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from keyplane import examples as example
-from keyplane.examples import examples
 from keyplane.kit.documents import Document, InstantOut, MetadataOut, Output, SelfLink, ToMany, ToOne
 from keyplane.kit.instants import Instant
 from keyplane.kit.schemas import StrictInput
@@ -79,7 +78,7 @@ class LicenseUpdateData(StrictInput):
 
 
 class LicenseCreate(StrictInput):
-    model_config = ConfigDict(json_schema_extra=examples(example.LICENSE_CREATE))
+    model_config = ConfigDict(json_schema_extra=example.of(example.LICENSE_CREATE))
 
     data: LicenseCreateData
 
@@ -165,12 +164,12 @@ class ValidationMeta(Output):
 
 
 class LicenseDocument(Document[LicenseResource]):
-    model_config = ConfigDict(json_schema_extra=examples({"data": example.LICENSE_RESOURCE}))
+    model_config = ConfigDict(json_schema_extra=example.of({"data": example.LICENSE_RESOURCE}))
 
 
 class ValidationDocument(Document[LicenseResource | None]):
     """The answer to a validation: always 200; ``data`` is null for a key that is no license."""
 
-    model_config = ConfigDict(json_schema_extra=examples(example.VALIDATED))
+    model_config = ConfigDict(json_schema_extra=example.of(example.VALIDATED))
 
     meta: ValidationMeta

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field
 
 from keyplane import examples as example
-from keyplane.examples import examples
 from keyplane.kit.documents import Document, InstantOut, MetadataOut, Output, SelfLink, ToOne
 from keyplane.kit.schemas import StrictInput
 from keyplane.licensing.schemas import LicenseRelationship, Metadata, Name, UserRelationship
@@ -49,7 +48,7 @@ class MachineUpdateData(StrictInput):
 
 
 class MachineCreate(StrictInput):
-    model_config = ConfigDict(json_schema_extra=examples(example.MACHINE_CREATE))
+    model_config = ConfigDict(json_schema_extra=example.of(example.MACHINE_CREATE))
 
     data: MachineCreateData
 
@@ -97,4 +96,4 @@ class MachineResource(Output):
 
 
 class MachineDocument(Document[MachineResource]):
-    model_config = ConfigDict(json_schema_extra=examples({"data": example.MACHINE_RESOURCE}))
+    model_config = ConfigDict(json_schema_extra=example.of({"data": example.MACHINE_RESOURCE}))

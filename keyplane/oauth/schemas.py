@@ -12,14 +12,13 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import SkipJsonSchema
 
 from keyplane import examples as example
-from keyplane.examples import examples
 
 
 class ClientCredentials(BaseModel):
     """A client credentials grant. The client may authenticate with HTTP Basic
     (``client_id:client_secret``) instead of the two fields."""
 
-    model_config = ConfigDict(json_schema_extra=examples(example.CLIENT_CREDENTIALS))
+    model_config = ConfigDict(json_schema_extra=example.of(example.CLIENT_CREDENTIALS))
 
     grant_type: Literal["client_credentials"]
     client_id: str | SkipJsonSchema[None] = None
@@ -33,7 +32,7 @@ class ClientCredentials(BaseModel):
 class AccessToken(BaseModel):
     """A short-lived bearer token with the key's scopes (or those asked for)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=examples(example.ACCESS_TOKEN))
+    model_config = ConfigDict(extra="forbid", json_schema_extra=example.of(example.ACCESS_TOKEN))
 
     access_token: str
     token_type: Literal["Bearer"]

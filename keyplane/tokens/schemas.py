@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field
 
 from keyplane import examples as example
-from keyplane.examples import examples
 from keyplane.kit.documents import Document, InstantOut, Output, SelfLink, ToOne
 from keyplane.kit.instants import Instant
 from keyplane.kit.schemas import StrictInput
@@ -28,7 +27,7 @@ class TokenData(StrictInput):
 
 
 class TokenRequest(StrictInput):
-    model_config = ConfigDict(json_schema_extra=examples(example.TOKEN_REQUEST))
+    model_config = ConfigDict(json_schema_extra=example.of(example.TOKEN_REQUEST))
 
     data: TokenData = TokenData()
 
@@ -78,4 +77,4 @@ class MeDocument(Document[MeResource]):
 
 
 class TokenDocument(Document[TokenResource]):
-    model_config = ConfigDict(json_schema_extra=examples({"data": example.TOKEN_RESOURCE}))
+    model_config = ConfigDict(json_schema_extra=example.of({"data": example.TOKEN_RESOURCE}))
