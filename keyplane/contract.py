@@ -82,8 +82,9 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "on `POST /oauth/token`.",
     },
 }
-USER_CREDENTIALS = ({"bearerAuth": []}, {"apiKeyHeader": []}, {"oauth2": []})
-ANY_CREDENTIAL = (*USER_CREDENTIALS, {"License": []})
+Requirement = dict[str, list[str]]
+USER_CREDENTIALS: tuple[Requirement, ...] = ({"bearerAuth": []}, {"apiKeyHeader": []}, {"oauth2": []})
+ANY_CREDENTIAL: tuple[Requirement, ...] = (*USER_CREDENTIALS, {"License": []})
 
 ERRORS: dict[int, str] = {
     400: "Malformed input: invalid JSON, an unknown field or query parameter, a wrong type, a "
@@ -182,7 +183,7 @@ class Facts:
     def dialect(self) -> str:
         return dialect(self.path)
 
-    def security(self) -> list[dict[str, list[str]]] | None:
+    def security(self) -> list[Requirement] | None:
         """The credentials the route takes; None when it authenticates by itself."""
         if optional_bearer in self.calls:
             return [{}, *ANY_CREDENTIAL]
@@ -285,9 +286,9 @@ def _both_media_types(content: dict[str, Any]) -> dict[str, Any]:
 
 def _complete(operation: dict[str, Any], facts: Facts) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
-    for status in list(responses):
-        if status[0] in "45" and "model" not in facts.declared.get(int(status), {}):
-            del responses[status]  # FastAPI's 422, or a declared status without its envelope
+    for key in list(responses):
+        if key[0] in "45" and "model" not in facts.declared.get(int(key), {}):
+            del responses[key]  # FastAPI's 422, or a declared status without its envelope
     for status in sorted(facts.errors()):
         if "model" not in facts.declared.get(status, {}):
             responses[str(status)] = _error(facts, status)
@@ -297,8 +298,8 @@ def _complete(operation: dict[str, Any], facts: Facts) -> None:
     elif "security" not in operation:
         operation["security"] = []  # public: no credential needed
     if facts.dialect == "jsonapi":
-        for status, response in responses.items():
-            if status[0] == "2" and "content" in response:
+        for key, response in responses.items():
+            if key[0] == "2" and "content" in response:
                 response["content"] = _both_media_types(response["content"])
         if "requestBody" in operation:
             body = operation["requestBody"]

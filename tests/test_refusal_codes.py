@@ -26,7 +26,7 @@ async def test_a_sales_agent_creating_a_product_is_refused_with_a_code(
     _, key = await helpers.role_key(app, client, acme, "sales-agent")
     body = {"data": {"type": "products", "attributes": {"name": "Not mine to make"}}}
     refused = await client.post(f"{acme.base}/products", json=body, headers=bearer(key))
-    error = jsonapi_error(refused, 403, "ACCESS_DENIED")
+    error = jsonapi_error(refused, 403, "ACCESS_DENIED")["errors"][0]
     assert error["title"] == "Access denied"
     assert "sales-agent" in error["detail"]
 
