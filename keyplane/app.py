@@ -5,12 +5,12 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path
 from starlette.types import Receive, Scope, Send
 
-from keyplane import __version__
+from keyplane import __version__, contract, docs
 from keyplane.accounts import endpoints as accounts
 from keyplane.accounts.directory import AccountDirectory
 from keyplane.accounts.signing import KeyRing
@@ -54,7 +54,13 @@ Keyplane issues and checks license keys (a Keygen-compatible licensing API) and 
 
 Every route is served under `/v1/accounts/{account}/...` (account id or slug) and under bare
 `/v1/...` for the default account. Authenticate with `Authorization: Bearer <key>` or
-`X-API-Key: <key>`.
+`X-API-Key: <key>` ("Authorize" above takes either), an access token from `/v1/oauth/token`,
+or, on the licensing API where a policy allows it, `Authorization: License <license key>`.
+
+The licensing API answers in JSON:API (`application/vnd.api+json`, or `application/json` by
+`Accept`) with Keygen's error envelope; the API-key API in plain JSON with
+`{status, error: {code, message, field}, requestId}`; `/oauth/token` with RFC 6749's
+`{error, error_description}`. Every error carries a `code`.
 """
 
 
@@ -120,6 +126,12 @@ class Keyplane(FastAPI):
     """Set while the application runs (its lifespan)."""
     observer: Observer | None = None
     """Gives every request its id, and writes its access line and counts when it ends."""
+
+    def openapi(self) -> dict[str, Any]:
+        """The published contract: FastAPI's description, completed (``keyplane.contract``)."""
+        if self.openapi_schema is None:
+            self.openapi_schema = contract.complete(self, super().openapi())
+        return self.openapi_schema
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.observer is None:
@@ -226,8 +238,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
         openapi_url="/openapi.json",
+        # /docs and /redoc are served by ``keyplane.docs``, with their assets, from this host.
+        docs_url=None,
         redoc_url=None,
         # Starlette's redirect to the slashless path is built from the Host header, which
         # the client chooses: a 307 to any host it names. A path with a trailing slash is
@@ -254,5 +267,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes, prefix="/v1")
     app.include_router(routes, prefix=ACCOUNT_PREFIX, dependencies=[Depends(_account_path)])
     app.include_router(observe.router)
+    docs.install(app)
     app.observer.learn(_templates(app))
     return app

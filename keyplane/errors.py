@@ -43,13 +43,22 @@ TITLES = {
     500: "Internal server error",
     503: "Service unavailable",
 }
+
+
+def generic_code(status: int) -> str:
+    """The code of an error nothing more specific describes: its status's title
+    (``UNSUPPORTED_MEDIA_TYPE``)."""
+    return TITLES.get(status, "Error").upper().replace(" ", "_")
+
+
 PLAIN_FAMILIES = frozenset({"api-keys", "api-versions", "healthz", "readyz", "metrics"})
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorItem:
     detail: str
-    code: str | None = None
+    code: str
+    """Every refusal names its kind: clients branch on the code, never on the wording."""
     pointer: str | None = None
     parameter: str | None = None
     header: str | None = None
@@ -65,7 +74,7 @@ class AppError(Exception):
     def __init__(
         self,
         detail: str,
-        code: str | None = None,
+        code: str,
         *,
         pointer: str | None = None,
         parameter: str | None = None,
@@ -144,7 +153,7 @@ def render(request: Request, status: int, items: Iterable[ErrorItem], **headers:
     kind = dialect(request.url.path)
     if kind == "oauth":
         first = items[0]
-        code = first.code if first.code and first.code.islower() else "invalid_request"
+        code = first.code if first.code.islower() else "invalid_request"
         return JSONResponse(
             {"error": code, "error_description": first.detail},
             status,
@@ -169,8 +178,7 @@ def render(request: Request, status: int, items: Iterable[ErrorItem], **headers:
     errors = []
     for item in items:
         entry: dict[str, Any] = {"title": item.title or TITLES.get(status, "Error"), "detail": item.detail}
-        if item.code:
-            entry["code"] = item.code
+        entry["code"] = item.code
         if item.pointer is not None:
             entry["source"] = {"pointer": item.pointer}
         elif item.parameter is not None:
@@ -329,7 +337,7 @@ def install_handlers(app: FastAPI) -> None:
         elif exc.status_code == 413:
             item = ErrorItem(str(exc.detail), "BODY_TOO_LARGE")
         else:
-            item = ErrorItem(str(exc.detail), None)
+            item = ErrorItem(str(exc.detail), generic_code(exc.status_code))
         return render(request, exc.status_code, [item], **(exc.headers or {}))
 
     async def crash(request: Request, exc: Exception) -> JSONResponse:

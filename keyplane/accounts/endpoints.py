@@ -7,9 +7,11 @@ import base64
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from keyplane.accounts.schemas import AccountDocument
 from keyplane.accounts.signing import public_hex
 from keyplane.auth.dependencies import LicensingBearer
 from keyplane.db import DbSession
+from keyplane.kit.documents import returns
 from keyplane.kit.jsonapi import account_base, document
 from keyplane.kit.timefmt import iso
 from keyplane.models import Account
@@ -17,7 +19,7 @@ from keyplane.models import Account
 router = APIRouter(tags=["Accounts"])
 
 
-@router.get("/accounts/{account}")
+@router.get("/accounts/{account}", responses=returns(AccountDocument))
 async def get_account(request: Request, session: DbSession, bearer: LicensingBearer) -> JSONResponse:
     """The account (id or slug). ``meta.keys.ed25519`` is its Ed25519 public key: base64 of
     the 64 hex characters that Keygen clients take as ``public_key``."""

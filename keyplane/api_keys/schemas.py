@@ -11,8 +11,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from keyplane import examples as example
 from keyplane.api_keys import versions
 from keyplane.auth.network import parse_network
 from keyplane.auth.scopes import Scope
@@ -63,6 +64,8 @@ class RateLimitIn(StrictInput):
 
 
 class ApiKeyCreate(StrictInput):
+    model_config = ConfigDict(json_schema_extra=example.of(example.API_KEY_CREATE))
+
     name: Name | None = Field(default=None, validation_alias=AliasChoices("name", "key_name"))
     scopes: list[Scope] | None = Field(default=None, validation_alias=AliasChoices("scopes", "key_scope"))
     user_id: uuid.UUID | None = Field(default=None, validation_alias=AliasChoices("userId", "user_id"))
@@ -110,6 +113,8 @@ class ApiKeyUpdate(StrictInput):
 
 
 class VerifyRequest(StrictInput):
+    model_config = ConfigDict(json_schema_extra=example.of(example.VERIFY))
+
     key: Annotated[str, Field(min_length=1, max_length=512)]
     ip: str | None = None
     scopes: list[Scope] | None = None
@@ -148,11 +153,15 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyOut):
+    model_config = ConfigDict(json_schema_extra=example.of(example.API_KEY_CREATED))
+
     key: str
     """The full key. It appears in this response only; Keyplane keeps just a keyed hash."""
 
 
 class ApiKeyList(BaseModel):
+    model_config = ConfigDict(json_schema_extra=example.of(example.API_KEY_LIST))
+
     status: int
     total: int
     count: int
@@ -169,6 +178,8 @@ class RateLimitStatus(BaseModel):
 
 
 class VerifyResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra=example.of(example.VERIFIED))
+
     valid: bool
     code: str
     detail: str

@@ -15,16 +15,20 @@ from keyplane.keys.schemas import (
     POOL_LIST,
     KeyCreate,
     KeyFilters,
+    KeyResource,
     KeyUpdate,
     parse_key_list,
     parse_pool_list,
 )
+from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import account_base, created, document, list_query, listing, resource, to_one
 from keyplane.kit.paging import Listed
 from keyplane.kit.timefmt import iso
 from keyplane.models import PoolKey
 from keyplane.policies.endpoints import policy_resource
+from keyplane.policies.schemas import PolicyResource
 from keyplane.products.endpoints import product_resource
+from keyplane.products.schemas import ProductResource
 
 router = APIRouter(tags=["Keys"])
 KeyList = Annotated[Listed[KeyFilters], Depends(list_query(KEY_LIST, parse_key_list))]
@@ -47,7 +51,7 @@ def key_resource(record: PoolKey) -> dict[str, Any]:
     )
 
 
-@router.post("/keys", status_code=201)
+@router.post("/keys", status_code=201, responses=returns(Document[KeyResource], 201))
 async def create_key(
     request: Request, session: DbSession, bearer: LicensingBearer, body: KeyCreate
 ) -> JSONResponse:
@@ -57,7 +61,7 @@ async def create_key(
     return created(request, key_resource(record))
 
 
-@router.get("/keys")
+@router.get("/keys", responses=returns(ListDocument[KeyResource]))
 async def list_keys(
     request: Request, session: DbSession, bearer: LicensingBearer, asked: KeyList
 ) -> JSONResponse:
@@ -67,13 +71,13 @@ async def list_keys(
     return listing(request, [key_resource(k) for k in page.items], page)
 
 
-@router.get("/keys/{key}")
+@router.get("/keys/{key}", responses=returns(Document[KeyResource]))
 async def get_key(request: Request, key: str, session: DbSession, bearer: LicensingBearer) -> JSONResponse:
     """One key by id."""
     return document(request, key_resource(await service.get(session, bearer, key)))
 
 
-@router.patch("/keys/{key}")
+@router.patch("/keys/{key}", responses=returns(Document[KeyResource]))
 async def update_key(
     request: Request, key: str, session: DbSession, bearer: LicensingBearer, body: KeyUpdate
 ) -> JSONResponse:
@@ -90,7 +94,7 @@ async def delete_key(key: str, session: DbSession, bearer: LicensingBearer) -> R
     return Response(status_code=204)
 
 
-@router.get("/keys/{key}/product")
+@router.get("/keys/{key}/product", responses=returns(Document[ProductResource]))
 async def key_product(
     request: Request, key: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -99,14 +103,14 @@ async def key_product(
     return document(request, product_resource(product))
 
 
-@router.get("/keys/{key}/policy")
+@router.get("/keys/{key}/policy", responses=returns(Document[PolicyResource]))
 async def key_policy(request: Request, key: str, session: DbSession, bearer: LicensingBearer) -> JSONResponse:
     """The pooled policy a key belongs to."""
     _, policy = await service.related(session, bearer, key)
     return document(request, policy_resource(policy))
 
 
-@router.get("/policies/{policy}/pool")
+@router.get("/policies/{policy}/pool", responses=returns(ListDocument[KeyResource]))
 async def list_pool(
     request: Request, policy: str, session: DbSession, bearer: LicensingBearer, asked: PoolList
 ) -> JSONResponse:
@@ -115,7 +119,7 @@ async def list_pool(
     return listing(request, [key_resource(k) for k in page.items], page)
 
 
-@router.get("/policies/{policy}/pool/{key}")
+@router.get("/policies/{policy}/pool/{key}", responses=returns(Document[KeyResource]))
 async def get_pool_key(
     request: Request, policy: str, key: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -123,7 +127,7 @@ async def get_pool_key(
     return document(request, key_resource(await service.pool_key(session, bearer, policy, key)))
 
 
-@router.delete("/policies/{policy}/pool")
+@router.delete("/policies/{policy}/pool", responses=returns(Document[KeyResource]))
 async def pop_pool(
     request: Request, policy: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
+from keyplane.kit.documents import InstantOut, Output, SelfLink, ToOne
 from keyplane.kit.paging import listing_spec, no_filters, parser
 from keyplane.kit.query import Items, Param, Spec, identifier, last
 from keyplane.kit.schemas import StrictInput
@@ -78,3 +79,26 @@ def key_filters(items: Items) -> KeyFilters:
 
 parse_key_list = parser(KEY_LIST, key_filters)
 parse_pool_list = parser(POOL_LIST, no_filters)
+# -- answers ---------------------------------------------------------------------------------
+
+
+class KeyAttributesOut(Output):
+    key: str
+    created: InstantOut
+    updated: InstantOut
+
+
+class KeyRelationshipsOut(Output):
+    account: ToOne
+    product: ToOne
+    policy: ToOne
+
+
+class KeyResource(Output):
+    """A key of a pooled policy's pool (seed 001's key object)."""
+
+    id: str
+    type: Literal["keys"]
+    attributes: KeyAttributesOut
+    relationships: KeyRelationshipsOut
+    links: SelfLink

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from starlette.applications import Starlette
 
+from keyplane import examples as example
 from keyplane.auth.dependencies import (
     CurrentAccount,
     LicensingBearer,
@@ -21,6 +22,7 @@ from keyplane.cache import Caches, Tag, TaggedCache
 from keyplane.db import DbSession
 from keyplane.errors import BadRequest
 from keyplane.kit import clock
+from keyplane.kit.documents import returns
 from keyplane.kit.jsonapi import document
 from keyplane.kit.schemas import StrictInput
 from keyplane.kit.timefmt import iso
@@ -28,6 +30,7 @@ from keyplane.licenses import lifecycle
 from keyplane.licenses import service as licenses
 from keyplane.licenses.endpoints import license_resource
 from keyplane.licenses.lifecycle import MISSING, Missing, Snapshot
+from keyplane.licenses.schemas import LicenseDocument, ValidationDocument
 from keyplane.licenses.validation import Result, Scope, meta
 from keyplane.licensing.keystrings import digest
 from keyplane.models.license import key_tag
@@ -46,6 +49,8 @@ class ValidateKeyMeta(StrictInput):
 
 
 class ValidateKey(StrictInput):
+    model_config = ConfigDict(json_schema_extra=example.of(example.VALIDATE_KEY))
+
     meta: ValidateKeyMeta
 
 
@@ -98,7 +103,7 @@ def echoed(scope: Scope | None) -> dict[str, Any] | None:
     return None if scope is None else scope.model_dump(exclude_unset=True)
 
 
-@router.post("/licenses/actions/validate-key")
+@router.post("/licenses/actions/validate-key", responses=returns(ValidationDocument))
 async def validate_key(
     request: Request,
     session: DbSession,
@@ -145,7 +150,7 @@ def cache_entry(
     return snapshot.kept(), tags
 
 
-@router.post("/licenses/{license}/actions/validate")
+@router.post("/licenses/{license}/actions/validate", responses=returns(ValidationDocument))
 async def validate_license(
     request: Request,
     license: str,
@@ -161,7 +166,7 @@ async def validate_license(
     return _answer(request, result, snapshot, sent.scope, sent.nonce)
 
 
-@router.get("/licenses/{license}/actions/validate")
+@router.get("/licenses/{license}/actions/validate", responses=returns(ValidationDocument))
 async def quick_validate_license(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -172,7 +177,7 @@ async def quick_validate_license(
     return _answer(request, result, snapshot, None, None)
 
 
-@router.post("/licenses/{license}/actions/suspend")
+@router.post("/licenses/{license}/actions/suspend", responses=returns(LicenseDocument))
 async def suspend_license(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -181,7 +186,7 @@ async def suspend_license(
     return document(request, license_resource(found, policy))
 
 
-@router.post("/licenses/{license}/actions/reinstate")
+@router.post("/licenses/{license}/actions/reinstate", responses=returns(LicenseDocument))
 async def reinstate_license(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -190,7 +195,7 @@ async def reinstate_license(
     return document(request, license_resource(found, policy))
 
 
-@router.post("/licenses/{license}/actions/renew")
+@router.post("/licenses/{license}/actions/renew", responses=returns(LicenseDocument))
 async def renew_license(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -206,7 +211,7 @@ async def revoke_license(license: str, session: DbSession, bearer: LicensingBear
     return Response(status_code=204)
 
 
-@router.post("/licenses/{license}/actions/check-in")
+@router.post("/licenses/{license}/actions/check-in", responses=returns(LicenseDocument))
 async def check_in_license(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -216,7 +221,7 @@ async def check_in_license(
     return document(request, license_resource(found, policy))
 
 
-@router.post("/licenses/{license}/actions/increment-usage")
+@router.post("/licenses/{license}/actions/increment-usage", responses=returns(LicenseDocument))
 async def increment_usage(
     request: Request,
     license: str,
@@ -231,7 +236,7 @@ async def increment_usage(
     return document(request, license_resource(found, policy))
 
 
-@router.post("/licenses/{license}/actions/decrement-usage")
+@router.post("/licenses/{license}/actions/decrement-usage", responses=returns(LicenseDocument))
 async def decrement_usage(
     request: Request,
     license: str,
@@ -245,7 +250,7 @@ async def decrement_usage(
     return document(request, license_resource(found, policy))
 
 
-@router.post("/licenses/{license}/actions/reset-usage")
+@router.post("/licenses/{license}/actions/reset-usage", responses=returns(LicenseDocument))
 async def reset_usage(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from keyplane.auth.dependencies import LicensingBearer
 from keyplane.db import DbSession
 from keyplane.kit import clock
+from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import (
     account_base,
     created,
@@ -29,7 +30,9 @@ from keyplane.licenses.schemas import (
     POLICY_LICENSE_LIST,
     PRODUCT_LICENSE_LIST,
     LicenseCreate,
+    LicenseDocument,
     LicenseFilters,
+    LicenseResource,
     LicenseUpdate,
     OwnerChange,
     PolicyChange,
@@ -41,9 +44,12 @@ from keyplane.licenses.status import next_check_in, status
 from keyplane.models import License, Policy
 from keyplane.policies import service as policies
 from keyplane.policies.endpoints import policy_resource
+from keyplane.policies.schemas import PolicyResource
 from keyplane.products import service as products
 from keyplane.products.endpoints import product_resource
+from keyplane.products.schemas import ProductResource
 from keyplane.users.endpoints import user_resource
+from keyplane.users.schemas import OwnerDocument
 
 router = APIRouter(tags=["Licenses"])
 LicenseList = Annotated[Listed[LicenseFilters], Depends(list_query(LICENSE_LIST, parse_license_list))]
@@ -111,7 +117,7 @@ async def _listing(
     return listing(request, data, page)
 
 
-@router.post("/licenses", status_code=201)
+@router.post("/licenses", status_code=201, responses=returns(LicenseDocument, 201))
 async def create_license(
     request: Request, session: DbSession, bearer: LicensingBearer, body: LicenseCreate
 ) -> JSONResponse:
@@ -128,7 +134,7 @@ async def create_license(
     return created(request, license_resource(license, policy))
 
 
-@router.get("/licenses")
+@router.get("/licenses", responses=returns(ListDocument[LicenseResource]))
 async def list_licenses(
     request: Request, session: DbSession, bearer: LicensingBearer, asked: LicenseList
 ) -> JSONResponse:
@@ -139,7 +145,7 @@ async def list_licenses(
     return await _listing(request, session, bearer, asked)
 
 
-@router.get("/licenses/{license}")
+@router.get("/licenses/{license}", responses=returns(LicenseDocument))
 async def get_license(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -148,7 +154,7 @@ async def get_license(
     return document(request, license_resource(found, policy))
 
 
-@router.patch("/licenses/{license}")
+@router.patch("/licenses/{license}", responses=returns(LicenseDocument))
 async def update_license(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer, body: LicenseUpdate
 ) -> JSONResponse:
@@ -164,7 +170,7 @@ async def delete_license(license: str, session: DbSession, bearer: LicensingBear
     return Response(status_code=204)
 
 
-@router.get("/licenses/{license}/policy")
+@router.get("/licenses/{license}/policy", responses=returns(Document[PolicyResource]))
 async def license_policy(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -173,7 +179,7 @@ async def license_policy(
     return document(request, policy_resource(policy))
 
 
-@router.put("/licenses/{license}/policy")
+@router.put("/licenses/{license}/policy", responses=returns(LicenseDocument))
 async def change_license_policy(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer, body: PolicyChange
 ) -> JSONResponse:
@@ -182,7 +188,7 @@ async def change_license_policy(
     return document(request, license_resource(found, policy))
 
 
-@router.get("/licenses/{license}/product")
+@router.get("/licenses/{license}/product", responses=returns(Document[ProductResource]))
 async def license_product(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -191,7 +197,7 @@ async def license_product(
     return document(request, product_resource(product))
 
 
-@router.get("/licenses/{license}/owner")
+@router.get("/licenses/{license}/owner", responses=returns(OwnerDocument))
 async def license_owner(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -200,7 +206,7 @@ async def license_owner(
     return document(request, None if owner is None else user_resource(owner))
 
 
-@router.put("/licenses/{license}/owner")
+@router.put("/licenses/{license}/owner", responses=returns(LicenseDocument))
 async def change_license_owner(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer, body: OwnerChange
 ) -> JSONResponse:
@@ -210,7 +216,7 @@ async def change_license_owner(
     return document(request, license_resource(found, policy))
 
 
-@router.get("/policies/{policy}/licenses")
+@router.get("/policies/{policy}/licenses", responses=returns(ListDocument[LicenseResource]))
 async def policy_licenses(
     request: Request, policy: str, session: DbSession, bearer: LicensingBearer, asked: PolicyLicenseList
 ) -> JSONResponse:
@@ -220,7 +226,7 @@ async def policy_licenses(
     return await _listing(request, session, bearer, narrowed)
 
 
-@router.get("/products/{product}/licenses")
+@router.get("/products/{product}/licenses", responses=returns(ListDocument[LicenseResource]))
 async def product_licenses(
     request: Request, product: str, session: DbSession, bearer: LicensingBearer, asked: ProductLicenseList
 ) -> JSONResponse:

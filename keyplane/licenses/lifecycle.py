@@ -149,7 +149,7 @@ async def validate_key(
             select(License.id).where(*view(bearer, License), License.id == license.id)
         )
         if visible is None:
-            raise Forbidden("You do not have permission to validate this license")
+            raise Forbidden("You do not have permission to validate this license", "ACCESS_DENIED")
     return await _validate(session, license, scope, record, quick=False)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from keyplane import examples as example
+from keyplane.kit.documents import Document, InstantOut, MetadataOut, Output, SelfLink, ToMany, ToOne
 from keyplane.kit.instants import Instant
 from keyplane.kit.paging import listing_spec, parser
 from keyplane.kit.query import (
@@ -97,6 +99,8 @@ class LicenseUpdateData(StrictInput):
 
 
 class LicenseCreate(StrictInput):
+    model_config = ConfigDict(json_schema_extra=example.of(example.LICENSE_CREATE))
+
     data: LicenseCreateData
 
 
@@ -225,3 +229,77 @@ def license_filters(items: Items) -> LicenseFilters:
 parse_license_list = parser(LICENSE_LIST, license_filters)
 parse_policy_license_list = parser(POLICY_LICENSE_LIST, license_filters)
 parse_product_license_list = parser(PRODUCT_LICENSE_LIST, license_filters)
+# -- answers ---------------------------------------------------------------------------------
+
+
+class LicenseAttributesOut(Output):
+    name: str | None
+    key: str
+    expiry: InstantOut | None
+    status: Literal["ACTIVE", "INACTIVE", "EXPIRING", "EXPIRED", "SUSPENDED", "BANNED"]
+    uses: int
+    suspended: bool
+    scheme: str | None
+    encrypted: bool
+    strict: bool
+    floating: bool
+    protected: bool
+    version: None
+    requireHeartbeat: bool
+    requireCheckIn: bool
+    lastValidated: InstantOut | None
+    lastCheckIn: InstantOut | None
+    nextCheckIn: InstantOut | None
+    lastCheckOut: InstantOut | None
+    maxMachines: int | None
+    maxProcesses: int | None
+    maxUsers: int | None
+    maxCores: int | None
+    maxMemory: int | None
+    maxDisk: int | None
+    maxUses: int | None
+    metadata: MetadataOut
+    created: InstantOut
+    updated: InstantOut
+
+
+class LicenseRelationshipsOut(Output):
+    account: ToOne
+    product: ToOne
+    policy: ToOne
+    owner: ToOne
+    machines: ToMany
+
+
+class LicenseResource(Output):
+    id: str
+    type: Literal["licenses"]
+    attributes: LicenseAttributesOut
+    relationships: LicenseRelationshipsOut
+    links: SelfLink
+
+
+class ValidationMeta(Output):
+    ts: InstantOut
+    """When the server validated."""
+    valid: bool
+    detail: str
+    code: str
+    """``VALID``, or the first rule that failed in Keygen's order (``SUSPENDED``, ``EXPIRED``,
+    ``NOT_FOUND``, ``FINGERPRINT_SCOPE_MISMATCH``, ...)."""
+    scope: dict[str, Any] | None = None
+    """The scope as sent (only when one was)."""
+    nonce: int | None = None
+    """The nonce as sent (only when one was)."""
+
+
+class LicenseDocument(Document[LicenseResource]):
+    model_config = ConfigDict(json_schema_extra=example.of({"data": example.LICENSE_RESOURCE}))
+
+
+class ValidationDocument(Document[LicenseResource | None]):
+    """The answer to a validation: always 200; ``data`` is null for a key that is no license."""
+
+    model_config = ConfigDict(json_schema_extra=example.of(example.VALIDATED))
+
+    meta: ValidationMeta

@@ -149,9 +149,11 @@ async def create(
     owner_id = owner.id if owner is not None else None
     if customer:
         if policy.protected:
-            raise Forbidden("This policy is protected: only staff may create its licenses")
+            raise Forbidden(
+                "This policy is protected: only staff may create its licenses", "POLICY_PROTECTED"
+            )
         if owner is not None and owner.id != bearer.user_id:
-            raise Forbidden("You may only create licenses for yourself")
+            raise Forbidden("You may only create licenses for yourself", "ACCESS_DENIED")
         owner_id = bearer.user_id
         owner = await _owner(session, bearer, str(bearer.user_id))
     license = License(

@@ -88,7 +88,9 @@ def authorize(bearer: Bearer, resource: str, action: Action, *, own: bool = Fals
         allowed = own or (resource, action) in USER_MAY
     if not allowed:
         noun = "the pool" if resource == "pool" else resource
-        raise Forbidden(f"You do not have permission to {action.value} {noun} (role {bearer.role.value})")
+        raise Forbidden(
+            f"You do not have permission to {action.value} {noun} (role {bearer.role.value})", "ACCESS_DENIED"
+        )
 
 
 def view(

@@ -46,7 +46,7 @@ async def target(
         found = await session.scalar(select(model).where(*conditions, model.id == record_id))
     if found is None:
         if not bearer.is_staff:
-            raise Forbidden(denied)
+            raise Forbidden(denied, "ACCESS_DENIED")
         raise InvalidResource("must exist", code, pointer=pointer)
     return found
 

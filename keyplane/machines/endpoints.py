@@ -11,24 +11,30 @@ from fastapi.responses import JSONResponse, Response
 from keyplane.auth.dependencies import LicensingBearer
 from keyplane.db import DbSession
 from keyplane.kit import clock
+from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import account_base, created, document, list_query, listing, resource, to_one
 from keyplane.kit.paging import Listed
 from keyplane.kit.timefmt import iso, iso_or_none
 from keyplane.licenses import service as licenses
 from keyplane.licenses.endpoints import license_resource
+from keyplane.licenses.schemas import LicenseDocument
 from keyplane.machines import heartbeat, service
 from keyplane.machines.schemas import (
     LICENSE_MACHINE_LIST,
     MACHINE_LIST,
     MachineCreate,
+    MachineDocument,
     MachineFilters,
+    MachineResource,
     MachineUpdate,
     parse_license_machine_list,
     parse_machine_list,
 )
 from keyplane.models import Machine, Policy, User
 from keyplane.products.endpoints import product_resource
+from keyplane.products.schemas import ProductResource
 from keyplane.users.endpoints import user_resource
+from keyplane.users.schemas import OwnerDocument
 
 router = APIRouter(tags=["Machines"])
 MachineList = Annotated[Listed[MachineFilters], Depends(list_query(MACHINE_LIST, parse_machine_list))]
@@ -71,7 +77,7 @@ def machine_resource(machine: Machine, policy: Policy) -> dict[str, Any]:
     )
 
 
-@router.post("/machines", status_code=201)
+@router.post("/machines", status_code=201, responses=returns(MachineDocument, 201))
 async def activate_machine(
     request: Request, session: DbSession, bearer: LicensingBearer, body: MachineCreate
 ) -> JSONResponse:
@@ -100,7 +106,7 @@ async def _list(
     return listing(request, data, page)
 
 
-@router.get("/machines")
+@router.get("/machines", responses=returns(ListDocument[MachineResource]))
 async def list_machines(
     request: Request, session: DbSession, bearer: LicensingBearer, asked: MachineList
 ) -> JSONResponse:
@@ -110,7 +116,7 @@ async def list_machines(
     return await _list(request, session, bearer, asked)
 
 
-@router.get("/licenses/{license}/machines")
+@router.get("/licenses/{license}/machines", responses=returns(ListDocument[MachineResource]))
 async def license_machines(
     request: Request, license: str, session: DbSession, bearer: LicensingBearer, asked: LicenseMachineList
 ) -> JSONResponse:
@@ -120,7 +126,7 @@ async def license_machines(
     return await _list(request, session, bearer, narrowed)
 
 
-@router.get("/machines/{machine}")
+@router.get("/machines/{machine}", responses=returns(MachineDocument))
 async def get_machine(
     request: Request, machine: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -129,7 +135,7 @@ async def get_machine(
     return document(request, machine_resource(found, policy))
 
 
-@router.patch("/machines/{machine}")
+@router.patch("/machines/{machine}", responses=returns(MachineDocument))
 async def update_machine(
     request: Request, machine: str, session: DbSession, bearer: LicensingBearer, body: MachineUpdate
 ) -> JSONResponse:
@@ -145,7 +151,7 @@ async def deactivate_machine(machine: str, session: DbSession, bearer: Licensing
     return Response(status_code=204)
 
 
-@router.post("/machines/{machine}/actions/ping")
+@router.post("/machines/{machine}/actions/ping", responses=returns(MachineDocument))
 async def ping_machine(
     request: Request, machine: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -158,7 +164,7 @@ async def ping_machine(
     return document(request, body)
 
 
-@router.get("/machines/{machine}/license")
+@router.get("/machines/{machine}/license", responses=returns(LicenseDocument))
 async def machine_license(
     request: Request, machine: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -168,7 +174,7 @@ async def machine_license(
     return document(request, license_resource(license, policy))
 
 
-@router.get("/machines/{machine}/product")
+@router.get("/machines/{machine}/product", responses=returns(Document[ProductResource]))
 async def machine_product(
     request: Request, machine: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -178,7 +184,7 @@ async def machine_product(
     return document(request, product_resource(product))
 
 
-@router.get("/machines/{machine}/owner")
+@router.get("/machines/{machine}/owner", responses=returns(OwnerDocument))
 async def machine_owner(
     request: Request, machine: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
+from keyplane import examples as example
+from keyplane.kit.documents import Document, InstantOut, MetadataOut, Output, SelfLink, ToOne
 from keyplane.kit.paging import listing_spec, parser
 from keyplane.kit.query import Items, Param, Spec, identifier, last, metadata, reference
 from keyplane.kit.schemas import StrictInput
@@ -50,6 +52,8 @@ class MachineUpdateData(StrictInput):
 
 
 class MachineCreate(StrictInput):
+    model_config = ConfigDict(json_schema_extra=example.of(example.MACHINE_CREATE))
+
     data: MachineCreateData
 
 
@@ -117,3 +121,43 @@ def machine_filters(items: Items) -> MachineFilters:
 
 parse_machine_list = parser(MACHINE_LIST, machine_filters)
 parse_license_machine_list = parser(LICENSE_MACHINE_LIST, machine_filters)
+# -- answers ---------------------------------------------------------------------------------
+
+
+class MachineAttributesOut(Output):
+    fingerprint: str
+    cores: int | None
+    memory: int | None
+    disk: int | None
+    ip: str | None
+    hostname: str | None
+    platform: str | None
+    name: str | None
+    requireHeartbeat: bool
+    heartbeatStatus: Literal["NOT_STARTED", "ALIVE", "DEAD", "RESURRECTED"]
+    """``RESURRECTED`` only in the answer to the ping that revived a dead machine."""
+    heartbeatDuration: int
+    lastHeartbeat: InstantOut | None
+    nextHeartbeat: InstantOut | None
+    metadata: MetadataOut
+    created: InstantOut
+    updated: InstantOut
+
+
+class MachineRelationships(Output):
+    account: ToOne
+    product: ToOne
+    license: ToOne
+    owner: ToOne
+
+
+class MachineResource(Output):
+    id: str
+    type: Literal["machines"]
+    attributes: MachineAttributesOut
+    relationships: MachineRelationships
+    links: SelfLink
+
+
+class MachineDocument(Document[MachineResource]):
+    model_config = ConfigDict(json_schema_extra=example.of({"data": example.MACHINE_RESOURCE}))

@@ -139,7 +139,7 @@ async def activate(
     authorize(bearer, "machines", Action.CREATE, own=True)
     license, policy = await _locked_license(session, bearer, license_ref)
     if not (bearer.is_staff or bearer.is_product) and protected(license, policy):
-        raise Forbidden("The license is protected: only staff may activate its machines")
+        raise Forbidden("The license is protected: only staff may activate its machines", "LICENSE_PROTECTED")
     owner = None
     if owner_ref is not None:
         owner = await licenses.user_by_ref(session, bearer.account.id, owner_ref)

@@ -21,6 +21,8 @@ from keyplane.db import DbSession
 from keyplane.errors import BadRequest, Unauthorized
 from keyplane.kit import clock
 from keyplane.kit.credentials import CredentialKind
+from keyplane.kit.documents import returns
+from keyplane.oauth.schemas import AccessToken, request_body
 
 router = APIRouter(tags=["OAuth2"])
 
@@ -69,7 +71,12 @@ def _client(request: Request, form: dict[str, str]) -> tuple[str, str]:
     return form["client_id"], form["client_secret"]
 
 
-@router.post("/oauth/token")
+@router.post(
+    "/oauth/token",
+    responses={**returns(AccessToken), 401: {}, 429: {}},
+    # The client authenticates in the body or with HTTP Basic.
+    openapi_extra={"requestBody": request_body(), "security": [{}, {"basicAuth": []}]},
+)
 async def token(request: Request, session: DbSession, account: CurrentAccount) -> JSONResponse:
     """Client credentials grant: ``client_id`` is the API key's id, ``client_secret`` the key.
 

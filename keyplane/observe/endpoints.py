@@ -13,11 +13,12 @@ from keyplane.auth.network import client_address
 from keyplane.errors import Forbidden
 from keyplane.observe import health
 from keyplane.observe.publish import Publisher
+from keyplane.observe.schemas import Liveness, Readiness
 
 router = APIRouter(tags=["Operations"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Liveness)
 async def healthz() -> dict[str, str]:
     """Liveness: 200 while the process is up and serving. Touches nothing else."""
     return {"status": "ok"}
@@ -26,7 +27,11 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     responses={
-        503: {"description": "A check failed; `failing` names it, `Retry-After` says when to ask again"}
+        200: {"model": Readiness},
+        503: {
+            "model": Readiness,
+            "description": "A check failed; `failing` names it, `Retry-After` says when to ask again",
+        },
     },
 )
 async def readyz(request: Request) -> JSONResponse:

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from keyplane.auth.dependencies import LicensingBearer
 from keyplane.db import DbSession
+from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import (
     account_base,
     created,
@@ -29,12 +30,14 @@ from keyplane.policies.schemas import (
     PolicyCreate,
     PolicyCreateAttributes,
     PolicyFilters,
+    PolicyResource,
     PolicyUpdate,
     parse_policy_list,
     parse_product_policy_list,
 )
 from keyplane.products import service as products
 from keyplane.products.endpoints import product_resource
+from keyplane.products.schemas import ProductResource
 
 router = APIRouter(tags=["Policies"])
 PolicyList = Annotated[Listed[PolicyFilters], Depends(list_query(POLICY_LIST, parse_policy_list))]
@@ -74,7 +77,7 @@ def policy_resource(policy: Policy) -> dict[str, Any]:
     )
 
 
-@router.post("/policies", status_code=201)
+@router.post("/policies", status_code=201, responses=returns(Document[PolicyResource], 201))
 async def create_policy(
     request: Request, session: DbSession, bearer: LicensingBearer, body: PolicyCreate
 ) -> JSONResponse:
@@ -84,7 +87,7 @@ async def create_policy(
     return created(request, policy_resource(policy))
 
 
-@router.get("/policies")
+@router.get("/policies", responses=returns(ListDocument[PolicyResource]))
 async def list_policies(
     request: Request, session: DbSession, bearer: LicensingBearer, asked: PolicyList
 ) -> JSONResponse:
@@ -93,7 +96,7 @@ async def list_policies(
     return listing(request, [policy_resource(p) for p in page.items], page)
 
 
-@router.get("/policies/{policy}")
+@router.get("/policies/{policy}", responses=returns(Document[PolicyResource]))
 async def get_policy(
     request: Request, policy: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -101,7 +104,7 @@ async def get_policy(
     return document(request, policy_resource(await service.get(session, bearer, policy)))
 
 
-@router.patch("/policies/{policy}")
+@router.patch("/policies/{policy}", responses=returns(Document[PolicyResource]))
 async def update_policy(
     request: Request, policy: str, session: DbSession, bearer: LicensingBearer, body: PolicyUpdate
 ) -> JSONResponse:
@@ -117,7 +120,7 @@ async def delete_policy(policy: str, session: DbSession, bearer: LicensingBearer
     return Response(status_code=204)
 
 
-@router.get("/policies/{policy}/product")
+@router.get("/policies/{policy}/product", responses=returns(Document[ProductResource]))
 async def policy_product(
     request: Request, policy: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -125,7 +128,7 @@ async def policy_product(
     return document(request, product_resource(await service.product_of(session, bearer, policy)))
 
 
-@router.get("/products/{product}/policies")
+@router.get("/products/{product}/policies", responses=returns(ListDocument[PolicyResource]))
 async def product_policies(
     request: Request, product: str, session: DbSession, bearer: LicensingBearer, asked: ProductPolicyList
 ) -> JSONResponse:

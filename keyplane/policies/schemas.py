@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from keyplane.kit.documents import InstantOut, MetadataOut, Output, SelfLink, ToMany, ToOne
 from keyplane.kit.paging import listing_spec, no_filters, parser
 from keyplane.kit.query import Items, Param, Spec, identifier, last
 from keyplane.kit.schemas import StrictInput
@@ -163,3 +164,67 @@ def policy_filters(items: Items) -> PolicyFilters:
 
 parse_policy_list = parser(POLICY_LIST, policy_filters)
 parse_product_policy_list = parser(PRODUCT_POLICY_LIST, no_filters)
+# -- answers ---------------------------------------------------------------------------------
+
+
+class PolicyAttributesOut(Output):
+    """Every attribute a policy is created with, as it is now."""
+
+    name: str
+    duration: int | None
+    strict: bool
+    floating: bool
+    protected: bool
+    maxMachines: int | None
+    maxProcesses: int | None
+    maxUsers: int | None
+    maxCores: int | None
+    maxMemory: int | None
+    maxDisk: int | None
+    maxUses: int | None
+    machineUniquenessStrategy: str
+    machineMatchingStrategy: str
+    expirationStrategy: str
+    expirationBasis: str
+    renewalBasis: str
+    transferStrategy: str
+    authenticationStrategy: str
+    machineLeasingStrategy: str
+    processLeasingStrategy: str
+    overageStrategy: str
+    requireProductScope: bool
+    requirePolicyScope: bool
+    requireMachineScope: bool
+    requireFingerprintScope: bool
+    requireUserScope: bool
+    requireChecksumScope: bool
+    requireVersionScope: bool
+    requireCheckIn: bool
+    checkInInterval: str | None
+    checkInIntervalCount: int | None
+    requireHeartbeat: bool
+    heartbeatDuration: int | None
+    heartbeatCullStrategy: str
+    heartbeatResurrectionStrategy: str
+    heartbeatBasis: str
+    usePool: bool
+    scheme: str | None
+    encrypted: bool
+    metadata: MetadataOut
+    created: InstantOut
+    updated: InstantOut
+
+
+class PolicyRelationships(Output):
+    account: ToOne
+    product: ToOne
+    pool: ToMany
+    licenses: ToMany
+
+
+class PolicyResource(Output):
+    id: str
+    type: Literal["policies"]
+    attributes: PolicyAttributesOut
+    relationships: PolicyRelationships
+    links: SelfLink

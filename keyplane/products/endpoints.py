@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from keyplane.auth.dependencies import LicensingBearer
 from keyplane.auth.scopes import Role
 from keyplane.db import DbSession
+from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import (
     account_base,
     created,
@@ -24,9 +25,15 @@ from keyplane.kit.paging import Listed
 from keyplane.kit.timefmt import iso
 from keyplane.models import Product
 from keyplane.products import service
-from keyplane.products.schemas import PRODUCT_LIST, ProductCreate, ProductUpdate, parse_product_list
+from keyplane.products.schemas import (
+    PRODUCT_LIST,
+    ProductCreate,
+    ProductResource,
+    ProductUpdate,
+    parse_product_list,
+)
 from keyplane.tokens.resources import token_resource
-from keyplane.tokens.schemas import TokenRequest
+from keyplane.tokens.schemas import TokenDocument, TokenRequest, TokenResource
 
 router = APIRouter(tags=["Products"])
 ProductList = Annotated[Listed[None], Depends(list_query(PRODUCT_LIST, parse_product_list))]
@@ -58,7 +65,7 @@ def product_resource(product: Product) -> dict[str, Any]:
     )
 
 
-@router.post("/products", status_code=201)
+@router.post("/products", status_code=201, responses=returns(Document[ProductResource], 201))
 async def create_product(
     request: Request, session: DbSession, bearer: LicensingBearer, body: ProductCreate
 ) -> JSONResponse:
@@ -67,7 +74,7 @@ async def create_product(
     return created(request, product_resource(product))
 
 
-@router.get("/products")
+@router.get("/products", responses=returns(ListDocument[ProductResource]))
 async def list_products(
     request: Request, session: DbSession, bearer: LicensingBearer, asked: ProductList
 ) -> JSONResponse:
@@ -76,7 +83,7 @@ async def list_products(
     return listing(request, [product_resource(p) for p in page.items], page)
 
 
-@router.get("/products/{product}")
+@router.get("/products/{product}", responses=returns(Document[ProductResource]))
 async def get_product(
     request: Request, product: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
@@ -84,7 +91,7 @@ async def get_product(
     return document(request, product_resource(await service.get(session, bearer, product)))
 
 
-@router.patch("/products/{product}")
+@router.patch("/products/{product}", responses=returns(Document[ProductResource]))
 async def update_product(
     request: Request, product: str, session: DbSession, bearer: LicensingBearer, body: ProductUpdate
 ) -> JSONResponse:
@@ -100,7 +107,7 @@ async def delete_product(product: str, session: DbSession, bearer: LicensingBear
     return Response(status_code=204)
 
 
-@router.post("/products/{product}/tokens")
+@router.post("/products/{product}/tokens", responses=returns(TokenDocument))
 async def create_product_token(
     request: Request,
     product: str,
@@ -124,7 +131,7 @@ async def create_product_token(
     return document(request, token_resource(token, Role.PRODUCT.value, plaintext))
 
 
-@router.get("/products/{product}/tokens")
+@router.get("/products/{product}/tokens", responses=returns(ListDocument[TokenResource]))
 async def list_product_tokens(
     request: Request, product: str, session: DbSession, bearer: LicensingBearer, asked: ProductList
 ) -> JSONResponse:

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field
 
+from keyplane.kit.documents import InstantOut, MetadataOut, Output, SelfLink, ToMany, ToOne
 from keyplane.kit.paging import listing_spec, no_filters, parser
 from keyplane.kit.query import Spec
 from keyplane.kit.schemas import StrictInput
@@ -51,3 +52,30 @@ class ProductUpdate(StrictInput):
 PRODUCT_LIST: Spec = listing_spec()
 """``/products`` and ``/products/{id}/tokens`` take paging alone, as Keygen's routes do."""
 parse_product_list = parser(PRODUCT_LIST, no_filters)
+# -- answers ---------------------------------------------------------------------------------
+
+
+class ProductAttributesOut(Output):
+    name: str
+    code: str | None
+    distributionStrategy: Strategy
+    url: str | None
+    platforms: list[str] | None
+    metadata: MetadataOut
+    created: InstantOut
+    updated: InstantOut
+
+
+class ProductRelationships(Output):
+    account: ToOne
+    policies: ToMany
+    licenses: ToMany
+    tokens: ToMany
+
+
+class ProductResource(Output):
+    id: str
+    type: Literal["products"]
+    attributes: ProductAttributesOut
+    relationships: ProductRelationships
+    links: SelfLink

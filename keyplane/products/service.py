@@ -90,7 +90,7 @@ async def delete(session: AsyncSession, bearer: Bearer, ref: str) -> None:
 
 def _may_manage_tokens(bearer: Bearer) -> None:
     if bearer.role not in (Role.ADMIN, Role.DEVELOPER):
-        raise Forbidden("Only admins and developers manage product tokens")
+        raise Forbidden("Only admins and developers manage product tokens", "ACCESS_DENIED")
 
 
 async def issue_token(

@@ -16,6 +16,7 @@ from keyplane.auth.dependencies import CurrentAccount, Deleter, LicensingBearer,
 from keyplane.auth.network import client_address
 from keyplane.db import DbSession
 from keyplane.errors import Unauthorized
+from keyplane.kit.documents import ListDocument, returns
 from keyplane.kit.jsonapi import document, list_query, listing
 from keyplane.kit.paging import Listed
 from keyplane.licenses import service as licenses
@@ -24,7 +25,14 @@ from keyplane.models import Product
 from keyplane.products.endpoints import product_resource
 from keyplane.tokens import service
 from keyplane.tokens.resources import token_resource
-from keyplane.tokens.schemas import TOKEN_LIST, TokenRequest, parse_token_list
+from keyplane.tokens.schemas import (
+    TOKEN_LIST,
+    MeDocument,
+    TokenDocument,
+    TokenRequest,
+    TokenResource,
+    parse_token_list,
+)
 from keyplane.tokens.throttle import LoginThrottle
 from keyplane.users import repository as users
 from keyplane.users.endpoints import user_resource
@@ -57,7 +65,16 @@ def _basic(request: Request) -> tuple[str, str]:
     return email, password
 
 
-@router.post("/tokens", status_code=201)
+@router.post(
+    "/tokens",
+    status_code=201,
+    responses={
+        **returns(TokenDocument, 201),
+        401: {"description": "No Basic credentials, or a wrong email or password (`CREDENTIALS_*`)"},
+        429: {"description": "Too many failed attempts for this email or address (`RATE_LIMITED`)"},
+    },
+    openapi_extra={"security": [{"basicAuth": []}]},
+)
 async def create_token(
     request: Request,
     session: DbSession,
@@ -95,7 +112,7 @@ async def create_token(
     return document(request, token_resource(token, user.role, plaintext), 201)
 
 
-@router.get("/tokens")
+@router.get("/tokens", responses=returns(ListDocument[TokenResource]))
 async def list_tokens(
     request: Request, session: DbSession, principal: Reader, asked: TokenList
 ) -> JSONResponse:
@@ -106,7 +123,7 @@ async def list_tokens(
     return listing(request, [token_resource(token, role) for token, role in page.items], page)
 
 
-@router.get("/tokens/{token_id}")
+@router.get("/tokens/{token_id}", responses=returns(TokenDocument))
 async def get_token(
     request: Request, token_id: uuid.UUID, session: DbSession, principal: Reader
 ) -> JSONResponse:
@@ -122,7 +139,7 @@ async def revoke_token(token_id: uuid.UUID, session: DbSession, principal: Delet
     return Response(status_code=204)
 
 
-@router.get("/me")
+@router.get("/me", responses=returns(MeDocument))
 async def me(request: Request, session: DbSession, bearer: LicensingBearer) -> JSONResponse:
     """Whoever the credential belongs to: a user, a product token's product, or a license
     authenticating with its key."""

@@ -1,15 +1,21 @@
-"""JSON:API request body of ``POST /tokens`` (optional: name and expiry)."""
+"""Tokens in Keygen's JSON:API shapes: the body of ``POST /tokens`` (optional: name and
+expiry) and the token resource."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
+from keyplane import examples as example
+from keyplane.kit.documents import Document, InstantOut, Output, SelfLink, ToOne
 from keyplane.kit.instants import Instant
 from keyplane.kit.paging import listing_spec, no_filters, parser
 from keyplane.kit.query import Spec
 from keyplane.kit.schemas import StrictInput
+from keyplane.licenses.schemas import LicenseResource
+from keyplane.products.schemas import ProductResource
+from keyplane.users.schemas import UserResource
 
 
 class TokenAttributes(StrictInput):
@@ -23,9 +29,57 @@ class TokenData(StrictInput):
 
 
 class TokenRequest(StrictInput):
+    model_config = ConfigDict(json_schema_extra=example.of(example.TOKEN_REQUEST))
+
     data: TokenData = TokenData()
 
 
 TOKEN_LIST: Spec = listing_spec()
 """``/tokens`` takes paging alone, as Keygen's route does."""
 parse_token_list = parser(TOKEN_LIST, no_filters)
+# -- answers ---------------------------------------------------------------------------------
+
+
+class TokenAttributesOut(Output):
+    kind: Literal[
+        "admin-token",
+        "developer-token",
+        "read-only-token",
+        "support-token",
+        "sales-token",
+        "user-token",
+        "product-token",
+    ]
+    token: str | None = None
+    """The secret: only in the answer that created the token, never again."""
+    expiry: InstantOut | None
+    name: str | None
+    created: InstantOut
+    updated: InstantOut
+
+
+class TokenRelationships(Output):
+    account: ToOne
+    bearer: ToOne
+    """The user the token acts for, or the product of a product token."""
+
+
+class TokenResource(Output):
+    id: str
+    type: Literal["tokens"]
+    attributes: TokenAttributesOut
+    relationships: TokenRelationships
+    links: SelfLink
+
+
+MeResource = Annotated[UserResource | ProductResource | LicenseResource, Field(discriminator="type")]
+"""Who ``GET /me`` says the credential belongs to: a user, a product token's product, or a
+license authenticating with its key."""
+
+
+class MeDocument(Document[MeResource]):
+    pass
+
+
+class TokenDocument(Document[TokenResource]):
+    model_config = ConfigDict(json_schema_extra=example.of({"data": example.TOKEN_RESOURCE}))

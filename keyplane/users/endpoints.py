@@ -9,12 +9,20 @@ from fastapi.responses import JSONResponse, Response
 
 from keyplane.auth.dependencies import Creator, Deleter, Reader, Updater
 from keyplane.db import DbSession
+from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import account_base, document, list_query, listing, to_one
 from keyplane.kit.paging import Listed
 from keyplane.kit.timefmt import iso
 from keyplane.models import User
 from keyplane.users import service
-from keyplane.users.schemas import USER_LIST, UserCreate, UserFilters, UserUpdate, parse_user_list
+from keyplane.users.schemas import (
+    USER_LIST,
+    UserCreate,
+    UserFilters,
+    UserResource,
+    UserUpdate,
+    parse_user_list,
+)
 
 router = APIRouter(tags=["Users"])
 UserList = Annotated[Listed[UserFilters], Depends(list_query(USER_LIST, parse_user_list))]
@@ -42,7 +50,7 @@ def user_resource(user: User) -> dict[str, Any]:
     }
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, responses=returns(Document[UserResource], 201))
 async def create_user(
     request: Request, session: DbSession, principal: Creator, body: UserCreate
 ) -> JSONResponse:
@@ -51,7 +59,7 @@ async def create_user(
     return document(request, user_resource(user), 201)
 
 
-@router.get("/users")
+@router.get("/users", responses=returns(ListDocument[UserResource]))
 async def list_users(
     request: Request, session: DbSession, principal: Reader, asked: UserList
 ) -> JSONResponse:
@@ -61,13 +69,13 @@ async def list_users(
     return listing(request, [user_resource(u) for u in page.items], page)
 
 
-@router.get("/users/{user}")
+@router.get("/users/{user}", responses=returns(Document[UserResource]))
 async def get_user(request: Request, user: str, session: DbSession, principal: Reader) -> JSONResponse:
     """A user by id or email: yourself, or anyone with MANAGE."""
     return document(request, user_resource(await service.get(session, principal, user)))
 
 
-@router.patch("/users/{user}")
+@router.patch("/users/{user}", responses=returns(Document[UserResource]))
 async def update_user(
     request: Request, user: str, session: DbSession, principal: Updater, body: UserUpdate
 ) -> JSONResponse:

@@ -1,14 +1,16 @@
-"""JSON:API request bodies for users (Keygen's shapes: ``data.type`` singular or plural)."""
+"""Users in Keygen's JSON:API shapes: request bodies (``data.type`` singular or plural) and
+the user resource."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
 from keyplane.auth.scopes import USER_ROLES, Role
+from keyplane.kit.documents import Document, InstantOut, MetadataOut, Output, SelfLink, ToOne
 from keyplane.kit.paging import listing_spec, parser
 from keyplane.kit.query import Items, Param, Spec, boolean, choice, every, identifier, last, reference, refuse
 from keyplane.kit.schemas import StrictInput
@@ -102,3 +104,33 @@ def user_filters(items: Items) -> UserFilters:
 
 
 parse_user_list = parser(USER_LIST, user_filters)
+# -- answers ---------------------------------------------------------------------------------
+
+
+class UserAttributesOut(Output):
+    fullName: str | None
+    firstName: str | None
+    lastName: str | None
+    email: str
+    status: Literal["ACTIVE"]
+    role: str
+    """``admin``, ``developer``, ``read-only``, ``support-agent``, ``sales-agent`` or ``user``."""
+    metadata: MetadataOut
+    created: InstantOut
+    updated: InstantOut
+
+
+class UserRelationships(Output):
+    account: ToOne
+
+
+class UserResource(Output):
+    id: str
+    type: Literal["users"]
+    attributes: UserAttributesOut
+    relationships: UserRelationships
+    links: SelfLink
+
+
+class OwnerDocument(Document[UserResource | None]):
+    """A license's or a machine's owner: ``data: null`` when nobody owns it."""
