@@ -11,7 +11,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from keyplane.errors import ErrorItem, dialect, render
+from keyplane.errors import ErrorItem, render
+from keyplane.kit.families import dialect
 
 ACCEPTED = frozenset(
     {"application/vnd.api+json", "application/vnd.keygen+json", "application/json", "application/*", "*/*"}

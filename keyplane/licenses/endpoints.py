@@ -20,6 +20,7 @@ from keyplane.policies import service as policies
 from keyplane.policies.endpoints import policy_resource
 from keyplane.products import service as products
 from keyplane.products.endpoints import product_resource
+from keyplane.services import services_of
 from keyplane.users.endpoints import user_resource
 
 router = APIRouter(tags=["Licenses"])
@@ -93,7 +94,7 @@ async def create_license(
     """
     data = body.data
     license, policy = await service.create(
-        session, bearer, data.attributes, data.relationships, request.app.state.keys
+        session, bearer, data.attributes, data.relationships, services_of(request.app).keys
     )
     return created(request, license_resource(license, policy))
 

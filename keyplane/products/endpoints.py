@@ -15,6 +15,7 @@ from keyplane.kit.timefmt import iso
 from keyplane.models import Product
 from keyplane.products import service
 from keyplane.products.schemas import ProductCreate, ProductUpdate
+from keyplane.services import services_of
 from keyplane.tokens.resources import token_resource
 from keyplane.tokens.schemas import TokenRequest
 
@@ -102,7 +103,7 @@ async def create_product_token(
     attributes = (body or TokenRequest()).data.attributes
     token, plaintext = await service.issue_token(
         session,
-        request.app.state.credentials,
+        services_of(request.app).credentials,
         bearer,
         product,
         name=attributes.name,
