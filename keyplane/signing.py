@@ -89,7 +89,7 @@ class Signatures:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if not scope["path"].startswith("/v1/") or not is_signed(scope["path"]):
+        if not is_signed(scope["path"]):
             await self.app(scope, receive, _dated(send))
             return
         # Created here so that inner layers that copy the scope still share it.

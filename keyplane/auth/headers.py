@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final, Literal
 
+BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="keyplane"'}
+"""The challenge of a refusal of Basic credentials (RFC 9110 §11.6.1; RFC 6749 §5.2)."""
 BEARER_SCHEMES = frozenset({"bearer", "token"})
 """``Authorization`` schemes that carry an API key or token."""
 

@@ -81,6 +81,11 @@ def is_plain(path: str) -> bool:
     return DIALECTS[family(path)] != "jsonapi"
 
 
+SIGNED = frozenset({Family.LICENSING, Family.OAUTH})
+"""The families whose answers are signed (Keygen's ``Keygen-Signature``): every ``/v1`` API
+but the API-key surface, whose answers are dated, not signed."""
+
+
 def is_signed(path: str) -> bool:
-    """Whether answers on ``path`` (a ``/v1/`` path) are signed: all but the API-key surface's."""
-    return family(path) is not Family.API_KEYS
+    """Whether answers on ``path`` are signed."""
+    return family(path) in SIGNED

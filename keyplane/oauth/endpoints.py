@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from keyplane import ratelimit
 from keyplane.auth.authentication import NOTHING, Refusal, authenticate
 from keyplane.auth.dependencies import CurrentAccount
-from keyplane.auth.headers import basic, uses_basic
+from keyplane.auth.headers import BASIC_CHALLENGE, basic, uses_basic
 from keyplane.auth.network import client_address
 from keyplane.auth.scopes import Scope, ordered
 from keyplane.db import DbSession
@@ -44,17 +44,13 @@ async def _form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
-# RFC 6749 §5.2: a client that authenticated with HTTP Basic MUST get a matching challenge.
-_BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="keyplane"'}
-
-
 def _client(request: Request, form: dict[str, str]) -> tuple[str, str]:
     header = request.headers.get("authorization")
     if uses_basic(header):
         pair = basic(header)
         if not isinstance(pair, tuple):
             raise Unauthorized(
-                "Malformed Basic client credentials", "invalid_client", headers=_BASIC_CHALLENGE
+                "Malformed Basic client credentials", "invalid_client", headers=BASIC_CHALLENGE
             )
         # RFC 6749 §2.3.1: the client id and secret are form-encoded before Basic's encoding.
         return unquote(pair[0]), unquote(pair[1])
@@ -90,7 +86,8 @@ async def token(request: Request, session: DbSession, account: CurrentAccount) -
         raise Unauthorized(
             "The client credentials are invalid, inactive or expired",
             "invalid_client",
-            headers=_BASIC_CHALLENGE if uses_basic(request.headers.get("authorization")) else None,
+            # RFC 6749 §5.2: a client that authenticated with HTTP Basic MUST get a matching challenge.
+            headers=BASIC_CHALLENGE if uses_basic(request.headers.get("authorization")) else None,
         )
     # Getting a token is a use of the key: it spends the key's budget, as the token's uses will
     # (RFC 6749 names no error for this; ``rate_limited`` in its style, with Retry-After).

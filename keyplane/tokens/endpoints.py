@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from keyplane import ratelimit
 from keyplane.auth.dependencies import CurrentAccount, Deleter, LicensingBearer, Reader
-from keyplane.auth.headers import MALFORMED, basic
+from keyplane.auth.headers import BASIC_CHALLENGE, MALFORMED, basic
 from keyplane.auth.network import client_address
 from keyplane.db import DbSession
 from keyplane.errors import Unauthorized
@@ -29,7 +29,6 @@ from keyplane.users import repository as users
 from keyplane.users.endpoints import user_resource
 
 router = APIRouter(tags=["Tokens"])
-BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="keyplane"'}
 
 
 def _basic(request: Request) -> tuple[str, str]:

@@ -49,8 +49,8 @@ def test_family_of_a_path(path: str, expected: Family) -> None:
         ("/v1/accounts/acme/api-keys", "plain", True, False),
         ("/v1/api-versions", "plain", True, False),
         ("/v1/oauth/token", "oauth", True, True),
-        ("/healthz", "plain", True, True),
-        ("/docs", "jsonapi", False, True),
+        ("/healthz", "plain", True, False),
+        ("/docs", "jsonapi", False, False),
     ],
 )
 def test_what_a_family_means_for_errors_and_signing(
