@@ -72,7 +72,7 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
     """Every service, opened with the server secrets (checked against the database), and
     closed on the way out. With ``background`` (a server), its background work runs too:
     the invalidation bus, the batched usage writes, the metrics publisher; a one-off
-    command (the CLI) leaves it off."""
+    command (the CLI) leaves it off (and records no uses: it makes no requests)."""
     # Imported here: these modules reach the registry through ``services_of``.
     from keyplane.accounts.directory import AccountDirectory
     from keyplane.accounts.signing import KeyRing
@@ -96,7 +96,10 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
     caches = Caches()
     bus = bus_for(caches, database, settings.redis_url, settings.redis_prefix)
     ttl = settings.cache_seconds
-    database.on_commit = bus.publish
+    if background:
+        # A server's commits tell the other processes at once; a command's are read from
+        # the invalidation log by them, as before it had a bus.
+        database.on_commit = bus.publish
     services = Services(
         settings=settings,
         db=database,

@@ -33,7 +33,6 @@ from keyplane.hot import (
     PLAIN_ACCEPT,
     VERSION_REQUESTED,
     Answer,
-    Services,
     answer,
     authenticated,
     charge_or_refuse,
@@ -49,6 +48,7 @@ from keyplane.kit import clock
 from keyplane.kit.memo import Memo
 from keyplane.observe import metrics
 from keyplane.observe.exchange import EXCHANGE
+from keyplane.services import Services
 
 _CONTENT_TYPE = (b"content-type", JSON_TYPE)
 _VERSION = versions.VERSION_HEADER.encode()

@@ -16,7 +16,7 @@ from starlette.types import Scope, Send
 from keyplane.auth.principal import AccountRef
 from keyplane.cache import Tag
 from keyplane.db import lazy_session
-from keyplane.hot import Services, answer, date_header, render_json, validated
+from keyplane.hot import answer, date_header, render_json, validated
 from keyplane.kit import clock
 from keyplane.kit.jsonapi import media_type_for
 from keyplane.kit.memo import Memo
@@ -31,6 +31,7 @@ from keyplane.licenses.validation import Scope as ValidationScope
 from keyplane.licensing.keystrings import digest
 from keyplane.negotiation import acceptable
 from keyplane.observe import metrics
+from keyplane.services import Services
 from keyplane.signing import signed
 
 _NOT_FOUND = Result(False, "NOT_FOUND")
