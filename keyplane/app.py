@@ -106,8 +106,10 @@ class Keyplane(FastAPI):
     (``keyplane.hot``); whatever they leave goes through the framework as usual."""
 
     hot: HotPaths | None = None
+    settings: Settings | None = None
+    """The settings it was made with, which its services start with."""
     services: Services | None = None
-    """Set while the application runs (its lifespan)."""
+    """Set while the application runs (its lifespan); ``keyplane.services.services_of``."""
     observer: Observer | None = None
     """Gives every request its id, and writes its access line and counts when it ends."""
 
@@ -124,7 +126,9 @@ class Keyplane(FastAPI):
                 if left is None:
                     return
                 receive = left
-            receive = capped(receive, scope, self.state.settings.max_body_bytes)
+            settings = self.services.settings if self.services is not None else self.settings
+            assert settings is not None
+            receive = capped(receive, scope, settings.max_body_bytes)
             await super().__call__(scope, receive, send)
         finally:
             self.observer.done(scope, exchange)
@@ -176,7 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
         dependencies=[Depends(refuse_nul_characters)],
     )
-    app.state.settings = settings
+    app.settings = settings
     logs.install(settings)
     app.observer = Observer(settings)
     if settings.hot_paths:

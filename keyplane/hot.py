@@ -131,8 +131,16 @@ date_header = _Clock.date
 """The ``Date`` header's value now."""
 
 
-async def answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    headers = [(b"content-length", str(len(body)).encode()), *headers]
+async def answer(
+    send: Send,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    first: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
+    """Send the answer with its headers in the order the framework's response has them:
+    the route's own (``first``), ``Content-Length``, then ``headers``."""
+    headers = [*first, (b"content-length", str(len(body)).encode()), *headers]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

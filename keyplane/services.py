@@ -50,9 +50,11 @@ class Services:
     """``trusted_proxies`` is not empty: derived here, so no caller can leave it out and have
     proxied addresses read as peers."""
 
-    def __post_init__(self) -> None:
-        self.trusted_proxies = tuple(self.settings.trusted_proxies)
-        self.behind_proxies = bool(self.trusted_proxies)
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name == "settings":  # what is derived from the settings follows them
+            object.__setattr__(self, "trusted_proxies", tuple(value.trusted_proxies))
+            object.__setattr__(self, "behind_proxies", bool(value.trusted_proxies))
 
 
 class NotRunning(RuntimeError):

@@ -200,7 +200,9 @@ async def test_a_database_that_resets_connections_is_a_503_at_once_and_recovery_
         database_proxy.restore()
     for kind, (response, elapsed) in answers.items():
         _assert_unavailable(kind, response)
-        assert elapsed < app.state.settings.database_connect_timeout, f"{kind} answered after {elapsed:.1f}s"
+        assert elapsed < services_of(app).settings.database_connect_timeout, (
+            f"{kind} answered after {elapsed:.1f}s"
+        )
 
     for kind, request in _requests(client, world).items():
         _assert_served(kind, await asyncio.wait_for(request, HANG))

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from keyplane.cache import TaggedCache
 from keyplane.db import Database, touched
 from keyplane.invalidations import (
     GAP_GIVE_UP_SECONDS,
@@ -174,7 +175,7 @@ async def test_another_process_change_reaches_this_process_caches(app: FastAPI, 
     memory bus on SQLite, and this one's own LISTEN connection does not carry it) is read
     from the log and drops this process's entry; this process's own rows are not applied."""
     caches = services_of(app).credentials.caches
-    cache = caches.cache("probe", 10, 60)
+    cache: TaggedCache[str, str] = caches.cache("probe", 10, 60)
     cache.put("theirs", "v", ["their-tag"], caches.generation())
     cache.put("mine", "v", ["my-tag"], caches.generation())
     database: Database = services_of(app).db

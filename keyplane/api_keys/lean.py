@@ -51,7 +51,8 @@ from keyplane.observe.exchange import EXCHANGE
 from keyplane.services import Services
 
 _CONTENT_TYPE = (b"content-type", JSON_TYPE)
-_VERSION = versions.VERSION_HEADER.encode()
+_VERSION = VERSION_REQUESTED
+"""The version header of an answer, as the framework's response writes it (lower case)."""
 
 
 _READ = frozenset({Power.READ})
@@ -132,7 +133,7 @@ def verify_from_memory(services: Services, scope: Scope, account: AccountRef, bo
             return None
     scope[EXCHANGE].credential = caller.id
     metrics.verified(served.code)
-    return served.body, [served.length, _CONTENT_TYPE, served.version, (b"date", date_header())]
+    return served.body, [served.version, served.length, _CONTENT_TYPE, (b"date", date_header())]
 
 
 def _verified(
@@ -209,7 +210,7 @@ async def verify(
     finally:
         await session.close()
     services.usage.record(caller.state, clock.now())
-    await answer(send, 200, [_CONTENT_TYPE, _served(version), (b"date", date_header())], content)
+    await answer(send, 200, [_CONTENT_TYPE, (b"date", date_header())], content, (_served(version),))
     return True
 
 
@@ -244,5 +245,7 @@ async def get(
     if not await charge_or_refuse(services, scope, caller.state, send):
         return True
     services.usage.record(caller.state, clock.now())
+    # As the route's response has them: its version header is set on the injected Response,
+    # which FastAPI adds after the document's own.
     await answer(send, 200, [_CONTENT_TYPE, _served(version), (b"date", date_header())], key.body)
     return True

@@ -4,6 +4,7 @@ the connection pool."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -47,7 +48,7 @@ async def test_verifications_beyond_the_pool_size_all_answer(
     """Each request holds at most one pooled connection: 3x the pool's capacity of
     verifications in flight at once all answer (a request that needed a second connection
     would deadlock the pool and fail them all with 503 after the pool timeout)."""
-    pool = services_of(app).db.engine.pool
+    pool: Any = services_of(app).db.engine.pool  # a QueuePool (or SQLite's), untyped as Pool
     in_flight = 3 * (pool.size() + pool._max_overflow)
     made = await create(client, acme, name="verified")
     responses = await asyncio.wait_for(

@@ -44,7 +44,7 @@ async def peer_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def _trust(app: FastAPI, *networks: str) -> None:
-    app.state.settings = app.state.settings.model_copy(
+    services_of(app).settings = services_of(app).settings.model_copy(
         update={"trusted_proxies": [ipaddress.ip_network(n) for n in networks]}
     )
 
@@ -442,7 +442,7 @@ async def test_last_used_at_is_kept_to_the_resolution(
 ) -> None:
     """A key in constant use is written once per ``KEYPLANE_USAGE_RESOLUTION_SECONDS`` (60 by
     default), not on every flush: the stored time is at most that old."""
-    assert app.state.settings.usage_resolution_seconds == 60
+    assert services_of(app).settings.usage_resolution_seconds == 60
     made = await factories.api_key(client, acme)
     key, key_id = str(made["key"]), str(made["id"])
 

@@ -165,7 +165,7 @@ async def test_malformed_credentials_are_not_counted(client: httpx.AsyncClient, 
 
 async def test_the_limits_can_be_turned_off(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     off = {"login_attempts": 0, "login_address_attempts": 0}
-    app.state.settings = app.state.settings.model_copy(update=off)
+    services_of(app).settings = services_of(app).settings.model_copy(update=off)
     window_start(WINDOW)
     await _fail(client, acme, acme.admin_email, 8)
     assert (await _login(client, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
