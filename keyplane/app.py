@@ -12,22 +12,14 @@ from starlette.types import Receive, Scope, Send
 
 from keyplane import __version__, contract, docs
 from keyplane.accounts import endpoints as accounts
-from keyplane.accounts.directory import AccountDirectory
-from keyplane.accounts.signing import KeyRing
 from keyplane.api_keys import endpoints as api_keys
 from keyplane.api_keys import lean as lean_api_keys
 from keyplane.auth.dependencies import CurrentAccount
-from keyplane.bus import bus_for
-from keyplane.cache import Caches
 from keyplane.config import Settings, get_settings
-from keyplane.credentials.engine import CredentialEngine
-from keyplane.credentials.usage import UsageRecorder
-from keyplane.db import Database, Timeouts
 from keyplane.errors import install_handlers
-from keyplane.hot import HotPaths, Services
+from keyplane.hot import HotPaths
 from keyplane.keys import endpoints as keys
 from keyplane.kit.bodies import capped
-from keyplane.kit.credentials import CredentialHasher
 from keyplane.kit.nul import refuse_nul_characters
 from keyplane.licenses import actions as license_actions
 from keyplane.licenses import endpoints as licenses
@@ -40,11 +32,9 @@ from keyplane.observe import logs
 from keyplane.observe.exchange import Exchange
 from keyplane.observe.health import code_heads
 from keyplane.observe.observer import Observer
-from keyplane.observe.publish import Publisher
 from keyplane.policies import endpoints as policies
 from keyplane.products import endpoints as products
-from keyplane.ratelimit import limiter_for
-from keyplane.secret.service import open_secrets
+from keyplane.services import Services, running
 from keyplane.signing import Signatures
 from keyplane.tokens import endpoints as tokens
 from keyplane.users import endpoints as users
@@ -122,8 +112,10 @@ class Keyplane(FastAPI):
     (``keyplane.hot``); whatever they leave goes through the framework as usual."""
 
     hot: HotPaths | None = None
+    settings: Settings | None = None
+    """The settings it was made with, which its services start with."""
     services: Services | None = None
-    """Set while the application runs (its lifespan)."""
+    """Set while the application runs (its lifespan); ``keyplane.services.services_of``."""
     observer: Observer | None = None
     """Gives every request its id, and writes its access line and counts when it ends."""
 
@@ -146,7 +138,9 @@ class Keyplane(FastAPI):
                 if left is None:
                     return
                 receive = left
-            receive = capped(receive, scope, self.state.settings.max_body_bytes)
+            settings = self.services.settings if self.services is not None else self.settings
+            assert settings is not None
+            receive = capped(receive, scope, settings.max_body_bytes)
             await super().__call__(scope, receive, send)
         finally:
             self.observer.done(scope, exchange)
@@ -169,69 +163,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(settings.resolved_database_url(), Timeouts.of(settings))
-        try:
-            secrets = await open_secrets(settings, database)
-        except BaseException:
-            await database.dispose()
-            raise
-        usage = UsageRecorder(database, settings.usage_flush_seconds, settings.usage_resolution_seconds)
-        caches = Caches()
-        bus = bus_for(caches, database, settings.redis_url, settings.redis_prefix)
-        ttl = settings.cache_seconds
-        database.on_commit = bus.publish
-        app.state.db = database
-        app.state.bus = bus
-        app.state.accounts = AccountDirectory(settings.account)
-        app.state.usage = usage
-        app.state.credentials = CredentialEngine(
-            CredentialHasher(secrets.current),
-            caches,
-            previous=tuple(CredentialHasher(secret) for secret in secrets.previous),
-            rehash=usage.rehash,
-            size=settings.cache_size,
-            ttl=ttl,
-            miss_ttl=min(settings.cache_miss_seconds, ttl),
-            read_first=database.read_first,
-        )
-        app.state.keys = KeyRing(secrets.current, secrets.previous)
-        # What the lean handlers serve from (filled as requests read them).
-        app.state.api_keys = caches.cache("api keys", settings.cache_size, ttl)
-        app.state.licenses = caches.cache("licenses", settings.cache_size, ttl)
-        app.state.limiter = limiter_for(settings)
-        app.state.publisher = publisher = Publisher(caches, database, bus)
         code_heads()  # read once now, not by the first readiness probe
-        await bus.start()
-        usage.start()
-        publisher.start()
-        if isinstance(app, Keyplane):
-            app.services = Services(
-                settings=settings,
-                db=database,
-                accounts=app.state.accounts,
-                credentials=app.state.credentials,
-                usage=usage,
-                keys=app.state.keys,
-                limiter=app.state.limiter,
-                api_keys=app.state.api_keys,
-                licenses=app.state.licenses,
-            )
-        # What exists now (modules, the application, its routes) lives as long as the process:
-        # keep it out of every garbage collection, which would otherwise walk it again and
-        # again and stall the requests of the moment.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
-        try:
-            yield
-        finally:
-            if isinstance(app, Keyplane):
+        async with running(settings) as services:
+            assert isinstance(app, Keyplane)
+            app.services = services
+            # What exists now (modules, the application, its routes) lives as long as the
+            # process: keep it out of every garbage collection, which would otherwise walk it
+            # again and again and stall the requests of the moment.
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(*GC_THRESHOLDS)
+            try:
+                yield
+            finally:
                 app.services = None
-            await usage.stop()
-            await publisher.stop()
-            await bus.stop()
-            await app.state.limiter.close()
-            await database.dispose()
 
     app = Keyplane(
         title="Keyplane",
@@ -248,7 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
         dependencies=[Depends(refuse_nul_characters)],
     )
-    app.state.settings = settings
+    app.settings = settings
     logs.install(settings)
     app.observer = Observer(settings)
     if settings.hot_paths:

@@ -33,9 +33,9 @@ from keyplane.auth.dependencies import authenticate, authenticate_bearer, curren
 from keyplane.auth.scopes import Scope
 from keyplane.db import DbSession
 from keyplane.envelopes import ENVELOPES
-from keyplane.errors import dialect
 from keyplane.kit import paging
 from keyplane.kit.documents import ListDocument
+from keyplane.kit.families import dialect
 from keyplane.kit.jsonapi import JSON, JSONAPI
 from keyplane.kit.nul import refuse_nul_characters
 from keyplane.licenses.actions import optional_bearer

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from keyplane import outages
 from keyplane.invalidations import LOG, rows_for
+from keyplane.services import services_of
 
 if TYPE_CHECKING:
     from keyplane.config import Settings
@@ -351,7 +352,7 @@ def read_only(endpoint: F) -> F:
 
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    database: Database = request.app.state.db
+    database: Database = services_of(request.app).db
     writes = request.method not in READ_METHODS and not getattr(
         request.scope.get("endpoint"), _READ_ONLY, False
     )

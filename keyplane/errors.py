@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keyplane import outages
 from keyplane.accounts.signing import SealError
+from keyplane.kit.families import dialect, is_plain
 from keyplane.kit.jsonapi import JSONAPI, camel
 from keyplane.observe import exchange
 from keyplane.observe.observer import route_of
@@ -49,9 +50,6 @@ def generic_code(status: int) -> str:
     """The code of an error nothing more specific describes: its status's title
     (``UNSUPPORTED_MEDIA_TYPE``)."""
     return TITLES.get(status, "Error").upper().replace(" ", "_")
-
-
-PLAIN_FAMILIES = frozenset({"api-keys", "api-versions", "healthz", "readyz", "metrics"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,23 +126,6 @@ class InvalidResource(Unprocessable):
     422s): ``KEY_TAKEN``, ``POLICY_POOL_EMPTY``, ..."""
 
     default_title = "Unprocessable resource"
-
-
-def dialect(path: str) -> str:
-    """``plain`` (API-key surface), ``oauth`` (RFC 6749 errors) or ``jsonapi`` (the rest)."""
-    parts = [part for part in path.split("/") if part]
-    if parts[:2] == ["v1", "accounts"]:
-        parts = parts[3:]
-    elif parts[:1] == ["v1"]:
-        parts = parts[1:]
-    family = parts[0] if parts else ""
-    if family == "oauth":
-        return "oauth"
-    return "plain" if family in PLAIN_FAMILIES else "jsonapi"
-
-
-def is_plain(path: str) -> bool:
-    return dialect(path) != "jsonapi"
 
 
 def render(request: Request, status: int, items: Iterable[ErrorItem], **headers: str) -> JSONResponse:

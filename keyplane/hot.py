@@ -23,7 +23,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
@@ -34,25 +34,23 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from keyplane import ratelimit
-from keyplane.accounts.directory import AccountDirectory
-from keyplane.accounts.signing import KeyRing
 from keyplane.api_keys import versions
+from keyplane.auth.authentication import Refusal, authenticate
 from keyplane.auth.dependencies import principal_for
-from keyplane.auth.network import client_address, parse_address
+from keyplane.auth.headers import MALFORMED, presented
+from keyplane.auth.network import client_address
 from keyplane.auth.principal import AccountRef, Principal
 from keyplane.auth.scopes import Scope as Power
-from keyplane.cache import TaggedCache
-from keyplane.config import Settings
-from keyplane.credentials.engine import CredentialEngine, CredentialState, Outcome
-from keyplane.credentials.usage import UsageRecorder
-from keyplane.db import Database
+from keyplane.credentials.engine import CredentialState
 from keyplane.errors import AppError, error_response, outage_response
 from keyplane.kit import clock
+from keyplane.kit.families import is_signed, split
+from keyplane.kit.memo import Memo
 from keyplane.kit.nul import ESCAPED as ESCAPED_NUL
 from keyplane.observe import exchange
 from keyplane.observe.observer import route_of
-from keyplane.ratelimit import RateLimiter
-from keyplane.signing import is_signed, signed
+from keyplane.services import Services
+from keyplane.signing import signed
 
 log = logging.getLogger("keyplane.hot")
 
@@ -133,8 +131,16 @@ date_header = _Clock.date
 """The ``Date`` header's value now."""
 
 
-async def answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    headers = [(b"content-length", str(len(body)).encode()), *headers]
+async def answer(
+    send: Send,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    first: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
+    """Send the answer with its headers in the order the framework's response has them:
+    the route's own (``first``), ``Content-Length``, then ``headers``."""
+    headers = [*first, (b"content-length", str(len(body)).encode()), *headers]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -148,28 +154,6 @@ def render_json(content: Any) -> bytes:
     return _JSON.encode(content).encode()
 
 
-@dataclass(slots=True)
-class Services:
-    """What the lean handlers use, as plain attributes (``app.state`` lookups cost more than
-    some of the work they are for)."""
-
-    settings: Settings
-    db: Database
-    accounts: AccountDirectory
-    credentials: CredentialEngine
-    usage: UsageRecorder
-    keys: KeyRing
-    limiter: RateLimiter
-    api_keys: TaggedCache[uuid.UUID, Any]
-    licenses: TaggedCache[tuple[uuid.UUID, bytes], Any]
-    behind_proxies: bool = field(init=False)
-    """``settings.trusted_proxies`` is not empty (a settings attribute costs a pydantic lookup):
-    derived here, so no caller can leave it out and have proxied addresses read as peers."""
-
-    def __post_init__(self) -> None:
-        self.behind_proxies = bool(self.settings.trusted_proxies)
-
-
 @dataclass(frozen=True, slots=True)
 class Caller:
     state: CredentialState
@@ -180,16 +164,15 @@ def headers_of(scope: Scope) -> dict[bytes, bytes]:
     return dict(scope["headers"])
 
 
-def presented(headers: dict[bytes, bytes]) -> str | None:
-    """The credential, when sent in the one ordinary way (else the full application decides)."""
-    authorization = headers.get(b"authorization")
-    if authorization is not None:
-        scheme, _, value = authorization.partition(b" ")
-        if scheme.lower() not in (b"bearer", b"token") or not value.strip():
-            return None
-        return value.strip().decode("latin-1")
-    api_key = headers.get(b"x-api-key")
-    return api_key.strip().decode("latin-1") if api_key and api_key.strip() else None
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
+
+
+def presented_in(headers: dict[bytes, bytes]) -> str | None:
+    """The credential the request presents (``keyplane.auth.headers.presented``), or None
+    when it presents none or a malformed one (the full application refuses it)."""
+    sent = presented(_text(headers.get(b"authorization")), _text(headers.get(b"x-api-key")))
+    return None if sent is MALFORMED else sent
 
 
 async def authenticated(
@@ -202,19 +185,12 @@ async def authenticated(
 ) -> Caller | None:
     """The request's user credential when it is valid here and holds ``needs`` (read through
     the cache; ``session`` opens only on a miss), else None: the full application refuses it."""
-    plaintext = presented(headers)
+    plaintext = presented_in(headers)
     if plaintext is None:
         return None
-    _, state = await services.credentials.resolve(session, plaintext)
-    if state is None or state.account_id != account.id or state.user_id is None:
-        return None
-    proxies = services.settings.trusted_proxies
-    if proxies:
-        address = client_address(Request(scope), proxies)
-    else:
-        client = scope.get("client")
-        address = parse_address(client[0]) if client else None
-    if state.evaluate(clock.now(), address, needs) is not Outcome.VALID:
+    address = client_address(scope, services.trusted_proxies)
+    state = await authenticate(services.credentials, session, plaintext, account, address, needs, clock.now())
+    if isinstance(state, Refusal) or state.user_id is None:
         return None
     exchange.noted_credential(scope, state.id)
     return Caller(state, principal_of(state, account))
@@ -226,13 +202,11 @@ def principal_of(state: CredentialState, account: AccountRef) -> Principal:
     if memo is not None and memo[0] is state and memo[1] is account:
         return memo[2]
     principal = principal_for(state, account)
-    if len(_PRINCIPALS) >= 10_000:
-        _PRINCIPALS.clear()
-    _PRINCIPALS[state.id] = (state, account, principal)
+    _PRINCIPALS.put(state.id, (state, account, principal))
     return principal
 
 
-_PRINCIPALS: dict[uuid.UUID, tuple[CredentialState, AccountRef, Principal]] = {}
+_PRINCIPALS: Memo[uuid.UUID, tuple[CredentialState, AccountRef, Principal]] = Memo("principals", 10_000)
 
 
 async def charge_or_refuse(services: Services, scope: Scope, state: CredentialState, send: Send) -> bool:
@@ -282,19 +256,6 @@ _EXACT_PATHS = 4096
 """Bound on remembered exact paths: a few hot routes times the accounts in use."""
 
 
-def route(scope: Scope) -> tuple[str | None, list[str]] | None:
-    """(account reference or None for bare ``/v1``, the rest of the path) for ``/v1`` paths."""
-    path: str = scope["path"]
-    if not path.startswith("/v1/"):
-        return None
-    parts = path[4:].split("/")
-    if parts[0] == "accounts":
-        if len(parts) < 3 or not parts[1]:
-            return None
-        return parts[1], parts[2:]
-    return None, parts
-
-
 _Found = tuple[Handler, FromMemory | None, AccountRef, list[str]]
 """A lean route found for a request: its handlers, the account and the rest of its path."""
 
@@ -316,7 +277,7 @@ class HotPaths:
     def find(self, services: Services, scope: Scope) -> _Found | None:
         """The handler of a path not yet remembered in ``_exact`` (which ``__call__`` reads
         first), remembering it when it has no variable part."""
-        found = route(scope)
+        found = split(scope["path"])
         if found is None:
             return None
         ref, rest = found

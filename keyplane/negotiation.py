@@ -11,7 +11,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from keyplane.errors import ErrorItem, dialect, render
+from keyplane.errors import ErrorItem, render
+from keyplane.kit.families import Family, family
 
 ACCEPTED = frozenset(
     {"application/vnd.api+json", "application/vnd.keygen+json", "application/json", "application/*", "*/*"}
@@ -35,7 +36,7 @@ class Negotiation:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"] if scope["type"] == "http" else ""
-        if not path.startswith("/v1/") or path == "/v1/ping" or dialect(path) != "jsonapi":
+        if path == "/v1/ping" or family(path) is not Family.LICENSING:
             await self.app(scope, receive, send)
             return
         headers = {name: value for name, value in scope["headers"]}

@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 from keyplane.errors import AppError, TooManyRequests
 from keyplane.kit import clock
 from keyplane.observe import metrics
+from keyplane.services import services_of
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -298,23 +299,20 @@ def limiter_for(settings: Settings) -> RateLimiter:
 
 def steadfast(app: Starlette) -> RateLimiter:
     """The application's limiter for limits that never switch off (``ProcessFallback`` over
-    its Redis), made once and kept in ``app.state``."""
+    its Redis), made once and kept with the services."""
     limiter = of(app)
     if not isinstance(limiter, RedisLimiter):
         return limiter  # counting in this process already
-    fallback: ProcessFallback | None = getattr(app.state, "steadfast_limiter", None)
-    if fallback is None or fallback.shared is not limiter:
-        fallback = app.state.steadfast_limiter = ProcessFallback(limiter)
+    services = services_of(app)
+    fallback = services.steadfast_limiter
+    if not isinstance(fallback, ProcessFallback) or fallback.shared is not limiter:
+        fallback = services.steadfast_limiter = ProcessFallback(limiter)
     return fallback
 
 
 def of(app: Starlette) -> RateLimiter:
-    """The application's limiter (``app.state.limiter``), made from its settings if missing."""
-    limiter: RateLimiter | None = getattr(app.state, "limiter", None)
-    if limiter is None:
-        limiter = limiter_for(app.state.settings)
-        app.state.limiter = limiter
-    return limiter
+    """The application's limiter (``Services.limiter``)."""
+    return services_of(app).limiter
 
 
 async def charge(limiter: RateLimiter, state: CredentialState) -> Decision | None:

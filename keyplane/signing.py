@@ -25,6 +25,8 @@ from keyplane.accounts.signing import KeyRing, Signer
 from keyplane.auth.principal import AccountRef
 from keyplane.db import READ_METHODS, Database
 from keyplane.errors import ErrorItem, outage_response, render
+from keyplane.kit.families import is_signed, split
+from keyplane.services import services_of
 
 ALGORITHM = "ed25519"
 SIGNED_HEADERS = "(request-target) host date digest"
@@ -57,18 +59,6 @@ def _dated(send: Send) -> Send:
     return dated
 
 
-UNSIGNED = frozenset({"api-keys", "api-versions"})
-"""The API-key surface (seeds 002 and 003) is Keyplane's own plain JSON, not Keygen's: its
-answers are dated, not signed (a signature would cost more than the verification itself)."""
-
-
-def is_signed(path: str) -> bool:
-    parts = path[4:].split("/", 3)
-    if parts[0] == "accounts":
-        parts = parts[2:]
-    return not parts or parts[0] not in UNSIGNED
-
-
 class Signatures:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -81,13 +71,13 @@ class Signatures:
         if account is not None:
             return account
         application = scope["app"]
-        directory: AccountDirectory = application.state.accounts
-        parts = [part for part in scope["path"].split("/") if part]
-        ref = parts[2] if parts[:2] == ["v1", "accounts"] and len(parts) > 2 else None
+        directory: AccountDirectory = services_of(application).accounts
+        located = split(scope["path"])
+        ref = None if located is None else located[0]
         known = directory.known(ref)
         if known is not None or not wait:
             return known
-        database: Database = application.state.db
+        database: Database = services_of(application).db
         async with database.reader() as session:
             return await (directory.named(session, ref) if ref is not None else directory.default(session))
 
@@ -99,7 +89,7 @@ class Signatures:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if not scope["path"].startswith("/v1/") or not is_signed(scope["path"]):
+        if not is_signed(scope["path"]):
             await self.app(scope, receive, _dated(send))
             return
         # Created here so that inner layers that copy the scope still share it.
@@ -183,12 +173,12 @@ class Signatures:
         account = await self._account(scope, wait=wait)
         if account is None:
             return None
-        keys: KeyRing = scope["app"].state.keys
+        keys: KeyRing = services_of(scope["app"]).keys
         key = keys.cached(account.id)
         if key is None and not wait:
             return None
         if key is None:
-            database: Database = scope["app"].state.db
+            database: Database = services_of(scope["app"]).db
             async with database.writer() as session:
                 key = await keys.key(session, account.id)
                 await session.commit()

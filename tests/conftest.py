@@ -29,6 +29,7 @@ from keyplane.app import create_app
 from keyplane.config import Settings
 from keyplane.kit import clock, passwords
 from keyplane.models import Base
+from keyplane.services import services_of
 from tests import factories
 
 PG_HOST = os.environ.get("KEYPLANE_TEST_PG_HOST", "127.0.0.1")
@@ -149,7 +150,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 async def empty_tables(application: FastAPI) -> None:
     """Delete every row a test's application wrote, the secret's verifier included: the
     next test on the session's database may start with a secret of its own."""
-    async with application.state.db.writer() as session:
+    async with services_of(application).db.writer() as session:
         for table in reversed(Base.metadata.sorted_tables):
             await session.execute(text(f"DELETE FROM {table.name}"))
         await session.commit()

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from keyplane.accounts.service import bootstrap
 from keyplane.kit.passwords import hash_password
 from keyplane.models import User
+from keyplane.services import services_of
 
 PASSWORD = "correct-horse-battery"
 
@@ -35,11 +36,11 @@ def bearer(key: str) -> dict[str, str]:
 
 async def tenant(app: FastAPI, slug: str) -> Tenant:
     email = f"admin@{slug}.test"
-    async with app.state.db.writer() as session:
+    async with services_of(app).db.writer() as session:
         made = await bootstrap(
             session,
-            app.state.credentials,
-            app.state.keys,
+            services_of(app).credentials,
+            services_of(app).keys,
             slug=slug,
             name=slug.title(),
             email=email,
@@ -56,7 +57,7 @@ async def user(app: FastAPI, account: Tenant, role: str = "user", email: str | N
     """A user with ``role`` whose password is ``PASSWORD`` (hashed once per run: Argon2 is slow)."""
     if not _password_hash:
         _password_hash.append(await hash_password(PASSWORD))
-    async with app.state.db.writer() as session:
+    async with services_of(app).db.writer() as session:
         row = User(
             account_id=account.id,
             email=email or f"{role}-{uuid.uuid4().hex[:8]}@{account.slug}.test",

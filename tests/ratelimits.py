@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from fastapi import FastAPI
 
-from keyplane.app import Keyplane
 from keyplane.kit import clock
 from keyplane.ratelimit import MemoryLimiter, RateLimiter, RedisLimiter
+from keyplane.services import services_of
 
 KINDS = ["memory", "redis"]
 
@@ -30,9 +30,7 @@ def window_start(duration: int) -> int:
 async def installed(request: pytest.FixtureRequest, app: FastAPI, kind: str) -> AsyncIterator[RateLimiter]:
     """A fresh limiter of ``kind`` as the application's (the lean handlers' too), closed after."""
     made = make_limiter(request, kind)
-    app.state.limiter = made
-    if isinstance(app, Keyplane) and app.services is not None:
-        app.services.limiter = made  # what the lean handlers count with
+    services_of(app).limiter = made
     try:
         yield made
     finally:

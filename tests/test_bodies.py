@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from keyplane.config import Settings
 from keyplane.hot import LEAN_BODY_BYTES
 from keyplane.models import Credential
+from keyplane.services import services_of
 from tests.api_keys.helpers import assert_error
 from tests.auth.support import jsonapi_error, oauth_error
 from tests.factories import Tenant, bearer
@@ -42,7 +43,7 @@ async def _chunks(body: bytes, size: int = 16_384) -> AsyncIterator[bytes]:
 
 
 async def _keys(app: FastAPI) -> int:
-    async with app.state.db.reader() as session:
+    async with services_of(app).db.reader() as session:
         return int(await session.scalar(select(func.count()).select_from(Credential)) or 0)
 
 

@@ -29,6 +29,7 @@ from keyplane.app import Keyplane
 from keyplane.config import Settings
 from keyplane.credentials.usage import UsageRecorder
 from keyplane.kit import clock
+from keyplane.services import services_of
 from tests import factories, live
 from tests.factories import Tenant, bearer
 from tests.faults import Proxy, proxy
@@ -199,7 +200,9 @@ async def test_a_database_that_resets_connections_is_a_503_at_once_and_recovery_
         database_proxy.restore()
     for kind, (response, elapsed) in answers.items():
         _assert_unavailable(kind, response)
-        assert elapsed < app.state.settings.database_connect_timeout, f"{kind} answered after {elapsed:.1f}s"
+        assert elapsed < services_of(app).settings.database_connect_timeout, (
+            f"{kind} answered after {elapsed:.1f}s"
+        )
 
     for kind, request in _requests(client, world).items():
         _assert_served(kind, await asyncio.wait_for(request, HANG))
@@ -225,10 +228,10 @@ async def test_the_usage_flush_keeps_its_batch_while_the_database_is_frozen(
     """A flush during the fault gives up within the bound and keeps what it was writing; the
     next flush after the database is back writes it."""
     world = await _world(client, acme)
-    async with app.state.db.reader() as session:
-        _, state = await app.state.credentials.resolve(session, str(world.key["key"]))
+    async with services_of(app).db.reader() as session:
+        _, state = await services_of(app).credentials.resolve(session, str(world.key["key"]))
     assert state is not None
-    recorder = UsageRecorder(app.state.db, interval=3600)
+    recorder = UsageRecorder(services_of(app).db, interval=3600)
     used_at = (clock.now() + timedelta(days=1)).replace(microsecond=0)
     recorder.record(state, used_at)
     database_proxy.freeze()

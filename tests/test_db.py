@@ -13,6 +13,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from keyplane.models import Credential
+from keyplane.services import services_of
 from tests.factories import Tenant
 
 CREDENTIALS = cast(Table, Credential.__table__)
@@ -21,7 +22,7 @@ CREDENTIALS = cast(Table, Credential.__table__)
 async def test_a_statement_error_carries_no_parameter_values(
     app: FastAPI, acme: Tenant, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with app.state.db.reader() as session:
+    async with services_of(app).db.reader() as session:
         row = (await session.execute(select(CREDENTIALS).limit(1))).mappings().one()
     # A copy under another lookup, of an account that does not exist. (A foreign-key error:
     # PostgreSQL's own detail names the missing account id and nothing else, where a
@@ -31,7 +32,7 @@ async def test_a_statement_error_carries_no_parameter_values(
     copy.pop("id")
 
     with pytest.raises(IntegrityError) as raised:
-        async with app.state.db.writer() as session:
+        async with services_of(app).db.writer() as session:
             await session.execute(insert(CREDENTIALS).values(copy))
     logging.getLogger("keyplane").exception("request.crashed", exc_info=raised.value)
 

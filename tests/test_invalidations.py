@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from keyplane.cache import TaggedCache
 from keyplane.db import Database, touched
 from keyplane.invalidations import (
     GAP_GIVE_UP_SECONDS,
@@ -27,6 +28,7 @@ from keyplane.invalidations import (
 )
 from keyplane.kit import clock
 from keyplane.models import User
+from keyplane.services import services_of
 from tests import factories
 
 # --- the cursor, table-driven: (what was read, when, with which transactions running) ---
@@ -115,7 +117,7 @@ async def _rows(database: Database) -> list[tuple[str, list[str]]]:
 async def test_a_change_flushed_by_commit_itself_is_logged_with_it(
     app: FastAPI, acme: factories.Tenant
 ) -> None:
-    database: Database = app.state.db
+    database: Database = services_of(app).db
     before = len(await _rows(database))
     async with database.writer() as session:
         user = await session.get(User, acme.admin_id)
@@ -127,7 +129,7 @@ async def test_a_change_flushed_by_commit_itself_is_logged_with_it(
 
 
 async def test_a_rolled_back_change_leaves_no_log_row(app: FastAPI, acme: factories.Tenant) -> None:
-    database: Database = app.state.db
+    database: Database = services_of(app).db
     before = await _rows(database)
     async with database.writer() as session:
         user = await session.get(User, acme.admin_id)
@@ -146,7 +148,7 @@ async def test_a_rolled_back_change_leaves_no_log_row(app: FastAPI, acme: factor
 async def test_a_commit_that_fails_takes_its_log_row_with_it(app: FastAPI, acme: factories.Tenant) -> None:
     """The row is written before COMMIT, inside the transaction: when the transaction fails
     at its last flush (a unique email taken), neither the change nor its row remain."""
-    database: Database = app.state.db
+    database: Database = services_of(app).db
     before = await _rows(database)
     async with database.writer() as session:
         touched(session, "bulk-tag")
@@ -157,7 +159,7 @@ async def test_a_commit_that_fails_takes_its_log_row_with_it(app: FastAPI, acme:
 
 
 async def test_a_large_change_is_logged_in_rows_of_bounded_size(app: FastAPI) -> None:
-    database: Database = app.state.db
+    database: Database = services_of(app).db
     before = len(await _rows(database))
     tags = {f"used:{uuid.uuid4()}" for _ in range(2500)}
     async with database.writer() as session:
@@ -172,11 +174,11 @@ async def test_another_process_change_reaches_this_process_caches(app: FastAPI, 
     """A change committed by another process (another origin, the fast path left out: the
     memory bus on SQLite, and this one's own LISTEN connection does not carry it) is read
     from the log and drops this process's entry; this process's own rows are not applied."""
-    caches = app.state.credentials.caches
-    cache = caches.cache("probe", 10, 60)
+    caches = services_of(app).credentials.caches
+    cache: TaggedCache[str, str] = caches.cache("probe", 10, 60)
     cache.put("theirs", "v", ["their-tag"], caches.generation())
     cache.put("mine", "v", ["my-tag"], caches.generation())
-    database: Database = app.state.db
+    database: Database = services_of(app).db
     async with database.writer() as session:
         session.info["keyplane.publish"] = None  # as if another process had committed it: no local drop
         touched(session, "my-tag")
@@ -195,20 +197,20 @@ async def test_another_process_change_reaches_this_process_caches(app: FastAPI, 
         await asyncio.sleep(0.02)
     assert cache.get("theirs") is None
     assert cache.get("mine") == "v"
-    assert app.state.bus.log.vouching()
+    assert services_of(app).bus.log.vouching()
 
 
 async def test_old_rows_are_pruned_but_never_the_newest(app: FastAPI) -> None:
     """On SQLite the next row would take the newest's seq again, and readers past it would
     skip it: the newest row stays, however old."""
-    database: Database = app.state.db
+    database: Database = services_of(app).db
     old = clock.now() - PRUNE_AGE - timedelta(seconds=1)
     async with database.writer() as session:
         await session.execute(
             insert(LOG), [{"origin": "x", "tags": f'["{n}"]', "created_at": old} for n in range(3)]
         )
         await session.commit()
-    assert await app.state.bus.log.prune() == 2
+    assert await services_of(app).bus.log.prune() == 2
     # (The application's own start wrote a row too, with the secret's verifier: a recent one.)
     assert [row for row in await _rows(database) if row[0] == "x"] == [("x", ["2"])]
     async with database.writer() as session:

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from keyplane.models import Credential, Product, User
+from keyplane.services import services_of
 from tests.api_keys.helpers import assert_error
 from tests.auth.support import jsonapi_error
 from tests.factories import Tenant, bearer
@@ -21,7 +22,7 @@ JSONAPI_BODY = {"Content-Type": "application/vnd.api+json"}
 
 
 async def _rows(app: FastAPI, model: Any) -> int:
-    async with app.state.db.reader() as session:
+    async with services_of(app).db.reader() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from keyplane.app import Keyplane
 from keyplane.ratelimit import RedisLimiter
+from keyplane.services import services_of
 from tests import factories
 from tests.auth.support import jsonapi_error, plain_error
 from tests.factories import Tenant, bearer
@@ -40,9 +40,7 @@ def server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 def _install(app: FastAPI, limiter: RedisLimiter) -> None:
-    app.state.limiter = limiter
-    if isinstance(app, Keyplane) and app.services is not None:
-        app.services.limiter = limiter  # what the lean handlers count with
+    services_of(app).limiter = limiter
 
 
 def _break(server: RedisServer, fault: str) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.app import Keyplane
 from keyplane.db import Database
 from keyplane.models import Credential
+from keyplane.services import services_of
 from tests import factories
 from tests.api_keys.helpers import verify
 from tests.factories import Tenant
@@ -49,8 +50,8 @@ async def test_a_credential_not_cached_is_read_without_a_session(
 ) -> None:
     created = await factories.api_key(client, acme, name="cold")
     assert (await verify(client, acme, {"key": created["key"]}))["code"] == "VALID"
-    app.state.credentials._known.clear()
-    opened = _count_sessions(app.state.db, monkeypatch)
+    services_of(app).credentials._known.clear()
+    opened = _count_sessions(services_of(app).db, monkeypatch)
 
     answer = await verify(client, acme, {"key": created["key"]})
 
@@ -61,7 +62,7 @@ async def test_a_credential_not_cached_is_read_without_a_session(
 async def test_a_read_without_a_session_sees_every_commit_before_it(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, database_url: str
 ) -> None:
-    database: Database = app.state.db
+    database: Database = services_of(app).db
     created = await factories.api_key(client, acme, name="changing")
     key_id = uuid.UUID(str(created["id"]))
     assert await database.read_first(_status_of(key_id), {}) == (True, ("active",))
@@ -72,7 +73,7 @@ async def test_a_read_without_a_session_sees_every_commit_before_it(
 
     # The connection it reads on keeps no snapshot between reads.
     assert await database.read_first(_status_of(key_id), {}) == (True, ("inactive",))
-    app.state.credentials._known.clear()
+    services_of(app).credentials._known.clear()
     assert (await verify(client, acme, {"key": created["key"]}))["code"] == "INACTIVE"
     if database_url.startswith("sqlite"):
         # A read that fails is left to a session; the next one is made on a new connection.
@@ -90,7 +91,7 @@ async def test_on_sqlite_a_read_that_cannot_be_made_at_once_is_left_to_the_sessi
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    database: Database = app.state.db
+    database: Database = services_of(app).db
     created = await factories.api_key(client, acme, name="fallback")
     # A reader that cannot open its file (as when it would have to wait for a lock).
     monkeypatch.setattr(database, "_quick", create_engine(f"sqlite:///{tmp_path / 'missing' / 'x.db'}"))
@@ -98,7 +99,7 @@ async def test_on_sqlite_a_read_that_cannot_be_made_at_once_is_left_to_the_sessi
     sqlite = database_url.startswith("sqlite")
     read = await database.read_first(_status_of(uuid.UUID(str(created["id"]))), {})
     assert read == ((False, None) if sqlite else (True, ("active",)))  # PostgreSQL: unaffected
-    app.state.credentials._known.clear()
+    services_of(app).credentials._known.clear()
     opened = _count_sessions(database, monkeypatch)
 
     answer = await verify(client, acme, {"key": created["key"]})
@@ -118,8 +119,8 @@ async def test_a_license_not_cached_is_read_without_a_session_on_sqlite(
     SQLite (``Database.read``), through one session on PostgreSQL; the same answer."""
     policy = await licensing.policy(client, acme, await licensing.product(client, acme))
     made = await licensing.license(client, acme, policy, name="cold")
-    app.state.licenses.clear()
-    opened = _count_sessions(app.state.db, monkeypatch)
+    services_of(app).licenses.clear()
+    opened = _count_sessions(services_of(app).db, monkeypatch)
 
     response = await client.post(
         f"{acme.base}/licenses/actions/validate-key", json={"meta": {"key": made["attributes"]["key"]}}
@@ -144,8 +145,8 @@ async def test_an_api_key_document_not_cached_is_read_without_a_session_on_sqlit
 ) -> None:
     created = await factories.api_key(client, acme, name="document")
     assert (await verify(client, acme, {"key": acme.key}))["code"] == "VALID"  # the caller cached
-    app.state.api_keys.clear()
-    opened = _count_sessions(app.state.db, monkeypatch)
+    services_of(app).api_keys.clear()
+    opened = _count_sessions(services_of(app).db, monkeypatch)
 
     response = await client.get(f"{acme.base}/api-keys/{created['id']}", headers=factories.bearer(acme.key))
 

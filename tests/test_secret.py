@@ -32,6 +32,7 @@ from keyplane.kit.credentials import CredentialHasher, parse
 from keyplane.models import Account, Base, Credential, Installation
 from keyplane.secret.rules import verifier
 from keyplane.secret.service import open_secrets
+from keyplane.services import services_of
 from tests import live
 from tests.conftest import CLIENT_ADDRESS
 from tests.factories import PASSWORD, Tenant, api_key, bearer, tenant
@@ -169,7 +170,7 @@ async def _validate_signed(client: httpx.AsyncClient, acme: Tenant, license_key:
 
 
 async def _stored(app: FastAPI, model: Any, column: Any, record_id: Any) -> Any:
-    async with app.state.db.reader() as session:
+    async with services_of(app).db.reader() as session:
         return await session.scalar(select(column).where(model.id == record_id))
 
 
@@ -195,10 +196,10 @@ async def test_rotation_keeps_keys_licenses_and_signatures(emptied: str, tmp_pat
         assert await _stored(app, Installation, Installation.secret_verifier, 1) == verifier(NEW.encode())
         # A key hashed under the old secret verifies, and is re-hashed when the batch is written.
         assert await _verify(client, acme, backend) == "VALID"
-        await app.state.usage.flush()
+        await services_of(app).usage.flush()
         lookup = parse(backend)
         assert lookup is not None
-        async with app.state.db.reader() as session:
+        async with services_of(app).db.reader() as session:
             digest = await session.scalar(select(Credential.digest).where(Credential.lookup == lookup.lookup))
         assert digest == hmac.new(NEW.encode(), backend.encode(), hashlib.sha256).digest()
         await _validate_signed(client, acme, license_key, public)

@@ -18,6 +18,7 @@ from keyplane.credentials import repository, usage
 from keyplane.credentials.engine import CredentialState
 from keyplane.credentials.usage import UsageRecorder
 from keyplane.kit import clock
+from keyplane.services import services_of
 from tests import factories
 from tests.auth.support import timestamp
 from tests.factories import Tenant, bearer
@@ -30,8 +31,8 @@ async def _keys(app: FastAPI, client: httpx.AsyncClient, acme: Tenant, count: in
     states = []
     for _ in range(count):
         made = await factories.api_key(client, acme)
-        async with app.state.db.reader() as session:
-            _, state = await app.state.credentials.resolve(session, str(made["key"]))
+        async with services_of(app).db.reader() as session:
+            _, state = await services_of(app).credentials.resolve(session, str(made["key"]))
         assert state is not None
         states.append(state)
     return states
@@ -59,7 +60,7 @@ async def test_stopping_lets_a_batch_being_written_finish(
         await release.wait()
 
     monkeypatch.setattr(repository, "touch", held)
-    recorder = UsageRecorder(app.state.db, interval=0.01)
+    recorder = UsageRecorder(services_of(app).db, interval=0.01)
     recorder.start()
     used_at = (clock.now() + timedelta(days=1)).replace(microsecond=0)
     recorder.record(first, used_at)
@@ -95,7 +96,7 @@ async def test_a_failed_transaction_keeps_the_ones_before_it_and_is_written_next
         await touch(session, uses)
 
     monkeypatch.setattr(repository, "touch", fourth_fails)
-    recorder = UsageRecorder(app.state.db, interval=3600)
+    recorder = UsageRecorder(services_of(app).db, interval=3600)
     used_at = (clock.now() + timedelta(days=1)).replace(microsecond=0)
     for offset, state in enumerate(states):
         recorder.record(state, used_at + timedelta(seconds=offset))

@@ -15,6 +15,7 @@ from keyplane.kit.documents import returns
 from keyplane.kit.jsonapi import account_base, document
 from keyplane.kit.timefmt import iso
 from keyplane.models import Account
+from keyplane.services import services_of
 
 router = APIRouter(tags=["Accounts"])
 
@@ -25,7 +26,7 @@ async def get_account(request: Request, session: DbSession, bearer: LicensingBea
     the 64 hex characters that Keygen clients take as ``public_key``."""
     account = await session.get(Account, bearer.account.id)
     assert account is not None  # the credential check resolved it
-    public = public_hex(await request.app.state.keys.key(session, account.id))
+    public = public_hex(await services_of(request.app).keys.key(session, account.id))
     body = {
         "id": str(account.id),
         "type": "accounts",

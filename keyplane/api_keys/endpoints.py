@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import Response as PlainResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane import ratelimit
 from keyplane.api_keys import service, versions
 from keyplane.api_keys.schemas import (
     API_KEY_LIST,
@@ -30,7 +29,7 @@ from keyplane.api_keys.schemas import (
 from keyplane.auth.dependencies import Authenticated, Creator, Deleter, Reader, Updater
 from keyplane.auth.principal import Principal
 from keyplane.auth.scopes import Scope, ordered
-from keyplane.cache import Caches, Tag, TaggedCache
+from keyplane.cache import Caches, Tag
 from keyplane.credentials.engine import DETAILS, CredentialEngine, CredentialState, Outcome
 from keyplane.credentials.repository import used_tag
 from keyplane.credentials.usage import UsageRecorder
@@ -39,16 +38,15 @@ from keyplane.errors import BadRequest
 from keyplane.hot import render_json
 from keyplane.kit import clock
 from keyplane.kit.jsonapi import list_query
+from keyplane.kit.memo import Memo
 from keyplane.kit.timefmt import iso_or_none
 from keyplane.models import Credential
 from keyplane.observe import metrics
 from keyplane.ratelimit import Decision, RateLimiter
+from keyplane.services import services_of
 
 router = APIRouter(tags=["API keys"])
 public = APIRouter(tags=["API keys"])
-
-# Codes that earlier API versions did not know, and what those versions say instead.
-LEGACY_CODES = {Outcome.REVOKED: Outcome.INACTIVE, Outcome.MALFORMED: Outcome.NOT_FOUND}
 
 
 async def negotiated_version(request: Request, response: Response, principal: Authenticated) -> str:
@@ -71,7 +69,7 @@ ApiKeyListQuery = Annotated[ApiKeyQuery, Depends(list_query(API_KEY_LIST, api_ke
 
 
 def _engine(request: Request) -> CredentialEngine:
-    engine: CredentialEngine = request.app.state.credentials
+    engine: CredentialEngine = services_of(request.app).credentials
     return engine
 
 
@@ -160,9 +158,9 @@ async def verify_api_key(
     requests). For a key with a rate limit, ``rateLimit`` gives the current window's
     ``limit``, ``remaining`` and ``reset`` (epoch seconds).
     """
-    state = request.app.state
+    services = services_of(request.app)
     content = await verification(
-        state.credentials, ratelimit.of(request.app), state.usage, session, principal, version, data
+        services.credentials, services.limiter, services.usage, session, principal, version, data
     )
     return PlainResponse(content, media_type="application/json", headers={versions.VERSION_HEADER: version})
 
@@ -188,8 +186,7 @@ async def verification(
         data.scopes or (),
     )
     outcome, state, rate = checked.outcome, checked.state, checked.rate
-    if version < versions.VERIFY_CODES_REVOKED_MALFORMED:
-        outcome = LEGACY_CODES.get(outcome, outcome)
+    outcome = versions.spoken(outcome, version)
     if outcome is Outcome.VALID and state is not None:
         usage.record(state, clock.now())
     metrics.verified(outcome.value)
@@ -230,7 +227,7 @@ def rendered(outcome: Outcome, state: CredentialState | None, rate: Decision | N
     return body
 
 
-_NO_KEY: dict[str, bytes] = {}
+_NO_KEY: Memo[str, bytes] = Memo("verification answers without a key", 64)
 """Answers without key data, by code (a handful)."""
 
 _NOTHING: dict[str, Any] = VerifyResult(valid=False, code="", detail="").model_dump(mode="json")
@@ -242,14 +239,12 @@ async def get_api_key(
     request: Request, key_id: uuid.UUID, session: DbSession, principal: Reader, _version: Version
 ) -> ApiKeyOut:
     """An API key's metadata. Never the key itself."""
-    caches: Caches = request.app.state.credentials.caches
+    caches: Caches = services_of(request.app).credentials.caches
     generation = caches.generation()
     key = await service.get(session, principal, key_id)
     out = api_key_out(key)
     # For the lean handler: it serves this document from memory until it changes.
-    snapshots: TaggedCache[uuid.UUID, KeptKey] | None = getattr(request.app.state, "api_keys", None)
-    if snapshots is not None:
-        snapshots.put(key.id, KeptKey.of(out), snapshot_tags(key), generation)
+    services_of(request.app).api_keys.put(key.id, KeptKey.of(out), snapshot_tags(key), generation)
     return out
 
 

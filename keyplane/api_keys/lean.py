@@ -6,14 +6,12 @@ request to the full application otherwise; the rules and the rendering are the r
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from starlette.types import Scope, Send
 
 from keyplane.api_keys import repository, versions
 from keyplane.api_keys.endpoints import (
-    LEGACY_CODES,
     KeptKey,
     api_key_out,
     rendered,
@@ -21,11 +19,13 @@ from keyplane.api_keys.endpoints import (
     verification,
 )
 from keyplane.api_keys.schemas import VerifyRequest
-from keyplane.auth.network import parse_address
+from keyplane.auth.authentication import NOTHING, judge
+from keyplane.auth.headers import MALFORMED, presented
+from keyplane.auth.network import client_address, parse_address
 from keyplane.auth.principal import AccountRef
 from keyplane.auth.scopes import Scope as Power
 from keyplane.cache import Tag
-from keyplane.credentials.engine import CredentialState, Outcome
+from keyplane.credentials.engine import FOREVER, CredentialState, Outcome, Served
 from keyplane.db import holds_connection, lazy_session
 from keyplane.errors import AppError
 from keyplane.hot import (
@@ -33,7 +33,6 @@ from keyplane.hot import (
     PLAIN_ACCEPT,
     VERSION_REQUESTED,
     Answer,
-    Services,
     answer,
     authenticated,
     charge_or_refuse,
@@ -46,22 +45,25 @@ from keyplane.hot import (
     validated,
 )
 from keyplane.kit import clock
+from keyplane.kit.memo import Memo
 from keyplane.observe import metrics
 from keyplane.observe.exchange import EXCHANGE
+from keyplane.services import Services
 
 _CONTENT_TYPE = (b"content-type", JSON_TYPE)
-_VERSION = versions.VERSION_HEADER.encode()
+_VERSION = VERSION_REQUESTED
+"""The version header of an answer, as the framework's response writes it (lower case)."""
 
 
 _READ = frozenset({Power.READ})
-_SERVED: dict[str, tuple[bytes, bytes]] = {}
+_SERVED: Memo[str, tuple[bytes, bytes]] = Memo("version headers", 64)
 
 
 def _served(version: str) -> tuple[bytes, bytes]:
     """The version header of an answer (one per known version, made once)."""
     header = _SERVED.get(version)
     if header is None:
-        header = _SERVED[version] = (_VERSION, version.encode())
+        header = _SERVED.put(version, (_VERSION, version.encode()))
     return header
 
 
@@ -107,11 +109,16 @@ def verify_from_memory(services: Services, scope: Scope, account: AccountRef, bo
         return None
     sent = _sent_key(body)
     authorization = headers.get(b"authorization")
-    if sent is None or authorization is None or authorization[:7] != b"Bearer ":
+    if sent is None or authorization is None:
+        return None
+    plaintext = presented(authorization.decode("latin-1"), None)
+    if plaintext is None or plaintext is MALFORMED:
         return None
     engine = services.credentials
-    account_number = account.id.int  # ids compared as ints: UUID's == is Python code
-    caller = engine.cached(authorization[7:].decode("latin-1"))
+    # Not this account's: the route refuses (``judge`` decides; this only leaves it to the
+    # route). Ids compared as ints: UUID's == is Python code.
+    account_number = account.id.int
+    caller = engine.cached(plaintext)
     if caller is None or caller.account_id.int != account_number or caller.user_id is None:
         return None
     state = engine.cached(sent)
@@ -120,56 +127,53 @@ def verify_from_memory(services: Services, scope: Scope, account: AccountRef, bo
     asked = headers.get(VERSION_REQUESTED)
     now = clock.now()
     served = state.served
-    if served is None or served[0] is not caller or served[1] != asked or now >= served[2]:
-        served = _verified(services, scope, caller, state, asked, now)
+    if served is None or served.caller is not caller or served.asked != asked or now >= served.until:
+        served = _verified(services, scope, account, caller, state, asked, now)
         if served is None:
             return None
     scope[EXCHANGE].credential = caller.id
-    metrics.verified(served[6])
-    return served[3], [served[4], _CONTENT_TYPE, served[5], (b"date", date_header())]
-
-
-_END = datetime.max.replace(tzinfo=UTC)
+    metrics.verified(served.code)
+    return served.body, [served.version, served.length, _CONTENT_TYPE, (b"date", date_header())]
 
 
 def _verified(
     services: Services,
     scope: Scope,
+    account: AccountRef,
     caller: CredentialState,
     state: CredentialState,
     asked: bytes | None,
     now: datetime,
-) -> tuple[Any, ...] | None:
-    """The verification by ``caller`` of ``state`` now, by the route's rules, with its uses
-    recorded: (caller, ``asked``, the instant until which it stands, the answer, its
-    Content-Length header, its version header, its code), kept on ``state`` when it does not depend
-    on the caller's address. None when the caller may not verify here (the route refuses)."""
-    address = None
-    if caller.whitelisted_ips is not None:
-        client = scope.get("client")
-        address = parse_address(client[0]) if client else None
-    if caller.evaluate(now, address, _READ) is not Outcome.VALID:
+) -> Served | None:
+    """The verification by ``caller`` of ``state`` now, by the route's rules (``judge``, the
+    version gate, the rendering), with its uses recorded; kept on ``state`` when it does not
+    depend on the caller's address. None when the caller may not verify here (the route
+    refuses). It stands until the earlier of the two verdicts' ``until`` (the instants the
+    rules themselves give), or until a use of either must be recorded again."""
+    address = client_address(scope, services.trusted_proxies)
+    checked = judge(Outcome.VALID, caller, account.id, address, _READ, now)
+    if checked.outcome is not Outcome.VALID:
         return None
     version = versions.serving(None if asked is None else asked.decode("latin-1"), caller.api_version)
     if version is None:
         return None
-    outcome = state.evaluate(now, None)
-    if version < versions.VERIFY_CODES_REVOKED_MALFORMED:
-        outcome = LEGACY_CODES.get(outcome, outcome)
+    verdict = judge(Outcome.VALID, state, account.id, None, NOTHING, now)
+    outcome = versions.spoken(verdict.outcome, version)
     usage = services.usage
     if outcome is Outcome.VALID:
         usage.record(state, now)
     usage.record(caller, now)
     content = state.answers.get(outcome) or rendered(outcome, state, None)
-    # Until an expiry turns either EXPIRED, or a use of either must be recorded again.
-    until = min(caller.noted_until, state.noted_until if outcome is Outcome.VALID else _END)
-    for expiry in (caller.expires_at, state.expires_at):
-        if expiry is not None and expiry < until:
-            until = expiry
+    until = min(
+        checked.until,
+        verdict.until,
+        caller.noted_until,
+        state.noted_until if outcome is Outcome.VALID else FOREVER,
+    )
     length = (b"content-length", b"%d" % len(content))
-    served = (caller, asked, until, content, length, _served(version), outcome.value)
+    served = Served(caller, asked, until, content, length, _served(version), outcome.value)
     if caller.whitelisted_ips is None:
-        object.__setattr__(state, "served", served)  # bookkeeping, not what the state says
+        state.keep(served)
     return served
 
 
@@ -206,7 +210,7 @@ async def verify(
     finally:
         await session.close()
     services.usage.record(caller.state, clock.now())
-    await answer(send, 200, [_CONTENT_TYPE, _served(version), (b"date", date_header())], content)
+    await answer(send, 200, [_CONTENT_TYPE, (b"date", date_header())], content, (_served(version),))
     return True
 
 
@@ -241,5 +245,7 @@ async def get(
     if not await charge_or_refuse(services, scope, caller.state, send):
         return True
     services.usage.record(caller.state, clock.now())
+    # As the route's response has them: its version header is set on the injected Response,
+    # which FastAPI adds after the document's own.
     await answer(send, 200, [_CONTENT_TYPE, _served(version), (b"date", date_header())], key.body)
     return True

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane import ratelimit
 from keyplane.api_keys import repository, versions
 from keyplane.api_keys.schemas import ApiKeyCreate, ApiKeyQuery, ApiKeyUpdate
+from keyplane.auth.authentication import judge
 from keyplane.auth.network import Network, parse_address, parse_network
 from keyplane.auth.principal import Principal
 from keyplane.auth.scopes import Scope, ordered, role_scopes
@@ -372,12 +373,11 @@ async def verify(
         address = parse_address(ip)
         if address is None:
             raise Unprocessable(f"{ip!r} is not an IPv4 or IPv6 address", "IP_INVALID", pointer="ip")
-    outcome, state = await engine.resolve(session, plaintext)
+    resolved, state = await engine.resolve(session, plaintext)
+    outcome = judge(resolved, state, principal.account.id, address, frozenset(scopes), clock.now()).outcome
     if state is not None and state.account_id != principal.account.id:
-        return Outcome.NOT_FOUND, None
-    if state is None:
-        return outcome, None
-    return state.evaluate(clock.now(), address, frozenset(scopes)), state
+        return outcome, None  # another account's key says nothing about itself
+    return outcome, state
 
 
 @dataclass(frozen=True, slots=True)

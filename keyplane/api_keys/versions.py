@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from keyplane.credentials.engine import Outcome
+
 DOWNGRADE_WINDOW = timedelta(hours=72)
 VERSION_HEADER = "Keyplane-Version"
 
@@ -44,3 +46,15 @@ def serving(asked: str | None, pinned: str | None) -> str | None:
     if asked is not None:
         return asked if asked in KNOWN else None
     return pinned or CURRENT
+
+
+LEGACY_CODES = {Outcome.REVOKED: Outcome.INACTIVE, Outcome.MALFORMED: Outcome.NOT_FOUND}
+"""Verification codes that versions before ``VERIFY_CODES_REVOKED_MALFORMED`` did not know,
+and what those versions say instead."""
+
+
+def spoken(outcome: Outcome, version: str) -> Outcome:
+    """The verification code ``outcome`` is answered with at ``version`` (both paths ask here)."""
+    if version < VERIFY_CODES_REVOKED_MALFORMED:
+        return LEGACY_CODES.get(outcome, outcome)
+    return outcome

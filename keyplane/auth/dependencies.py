@@ -9,24 +9,19 @@ from fastapi import Depends, Request
 
 from keyplane import ratelimit
 from keyplane.accounts.directory import AccountDirectory
+from keyplane.auth import authentication
+from keyplane.auth.authentication import Refusal
+from keyplane.auth.headers import MALFORMED, license_key, presented
 from keyplane.auth.network import client_address
 from keyplane.auth.principal import AccountRef, Bearer, Principal
 from keyplane.auth.scopes import Role, Scope
-from keyplane.credentials.engine import CredentialEngine, CredentialState, Outcome
+from keyplane.credentials.engine import CredentialState
 from keyplane.db import DbSession
 from keyplane.errors import Forbidden, NotFound, Unauthorized
 from keyplane.kit import clock
 from keyplane.licenses.authentication import license_bearer
 from keyplane.observe import exchange
-
-_REFUSALS: dict[Outcome, tuple[type[Unauthorized] | type[Forbidden], str, str]] = {
-    Outcome.MALFORMED: (Unauthorized, "TOKEN_FORMAT_INVALID", "is not a well-formed Keyplane credential"),
-    Outcome.NOT_FOUND: (Unauthorized, "TOKEN_INVALID", "is invalid"),
-    Outcome.REVOKED: (Unauthorized, "TOKEN_REVOKED", "has been deleted"),
-    Outcome.INACTIVE: (Unauthorized, "TOKEN_INACTIVE", "is inactive"),
-    Outcome.EXPIRED: (Unauthorized, "TOKEN_EXPIRED", "is expired"),
-    Outcome.IP_NOT_ALLOWED: (Forbidden, "IP_NOT_ALLOWED", "may not be used from this address"),
-}
+from keyplane.services import services_of
 
 
 async def current_account(request: Request, session: DbSession) -> AccountRef:
@@ -34,7 +29,7 @@ async def current_account(request: Request, session: DbSession) -> AccountRef:
     cached: AccountRef | None = getattr(request.state, "account", None)
     if cached is not None:
         return cached
-    directory: AccountDirectory = request.app.state.accounts
+    directory: AccountDirectory = services_of(request.app).accounts
     ref = request.path_params.get("account")
     account = await (directory.named(session, ref) if ref is not None else directory.default(session))
     if account is None:
@@ -48,44 +43,38 @@ CurrentAccount = Annotated[AccountRef, Depends(current_account)]
 
 
 def presented_credential(request: Request) -> str | None:
-    """The credential from ``Authorization: Bearer`` (or ``Token``) or ``X-API-Key``."""
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() not in ("bearer", "token") or not value.strip():
-            raise Unauthorized(
-                "The Authorization header must be 'Bearer <credential>'",
-                "TOKEN_MISSING",
-                header="Authorization",
-            )
-        return value.strip()
-    api_key = request.headers.get("x-api-key")
-    return api_key.strip() if api_key else None
+    """The credential from ``Authorization: Bearer`` (or ``Token``) or ``X-API-Key``
+    (``keyplane.auth.headers.presented``); an ``Authorization`` header in another form is
+    refused."""
+    sent = presented(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    if sent is MALFORMED:
+        raise Unauthorized(
+            "The Authorization header must be 'Bearer <credential>'",
+            "TOKEN_MISSING",
+            header="Authorization",
+        )
+    return sent
 
 
 async def _credential(request: Request, session: DbSession, account: AccountRef) -> CredentialState:
-    """The request's credential, checked; any refusal is raised as its 401 or 403, and a use
-    past the credential's rate limit as a 429."""
+    """The request's credential, checked (``keyplane.auth.authentication``); any refusal is
+    raised as its 401 or 403, and a use past the credential's rate limit as a 429."""
     plaintext = presented_credential(request)
     if plaintext is None:
         raise Unauthorized(
             "An API key or token is required (Authorization: Bearer <key>, or X-API-Key)",
             "TOKEN_MISSING",
         )
-    engine: CredentialEngine = request.app.state.credentials
-    outcome, state = await engine.resolve(session, plaintext)
-    # Another account's credential is indistinguishable from an unknown one.
-    if state is not None and state.account_id != account.id:
-        outcome, state = Outcome.NOT_FOUND, None
+    services = services_of(request.app)
     now = clock.now()
-    if state is not None:
-        address = client_address(request, request.app.state.settings.trusted_proxies)
-        outcome = state.evaluate(now, address)
-    if outcome is not Outcome.VALID or state is None:
-        error, code, detail = _REFUSALS[outcome]
-        raise error(f"The credential {detail}", code)
-    await ratelimit.enforce(ratelimit.of(request.app), state)
-    request.app.state.usage.record(state, now)
+    address = client_address(request.scope, services.trusted_proxies)
+    state = await authentication.authenticate(
+        services.credentials, session, plaintext, account, address, authentication.NOTHING, now
+    )
+    if isinstance(state, Refusal):
+        raise state.error()
+    await ratelimit.enforce(services.limiter, state)
+    services.usage.record(state, now)
     exchange.noted_credential(request.scope, state.id)
     return state
 
@@ -119,16 +108,10 @@ def principal_for(state: CredentialState, account: AccountRef) -> Principal:
 Authenticated = Annotated[Principal, Depends(authenticate)]
 
 
-def presented_license_key(request: Request) -> str | None:
-    """The key of ``Authorization: License <key>``, if that is the scheme used."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "license" and value.strip() else None
-
-
 async def authenticate_bearer(request: Request, session: DbSession, account: CurrentAccount) -> Bearer:
     """Any credential of the account: a user's (any role), a product token, or a license key
     (``Authorization: License``) where its policy allows license authentication."""
-    key = presented_license_key(request)
+    key = license_key(request.headers.get("authorization"))
     if key is not None:
         return await license_bearer(session, account, key)
     state = await _credential(request, session, account)

@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from starlette.requests import Request
+from starlette.types import Scope
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -48,20 +48,23 @@ def _trusted(address: Address | None, proxies: Iterable[Network]) -> bool:
     return address is not None and any(address in proxy for proxy in proxies)
 
 
-def client_address(request: Request, proxies: Sequence[Network]) -> Address | None:
+def client_address(scope: Scope, proxies: Sequence[Network]) -> Address | None:
     """The caller's address: the TCP peer, or ``X-Forwarded-For`` behind a trusted proxy.
 
     The header is read right to left and every hop that is itself a trusted proxy is
     skipped; the first untrusted hop is the client. Anything a client writes to the left
-    of that is ignored, so the header cannot be used to pick an allowed address.
+    of that is ignored, so the header cannot be used to pick an allowed address. Every
+    path reads the address here (``request.scope`` for the framework's), so an allowlist
+    means the same whichever path answers.
     """
-    peer = parse_address(request.client.host) if request.client else None
+    client = scope.get("client")
+    peer = parse_address(client[0]) if client else None
     if not proxies or not _trusted(peer, proxies):
         return peer
-    forwarded = request.headers.get("x-forwarded-for")
+    forwarded = next((value for name, value in scope["headers"] if name == b"x-forwarded-for"), None)
     if not forwarded:
         return peer
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    hops = [hop.strip() for hop in forwarded.decode("latin-1").split(",") if hop.strip()]
     for hop in reversed(hops):
         address = parse_address(hop)
         if address is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -13,10 +13,6 @@ from rich.console import Console
 from keyplane import __version__, migrate, startup
 from keyplane.cli.settings import config_app
 from keyplane.config import get_settings
-
-if TYPE_CHECKING:
-    from keyplane.db import Database
-    from keyplane.secret.service import ServerSecrets
 
 app = typer.Typer(help="Keyplane: self-hosted license keys and API keys.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
@@ -45,22 +41,13 @@ def _database_url() -> str:
     return get_settings().resolved_database_url()
 
 
-async def _open_secrets(database: Database) -> ServerSecrets:
-    """The server secrets, checked against the database (``keyplane.secret``)."""
-    from keyplane.secret.service import open_secrets
-
-    return await open_secrets(get_settings(), database)
-
-
-def _check_secret(url: str) -> None:
-    from keyplane.db import Database, Timeouts
+def _check_secret() -> None:
+    """The server secrets, checked (created, rotated) against the database (``keyplane.secret``)."""
+    from keyplane.services import running
 
     async def run() -> None:
-        database = Database(url, Timeouts.of(get_settings()))
-        try:
-            await _open_secrets(database)
-        finally:
-            await database.dispose()
+        async with running(get_settings(), background=False):
+            pass
 
     asyncio.run(run())
 
@@ -89,7 +76,7 @@ def serve(
     migrate.upgrade(url)
     # Checked (created, rotated) once here, before the workers race for it; a wrong secret
     # stops the command before a single request is answered.
-    _check_secret(url)
+    _check_secret()
     # Each worker learns how many there are (reported in its settings).
     os.environ["KEYPLANE_WORKERS"] = str(workers)
     console.print(f"[bold]Keyplane[/] on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
@@ -119,28 +106,27 @@ def init(
 ) -> None:
     """Create the schema, an account, its first admin user and an admin API key."""
     from keyplane.accounts.service import bootstrap
-    from keyplane.accounts.signing import KeyRing
-    from keyplane.credentials.engine import CredentialEngine
-    from keyplane.db import Database, Timeouts
     from keyplane.errors import AppError
-    from keyplane.kit.credentials import CredentialHasher
+    from keyplane.services import running
 
     url = _database_url()
     migrate.upgrade(url)
 
     async def run() -> dict[str, str]:
-        database = Database(url, Timeouts.of(get_settings()))
-        try:
-            secrets = await _open_secrets(database)
-            engine = CredentialEngine(CredentialHasher(secrets.current))
-            keys = KeyRing(secrets.current, secrets.previous)
-            async with database.writer() as session:
-                made = await bootstrap(
-                    session, engine, keys, slug=account, name=name, email=email, password=password
-                )
-                await session.commit()
-        finally:
-            await database.dispose()
+        async with (
+            running(get_settings(), background=False) as services,
+            services.db.writer() as session,
+        ):
+            made = await bootstrap(
+                session,
+                services.credentials,
+                services.keys,
+                slug=account,
+                name=name,
+                email=email,
+                password=password,
+            )
+            await session.commit()
         return {
             "accountId": str(made.account.id),
             "accountSlug": made.account.slug,
@@ -170,28 +156,25 @@ def public_key(
 ) -> None:
     """Print an account's Ed25519 public key (hex), the value Keygen clients pin."""
     from keyplane.accounts import repository
-    from keyplane.accounts.signing import KeyRing, public_hex
-    from keyplane.db import Database, Timeouts
+    from keyplane.accounts.signing import public_hex
+    from keyplane.services import running
 
     url = _database_url()
     migrate.upgrade(url)
 
     async def run() -> str | None:
-        database = Database(url, Timeouts.of(get_settings()))
-        try:
-            secrets = await _open_secrets(database)
-            keys = KeyRing(secrets.current, secrets.previous)
-            async with database.writer() as session:
-                found = await (
-                    repository.by_id_or_slug(session, account) if account else repository.oldest(session)
-                )
-                if found is None:
-                    return None
-                key = await keys.key(session, found.id)
-                await session.commit()
-                return public_hex(key)
-        finally:
-            await database.dispose()
+        async with (
+            running(get_settings(), background=False) as services,
+            services.db.writer() as session,
+        ):
+            found = await (
+                repository.by_id_or_slug(session, account) if account else repository.oldest(session)
+            )
+            if found is None:
+                return None
+            key = await services.keys.key(session, found.id)
+            await session.commit()
+            return public_hex(key)
 
     result = asyncio.run(run())
     if result is None:

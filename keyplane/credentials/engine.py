@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,7 @@ from keyplane.cache import Caches, TaggedCache
 from keyplane.credentials import repository
 from keyplane.db import ReadFirst, holds_connection
 from keyplane.kit.credentials import CredentialHasher, CredentialKind, generate, parse
+from keyplane.kit.memo import Memo
 from keyplane.models import Credential
 
 
@@ -92,26 +93,82 @@ class CredentialState:
     noted_until: datetime = field(default=datetime.min.replace(tzinfo=UTC), compare=False, repr=False)
     """Uses before this instant need not be recorded (``UsageRecorder.record``): bookkeeping of
     this process, not part of what the state says (as ``served``)."""
-    served: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
+    served: Served | None = field(default=None, compare=False, repr=False)
     """The last verification of this key answered from memory, kept for the next one by the
     same caller (``keyplane.api_keys.lean.verify_from_memory``): bookkeeping, like
-    ``noted_until``, and the only other field that changes."""
+    ``noted_until``, written by ``keep`` only. A field rather than an entry in a memo of
+    its own: it lives and dies with the state's cache entry, and costs no lookup."""
+
+    def keep(self, served: Served) -> None:
+        """Keep ``served`` with this state (bookkeeping: the state itself stays as it is)."""
+        object.__setattr__(self, "served", served)
+
+    def verdict(
+        self, now: datetime, address: Address | None, required: frozenset[Scope] = frozenset()
+    ) -> Verdict:
+        """The first rule this credential breaks for this use, in a fixed order, or VALID;
+        and until when that stands. A rule that depends on the time gives its instant
+        here, beside the rule itself: what is kept of a verdict (``keyplane.api_keys.lean``)
+        is kept until then and no longer."""
+        if self.deleted:
+            return _REVOKED
+        if self.status != "active":
+            return _INACTIVE
+        expires = self.expires_at
+        if expires is not None and expires <= now:
+            return _EXPIRED
+        if self.whitelisted_ips is not None and not allowed(address, self.whitelisted_ips):
+            return _IP_NOT_ALLOWED if expires is None else Verdict(Outcome.IP_NOT_ALLOWED, expires)
+        if not required <= self.scopes:
+            return _INSUFFICIENT_SCOPE if expires is None else Verdict(Outcome.INSUFFICIENT_SCOPE, expires)
+        return _VALID if expires is None else Verdict(Outcome.VALID, expires)
 
     def evaluate(
         self, now: datetime, address: Address | None, required: frozenset[Scope] = frozenset()
     ) -> Outcome:
-        """The first rule this credential breaks for this use, in a fixed order, or VALID."""
-        if self.deleted:
-            return Outcome.REVOKED
-        if self.status != "active":
-            return Outcome.INACTIVE
-        if self.expires_at is not None and self.expires_at <= now:
-            return Outcome.EXPIRED
-        if self.whitelisted_ips is not None and not allowed(address, self.whitelisted_ips):
-            return Outcome.IP_NOT_ALLOWED
-        if not required <= self.scopes:
-            return Outcome.INSUFFICIENT_SCOPE
-        return Outcome.VALID
+        """``verdict``'s outcome."""
+        return self.verdict(now, address, required).outcome
+
+
+class Served(NamedTuple):
+    """A verification of a key answered from memory, as ``keyplane.api_keys.lean`` keeps it
+    on the key's state for the next one by the same caller asking for the same version."""
+
+    caller: CredentialState
+    """The verifying credential's state (compared by identity: a changed caller is a new state)."""
+    asked: bytes | None
+    """The ``Keyplane-Version`` the request asked for, as sent."""
+    until: datetime
+    """The first instant the answer may change: the earlier of the two verdicts' ``until``,
+    or a use of either credential that is due to be recorded."""
+    body: bytes
+    length: tuple[bytes, bytes]
+    """The ``Content-Length`` header."""
+    version: tuple[bytes, bytes]
+    """The ``Keyplane-Version`` header."""
+    code: str
+    """The verification's code (for the metrics)."""
+
+
+FOREVER = datetime.max.replace(tzinfo=UTC)
+"""The instant a verdict that no time can change stands until."""
+
+
+class Verdict(NamedTuple):
+    outcome: Outcome
+    until: datetime
+    """The first instant at which the same use (address, scopes) may come out otherwise: an
+    expiry; ``FOREVER`` when only a change of the credential itself (which replaces its
+    state) can change it."""
+
+
+# The verdicts no time changes, made once (a verdict is made on every request).
+_REVOKED = Verdict(Outcome.REVOKED, FOREVER)
+_INACTIVE = Verdict(Outcome.INACTIVE, FOREVER)
+_EXPIRED = Verdict(Outcome.EXPIRED, FOREVER)
+_IP_NOT_ALLOWED = Verdict(Outcome.IP_NOT_ALLOWED, FOREVER)
+_INSUFFICIENT_SCOPE = Verdict(Outcome.INSUFFICIENT_SCOPE, FOREVER)
+_VALID = Verdict(Outcome.VALID, FOREVER)
 
 
 _blake2s = hashlib.blake2s
@@ -133,8 +190,8 @@ hashed under a former server secret."""
 _UNKNOWN = Outcome.NOT_FOUND
 # Shared by every cached state that has them, so that a large cache holds one copy each: a
 # few combinations of scopes, a few accounts.
-_SCOPE_SETS: dict[frozenset[Scope], frozenset[Scope]] = {}
-_ACCOUNTS: dict[uuid.UUID, uuid.UUID] = {}
+_SCOPE_SETS: Memo[frozenset[Scope], frozenset[Scope]] = Memo("scope sets of credentials", 1_024)
+_ACCOUNTS: Memo[uuid.UUID, uuid.UUID] = Memo("account ids of credentials", 10_000)
 _FAILED = object()
 _UNAVAILABLE = object()
 
@@ -287,14 +344,14 @@ class CredentialEngine:
         scopes = stored & role_scopes(row.role)
         return CredentialState(
             id=row.id,
-            account_id=_ACCOUNTS.setdefault(row.account_id, row.account_id),
+            account_id=_ACCOUNTS.keep(row.account_id, row.account_id),
             user_id=row.user_id,
             product_id=row.product_id,
             parent_id=row.parent_id,
             kind=CredentialKind(row.kind),
             digest=digest,
             role=row.role,
-            scopes=_SCOPE_SETS.setdefault(scopes, scopes),
+            scopes=_SCOPE_SETS.keep(scopes, scopes),
             status=row.status,
             deleted=row.deleted_at is not None,
             expires_at=row.expires_at,

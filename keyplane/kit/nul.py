@@ -20,8 +20,9 @@ from typing import Any
 
 from fastapi import Request
 
-from keyplane.errors import AppError, BadRequest, InvalidResource, dialect, is_plain
+from keyplane.errors import AppError, BadRequest, InvalidResource
 from keyplane.errors import upper_snake as _upper_snake
+from keyplane.kit.families import dialect, is_plain
 from keyplane.kit.jsonapi import camel
 
 NUL = "\x00"

@@ -3,7 +3,6 @@ revoke, check-in and usage counting, in Keygen's shapes."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -18,7 +17,7 @@ from keyplane.auth.dependencies import (
     authenticate_bearer,
 )
 from keyplane.auth.principal import AccountRef, Bearer
-from keyplane.cache import Caches, Tag, TaggedCache
+from keyplane.cache import Caches, Tag
 from keyplane.db import DbSession
 from keyplane.errors import BadRequest
 from keyplane.kit import clock
@@ -35,6 +34,7 @@ from keyplane.licenses.validation import Result, Scope, meta
 from keyplane.licensing.keystrings import digest
 from keyplane.models.license import key_tag
 from keyplane.observe import metrics
+from keyplane.services import services_of
 
 router = APIRouter(tags=["License actions"])
 Nonce = Annotated[int, Field(ge=0, le=2**63 - 1)]
@@ -116,10 +116,10 @@ async def validate_key(
     sent = body.meta
     if not sent.key.strip():
         raise BadRequest("cannot be blank", "KEY_MISSING", pointer="/meta/key")
-    caches: Caches = request.app.state.credentials.caches
+    caches: Caches = services_of(request.app).credentials.caches
     generation = caches.generation()
     result, snapshot = await lifecycle.validate_key(
-        session, account, bearer, sent.key, sent.scope, request.app.state.usage.validated
+        session, account, bearer, sent.key, sent.scope, services_of(request.app).usage.validated
     )
     if bearer is None:
         # For the lean handler: it validates this key from memory until something changes.
@@ -130,12 +130,8 @@ async def validate_key(
 def remember(
     app: Starlette, account: AccountRef, key: str, snapshot: Snapshot | None, generation: int
 ) -> None:
-    snapshots: TaggedCache[tuple[uuid.UUID, bytes], Snapshot | Missing] | None = getattr(
-        app.state, "licenses", None
-    )
-    if snapshots is not None:
-        value, tags = cache_entry(account, key, snapshot)
-        snapshots.put((account.id, digest(key)), value, tags, generation)
+    value, tags = cache_entry(account, key, snapshot)
+    services_of(app).licenses.put((account.id, digest(key)), value, tags, generation)
 
 
 def cache_entry(
@@ -161,7 +157,7 @@ async def validate_license(
     """Validate a license by id or key, with scope checks; records ``lastValidated``."""
     sent = (body or Validate()).meta
     result, snapshot = await lifecycle.validate(
-        session, bearer, license, sent.scope, request.app.state.usage.validated, quick=False
+        session, bearer, license, sent.scope, services_of(request.app).usage.validated, quick=False
     )
     return _answer(request, result, snapshot, sent.scope, sent.nonce)
 
@@ -172,7 +168,7 @@ async def quick_validate_license(
 ) -> JSONResponse:
     """Quick validation: no scope checks, nothing recorded."""
     result, snapshot = await lifecycle.validate(
-        session, bearer, license, None, request.app.state.usage.validated, quick=True
+        session, bearer, license, None, services_of(request.app).usage.validated, quick=True
     )
     return _answer(request, result, snapshot, None, None)
 

@@ -48,6 +48,7 @@ from keyplane.policies.schemas import PolicyResource
 from keyplane.products import service as products
 from keyplane.products.endpoints import product_resource
 from keyplane.products.schemas import ProductResource
+from keyplane.services import services_of
 from keyplane.users.endpoints import user_resource
 from keyplane.users.schemas import OwnerDocument
 
@@ -129,7 +130,7 @@ async def create_license(
     """
     data = body.data
     license, policy = await service.create(
-        session, bearer, data.attributes, data.relationships, request.app.state.keys
+        session, bearer, data.attributes, data.relationships, services_of(request.app).keys
     )
     return created(request, license_resource(license, policy))
 

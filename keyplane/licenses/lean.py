@@ -16,9 +16,10 @@ from starlette.types import Scope, Send
 from keyplane.auth.principal import AccountRef
 from keyplane.cache import Tag
 from keyplane.db import lazy_session
-from keyplane.hot import Services, answer, date_header, render_json, validated
+from keyplane.hot import answer, date_header, render_json, validated
 from keyplane.kit import clock
 from keyplane.kit.jsonapi import media_type_for
+from keyplane.kit.memo import Memo
 from keyplane.kit.timefmt import iso
 from keyplane.licenses import lifecycle
 from keyplane.licenses.actions import ValidateKey, cache_entry
@@ -30,6 +31,7 @@ from keyplane.licenses.validation import Scope as ValidationScope
 from keyplane.licensing.keystrings import digest
 from keyplane.negotiation import acceptable
 from keyplane.observe import metrics
+from keyplane.services import Services
 from keyplane.signing import signed
 
 _NOT_FOUND = Result(False, "NOT_FOUND")
@@ -46,11 +48,11 @@ _STATUS = render_json(_MARK + "status")
 _VALIDATED = render_json(_MARK + "validated")
 
 
-_ANSWER_TYPES: dict[bytes, bytes] = {}
+_ANSWER_TYPES: Memo[bytes, bytes] = Memo("validate-key content types by Accept", 64)
 """Content type of the answer by acceptable ``Accept`` value (the few that clients send)."""
-_STATUSES: dict[str, bytes] = {}
+_STATUSES: Memo[str, bytes] = Memo("license statuses as JSON", 64)
 """A license's status as it appears in its JSON, rendered once per status (a handful)."""
-_OUTCOMES: dict[tuple[str, bool], bytes] = {}
+_OUTCOMES: Memo[tuple[str, bool], bytes] = Memo("validation results as JSON", 256)
 """What ``meta`` renders after ``ts`` for a result (``"valid":…,"detail":…,"code":…``),
 rendered once per result (a few dozen), by code and validity (``Result``'s own hash is
 Python code)."""
@@ -65,8 +67,9 @@ def _meta(result: Result, stamp: str, scope: ValidationScope | None, nonce: int 
     puts ``ts`` first and what was sent last, and a timestamp is JSON as it is."""
     outcome = _OUTCOMES.get((result.code, result.valid))
     if outcome is None:
-        outcome = render_json(meta(result, "", None, None))[_AFTER_TS:-1]
-        _OUTCOMES[(result.code, result.valid)] = outcome
+        outcome = _OUTCOMES.put(
+            (result.code, result.valid), render_json(meta(result, "", None, None))[_AFTER_TS:-1]
+        )
     rendered = b'{"ts":"' + stamp.encode() + b'",' + outcome
     if scope is not None:
         rendered += b',"scope":' + _SCOPE_JSON.to_json(scope, exclude_unset=True)
@@ -86,7 +89,7 @@ def _resource(snapshot: Snapshot, now: datetime, stamp: str) -> bytes:
     name = status(snapshot.license, now, validating=True)
     current = _STATUSES.get(name)
     if current is None:
-        current = _STATUSES[name] = render_json(name)
+        current = _STATUSES.put(name, render_json(name))
     return template.replace(_STATUS, current).replace(_VALIDATED, b'"' + stamp.encode() + b'"')
 
 
@@ -101,9 +104,7 @@ async def validate_key(
     if content_type is None:
         if not acceptable(accept.decode("latin-1")):
             return False
-        content_type = media_type_for(accept.decode("latin-1")).encode()
-        if len(_ANSWER_TYPES) < 64:
-            _ANSWER_TYPES[accept] = content_type
+        content_type = _ANSWER_TYPES.put(accept, media_type_for(accept.decode("latin-1")).encode())
     sent: ValidateKey | None = validated(ValidateKey, body)
     if sent is None or not sent.meta.key.strip():
         return False

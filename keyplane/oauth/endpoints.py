@@ -3,8 +3,6 @@ bearer token that carries the key's scopes, or fewer when ``scope`` asks for few
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from datetime import timedelta
 from urllib.parse import parse_qs, unquote
@@ -13,16 +11,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from keyplane import ratelimit
+from keyplane.auth.authentication import NOTHING, Refusal, authenticate
 from keyplane.auth.dependencies import CurrentAccount
+from keyplane.auth.headers import BASIC_CHALLENGE, basic, uses_basic
 from keyplane.auth.network import client_address
 from keyplane.auth.scopes import Scope, ordered
-from keyplane.credentials.engine import CredentialEngine, Outcome
 from keyplane.db import DbSession
 from keyplane.errors import BadRequest, Unauthorized
 from keyplane.kit import clock
 from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.documents import returns
 from keyplane.oauth.schemas import AccessToken, request_body
+from keyplane.services import services_of
 
 router = APIRouter(tags=["OAuth2"])
 
@@ -46,26 +46,16 @@ async def _form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
-# RFC 6749 §5.2: a client that authenticated with HTTP Basic MUST get a matching challenge.
-_BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="keyplane"'}
-
-
-def _uses_basic(request: Request) -> bool:
-    return request.headers.get("authorization", "").partition(" ")[0].lower() == "basic"
-
-
 def _client(request: Request, form: dict[str, str]) -> tuple[str, str]:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        try:
-            client_id, sep, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            sep = ""
-        if not sep:
+    header = request.headers.get("authorization")
+    if uses_basic(header):
+        pair = basic(header)
+        if not isinstance(pair, tuple):
             raise Unauthorized(
-                "Malformed Basic client credentials", "invalid_client", headers=_BASIC_CHALLENGE
+                "Malformed Basic client credentials", "invalid_client", headers=BASIC_CHALLENGE
             )
-        return unquote(client_id), unquote(secret)
+        # RFC 6749 §2.3.1: the client id and secret are form-encoded before Basic's encoding.
+        return unquote(pair[0]), unquote(pair[1])
     if "client_id" not in form or "client_secret" not in form:
         raise Unauthorized("client_id and client_secret are required", "invalid_client")
     return form["client_id"], form["client_secret"]
@@ -89,26 +79,26 @@ async def token(request: Request, session: DbSession, account: CurrentAccount) -
     if form["grant_type"] != "client_credentials":
         raise BadRequest("Only grant_type=client_credentials is supported", "unsupported_grant_type")
     client_id, secret = _client(request, form)
-    engine: CredentialEngine = request.app.state.credentials
-    outcome, state = await engine.resolve(session, secret)
+    services = services_of(request.app)
+    engine = services.credentials
     now = clock.now()
-    if state is not None:
-        outcome = state.evaluate(now, client_address(request, request.app.state.settings.trusted_proxies))
+    address = client_address(request.scope, services.trusted_proxies)
+    state = await authenticate(engine, session, secret, account, address, NOTHING, now)
+    # Every refusal is RFC 6749's invalid_client: a client learns nothing of why.
     if (
-        state is None
-        or outcome is not Outcome.VALID
+        isinstance(state, Refusal)
         or state.kind is not CredentialKind.API_KEY
-        or state.account_id != account.id
         or str(state.id) != client_id.strip().lower()
     ):
         raise Unauthorized(
             "The client credentials are invalid, inactive or expired",
             "invalid_client",
-            headers=_BASIC_CHALLENGE if _uses_basic(request) else None,
+            # RFC 6749 §5.2: a client that authenticated with HTTP Basic MUST get a matching challenge.
+            headers=BASIC_CHALLENGE if uses_basic(request.headers.get("authorization")) else None,
         )
     # Getting a token is a use of the key: it spends the key's budget, as the token's uses will
     # (RFC 6749 names no error for this; ``rate_limited`` in its style, with Retry-After).
-    await ratelimit.enforce(ratelimit.of(request.app), state, "rate_limited")
+    await ratelimit.enforce(services.limiter, state, "rate_limited")
     scopes = set(state.scopes)
     if "scope" in form:
         try:
@@ -118,7 +108,7 @@ async def token(request: Request, session: DbSession, account: CurrentAccount) -
         if not asked or not asked <= scopes:
             raise BadRequest("scope asks for more than the key holds", "invalid_scope")
         scopes = asked
-    ttl = timedelta(seconds=request.app.state.settings.access_token_ttl_seconds)
+    ttl = timedelta(seconds=services.settings.access_token_ttl_seconds)
     expires_at = now + ttl if state.expires_at is None else min(now + ttl, state.expires_at)
     access, plaintext = engine.mint(
         CredentialKind.ACCESS_TOKEN,

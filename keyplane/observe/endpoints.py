@@ -14,6 +14,7 @@ from keyplane.errors import Forbidden
 from keyplane.observe import health
 from keyplane.observe.publish import Publisher
 from keyplane.observe.schemas import Liveness, Readiness
+from keyplane.services import services_of
 
 router = APIRouter(tags=["Operations"])
 
@@ -38,7 +39,7 @@ async def readyz(request: Request) -> JSONResponse:
     """Readiness: the database answers, its schema is this code's, and the invalidation
     channel (with Redis, or PostgreSQL) vouches for the caches. Each check is ``ok`` or
     says what is wrong."""
-    state = request.app.state
+    state = services_of(request.app)
     checks = await health.readiness(state.db, state.bus)
     failing = [name for name, result in checks.items() if result != health.OK]
     if failing:
@@ -50,9 +51,9 @@ async def readyz(request: Request) -> JSONResponse:
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     """Prometheus metrics, for the addresses in ``KEYPLANE_METRICS_ALLOW`` only."""
-    settings = request.app.state.settings
-    address = client_address(request, settings.trusted_proxies)
+    settings = services_of(request.app).settings
+    address = client_address(request.scope, settings.trusted_proxies)
     if address is None or not any(address in network for network in settings.metrics_allow):
         raise Forbidden("Metrics are not served to this address (KEYPLANE_METRICS_ALLOW)", "IP_NOT_ALLOWED")
-    publisher: Publisher = request.app.state.publisher
+    publisher: Publisher = services_of(request.app).publisher
     return Response(publisher.scrape(), media_type=CONTENT_TYPE_LATEST)

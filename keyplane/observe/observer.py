@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from starlette.types import Scope
 
 from keyplane.config import Settings
+from keyplane.kit.memo import Memo
 from keyplane.observe.exchange import Exchange
 from keyplane.observe.logs import AccessLog, json_wanted
 from keyplane.observe.metrics import TALLY
@@ -17,7 +18,7 @@ from keyplane.observe.routes import RouteTable
 UNMATCHED = "(unmatched)"
 """The route of a request no route took, in the metrics (its path is not a label: any
 client could make up new ones)."""
-_IDS: dict[int, str] = {}
+_IDS: Memo[int, str] = Memo("credential ids as text", 10_000)
 """Credential ids as text, by their number (``UUID.__str__`` is Python code; ``int`` hashes in C)."""
 
 
@@ -64,7 +65,5 @@ def route_of(scope: Scope) -> str:
 
 
 def _text(credential: uuid.UUID) -> str:
-    if len(_IDS) >= 10_000:
-        _IDS.clear()
-    text = _IDS[credential.int] = str(credential)
+    text = _IDS.put(credential.int, str(credential))
     return text

@@ -32,6 +32,7 @@ from keyplane.products.schemas import (
     ProductUpdate,
     parse_product_list,
 )
+from keyplane.services import services_of
 from keyplane.tokens.resources import token_resource
 from keyplane.tokens.schemas import TokenDocument, TokenRequest, TokenResource
 
@@ -122,7 +123,7 @@ async def create_product_token(
     attributes = (body or TokenRequest()).data.attributes
     token, plaintext = await service.issue_token(
         session,
-        request.app.state.credentials,
+        services_of(request.app).credentials,
         bearer,
         product,
         name=attributes.name,

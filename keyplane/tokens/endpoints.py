@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import timedelta
 from typing import Annotated
@@ -13,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from keyplane import ratelimit
 from keyplane.auth.dependencies import CurrentAccount, Deleter, LicensingBearer, Reader
+from keyplane.auth.headers import BASIC_CHALLENGE, MALFORMED, basic
 from keyplane.auth.network import client_address
 from keyplane.db import DbSession
 from keyplane.errors import Unauthorized
@@ -23,6 +22,7 @@ from keyplane.licenses import service as licenses
 from keyplane.licenses.endpoints import license_resource
 from keyplane.models import Product
 from keyplane.products.endpoints import product_resource
+from keyplane.services import services_of
 from keyplane.tokens import service
 from keyplane.tokens.resources import token_resource
 from keyplane.tokens.schemas import (
@@ -39,30 +39,25 @@ from keyplane.users.endpoints import user_resource
 
 router = APIRouter(tags=["Tokens"])
 TokenList = Annotated[Listed[None], Depends(list_query(TOKEN_LIST, parse_token_list))]
-BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="keyplane"'}
 
 
 def _basic(request: Request) -> tuple[str, str]:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic" or not value:
+    pair = basic(request.headers.get("authorization"))
+    if pair is None:
         raise Unauthorized(
             "Send your email and password as HTTP Basic credentials",
             "CREDENTIALS_MISSING",
             header="Authorization",
             headers=BASIC_CHALLENGE,
         )
-    try:
-        email, sep, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        sep = ""
-    if not sep:
+    if pair is MALFORMED:
         raise Unauthorized(
             "The Basic credentials are not base64 of email:password",
             "CREDENTIALS_INVALID",
             header="Authorization",
             headers=BASIC_CHALLENGE,
         )
-    return email, password
+    return pair
 
 
 @router.post(
@@ -86,13 +81,13 @@ async def create_token(
     Failed attempts are limited per email and client address (``KEYPLANE_LOGIN_*``); past
     the limit, 429 ``RATE_LIMITED`` with ``Retry-After`` until the window ends."""
     email, password = _basic(request)
-    settings = request.app.state.settings
+    settings = services_of(request.app).settings
     throttle = LoginThrottle(
         ratelimit.steadfast(request.app),
         settings,
         account.id,
         email,
-        client_address(request, settings.trusted_proxies),
+        client_address(request.scope, settings.trusted_proxies),
     )
     await throttle.check()
     try:
@@ -103,7 +98,7 @@ async def create_token(
     attributes = (body or TokenRequest()).data.attributes
     token, plaintext = await service.issue(
         session,
-        request.app.state.credentials,
+        services_of(request.app).credentials,
         user,
         name=attributes.name,
         expiry=attributes.expiry,

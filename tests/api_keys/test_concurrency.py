@@ -4,6 +4,7 @@ the connection pool."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -12,6 +13,7 @@ from sqlalchemy import text
 from keyplane.cache import Caches
 from keyplane.credentials.engine import CredentialEngine, Outcome
 from keyplane.db import Database, holds_connection
+from keyplane.services import services_of
 from tests.api_keys.helpers import create, keys_url, listing, verify
 from tests.factories import Tenant, bearer
 
@@ -46,7 +48,7 @@ async def test_verifications_beyond_the_pool_size_all_answer(
     """Each request holds at most one pooled connection: 3x the pool's capacity of
     verifications in flight at once all answer (a request that needed a second connection
     would deadlock the pool and fail them all with 503 after the pool timeout)."""
-    pool = app.state.db.engine.pool
+    pool: Any = services_of(app).db.engine.pool  # a QueuePool (or SQLite's), untyped as Pool
     in_flight = 3 * (pool.size() + pool._max_overflow)
     made = await create(client, acme, name="verified")
     responses = await asyncio.wait_for(
@@ -69,7 +71,7 @@ async def test_a_request_holding_a_connection_does_not_wait_for_a_load_that_need
     that wait for another request's read of the same credential, which waits for a
     connection. Here the pool has one connection: the holder must read for itself."""
     database = Database(database_url, pool_size=1, max_overflow=0, pool_timeout=10)
-    engine = CredentialEngine(app.state.credentials.hasher, Caches(), size=100)
+    engine = CredentialEngine(services_of(app).credentials.hasher, Caches(), size=100)
     holder, other = database.reader(), database.reader()
     try:
         await holder.execute(text("SELECT 1"))  # the only connection is now the holder's

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from keyplane.kit import clock
 from keyplane.models import Credential
 from keyplane.ratelimit import Decision, RateLimiter
+from keyplane.services import services_of
 from tests.api_keys.helpers import (
     KEY_FIELDS,
     Json,
@@ -343,7 +344,7 @@ async def test_a_key_without_a_limit_is_never_limited(
         async def close(self) -> None:
             pass
 
-    app.state.limiter = Untouchable()
+    services_of(app).limiter = Untouchable()
     created = await create(client, acme)
 
     results = [await verify(client, acme, {"key": created["key"]}) for _ in range(30)]
@@ -471,7 +472,7 @@ async def test_getting_an_access_token_spends_the_keys_budget(
     # Client credentials that are not the key's are refused as before, budget or not.
     oauth_error(wrong, 401, "invalid_client")
     # The refused grant minted nothing: the key holds the one token it was given.
-    async with app.state.db.reader() as session:
+    async with services_of(app).db.reader() as session:
         minted = await session.scalar(
             select(func.count()).where(Credential.parent_id == uuid.UUID(created["id"]))
         )
@@ -503,7 +504,7 @@ async def test_an_access_token_follows_its_keys_new_limit(
 
 
 async def _budget_id(app: FastAPI, key_id: str) -> uuid.UUID | None:
-    async with app.state.db.reader() as session:
+    async with services_of(app).db.reader() as session:
         budget: uuid.UUID | None = await session.scalar(
             select(Credential.budget_id).where(Credential.id == uuid.UUID(key_id))
         )

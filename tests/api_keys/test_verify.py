@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from keyplane.kit import clock
+from keyplane.services import services_of
 from tests.api_keys.helpers import (
     CURRENT,
     PREVIOUS,
@@ -261,7 +262,7 @@ async def test_valid_verification_records_last_use(
     before = clock.now() - timedelta(seconds=1)
 
     result = await verify(client, acme, {"key": created["key"]})
-    await app.state.usage.flush()
+    await services_of(app).usage.flush()
 
     assert result["code"] == "VALID"
     last_used = (await fetch(client, acme, created["id"]))["lastUsedAt"]
@@ -275,7 +276,7 @@ async def test_refused_verification_records_no_use(
     created = await create(client, acme, scopes=["READ"])
 
     result = await verify(client, acme, {"key": created["key"], "scopes": ["CREATE"]})
-    await app.state.usage.flush()
+    await services_of(app).usage.flush()
 
     assert result["code"] == "INSUFFICIENT_SCOPE"
     assert (await fetch(client, acme, created["id"]))["lastUsedAt"] is None

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from keyplane.kit import clock
 from keyplane.kit.credentials import CredentialKind, _checksum, generate
+from keyplane.services import services_of
 from tests import factories
 from tests.auth.support import basic, flip, jsonapi_error, plain_error, secret_part, timestamp
 from tests.factories import Tenant, bearer
@@ -43,7 +44,7 @@ async def peer_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def _trust(app: FastAPI, *networks: str) -> None:
-    app.state.settings = app.state.settings.model_copy(
+    services_of(app).settings = services_of(app).settings.model_copy(
         update={"trusted_proxies": [ipaddress.ip_network(n) for n in networks]}
     )
 
@@ -429,7 +430,7 @@ async def test_last_used_at_is_recorded_after_flush(
     clock.advance(timedelta(days=3))
     used_at = clock.now()
     assert (await client.get(f"{acme.base}/me", headers=bearer(key))).status_code == 200
-    await app.state.usage.flush()
+    await services_of(app).usage.flush()
     after = await client.get(f"{acme.base}/api-keys/{key_id}", headers=bearer(acme.key))
     assert after.status_code == 200
     last_used = timestamp(after.json()["lastUsedAt"])
@@ -441,13 +442,13 @@ async def test_last_used_at_is_kept_to_the_resolution(
 ) -> None:
     """A key in constant use is written once per ``KEYPLANE_USAGE_RESOLUTION_SECONDS`` (60 by
     default), not on every flush: the stored time is at most that old."""
-    assert app.state.settings.usage_resolution_seconds == 60
+    assert services_of(app).settings.usage_resolution_seconds == 60
     made = await factories.api_key(client, acme)
     key, key_id = str(made["key"]), str(made["id"])
 
     async def use_then_read() -> datetime:
         assert (await client.get(f"{acme.base}/me", headers=bearer(key))).status_code == 200
-        await app.state.usage.flush()
+        await services_of(app).usage.flush()
         read = await client.get(f"{acme.base}/api-keys/{key_id}", headers=bearer(acme.key))
         return timestamp(read.json()["lastUsedAt"])
 
@@ -474,7 +475,7 @@ async def test_a_reloaded_key_keeps_the_resolution_of_its_last_written_use(
 
     async def use_then_read() -> datetime:
         assert (await client.get(f"{acme.base}/me", headers=bearer(key))).status_code == 200
-        await app.state.usage.flush()
+        await services_of(app).usage.flush()
         return timestamp((await client.get(url, headers=bearer(acme.key))).json()["lastUsedAt"])
 
     first = await use_then_read()
@@ -491,7 +492,7 @@ async def test_refused_requests_do_not_count_as_use(
 ) -> None:
     made = await factories.api_key(client, acme, whitelistedIPs=["10.0.0.0/8"])
     assert (await client.get(f"{acme.base}/me", headers=bearer(str(made["key"])))).status_code == 403
-    await app.state.usage.flush()
+    await services_of(app).usage.flush()
     after = await client.get(f"{acme.base}/api-keys/{made['id']}", headers=bearer(acme.key))
     assert after.status_code == 200
     assert after.json()["lastUsedAt"] is None

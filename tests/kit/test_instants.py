@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from keyplane.kit.credentials import CredentialKind
 from keyplane.models import Credential, License
+from keyplane.services import services_of
 from tests.api_keys.helpers import assert_error
 from tests.auth.support import basic, jsonapi_error
 from tests.factories import PASSWORD, Tenant, bearer
@@ -22,7 +23,7 @@ LAST_DAY = "9999-12-31T00:00:00Z"
 
 
 async def _credentials(app: FastAPI, kind: CredentialKind) -> int:
-    async with app.state.db.reader() as session:
+    async with services_of(app).db.reader() as session:
         found = await session.scalar(
             select(func.count()).select_from(Credential).where(Credential.kind == kind.value)
         )
@@ -51,7 +52,7 @@ async def test_a_license_expiring_past_9999_is_422(
 ) -> None:
     policy = await helpers.policy(client, acme, await helpers.product(client, acme))
     _expiry_refused(await _license(client, acme, policy, expiry=PAST_THE_END))
-    async with app.state.db.reader() as session:
+    async with services_of(app).db.reader() as session:
         assert await session.scalar(select(func.count()).select_from(License)) == 0
 
     made = await _license(client, acme, policy, expiry=LAST_DAY)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete, func, select
 
 from keyplane.models import Account, Credential, License, Policy, PoolKey, Product, User
+from keyplane.services import services_of
 from tests import factories
 from tests.factories import Tenant
 from tests.licensing import helpers
@@ -26,7 +27,7 @@ async def _fill(client: httpx.AsyncClient, account: Tenant) -> None:
 
 
 async def _counts(app: FastAPI, account: Tenant) -> dict[str, int]:
-    async with app.state.db.reader() as session:
+    async with services_of(app).db.reader() as session:
         return {
             model.__tablename__: int(
                 await session.scalar(
@@ -47,7 +48,7 @@ async def test_deleting_an_account_leaves_no_orphans(
     before = await _counts(app, globex)
     assert all(before.values())
 
-    async with app.state.db.writer() as session:
+    async with services_of(app).db.writer() as session:
         await session.execute(delete(Account).where(Account.id == acme.id))
         await session.commit()
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from keyplane.licensing.keystrings import digest
 from keyplane.models import PoolKey
+from keyplane.services import services_of
 from tests import factories
 from tests.auth.support import jsonapi_error
 from tests.factories import Tenant, bearer
@@ -118,7 +119,7 @@ async def test_pool_of_an_unknown_policy_is_404(client: httpx.AsyncClient, acme:
 
 async def _attach_to_unpooled(app: FastAPI, account: Tenant, product_id: str, policy_id: str) -> str:
     """A key row under an unpooled policy (the API never makes one; old data might have it)."""
-    async with app.state.db.writer() as session:
+    async with services_of(app).db.writer() as session:
         row = PoolKey(
             account_id=account.id,
             product_id=uuid.UUID(product_id),

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 
 from keyplane.licensing.keystrings import digest
 from keyplane.models import License, PoolKey
+from keyplane.services import services_of
 from tests.auth.support import jsonapi_error
 from tests.factories import Tenant, bearer
 from tests.licensing import helpers
@@ -37,7 +38,7 @@ def _license_body(policy: str, key: str | None = None) -> dict[str, Any]:
 
 
 async def _count(app: FastAPI, model: type[License] | type[PoolKey]) -> int:
-    async with app.state.db.reader() as session:
+    async with services_of(app).db.reader() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
@@ -88,7 +89,7 @@ async def _licensed_pool_key(app: FastAPI, client: httpx.AsyncClient, acme: Tena
     plain = await helpers.policy(client, acme, await helpers.product(client, acme))
     made = await client.post(f"{acme.base}/licenses", json=_license_body(plain), headers=bearer(acme.key))
     assert made.status_code == 201, made.text
-    async with app.state.db.writer() as session:
+    async with services_of(app).db.writer() as session:
         await session.execute(
             update(License)
             .where(License.id == uuid.UUID(made.json()["data"]["id"]))

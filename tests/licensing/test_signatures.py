@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from keyplane.models import Account
+from keyplane.services import services_of
 from tests import factories
 from tests.factories import Tenant, bearer
 from tests.licensing import helpers
@@ -279,8 +280,8 @@ async def test_the_private_key_is_not_stored_in_plaintext(
     client: httpx.AsyncClient, app: FastAPI, acme: Tenant
 ) -> None:
     public = await _public_key(client, acme)
-    async with app.state.db.writer() as session:
-        key = await app.state.keys.key(session, acme.id)
+    async with services_of(app).db.writer() as session:
+        key = await services_of(app).keys.key(session, acme.id)
         row = (await session.execute(select(Account.__table__).where(Account.id == acme.id))).one()
     raw = key.seed()
     assert len(raw) == 32

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from keyplane.kit import clock
 from keyplane.kit.timefmt import iso
+from keyplane.services import services_of
 from tests import factories
 from tests.auth.support import JSONAPI, jsonapi_error
 from tests.factories import Tenant, bearer
@@ -450,7 +451,7 @@ async def test_malformed_validate_body_is_400(client: httpx.AsyncClient, acme: T
 
 async def recorded(app: FastAPI, client: httpx.AsyncClient, acme: Tenant, license_id: str) -> Any:
     """``lastValidated`` as stored: it is written in a batch, so flush the batch first."""
-    await app.state.usage.flush()
+    await services_of(app).usage.flush()
     return (await fetch(client, acme, license_id))["attributes"]["lastValidated"]
 
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from keyplane.kit import clock
 from keyplane.kit.credentials import CREDENTIAL_PATTERN, CredentialKind, generate, parse
+from keyplane.services import services_of
 from tests import factories
 from tests.auth.support import basic, jsonapi_error, oauth_error, plain_error
 from tests.factories import Tenant, bearer
@@ -382,12 +383,12 @@ async def test_access_token_use_counts_as_its_keys_use(
 ) -> None:
     made = await factories.api_key(client, acme, name="oauth client")
     token = await _access_token(client, acme, made)
-    await app.state.usage.flush()
+    await services_of(app).usage.flush()
     before = await client.get(f"{acme.base}/api-keys/{made['id']}", headers=bearer(acme.key))
     assert before.json()["lastUsedAt"] is None
 
     assert (await client.get(f"{acme.base}/me", headers=bearer(token))).status_code == 200
-    await app.state.usage.flush()
+    await services_of(app).usage.flush()
 
     after = await client.get(f"{acme.base}/api-keys/{made['id']}", headers=bearer(acme.key))
     assert after.json()["lastUsedAt"] is not None

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from keyplane.app import create_app
 from keyplane.config import Settings
+from keyplane.services import services_of
 from tests.conftest import CLIENT_ADDRESS, empty_tables
 from tests.faults import proxy, redis_server
 
@@ -41,14 +42,14 @@ async def test_readyz_is_ready_when_every_check_passes(client: httpx.AsyncClient
 
 
 async def test_readyz_names_migrations_behind_the_code(app: FastAPI, client: httpx.AsyncClient) -> None:
-    async with app.state.db.writer() as session:
+    async with services_of(app).db.writer() as session:
         (current,) = (await session.execute(text("SELECT version_num FROM alembic_version"))).one()
         await session.execute(text("UPDATE alembic_version SET version_num = 'aaaaaaaaaaaa'"))
         await session.commit()
     try:
         response = await client.get("/readyz")
     finally:
-        async with app.state.db.writer() as session:
+        async with services_of(app).db.writer() as session:
             await session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": current})
             await session.commit()
     assert response.status_code == 503, response.text

@@ -17,6 +17,7 @@ from sqlalchemy import Column, MetaData, String, Table
 from sqlalchemy.exc import IntegrityError
 
 from keyplane.observe.logs import JsonFormatter, TextFormatter
+from keyplane.services import services_of
 from tests import live
 
 PASSWORD = "a long password, never logged"
@@ -153,7 +154,7 @@ async def test_a_database_error_in_a_log_record_quotes_no_stored_value(app: Fast
     a crash record that carries it leaves that line out, on either database."""
     value = "LOGSCAN-UNIQUE-" + "9" * 16
     scratch = Table("logscan_unique", MetaData(), Column("key", String, unique=True))
-    database = app.state.db
+    database = services_of(app).db
     async with database.engine.begin() as connection:
         await connection.run_sync(scratch.create)
     try:

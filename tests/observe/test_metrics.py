@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from keyplane.kit.credentials import CredentialKind, generate
+from keyplane.services import services_of
 from tests import factories
 from tests.factories import Tenant, bearer
 from tests.licensing import helpers
@@ -77,7 +78,7 @@ async def test_counts_move_with_the_traffic(app: FastAPI, client: httpx.AsyncCli
         )
         assert response.status_code == 200, response.text
     assert (await client.get(f"{acme.base}/licenses/{license['id']}")).status_code == 401
-    await app.state.usage.flush()
+    await services_of(app).usage.flush()
 
     after = await scrape(app)
     verify_route = "/v1/accounts/{account}/api-keys/verify"

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from keyplane.config import Settings
 from keyplane.kit import clock
 from keyplane.ratelimit import RateLimiter, RedisLimiter
+from keyplane.services import services_of
 from tests import factories
 from tests.auth.support import basic, jsonapi_error
 from tests.factories import Tenant, bearer
@@ -164,7 +165,7 @@ async def test_malformed_credentials_are_not_counted(client: httpx.AsyncClient, 
 
 async def test_the_limits_can_be_turned_off(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     off = {"login_attempts": 0, "login_address_attempts": 0}
-    app.state.settings = app.state.settings.model_copy(update=off)
+    services_of(app).settings = services_of(app).settings.model_copy(update=off)
     window_start(WINDOW)
     await _fail(client, acme, acme.admin_email, 8)
     assert (await _login(client, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
@@ -178,7 +179,7 @@ async def test_sign_in_limits_hold_while_redis_is_down(
     alone: the limit still stops the fourth guess, and the right password after it."""
     with redis_server(tmp_path) as server:
         limiter = RedisLimiter(server.url, "keyplane-test-throttle:")
-        app.state.limiter = limiter
+        services_of(app).limiter = limiter
         try:
             window_start(WINDOW)
             if fault == "killed":

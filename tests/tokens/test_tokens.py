@@ -15,6 +15,7 @@ from keyplane.kit import clock
 from keyplane.kit.credentials import CREDENTIAL_PATTERN, CredentialKind, parse
 from keyplane.kit.passwords import hash_password
 from keyplane.models import User
+from keyplane.services import services_of
 from tests import factories
 from tests.auth.support import JSONAPI, basic, jsonapi_error, timestamp
 from tests.factories import Tenant, bearer
@@ -143,7 +144,7 @@ async def test_user_without_password_cannot_log_in(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     email = await _email(app, acme)
-    async with app.state.db.writer() as session:
+    async with services_of(app).db.writer() as session:
         await session.execute(update(User).where(User.email == email).values(password_hash=None))
         await session.commit()
     jsonapi_error(await _login(client, acme, email), 401, "CREDENTIALS_INVALID")
@@ -155,7 +156,7 @@ async def test_password_may_hold_colons_and_non_ascii(
 ) -> None:
     email = await _email(app, acme)
     password = "pa:ss:wörd ✓"
-    async with app.state.db.writer() as session:
+    async with services_of(app).db.writer() as session:
         hashed = await hash_password(password)
         await session.execute(update(User).where(User.email == email).values(password_hash=hashed))
         await session.commit()
