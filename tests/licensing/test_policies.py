@@ -456,7 +456,10 @@ async def test_list_filters_and_relationship_routes(client: httpx.AsyncClient, a
     assert await _ids(client, acme, f"policies?product={first}") == [c, a]
     assert await _ids(client, acme, f"policies?product={second}") == [b]
     assert await _ids(client, acme, f"policies?product={uuid.uuid4()}") == []
-    assert await _ids(client, acme, "policies?product=not-a-uuid") == []
+    # A product filter that is not an id is a bad value: 400 naming it, not an empty list.
+    refused = await client.get(f"{acme.base}/policies?product=not-a-uuid", headers=bearer(acme.key))
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["errors"][0]["source"] == {"parameter": "product"}
     assert await _ids(client, acme, f"products/{first}/policies") == [c, a]
     assert await _ids(client, acme, f"products/{second}/policies?order=asc") == [b]
     assert await _ids(client, acme, "policies?order=asc&limit=2") == [a, b]
