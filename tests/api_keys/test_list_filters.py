@@ -14,6 +14,7 @@ from sqlalchemy import update as sql_update
 
 from keyplane.kit import clock
 from keyplane.models import Credential
+from keyplane.services import services_of
 from tests.api_keys.helpers import Json, assert_error, create, keys_url, listing, owned_key, relative, update
 from tests.factories import Tenant, bearer
 
@@ -77,7 +78,7 @@ async def test_user_id_never_widens_a_callers_view(
 
 
 async def _used(app: FastAPI, key_id: str, when: datetime | None) -> None:
-    async with app.state.db.writer() as session:
+    async with services_of(app).db.writer() as session:
         await session.execute(
             sql_update(Credential).where(Credential.id == uuid.UUID(key_id)).values(last_used_at=when)
         )
