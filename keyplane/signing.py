@@ -59,6 +59,15 @@ def _dated(send: Send) -> Send:
     return dated
 
 
+async def _unavailable(scope: Scope, receive: Receive, send: Send, error: Exception) -> None:
+    """Answer the 503 ``error`` calls for (``errors.outage_response``), dated and unsigned (the
+    signature needs what failed); any other error is raised again."""
+    answer = outage_response(Request(scope), error)
+    if answer is None:
+        raise error
+    await answer(scope, receive, _dated(send))
+
+
 class Signatures:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -110,10 +119,7 @@ class Signatures:
                 try:
                     account = await self._account(scope)
                 except Exception as error:
-                    answer = outage_response(Request(scope), error)
-                    if answer is None:
-                        raise
-                    await answer(scope, receive, _dated(send))
+                    await _unavailable(scope, receive, send, error)
                     return
                 if account is None or keyid not in (account.id_text, account.slug):
                     refusal = "The keyid is not this account's"
@@ -139,10 +145,7 @@ class Signatures:
                 # The answer is ready but its signature needs the database, which is down,
                 # or a key this process cannot open: the client gets the 503 it would get
                 # from any request that needs them.
-                answer = outage_response(Request(scope), error)
-                if answer is None:
-                    raise
-                await answer(scope, receive, _dated(send))
+                await _unavailable(scope, receive, send, error)
                 return
             await send({**start, "headers": [*start["headers"], *signature]})
             await send({"type": "http.response.body", "body": body})
@@ -160,10 +163,7 @@ class Signatures:
             try:
                 await self._signer(scope, wait=True)
             except Exception as error:
-                answer = outage_response(Request(scope), error)
-                if answer is None:
-                    raise
-                await answer(scope, receive, _dated(send))
+                await _unavailable(scope, receive, send, error)
                 return
         await self.app(scope, receive, buffered)
 
