@@ -26,9 +26,9 @@ async def pool_key(
 
 
 async def pool_keys(
-    client: httpx.AsyncClient, account: Tenant, policy_id: str, count: int, prefix: str = "POOL-KEY"
+    client: httpx.AsyncClient, account: Tenant, policy_id: str, count: int, prefix: str | None = None
 ) -> list[dict[str, Any]]:
-    """``count`` keys in the pool, oldest first, valued ``<prefix>-<policy id's end>-<n>``."""
-    return [
-        await pool_key(client, account, policy_id, f"{prefix}-{policy_id[-6:]}-{n:03d}") for n in range(count)
-    ]
+    """``count`` keys in the pool, oldest first, valued ``<prefix>-0000``, ``<prefix>-0001``, ...
+    (the prefix names the policy unless told, so two pools never share a value); their ``data``."""
+    prefix = prefix or f"POOL-KEY-{policy_id[-6:]}"
+    return [await pool_key(client, account, policy_id, f"{prefix}-{n:04d}") for n in range(count)]

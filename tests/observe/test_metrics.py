@@ -14,7 +14,6 @@ from keyplane.kit.credentials import CredentialKind, generate
 from keyplane.services import services_of
 from tests import factories
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
 
 LOOPBACK = ("127.0.0.1", 40001)
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -44,7 +43,7 @@ async def licensed(client: httpx.AsyncClient, acme: Tenant, policy: str, key: st
         "data": {
             "type": "licenses",
             "attributes": {"key": key},
-            "relationships": {"policy": helpers.ref("policies", policy)},
+            "relationships": {"policy": factories.ref("policies", policy)},
         }
     }
     response = await client.post(f"{acme.base}/licenses", json=body, headers=bearer(acme.key))
@@ -62,8 +61,8 @@ async def _verify(client: httpx.AsyncClient, acme: Tenant, key: str) -> str:
 async def test_counts_move_with_the_traffic(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     made = await factories.api_key(client, acme, name="backend")
     limited = await factories.api_key(client, acme, name="limited", rateLimit={"limit": 1, "duration": 3600})
-    product = await helpers.product(client, acme)
-    policy = await helpers.policy(client, acme, product)
+    product = await factories.product(client, acme)
+    policy = await factories.policy(client, acme, product)
     license = await licensed(client, acme, policy, "METRICS-0001-ABCD")
     unknown, _ = generate(CredentialKind.API_KEY)
     before = await scrape(app)
