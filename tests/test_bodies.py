@@ -75,8 +75,7 @@ async def test_a_body_at_the_cap_is_taken(app: FastAPI, client: httpx.AsyncClien
 async def test_a_hot_route_answers_413_in_its_envelope_and_a_large_body_under_the_cap(
     client: httpx.AsyncClient, acme: Tenant, chunked: bool
 ) -> None:
-    product = await factories.product(client, acme)
-    policy = await factories.policy(client, acme, product)
+    policy = await factories.policy(client, acme)
     license = await factories.license(client, acme, policy)
     url = f"{acme.base}/licenses/actions/validate-key"
     document = {"meta": {"key": license["attributes"]["key"]}}

@@ -90,8 +90,7 @@ class World:
 
 
 async def _world(client: httpx.AsyncClient, acme: Tenant) -> World:
-    product = await factories.product(client, acme)
-    policy = await factories.policy(client, acme, product)
+    policy = await factories.policy(client, acme)
     made = await factories.license(client, acme, policy)
     key = await factories.api_key(client, acme, name="customer")
     # The admin's key, the account and its signing key are in memory, as on a server in use.

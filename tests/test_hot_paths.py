@@ -345,8 +345,7 @@ async def test_validate_key_echoes_any_scope_byte_for_byte(
 ) -> None:
     """The lean handler renders the echoed scope with pydantic's serializer, the route with
     ``json.dumps``: escapes, non-ASCII text, empty strings and lists come out the same bytes."""
-    product = await factories.product(client, acme)
-    policy = await factories.policy(client, acme, product)
+    policy = await factories.policy(client, acme)
     license = await factories.license(client, acme, policy)
     url = f"{acme.base}/licenses/actions/validate-key"
     key = license["attributes"]["key"]
@@ -370,8 +369,7 @@ async def test_validating_a_license_untouched_for_90_days_shows_it_active(
 ) -> None:
     """A license nobody validated for 90 days is INACTIVE until it is validated: the answer
     to that validation shows it just validated, so ACTIVE, from either path."""
-    product = await factories.product(client, acme)
-    policy = await factories.policy(client, acme, product)
+    policy = await factories.policy(client, acme)
     license = await factories.license(client, acme, policy)
     clock.advance(timedelta(days=91))
     url = f"{acme.base}/licenses/{license['id']}"

@@ -42,8 +42,7 @@ async def test_protected_policies_and_licenses_are_refused_with_their_codes(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     user_id, key = await factories.role_key(app, client, acme, "user")
-    product_id = await factories.product(client, acme)
-    protected = await factories.policy(client, acme, product_id, protected=True)
+    protected = await factories.policy(client, acme, protected=True)
     body = {"data": {"type": "licenses", "relationships": {"policy": factories.ref("policies", protected)}}}
     jsonapi_error(
         await client.post(f"{acme.base}/licenses", json=body, headers=bearer(key)), 403, "POLICY_PROTECTED"

@@ -54,8 +54,7 @@ async def test_a_license_expiring_past_9999_is_422(
 async def test_a_renewal_past_9999_is_422_and_keeps_the_expiry(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    product = await factories.product(client, acme)
-    policy = await factories.policy(client, acme, product, duration=30 * 86_400, renewalBasis="FROM_EXPIRY")
+    policy = await factories.policy(client, acme, duration=30 * 86_400, renewalBasis="FROM_EXPIRY")
     license_id = (await factories.license(client, acme, policy, expiry=LAST_DAY))["id"]
 
     response = await client.post(f"{acme.base}/licenses/{license_id}/actions/renew", headers=bearer(acme.key))

@@ -164,8 +164,7 @@ async def test_unknown_key_is_404_without_repeating_it(client: httpx.AsyncClient
 
 
 async def test_key_for_an_unpooled_policy_is_refused(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await factories.product(client, acme)
-    unpooled = await factories.policy(client, acme, product_id)
+    unpooled = await factories.policy(client, acme)
     response = await _create(client, acme, unpooled, VALUE)
     _invalid(response, "POLICY_NOT_SUPPORTED", "/data/relationships/policy")
     assert await _ids(client, acme) == []

@@ -156,8 +156,7 @@ async def test_machine_owner_defaults_to_the_license_owner(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     owner = await factories.user(app, acme)
-    product_id = await factories.product(client, acme)
-    policy_id = await factories.policy(client, acme, product_id)
+    policy_id = await factories.policy(client, acme)
     license = await factories.license(client, acme, policy_id, owner=str(owner))
     data = await factories.machine(client, acme, license["id"], "fp")
     assert data["relationships"]["owner"]["data"] == {"type": "users", "id": str(owner)}

@@ -306,8 +306,7 @@ async def test_rule_abiding_create_is_201(
 async def test_create_only_attributes_cannot_be_patched(
     client: httpx.AsyncClient, acme: Tenant, attributes: dict[str, Any]
 ) -> None:
-    product_id = await factories.product(client, acme)
-    policy_id = await factories.policy(client, acme, product_id, name="Fixed")
+    policy_id = await factories.policy(client, acme, name="Fixed")
     before = (await _get(client, acme, policy_id)).json()["data"]
     response = await client.patch(
         f"{acme.base}/policies/{policy_id}",
@@ -379,8 +378,7 @@ async def test_patch_changes_only_what_was_sent(client: httpx.AsyncClient, acme:
 
 
 async def test_patch_keeps_the_rules(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await factories.product(client, acme)
-    policy_id = await factories.policy(client, acme, product_id, name="Node-locked")
+    policy_id = await factories.policy(client, acme, name="Node-locked")
     before = (await _get(client, acme, policy_id)).json()["data"]
     url = f"{acme.base}/policies/{policy_id}"
 
@@ -426,8 +424,7 @@ async def test_delete_is_204_then_the_policy_is_gone(client: httpx.AsyncClient, 
 
 
 async def test_deleting_a_policy_takes_its_pool_and_licenses(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await factories.product(client, acme)
-    pooled = await factories.policy(client, acme, product_id, usePool=True)
+    pooled = await factories.policy(client, acme, usePool=True)
     await factories.pool_key(client, acme, pooled, "POOL-KEY-00001")
     await factories.pool_key(client, acme, pooled, "POOL-KEY-00002")
     license = await factories.license(client, acme, pooled)
