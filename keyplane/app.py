@@ -17,6 +17,7 @@ from keyplane.api_keys import lean as lean_api_keys
 from keyplane.auth.dependencies import CurrentAccount
 from keyplane.config import Settings, get_settings
 from keyplane.errors import install_handlers
+from keyplane.events import endpoints as events
 from keyplane.hot import HotPaths
 from keyplane.keys import endpoints as keys
 from keyplane.kit.bodies import capped
@@ -73,6 +74,7 @@ ROUTERS = (
     license_actions.router,
     licenses.router,
     machines.router,
+    events.router,
 )
 """The routers served under ``/v1`` and under ``/v1/accounts/{account}``, in this order."""
 ACCOUNT_PREFIX = "/v1/accounts/{account}"

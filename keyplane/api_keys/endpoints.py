@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.api_keys import service, versions
 from keyplane.api_keys.schemas import (
+    API_KEY_HISTORY,
     API_KEY_LIST,
     ApiKeyCreate,
     ApiKeyCreated,
@@ -25,6 +26,7 @@ from keyplane.api_keys.schemas import (
     VerifyRequest,
     VerifyResult,
     api_key_query,
+    history_limit,
 )
 from keyplane.auth.dependencies import Authenticated, Creator, Deleter, Reader, Updater
 from keyplane.auth.principal import Principal
@@ -35,6 +37,7 @@ from keyplane.credentials.repository import used_tag
 from keyplane.credentials.usage import UsageRecorder
 from keyplane.db import DbSession, read_only
 from keyplane.errors import BadRequest
+from keyplane.events.schemas import History, history_entry
 from keyplane.hot import render_json
 from keyplane.kit import clock
 from keyplane.kit.jsonapi import list_query
@@ -66,6 +69,7 @@ async def negotiated_version(request: Request, response: Response, principal: Au
 
 Version = Annotated[str, Depends(negotiated_version)]
 ApiKeyListQuery = Annotated[ApiKeyQuery, Depends(list_query(API_KEY_LIST, api_key_query))]
+HistoryLimit = Annotated[int, Depends(list_query(API_KEY_HISTORY, history_limit))]
 
 
 def _engine(request: Request) -> CredentialEngine:
@@ -270,6 +274,17 @@ def snapshot_tags(key: Credential) -> list[Tag]:
 
 async def _update(key_id: uuid.UUID, session: DbSession, principal: Updater, data: ApiKeyUpdate) -> ApiKeyOut:
     return api_key_out(await service.update(session, principal, key_id, data))
+
+
+@router.get("/api-keys/{key_id}/events", response_model=History)
+async def api_key_history(
+    key_id: uuid.UUID, session: DbSession, principal: Reader, _version: Version, limit: HistoryLimit
+) -> dict[str, Any]:
+    """The key's history from the event log, newest first: created, updated (with what
+    changed), deactivated, reactivated, deleted; who acted, from which address, in which
+    request. For whoever may see the key; a deleted key's history stays readable."""
+    found = await service.history(session, principal, key_id, limit)
+    return {"data": [history_entry(event) for event in found]}
 
 
 @router.put("/api-keys/{key_id}", response_model=ApiKeyOut)

@@ -281,3 +281,12 @@ def api_key_query(items: Items) -> ApiKeyQuery:
         user_id=_id(items, "userId", "a user id"),
         sort=None if given is None else sort(given, SORTS, "sort", _code("sort")),
     )
+
+
+API_KEY_HISTORY: Spec = spec(Param("limit", "How many events (1 to 100, default 50), newest first"))
+
+
+def history_limit(items: Items) -> int:
+    """The ``limit`` of a ``GET /api-keys/{id}/events``."""
+    API_KEY_HISTORY.refuse_unknown(items)
+    return _count(items, "limit", 1, 100, 50)

@@ -20,9 +20,11 @@ from keyplane.auth.scopes import Scope, ordered, role_scopes
 from keyplane.credentials import repository as credentials
 from keyplane.credentials.engine import CredentialEngine, CredentialState, Outcome
 from keyplane.errors import BadRequest, Forbidden, NotFound, Unprocessable
+from keyplane.events import service as events
+from keyplane.events.names import EventName, ResourceType
 from keyplane.kit import clock
 from keyplane.kit.credentials import CredentialKind
-from keyplane.models import Credential
+from keyplane.models import Credential, Event
 from keyplane.ratelimit import Decision, RateLimiter
 from keyplane.users import repository as users
 
@@ -147,7 +149,9 @@ async def create(
         rate_limit_duration=rate_limit[1] if rate_limit else None,
         budget_id=_shared_budget(principal),
     )
-    return await repository.add(session, key), plaintext
+    added = await repository.add(session, key)
+    events.record(session, principal, EventName.API_KEY_CREATED, added.id)
+    return added, plaintext
 
 
 def _bounded_rate_limit(principal: Principal, data: ApiKeyCreate) -> tuple[int, int] | None:
@@ -234,6 +238,7 @@ async def update(
     if key.user_id != principal.user_id and not principal.has(Scope.MANAGE):
         raise Forbidden("Changing another user's key needs the MANAGE scope", "INSUFFICIENT_SCOPE")
     sent = data.model_fields_set
+    was_active = key.status == "active"
     if "rate_limit" in sent:
         _change_rate_limit(principal, key, data)
     if "whitelisted_ips" not in sent:
@@ -274,12 +279,23 @@ async def update(
         narrowed |= data.status == "inactive"
         key.status = data.status
         key.deactivated_by = principal.user_id if data.status == "inactive" else None
+    event = EventName.API_KEY_UPDATED
+    if was_active != (key.status == "active"):
+        event = EventName.API_KEY_REACTIVATED if key.status == "active" else EventName.API_KEY_DEACTIVATED
+    events.record(session, principal, event, key.id, changed=key)
     key.updated_at = clock.now()
     if narrowed:
         # Access tokens issued for this key carry its old power: they go.
         await credentials.revoke_children(session, key.id, key.updated_at)
     await session.flush()
     return key
+
+
+async def history(session: AsyncSession, principal: Principal, key_id: uuid.UUID, limit: int) -> list[Event]:
+    """The key's latest ``limit`` events, newest first, for whoever may see the key (deleted
+    keys included: their history outlives them)."""
+    key = await get(session, principal, key_id)
+    return await events.of_resource(session, principal.account, ResourceType.API_KEY, key.id, limit)
 
 
 async def delete(session: AsyncSession, principal: Principal, key_id: uuid.UUID) -> None:
@@ -291,6 +307,7 @@ async def delete(session: AsyncSession, principal: Principal, key_id: uuid.UUID)
     now = clock.now()
     key.deleted_at = now
     key.status = "inactive"
+    events.record(session, principal, EventName.API_KEY_DELETED, key.id)
     key.updated_at = now
     await credentials.revoke_children(session, key.id, now)
     await session.flush()

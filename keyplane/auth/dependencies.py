@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from keyplane import ratelimit
 from keyplane.accounts.directory import AccountDirectory
 from keyplane.auth import authentication
+from keyplane.auth.actor import NOWHERE, Origin, whodunnit
 from keyplane.auth.authentication import Refusal
 from keyplane.auth.headers import MALFORMED, license_key, presented
 from keyplane.auth.network import client_address
@@ -56,6 +57,16 @@ def presented_credential(request: Request) -> str | None:
     return sent
 
 
+def origin_of(request: Request) -> Origin:
+    """The request an action comes with, as the event log records it."""
+    address = client_address(request.scope, services_of(request.app).trusted_proxies)
+    return Origin(
+        request_id=exchange.request_id(request.scope),
+        address=None if address is None else str(address),
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
 async def _credential(request: Request, session: DbSession, account: AccountRef) -> CredentialState:
     """The request's credential, checked (``keyplane.auth.authentication``); any refusal is
     raised as its 401 or 403, and a use past the credential's rate limit as a 429."""
@@ -84,11 +95,12 @@ async def authenticate(request: Request, session: DbSession, account: CurrentAcc
     state = await _credential(request, session, account)
     if state.user_id is None:
         raise Forbidden("A product token can only be used with the licensing API", "TOKEN_NOT_ALLOWED")
-    return principal_for(state, account)
+    return principal_for(state, account, origin_of(request))
 
 
-def principal_for(state: CredentialState, account: AccountRef) -> Principal:
-    """The caller a user's checked credential makes (the lean handlers make it here too)."""
+def principal_for(state: CredentialState, account: AccountRef, origin: Origin = NOWHERE) -> Principal:
+    """The caller a user's checked credential makes (the lean handlers, which only read, make
+    it here too, with no origin)."""
     assert state.user_id is not None
     return Principal(
         account=account,
@@ -100,8 +112,10 @@ def principal_for(state: CredentialState, account: AccountRef) -> Principal:
         expires_at=state.expires_at,
         whitelisted_ips=state.whitelisted_ips,
         api_version=state.api_version,
+        whodunnit=whodunnit(state.kind, state.id, state.user_id, state.product_id),
         rate_limit=state.rate_limit,
         budget_id=state.budget_id or state.limit_id,
+        origin=origin,
     )
 
 
@@ -113,7 +127,7 @@ async def authenticate_bearer(request: Request, session: DbSession, account: Cur
     (``Authorization: License``) where its policy allows license authentication."""
     key = license_key(request.headers.get("authorization"))
     if key is not None:
-        return await license_bearer(session, account, key)
+        return await license_bearer(session, account, key, origin_of(request))
     state = await _credential(request, session, account)
     return Bearer(
         account=account,
@@ -122,6 +136,8 @@ async def authenticate_bearer(request: Request, session: DbSession, account: Cur
         product_id=state.product_id,
         credential_id=state.id,
         scopes=state.scopes,
+        whodunnit=whodunnit(state.kind, state.id, state.user_id, state.product_id),
+        origin=origin_of(request),
     )
 
 

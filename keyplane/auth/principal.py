@@ -4,7 +4,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from keyplane.auth.scopes import STAFF, Role, Scope
+from keyplane.auth.actor import NOWHERE, SYSTEM, Origin, Whodunnit
+from keyplane.auth.scopes import STAFF, Role, Scope, role_scopes
 from keyplane.kit.credentials import CredentialKind
 
 
@@ -34,11 +35,15 @@ class Principal:
     expires_at: datetime | None
     whitelisted_ips: tuple[str, ...] | None
     api_version: str | None
+    whodunnit: Whodunnit
+    """Who acts (``keyplane.auth.actor``): the API key itself, or a token's user."""
     rate_limit: tuple[int, int] | None = None
     """The credential's (requests, window seconds), an access token's its key's; None: unlimited."""
     budget_id: uuid.UUID | None = None
     """With a ``rate_limit``: the budget a key this caller makes must share (the caller's
     own, or the one it already shares)."""
+    origin: Origin = NOWHERE
+    """The request this caller came with (the lean handlers, which only read, leave it out)."""
 
     def has(self, scope: Scope) -> bool:
         return scope in self.scopes
@@ -56,10 +61,29 @@ class Bearer:
     role: Role
     user_id: uuid.UUID | None
     product_id: uuid.UUID | None
-    credential_id: uuid.UUID
+    credential_id: uuid.UUID | None
+    """None for the system."""
     scopes: frozenset[Scope]
+    whodunnit: Whodunnit
+    """Who acts (``keyplane.auth.actor``): a user, an API key, a product, a license, the system."""
     license_id: uuid.UUID | None = None
     """Set when a license authenticates with its own key."""
+    origin: Origin = NOWHERE
+    """The request this caller came with."""
+
+    @classmethod
+    def system(cls, account: AccountRef) -> Bearer:
+        """Keyplane itself acting on ``account`` with an admin's power (background work, the
+        admin CLI on the server's host)."""
+        return cls(
+            account=account,
+            role=Role.ADMIN,
+            user_id=None,
+            product_id=None,
+            credential_id=None,
+            scopes=role_scopes(Role.ADMIN.value),
+            whodunnit=SYSTEM,
+        )
 
     def has(self, scope: Scope) -> bool:
         return scope in self.scopes

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.auth.actor import ActorType, Origin, Whodunnit
 from keyplane.auth.principal import AccountRef, Bearer
 from keyplane.auth.scopes import Role, role_scopes
 from keyplane.errors import Forbidden, Unauthorized
@@ -15,7 +16,7 @@ from keyplane.models import License, Policy
 LICENSE_STRATEGIES = frozenset({"LICENSE", "MIXED"})
 
 
-async def license_bearer(session: AsyncSession, account: AccountRef, key: str) -> Bearer:
+async def license_bearer(session: AsyncSession, account: AccountRef, key: str, origin: Origin) -> Bearer:
     row = (
         await session.execute(
             select(License, Policy)
@@ -42,5 +43,7 @@ async def license_bearer(session: AsyncSession, account: AccountRef, key: str) -
         product_id=license.product_id,
         credential_id=license.id,
         scopes=role_scopes(Role.LICENSE.value),
+        whodunnit=Whodunnit(ActorType.LICENSE, license.id),
         license_id=license.id,
+        origin=origin,
     )

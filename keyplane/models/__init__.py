@@ -3,6 +3,7 @@
 from keyplane.models.account import Account
 from keyplane.models.base import Base
 from keyplane.models.credential import Credential
+from keyplane.models.event import Event
 from keyplane.models.installation import Installation
 from keyplane.models.invalidation import Invalidation
 from keyplane.models.license import License
@@ -16,6 +17,7 @@ __all__ = [
     "Account",
     "Base",
     "Credential",
+    "Event",
     "Installation",
     "Invalidation",
     "License",
