@@ -69,6 +69,15 @@ def whodunnit(
     return Whodunnit(ActorType.TOKEN, credential_id)
 
 
+@dataclass(frozen=True, slots=True)
+class Acting:
+    """An actor that is not (yet) a request's caller: a user signing in, the system."""
+
+    account: AccountRef
+    whodunnit: Whodunnit
+    origin: Origin = NOWHERE
+
+
 class Actor(Protocol):
     """What a service needs of its caller to record what it did."""
 

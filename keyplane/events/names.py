@@ -7,12 +7,11 @@ from enum import StrEnum
 
 
 class EventName(StrEnum):
-    ACCOUNT_UPDATED = "account.updated"
+    ACCOUNT_CREATED = "account.created"
 
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"
     USER_DELETED = "user.deleted"
-    USER_PASSWORD_RESET = "user.password-reset"
 
     TOKEN_GENERATED = "token.generated"
     TOKEN_REVOKED = "token.revoked"
@@ -54,6 +53,8 @@ class EventName(StrEnum):
     MACHINE_UPDATED = "machine.updated"
     MACHINE_DELETED = "machine.deleted"
     MACHINE_HEARTBEAT_PING = "machine.heartbeat.ping"
+    MACHINE_HEARTBEAT_DEAD = "machine.heartbeat.dead"
+    MACHINE_HEARTBEAT_RESURRECTED = "machine.heartbeat.resurrected"
 
     @property
     def resource(self) -> ResourceType:

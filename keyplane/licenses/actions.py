@@ -203,7 +203,7 @@ async def renew_license(
 @router.delete("/licenses/{license}/actions/revoke", status_code=204, response_class=Response)
 async def revoke_license(license: str, session: DbSession, bearer: LicensingBearer) -> Response:
     """Revoke a license: it is deleted, with its machines."""
-    await licenses.delete(session, bearer, license)
+    await licenses.delete(session, bearer, license, revoked=True)
     return Response(status_code=204)
 
 

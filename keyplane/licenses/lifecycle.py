@@ -20,6 +20,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from keyplane.auth.principal import AccountRef, Bearer
 from keyplane.db import touched
 from keyplane.errors import BadRequest, Forbidden, Unprocessable
+from keyplane.events import service as events
+from keyplane.events.names import EventName
 from keyplane.kit import clock
 from keyplane.kit.instants import later
 from keyplane.licenses import validation
@@ -183,6 +185,8 @@ async def suspend(session: AsyncSession, bearer: Bearer, ref: str, suspended: bo
             )
         raise Unprocessable("is not suspended", "LICENSE_NOT_SUSPENDED", pointer="/data/attributes/suspended")
     license.suspended = suspended
+    event = EventName.LICENSE_SUSPENDED if suspended else EventName.LICENSE_REINSTATED
+    events.record(session, bearer, event, license.id)
     license.updated_at = clock.now()
     await session.flush()
     return license, await _policy(session, license)
@@ -206,6 +210,7 @@ async def renew(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Licens
     )
     start = now if from_now or license.expiry is None else license.expiry
     license.expiry = later(start, policy.duration, code=_EXPIRY_CODE, pointer=_EXPIRY)
+    events.record(session, bearer, EventName.LICENSE_RENEWED, license.id, changed=license)
     license.updated_at = now
     await session.flush()
     return license, policy
@@ -222,6 +227,7 @@ async def check_in(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Lic
             pointer="/data/attributes/lastCheckIn",
         )
     license.last_check_in = clock.now()
+    events.record(session, bearer, EventName.LICENSE_CHECKED_IN, license.id)
     license.updated_at = license.last_check_in
     await session.flush()
     return license, policy
@@ -255,6 +261,10 @@ async def change_usage(
     if changed is None:
         _refuse_usage(by, maximum)
     await session.refresh(license)
+    event = EventName.LICENSE_USAGE_RESET if reset else EventName.LICENSE_USAGE_INCREMENTED
+    if by is not None and by < 0:
+        event = EventName.LICENSE_USAGE_DECREMENTED
+    events.record(session, bearer, event, license.id, metadata={"uses": license.uses})
     return license, policy
 
 

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.auth.principal import Bearer
 from keyplane.db import touched
 from keyplane.errors import Forbidden, InvalidResource, Unprocessable
+from keyplane.events import service as events
+from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid, uuid7
 from keyplane.licenses import repository as licenses
@@ -80,14 +82,21 @@ async def _locked_license(session: AsyncSession, bearer: Bearer, ref: str) -> tu
     return locked, policy
 
 
-async def _cull(session: AsyncSession, license: License, policy: Policy) -> None:
-    """Under DEACTIVATE_DEAD, dead machines stop holding a seat: remove them."""
+async def _cull(session: AsyncSession, bearer: Bearer, license: License, policy: Policy) -> None:
+    """Under DEACTIVATE_DEAD, dead machines stop holding a seat: remove them (the system's
+    doing, found while ``bearer`` activates another)."""
     if not heartbeat.culls(policy):
         return
     now = clock.now()
     machines = await repository.of_license(session, license.id)
     dead = [m.id for m in machines if heartbeat.status(m, policy, now) == "DEAD"]
     if dead:
+        system = Bearer.system(bearer.account)
+        for machine_id in dead:
+            events.record(session, system, EventName.MACHINE_HEARTBEAT_DEAD, machine_id)
+            events.record(
+                session, system, EventName.MACHINE_DELETED, machine_id, metadata={"reason": "culled"}
+            )
         await repository.delete_all(session, dead)
         touched(session, license.id)
 
@@ -150,7 +159,7 @@ async def activate(
                 "must be a valid license user", "OWNER_INVALID", pointer="/data/relationships/owner"
             )
     scope = _uniqueness_scope(license, policy)
-    await _cull(session, license, policy)
+    await _cull(session, bearer, license, policy)
     if await repository.fingerprint_taken(session, scope, data.fingerprint):
         where = _UNIQUE_IN[policy.machine_uniqueness_strategy]
         raise InvalidResource(
@@ -182,6 +191,7 @@ async def activate(
     except IntegrityError:
         # Another license of the same uniqueness scope activated this fingerprint meanwhile.
         raise InvalidResource("has already been taken", "FINGERPRINT_TAKEN", pointer=_FINGERPRINT) from None
+    events.record(session, bearer, EventName.MACHINE_CREATED, machine.id)
     return machine, policy
 
 
@@ -241,6 +251,7 @@ async def update(
     if sent & {"cores", "memory", "disk"}:
         await _check_limits(session, license, policy, data, replacing=machine)
     _apply(machine, data, sent)
+    events.record(session, bearer, EventName.MACHINE_UPDATED, machine.id, changed=machine)
     machine.updated_at = clock.now()
     await session.flush()
     return machine, policy
@@ -249,6 +260,7 @@ async def update(
 async def deactivate(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     machine, policy = await find(session, bearer, ref)
     authorize(bearer, "machines", Action.DELETE, own=await _own(session, machine, policy))
+    events.record(session, bearer, EventName.MACHINE_DELETED, machine.id)
     await session.delete(machine)
     await session.flush()
 
@@ -264,5 +276,7 @@ async def ping(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Machine
         raise Unprocessable("is dead", "MACHINE_HEARTBEAT_DEAD", pointer="/data/attributes/heartbeatStatus")
     machine.last_heartbeat = now
     machine.updated_at = now
+    event = EventName.MACHINE_HEARTBEAT_RESURRECTED if dead else EventName.MACHINE_HEARTBEAT_PING
+    events.record(session, bearer, event, machine.id)
     await session.flush()
     return machine, policy, dead

@@ -11,13 +11,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from keyplane import ratelimit
+from keyplane.auth.actor import Acting, ActorType, Whodunnit
 from keyplane.auth.authentication import NOTHING, Refusal, authenticate
-from keyplane.auth.dependencies import CurrentAccount
+from keyplane.auth.dependencies import CurrentAccount, origin_of
 from keyplane.auth.headers import BASIC_CHALLENGE, basic, uses_basic
 from keyplane.auth.network import client_address
 from keyplane.auth.scopes import Scope, ordered
 from keyplane.db import DbSession
 from keyplane.errors import BadRequest, Unauthorized
+from keyplane.events import service as events
+from keyplane.events.names import EventName
 from keyplane.kit import clock
 from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.documents import returns
@@ -122,6 +125,10 @@ async def token(request: Request, session: DbSession, account: CurrentAccount) -
     )
     session.add(access)
     await session.flush()
+    actor = Acting(account, Whodunnit(ActorType.API_KEY, state.id), origin_of(request))
+    events.record(
+        session, actor, EventName.TOKEN_GENERATED, access.id, metadata={"grant": "client_credentials"}
+    )
     return JSONResponse(
         {
             "access_token": plaintext,

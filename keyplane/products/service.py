@@ -12,10 +12,12 @@ from keyplane.auth.principal import Bearer
 from keyplane.auth.scopes import Role, Scope, ordered, role_scopes
 from keyplane.credentials.engine import CredentialEngine
 from keyplane.errors import Forbidden, InvalidResource
+from keyplane.events import service as events
+from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
 from keyplane.kit.credentials import CredentialKind
 from keyplane.licensing.access import Action, authorize, view
-from keyplane.licensing.records import find
+from keyplane.licensing.records import dependents, find
 from keyplane.models import Credential, Product
 from keyplane.products import repository
 from keyplane.products.schemas import ProductAttributes, ProductCreateAttributes
@@ -57,7 +59,9 @@ async def create(session: AsyncSession, bearer: Bearer, data: ProductCreateAttri
     if await repository.code_taken(session, product):
         raise InvalidResource("has already been taken", "CODE_TAKEN", pointer=_CODE)
     session.add(product)
-    return await _flush(session, product)
+    await _flush(session, product)
+    events.record(session, bearer, EventName.PRODUCT_CREATED, product.id)
+    return product
 
 
 async def get(session: AsyncSession, bearer: Bearer, ref: str) -> Product:
@@ -77,6 +81,7 @@ async def update(session: AsyncSession, bearer: Bearer, ref: str, data: ProductA
     _apply(product, data)
     if await repository.code_taken(session, product):
         raise InvalidResource("has already been taken", "CODE_TAKEN", pointer=_CODE)
+    events.record(session, bearer, EventName.PRODUCT_UPDATED, product.id, changed=product)
     product.updated_at = clock.now()
     return await _flush(session, product)
 
@@ -84,6 +89,10 @@ async def update(session: AsyncSession, bearer: Bearer, ref: str, data: ProductA
 async def delete(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     product = await find(session, bearer, Product, ref, "product")
     authorize(bearer, "products", Action.DELETE)
+    gone = await dependents(session, "product_id", product.id)
+    events.record(
+        session, bearer, EventName.PRODUCT_DELETED, product.id, metadata={"deleted": gone} if gone else None
+    )
     await session.delete(product)
     await session.flush()
 
@@ -120,6 +129,7 @@ async def issue_token(
     )
     session.add(token)
     await session.flush()
+    events.record(session, bearer, EventName.TOKEN_GENERATED, token.id, metadata={"product": str(product.id)})
     return token, plaintext
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane import ratelimit
-from keyplane.auth.dependencies import CurrentAccount, Deleter, LicensingBearer, Reader
+from keyplane.auth.dependencies import CurrentAccount, Deleter, LicensingBearer, Reader, origin_of
 from keyplane.auth.headers import BASIC_CHALLENGE, MALFORMED, basic
 from keyplane.auth.network import client_address
 from keyplane.db import DbSession
@@ -103,6 +103,8 @@ async def create_token(
         name=attributes.name,
         expiry=attributes.expiry,
         ttl=timedelta(seconds=settings.token_ttl_seconds),
+        account=account,
+        origin=origin_of(request),
     )
     return document(request, token_resource(token, user.role, plaintext), 201)
 

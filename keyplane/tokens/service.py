@@ -8,10 +8,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.auth.actor import Acting, ActorType, Origin, Whodunnit
 from keyplane.auth.principal import AccountRef, Principal
 from keyplane.auth.scopes import Role, Scope, ordered, role_scopes
 from keyplane.credentials.engine import CredentialEngine
 from keyplane.errors import NotFound, Unauthorized, Unprocessable
+from keyplane.events import service as events
+from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
 from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.passwords import verify_password
@@ -39,7 +42,10 @@ async def issue(
     name: str | None,
     expiry: datetime | None,
     ttl: timedelta,
+    account: AccountRef,
+    origin: Origin,
 ) -> tuple[Credential, str]:
+    """A token for ``user``, who has just signed in (from ``origin``)."""
     now = clock.now()
     if expiry is not None and expiry <= now:
         raise Unprocessable("must be in the future", "EXPIRY_INVALID", pointer="/data/attributes/expiry")
@@ -53,6 +59,8 @@ async def issue(
     )
     session.add(token)
     await session.flush()
+    actor = Acting(account, Whodunnit(ActorType.USER, user.id), origin)
+    events.record(session, actor, EventName.TOKEN_GENERATED, token.id)
     return token, plaintext
 
 
@@ -87,4 +95,5 @@ async def revoke(session: AsyncSession, principal: Principal, token_id: uuid.UUI
     token.deleted_at = now
     token.status = "inactive"
     token.updated_at = now
+    events.record(session, principal, EventName.TOKEN_REVOKED, token.id)
     await session.flush()
