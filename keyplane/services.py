@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from keyplane.credentials.engine import CredentialEngine
     from keyplane.credentials.usage import UsageRecorder
     from keyplane.db import Database
+    from keyplane.events.retention import Retention
     from keyplane.observe.publish import Publisher
     from keyplane.ratelimit import RateLimiter
 
@@ -38,6 +39,8 @@ class Services:
     keys: KeyRing
     limiter: RateLimiter
     publisher: Publisher
+    retention: Retention
+    """Prunes the event log past ``KEYPLANE_EVENT_RETENTION_DAYS``."""
     api_keys: TaggedCache[uuid.UUID, Any]
     """API keys' documents, as ``GET /api-keys/{id}`` renders them (the lean handler's)."""
     licenses: TaggedCache[tuple[uuid.UUID, bytes], Any]
@@ -83,6 +86,7 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
     from keyplane.credentials.engine import CredentialEngine
     from keyplane.credentials.usage import UsageRecorder
     from keyplane.db import Database, Timeouts
+    from keyplane.events.retention import Retention
     from keyplane.kit.credentials import CredentialHasher
     from keyplane.observe.publish import Publisher
     from keyplane.ratelimit import limiter_for
@@ -121,6 +125,7 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
         keys=KeyRing(secrets.current, secrets.previous),
         limiter=limiter_for(settings),
         publisher=Publisher(caches, database, bus),
+        retention=Retention(database, settings.event_retention_days, settings.event_prune_seconds),
         # What the lean handlers serve from (filled as requests read them).
         api_keys=caches.cache("api keys", settings.cache_size, ttl),
         licenses=caches.cache("licenses", settings.cache_size, ttl),
@@ -130,9 +135,11 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
             await bus.start()
             usage.start()
             services.publisher.start()
+            services.retention.start()
         yield services
     finally:
         if background:
+            await services.retention.stop()
             await usage.stop()
             await services.publisher.stop()
             await bus.stop()
