@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from keyplane.credentials.engine import CredentialEngine
     from keyplane.credentials.usage import UsageRecorder
     from keyplane.db import Database
+    from keyplane.events.batch import EventBatch
     from keyplane.events.retention import Retention
     from keyplane.observe.publish import Publisher
     from keyplane.ratelimit import RateLimiter
@@ -40,6 +41,8 @@ class Services:
     limiter: RateLimiter
     publisher: Publisher
     retention: Retention
+    events: EventBatch
+    """Events of reads (validations, refused credentials), written in batches."""
     """Prunes the event log past ``KEYPLANE_EVENT_RETENTION_DAYS``."""
     api_keys: TaggedCache[uuid.UUID, Any]
     """API keys' documents, as ``GET /api-keys/{id}`` renders them (the lean handler's)."""
@@ -86,6 +89,7 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
     from keyplane.credentials.engine import CredentialEngine
     from keyplane.credentials.usage import UsageRecorder
     from keyplane.db import Database, Timeouts
+    from keyplane.events.batch import EventBatch
     from keyplane.events.retention import Retention
     from keyplane.kit.credentials import CredentialHasher
     from keyplane.observe.publish import Publisher
@@ -125,6 +129,7 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
         keys=KeyRing(secrets.current, secrets.previous),
         limiter=limiter_for(settings),
         publisher=Publisher(caches, database, bus),
+        events=EventBatch(database, settings.usage_flush_seconds),
         retention=Retention(database, settings.event_retention_days, settings.event_prune_seconds),
         # What the lean handlers serve from (filled as requests read them).
         api_keys=caches.cache("api keys", settings.cache_size, ttl),
@@ -136,10 +141,12 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
             usage.start()
             services.publisher.start()
             services.retention.start()
+            services.events.start()
         yield services
     finally:
         if background:
             await services.retention.stop()
+            await services.events.stop()
             await usage.stop()
             await services.publisher.stop()
             await bus.stop()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.types import Scope as AsgiScope
 
 from keyplane import ratelimit
 from keyplane.accounts.directory import AccountDirectory
@@ -13,7 +14,7 @@ from keyplane.auth import authentication
 from keyplane.auth.actor import NOWHERE, Origin, whodunnit
 from keyplane.auth.authentication import Refusal
 from keyplane.auth.headers import MALFORMED, license_key, presented
-from keyplane.auth.network import client_address
+from keyplane.auth.network import Network, client_address
 from keyplane.auth.principal import AccountRef, Bearer, Principal
 from keyplane.auth.scopes import Role, Scope
 from keyplane.credentials.engine import CredentialState
@@ -57,14 +58,20 @@ def presented_credential(request: Request) -> str | None:
     return sent
 
 
-def origin_of(request: Request) -> Origin:
-    """The request an action comes with, as the event log records it."""
-    address = client_address(request.scope, services_of(request.app).trusted_proxies)
+def origin_in(scope: AsgiScope, proxies: Sequence[Network]) -> Origin:
+    """The request an action comes with, as the event log records it: its id, its client's
+    address, its ``User-Agent``."""
+    address = client_address(scope, proxies)
+    agent = next((value for name, value in scope["headers"] if name == b"user-agent"), None)
     return Origin(
-        request_id=exchange.request_id(request.scope),
+        request_id=exchange.request_id(scope),
         address=None if address is None else str(address),
-        user_agent=request.headers.get("user-agent"),
+        user_agent=None if agent is None else agent.decode("latin-1"),
     )
+
+
+def origin_of(request: Request) -> Origin:
+    return origin_in(request.scope, services_of(request.app).trusted_proxies)
 
 
 async def _credential(request: Request, session: DbSession, account: AccountRef) -> CredentialState:

@@ -43,6 +43,8 @@ class EventName(StrEnum):
     LICENSE_RENEWED = "license.renewed"
     LICENSE_REVOKED = "license.revoked"
     LICENSE_CHECKED_IN = "license.checked-in"
+    LICENSE_VALIDATION_SUCCEEDED = "license.validation.succeeded"
+    LICENSE_VALIDATION_FAILED = "license.validation.failed"
     LICENSE_USAGE_INCREMENTED = "license.usage.incremented"
     LICENSE_USAGE_DECREMENTED = "license.usage.decremented"
     LICENSE_USAGE_RESET = "license.usage.reset"

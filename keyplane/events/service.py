@@ -15,12 +15,13 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.auth.actor import Actor
+from keyplane.auth.actor import Actor, ActorType, Origin, Whodunnit
 from keyplane.auth.principal import AccountRef
 from keyplane.auth.scopes import Role
 from keyplane.db import Database
 from keyplane.errors import Forbidden, NotFound
 from keyplane.events import repository
+from keyplane.events.batch import EventBatch
 from keyplane.events.names import EventName, ResourceType
 from keyplane.events.schemas import EventFilters
 from keyplane.kit import clock, paging
@@ -106,6 +107,22 @@ def record(
     )
     session.add(row)
     return row
+
+
+def validated(
+    batch: EventBatch,
+    account_id: uuid.UUID,
+    license_id: uuid.UUID,
+    valid: bool,
+    code: str,
+    who: Whodunnit | None,
+    origin: Origin,
+) -> None:
+    """A license's validation, for the event log (written in the next batch): succeeded or
+    failed, with its code. Without a credential, the holder of the license key acted."""
+    event = EventName.LICENSE_VALIDATION_SUCCEEDED if valid else EventName.LICENSE_VALIDATION_FAILED
+    acting = who or Whodunnit(ActorType.LICENSE, license_id)
+    batch.note(account_id, event, license_id, acting, origin, {"code": code})
 
 
 def _admins_only(role: Role) -> None:

@@ -15,11 +15,13 @@ from keyplane.auth.dependencies import (
     CurrentAccount,
     LicensingBearer,
     authenticate_bearer,
+    origin_of,
 )
 from keyplane.auth.principal import AccountRef, Bearer
 from keyplane.cache import Caches, Tag
 from keyplane.db import DbSession
 from keyplane.errors import BadRequest
+from keyplane.events import service as events
 from keyplane.kit import clock
 from keyplane.kit.documents import returns
 from keyplane.kit.jsonapi import document
@@ -98,6 +100,16 @@ def _answer(
     return document(request, data, meta=meta(result, iso(clock.now()), echoed(scope), nonce))
 
 
+def _record(request: Request, result: Result, snapshot: Snapshot | None, bearer: Bearer | None) -> None:
+    """A full validation of a license that exists goes in the event log (in a batch)."""
+    if snapshot is None:
+        return
+    license = snapshot.license
+    who, origin = (None, origin_of(request)) if bearer is None else (bearer.whodunnit, bearer.origin)
+    batch = services_of(request.app).events
+    events.validated(batch, license.account_id, license.id, result.valid, result.code, who, origin)
+
+
 def echoed(scope: Scope | None) -> dict[str, Any] | None:
     """The scope as sent, for ``meta.scope``."""
     return None if scope is None else scope.model_dump(exclude_unset=True)
@@ -124,6 +136,7 @@ async def validate_key(
     if bearer is None:
         # For the lean handler: it validates this key from memory until something changes.
         remember(request.app, account, sent.key, snapshot, generation)
+    _record(request, result, snapshot, bearer)
     return _answer(request, result, snapshot, sent.scope, sent.nonce)
 
 
@@ -159,6 +172,7 @@ async def validate_license(
     result, snapshot = await lifecycle.validate(
         session, bearer, license, sent.scope, services_of(request.app).usage.validated, quick=False
     )
+    _record(request, result, snapshot, bearer)
     return _answer(request, result, snapshot, sent.scope, sent.nonce)
 
 

@@ -13,9 +13,11 @@ from datetime import datetime
 
 from starlette.types import Scope, Send
 
+from keyplane.auth.dependencies import origin_in
 from keyplane.auth.principal import AccountRef
 from keyplane.cache import Tag
 from keyplane.db import lazy_session
+from keyplane.events import service as events
 from keyplane.hot import answer, date_header, render_json, validated
 from keyplane.kit import clock
 from keyplane.kit.jsonapi import media_type_for
@@ -136,6 +138,10 @@ async def validate_key(
             return False
         result = cached.check(sent.meta.scope or _EMPTY_SCOPE, now)
         services.usage.validated(cached.license.id, now)
+        origin = origin_in(scope, services.trusted_proxies)
+        events.validated(
+            services.events, account.id, cached.license.id, result.valid, result.code, None, origin
+        )
         data = _resource(cached, now, stamp)
     metrics.validated(result.code)
     answered = _meta(result, stamp, sent.meta.scope, sent.meta.nonce)
