@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from keyplane.accounts.directory import AccountDirectory
     from keyplane.accounts.signing import KeyRing
+    from keyplane.api_keys.service import RefusedUses
     from keyplane.auth.network import Network
     from keyplane.bus import Bus
     from keyplane.cache import TaggedCache
@@ -43,6 +44,8 @@ class Services:
     retention: Retention
     events: EventBatch
     """Events of reads (validations, refused credentials), written in batches."""
+    refused: RefusedUses
+    """Notes refused uses of API keys that matter (into ``events``)."""
     """Prunes the event log past ``KEYPLANE_EVENT_RETENTION_DAYS``."""
     api_keys: TaggedCache[uuid.UUID, Any]
     """API keys' documents, as ``GET /api-keys/{id}`` renders them (the lean handler's)."""
@@ -84,6 +87,7 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
     # Imported here: these modules reach the registry through ``services_of``.
     from keyplane.accounts.directory import AccountDirectory
     from keyplane.accounts.signing import KeyRing
+    from keyplane.api_keys.service import RefusedUses
     from keyplane.bus import bus_for
     from keyplane.cache import Caches
     from keyplane.credentials.engine import CredentialEngine
@@ -110,6 +114,7 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
         # A server's commits tell the other processes at once; a command's are read from
         # the invalidation log by them, as before it had a bus.
         database.on_commit = bus.publish
+    batch = EventBatch(database, settings.usage_flush_seconds)
     services = Services(
         settings=settings,
         db=database,
@@ -129,7 +134,8 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
         keys=KeyRing(secrets.current, secrets.previous),
         limiter=limiter_for(settings),
         publisher=Publisher(caches, database, bus),
-        events=EventBatch(database, settings.usage_flush_seconds),
+        events=batch,
+        refused=RefusedUses(batch),
         retention=Retention(database, settings.event_retention_days, settings.event_prune_seconds),
         # What the lean handlers serve from (filled as requests read them).
         api_keys=caches.cache("api keys", settings.cache_size, ttl),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -163,8 +164,12 @@ async def verify_api_key(
     ``limit``, ``remaining`` and ``reset`` (epoch seconds).
     """
     services = services_of(request.app)
+
+    def refused(state: CredentialState, outcome: Outcome) -> None:
+        services.refused.verification(state, outcome, principal.whodunnit, principal.origin)
+
     content = await verification(
-        services.credentials, services.limiter, services.usage, session, principal, version, data
+        services.credentials, services.limiter, services.usage, session, principal, version, data, refused
     )
     return PlainResponse(content, media_type="application/json", headers={versions.VERSION_HEADER: version})
 
@@ -177,9 +182,10 @@ async def verification(
     principal: Principal,
     version: str,
     data: VerifyRequest,
+    refused: Callable[[CredentialState, Outcome], None],
 ) -> bytes:
-    """The answer to a verification (a ``VerifyResult``, rendered), counted and recorded; the
-    lean handler's too."""
+    """The answer to a verification (a ``VerifyResult``, rendered), counted and recorded (a
+    refused key of the account is told to ``refused``); the lean handler's too."""
     checked = await service.verify_and_count(
         session,
         engine,
@@ -190,6 +196,8 @@ async def verification(
         data.scopes or (),
     )
     outcome, state, rate = checked.outcome, checked.state, checked.rate
+    if state is not None and outcome is not Outcome.VALID:
+        refused(state, outcome)
     outcome = versions.spoken(outcome, version)
     if outcome is Outcome.VALID and state is not None:
         usage.record(state, clock.now())

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane import ratelimit
 from keyplane.api_keys import repository, versions
 from keyplane.api_keys.schemas import ApiKeyCreate, ApiKeyQuery, ApiKeyUpdate
+from keyplane.auth.actor import ActorType, Origin, Whodunnit
 from keyplane.auth.authentication import judge
 from keyplane.auth.network import Network, parse_address, parse_network
 from keyplane.auth.principal import Principal
@@ -21,12 +22,41 @@ from keyplane.credentials import repository as credentials
 from keyplane.credentials.engine import CredentialEngine, CredentialState, Outcome
 from keyplane.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from keyplane.events import service as events
+from keyplane.events.batch import EventBatch
 from keyplane.events.names import EventName, ResourceType
 from keyplane.kit import clock
 from keyplane.kit.credentials import CredentialKind
 from keyplane.models import Credential, Event
 from keyplane.ratelimit import Decision, RateLimiter
 from keyplane.users import repository as users
+
+REFUSALS_THAT_MATTER = frozenset({Outcome.REVOKED, Outcome.INACTIVE, Outcome.EXPIRED, Outcome.IP_NOT_ALLOWED})
+"""A key that exists and was refused for what was done to it or where it came from: the
+event log notes each such use (a malformed or unknown key names no key; a missing scope is
+the caller's mistake, not the key's)."""
+
+
+class RefusedUses:
+    """Refused uses of API keys that matter, noted for the event log's next batch (a refusal
+    is an answer, not a change: its event must not wait for, or roll back with, a transaction)."""
+
+    def __init__(self, batch: EventBatch) -> None:
+        self._batch = batch
+
+    def _note(
+        self, event: EventName, state: CredentialState, outcome: Outcome, who: Whodunnit, origin: Origin
+    ) -> None:
+        if outcome in REFUSALS_THAT_MATTER and state.kind is CredentialKind.API_KEY:
+            self._batch.note(state.account_id, event, state.id, who, origin, {"code": outcome.value})
+
+    def authentication(self, state: CredentialState, outcome: Outcome, origin: Origin) -> None:
+        """The key was used on Keyplane's own API: whoever holds it acted."""
+        who = Whodunnit(ActorType.API_KEY, state.id)
+        self._note(EventName.API_KEY_AUTHENTICATION_REFUSED, state, outcome, who, origin)
+
+    def verification(self, state: CredentialState, outcome: Outcome, who: Whodunnit, origin: Origin) -> None:
+        """The key was presented to ``POST /api-keys/verify`` by ``who``."""
+        self._note(EventName.API_KEY_VERIFICATION_REFUSED, state, outcome, who, origin)
 
 
 def _owner_filter(principal: Principal) -> uuid.UUID | None:

@@ -28,6 +28,8 @@ class ActorType(StrEnum):
     LICENSE = "license"
     SYSTEM = "system"
     """Keyplane itself: background sweeps, and the admin CLI run on the server's host."""
+    ANONYMOUS = "anonymous"
+    """Someone who did not authenticate (a failed sign-in)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class Whodunnit:
 
 
 SYSTEM = Whodunnit(ActorType.SYSTEM, None)
+ANONYMOUS = Whodunnit(ActorType.ANONYMOUS, None)
 
 
 @dataclass(frozen=True, slots=True)

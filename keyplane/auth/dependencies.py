@@ -87,7 +87,14 @@ async def _credential(request: Request, session: DbSession, account: AccountRef)
     now = clock.now()
     address = client_address(request.scope, services.trusted_proxies)
     state = await authentication.authenticate(
-        services.credentials, session, plaintext, account, address, authentication.NOTHING, now
+        services.credentials,
+        session,
+        plaintext,
+        account,
+        address,
+        authentication.NOTHING,
+        now,
+        refused=lambda state, outcome: services.refused.authentication(state, outcome, origin_of(request)),
     )
     if isinstance(state, Refusal):
         raise state.error()

@@ -12,6 +12,8 @@ class EventName(StrEnum):
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"
     USER_DELETED = "user.deleted"
+    USER_SIGN_IN_FAILED = "user.sign-in.failed"
+    """A wrong password for the user's email (``POST /tokens``)."""
 
     TOKEN_GENERATED = "token.generated"
     TOKEN_REVOKED = "token.revoked"
@@ -21,6 +23,11 @@ class EventName(StrEnum):
     API_KEY_DEACTIVATED = "api-key.deactivated"
     API_KEY_REACTIVATED = "api-key.reactivated"
     API_KEY_DELETED = "api-key.deleted"
+    API_KEY_AUTHENTICATION_REFUSED = "api-key.authentication.refused"
+    """A deactivated, deleted or expired key was used on Keyplane's API, or a key from an
+    address it may not be used from."""
+    API_KEY_VERIFICATION_REFUSED = "api-key.verification.refused"
+    """Such a key was presented to ``POST /api-keys/verify``."""
 
     PRODUCT_CREATED = "product.created"
     PRODUCT_UPDATED = "product.updated"

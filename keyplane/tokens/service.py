@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement
@@ -23,9 +24,19 @@ from keyplane.tokens import repository
 from keyplane.users import repository as users
 
 
-async def login(session: AsyncSession, account: AccountRef, email: str, password: str) -> User:
+async def login(
+    session: AsyncSession,
+    account: AccountRef,
+    email: str,
+    password: str,
+    failed: Callable[[uuid.UUID], None] | None = None,
+) -> User:
+    """The user with this email and password, else 401 (``failed`` is told of a wrong password
+    for a user that exists: the event log notes it)."""
     user = await users.by_email(session, account.id, email)
     if not await verify_password(password, user.password_hash if user else None) or user is None:
+        if user is not None and failed is not None:
+            failed(user.id)
         raise Unauthorized(
             "The email or password is incorrect",
             "CREDENTIALS_INVALID",
