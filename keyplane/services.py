@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from keyplane.credentials.usage import UsageRecorder
     from keyplane.db import Database
     from keyplane.events.batch import EventBatch
+    from keyplane.events.notices import Notifier
     from keyplane.events.retention import Retention
     from keyplane.observe.publish import Publisher
     from keyplane.ratelimit import RateLimiter
@@ -46,6 +47,8 @@ class Services:
     """Events of reads (validations, refused credentials), written in batches."""
     refused: RefusedUses
     """Notes refused uses of API keys that matter (into ``events``)."""
+    notifier: Notifier
+    """Sends the scheduled notifications (expiring soon, expired, unused, ...)."""
     """Prunes the event log past ``KEYPLANE_EVENT_RETENTION_DAYS``."""
     api_keys: TaggedCache[uuid.UUID, Any]
     """API keys' documents, as ``GET /api-keys/{id}`` renders them (the lean handler's)."""
@@ -94,6 +97,7 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
     from keyplane.credentials.usage import UsageRecorder
     from keyplane.db import Database, Timeouts
     from keyplane.events.batch import EventBatch
+    from keyplane.events.notices import Notifier
     from keyplane.events.retention import Retention
     from keyplane.kit.credentials import CredentialHasher
     from keyplane.observe.publish import Publisher
@@ -136,6 +140,7 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
         publisher=Publisher(caches, database, bus),
         events=batch,
         refused=RefusedUses(batch),
+        notifier=Notifier(database, settings.unused_key_days, settings.notice_seconds),
         retention=Retention(database, settings.event_retention_days, settings.event_prune_seconds),
         # What the lean handlers serve from (filled as requests read them).
         api_keys=caches.cache("api keys", settings.cache_size, ttl),
@@ -148,9 +153,11 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
             services.publisher.start()
             services.retention.start()
             services.events.start()
+            services.notifier.start()
         yield services
     finally:
         if background:
+            await services.notifier.stop()
             await services.retention.stop()
             await services.events.stop()
             await usage.stop()

@@ -23,6 +23,8 @@ class EventName(StrEnum):
     API_KEY_DEACTIVATED = "api-key.deactivated"
     API_KEY_REACTIVATED = "api-key.reactivated"
     API_KEY_DELETED = "api-key.deleted"
+    API_KEY_EXPIRING_SOON = "api-key.expiring-soon"
+    API_KEY_UNUSED = "api-key.unused"
     API_KEY_AUTHENTICATION_REFUSED = "api-key.authentication.refused"
     """A deactivated, deleted or expired key was used on Keyplane's API, or a key from an
     address it may not be used from."""
@@ -37,6 +39,8 @@ class EventName(StrEnum):
     POLICY_UPDATED = "policy.updated"
     POLICY_DELETED = "policy.deleted"
     POLICY_POOL_POPPED = "policy.pool.popped"
+    POLICY_POOL_LOW = "policy.pool.low"
+    POLICY_POOL_EMPTY = "policy.pool.empty"
 
     KEY_CREATED = "key.created"
     KEY_UPDATED = "key.updated"
@@ -52,6 +56,9 @@ class EventName(StrEnum):
     LICENSE_CHECKED_IN = "license.checked-in"
     LICENSE_VALIDATION_SUCCEEDED = "license.validation.succeeded"
     LICENSE_VALIDATION_FAILED = "license.validation.failed"
+    LICENSE_EXPIRING_SOON = "license.expiring-soon"
+    LICENSE_EXPIRED = "license.expired"
+    LICENSE_CHECK_IN_OVERDUE = "license.check-in-overdue"
     LICENSE_USAGE_INCREMENTED = "license.usage.incremented"
     LICENSE_USAGE_DECREMENTED = "license.usage.decremented"
     LICENSE_USAGE_RESET = "license.usage.reset"

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
 from keyplane.errors import InvalidResource, Unprocessable
+from keyplane.events import notices
 from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.keys import repository
@@ -87,6 +88,7 @@ async def create(session: AsyncSession, bearer: Bearer, key: str, policy_ref: st
     session.add(record)
     await _flush(session)
     events.record(session, bearer, EventName.KEY_CREATED, record.id)
+    await notices.pool_refilled(session, policy)
     return record
 
 
@@ -171,4 +173,5 @@ async def pop(session: AsyncSession, bearer: Bearer, policy_ref: str) -> PoolKey
     if record is None:
         raise Unprocessable("pool is empty", "POOL_EMPTY", pointer=_POOL)
     events.record(session, bearer, EventName.POLICY_POOL_POPPED, policy.id, metadata={"key": str(record.id)})
+    await notices.pool_drained(session, policy)
     return record

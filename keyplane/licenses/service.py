@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.accounts.signing import KeyRing
 from keyplane.auth.principal import Bearer
 from keyplane.errors import BadRequest, Forbidden, InvalidResource
+from keyplane.events import notices
 from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.keys import repository as pool
@@ -121,6 +122,7 @@ async def _new_key(session: AsyncSession, bearer: Bearer, policy: Policy) -> str
         events.record(
             session, bearer, EventName.POLICY_POOL_POPPED, policy.id, metadata={"key": str(popped.id)}
         )
+        await notices.pool_drained(session, policy)
         return popped.key
     while True:
         key = keystrings.generate()

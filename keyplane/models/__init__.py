@@ -8,6 +8,7 @@ from keyplane.models.installation import Installation
 from keyplane.models.invalidation import Invalidation
 from keyplane.models.license import License
 from keyplane.models.machine import Machine
+from keyplane.models.notice import Notice
 from keyplane.models.policy import Policy
 from keyplane.models.pool_key import PoolKey
 from keyplane.models.product import Product
@@ -22,6 +23,7 @@ __all__ = [
     "Invalidation",
     "License",
     "Machine",
+    "Notice",
     "Policy",
     "PoolKey",
     "Product",

@@ -35,6 +35,7 @@ class Policy(Record):
     max_memory: Mapped[int | None] = mapped_column(Integer)
     max_disk: Mapped[int | None] = mapped_column(Integer)
     max_uses: Mapped[int | None] = mapped_column(Integer)
+    pool_low_threshold: Mapped[int | None] = mapped_column(Integer)
     machine_uniqueness_strategy: Mapped[str] = mapped_column(String(32), default="UNIQUE_PER_LICENSE")
     machine_matching_strategy: Mapped[str] = mapped_column(String(32), default="MATCH_ANY")
     expiration_strategy: Mapped[str] = mapped_column(String(32), default="RESTRICT_ACCESS")

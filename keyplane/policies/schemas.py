@@ -47,6 +47,8 @@ class PolicyAttributes(StrictInput):
     max_memory: Count | None = Field(default=None, alias="maxMemory")
     max_disk: Count | None = Field(default=None, alias="maxDisk")
     max_uses: Count | None = Field(default=None, alias="maxUses")
+    pool_low_threshold: Count | None = Field(default=None, alias="poolLowThreshold")
+    """A pooled policy's pool dropping to this many keys sends ``policy.pool.low`` (None: never)."""
     machine_uniqueness_strategy: Literal[
         "UNIQUE_PER_ACCOUNT", "UNIQUE_PER_PRODUCT", "UNIQUE_PER_POLICY", "UNIQUE_PER_LICENSE"
     ] = Field(default="UNIQUE_PER_LICENSE", alias="machineUniquenessStrategy")
@@ -182,6 +184,7 @@ class PolicyAttributesOut(Output):
     maxMemory: int | None
     maxDisk: int | None
     maxUses: int | None
+    poolLowThreshold: int | None
     machineUniquenessStrategy: str
     machineMatchingStrategy: str
     expirationStrategy: str
