@@ -34,6 +34,9 @@ async def test_a_deactivated_key_used_on_the_api(
         f"{acme.base}/api-keys", headers={**bearer(str(created["key"])), "X-Request-Id": "r-1"}
     )
     assert refused.status_code == 401
+    # One id for the request: the caller's X-Request-Id, in the error body, the response and the event.
+    assert refused.json()["requestId"] == "r-1"
+    assert refused.headers["x-request-id"] == "r-1"
 
     [entry] = await _logged(app, client, acme, "api-key.authentication.refused")
     assert entry["attributes"]["metadata"] == {"code": "INACTIVE"}
