@@ -7,10 +7,8 @@ A crash loses at most that second of them, never a change's event (those commit 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from contextlib import suppress
 from typing import Any
 
 from sqlalchemy import insert
@@ -21,6 +19,7 @@ from keyplane.db import Database
 from keyplane.events.names import EventName
 from keyplane.kit import clock
 from keyplane.kit.ids import uuid7
+from keyplane.kit.periodic import Periodic
 from keyplane.models import Event
 from keyplane.observe import metrics
 
@@ -36,10 +35,8 @@ PENDING = 50_000
 class EventBatch:
     def __init__(self, database: Database, interval: float) -> None:
         self._database = database
-        self._interval = interval
         self._pending: list[dict[str, Any]] = []
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("keyplane-events", interval, self.flush)
 
     def note(
         self,
@@ -94,22 +91,10 @@ class EventBatch:
         metrics.events_written(len(batch))
         return len(batch)
 
-    async def _run(self) -> None:
-        while True:
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
-            if self._stopping.is_set():
-                return
-            await self.flush()
-
     def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="keyplane-events")
+        self._periodic.start()
 
     async def stop(self) -> None:
         """Write everything kept (a flush in progress is let finish)."""
-        if self._task is not None:
-            self._stopping.set()
-            await self._task
-            self._task = None
+        await self._periodic.stop()
         await self.flush()

@@ -15,11 +15,9 @@ webhooks that subscribe to them), each exactly once.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
-from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +34,7 @@ from keyplane.events.names import EventName
 from keyplane.kit import clock
 from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.ids import uuid7
+from keyplane.kit.periodic import Periodic
 from keyplane.licenses.status import overdue
 from keyplane.models import Credential, License, Notice, Policy, PoolKey
 
@@ -240,9 +239,7 @@ class Notifier:
     def __init__(self, database: Database, unused_days: int, interval: float) -> None:
         self._database = database
         self._unused_days = unused_days
-        self._interval = interval
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("keyplane-notices", interval, self.run_once, at_start=True)
 
     async def run_once(self) -> int | None:
         try:
@@ -254,18 +251,8 @@ class Notifier:
                 log.exception("notices.sweep_failed")
             return 0
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            await self.run_once()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
-
     def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="keyplane-notices")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._stopping.set()
-            await self._task
-            self._task = None
+        await self._periodic.stop()

@@ -4,13 +4,12 @@ deletes rows by id, so they only ever repeat each other's work, never undo it.""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from contextlib import suppress
 
 from keyplane import outages
 from keyplane.db import Database
 from keyplane.events.service import prune
+from keyplane.kit.periodic import Periodic
 
 log = logging.getLogger("keyplane.events")
 
@@ -20,8 +19,7 @@ class Retention:
         self._database = database
         self._days = days
         self._interval = interval
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("keyplane-event-retention", interval, self.sweep, at_start=True)
 
     async def sweep(self) -> int:
         """Prune once; how many events went. A failure is logged and the next sweep tries
@@ -38,20 +36,9 @@ class Retention:
             log.info("events.pruned", extra={"count": pruned, "days": self._days})
         return pruned
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            await self.sweep()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
-
     def start(self) -> None:
-        if self._days <= 0:
-            return
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="keyplane-event-retention")
+        if self._days > 0:
+            self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._stopping.set()
-            await self._task
-            self._task = None
+        await self._periodic.stop()

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from tests.events.support import body
 from tests.factories import Tenant, bearer
 
 PREFIX = "/v1/accounts/{account}"
@@ -27,15 +28,6 @@ NOT_WRITES = {
         "/licenses/{license}/actions/validate",
     ): "a validation: recorded in batches, off the request's path",
 }
-
-
-def _data(type_: str, attributes: dict[str, Any], **relationships: tuple[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": type_, "attributes": attributes}
-    if relationships:
-        body["relationships"] = {
-            name: {"data": {"type": kind, "id": id_}} for name, (kind, id_) in relationships.items()
-        }
-    return {"data": body}
 
 
 @dataclass
@@ -126,7 +118,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "/users",
         "/users",
         "user.created",
-        body=_data("users", {"email": "c@acme.test", "password": "pw-123456789"}),
+        body=body("users", {"email": "c@acme.test", "password": "pw-123456789"}),
     )
     user_id = user.json()["data"]["id"]
     await walk.act(
@@ -135,7 +127,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         f"/users/{user_id}",
         "user.updated",
         user_id,
-        body=_data("users", {"firstName": "C"}),
+        body=body("users", {"firstName": "C"}),
     )
     basic = base64.b64encode(b"c@acme.test:pw-123456789").decode()
     token = await walk.act(
@@ -151,7 +143,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
 
     # Products, policies, the pool.
     product = await walk.act(
-        "POST", "/products", "/products", "product.created", body=_data("products", {"name": "P"})
+        "POST", "/products", "/products", "product.created", body=body("products", {"name": "P"})
     )
     product_id = product.json()["data"]["id"]
     await walk.act(
@@ -160,7 +152,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         f"/products/{product_id}",
         "product.updated",
         product_id,
-        body=_data("products", {"name": "Q"}),
+        body=body("products", {"name": "Q"}),
     )
     product_token = await walk.act(
         "POST", "/products/{product}/tokens", f"/products/{product_id}/tokens", "token.generated"
@@ -179,7 +171,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "/policies",
         "/policies",
         "policy.created",
-        body=_data("policies", policy_attributes, product=("products", product_id)),
+        body=body("policies", policy_attributes, product=("products", product_id)),
     )
     policy_id = policy.json()["data"]["id"]
     await walk.act(
@@ -188,14 +180,14 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         f"/policies/{policy_id}",
         "policy.updated",
         policy_id,
-        body=_data("policies", {"name": "Annual"}),
+        body=body("policies", {"name": "Annual"}),
     )
     pooled = await walk.act(
         "POST",
         "/policies",
         "/policies",
         "policy.created",
-        body=_data("policies", {"name": "Pooled", "usePool": True}, product=("products", product_id)),
+        body=body("policies", {"name": "Pooled", "usePool": True}, product=("products", product_id)),
     )
     pooled_id = pooled.json()["data"]["id"]
     key = await walk.act(
@@ -203,7 +195,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "/keys",
         "/keys",
         "key.created",
-        body=_data("keys", {"key": "POOL-KEY-0001"}, policy=("policies", pooled_id)),
+        body=body("keys", {"key": "POOL-KEY-0001"}, policy=("policies", pooled_id)),
     )
     pool_key_id = key.json()["data"]["id"]
     await walk.act(
@@ -212,7 +204,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         f"/keys/{pool_key_id}",
         "key.updated",
         pool_key_id,
-        body=_data("keys", {"key": "POOL-KEY-0002"}),
+        body=body("keys", {"key": "POOL-KEY-0002"}),
     )
     await walk.act("DELETE", "/keys/{key}", f"/keys/{pool_key_id}", "key.deleted", pool_key_id)
     for value in ("POOL-KEY-0003", "POOL-KEY-0004"):
@@ -221,7 +213,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
             "/keys",
             "/keys",
             "key.created",
-            body=_data("keys", {"key": value}, policy=("policies", pooled_id)),
+            body=body("keys", {"key": value}, policy=("policies", pooled_id)),
         )
     await walk.act(
         "DELETE", "/policies/{policy}/pool", f"/policies/{pooled_id}/pool", "policy.pool.popped", pooled_id
@@ -233,7 +225,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "/licenses",
         "/licenses",
         "license.created",
-        body=_data("licenses", {"name": "L"}, policy=("policies", policy_id)),
+        body=body("licenses", {"name": "L"}, policy=("policies", policy_id)),
     )
     license_id = license.json()["data"]["id"]
     at = f"/licenses/{license_id}"
@@ -243,7 +235,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         at,
         "license.updated",
         license_id,
-        body=_data("licenses", {"name": "M"}),
+        body=body("licenses", {"name": "M"}),
     )
     for action, event in (
         ("suspend", "license.suspended"),
@@ -262,7 +254,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "/policies",
         "/policies",
         "policy.created",
-        body=_data("policies", {"name": "Other"}, product=("products", product_id)),
+        body=body("policies", {"name": "Other"}, product=("products", product_id)),
     )
     await walk.act(
         "PUT",
@@ -287,7 +279,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "/machines",
         "/machines",
         "machine.created",
-        body=_data("machines", {"fingerprint": "fp-1"}, license=("licenses", license_id)),
+        body=body("machines", {"fingerprint": "fp-1"}, license=("licenses", license_id)),
     )
     machine_id = machine.json()["data"]["id"]
     await walk.act(
@@ -296,7 +288,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         f"/machines/{machine_id}",
         "machine.updated",
         machine_id,
-        body=_data("machines", {"name": "build box"}),
+        body=body("machines", {"name": "build box"}),
     )
     await walk.act(
         "POST",
@@ -316,7 +308,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "/licenses",
         "/licenses",
         "license.created",
-        body=_data("licenses", {}, policy=("policies", policy_id)),
+        body=body("licenses", {}, policy=("policies", policy_id)),
     )
     spare_id = spare.json()["data"]["id"]
     await walk.act("DELETE", "/licenses/{license}", f"/licenses/{spare_id}", "license.deleted", spare_id)

@@ -16,16 +16,8 @@ from keyplane.events.notices import Notifier
 from keyplane.kit import clock
 from keyplane.models import Credential, License
 from keyplane.services import services_of
+from tests.events.support import body, logged
 from tests.factories import Tenant, api_key, bearer
-
-
-def _data(type_: str, attributes: dict[str, Any], **relationships: tuple[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": type_, "attributes": attributes}
-    if relationships:
-        body["relationships"] = {
-            name: {"data": {"type": t, "id": i}} for name, (t, i) in relationships.items()
-        }
-    return {"data": body}
 
 
 async def _post(client: httpx.AsyncClient, acme: Tenant, path: str, body: dict[str, Any]) -> str:
@@ -35,26 +27,17 @@ async def _post(client: httpx.AsyncClient, acme: Tenant, path: str, body: dict[s
 
 
 async def _policy(client: httpx.AsyncClient, acme: Tenant, **attributes: Any) -> str:
-    product = await _post(client, acme, "products", _data("products", {"name": "P"}))
+    product = await _post(client, acme, "products", body("products", {"name": "P"}))
     return await _post(
         client,
         acme,
         "policies",
-        _data("policies", {"name": "Pol", **attributes}, product=("products", product)),
+        body("policies", {"name": "Pol", **attributes}, product=("products", product)),
     )
 
 
 async def _license(client: httpx.AsyncClient, acme: Tenant, policy: str, **attributes: Any) -> str:
-    return await _post(client, acme, "licenses", _data("licenses", attributes, policy=("policies", policy)))
-
-
-async def _notices(client: httpx.AsyncClient, acme: Tenant, event: str) -> list[dict[str, Any]]:
-    response = await client.get(
-        f"{acme.base}/event-logs", params={"event": event, "limit": "100"}, headers=bearer(acme.key)
-    )
-    assert response.status_code == 200, response.text
-    data: list[dict[str, Any]] = response.json()["data"]
-    return data
+    return await _post(client, acme, "licenses", body("licenses", attributes, policy=("policies", policy)))
 
 
 async def _sweep(app: FastAPI) -> None:
@@ -77,17 +60,17 @@ async def test_a_license_expiring_soon_then_expired(
     await _sweep(app)
     await _sweep(app)  # nothing twice
 
-    [warned] = await _notices(client, acme, "license.expiring-soon")
+    [warned] = await logged(app, client, acme, "license.expiring-soon")
     assert warned["relationships"]["resource"]["data"] == {"type": "licenses", "id": soon}
     assert warned["relationships"]["whodunnit"] == {"data": None}
     assert warned["attributes"]["metadata"]["expiry"].startswith(
         str((clock.now() + timedelta(days=2)).date())
     )
-    assert await _notices(client, acme, "license.expired") == []
+    assert await logged(app, client, acme, "license.expired") == []
 
     await _set(app, License, soon, expiry=clock.now() - timedelta(hours=1))
     await _sweep(app)
-    [expired] = await _notices(client, acme, "license.expired")
+    [expired] = await logged(app, client, acme, "license.expired")
     assert expired["relationships"]["resource"]["data"]["id"] == soon
 
 
@@ -100,7 +83,7 @@ async def test_what_expired_long_ago_is_not_announced(
 
     await _sweep(app)
 
-    assert await _notices(client, acme, "license.expired") == []
+    assert await logged(app, client, acme, "license.expired") == []
 
 
 async def test_a_check_in_overdue(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
@@ -112,13 +95,13 @@ async def test_a_check_in_overdue(app: FastAPI, client: httpx.AsyncClient, acme:
     await _sweep(app)
     await _sweep(app)
 
-    [overdue] = await _notices(client, acme, "license.check-in-overdue")
+    [overdue] = await logged(app, client, acme, "license.check-in-overdue")
     assert overdue["relationships"]["resource"]["data"]["id"] == late
     # Checking in ends it; the next lapse is a new occasion.
     checked = await client.post(f"{acme.base}/licenses/{late}/actions/check-in", headers=bearer(acme.key))
     assert checked.status_code == 200
     await _sweep(app)
-    assert len(await _notices(client, acme, "license.check-in-overdue")) == 1
+    assert len(await logged(app, client, acme, "license.check-in-overdue")) == 1
 
 
 async def test_api_keys_expiring_soon_and_unused(
@@ -133,9 +116,9 @@ async def test_api_keys_expiring_soon_and_unused(
     await _sweep(app)
     await _sweep(app)
 
-    [warned] = await _notices(client, acme, "api-key.expiring-soon")
+    [warned] = await logged(app, client, acme, "api-key.expiring-soon")
     assert warned["relationships"]["resource"]["data"] == {"type": "api-keys", "id": expiring["id"]}
-    unused = await _notices(client, acme, "api-key.unused")
+    unused = await logged(app, client, acme, "api-key.unused")
     assert [entry["relationships"]["resource"]["data"]["id"] for entry in unused] == [idle["id"]]
     assert unused[0]["attributes"]["metadata"] == {"lastUsedAt": None, "days": 90}
 
@@ -153,7 +136,7 @@ async def test_concurrent_sweeps_send_each_once(
 
     await asyncio.gather(services.notifier.run_once(), other.run_once(), services.notifier.run_once())
 
-    assert len(await _notices(client, acme, "license.expiring-soon")) == 3
+    assert len(await logged(app, client, acme, "license.expiring-soon")) == 3
 
 
 async def test_a_pool_running_low_then_empty_then_refilled(
@@ -162,7 +145,7 @@ async def test_a_pool_running_low_then_empty_then_refilled(
     policy = await _policy(client, acme, usePool=True, poolLowThreshold=1)
 
     async def add(value: str) -> None:
-        await _post(client, acme, "keys", _data("keys", {"key": value}, policy=("policies", policy)))
+        await _post(client, acme, "keys", body("keys", {"key": value}, policy=("policies", policy)))
 
     async def pop() -> None:
         response = await client.delete(f"{acme.base}/policies/{policy}/pool", headers=bearer(acme.key))
@@ -171,14 +154,14 @@ async def test_a_pool_running_low_then_empty_then_refilled(
     for value in ("POOLKEY-1", "POOLKEY-2", "POOLKEY-3"):
         await add(value)
     await pop()  # 2 left
-    assert await _notices(client, acme, "policy.pool.low") == []
+    assert await logged(app, client, acme, "policy.pool.low") == []
     await pop()  # 1 left: low
     await pop()  # 0 left: empty (low was said already)
-    [low] = await _notices(client, acme, "policy.pool.low")
+    [low] = await logged(app, client, acme, "policy.pool.low")
     assert low["attributes"]["metadata"] == {"remaining": 1, "threshold": 1}
-    assert len(await _notices(client, acme, "policy.pool.empty")) == 1
+    assert len(await logged(app, client, acme, "policy.pool.empty")) == 1
 
     await add("POOLKEY-4")
     await add("POOLKEY-5")  # above the threshold again
     await pop()  # 1 left: low again
-    assert len(await _notices(client, acme, "policy.pool.low")) == 2
+    assert len(await logged(app, client, acme, "policy.pool.low")) == 2

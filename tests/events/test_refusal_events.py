@@ -4,23 +4,12 @@ IP-refused API key used on Keyplane's API or presented to verify, and a wrong pa
 from __future__ import annotations
 
 import base64
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
-from keyplane.services import services_of
+from tests.events.support import logged
 from tests.factories import PASSWORD, Tenant, api_key, bearer
-
-
-async def _logged(app: FastAPI, client: httpx.AsyncClient, acme: Tenant, *names: str) -> list[dict[str, Any]]:
-    await services_of(app).events.flush()
-    response = await client.get(
-        f"{acme.base}/event-logs", params={"events[]": list(names), "limit": "100"}, headers=bearer(acme.key)
-    )
-    assert response.status_code == 200, response.text
-    data: list[dict[str, Any]] = response.json()["data"]
-    return data
 
 
 async def test_a_deactivated_key_used_on_the_api(
@@ -38,7 +27,7 @@ async def test_a_deactivated_key_used_on_the_api(
     assert refused.json()["requestId"] == "r-1"
     assert refused.headers["x-request-id"] == "r-1"
 
-    [entry] = await _logged(app, client, acme, "api-key.authentication.refused")
+    [entry] = await logged(app, client, acme, "api-key.authentication.refused")
     assert entry["attributes"]["metadata"] == {"code": "INACTIVE"}
     assert entry["relationships"]["resource"]["data"] == {"type": "api-keys", "id": created["id"]}
     assert entry["relationships"]["whodunnit"]["data"] == {"type": "api-keys", "id": created["id"]}
@@ -51,7 +40,7 @@ async def test_an_ip_refused_key(app: FastAPI, client: httpx.AsyncClient, acme: 
     refused = await client.get(f"{acme.base}/api-keys", headers=bearer(str(created["key"])))
     assert refused.status_code == 403
 
-    [entry] = await _logged(app, client, acme, "api-key.authentication.refused")
+    [entry] = await logged(app, client, acme, "api-key.authentication.refused")
     assert entry["attributes"]["metadata"] == {"code": "IP_NOT_ALLOWED"}
 
 
@@ -68,7 +57,7 @@ async def test_a_deleted_key_presented_to_verify_each_time(
         )
         assert verified.json()["code"] == "REVOKED"
 
-    entries = await _logged(app, client, acme, "api-key.verification.refused")
+    entries = await logged(app, client, acme, "api-key.verification.refused")
     assert len(entries) == 2
     for entry in entries:
         assert entry["attributes"]["metadata"] == {"code": "REVOKED"}
@@ -84,7 +73,7 @@ async def test_unknown_keys_and_valid_ones_are_not_noted(
         await client.post(f"{acme.base}/api-keys/verify", json={"key": key}, headers=bearer(acme.key))
 
     assert (
-        await _logged(app, client, acme, "api-key.verification.refused", "api-key.authentication.refused")
+        await logged(app, client, acme, "api-key.verification.refused", "api-key.authentication.refused")
         == []
     )
 
@@ -100,8 +89,8 @@ async def test_a_wrong_password_is_noted_for_the_user(
         await client.post(f"{acme.base}/tokens", headers={"Authorization": f"Basic {unknown}"})
     ).status_code == 401
 
-    [entry] = await _logged(app, client, acme, "user.sign-in.failed")
+    [entry] = await logged(app, client, acme, "user.sign-in.failed")
     assert entry["relationships"]["resource"]["data"] == {"type": "users", "id": str(acme.admin_id)}
     assert entry["relationships"]["whodunnit"] == {"data": None}
-    [signed_in] = await _logged(app, client, acme, "token.generated")
+    [signed_in] = await logged(app, client, acme, "token.generated")
     assert signed_in["relationships"]["whodunnit"]["data"] == {"type": "users", "id": str(acme.admin_id)}

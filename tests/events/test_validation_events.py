@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from keyplane.services import services_of
+from tests.events.support import logged
 from tests.factories import Tenant, bearer
 
 
@@ -38,18 +38,6 @@ async def _license(client: httpx.AsyncClient, acme: Tenant, **policy: Any) -> di
     return data
 
 
-async def _validations(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> list[dict[str, Any]]:
-    await services_of(app).events.flush()
-    response = await client.get(
-        f"{acme.base}/event-logs",
-        params={"events[]": ["license.validation.succeeded", "license.validation.failed"], "limit": "100"},
-        headers=bearer(acme.key),
-    )
-    assert response.status_code == 200, response.text
-    data: list[dict[str, Any]] = response.json()["data"]
-    return data
-
-
 async def test_validate_key_is_recorded_on_either_path(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
@@ -61,7 +49,7 @@ async def test_validate_key_is_recorded_on_either_path(
         )
         assert response.json()["meta"]["code"] == "VALID"
 
-    recorded = await _validations(app, client, acme)
+    recorded = await logged(app, client, acme, "license.validation.succeeded", "license.validation.failed")
 
     assert [entry["relationships"]["request"]["data"]["id"] for entry in recorded] == ["second", "first"]
     for entry in recorded:
@@ -83,7 +71,7 @@ async def test_a_failed_validation_is_recorded_with_its_code(
     assert response.json()["meta"]["code"] == "SUSPENDED"
     assert (await client.get(f"{url}/actions/validate", headers=bearer(acme.key))).status_code == 200
 
-    [entry] = await _validations(app, client, acme)
+    [entry] = await logged(app, client, acme, "license.validation.succeeded", "license.validation.failed")
     assert entry["attributes"]["event"] == "license.validation.failed"
     assert entry["attributes"]["metadata"] == {"code": "SUSPENDED"}
     assert entry["relationships"]["whodunnit"]["data"]["type"] == "api-keys"
@@ -92,4 +80,4 @@ async def test_a_failed_validation_is_recorded_with_its_code(
 async def test_an_unknown_key_records_nothing(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     response = await client.post(f"{acme.base}/licenses/actions/validate-key", json={"meta": {"key": "nope"}})
     assert response.json()["meta"]["code"] == "NOT_FOUND"
-    assert await _validations(app, client, acme) == []
+    assert await logged(app, client, acme, "license.validation.succeeded", "license.validation.failed") == []
