@@ -41,6 +41,7 @@ from keyplane.kit.jsonapi import list_query
 from keyplane.kit.memo import Memo
 from keyplane.kit.timefmt import iso_or_none
 from keyplane.models import Credential
+from keyplane.models.credential import CredentialStatus
 from keyplane.observe import metrics
 from keyplane.ratelimit import Decision, RateLimiter
 from keyplane.services import services_of
@@ -89,7 +90,7 @@ def api_key_out(key: Credential) -> ApiKeyOut:
             if key.rate_limit is not None and key.rate_limit_duration is not None
             else None
         ),
-        status="inactive" if key.deleted_at is not None or key.status != "active" else "active",
+        status=CredentialStatus.INACTIVE if key.deleted_at is not None else key.status,
         apiVersion=key.api_version,
         apiVersionUpdatedAt=key.api_version_updated_at,
         apiVersionDowngradeNotAllowedAfter=key.api_version_downgrade_not_allowed_after,

@@ -23,6 +23,7 @@ from keyplane.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from keyplane.kit import clock
 from keyplane.kit.credentials import CredentialKind
 from keyplane.models import Credential
+from keyplane.models.credential import CredentialStatus
 from keyplane.ratelimit import Decision, RateLimiter
 from keyplane.users import repository as users
 
@@ -261,7 +262,7 @@ async def update(
         _change_version(key, data.api_version)
     if "status" in sent and data.status is not None and data.status != key.status:
         if (
-            data.status == "active"
+            data.status == CredentialStatus.ACTIVE
             and key.deactivated_by not in (None, principal.user_id)
             and not principal.has(Scope.MANAGE)
         ):
@@ -271,9 +272,9 @@ async def update(
                 "REACTIVATION_NOT_ALLOWED",
                 pointer="status",
             )
-        narrowed |= data.status == "inactive"
+        narrowed |= data.status == CredentialStatus.INACTIVE
         key.status = data.status
-        key.deactivated_by = principal.user_id if data.status == "inactive" else None
+        key.deactivated_by = principal.user_id if data.status == CredentialStatus.INACTIVE else None
     key.updated_at = clock.now()
     if narrowed:
         # Access tokens issued for this key carry its old power: they go.
@@ -290,7 +291,7 @@ async def delete(session: AsyncSession, principal: Principal, key_id: uuid.UUID)
         raise NotFound("The requested API key was not found", "NOT_FOUND")
     now = clock.now()
     key.deleted_at = now
-    key.status = "inactive"
+    key.status = CredentialStatus.INACTIVE
     key.updated_at = now
     await credentials.revoke_children(session, key.id, now)
     await session.flush()

@@ -11,8 +11,9 @@ from keyplane.errors import Forbidden, Unauthorized
 from keyplane.kit import clock
 from keyplane.licensing.keystrings import digest
 from keyplane.models import License, Policy
+from keyplane.models.policy import AuthenticationStrategy, ExpirationStrategy
 
-LICENSE_STRATEGIES = frozenset({"LICENSE", "MIXED"})
+LICENSE_STRATEGIES = frozenset({AuthenticationStrategy.LICENSE, AuthenticationStrategy.MIXED})
 
 
 async def license_bearer(session: AsyncSession, account: AccountRef, key: str) -> Bearer:
@@ -33,7 +34,7 @@ async def license_bearer(session: AsyncSession, account: AccountRef, key: str) -
     if license.suspended:
         raise Forbidden("The license is suspended", "LICENSE_SUSPENDED")
     expired = license.expiry is not None and license.expiry <= clock.now()
-    if expired and policy.expiration_strategy == "REVOKE_ACCESS":
+    if expired and policy.expiration_strategy == ExpirationStrategy.REVOKE_ACCESS:
         raise Forbidden("The license is expired", "LICENSE_EXPIRED")
     return Bearer(
         account=account,

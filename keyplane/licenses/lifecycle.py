@@ -24,9 +24,11 @@ from keyplane.kit import clock
 from keyplane.kit.instants import later
 from keyplane.licenses import validation
 from keyplane.licenses.service import find, owned_unprotected
+from keyplane.licenses.vocab import Code
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.keystrings import digest
 from keyplane.models import License, Machine, Policy, User
+from keyplane.models.policy import ExpirationBasis, RenewalBasis
 
 _USES = "/data/attributes/uses"
 _EXPIRY = "/data/attributes/expiry"
@@ -51,7 +53,7 @@ class Snapshot:
         return (
             self.license.expiry is None
             and bool(self.policy.duration)
-            and self.policy.expiration_basis == "FROM_FIRST_VALIDATION"
+            and self.policy.expiration_basis == ExpirationBasis.FROM_FIRST_VALIDATION
         )
 
     def kept(self) -> Snapshot:
@@ -143,7 +145,7 @@ async def validate_key(
     """``validate-key``: anyone may ask; a pool key is not a license (``NOT_FOUND``)."""
     license = await session.scalar(_by_key(account.id, digest(key)))
     if license is None:
-        return validation.Result(False, "NOT_FOUND"), None
+        return validation.Result(False, Code.NOT_FOUND), None
     if bearer is not None:
         visible = await session.scalar(
             select(License.id).where(*view(bearer, License), License.id == license.id)
@@ -201,8 +203,8 @@ async def renew(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Licens
         )
     now = clock.now()
     expired = license.expiry is None or license.expiry <= now
-    from_now = policy.renewal_basis == "FROM_NOW" or (
-        policy.renewal_basis == "FROM_NOW_IF_EXPIRED" and expired
+    from_now = policy.renewal_basis == RenewalBasis.FROM_NOW or (
+        policy.renewal_basis == RenewalBasis.FROM_NOW_IF_EXPIRED and expired
     )
     start = now if from_now or license.expiry is None else license.expiry
     license.expiry = later(start, policy.duration, code=_EXPIRY_CODE, pointer=_EXPIRY)

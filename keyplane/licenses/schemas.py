@@ -31,6 +31,7 @@ from keyplane.kit.query import (
 )
 from keyplane.kit.schemas import StrictInput
 from keyplane.licenses.status import STATUSES
+from keyplane.licenses.vocab import Code, LicenseStatus
 from keyplane.licensing.schemas import (
     Count,
     Metadata,
@@ -166,7 +167,7 @@ class LicenseFilters:
     policy: uuid.UUID | None = None
     owner: str | None = None
     machine: str | None = None
-    status: str | None = None
+    status: LicenseStatus | None = None
     metadata: tuple[tuple[str, str], ...] = ()
     expires: Expires | None = None
     suspended: bool | None = None
@@ -214,7 +215,7 @@ def license_filters(items: Items) -> LicenseFilters:
         policy=None if policy is None else identifier(policy, "policy"),
         owner=None if owner is None else reference(owner, owner_name),
         machine=None if machine is None else reference(machine, "machine"),
-        status=None if status is None else choice(status, STATUSES, "status"),
+        status=None if status is None else LicenseStatus(choice(status, STATUSES, "status")),
         metadata=metadata(items),
         expires=_expires(items),
         suspended=_flag(items, "suspended"),
@@ -236,7 +237,7 @@ class LicenseAttributesOut(Output):
     name: str | None
     key: str
     expiry: InstantOut | None
-    status: Literal["ACTIVE", "INACTIVE", "EXPIRING", "EXPIRED", "SUSPENDED", "BANNED"]
+    status: LicenseStatus
     uses: int
     suspended: bool
     scheme: str | None
@@ -284,7 +285,7 @@ class ValidationMeta(Output):
     """When the server validated."""
     valid: bool
     detail: str
-    code: str
+    code: Code
     """``VALID``, or the first rule that failed in Keygen's order (``SUSPENDED``, ``EXPIRED``,
     ``NOT_FOUND``, ``FINGERPRINT_SCOPE_MISMATCH``, ...)."""
     scope: dict[str, Any] | None = None

@@ -160,7 +160,7 @@ async def ping_machine(
     found, policy, revived = await service.ping(session, bearer, machine)
     body = machine_resource(found, policy)
     if revived:
-        body["attributes"]["heartbeatStatus"] = "RESURRECTED"
+        body["attributes"]["heartbeatStatus"] = heartbeat.HeartbeatStatus.RESURRECTED
     return document(request, body)
 
 

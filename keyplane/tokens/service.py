@@ -16,6 +16,7 @@ from keyplane.kit import clock, paging
 from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.passwords import verify_password
 from keyplane.models import Credential, User
+from keyplane.models.credential import CredentialStatus
 from keyplane.tokens import repository
 from keyplane.users import repository as users
 
@@ -85,6 +86,6 @@ async def revoke(session: AsyncSession, principal: Principal, token_id: uuid.UUI
     token, _ = await get(session, principal, token_id)
     now = clock.now()
     token.deleted_at = now
-    token.status = "inactive"
+    token.status = CredentialStatus.INACTIVE
     token.updated_at = now
     await session.flush()
