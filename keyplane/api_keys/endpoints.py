@@ -26,14 +26,13 @@ from keyplane.api_keys.schemas import (
     VerifyResult,
     api_key_query,
 )
-from keyplane.auth.dependencies import Authenticated, Creator, Deleter, Reader, Updater
+from keyplane.auth.dependencies import Authenticated, Creator, DbSession, Deleter, Reader, Updater, read_only
 from keyplane.auth.principal import Principal
 from keyplane.auth.scopes import Scope, ordered
 from keyplane.cache import Caches, Tag
 from keyplane.credentials.engine import DETAILS, CredentialEngine, CredentialState, Outcome
 from keyplane.credentials.repository import used_tag
 from keyplane.credentials.usage import UsageRecorder
-from keyplane.db import DbSession, read_only
 from keyplane.errors import BadRequest
 from keyplane.hot import render_json
 from keyplane.kit import clock

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from keyplane.auth.principal import AccountRef, Bearer
+from keyplane.cache import Tag
 from keyplane.db import touched
 from keyplane.errors import BadRequest, Forbidden, Unprocessable
 from keyplane.kit import clock
@@ -28,6 +29,7 @@ from keyplane.licenses.vocab import Code
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.keystrings import digest
 from keyplane.models import License, Machine, Policy, User
+from keyplane.models.license import key_tag
 from keyplane.models.policy import ExpirationBasis, RenewalBasis
 
 _USES = "/data/attributes/uses"
@@ -271,3 +273,15 @@ def _refuse_usage(by: int | None, maximum: int | None) -> NoReturn:
             f"usage exceeds maximum allowed for license ({maximum})", "USES_LIMIT_EXCEEDED", pointer=_USES
         )
     raise Unprocessable("usage cannot go below 0", "USES_INVALID", pointer=_USES)
+
+
+def cache_entry(
+    account: AccountRef, key: str, snapshot: Snapshot | None
+) -> tuple[Snapshot | Missing, list[Tag]]:
+    """What the lean handler keeps for a key, and the ids whose change must drop it."""
+    tags: list[Tag] = [account.id, key_tag(digest(key))]
+    if snapshot is None:
+        return MISSING, tags
+    license = snapshot.license
+    tags += [license.id, license.policy_id, license.product_id, license.owner_id]
+    return snapshot.kept(), tags

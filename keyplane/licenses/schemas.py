@@ -31,6 +31,7 @@ from keyplane.kit.query import (
 )
 from keyplane.kit.schemas import StrictInput
 from keyplane.licenses.status import STATUSES
+from keyplane.licenses.validation import Scope
 from keyplane.licenses.vocab import Code, LicenseStatus
 from keyplane.licensing.schemas import (
     Count,
@@ -230,6 +231,50 @@ def license_filters(items: Items) -> LicenseFilters:
 parse_license_list = parser(LICENSE_LIST, license_filters)
 parse_policy_license_list = parser(POLICY_LICENSE_LIST, license_filters)
 parse_product_license_list = parser(PRODUCT_LICENSE_LIST, license_filters)
+# -- license actions' bodies ------------------------------------------------------------------
+
+Nonce = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Step = Annotated[int, Field(ge=1, le=2_147_483_647)]
+
+
+class ValidateKeyMeta(StrictInput):
+    key: Annotated[str, Field(max_length=16_384)]
+    """Blank is a 400 (checked in the route, as Keygen answers), not a failed rule."""
+    scope: Scope | None = None
+    nonce: Nonce | None = None
+
+
+class ValidateKey(StrictInput):
+    model_config = ConfigDict(json_schema_extra=example.of(example.VALIDATE_KEY))
+
+    meta: ValidateKeyMeta
+
+
+class ValidateMeta(StrictInput):
+    scope: Scope | None = None
+    nonce: Nonce | None = None
+
+
+class Validate(StrictInput):
+    meta: ValidateMeta = ValidateMeta()
+
+
+class IncrementMeta(StrictInput):
+    increment: Step = 1
+
+
+class Increment(StrictInput):
+    meta: IncrementMeta = IncrementMeta()
+
+
+class DecrementMeta(StrictInput):
+    decrement: Step = 1
+
+
+class Decrement(StrictInput):
+    meta: DecrementMeta = DecrementMeta()
+
+
 # -- answers ---------------------------------------------------------------------------------
 
 

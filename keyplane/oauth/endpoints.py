@@ -10,10 +10,9 @@ from urllib.parse import parse_qs, unquote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from keyplane.auth.dependencies import CurrentAccount
+from keyplane.auth.dependencies import CurrentAccount, DbSession
 from keyplane.auth.headers import MALFORMED, Malformed, basic, uses_basic
 from keyplane.auth.network import client_address
-from keyplane.db import DbSession
 from keyplane.errors import BadRequest
 from keyplane.kit.documents import returns
 from keyplane.oauth import service

@@ -10,10 +10,9 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane import ratelimit
-from keyplane.auth.dependencies import CurrentAccount, Deleter, LicensingBearer, Reader
+from keyplane.auth.dependencies import CurrentAccount, DbSession, Deleter, LicensingBearer, Reader
 from keyplane.auth.headers import BASIC_CHALLENGE, MALFORMED, basic
 from keyplane.auth.network import client_address
-from keyplane.db import DbSession
 from keyplane.errors import Unauthorized
 from keyplane.kit.documents import ListDocument, returns
 from keyplane.kit.jsonapi import document, list_query, listing
@@ -83,7 +82,7 @@ async def create_token(
     email, password = _basic(request)
     settings = services_of(request.app).settings
     throttle = LoginThrottle(
-        ratelimit.steadfast(request.app),
+        ratelimit.steadfast(services_of(request.app)),
         settings,
         account.id,
         email,
