@@ -10,13 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.accounts import repository
 from keyplane.accounts.signing import KeyRing
 from keyplane.api_keys import versions
-from keyplane.auth.actor import SYSTEM, Acting
 from keyplane.auth.principal import AccountRef
 from keyplane.auth.scopes import ALL_SCOPES, Role, ordered
 from keyplane.credentials.engine import CredentialEngine
 from keyplane.errors import Conflict, Unprocessable
 from keyplane.events import service as events
 from keyplane.events.names import EventName
+from keyplane.kit.actor import SYSTEM, Acting
 from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.ids import as_uuid, uuid7
 from keyplane.kit.passwords import hash_password

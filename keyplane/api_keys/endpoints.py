@@ -29,14 +29,13 @@ from keyplane.api_keys.schemas import (
     api_key_query,
     history_limit,
 )
-from keyplane.auth.dependencies import Authenticated, Creator, Deleter, Reader, Updater
+from keyplane.auth.dependencies import Authenticated, Creator, DbSession, Deleter, Reader, Updater, read_only
 from keyplane.auth.principal import Principal
 from keyplane.auth.scopes import Scope, ordered
 from keyplane.cache import Caches, Tag
 from keyplane.credentials.engine import DETAILS, CredentialEngine, CredentialState, Outcome
 from keyplane.credentials.repository import used_tag
 from keyplane.credentials.usage import UsageRecorder
-from keyplane.db import DbSession, read_only
 from keyplane.errors import BadRequest
 from keyplane.events.schemas import History, history_entry
 from keyplane.hot import render_json
@@ -45,6 +44,7 @@ from keyplane.kit.jsonapi import list_query
 from keyplane.kit.memo import Memo
 from keyplane.kit.timefmt import iso_or_none
 from keyplane.models import Credential
+from keyplane.models.credential import CredentialStatus
 from keyplane.observe import metrics
 from keyplane.ratelimit import Decision, RateLimiter
 from keyplane.services import services_of
@@ -94,7 +94,7 @@ def api_key_out(key: Credential) -> ApiKeyOut:
             if key.rate_limit is not None and key.rate_limit_duration is not None
             else None
         ),
-        status="inactive" if key.deleted_at is not None or key.status != "active" else "active",
+        status=CredentialStatus.INACTIVE if key.deleted_at is not None else key.status,
         apiVersion=key.api_version,
         apiVersionUpdatedAt=key.api_version_updated_at,
         apiVersionDowngradeNotAllowedAfter=key.api_version_downgrade_not_allowed_after,

@@ -20,7 +20,6 @@ from keyplane.api_keys.endpoints import (
 )
 from keyplane.api_keys.schemas import VerifyRequest
 from keyplane.api_keys.service import REFUSALS_THAT_MATTER
-from keyplane.auth.actor import whodunnit
 from keyplane.auth.authentication import NOTHING, judge
 from keyplane.auth.dependencies import origin_in
 from keyplane.auth.headers import MALFORMED, presented
@@ -48,6 +47,7 @@ from keyplane.hot import (
     validated,
 )
 from keyplane.kit import clock
+from keyplane.kit.actor import whodunnit
 from keyplane.kit.memo import Memo
 from keyplane.observe import metrics
 from keyplane.observe.exchange import EXCHANGE

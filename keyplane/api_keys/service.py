@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane import ratelimit
 from keyplane.api_keys import repository, versions
 from keyplane.api_keys.schemas import ApiKeyCreate, ApiKeyQuery, ApiKeyUpdate
-from keyplane.auth.actor import ActorType, Origin, Whodunnit
 from keyplane.auth.authentication import judge
 from keyplane.auth.network import Network, parse_address, parse_network
 from keyplane.auth.principal import Principal
@@ -25,8 +24,10 @@ from keyplane.events import service as events
 from keyplane.events.batch import EventBatch
 from keyplane.events.names import EventName, ResourceType
 from keyplane.kit import clock
+from keyplane.kit.actor import ActorType, Origin, Whodunnit
 from keyplane.kit.credentials import CredentialKind
 from keyplane.models import Credential, Event
+from keyplane.models.credential import CredentialStatus
 from keyplane.ratelimit import Decision, RateLimiter
 from keyplane.users import repository as users
 
@@ -268,7 +269,7 @@ async def update(
     if key.user_id != principal.user_id and not principal.has(Scope.MANAGE):
         raise Forbidden("Changing another user's key needs the MANAGE scope", "INSUFFICIENT_SCOPE")
     sent = data.model_fields_set
-    was_active = key.status == "active"
+    was_active = key.status is CredentialStatus.ACTIVE
     if "rate_limit" in sent:
         _change_rate_limit(principal, key, data)
     if "whitelisted_ips" not in sent:
@@ -296,7 +297,7 @@ async def update(
         _change_version(key, data.api_version)
     if "status" in sent and data.status is not None and data.status != key.status:
         if (
-            data.status == "active"
+            data.status == CredentialStatus.ACTIVE
             and key.deactivated_by not in (None, principal.user_id)
             and not principal.has(Scope.MANAGE)
         ):
@@ -306,12 +307,16 @@ async def update(
                 "REACTIVATION_NOT_ALLOWED",
                 pointer="status",
             )
-        narrowed |= data.status == "inactive"
+        narrowed |= data.status == CredentialStatus.INACTIVE
         key.status = data.status
-        key.deactivated_by = principal.user_id if data.status == "inactive" else None
+        key.deactivated_by = principal.user_id if data.status == CredentialStatus.INACTIVE else None
     event = EventName.API_KEY_UPDATED
-    if was_active != (key.status == "active"):
-        event = EventName.API_KEY_REACTIVATED if key.status == "active" else EventName.API_KEY_DEACTIVATED
+    if was_active != (key.status is CredentialStatus.ACTIVE):
+        event = (
+            EventName.API_KEY_REACTIVATED
+            if key.status is CredentialStatus.ACTIVE
+            else EventName.API_KEY_DEACTIVATED
+        )
     events.record(session, principal, event, key.id, changed=key)
     key.updated_at = clock.now()
     if narrowed:
@@ -336,7 +341,7 @@ async def delete(session: AsyncSession, principal: Principal, key_id: uuid.UUID)
         raise NotFound("The requested API key was not found", "NOT_FOUND")
     now = clock.now()
     key.deleted_at = now
-    key.status = "inactive"
+    key.status = CredentialStatus.INACTIVE
     events.record(session, principal, EventName.API_KEY_DELETED, key.id)
     key.updated_at = now
     await credentials.revoke_children(session, key.id, now)

@@ -1,29 +1,65 @@
-"""FastAPI dependencies that say who may call: resolve the account, authenticate, authorise."""
+"""FastAPI dependencies: the request's database session, and who may call (resolve the
+account, authenticate, authorise)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Scope as AsgiScope
 
 from keyplane import ratelimit
 from keyplane.accounts.directory import AccountDirectory
 from keyplane.auth import authentication
-from keyplane.auth.actor import NOWHERE, Origin, whodunnit
 from keyplane.auth.authentication import Refusal
 from keyplane.auth.headers import MALFORMED, license_key, presented
 from keyplane.auth.network import Network, client_address
 from keyplane.auth.principal import AccountRef, Bearer, Principal
 from keyplane.auth.scopes import Role, Scope
 from keyplane.credentials.engine import CredentialState
-from keyplane.db import DbSession
+from keyplane.db import READ_METHODS
 from keyplane.errors import Forbidden, NotFound, Unauthorized
 from keyplane.kit import clock
+from keyplane.kit.actor import NOWHERE, Origin, whodunnit
 from keyplane.licenses.authentication import license_bearer
 from keyplane.observe import exchange
 from keyplane.services import services_of
+
+_READ_ONLY = "__keyplane_read_only__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def read_only(endpoint: F) -> F:
+    """Mark an endpoint that writes nothing although its method is unsafe (verification):
+    its request gets a read transaction, which on SQLite takes no write lock."""
+    setattr(endpoint, _READ_ONLY, True)
+    return endpoint
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    database = services_of(request.app).db
+    writes = request.method not in READ_METHODS and not getattr(
+        request.scope.get("endpoint"), _READ_ONLY, False
+    )
+    factory = database.writer if writes else database.reader
+    async with factory() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        # One transaction per request, committed before the response leaves (the
+        # dependency is function-scoped for exactly that).
+        await session.commit()
+
+
+DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+"""The request's one session (every dependency of a request shares it, so a request never
+holds two pooled connections): a read transaction for safe methods and ``read_only``
+endpoints, a write transaction for the rest (on SQLite: BEGIN IMMEDIATE, taking the single
+write lock up front)."""
 
 
 async def current_account(request: Request, session: DbSession) -> AccountRef:
@@ -176,3 +212,10 @@ Reader = Annotated[Principal, Depends(require(Scope.READ))]
 Creator = Annotated[Principal, Depends(require(Scope.CREATE))]
 Updater = Annotated[Principal, Depends(require(Scope.UPDATE))]
 Deleter = Annotated[Principal, Depends(require(Scope.DELETE))]
+
+
+async def optional_bearer(request: Request, session: DbSession, account: CurrentAccount) -> Bearer | None:
+    """The caller if it sent any credential (then it must be good), else None."""
+    if "authorization" not in request.headers and "x-api-key" not in request.headers:
+        return None
+    return await authenticate_bearer(request, session, account)

@@ -1,24 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
-from keyplane.auth.actor import NOWHERE, SYSTEM, Origin, Whodunnit
 from keyplane.auth.scopes import STAFF, Role, Scope, role_scopes
+from keyplane.kit.actor import NOWHERE, SYSTEM, Origin, Whodunnit
+from keyplane.kit.actor import AccountRef as AccountRef
 from keyplane.kit.credentials import CredentialKind
-
-
-@dataclass(frozen=True, slots=True)
-class AccountRef:
-    id: uuid.UUID
-    slug: str
-    id_text: str = field(init=False, repr=False, compare=False)
-    """``str(id)``, made once: every signed answer names its account (``UUID.__str__`` is
-    Python code)."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "id_text", str(self.id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +25,7 @@ class Principal:
     whitelisted_ips: tuple[str, ...] | None
     api_version: str | None
     whodunnit: Whodunnit
-    """Who acts (``keyplane.auth.actor``): the API key itself, or a token's user."""
+    """Who acts (``keyplane.kit.actor``): the API key itself, or a token's user."""
     rate_limit: tuple[int, int] | None = None
     """The credential's (requests, window seconds), an access token's its key's; None: unlimited."""
     budget_id: uuid.UUID | None = None
@@ -65,7 +54,7 @@ class Bearer:
     """None for the system."""
     scopes: frozenset[Scope]
     whodunnit: Whodunnit
-    """Who acts (``keyplane.auth.actor``): a user, an API key, a product, a license, the system."""
+    """Who acts (``keyplane.kit.actor``): a user, an API key, a product, a license, the system."""
     license_id: uuid.UUID | None = None
     """Set when a license authenticates with its own key."""
     origin: Origin = NOWHERE
@@ -95,6 +84,10 @@ class Bearer:
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
 
     @property
     def is_product(self) -> bool:

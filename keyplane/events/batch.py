@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import insert
 
 from keyplane import outages
-from keyplane.auth.actor import Origin, Whodunnit
 from keyplane.db import Database
 from keyplane.events.names import EventName
 from keyplane.kit import clock
+from keyplane.kit.actor import Origin, Whodunnit
 from keyplane.kit.ids import uuid7
 from keyplane.kit.periodic import Periodic
 from keyplane.models import Event

@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from keyplane.auth.dependencies import LicensingBearer
-from keyplane.db import DbSession
+from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.events import service
 from keyplane.events.schemas import (
     EVENT_LIST,
@@ -33,7 +32,7 @@ async def list_event_logs(
     made it (``whodunnit``) and through which request. Filters: ``event`` (or ``events[]``),
     ``resource[type]`` + ``resource[id]``, ``whodunnit[type]`` (+ ``whodunnit[id]``),
     ``request``, ``date[start]`` + ``date[end]`` (days, at most 31). Admins only."""
-    page = await service.listing(session, bearer.account, bearer.role, asked)
+    page = await service.listing(session, bearer, asked)
     return listing(request, [event_log_resource(event) for event in page.items], page)
 
 
@@ -42,6 +41,4 @@ async def get_event_log(
     request: Request, event: str, session: DbSession, bearer: LicensingBearer
 ) -> JSONResponse:
     """One event by id. Admins only."""
-    return document(
-        request, event_log_resource(await service.get(session, bearer.account, bearer.role, event))
-    )
+    return document(request, event_log_resource(await service.get(session, bearer, event)))

@@ -26,12 +26,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane import outages
-from keyplane.auth.actor import SYSTEM, Acting
-from keyplane.auth.principal import AccountRef
 from keyplane.db import Database
 from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.kit import clock
+from keyplane.kit.actor import SYSTEM, AccountRef, Acting
 from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.ids import uuid7
 from keyplane.kit.periodic import Periodic

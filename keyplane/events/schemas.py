@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from keyplane.auth.actor import ActorType
 from keyplane.events.names import ResourceType
+from keyplane.kit.actor import ActorType
 from keyplane.kit.documents import InstantOut, MetadataOut, Output, SelfLink, ToOne
 from keyplane.kit.jsonapi import account_base, resource, to_one
 from keyplane.kit.paging import listing_spec, parser

@@ -15,9 +15,6 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.auth.actor import Actor, ActorType, Origin, Whodunnit
-from keyplane.auth.principal import AccountRef
-from keyplane.auth.scopes import Role
 from keyplane.db import Database
 from keyplane.errors import Forbidden, NotFound
 from keyplane.events import repository
@@ -25,6 +22,7 @@ from keyplane.events.batch import EventBatch
 from keyplane.events.names import EventName, ResourceType
 from keyplane.events.schemas import EventFilters
 from keyplane.kit import clock, paging
+from keyplane.kit.actor import AccountRef, Actor, ActorType, Origin, Reader, Whodunnit
 from keyplane.models import Event
 from keyplane.models.base import Record
 
@@ -125,26 +123,26 @@ def validated(
     batch.note(account_id, event, license_id, acting, origin, {"code": code})
 
 
-def _admins_only(role: Role) -> None:
-    if role is not Role.ADMIN:
+def _admins_only(reader: Reader) -> None:
+    if not reader.is_admin:
         raise Forbidden("Only an admin may read the event log", "ACCESS_DENIED")
 
 
 async def listing(
-    session: AsyncSession, account: AccountRef, role: Role, asked: paging.Listed[EventFilters]
+    session: AsyncSession, reader: Reader, asked: paging.Listed[EventFilters]
 ) -> paging.Page[Event]:
     """A page of the account's events, newest first (admins only)."""
-    _admins_only(role)
-    return await repository.page(session, account.id, asked.filters, asked.paging)
+    _admins_only(reader)
+    return await repository.page(session, reader.account.id, asked.filters, asked.paging)
 
 
-async def get(session: AsyncSession, account: AccountRef, role: Role, event_id: str) -> Event:
-    _admins_only(role)
+async def get(session: AsyncSession, reader: Reader, event_id: str) -> Event:
+    _admins_only(reader)
     try:
         wanted = uuid.UUID(event_id)
     except ValueError:
         wanted = None
-    found = None if wanted is None else await repository.get(session, account.id, wanted)
+    found = None if wanted is None else await repository.get(session, reader.account.id, wanted)
     if found is None:
         raise NotFound("The requested event log was not found", "NOT_FOUND")
     return found

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from keyplane.auth.principal import AccountRef, Bearer
+from keyplane.cache import Tag
 from keyplane.db import touched
 from keyplane.errors import BadRequest, Forbidden, Unprocessable
 from keyplane.events import service as events
@@ -26,9 +27,12 @@ from keyplane.kit import clock
 from keyplane.kit.instants import later
 from keyplane.licenses import validation
 from keyplane.licenses.service import find, owned_unprotected
+from keyplane.licenses.vocab import Code
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.keystrings import digest
 from keyplane.models import License, Machine, Policy, User
+from keyplane.models.license import key_tag
+from keyplane.models.policy import ExpirationBasis, RenewalBasis
 
 _USES = "/data/attributes/uses"
 _EXPIRY = "/data/attributes/expiry"
@@ -53,7 +57,7 @@ class Snapshot:
         return (
             self.license.expiry is None
             and bool(self.policy.duration)
-            and self.policy.expiration_basis == "FROM_FIRST_VALIDATION"
+            and self.policy.expiration_basis == ExpirationBasis.FROM_FIRST_VALIDATION
         )
 
     def kept(self) -> Snapshot:
@@ -145,7 +149,7 @@ async def validate_key(
     """``validate-key``: anyone may ask; a pool key is not a license (``NOT_FOUND``)."""
     license = await session.scalar(_by_key(account.id, digest(key)))
     if license is None:
-        return validation.Result(False, "NOT_FOUND"), None
+        return validation.Result(False, Code.NOT_FOUND), None
     if bearer is not None:
         visible = await session.scalar(
             select(License.id).where(*view(bearer, License), License.id == license.id)
@@ -205,8 +209,8 @@ async def renew(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Licens
         )
     now = clock.now()
     expired = license.expiry is None or license.expiry <= now
-    from_now = policy.renewal_basis == "FROM_NOW" or (
-        policy.renewal_basis == "FROM_NOW_IF_EXPIRED" and expired
+    from_now = policy.renewal_basis == RenewalBasis.FROM_NOW or (
+        policy.renewal_basis == RenewalBasis.FROM_NOW_IF_EXPIRED and expired
     )
     start = now if from_now or license.expiry is None else license.expiry
     license.expiry = later(start, policy.duration, code=_EXPIRY_CODE, pointer=_EXPIRY)
@@ -279,3 +283,15 @@ def _refuse_usage(by: int | None, maximum: int | None) -> NoReturn:
             f"usage exceeds maximum allowed for license ({maximum})", "USES_LIMIT_EXCEEDED", pointer=_USES
         )
     raise Unprocessable("usage cannot go below 0", "USES_INVALID", pointer=_USES)
+
+
+def cache_entry(
+    account: AccountRef, key: str, snapshot: Snapshot | None
+) -> tuple[Snapshot | Missing, list[Tag]]:
+    """What the lean handler keeps for a key, and the ids whose change must drop it."""
+    tags: list[Tag] = [account.id, key_tag(digest(key))]
+    if snapshot is None:
+        return MISSING, tags
+    license = snapshot.license
+    tags += [license.id, license.policy_id, license.product_id, license.owner_id]
+    return snapshot.kept(), tags

@@ -37,6 +37,7 @@ from keyplane.licensing import keystrings
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import dependents, not_found, target
 from keyplane.models import License, Policy, Product, User
+from keyplane.models.policy import ExpirationBasis, Scheme
 
 _KEY = "/data/attributes/key"
 _POLICY = "/data/relationships/policy"
@@ -175,9 +176,13 @@ async def create(
         meta={},
     )
     _apply(license, policy, data, sent)
-    if license.expiry is None and policy.duration is not None and policy.expiration_basis == "FROM_CREATION":
+    if (
+        license.expiry is None
+        and policy.duration is not None
+        and policy.expiration_basis == ExpirationBasis.FROM_CREATION
+    ):
         license.expiry = later(clock.now(), policy.duration, code="EXPIRY_INVALID", pointer=_EXPIRY)
-    if policy.scheme == "ED25519_SIGN":
+    if policy.scheme == Scheme.ED25519_SIGN:
         # A sent key is the dataset to sign (with {{placeholders}} filled), not the key.
         signing_key = await keys.key(session, bearer.account.id)
         key = signed_key(signing_key, license, policy, owner, data.key)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from typing import assert_never
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,26 +26,30 @@ from keyplane.licenses.status import protected
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import not_found, target
 from keyplane.machines import heartbeat, repository
+from keyplane.machines.heartbeat import HeartbeatStatus
 from keyplane.machines.schemas import MachineAttributes, MachineCreateAttributes, MachineFilters
 from keyplane.models import License, Machine, Policy
+from keyplane.models.policy import HeartbeatBasis, MachineUniquenessStrategy, OverageStrategy
 
 _FINGERPRINT = "/data/attributes/fingerprint"
 OVERAGE_FACTORS = {
-    "ALLOW_1_25X_OVERAGE": 1.25,
-    "ALLOW_1_5X_OVERAGE": 1.5,
-    "ALLOW_2X_OVERAGE": 2.0,
+    OverageStrategy.ALLOW_1_25X_OVERAGE: 1.25,
+    OverageStrategy.ALLOW_1_5X_OVERAGE: 1.5,
+    OverageStrategy.ALLOW_2X_OVERAGE: 2.0,
 }
-_UNIQUE_IN = {
-    "UNIQUE_PER_ACCOUNT": "the account",
-    "UNIQUE_PER_PRODUCT": "this product",
-    "UNIQUE_PER_POLICY": "this policy",
-    "UNIQUE_PER_LICENSE": "this license",
+"""The bounded overages (ALWAYS_ALLOW_OVERAGE has no bound, NO_OVERAGE a factor of one)."""
+UNIQUE_IN: dict[MachineUniquenessStrategy, str] = {
+    MachineUniquenessStrategy.UNIQUE_PER_ACCOUNT: "the account",
+    MachineUniquenessStrategy.UNIQUE_PER_PRODUCT: "this product",
+    MachineUniquenessStrategy.UNIQUE_PER_POLICY: "this policy",
+    MachineUniquenessStrategy.UNIQUE_PER_LICENSE: "this license",
 }
+"""What a fingerprint is unique in, by strategy: every strategy has its words."""
 
 
 def machine_limit(license: License, policy: Policy) -> int | None:
     """How many machines the license may hold, overage included (None: no limit)."""
-    if policy.overage_strategy == "ALWAYS_ALLOW_OVERAGE":
+    if policy.overage_strategy == OverageStrategy.ALWAYS_ALLOW_OVERAGE:
         return None
     base = 1 if not policy.floating else (license.max_machines or policy.max_machines)
     if base is None:
@@ -54,13 +59,16 @@ def machine_limit(license: License, policy: Policy) -> int | None:
 
 def _uniqueness_scope(license: License, policy: Policy) -> uuid.UUID:
     match policy.machine_uniqueness_strategy:
-        case "UNIQUE_PER_ACCOUNT":
+        case MachineUniquenessStrategy.UNIQUE_PER_ACCOUNT:
             return license.account_id
-        case "UNIQUE_PER_PRODUCT":
+        case MachineUniquenessStrategy.UNIQUE_PER_PRODUCT:
             return license.product_id
-        case "UNIQUE_PER_POLICY":
+        case MachineUniquenessStrategy.UNIQUE_PER_POLICY:
             return policy.id
-    return license.id
+        case MachineUniquenessStrategy.UNIQUE_PER_LICENSE:
+            return license.id
+        case _:
+            assert_never(policy.machine_uniqueness_strategy)
 
 
 async def _locked_license(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[License, Policy]:
@@ -89,7 +97,7 @@ async def _cull(session: AsyncSession, bearer: Bearer, license: License, policy:
         return
     now = clock.now()
     machines = await repository.of_license(session, license.id)
-    dead = [m.id for m in machines if heartbeat.status(m, policy, now) == "DEAD"]
+    dead = [m.id for m in machines if heartbeat.status(m, policy, now) == HeartbeatStatus.DEAD]
     if dead:
         system = Bearer.system(bearer.account)
         for machine_id in dead:
@@ -121,7 +129,7 @@ async def _check_limits(
             "MACHINE_LIMIT_EXCEEDED",
             pointer="/data",
         )
-    if policy.overage_strategy == "ALWAYS_ALLOW_OVERAGE":
+    if policy.overage_strategy == OverageStrategy.ALWAYS_ALLOW_OVERAGE:
         return
     factor = OVERAGE_FACTORS.get(policy.overage_strategy, 1.0)
     for used, added, override, allowed, code in (
@@ -161,7 +169,7 @@ async def activate(
     scope = _uniqueness_scope(license, policy)
     await _cull(session, bearer, license, policy)
     if await repository.fingerprint_taken(session, scope, data.fingerprint):
-        where = _UNIQUE_IN[policy.machine_uniqueness_strategy]
+        where = UNIQUE_IN[policy.machine_uniqueness_strategy]
         raise InvalidResource(
             f"has already been taken for {where}", "FINGERPRINT_TAKEN", pointer=_FINGERPRINT
         )
@@ -182,7 +190,7 @@ async def activate(
         meta={},
     )
     _apply(machine, data, set(data.model_fields_set))
-    if policy.require_heartbeat and policy.heartbeat_basis == "FROM_CREATION":
+    if policy.require_heartbeat and policy.heartbeat_basis == HeartbeatBasis.FROM_CREATION:
         # The heartbeat clock starts at activation: the machine is alive from the start.
         machine.last_heartbeat = machine.created_at = clock.now()
     session.add(machine)
@@ -271,7 +279,7 @@ async def ping(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Machine
     machine, policy = await find(session, bearer, ref, lock=True)
     authorize(bearer, "machines", Action.UPDATE, own=True)
     now = clock.now()
-    dead = heartbeat.status(machine, policy, now) == "DEAD"
+    dead = heartbeat.status(machine, policy, now) == HeartbeatStatus.DEAD
     if dead and not heartbeat.may_revive(machine, policy, now):
         raise Unprocessable("is dead", "MACHINE_HEARTBEAT_DEAD", pointer="/data/attributes/heartbeatStatus")
     machine.last_heartbeat = now

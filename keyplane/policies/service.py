@@ -14,10 +14,11 @@ from keyplane.kit.jsonapi import attribute_pointer
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import dependents, find, target
 from keyplane.models import Policy, Product
+from keyplane.models.policy import Scheme
 from keyplane.policies import repository
 from keyplane.policies.schemas import PolicyAttributes, PolicyCreateAttributes, PolicyFilters
 
-SUPPORTED_SCHEMES = frozenset({"ED25519_SIGN"})
+SUPPORTED_SCHEMES = frozenset({Scheme.ED25519_SIGN})
 """Key schemes this server can issue keys for."""
 _COPIED = tuple(name for name in PolicyAttributes.model_fields if name not in ("name", "metadata"))
 """Attributes stored as sent (``name`` and ``metadata`` have rules of their own)."""

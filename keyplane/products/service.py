@@ -19,6 +19,7 @@ from keyplane.kit.credentials import CredentialKind
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import dependents, find
 from keyplane.models import Credential, Product
+from keyplane.models.product import DistributionStrategy
 from keyplane.products import repository
 from keyplane.products.schemas import ProductAttributes, ProductCreateAttributes
 
@@ -34,7 +35,7 @@ def _apply(product: Product, data: ProductAttributes) -> None:
     if "code" in sent:
         product.code = data.code
     if "distribution_strategy" in sent:
-        product.distribution_strategy = data.distribution_strategy or "LICENSED"
+        product.distribution_strategy = data.distribution_strategy or DistributionStrategy.LICENSED
     if "url" in sent:
         product.url = None if data.url is None else str(data.url)
     if "platforms" in sent:

@@ -11,14 +11,13 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane import ratelimit
-from keyplane.auth.actor import ANONYMOUS
-from keyplane.auth.dependencies import CurrentAccount, Deleter, LicensingBearer, Reader, origin_of
+from keyplane.auth.dependencies import CurrentAccount, DbSession, Deleter, LicensingBearer, Reader, origin_of
 from keyplane.auth.headers import BASIC_CHALLENGE, MALFORMED, basic
 from keyplane.auth.network import client_address
 from keyplane.auth.principal import AccountRef
-from keyplane.db import DbSession
 from keyplane.errors import Unauthorized
 from keyplane.events.names import EventName
+from keyplane.kit.actor import ANONYMOUS
 from keyplane.kit.documents import ListDocument, returns
 from keyplane.kit.jsonapi import document, list_query, listing
 from keyplane.kit.paging import Listed
@@ -100,7 +99,7 @@ async def create_token(
     email, password = _basic(request)
     settings = services_of(request.app).settings
     throttle = LoginThrottle(
-        ratelimit.steadfast(request.app),
+        ratelimit.steadfast(services_of(request.app)),
         settings,
         account.id,
         email,

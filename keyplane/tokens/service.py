@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.auth.actor import Acting, ActorType, Origin, Whodunnit
 from keyplane.auth.principal import AccountRef, Principal
 from keyplane.auth.scopes import Role, Scope, ordered, role_scopes
 from keyplane.credentials.engine import CredentialEngine
@@ -17,9 +16,11 @@ from keyplane.errors import NotFound, Unauthorized, Unprocessable
 from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
+from keyplane.kit.actor import Acting, ActorType, Origin, Whodunnit
 from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.passwords import verify_password
 from keyplane.models import Credential, User
+from keyplane.models.credential import CredentialStatus
 from keyplane.tokens import repository
 from keyplane.users import repository as users
 
@@ -104,7 +105,7 @@ async def revoke(session: AsyncSession, principal: Principal, token_id: uuid.UUI
     token, _ = await get(session, principal, token_id)
     now = clock.now()
     token.deleted_at = now
-    token.status = "inactive"
+    token.status = CredentialStatus.INACTIVE
     token.updated_at = now
     events.record(session, principal, EventName.TOKEN_REVOKED, token.id)
     await session.flush()

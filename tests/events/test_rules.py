@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy.orm.attributes import set_committed_value
 
 from keyplane.api_keys.service import REFUSALS_THAT_MATTER
-from keyplane.auth.actor import ActorType, Whodunnit, whodunnit
 from keyplane.credentials.engine import Outcome
 from keyplane.errors import BadRequest
 from keyplane.events.names import EventName, ResourceType
 from keyplane.events.schemas import event_filters
 from keyplane.events.service import pending_diff
+from keyplane.kit.actor import ActorType, Whodunnit, whodunnit
 from keyplane.kit.credentials import CredentialKind
 from keyplane.models import License, User
 

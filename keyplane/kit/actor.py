@@ -1,4 +1,5 @@
-"""Who acts on a service, and through which request: what the event log records of a change.
+"""Who acts on a service, in which account, and through which request: what the event log
+records of a change.
 
 A service's caller (a ``Principal`` on the API-key surface, a ``Bearer`` on the licensing
 one, either made for the system) is its actor: it carries the **whodunnit** (Keygen's name for
@@ -9,14 +10,23 @@ agent of the request it came with, or none for the system's own work).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from keyplane.kit.credentials import CredentialKind
 
-if TYPE_CHECKING:
-    from keyplane.auth.principal import AccountRef
+
+@dataclass(frozen=True, slots=True)
+class AccountRef:
+    id: uuid.UUID
+    slug: str
+    id_text: str = field(init=False, repr=False, compare=False)
+    """``str(id)``, made once: every signed answer names its account (``UUID.__str__`` is
+    Python code)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id_text", str(self.id))
 
 
 class ActorType(StrEnum):
@@ -92,3 +102,13 @@ class Actor(Protocol):
 
     @property
     def origin(self) -> Origin: ...
+
+
+class Reader(Protocol):
+    """A caller of a route only admins may use (the event log)."""
+
+    @property
+    def account(self) -> AccountRef: ...
+
+    @property
+    def is_admin(self) -> bool: ...

@@ -7,85 +7,35 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import ConfigDict, Field
 from starlette.applications import Starlette
 
-from keyplane import examples as example
-from keyplane.auth.dependencies import (
-    CurrentAccount,
-    LicensingBearer,
-    authenticate_bearer,
-    origin_of,
-)
+from keyplane.auth.dependencies import CurrentAccount, DbSession, LicensingBearer, optional_bearer, origin_of
 from keyplane.auth.principal import AccountRef, Bearer
-from keyplane.cache import Caches, Tag
-from keyplane.db import DbSession
+from keyplane.cache import Caches
 from keyplane.errors import BadRequest
 from keyplane.events import service as events
 from keyplane.kit import clock
 from keyplane.kit.documents import returns
 from keyplane.kit.jsonapi import document
-from keyplane.kit.schemas import StrictInput
 from keyplane.kit.timefmt import iso
 from keyplane.licenses import lifecycle
 from keyplane.licenses import service as licenses
 from keyplane.licenses.endpoints import license_resource
-from keyplane.licenses.lifecycle import MISSING, Missing, Snapshot
-from keyplane.licenses.schemas import LicenseDocument, ValidationDocument
+from keyplane.licenses.lifecycle import Snapshot, cache_entry
+from keyplane.licenses.schemas import (
+    Decrement,
+    Increment,
+    LicenseDocument,
+    Validate,
+    ValidateKey,
+    ValidationDocument,
+)
 from keyplane.licenses.validation import Result, Scope, meta
 from keyplane.licensing.keystrings import digest
-from keyplane.models.license import key_tag
 from keyplane.observe import metrics
 from keyplane.services import services_of
 
 router = APIRouter(tags=["License actions"])
-Nonce = Annotated[int, Field(ge=0, le=2**63 - 1)]
-Step = Annotated[int, Field(ge=1, le=2_147_483_647)]
-
-
-class ValidateKeyMeta(StrictInput):
-    key: Annotated[str, Field(max_length=16_384)]
-    """Blank is a 400 (checked in the route, as Keygen answers), not a failed rule."""
-    scope: Scope | None = None
-    nonce: Nonce | None = None
-
-
-class ValidateKey(StrictInput):
-    model_config = ConfigDict(json_schema_extra=example.of(example.VALIDATE_KEY))
-
-    meta: ValidateKeyMeta
-
-
-class ValidateMeta(StrictInput):
-    scope: Scope | None = None
-    nonce: Nonce | None = None
-
-
-class Validate(StrictInput):
-    meta: ValidateMeta = ValidateMeta()
-
-
-class IncrementMeta(StrictInput):
-    increment: Step = 1
-
-
-class Increment(StrictInput):
-    meta: IncrementMeta = IncrementMeta()
-
-
-class DecrementMeta(StrictInput):
-    decrement: Step = 1
-
-
-class Decrement(StrictInput):
-    meta: DecrementMeta = DecrementMeta()
-
-
-async def optional_bearer(request: Request, session: DbSession, account: CurrentAccount) -> Bearer | None:
-    """The caller if it sent any credential (then it must be good), else None."""
-    if "authorization" not in request.headers and "x-api-key" not in request.headers:
-        return None
-    return await authenticate_bearer(request, session, account)
 
 
 def _answer(
@@ -145,18 +95,6 @@ def remember(
 ) -> None:
     value, tags = cache_entry(account, key, snapshot)
     services_of(app).licenses.put((account.id, digest(key)), value, tags, generation)
-
-
-def cache_entry(
-    account: AccountRef, key: str, snapshot: Snapshot | None
-) -> tuple[Snapshot | Missing, list[Tag]]:
-    """What the lean handler keeps for a key, and the ids whose change must drop it."""
-    tags: list[Tag] = [account.id, key_tag(digest(key))]
-    if snapshot is None:
-        return MISSING, tags
-    license = snapshot.license
-    tags += [license.id, license.policy_id, license.product_id, license.owner_id]
-    return snapshot.kept(), tags
 
 
 @router.post("/licenses/{license}/actions/validate", responses=returns(ValidationDocument))
