@@ -16,12 +16,13 @@ from keyplane.api_keys import endpoints as api_keys
 from keyplane.api_keys import lean as lean_api_keys
 from keyplane.auth.dependencies import CurrentAccount
 from keyplane.config import Settings, get_settings
-from keyplane.errors import install_handlers
+from keyplane.error_handlers import install_handlers
+from keyplane.events import endpoints as events
 from keyplane.hot import HotPaths
 from keyplane.keys import endpoints as keys
 from keyplane.kit.bodies import capped
 from keyplane.kit.nul import refuse_nul_characters
-from keyplane.licenses import actions as license_actions
+from keyplane.licenses import action_endpoints as license_actions
 from keyplane.licenses import endpoints as licenses
 from keyplane.licenses import lean as lean_licenses
 from keyplane.machines import endpoints as machines
@@ -73,6 +74,7 @@ ROUTERS = (
     license_actions.router,
     licenses.router,
     machines.router,
+    events.router,
 )
 """The routers served under ``/v1`` and under ``/v1/accounts/{account}``, in this order."""
 ACCOUNT_PREFIX = "/v1/accounts/{account}"

@@ -112,6 +112,20 @@ class Settings(BaseSettings):
     """``lastUsedAt`` is kept to this precision: a key in constant use is written once per this
     many seconds (per process), its first use at once. 0 writes every use at the next flush."""
 
+    event_retention_days: int = Field(default=90, ge=0, le=36_500)
+    """How long the event log keeps an event; older ones are deleted in the background, in
+    batches. 0 keeps every event forever."""
+
+    event_prune_seconds: float = Field(default=3600.0, gt=0)
+    """How often each process looks for events past their retention (the first look is at start)."""
+
+    unused_key_days: int = Field(default=90, ge=1, le=36_500)
+    """An active API key with no use for this many days (since its creation if it was never
+    used) is announced once as ``api-key.unused``."""
+
+    notice_seconds: float = Field(default=60.0, gt=0)
+    """How often the notifications sweep runs (one process at a time runs it)."""
+
     cache_size: int = Field(default=100_000, ge=0)
     """Most credentials (and as many licenses) each process keeps verified in memory; 0 turns
     the caches off. About 1.7 KB per credential (bench.check): 100,000 cost about 165 MB per process."""

@@ -7,7 +7,7 @@ declare its model). What Keyplane adds to every route is derived here from the r
 as the others without a word more on its decorator:
 
 - its security schemes, from the credential dependency it takes;
-- every error status it can answer, in the envelope of its API (``keyplane.errors.dialect``):
+- every error status it can answer, in the envelope of its API (``keyplane.kit.families.dialect``):
   FastAPI's own 422 (``{"detail": [...]}``), which Keyplane never sends, is taken out;
 - the licensing API's media types (``application/vnd.api+json`` beside ``application/json``);
 - Keygen's paging parameters on every list of the licensing API (a route whose answer is a
@@ -29,16 +29,20 @@ from pydantic.json_schema import models_json_schema
 
 from keyplane.api_keys import versions
 from keyplane.api_keys.endpoints import negotiated_version
-from keyplane.auth.dependencies import authenticate, authenticate_bearer, current_account
+from keyplane.auth.dependencies import (
+    DbSession,
+    authenticate,
+    authenticate_bearer,
+    current_account,
+    optional_bearer,
+)
 from keyplane.auth.scopes import Scope
-from keyplane.db import DbSession
 from keyplane.envelopes import ENVELOPES
 from keyplane.kit import paging
 from keyplane.kit.documents import ListDocument
 from keyplane.kit.families import dialect
 from keyplane.kit.jsonapi import JSON, JSONAPI
 from keyplane.kit.nul import refuse_nul_characters
-from keyplane.licenses.actions import optional_bearer
 
 REF = "#/components/schemas/"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -8,9 +8,8 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from fastapi import Depends, Request
 from sqlalchemy import Engine, Executable, Row, create_engine, event, insert, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -24,7 +23,6 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from keyplane import outages
 from keyplane.invalidations import LOG, rows_for
-from keyplane.services import services_of
 
 if TYPE_CHECKING:
     from keyplane.config import Settings
@@ -338,41 +336,6 @@ class Database:
             self._quick_connections.clear()
             self._quick_local = threading.local()
             self._quick.dispose()
-
-
-_READ_ONLY = "__keyplane_read_only__"
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def read_only(endpoint: F) -> F:
-    """Mark an endpoint that writes nothing although its method is unsafe (verification):
-    its request gets a read transaction, which on SQLite takes no write lock."""
-    setattr(endpoint, _READ_ONLY, True)
-    return endpoint
-
-
-async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    database: Database = services_of(request.app).db
-    writes = request.method not in READ_METHODS and not getattr(
-        request.scope.get("endpoint"), _READ_ONLY, False
-    )
-    factory = database.writer if writes else database.reader
-    async with factory() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        # One transaction per request, committed before the response leaves (the
-        # dependency is function-scoped for exactly that).
-        await session.commit()
-
-
-DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
-"""The request's one session (every dependency of a request shares it, so a request never
-holds two pooled connections): a read transaction for safe methods and ``read_only``
-endpoints, a write transaction for the rest (on SQLite: BEGIN IMMEDIATE, taking the single
-write lock up front)."""
 
 
 class LazySession:

@@ -1,4 +1,4 @@
-"""The error bodies of each API dialect, as models: what ``keyplane.errors.render`` writes,
+"""The error bodies of each API dialect, as models: what ``keyplane.error_handlers.render`` writes,
 published in the contract (``/openapi.json``). Each lists every member and refuses others,
 so validating a real error against it catches a renderer and its model that differ."""
 

@@ -42,7 +42,8 @@ from keyplane.auth.network import client_address
 from keyplane.auth.principal import AccountRef, Principal
 from keyplane.auth.scopes import Scope as Power
 from keyplane.credentials.engine import CredentialState
-from keyplane.errors import AppError, error_response, outage_response
+from keyplane.error_handlers import error_response, outage_response
+from keyplane.errors import AppError
 from keyplane.kit import clock
 from keyplane.kit.families import is_signed, split
 from keyplane.kit.memo import Memo

@@ -11,7 +11,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from keyplane.errors import ErrorItem, render
+from keyplane.error_handlers import render
+from keyplane.errors import ErrorItem
 from keyplane.kit.families import Family, family
 
 ACCEPTED = frozenset(

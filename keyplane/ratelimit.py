@@ -29,13 +29,11 @@ from redis.exceptions import RedisError
 from keyplane.errors import AppError, TooManyRequests
 from keyplane.kit import clock
 from keyplane.observe import metrics
-from keyplane.services import services_of
 
 if TYPE_CHECKING:
-    from starlette.applications import Starlette
-
     from keyplane.config import Settings
     from keyplane.credentials.engine import CredentialState
+    from keyplane.services import Services
 
 log = logging.getLogger("keyplane")
 
@@ -297,22 +295,16 @@ def limiter_for(settings: Settings) -> RateLimiter:
     return MemoryLimiter()
 
 
-def steadfast(app: Starlette) -> RateLimiter:
+def steadfast(services: Services) -> RateLimiter:
     """The application's limiter for limits that never switch off (``ProcessFallback`` over
     its Redis), made once and kept with the services."""
-    limiter = of(app)
+    limiter = services.limiter
     if not isinstance(limiter, RedisLimiter):
         return limiter  # counting in this process already
-    services = services_of(app)
     fallback = services.steadfast_limiter
     if not isinstance(fallback, ProcessFallback) or fallback.shared is not limiter:
         fallback = services.steadfast_limiter = ProcessFallback(limiter)
     return fallback
-
-
-def of(app: Starlette) -> RateLimiter:
-    """The application's limiter (``Services.limiter``)."""
-    return services_of(app).limiter
 
 
 async def charge(limiter: RateLimiter, state: CredentialState) -> Decision | None:

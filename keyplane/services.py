@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from keyplane.accounts.directory import AccountDirectory
     from keyplane.accounts.signing import KeyRing
+    from keyplane.api_keys.service import RefusedUses
     from keyplane.auth.network import Network
     from keyplane.bus import Bus
     from keyplane.cache import TaggedCache
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from keyplane.credentials.engine import CredentialEngine
     from keyplane.credentials.usage import UsageRecorder
     from keyplane.db import Database
+    from keyplane.events.batch import EventBatch
+    from keyplane.events.notices import Notifier
+    from keyplane.events.retention import Retention
     from keyplane.observe.publish import Publisher
     from keyplane.ratelimit import RateLimiter
 
@@ -38,6 +42,14 @@ class Services:
     keys: KeyRing
     limiter: RateLimiter
     publisher: Publisher
+    retention: Retention
+    events: EventBatch
+    """Events of reads (validations, refused credentials), written in batches."""
+    refused: RefusedUses
+    """Notes refused uses of API keys that matter (into ``events``)."""
+    notifier: Notifier
+    """Sends the scheduled notifications (expiring soon, expired, unused, ...)."""
+    """Prunes the event log past ``KEYPLANE_EVENT_RETENTION_DAYS``."""
     api_keys: TaggedCache[uuid.UUID, Any]
     """API keys' documents, as ``GET /api-keys/{id}`` renders them (the lean handler's)."""
     licenses: TaggedCache[tuple[uuid.UUID, bytes], Any]
@@ -78,11 +90,15 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
     # Imported here: these modules reach the registry through ``services_of``.
     from keyplane.accounts.directory import AccountDirectory
     from keyplane.accounts.signing import KeyRing
+    from keyplane.api_keys.service import RefusedUses
     from keyplane.bus import bus_for
     from keyplane.cache import Caches
     from keyplane.credentials.engine import CredentialEngine
     from keyplane.credentials.usage import UsageRecorder
     from keyplane.db import Database, Timeouts
+    from keyplane.events.batch import EventBatch
+    from keyplane.events.notices import Notifier
+    from keyplane.events.retention import Retention
     from keyplane.kit.credentials import CredentialHasher
     from keyplane.observe.publish import Publisher
     from keyplane.ratelimit import limiter_for
@@ -102,6 +118,7 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
         # A server's commits tell the other processes at once; a command's are read from
         # the invalidation log by them, as before it had a bus.
         database.on_commit = bus.publish
+    batch = EventBatch(database, settings.usage_flush_seconds)
     services = Services(
         settings=settings,
         db=database,
@@ -121,6 +138,10 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
         keys=KeyRing(secrets.current, secrets.previous),
         limiter=limiter_for(settings),
         publisher=Publisher(caches, database, bus),
+        events=batch,
+        refused=RefusedUses(batch),
+        notifier=Notifier(database, settings.unused_key_days, settings.notice_seconds),
+        retention=Retention(database, settings.event_retention_days, settings.event_prune_seconds),
         # What the lean handlers serve from (filled as requests read them).
         api_keys=caches.cache("api keys", settings.cache_size, ttl),
         licenses=caches.cache("licenses", settings.cache_size, ttl),
@@ -130,9 +151,15 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
             await bus.start()
             usage.start()
             services.publisher.start()
+            services.retention.start()
+            services.events.start()
+            services.notifier.start()
         yield services
     finally:
         if background:
+            await services.notifier.stop()
+            await services.retention.stop()
+            await services.events.stop()
             await usage.stop()
             await services.publisher.stop()
             await bus.stop()

@@ -24,7 +24,8 @@ from keyplane.accounts.directory import AccountDirectory
 from keyplane.accounts.signing import KeyRing, Signer
 from keyplane.auth.principal import AccountRef
 from keyplane.db import READ_METHODS, Database
-from keyplane.errors import ErrorItem, outage_response, render
+from keyplane.error_handlers import outage_response, render
+from keyplane.errors import ErrorItem
 from keyplane.kit.families import is_signed, split
 from keyplane.services import services_of
 
@@ -60,7 +61,7 @@ def _dated(send: Send) -> Send:
 
 
 async def _unavailable(scope: Scope, receive: Receive, send: Send, error: Exception) -> None:
-    """Answer the 503 ``error`` calls for (``errors.outage_response``), dated and unsigned (the
+    """Answer the 503 ``error`` calls for (``error_handlers.outage_response``), dated and unsigned (the
     signature needs what failed); any other error is raised again."""
     answer = outage_response(Request(scope), error)
     if answer is None:

@@ -16,8 +16,13 @@ from pydantic import BaseModel
 from keyplane.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, VerifyRequest, VerifyResult
 from keyplane.envelopes import JsonApiErrors, OAuthError, PlainError
 from keyplane.kit.documents import Document, ListDocument
-from keyplane.licenses.actions import ValidateKey
-from keyplane.licenses.schemas import LicenseCreate, LicenseDocument, LicenseResource, ValidationDocument
+from keyplane.licenses.schemas import (
+    LicenseCreate,
+    LicenseDocument,
+    LicenseResource,
+    ValidateKey,
+    ValidationDocument,
+)
 from keyplane.machines.schemas import MachineCreate, MachineDocument
 from keyplane.oauth.schemas import AccessToken, ClientCredentials
 from keyplane.policies.schemas import PolicyResource

@@ -9,8 +9,7 @@ from fastapi.responses import JSONResponse
 
 from keyplane.accounts.schemas import AccountDocument
 from keyplane.accounts.signing import public_hex
-from keyplane.auth.dependencies import LicensingBearer
-from keyplane.db import DbSession
+from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.kit.documents import returns
 from keyplane.kit.jsonapi import account_base, document
 from keyplane.kit.timefmt import iso

@@ -10,9 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.accounts import repository
 from keyplane.accounts.signing import KeyRing
 from keyplane.api_keys import versions
+from keyplane.auth.principal import AccountRef
 from keyplane.auth.scopes import ALL_SCOPES, Role, ordered
 from keyplane.credentials.engine import CredentialEngine
 from keyplane.errors import Conflict, Unprocessable
+from keyplane.events import service as events
+from keyplane.events.names import EventName
+from keyplane.kit.actor import SYSTEM, Acting
 from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.ids import as_uuid, uuid7
 from keyplane.kit.passwords import hash_password
@@ -74,4 +78,8 @@ async def bootstrap(
     )
     session.add(key)
     await session.flush()
+    system = Acting(AccountRef(account.id, account.slug), SYSTEM)
+    events.record(session, system, EventName.ACCOUNT_CREATED, account.id)
+    events.record(session, system, EventName.USER_CREATED, admin.id)
+    events.record(session, system, EventName.API_KEY_CREATED, key.id)
     return Bootstrap(account, admin, plaintext)

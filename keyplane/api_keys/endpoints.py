@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.api_keys import service, versions
 from keyplane.api_keys.schemas import (
+    API_KEY_HISTORY,
     API_KEY_LIST,
     ApiKeyCreate,
     ApiKeyCreated,
@@ -25,22 +27,24 @@ from keyplane.api_keys.schemas import (
     VerifyRequest,
     VerifyResult,
     api_key_query,
+    history_limit,
 )
-from keyplane.auth.dependencies import Authenticated, Creator, Deleter, Reader, Updater
+from keyplane.auth.dependencies import Authenticated, Creator, DbSession, Deleter, Reader, Updater, read_only
 from keyplane.auth.principal import Principal
 from keyplane.auth.scopes import Scope, ordered
 from keyplane.cache import Caches, Tag
 from keyplane.credentials.engine import DETAILS, CredentialEngine, CredentialState, Outcome
 from keyplane.credentials.repository import used_tag
 from keyplane.credentials.usage import UsageRecorder
-from keyplane.db import DbSession, read_only
 from keyplane.errors import BadRequest
+from keyplane.events.schemas import History, history_entry
 from keyplane.hot import render_json
 from keyplane.kit import clock
 from keyplane.kit.jsonapi import list_query
 from keyplane.kit.memo import Memo
 from keyplane.kit.timefmt import iso_or_none
 from keyplane.models import Credential
+from keyplane.models.credential import CredentialStatus
 from keyplane.observe import metrics
 from keyplane.ratelimit import Decision, RateLimiter
 from keyplane.services import services_of
@@ -66,6 +70,7 @@ async def negotiated_version(request: Request, response: Response, principal: Au
 
 Version = Annotated[str, Depends(negotiated_version)]
 ApiKeyListQuery = Annotated[ApiKeyQuery, Depends(list_query(API_KEY_LIST, api_key_query))]
+HistoryLimit = Annotated[int, Depends(list_query(API_KEY_HISTORY, history_limit))]
 
 
 def _engine(request: Request) -> CredentialEngine:
@@ -89,7 +94,7 @@ def api_key_out(key: Credential) -> ApiKeyOut:
             if key.rate_limit is not None and key.rate_limit_duration is not None
             else None
         ),
-        status="inactive" if key.deleted_at is not None or key.status != "active" else "active",
+        status=CredentialStatus.INACTIVE if key.deleted_at is not None else key.status,
         apiVersion=key.api_version,
         apiVersionUpdatedAt=key.api_version_updated_at,
         apiVersionDowngradeNotAllowedAfter=key.api_version_downgrade_not_allowed_after,
@@ -159,8 +164,12 @@ async def verify_api_key(
     ``limit``, ``remaining`` and ``reset`` (epoch seconds).
     """
     services = services_of(request.app)
+
+    def refused(state: CredentialState, outcome: Outcome) -> None:
+        services.refused.verification(state, outcome, principal.whodunnit, principal.origin)
+
     content = await verification(
-        services.credentials, services.limiter, services.usage, session, principal, version, data
+        services.credentials, services.limiter, services.usage, session, principal, version, data, refused
     )
     return PlainResponse(content, media_type="application/json", headers={versions.VERSION_HEADER: version})
 
@@ -173,9 +182,10 @@ async def verification(
     principal: Principal,
     version: str,
     data: VerifyRequest,
+    refused: Callable[[CredentialState, Outcome], None],
 ) -> bytes:
-    """The answer to a verification (a ``VerifyResult``, rendered), counted and recorded; the
-    lean handler's too."""
+    """The answer to a verification (a ``VerifyResult``, rendered), counted and recorded (a
+    refused key of the account is told to ``refused``); the lean handler's too."""
     checked = await service.verify_and_count(
         session,
         engine,
@@ -186,6 +196,8 @@ async def verification(
         data.scopes or (),
     )
     outcome, state, rate = checked.outcome, checked.state, checked.rate
+    if state is not None and outcome is not Outcome.VALID:
+        refused(state, outcome)
     outcome = versions.spoken(outcome, version)
     if outcome is Outcome.VALID and state is not None:
         usage.record(state, clock.now())
@@ -270,6 +282,17 @@ def snapshot_tags(key: Credential) -> list[Tag]:
 
 async def _update(key_id: uuid.UUID, session: DbSession, principal: Updater, data: ApiKeyUpdate) -> ApiKeyOut:
     return api_key_out(await service.update(session, principal, key_id, data))
+
+
+@router.get("/api-keys/{key_id}/events", response_model=History)
+async def api_key_history(
+    key_id: uuid.UUID, session: DbSession, principal: Reader, _version: Version, limit: HistoryLimit
+) -> dict[str, Any]:
+    """The key's history from the event log, newest first: created, updated (with what
+    changed), deactivated, reactivated, deleted; who acted, from which address, in which
+    request. For whoever may see the key; a deleted key's history stays readable."""
+    found = await service.history(session, principal, key_id, limit)
+    return {"data": [history_entry(event) for event in found]}
 
 
 @router.put("/api-keys/{key_id}", response_model=ApiKeyOut)

@@ -19,7 +19,9 @@ from keyplane.api_keys.endpoints import (
     verification,
 )
 from keyplane.api_keys.schemas import VerifyRequest
+from keyplane.api_keys.service import REFUSALS_THAT_MATTER
 from keyplane.auth.authentication import NOTHING, judge
+from keyplane.auth.dependencies import origin_in
 from keyplane.auth.headers import MALFORMED, presented
 from keyplane.auth.network import client_address, parse_address
 from keyplane.auth.principal import AccountRef
@@ -45,6 +47,7 @@ from keyplane.hot import (
     validated,
 )
 from keyplane.kit import clock
+from keyplane.kit.actor import whodunnit
 from keyplane.kit.memo import Memo
 from keyplane.observe import metrics
 from keyplane.observe.exchange import EXCHANGE
@@ -82,6 +85,10 @@ def _sent_key(body: bytes) -> str | None:
     if start is None or body[-2:] != b'"}':
         return None
     return body[start:-2].decode("latin-1")
+
+
+_NOTED = frozenset(outcome.value for outcome in REFUSALS_THAT_MATTER)
+"""Codes of answers served from memory whose verification the event log notes."""
 
 
 def verify_from_memory(services: Services, scope: Scope, account: AccountRef, body: bytes) -> Answer | None:
@@ -133,6 +140,11 @@ def verify_from_memory(services: Services, scope: Scope, account: AccountRef, bo
             return None
     scope[EXCHANGE].credential = caller.id
     metrics.verified(served.code)
+    if served.code in _NOTED:
+        who = whodunnit(caller.kind, caller.id, caller.user_id, caller.product_id)
+        services.refused.verification(
+            state, Outcome(served.code), who, origin_in(scope, services.trusted_proxies)
+        )
     return served.body, [served.version, served.length, _CONTENT_TYPE, (b"date", date_header())]
 
 
@@ -194,6 +206,11 @@ async def verify(
             return False
         if not await charge_or_refuse(services, scope, caller.state, send):
             return True
+        who = caller.principal.whodunnit
+
+        def noted(state: CredentialState, outcome: Outcome) -> None:
+            services.refused.verification(state, outcome, who, origin_in(scope, services.trusted_proxies))
+
         try:
             content = await verification(
                 services.credentials,
@@ -203,6 +220,7 @@ async def verify(
                 caller.principal,
                 version,
                 data,
+                noted,
             )
         except AppError as refused:  # the verified key's rate limit cannot be checked
             await refuse(scope, refused, send)

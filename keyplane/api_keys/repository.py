@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, UnaryExpression, and_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from keyplane.kit.credentials import CredentialKind
 from keyplane.models import Credential
 from keyplane.models.base import UTCDateTime
+from keyplane.models.credential import CredentialStatus
 
 
 def visible(
-    account_id: uuid.UUID, user_id: uuid.UUID | None, status: Literal["active", "inactive"] | None
+    account_id: uuid.UUID, user_id: uuid.UUID | None, status: CredentialStatus | None
 ) -> list[ColumnElement[bool]]:
     """API keys of an account (of one user unless ``user_id`` is None), by status."""
     conditions = [
@@ -24,10 +25,12 @@ def visible(
     ]
     if user_id is not None:
         conditions.append(Credential.user_id == user_id)
-    if status == "active":
-        conditions += [Credential.deleted_at.is_(None), Credential.status == "active"]
-    elif status == "inactive":
-        conditions.append(or_(Credential.deleted_at.is_not(None), Credential.status != "active"))
+    if status == CredentialStatus.ACTIVE:
+        conditions += [Credential.deleted_at.is_(None), Credential.status == CredentialStatus.ACTIVE]
+    elif status == CredentialStatus.INACTIVE:
+        conditions.append(
+            or_(Credential.deleted_at.is_not(None), Credential.status != CredentialStatus.ACTIVE)
+        )
     return conditions
 
 

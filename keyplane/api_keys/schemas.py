@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
@@ -21,6 +21,7 @@ from keyplane.kit.instants import Instant
 from keyplane.kit.query import Items, Param, Sort, Spec, last, refuse, sort, spec
 from keyplane.kit.schemas import StrictInput
 from keyplane.kit.timefmt import Timestamp
+from keyplane.models.credential import CredentialStatus
 
 Description = Annotated[str, Field(min_length=1, max_length=200)]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
@@ -101,7 +102,7 @@ class ApiKeyUpdate(StrictInput):
     api_version: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = Field(
         default=None, validation_alias=AliasChoices("apiVersion", "api_version")
     )
-    status: Literal["active", "inactive"] | None = None
+    status: CredentialStatus | None = None
     rate_limit: RateLimitIn | None = Field(
         default=None, validation_alias=AliasChoices("rateLimit", "rate_limit")
     )
@@ -141,7 +142,7 @@ class ApiKeyOut(BaseModel):
     whitelistedIPs: list[str] | None
     rateLimit: RateLimitOut | None
     """At most ``limit`` requests per ``duration`` seconds; null for no limit."""
-    status: Literal["active", "inactive"]
+    status: CredentialStatus
     apiVersion: str | None
     apiVersionUpdatedAt: Timestamp | None
     apiVersionDowngradeNotAllowedAfter: Timestamp | None
@@ -226,7 +227,7 @@ API_KEY_LIST: Spec = spec(
 class ApiKeyQuery:
     """What a ``GET /api-keys`` asks for, parsed."""
 
-    status: Literal["active", "inactive"] = "active"
+    status: CredentialStatus = CredentialStatus.ACTIVE
     limit: int = 25
     offset: int = 0
     starting_after: uuid.UUID | None = None
@@ -264,15 +265,16 @@ def _id(items: Items, name: str, what: str) -> uuid.UUID | None:
 
 def api_key_query(items: Items) -> ApiKeyQuery:
     API_KEY_LIST.refuse_unknown(items)
-    status = last(items, "status") or "active"
-    if status not in ("active", "inactive"):
-        raise refuse("status", "must be active or inactive", _code("status"))
+    try:
+        status = CredentialStatus(last(items, "status") or CredentialStatus.ACTIVE)
+    except ValueError:
+        raise refuse("status", "must be active or inactive", _code("status")) from None
     name = last(items, "name")
     if name is not None and not 1 <= len(name) <= 255:
         raise refuse("name", "must be 1 to 255 characters", _code("name"))
     given = last(items, "sort")
     return ApiKeyQuery(
-        status="active" if status == "active" else "inactive",
+        status=status,
         limit=_count(items, "limit", 1, 100, 25),
         offset=_count(items, "offset", 0, None, 0),
         starting_after=_id(items, "startingAfter", "an API key id"),
@@ -281,3 +283,12 @@ def api_key_query(items: Items) -> ApiKeyQuery:
         user_id=_id(items, "userId", "a user id"),
         sort=None if given is None else sort(given, SORTS, "sort", _code("sort")),
     )
+
+
+API_KEY_HISTORY: Spec = spec(Param("limit", "How many events (1 to 100, default 50), newest first"))
+
+
+def history_limit(items: Items) -> int:
+    """The ``limit`` of a ``GET /api-keys/{id}/events``."""
+    API_KEY_HISTORY.refuse_unknown(items)
+    return _count(items, "limit", 1, 100, 50)

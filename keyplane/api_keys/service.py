@@ -20,11 +20,44 @@ from keyplane.auth.scopes import Scope, ordered, role_scopes
 from keyplane.credentials import repository as credentials
 from keyplane.credentials.engine import CredentialEngine, CredentialState, Outcome
 from keyplane.errors import BadRequest, Forbidden, NotFound, Unprocessable
+from keyplane.events import service as events
+from keyplane.events.batch import EventBatch
+from keyplane.events.names import EventName, ResourceType
 from keyplane.kit import clock
+from keyplane.kit.actor import ActorType, Origin, Whodunnit
 from keyplane.kit.credentials import CredentialKind
-from keyplane.models import Credential
+from keyplane.models import Credential, Event
+from keyplane.models.credential import CredentialStatus
 from keyplane.ratelimit import Decision, RateLimiter
 from keyplane.users import repository as users
+
+REFUSALS_THAT_MATTER = frozenset({Outcome.REVOKED, Outcome.INACTIVE, Outcome.EXPIRED, Outcome.IP_NOT_ALLOWED})
+"""A key that exists and was refused for what was done to it or where it came from: the
+event log notes each such use (a malformed or unknown key names no key; a missing scope is
+the caller's mistake, not the key's)."""
+
+
+class RefusedUses:
+    """Refused uses of API keys that matter, noted for the event log's next batch (a refusal
+    is an answer, not a change: its event must not wait for, or roll back with, a transaction)."""
+
+    def __init__(self, batch: EventBatch) -> None:
+        self._batch = batch
+
+    def _note(
+        self, event: EventName, state: CredentialState, outcome: Outcome, who: Whodunnit, origin: Origin
+    ) -> None:
+        if outcome in REFUSALS_THAT_MATTER and state.kind is CredentialKind.API_KEY:
+            self._batch.note(state.account_id, event, state.id, who, origin, {"code": outcome.value})
+
+    def authentication(self, state: CredentialState, outcome: Outcome, origin: Origin) -> None:
+        """The key was used on Keyplane's own API: whoever holds it acted."""
+        who = Whodunnit(ActorType.API_KEY, state.id)
+        self._note(EventName.API_KEY_AUTHENTICATION_REFUSED, state, outcome, who, origin)
+
+    def verification(self, state: CredentialState, outcome: Outcome, who: Whodunnit, origin: Origin) -> None:
+        """The key was presented to ``POST /api-keys/verify`` by ``who``."""
+        self._note(EventName.API_KEY_VERIFICATION_REFUSED, state, outcome, who, origin)
 
 
 def _owner_filter(principal: Principal) -> uuid.UUID | None:
@@ -147,7 +180,9 @@ async def create(
         rate_limit_duration=rate_limit[1] if rate_limit else None,
         budget_id=_shared_budget(principal),
     )
-    return await repository.add(session, key), plaintext
+    added = await repository.add(session, key)
+    events.record(session, principal, EventName.API_KEY_CREATED, added.id)
+    return added, plaintext
 
 
 def _bounded_rate_limit(principal: Principal, data: ApiKeyCreate) -> tuple[int, int] | None:
@@ -234,6 +269,7 @@ async def update(
     if key.user_id != principal.user_id and not principal.has(Scope.MANAGE):
         raise Forbidden("Changing another user's key needs the MANAGE scope", "INSUFFICIENT_SCOPE")
     sent = data.model_fields_set
+    was_active = key.status is CredentialStatus.ACTIVE
     if "rate_limit" in sent:
         _change_rate_limit(principal, key, data)
     if "whitelisted_ips" not in sent:
@@ -261,7 +297,7 @@ async def update(
         _change_version(key, data.api_version)
     if "status" in sent and data.status is not None and data.status != key.status:
         if (
-            data.status == "active"
+            data.status == CredentialStatus.ACTIVE
             and key.deactivated_by not in (None, principal.user_id)
             and not principal.has(Scope.MANAGE)
         ):
@@ -271,15 +307,30 @@ async def update(
                 "REACTIVATION_NOT_ALLOWED",
                 pointer="status",
             )
-        narrowed |= data.status == "inactive"
+        narrowed |= data.status == CredentialStatus.INACTIVE
         key.status = data.status
-        key.deactivated_by = principal.user_id if data.status == "inactive" else None
+        key.deactivated_by = principal.user_id if data.status == CredentialStatus.INACTIVE else None
+    event = EventName.API_KEY_UPDATED
+    if was_active != (key.status is CredentialStatus.ACTIVE):
+        event = (
+            EventName.API_KEY_REACTIVATED
+            if key.status is CredentialStatus.ACTIVE
+            else EventName.API_KEY_DEACTIVATED
+        )
+    events.record(session, principal, event, key.id, changed=key)
     key.updated_at = clock.now()
     if narrowed:
         # Access tokens issued for this key carry its old power: they go.
         await credentials.revoke_children(session, key.id, key.updated_at)
     await session.flush()
     return key
+
+
+async def history(session: AsyncSession, principal: Principal, key_id: uuid.UUID, limit: int) -> list[Event]:
+    """The key's latest ``limit`` events, newest first, for whoever may see the key (deleted
+    keys included: their history outlives them)."""
+    key = await get(session, principal, key_id)
+    return await events.of_resource(session, principal.account, ResourceType.API_KEY, key.id, limit)
 
 
 async def delete(session: AsyncSession, principal: Principal, key_id: uuid.UUID) -> None:
@@ -290,7 +341,8 @@ async def delete(session: AsyncSession, principal: Principal, key_id: uuid.UUID)
         raise NotFound("The requested API key was not found", "NOT_FOUND")
     now = clock.now()
     key.deleted_at = now
-    key.status = "inactive"
+    key.status = CredentialStatus.INACTIVE
+    events.record(session, principal, EventName.API_KEY_DELETED, key.id)
     key.updated_at = now
     await credentials.revoke_children(session, key.id, now)
     await session.flush()

@@ -14,6 +14,7 @@ answers it in its own API's way.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, assert_never
@@ -109,11 +110,15 @@ async def authenticate(
     address: Address | None,
     needed: frozenset[Scope],
     now: datetime,
+    refused: Callable[[CredentialState, Outcome], None] | None = None,
 ) -> CredentialState | Refusal:
     """The presented credential's state when it may be used for ``account``, from
-    ``address``, with ``needed``, at ``now``; else why not."""
+    ``address``, with ``needed``, at ``now``; else why not (and, for a credential of the
+    account that exists, ``refused`` is told: the event log notes the refusals that matter)."""
     resolved, state = await engine.resolve(session, presented)
     outcome = judge(resolved, state, account.id, address, needed, now).outcome
     if outcome is Outcome.VALID and state is not None:
         return state
+    if refused is not None and state is not None and state.account_id == account.id:
+        refused(state, outcome)
     return REFUSALS[outcome]

@@ -1,27 +1,65 @@
-"""FastAPI dependencies that say who may call: resolve the account, authenticate, authorise."""
+"""FastAPI dependencies: the request's database session, and who may call (resolve the
+account, authenticate, authorise)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import Scope as AsgiScope
 
 from keyplane import ratelimit
 from keyplane.accounts.directory import AccountDirectory
 from keyplane.auth import authentication
 from keyplane.auth.authentication import Refusal
 from keyplane.auth.headers import MALFORMED, license_key, presented
-from keyplane.auth.network import client_address
+from keyplane.auth.network import Network, client_address
 from keyplane.auth.principal import AccountRef, Bearer, Principal
 from keyplane.auth.scopes import Role, Scope
 from keyplane.credentials.engine import CredentialState
-from keyplane.db import DbSession
+from keyplane.db import READ_METHODS
 from keyplane.errors import Forbidden, NotFound, Unauthorized
 from keyplane.kit import clock
+from keyplane.kit.actor import NOWHERE, Origin, whodunnit
 from keyplane.licenses.authentication import license_bearer
 from keyplane.observe import exchange
 from keyplane.services import services_of
+
+_READ_ONLY = "__keyplane_read_only__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def read_only(endpoint: F) -> F:
+    """Mark an endpoint that writes nothing although its method is unsafe (verification):
+    its request gets a read transaction, which on SQLite takes no write lock."""
+    setattr(endpoint, _READ_ONLY, True)
+    return endpoint
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    database = services_of(request.app).db
+    writes = request.method not in READ_METHODS and not getattr(
+        request.scope.get("endpoint"), _READ_ONLY, False
+    )
+    factory = database.writer if writes else database.reader
+    async with factory() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        # One transaction per request, committed before the response leaves (the
+        # dependency is function-scoped for exactly that).
+        await session.commit()
+
+
+DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+"""The request's one session (every dependency of a request shares it, so a request never
+holds two pooled connections): a read transaction for safe methods and ``read_only``
+endpoints, a write transaction for the rest (on SQLite: BEGIN IMMEDIATE, taking the single
+write lock up front)."""
 
 
 async def current_account(request: Request, session: DbSession) -> AccountRef:
@@ -56,6 +94,22 @@ def presented_credential(request: Request) -> str | None:
     return sent
 
 
+def origin_in(scope: AsgiScope, proxies: Sequence[Network]) -> Origin:
+    """The request an action comes with, as the event log records it: its id, its client's
+    address, its ``User-Agent``."""
+    address = client_address(scope, proxies)
+    agent = next((value for name, value in scope["headers"] if name == b"user-agent"), None)
+    return Origin(
+        request_id=exchange.request_id(scope),
+        address=None if address is None else str(address),
+        user_agent=None if agent is None else agent.decode("latin-1"),
+    )
+
+
+def origin_of(request: Request) -> Origin:
+    return origin_in(request.scope, services_of(request.app).trusted_proxies)
+
+
 async def _credential(request: Request, session: DbSession, account: AccountRef) -> CredentialState:
     """The request's credential, checked (``keyplane.auth.authentication``); any refusal is
     raised as its 401 or 403, and a use past the credential's rate limit as a 429."""
@@ -69,7 +123,14 @@ async def _credential(request: Request, session: DbSession, account: AccountRef)
     now = clock.now()
     address = client_address(request.scope, services.trusted_proxies)
     state = await authentication.authenticate(
-        services.credentials, session, plaintext, account, address, authentication.NOTHING, now
+        services.credentials,
+        session,
+        plaintext,
+        account,
+        address,
+        authentication.NOTHING,
+        now,
+        refused=lambda state, outcome: services.refused.authentication(state, outcome, origin_of(request)),
     )
     if isinstance(state, Refusal):
         raise state.error()
@@ -84,11 +145,12 @@ async def authenticate(request: Request, session: DbSession, account: CurrentAcc
     state = await _credential(request, session, account)
     if state.user_id is None:
         raise Forbidden("A product token can only be used with the licensing API", "TOKEN_NOT_ALLOWED")
-    return principal_for(state, account)
+    return principal_for(state, account, origin_of(request))
 
 
-def principal_for(state: CredentialState, account: AccountRef) -> Principal:
-    """The caller a user's checked credential makes (the lean handlers make it here too)."""
+def principal_for(state: CredentialState, account: AccountRef, origin: Origin = NOWHERE) -> Principal:
+    """The caller a user's checked credential makes (the lean handlers, which only read, make
+    it here too, with no origin)."""
     assert state.user_id is not None
     return Principal(
         account=account,
@@ -100,8 +162,10 @@ def principal_for(state: CredentialState, account: AccountRef) -> Principal:
         expires_at=state.expires_at,
         whitelisted_ips=state.whitelisted_ips,
         api_version=state.api_version,
+        whodunnit=whodunnit(state.kind, state.id, state.user_id, state.product_id),
         rate_limit=state.rate_limit,
         budget_id=state.budget_id or state.limit_id,
+        origin=origin,
     )
 
 
@@ -113,7 +177,7 @@ async def authenticate_bearer(request: Request, session: DbSession, account: Cur
     (``Authorization: License``) where its policy allows license authentication."""
     key = license_key(request.headers.get("authorization"))
     if key is not None:
-        return await license_bearer(session, account, key)
+        return await license_bearer(session, account, key, origin_of(request))
     state = await _credential(request, session, account)
     return Bearer(
         account=account,
@@ -122,6 +186,8 @@ async def authenticate_bearer(request: Request, session: DbSession, account: Cur
         product_id=state.product_id,
         credential_id=state.id,
         scopes=state.scopes,
+        whodunnit=whodunnit(state.kind, state.id, state.user_id, state.product_id),
+        origin=origin_of(request),
     )
 
 
@@ -146,3 +212,10 @@ Reader = Annotated[Principal, Depends(require(Scope.READ))]
 Creator = Annotated[Principal, Depends(require(Scope.CREATE))]
 Updater = Annotated[Principal, Depends(require(Scope.UPDATE))]
 Deleter = Annotated[Principal, Depends(require(Scope.DELETE))]
+
+
+async def optional_bearer(request: Request, session: DbSession, account: CurrentAccount) -> Bearer | None:
+    """The caller if it sent any credential (then it must be good), else None."""
+    if "authorization" not in request.headers and "x-api-key" not in request.headers:
+        return None
+    return await authenticate_bearer(request, session, account)

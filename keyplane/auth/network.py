@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-
-from starlette.types import Scope
+from typing import Any
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -48,11 +47,12 @@ def _trusted(address: Address | None, proxies: Iterable[Network]) -> bool:
     return address is not None and any(address in proxy for proxy in proxies)
 
 
-def client_address(scope: Scope, proxies: Sequence[Network]) -> Address | None:
+def client_address(scope: Mapping[str, Any], proxies: Sequence[Network]) -> Address | None:
     """The caller's address: the TCP peer, or ``X-Forwarded-For`` behind a trusted proxy.
 
     The header is read right to left and every hop that is itself a trusted proxy is
-    skipped; the first untrusted hop is the client. Anything a client writes to the left
+    skipped; the first untrusted hop is the client. ``scope`` is the request's ASGI scope
+    (its ``client`` and ``headers``). Anything a client writes to the left
     of that is ignored, so the header cannot be used to pick an allowed address. Every
     path reads the address here (``request.scope`` for the framework's), so an allowlist
     means the same whichever path answers.

@@ -1,23 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
-from keyplane.auth.scopes import STAFF, Role, Scope
+from keyplane.auth.scopes import STAFF, Role, Scope, role_scopes
+from keyplane.kit.actor import NOWHERE, SYSTEM, Origin, Whodunnit
+from keyplane.kit.actor import AccountRef as AccountRef
 from keyplane.kit.credentials import CredentialKind
-
-
-@dataclass(frozen=True, slots=True)
-class AccountRef:
-    id: uuid.UUID
-    slug: str
-    id_text: str = field(init=False, repr=False, compare=False)
-    """``str(id)``, made once: every signed answer names its account (``UUID.__str__`` is
-    Python code)."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "id_text", str(self.id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +24,15 @@ class Principal:
     expires_at: datetime | None
     whitelisted_ips: tuple[str, ...] | None
     api_version: str | None
+    whodunnit: Whodunnit
+    """Who acts (``keyplane.kit.actor``): the API key itself, or a token's user."""
     rate_limit: tuple[int, int] | None = None
     """The credential's (requests, window seconds), an access token's its key's; None: unlimited."""
     budget_id: uuid.UUID | None = None
     """With a ``rate_limit``: the budget a key this caller makes must share (the caller's
     own, or the one it already shares)."""
+    origin: Origin = NOWHERE
+    """The request this caller came with (the lean handlers, which only read, leave it out)."""
 
     def has(self, scope: Scope) -> bool:
         return scope in self.scopes
@@ -56,10 +50,29 @@ class Bearer:
     role: Role
     user_id: uuid.UUID | None
     product_id: uuid.UUID | None
-    credential_id: uuid.UUID
+    credential_id: uuid.UUID | None
+    """None for the system."""
     scopes: frozenset[Scope]
+    whodunnit: Whodunnit
+    """Who acts (``keyplane.kit.actor``): a user, an API key, a product, a license, the system."""
     license_id: uuid.UUID | None = None
     """Set when a license authenticates with its own key."""
+    origin: Origin = NOWHERE
+    """The request this caller came with."""
+
+    @classmethod
+    def system(cls, account: AccountRef) -> Bearer:
+        """Keyplane itself acting on ``account`` with an admin's power (background work, the
+        admin CLI on the server's host)."""
+        return cls(
+            account=account,
+            role=Role.ADMIN,
+            user_id=None,
+            product_id=None,
+            credential_id=None,
+            scopes=role_scopes(Role.ADMIN.value),
+            whodunnit=SYSTEM,
+        )
 
     def has(self, scope: Scope) -> bool:
         return scope in self.scopes
@@ -71,6 +84,10 @@ class Bearer:
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
 
     @property
     def is_product(self) -> bool:

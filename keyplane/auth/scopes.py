@@ -50,15 +50,29 @@ STAFF = frozenset({Role.ADMIN, Role.DEVELOPER, Role.READ_ONLY, Role.SUPPORT_AGEN
 """Roles that see every record of their account."""
 USER_ROLES = frozenset(Role) - {Role.PRODUCT, Role.LICENSE}
 
-TOKEN_KINDS: dict[Role, str] = {
-    Role.ADMIN: "admin-token",
-    Role.DEVELOPER: "developer-token",
-    Role.READ_ONLY: "read-only-token",
-    Role.SUPPORT_AGENT: "support-token",
-    Role.SALES_AGENT: "sales-token",
-    Role.USER: "user-token",
-    Role.PRODUCT: "product-token",
+
+class TokenKind(StrEnum):
+    """A token's ``kind`` as Keygen names it: its bearer's role."""
+
+    ADMIN = "admin-token"
+    DEVELOPER = "developer-token"
+    READ_ONLY = "read-only-token"
+    SUPPORT = "support-token"
+    SALES = "sales-token"
+    USER = "user-token"
+    PRODUCT = "product-token"
+
+
+TOKEN_KINDS: dict[Role, TokenKind] = {
+    Role.ADMIN: TokenKind.ADMIN,
+    Role.DEVELOPER: TokenKind.DEVELOPER,
+    Role.READ_ONLY: TokenKind.READ_ONLY,
+    Role.SUPPORT_AGENT: TokenKind.SUPPORT,
+    Role.SALES_AGENT: TokenKind.SALES,
+    Role.USER: TokenKind.USER,
+    Role.PRODUCT: TokenKind.PRODUCT,
 }
+"""Every role a token can have (a license is never given one)."""
 
 
 def role_scopes(role: str) -> frozenset[Scope]:

@@ -30,6 +30,7 @@ from keyplane.db import ReadFirst, holds_connection
 from keyplane.kit.credentials import CredentialHasher, CredentialKind, generate, parse
 from keyplane.kit.memo import Memo
 from keyplane.models import Credential
+from keyplane.models.credential import CredentialStatus
 
 
 class Outcome(StrEnum):
@@ -70,7 +71,7 @@ class CredentialState:
     role: str
     scopes: frozenset[Scope]
     """Effective scopes: the credential's own, within what its owner's role allows."""
-    status: str
+    status: CredentialStatus
     deleted: bool
     expires_at: datetime | None
     whitelisted_ips: tuple[str, ...] | None
@@ -112,7 +113,7 @@ class CredentialState:
         is kept until then and no longer."""
         if self.deleted:
             return _REVOKED
-        if self.status != "active":
+        if self.status != CredentialStatus.ACTIVE:
             return _INACTIVE
         expires = self.expires_at
         if expires is not None and expires <= now:
@@ -261,11 +262,11 @@ class CredentialEngine:
         """
         plaintext, parsed = generate(kind)
         row = Credential(
-            kind=kind.value,
+            kind=kind,
             lookup=parsed.lookup,
             digest=self.hasher.digest(plaintext),
             start=parsed.start,
-            status="active",
+            status=CredentialStatus.ACTIVE,
             **columns,
         )
         return row, plaintext

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 from keyplane.auth.scopes import Role
 from keyplane.db import ReadFirst, holds_connection, touched
 from keyplane.models import Credential, User
+from keyplane.models.credential import CredentialStatus
 
 _PARENT = aliased(Credential)
 _BUDGET = aliased(Credential)
@@ -74,7 +75,7 @@ async def revoke_children(session: AsyncSession, parent_id: uuid.UUID, when: dat
     await session.execute(
         update(Credential)
         .where(Credential.parent_id == parent_id, Credential.deleted_at.is_(None))
-        .values(deleted_at=when, status="inactive", updated_at=when)
+        .values(deleted_at=when, status=CredentialStatus.INACTIVE, updated_at=when)
     )
     touched(session, parent_id)
 

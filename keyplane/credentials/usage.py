@@ -8,10 +8,8 @@ API write.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from contextlib import suppress
 from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import TypeVar
@@ -19,6 +17,7 @@ from typing import TypeVar
 from keyplane.credentials import repository
 from keyplane.credentials.engine import CredentialState
 from keyplane.db import Database
+from keyplane.kit.periodic import Periodic
 from keyplane.licenses import repository as licenses
 from keyplane.observe import metrics
 
@@ -65,14 +64,12 @@ class UsageRecorder:
 
     def __init__(self, database: Database, interval: float, resolution: float = 0.0) -> None:
         self._database = database
-        self._interval = interval
         self._resolution = timedelta(seconds=resolution)
         self._pending: dict[uuid.UUID, datetime] = {}
         self._written: dict[uuid.UUID, datetime] = {}
         self._validated: dict[uuid.UUID, datetime] = {}
         self._rehashes: dict[uuid.UUID, tuple[bytes, bytes]] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._periodic = Periodic("keyplane-usage", interval, self.flush)
 
     def record(self, state: CredentialState, when: datetime) -> None:
         """A use of this credential; an OAuth2 access token's use is its API key's use too.
@@ -170,25 +167,12 @@ class UsageRecorder:
                     for credential_id, stored, digest in chunk:
                         self._rehashes.setdefault(credential_id, (stored, digest))
 
-    async def _run(self) -> None:
-        stopping = self._stopping
-        while True:
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self._interval)
-            if stopping.is_set():
-                return
-            await self.flush()
-
     def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="keyplane-usage")
+        self._periodic.start()
 
     async def stop(self) -> None:
         """Write everything noted. A flush in progress is let finish, not cancelled: cancelled,
         its batch was lost, and on SQLite the final flush then waited out the busy timeout
         (10 s) on the cancelled transaction's write lock and failed, losing the rest too."""
-        if self._task is not None:
-            self._stopping.set()
-            await self._task
-            self._task = None
+        await self._periodic.stop()
         await self.flush()

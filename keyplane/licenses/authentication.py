@@ -9,13 +9,15 @@ from keyplane.auth.principal import AccountRef, Bearer
 from keyplane.auth.scopes import Role, role_scopes
 from keyplane.errors import Forbidden, Unauthorized
 from keyplane.kit import clock
+from keyplane.kit.actor import ActorType, Origin, Whodunnit
 from keyplane.licensing.keystrings import digest
 from keyplane.models import License, Policy
+from keyplane.models.policy import AuthenticationStrategy, ExpirationStrategy
 
-LICENSE_STRATEGIES = frozenset({"LICENSE", "MIXED"})
+LICENSE_STRATEGIES = frozenset({AuthenticationStrategy.LICENSE, AuthenticationStrategy.MIXED})
 
 
-async def license_bearer(session: AsyncSession, account: AccountRef, key: str) -> Bearer:
+async def license_bearer(session: AsyncSession, account: AccountRef, key: str, origin: Origin) -> Bearer:
     row = (
         await session.execute(
             select(License, Policy)
@@ -33,7 +35,7 @@ async def license_bearer(session: AsyncSession, account: AccountRef, key: str) -
     if license.suspended:
         raise Forbidden("The license is suspended", "LICENSE_SUSPENDED")
     expired = license.expiry is not None and license.expiry <= clock.now()
-    if expired and policy.expiration_strategy == "REVOKE_ACCESS":
+    if expired and policy.expiration_strategy == ExpirationStrategy.REVOKE_ACCESS:
         raise Forbidden("The license is expired", "LICENSE_EXPIRED")
     return Bearer(
         account=account,
@@ -42,5 +44,7 @@ async def license_bearer(session: AsyncSession, account: AccountRef, key: str) -
         product_id=license.product_id,
         credential_id=license.id,
         scopes=role_scopes(Role.LICENSE.value),
+        whodunnit=Whodunnit(ActorType.LICENSE, license.id),
         license_id=license.id,
+        origin=origin,
     )

@@ -13,28 +13,31 @@ from datetime import datetime
 
 from starlette.types import Scope, Send
 
+from keyplane.auth.dependencies import origin_in
 from keyplane.auth.principal import AccountRef
 from keyplane.cache import Tag
 from keyplane.db import lazy_session
+from keyplane.events import service as events
 from keyplane.hot import answer, date_header, render_json, validated
 from keyplane.kit import clock
 from keyplane.kit.jsonapi import media_type_for
 from keyplane.kit.memo import Memo
 from keyplane.kit.timefmt import iso
 from keyplane.licenses import lifecycle
-from keyplane.licenses.actions import ValidateKey, cache_entry
 from keyplane.licenses.endpoints import license_resource
-from keyplane.licenses.lifecycle import Missing, Snapshot
+from keyplane.licenses.lifecycle import Missing, Snapshot, cache_entry
+from keyplane.licenses.schemas import ValidateKey
 from keyplane.licenses.status import status
 from keyplane.licenses.validation import Result, meta
 from keyplane.licenses.validation import Scope as ValidationScope
+from keyplane.licenses.vocab import Code, LicenseStatus
 from keyplane.licensing.keystrings import digest
 from keyplane.negotiation import acceptable
 from keyplane.observe import metrics
 from keyplane.services import Services
 from keyplane.signing import signed
 
-_NOT_FOUND = Result(False, "NOT_FOUND")
+_NOT_FOUND = Result(False, Code.NOT_FOUND)
 _EMPTY_SCOPE = ValidationScope()
 _ASIDE = frozenset((b"authorization", b"x-api-key", b"keygen-accept-signature"))
 """Headers that need the full route: a credential to check, a signature to negotiate."""
@@ -50,9 +53,9 @@ _VALIDATED = render_json(_MARK + "validated")
 
 _ANSWER_TYPES: Memo[bytes, bytes] = Memo("validate-key content types by Accept", 64)
 """Content type of the answer by acceptable ``Accept`` value (the few that clients send)."""
-_STATUSES: Memo[str, bytes] = Memo("license statuses as JSON", 64)
+_STATUSES: Memo[LicenseStatus, bytes] = Memo("license statuses as JSON", 64)
 """A license's status as it appears in its JSON, rendered once per status (a handful)."""
-_OUTCOMES: Memo[tuple[str, bool], bytes] = Memo("validation results as JSON", 256)
+_OUTCOMES: Memo[tuple[Code, bool], bytes] = Memo("validation results as JSON", 256)
 """What ``meta`` renders after ``ts`` for a result (``"valid":…,"detail":…,"code":…``),
 rendered once per result (a few dozen), by code and validity (``Result``'s own hash is
 Python code)."""
@@ -136,6 +139,10 @@ async def validate_key(
             return False
         result = cached.check(sent.meta.scope or _EMPTY_SCOPE, now)
         services.usage.validated(cached.license.id, now)
+        origin = origin_in(scope, services.trusted_proxies)
+        events.validated(
+            services.events, account.id, cached.license.id, result.valid, result.code, None, origin
+        )
         data = _resource(cached, now, stamp)
     metrics.validated(result.code)
     answered = _meta(result, stamp, sent.meta.scope, sent.meta.nonce)

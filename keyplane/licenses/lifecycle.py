@@ -18,15 +18,21 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from keyplane.auth.principal import AccountRef, Bearer
+from keyplane.cache import Tag
 from keyplane.db import touched
 from keyplane.errors import BadRequest, Forbidden, Unprocessable
+from keyplane.events import service as events
+from keyplane.events.names import EventName
 from keyplane.kit import clock
 from keyplane.kit.instants import later
 from keyplane.licenses import validation
 from keyplane.licenses.service import find, owned_unprotected
+from keyplane.licenses.vocab import Code
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.keystrings import digest
 from keyplane.models import License, Machine, Policy, User
+from keyplane.models.license import key_tag
+from keyplane.models.policy import ExpirationBasis, RenewalBasis
 
 _USES = "/data/attributes/uses"
 _EXPIRY = "/data/attributes/expiry"
@@ -51,7 +57,7 @@ class Snapshot:
         return (
             self.license.expiry is None
             and bool(self.policy.duration)
-            and self.policy.expiration_basis == "FROM_FIRST_VALIDATION"
+            and self.policy.expiration_basis == ExpirationBasis.FROM_FIRST_VALIDATION
         )
 
     def kept(self) -> Snapshot:
@@ -143,7 +149,7 @@ async def validate_key(
     """``validate-key``: anyone may ask; a pool key is not a license (``NOT_FOUND``)."""
     license = await session.scalar(_by_key(account.id, digest(key)))
     if license is None:
-        return validation.Result(False, "NOT_FOUND"), None
+        return validation.Result(False, Code.NOT_FOUND), None
     if bearer is not None:
         visible = await session.scalar(
             select(License.id).where(*view(bearer, License), License.id == license.id)
@@ -183,6 +189,8 @@ async def suspend(session: AsyncSession, bearer: Bearer, ref: str, suspended: bo
             )
         raise Unprocessable("is not suspended", "LICENSE_NOT_SUSPENDED", pointer="/data/attributes/suspended")
     license.suspended = suspended
+    event = EventName.LICENSE_SUSPENDED if suspended else EventName.LICENSE_REINSTATED
+    events.record(session, bearer, event, license.id)
     license.updated_at = clock.now()
     await session.flush()
     return license, await _policy(session, license)
@@ -201,11 +209,12 @@ async def renew(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Licens
         )
     now = clock.now()
     expired = license.expiry is None or license.expiry <= now
-    from_now = policy.renewal_basis == "FROM_NOW" or (
-        policy.renewal_basis == "FROM_NOW_IF_EXPIRED" and expired
+    from_now = policy.renewal_basis == RenewalBasis.FROM_NOW or (
+        policy.renewal_basis == RenewalBasis.FROM_NOW_IF_EXPIRED and expired
     )
     start = now if from_now or license.expiry is None else license.expiry
     license.expiry = later(start, policy.duration, code=_EXPIRY_CODE, pointer=_EXPIRY)
+    events.record(session, bearer, EventName.LICENSE_RENEWED, license.id, changed=license)
     license.updated_at = now
     await session.flush()
     return license, policy
@@ -222,6 +231,7 @@ async def check_in(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Lic
             pointer="/data/attributes/lastCheckIn",
         )
     license.last_check_in = clock.now()
+    events.record(session, bearer, EventName.LICENSE_CHECKED_IN, license.id)
     license.updated_at = license.last_check_in
     await session.flush()
     return license, policy
@@ -255,6 +265,10 @@ async def change_usage(
     if changed is None:
         _refuse_usage(by, maximum)
     await session.refresh(license)
+    event = EventName.LICENSE_USAGE_RESET if reset else EventName.LICENSE_USAGE_INCREMENTED
+    if by is not None and by < 0:
+        event = EventName.LICENSE_USAGE_DECREMENTED
+    events.record(session, bearer, event, license.id, metadata={"uses": license.uses})
     return license, policy
 
 
@@ -269,3 +283,15 @@ def _refuse_usage(by: int | None, maximum: int | None) -> NoReturn:
             f"usage exceeds maximum allowed for license ({maximum})", "USES_LIMIT_EXCEEDED", pointer=_USES
         )
     raise Unprocessable("usage cannot go below 0", "USES_INVALID", pointer=_USES)
+
+
+def cache_entry(
+    account: AccountRef, key: str, snapshot: Snapshot | None
+) -> tuple[Snapshot | Missing, list[Tag]]:
+    """What the lean handler keeps for a key, and the ids whose change must drop it."""
+    tags: list[Tag] = [account.id, key_tag(digest(key))]
+    if snapshot is None:
+        return MISSING, tags
+    license = snapshot.license
+    tags += [license.id, license.policy_id, license.product_id, license.owner_id]
+    return snapshot.kept(), tags

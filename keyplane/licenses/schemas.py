@@ -31,6 +31,8 @@ from keyplane.kit.query import (
 )
 from keyplane.kit.schemas import StrictInput
 from keyplane.licenses.status import STATUSES
+from keyplane.licenses.validation import Scope
+from keyplane.licenses.vocab import Code, LicenseStatus
 from keyplane.licensing.schemas import (
     Count,
     Metadata,
@@ -166,7 +168,7 @@ class LicenseFilters:
     policy: uuid.UUID | None = None
     owner: str | None = None
     machine: str | None = None
-    status: str | None = None
+    status: LicenseStatus | None = None
     metadata: tuple[tuple[str, str], ...] = ()
     expires: Expires | None = None
     suspended: bool | None = None
@@ -214,7 +216,7 @@ def license_filters(items: Items) -> LicenseFilters:
         policy=None if policy is None else identifier(policy, "policy"),
         owner=None if owner is None else reference(owner, owner_name),
         machine=None if machine is None else reference(machine, "machine"),
-        status=None if status is None else choice(status, STATUSES, "status"),
+        status=None if status is None else LicenseStatus(choice(status, STATUSES, "status")),
         metadata=metadata(items),
         expires=_expires(items),
         suspended=_flag(items, "suspended"),
@@ -229,6 +231,50 @@ def license_filters(items: Items) -> LicenseFilters:
 parse_license_list = parser(LICENSE_LIST, license_filters)
 parse_policy_license_list = parser(POLICY_LICENSE_LIST, license_filters)
 parse_product_license_list = parser(PRODUCT_LICENSE_LIST, license_filters)
+# -- license actions' bodies ------------------------------------------------------------------
+
+Nonce = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Step = Annotated[int, Field(ge=1, le=2_147_483_647)]
+
+
+class ValidateKeyMeta(StrictInput):
+    key: Annotated[str, Field(max_length=16_384)]
+    """Blank is a 400 (checked in the route, as Keygen answers), not a failed rule."""
+    scope: Scope | None = None
+    nonce: Nonce | None = None
+
+
+class ValidateKey(StrictInput):
+    model_config = ConfigDict(json_schema_extra=example.of(example.VALIDATE_KEY))
+
+    meta: ValidateKeyMeta
+
+
+class ValidateMeta(StrictInput):
+    scope: Scope | None = None
+    nonce: Nonce | None = None
+
+
+class Validate(StrictInput):
+    meta: ValidateMeta = ValidateMeta()
+
+
+class IncrementMeta(StrictInput):
+    increment: Step = 1
+
+
+class Increment(StrictInput):
+    meta: IncrementMeta = IncrementMeta()
+
+
+class DecrementMeta(StrictInput):
+    decrement: Step = 1
+
+
+class Decrement(StrictInput):
+    meta: DecrementMeta = DecrementMeta()
+
+
 # -- answers ---------------------------------------------------------------------------------
 
 
@@ -236,7 +282,7 @@ class LicenseAttributesOut(Output):
     name: str | None
     key: str
     expiry: InstantOut | None
-    status: Literal["ACTIVE", "INACTIVE", "EXPIRING", "EXPIRED", "SUSPENDED", "BANNED"]
+    status: LicenseStatus
     uses: int
     suspended: bool
     scheme: str | None
@@ -284,7 +330,7 @@ class ValidationMeta(Output):
     """When the server validated."""
     valid: bool
     detail: str
-    code: str
+    code: Code
     """``VALID``, or the first rule that failed in Keygen's order (``SUSPENDED``, ``EXPIRED``,
     ``NOT_FOUND``, ``FINGERPRINT_SCOPE_MISMATCH``, ...)."""
     scope: dict[str, Any] | None = None

@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.accounts.signing import KeyRing
 from keyplane.auth.principal import Bearer
 from keyplane.errors import BadRequest, Forbidden, InvalidResource
+from keyplane.events import notices
+from keyplane.events import service as events
+from keyplane.events.names import EventName
 from keyplane.keys import repository as pool
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid, uuid7
@@ -32,8 +35,9 @@ from keyplane.licenses.signed_keys import signed_key
 from keyplane.licenses.status import protected
 from keyplane.licensing import keystrings
 from keyplane.licensing.access import Action, authorize, view
-from keyplane.licensing.records import not_found, target
+from keyplane.licensing.records import dependents, not_found, target
 from keyplane.models import License, Policy, Product, User
+from keyplane.models.policy import ExpirationBasis, Scheme
 
 _KEY = "/data/attributes/key"
 _POLICY = "/data/relationships/policy"
@@ -116,6 +120,10 @@ async def _new_key(session: AsyncSession, bearer: Bearer, policy: Policy) -> str
         popped = await pool.pop(session, policy.id)
         if popped is None:
             raise InvalidResource("pool is empty", "POLICY_POOL_EMPTY", pointer=_POLICY)
+        events.record(
+            session, bearer, EventName.POLICY_POOL_POPPED, policy.id, metadata={"key": str(popped.id)}
+        )
+        await notices.pool_drained(session, policy)
         return popped.key
     while True:
         key = keystrings.generate()
@@ -168,9 +176,13 @@ async def create(
         meta={},
     )
     _apply(license, policy, data, sent)
-    if license.expiry is None and policy.duration is not None and policy.expiration_basis == "FROM_CREATION":
+    if (
+        license.expiry is None
+        and policy.duration is not None
+        and policy.expiration_basis == ExpirationBasis.FROM_CREATION
+    ):
         license.expiry = later(clock.now(), policy.duration, code="EXPIRY_INVALID", pointer=_EXPIRY)
-    if policy.scheme == "ED25519_SIGN":
+    if policy.scheme == Scheme.ED25519_SIGN:
         # A sent key is the dataset to sign (with {{placeholders}} filled), not the key.
         signing_key = await keys.key(session, bearer.account.id)
         key = signed_key(signing_key, license, policy, owner, data.key)
@@ -183,6 +195,7 @@ async def create(
     license.key_digest = keystrings.digest(key)
     session.add(license)
     await _flush(session)
+    events.record(session, bearer, EventName.LICENSE_CREATED, license.id)
     return license, policy
 
 
@@ -229,6 +242,7 @@ async def update(
     authorize(bearer, "licenses", Action.UPDATE)
     policy = await _policy_of(session, license)
     _apply(license, policy, data, set(data.model_fields_set))
+    events.record(session, bearer, EventName.LICENSE_UPDATED, license.id, changed=license)
     license.updated_at = clock.now()
     await session.flush()
     return license, policy
@@ -241,11 +255,15 @@ def owned_unprotected(bearer: Bearer, license: License, policy: Policy) -> bool:
     )
 
 
-async def delete(session: AsyncSession, bearer: Bearer, ref: str) -> None:
-    """Delete (``DELETE /licenses/{id}``, and Keygen's ``revoke`` action) with its machines."""
+async def delete(session: AsyncSession, bearer: Bearer, ref: str, *, revoked: bool = False) -> None:
+    """Delete (``DELETE /licenses/{id}``, and Keygen's ``revoke`` action: ``revoked``) with
+    its machines."""
     license = await find(session, bearer, ref)
     policy = await _policy_of(session, license)
     authorize(bearer, "licenses", Action.DELETE, own=owned_unprotected(bearer, license, policy))
+    event = EventName.LICENSE_REVOKED if revoked else EventName.LICENSE_DELETED
+    gone = await dependents(session, "license_id", license.id)
+    events.record(session, bearer, event, license.id, metadata={"deleted": gone} if gone else None)
     await session.delete(license)
     await session.flush()
 
@@ -285,6 +303,7 @@ async def change_policy(
             pointer="/data/attributes/maxMachines",
         )
     license.policy_id = target.id
+    events.record(session, bearer, EventName.LICENSE_POLICY_UPDATED, license.id, changed=license)
     license.updated_at = clock.now()
     await session.flush()
     return license, target
@@ -299,6 +318,7 @@ async def change_owner(
     if owner_ref is not None and owner is None:
         raise InvalidResource("must exist", "OWNER_NOT_FOUND", pointer="/data")
     license.owner_id = owner.id if owner else None
+    events.record(session, bearer, EventName.LICENSE_OWNER_UPDATED, license.id, changed=license)
     license.updated_at = clock.now()
     await session.flush()
     return license, await _policy_of(session, license)

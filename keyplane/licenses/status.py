@@ -8,33 +8,36 @@ banned users, which Keyplane does not have.)
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import assert_never
 
 from sqlalchemy import ColumnElement, and_, false, not_, or_
 
 from keyplane.kit.instants import add_months
+from keyplane.licenses.vocab import LicenseStatus
 from keyplane.models import License, Policy
+from keyplane.models.policy import CheckInInterval
 
-STATUSES = ("ACTIVE", "INACTIVE", "EXPIRING", "EXPIRED", "SUSPENDED", "BANNED")
+STATUSES = tuple(LicenseStatus)
 EXPIRING_WITHIN = timedelta(days=3)
 INACTIVE_AFTER = timedelta(days=90)
 
 
-def status(license: License, now: datetime, *, validating: bool = False) -> str:
+def status(license: License, now: datetime, *, validating: bool = False) -> LicenseStatus:
     """``validating``: the status shown in the answer to a validation, which is activity
     now (``lastValidated``), so never INACTIVE whatever ``license.last_validated`` says."""
     if license.suspended:
-        return "SUSPENDED"
+        return LicenseStatus.SUSPENDED
     if license.expiry is not None and license.expiry <= now:
-        return "EXPIRED"
+        return LicenseStatus.EXPIRED
     if license.expiry is not None and license.expiry <= now + EXPIRING_WITHIN:
-        return "EXPIRING"
+        return LicenseStatus.EXPIRING
     if validating:
-        return "ACTIVE"
+        return LicenseStatus.ACTIVE
     cutoff = now - INACTIVE_AFTER
     events = (license.last_validated, license.last_check_in, license.last_check_out)
     if license.created_at < cutoff and all(event is None or event < cutoff for event in events):
-        return "INACTIVE"
-    return "ACTIVE"
+        return LicenseStatus.INACTIVE
+    return LicenseStatus.ACTIVE
 
 
 def _quiet_since(cutoff: datetime) -> ColumnElement[bool]:
@@ -52,24 +55,27 @@ def is_expiring(now: datetime) -> ColumnElement[bool]:
     return and_(License.expiry.is_not(None), License.expiry > now, License.expiry <= now + EXPIRING_WITHIN)
 
 
-def condition(wanted: str, now: datetime) -> ColumnElement[bool]:
+def condition(wanted: LicenseStatus, now: datetime) -> ColumnElement[bool]:
     """SQL that holds exactly for licenses whose ``status(…, now)`` is ``wanted``."""
     suspended = License.suspended.is_(True)
     expired = has_expired(now)
     expiring = is_expiring(now)
     inactive = _quiet_since(now - INACTIVE_AFTER)
     match wanted:
-        case "SUSPENDED":
+        case LicenseStatus.SUSPENDED:
             return suspended
-        case "EXPIRED":
+        case LicenseStatus.EXPIRED:
             return and_(not_(suspended), expired)
-        case "EXPIRING":
+        case LicenseStatus.EXPIRING:
             return and_(not_(suspended), expiring)
-        case "INACTIVE":
+        case LicenseStatus.INACTIVE:
             return and_(not_(suspended), not_(or_(expired, expiring)), inactive)
-        case "ACTIVE":
+        case LicenseStatus.ACTIVE:
             return and_(not_(suspended), not_(or_(expired, expiring)), not_(inactive))
-    return false()
+        case LicenseStatus.BANNED:
+            return false()
+        case _:
+            assert_never(wanted)
 
 
 def check_in_due(license: License, policy: Policy) -> datetime | None:
@@ -79,13 +85,16 @@ def check_in_due(license: License, policy: Policy) -> datetime | None:
     since = license.last_check_in or license.created_at
     count = policy.check_in_interval_count or 1
     match policy.check_in_interval:
-        case "DAY":
+        case CheckInInterval.DAY:
             return since + timedelta(days=count)
-        case "WEEK":
+        case CheckInInterval.WEEK:
             return since + timedelta(weeks=count)
-        case "MONTH":
+        case CheckInInterval.MONTH:
             return add_months(since, count)
-    return add_months(since, 12 * count)
+        case CheckInInterval.YEAR:
+            return add_months(since, 12 * count)
+        case _:
+            assert_never(policy.check_in_interval)
 
 
 def next_check_in(license: License, policy: Policy) -> datetime | None:

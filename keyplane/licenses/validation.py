@@ -11,47 +11,51 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, assert_never
 
 from pydantic import Field
 
 from keyplane.kit.schemas import StrictInput
 from keyplane.licenses.status import overdue
+from keyplane.licenses.vocab import Code
 from keyplane.machines import heartbeat
+from keyplane.machines.heartbeat import HeartbeatStatus
 from keyplane.machines.service import OVERAGE_FACTORS, machine_limit
 from keyplane.models import License, Machine, Policy, User
+from keyplane.models.policy import ExpirationStrategy, MachineMatchingStrategy, OverageStrategy
 
 Ref = Annotated[str, Field(max_length=255)]
-DETAILS = {
-    "VALID": "is valid",
-    "NOT_FOUND": "does not exist",
-    "SUSPENDED": "is suspended",
-    "EXPIRED": "is expired",
-    "OVERDUE": "is overdue for check in",
-    "PRODUCT_SCOPE_MISMATCH": "product scope does not match",
-    "PRODUCT_SCOPE_REQUIRED": "product scope is required",
-    "POLICY_SCOPE_MISMATCH": "policy scope does not match",
-    "POLICY_SCOPE_REQUIRED": "policy scope is required",
-    "USER_SCOPE_MISMATCH": "user scope does not match",
-    "USER_SCOPE_REQUIRED": "user scope is required",
-    "ENTITLEMENTS_SCOPE_EMPTY": "entitlements scope is empty",
-    "ENTITLEMENTS_MISSING": "is missing one or more required entitlements",
-    "MACHINE_SCOPE_MISMATCH": "machine scope does not match",
-    "MACHINE_SCOPE_REQUIRED": "machine scope is required",
-    "FINGERPRINT_SCOPE_EMPTY": "fingerprint scope is empty",
-    "FINGERPRINT_SCOPE_MISMATCH": "fingerprint is not activated (does not match any associated machines)",
-    "FINGERPRINT_SCOPE_REQUIRED": "fingerprint scope is required",
-    "CHECKSUM_SCOPE_REQUIRED": "checksum scope is required",
-    "VERSION_SCOPE_REQUIRED": "version scope is required",
-    "HEARTBEAT_NOT_STARTED": "machine heartbeat is required",
-    "HEARTBEAT_DEAD": "machine heartbeat is dead",
-    "NO_MACHINE": "must have exactly 1 associated machine",
-    "NO_MACHINES": "must have at least 1 associated machine",
-    "TOO_MANY_MACHINES": "has too many associated machines",
-    "TOO_MANY_CORES": "has too many associated machine cores",
-    "TOO_MUCH_MEMORY": "has too much associated machine memory",
-    "TOO_MUCH_DISK": "has too much associated machine disk",
+DETAILS: dict[Code, str] = {
+    Code.VALID: "is valid",
+    Code.NOT_FOUND: "does not exist",
+    Code.SUSPENDED: "is suspended",
+    Code.EXPIRED: "is expired",
+    Code.OVERDUE: "is overdue for check in",
+    Code.PRODUCT_SCOPE_MISMATCH: "product scope does not match",
+    Code.PRODUCT_SCOPE_REQUIRED: "product scope is required",
+    Code.POLICY_SCOPE_MISMATCH: "policy scope does not match",
+    Code.POLICY_SCOPE_REQUIRED: "policy scope is required",
+    Code.USER_SCOPE_MISMATCH: "user scope does not match",
+    Code.USER_SCOPE_REQUIRED: "user scope is required",
+    Code.ENTITLEMENTS_SCOPE_EMPTY: "entitlements scope is empty",
+    Code.ENTITLEMENTS_MISSING: "is missing one or more required entitlements",
+    Code.MACHINE_SCOPE_MISMATCH: "machine scope does not match",
+    Code.MACHINE_SCOPE_REQUIRED: "machine scope is required",
+    Code.FINGERPRINT_SCOPE_EMPTY: "fingerprint scope is empty",
+    Code.FINGERPRINT_SCOPE_MISMATCH: "fingerprint is not activated (does not match any associated machines)",
+    Code.FINGERPRINT_SCOPE_REQUIRED: "fingerprint scope is required",
+    Code.CHECKSUM_SCOPE_REQUIRED: "checksum scope is required",
+    Code.VERSION_SCOPE_REQUIRED: "version scope is required",
+    Code.HEARTBEAT_NOT_STARTED: "machine heartbeat is required",
+    Code.HEARTBEAT_DEAD: "machine heartbeat is dead",
+    Code.NO_MACHINE: "must have exactly 1 associated machine",
+    Code.NO_MACHINES: "must have at least 1 associated machine",
+    Code.TOO_MANY_MACHINES: "has too many associated machines",
+    Code.TOO_MANY_CORES: "has too many associated machine cores",
+    Code.TOO_MUCH_MEMORY: "has too much associated machine memory",
+    Code.TOO_MUCH_DISK: "has too much associated machine disk",
 }
+"""Every code's ``detail`` (a test holds that each code has one)."""
 
 
 class Scope(StrictInput):
@@ -74,7 +78,7 @@ class Scope(StrictInput):
 @dataclass(frozen=True, slots=True)
 class Result:
     valid: bool
-    code: str
+    code: Code
 
     @property
     def detail(self) -> str:
@@ -90,25 +94,31 @@ def _expired(license: License, now: datetime) -> bool:
     return license.expiry is not None and license.expiry <= now
 
 
+_ACCESS_AFTER_EXPIRY = frozenset({ExpirationStrategy.MAINTAIN_ACCESS, ExpirationStrategy.ALLOW_ACCESS})
+
+
 def _expired_result(policy: Policy) -> Result:
-    return Result(policy.expiration_strategy in ("MAINTAIN_ACCESS", "ALLOW_ACCESS"), "EXPIRED")
+    return Result(policy.expiration_strategy in _ACCESS_AFTER_EXPIRY, Code.EXPIRED)
 
 
 def _alive(machines: Sequence[Machine], policy: Policy, now: datetime) -> list[Machine]:
     if not policy.require_heartbeat:
         return list(machines)
-    return [m for m in machines if heartbeat.status(m, policy, now) != "DEAD"]
+    return [m for m in machines if heartbeat.status(m, policy, now) != HeartbeatStatus.DEAD]
 
 
-def _needed(strategy: str, asked: int) -> int:
+def _needed(strategy: MachineMatchingStrategy, asked: int) -> int:
     match strategy:
-        case "MATCH_TWO":
+        case MachineMatchingStrategy.MATCH_ANY:
+            return 1
+        case MachineMatchingStrategy.MATCH_TWO:
             return min(2, asked)
-        case "MATCH_MOST":
+        case MachineMatchingStrategy.MATCH_MOST:
             return math.ceil(asked / 2)
-        case "MATCH_ALL":
+        case MachineMatchingStrategy.MATCH_ALL:
             return asked
-    return 1
+        case _:
+            assert_never(strategy)
 
 
 def _scopes(
@@ -118,86 +128,86 @@ def _scopes(
     owner: User | None,
     scope: Scope,
     now: datetime,
-) -> str | None:
+) -> Code | None:
     """The first scope the license fails, as a result code."""
     if _given(scope.product) and scope.product != str(license.product_id):
-        return "PRODUCT_SCOPE_MISMATCH"
+        return Code.PRODUCT_SCOPE_MISMATCH
     if policy.require_product_scope and not _given(scope.product):
-        return "PRODUCT_SCOPE_REQUIRED"
+        return Code.PRODUCT_SCOPE_REQUIRED
     if _given(scope.policy) and scope.policy != str(license.policy_id):
-        return "POLICY_SCOPE_MISMATCH"
+        return Code.POLICY_SCOPE_MISMATCH
     if policy.require_policy_scope and not _given(scope.policy):
-        return "POLICY_SCOPE_REQUIRED"
+        return Code.POLICY_SCOPE_REQUIRED
     if _given(scope.user):
         user = (scope.user or "").lower()
         if owner is None or user not in (str(owner.id), owner.email):
-            return "USER_SCOPE_MISMATCH"
+            return Code.USER_SCOPE_MISMATCH
     elif policy.require_user_scope:
-        return "USER_SCOPE_REQUIRED"
+        return Code.USER_SCOPE_REQUIRED
     if scope.entitlements is not None:
         # Keyplane has no entitlements: asking for any is asking for one the license lacks.
-        return "ENTITLEMENTS_SCOPE_EMPTY" if not scope.entitlements else "ENTITLEMENTS_MISSING"
+        return Code.ENTITLEMENTS_SCOPE_EMPTY if not scope.entitlements else Code.ENTITLEMENTS_MISSING
     if _given(scope.machine):
         if not machines:
-            return "NO_MACHINES" if policy.floating else "NO_MACHINE"
+            return Code.NO_MACHINES if policy.floating else Code.NO_MACHINE
         found = next((m for m in machines if str(m.id) == scope.machine), None)
         if found is None:
-            return "MACHINE_SCOPE_MISMATCH"
+            return Code.MACHINE_SCOPE_MISMATCH
         if policy.require_heartbeat:
             state = heartbeat.status(found, policy, now)
-            if state == "NOT_STARTED":
-                return "HEARTBEAT_NOT_STARTED"
-            if state == "DEAD":
-                return "HEARTBEAT_DEAD"
+            if state == HeartbeatStatus.NOT_STARTED:
+                return Code.HEARTBEAT_NOT_STARTED
+            if state == HeartbeatStatus.DEAD:
+                return Code.HEARTBEAT_DEAD
     elif policy.require_machine_scope:
-        return "MACHINE_SCOPE_REQUIRED"
+        return Code.MACHINE_SCOPE_REQUIRED
     failed = _fingerprints(policy, machines, scope, now)
     if failed is not None:
         return failed
     if policy.require_checksum_scope and not _given(scope.checksum):
-        return "CHECKSUM_SCOPE_REQUIRED"
+        return Code.CHECKSUM_SCOPE_REQUIRED
     if policy.require_version_scope and not _given(scope.version):
-        return "VERSION_SCOPE_REQUIRED"
+        return Code.VERSION_SCOPE_REQUIRED
     return None
 
 
-def _fingerprints(policy: Policy, machines: Sequence[Machine], scope: Scope, now: datetime) -> str | None:
+def _fingerprints(policy: Policy, machines: Sequence[Machine], scope: Scope, now: datetime) -> Code | None:
     """Enough of the fingerprints sent match live machines of the license, by the policy's
     matching strategy (duplicates count once)."""
     asked = scope.fingerprints
     if scope.fingerprint is not None and asked is None:
         asked = [scope.fingerprint] if scope.fingerprint else []
     if asked is None:
-        return "FINGERPRINT_SCOPE_REQUIRED" if policy.require_fingerprint_scope else None
+        return Code.FINGERPRINT_SCOPE_REQUIRED if policy.require_fingerprint_scope else None
     if not asked:
-        return "FINGERPRINT_SCOPE_EMPTY"
+        return Code.FINGERPRINT_SCOPE_EMPTY
     if not machines:
-        return "NO_MACHINES" if policy.floating else "NO_MACHINE"
+        return Code.NO_MACHINES if policy.floating else Code.NO_MACHINE
     if len(asked) == 1 and not policy.require_heartbeat:
         # The commonest case, in short: one fingerprint needs one match under every
         # strategy, and without heartbeats every matched machine counts.
-        return None if any(m.fingerprint == asked[0] for m in machines) else "FINGERPRINT_SCOPE_MISMATCH"
+        return None if any(m.fingerprint == asked[0] for m in machines) else Code.FINGERPRINT_SCOPE_MISMATCH
     wanted = set(asked)
     matched = [m for m in machines if m.fingerprint in wanted]
     states = (
         {m.fingerprint: heartbeat.status(m, policy, now) for m in matched} if policy.require_heartbeat else {}
     )
-    dead = {fingerprint for fingerprint, state in states.items() if state == "DEAD"}
+    dead = {fingerprint for fingerprint, state in states.items() if state == HeartbeatStatus.DEAD}
     # Keygen's order: every fingerprint sent is a dead machine, then too few live matches,
     # then a matched machine that has never sent a heartbeat.
     if dead and dead == wanted:
-        return "HEARTBEAT_DEAD"
+        return Code.HEARTBEAT_DEAD
     alive = {m.fingerprint for m in matched} - dead
     if len(alive) < _needed(policy.machine_matching_strategy, len(wanted)):
-        return "FINGERPRINT_SCOPE_MISMATCH"
-    if any(states.get(fingerprint) == "NOT_STARTED" for fingerprint in alive):
-        return "HEARTBEAT_NOT_STARTED"
+        return Code.FINGERPRINT_SCOPE_MISMATCH
+    if any(states.get(fingerprint) == HeartbeatStatus.NOT_STARTED for fingerprint in alive):
+        return Code.HEARTBEAT_NOT_STARTED
     return None
 
 
 def _tolerated(policy: Policy, used: int, maximum: int) -> bool:
     """Whether the overage strategy lets ``used`` pass ``maximum`` (Keygen: up to its factor)."""
-    if policy.overage_strategy == "ALWAYS_ALLOW_OVERAGE":
+    if policy.overage_strategy == OverageStrategy.ALWAYS_ALLOW_OVERAGE:
         return True
     factor = OVERAGE_FACTORS.get(policy.overage_strategy)
     return factor is not None and used <= maximum * factor
@@ -207,15 +217,15 @@ def _limits(license: License, policy: Policy, machines: Sequence[Machine]) -> Re
     """A strict policy's machine limits: none activated, or more than allowed."""
     count = len(machines)
     if count == 0:
-        return Result(False, "NO_MACHINES" if policy.floating else "NO_MACHINE")
+        return Result(False, Code.NO_MACHINES if policy.floating else Code.NO_MACHINE)
     base = 1 if not policy.floating else (license.max_machines or policy.max_machines)
     if base is not None and count > base:
         limit = machine_limit(license, policy)
-        return Result(limit is None or count <= limit, "TOO_MANY_MACHINES")
+        return Result(limit is None or count <= limit, Code.TOO_MANY_MACHINES)
     for override, allowed, attribute, code in (
-        (license.max_cores, policy.max_cores, "cores", "TOO_MANY_CORES"),
-        (license.max_memory, policy.max_memory, "memory", "TOO_MUCH_MEMORY"),
-        (license.max_disk, policy.max_disk, "disk", "TOO_MUCH_DISK"),
+        (license.max_cores, policy.max_cores, "cores", Code.TOO_MANY_CORES),
+        (license.max_memory, policy.max_memory, "memory", Code.TOO_MUCH_MEMORY),
+        (license.max_disk, policy.max_disk, "disk", Code.TOO_MUCH_DISK),
     ):
         maximum = allowed if override is None else override
         if maximum is None:
@@ -235,23 +245,23 @@ def check(
     now: datetime,
 ) -> Result:
     if license.suspended:
-        return Result(False, "SUSPENDED")
+        return Result(False, Code.SUSPENDED)
     expired = _expired(license, now)
-    if expired and policy.expiration_strategy == "REVOKE_ACCESS":
-        return Result(False, "EXPIRED")
+    if expired and policy.expiration_strategy == ExpirationStrategy.REVOKE_ACCESS:
+        return Result(False, Code.EXPIRED)
     if overdue(license, policy, now):
-        return Result(False, "OVERDUE")
+        return Result(False, Code.OVERDUE)
     if scope is not None:
         failed = _scopes(license, policy, machines, owner, scope, now)
         if failed is not None:
             return Result(False, failed)
     if not policy.strict:
-        return _expired_result(policy) if expired else Result(True, "VALID")
+        return _expired_result(policy) if expired else Result(True, Code.VALID)
     counted = _alive(machines, policy, now) if heartbeat.culls(policy) else list(machines)
     limited = _limits(license, policy, counted)
     if limited is not None:
         return limited
-    return _expired_result(policy) if expired else Result(True, "VALID")
+    return _expired_result(policy) if expired else Result(True, Code.VALID)
 
 
 def meta(result: Result, now: str, scope: dict[str, Any] | None, nonce: int | None) -> dict[str, Any]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
@@ -65,3 +66,25 @@ async def find(
     if found is None:
         raise not_found(noun)
     return found
+
+
+async def dependents(session: AsyncSession, column: str, owner_id: uuid.UUID) -> dict[str, int]:
+    """How many policies, pool keys, licenses and machines point at ``owner_id`` through
+    ``column`` (``product_id``, ``policy_id``, ``license_id``): what deleting it takes with it,
+    for its event. Only the kinds that have the column and are not empty are named."""
+    counts: dict[str, int] = {}
+    for name, model in (
+        ("policies", Policy),
+        ("keys", PoolKey),
+        ("licenses", License),
+        ("machines", Machine),
+    ):
+        owner = getattr(model, column, None)
+        if owner is None:
+            continue
+        found = int(
+            await session.scalar(select(func.count()).select_from(model).where(owner == owner_id)) or 0
+        )
+        if found:
+            counts[name] = found
+    return counts

@@ -8,8 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import LicensingBearer
-from keyplane.db import DbSession
+from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.kit import clock
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import account_base, created, document, list_query, listing, resource, to_one
@@ -160,7 +159,7 @@ async def ping_machine(
     found, policy, revived = await service.ping(session, bearer, machine)
     body = machine_resource(found, policy)
     if revived:
-        body["attributes"]["heartbeatStatus"] = "RESURRECTED"
+        body["attributes"]["heartbeatStatus"] = heartbeat.HeartbeatStatus.RESURRECTED
     return document(request, body)
 
 

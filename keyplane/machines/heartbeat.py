@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from keyplane.models import Machine, Policy
+from keyplane.models.policy import HeartbeatCullStrategy, HeartbeatResurrectionStrategy
+
+
+class HeartbeatStatus(StrEnum):
+    NOT_STARTED = "NOT_STARTED"
+    ALIVE = "ALIVE"
+    DEAD = "DEAD"
+    RESURRECTED = "RESURRECTED"
+    """Never derived: only in the answer to the ping that revived a dead machine."""
+
 
 DEFAULT_DURATION = 600
 """Seconds a ping keeps a machine alive when the policy names no duration (Keygen's 10 min)."""
 _REVIVE_WINDOWS = {
-    "1_MINUTE_REVIVE": 60,
-    "2_MINUTE_REVIVE": 120,
-    "5_MINUTE_REVIVE": 300,
-    "10_MINUTE_REVIVE": 600,
-    "15_MINUTE_REVIVE": 900,
+    HeartbeatResurrectionStrategy.REVIVE_1_MINUTE: 60,
+    HeartbeatResurrectionStrategy.REVIVE_2_MINUTES: 120,
+    HeartbeatResurrectionStrategy.REVIVE_5_MINUTES: 300,
+    HeartbeatResurrectionStrategy.REVIVE_10_MINUTES: 600,
+    HeartbeatResurrectionStrategy.REVIVE_15_MINUTES: 900,
 }
 
 
@@ -21,15 +32,16 @@ def duration(policy: Policy) -> timedelta:
     return timedelta(seconds=policy.heartbeat_duration or DEFAULT_DURATION)
 
 
-def status(machine: Machine, policy: Policy, now: datetime) -> str:
+def status(machine: Machine, policy: Policy, now: datetime) -> HeartbeatStatus:
     """``NOT_STARTED``, ``ALIVE`` or ``DEAD``."""
     if machine.last_heartbeat is None:
         # A machine that must send heartbeats and never did is dead once a whole duration
         # has passed since its activation (Keygen's rule, whatever the basis).
         if policy.require_heartbeat and machine.created_at + duration(policy) <= now:
-            return "DEAD"
-        return "NOT_STARTED"
-    return "ALIVE" if machine.last_heartbeat + duration(policy) > now else "DEAD"
+            return HeartbeatStatus.DEAD
+        return HeartbeatStatus.NOT_STARTED
+    alive = machine.last_heartbeat + duration(policy) > now
+    return HeartbeatStatus.ALIVE if alive else HeartbeatStatus.DEAD
 
 
 def next_heartbeat(machine: Machine, policy: Policy) -> datetime | None:
@@ -39,7 +51,7 @@ def next_heartbeat(machine: Machine, policy: Policy) -> datetime | None:
 def may_revive(machine: Machine, policy: Policy, now: datetime) -> bool:
     """Whether a dead machine's ping brings it back (the policy's resurrection strategy)."""
     strategy = policy.heartbeat_resurrection_strategy
-    if strategy == "ALWAYS_REVIVE":
+    if strategy == HeartbeatResurrectionStrategy.ALWAYS_REVIVE:
         return True
     window = _REVIVE_WINDOWS.get(strategy)
     if window is None or machine.last_heartbeat is None:
@@ -50,4 +62,6 @@ def may_revive(machine: Machine, policy: Policy, now: datetime) -> bool:
 
 def culls(policy: Policy) -> bool:
     """Whether dead machines stop counting (and are removed) under this policy."""
-    return policy.require_heartbeat and policy.heartbeat_cull_strategy == "DEACTIVATE_DEAD"
+    return (
+        policy.require_heartbeat and policy.heartbeat_cull_strategy == HeartbeatCullStrategy.DEACTIVATE_DEAD
+    )

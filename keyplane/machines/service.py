@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from typing import assert_never
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.auth.principal import Bearer
 from keyplane.db import touched
 from keyplane.errors import Forbidden, InvalidResource, Unprocessable
+from keyplane.events import service as events
+from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid, uuid7
 from keyplane.licenses import repository as licenses
@@ -23,26 +26,30 @@ from keyplane.licenses.status import protected
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import not_found, target
 from keyplane.machines import heartbeat, repository
+from keyplane.machines.heartbeat import HeartbeatStatus
 from keyplane.machines.schemas import MachineAttributes, MachineCreateAttributes, MachineFilters
 from keyplane.models import License, Machine, Policy
+from keyplane.models.policy import HeartbeatBasis, MachineUniquenessStrategy, OverageStrategy
 
 _FINGERPRINT = "/data/attributes/fingerprint"
 OVERAGE_FACTORS = {
-    "ALLOW_1_25X_OVERAGE": 1.25,
-    "ALLOW_1_5X_OVERAGE": 1.5,
-    "ALLOW_2X_OVERAGE": 2.0,
+    OverageStrategy.ALLOW_1_25X_OVERAGE: 1.25,
+    OverageStrategy.ALLOW_1_5X_OVERAGE: 1.5,
+    OverageStrategy.ALLOW_2X_OVERAGE: 2.0,
 }
-_UNIQUE_IN = {
-    "UNIQUE_PER_ACCOUNT": "the account",
-    "UNIQUE_PER_PRODUCT": "this product",
-    "UNIQUE_PER_POLICY": "this policy",
-    "UNIQUE_PER_LICENSE": "this license",
+"""The bounded overages (ALWAYS_ALLOW_OVERAGE has no bound, NO_OVERAGE a factor of one)."""
+UNIQUE_IN: dict[MachineUniquenessStrategy, str] = {
+    MachineUniquenessStrategy.UNIQUE_PER_ACCOUNT: "the account",
+    MachineUniquenessStrategy.UNIQUE_PER_PRODUCT: "this product",
+    MachineUniquenessStrategy.UNIQUE_PER_POLICY: "this policy",
+    MachineUniquenessStrategy.UNIQUE_PER_LICENSE: "this license",
 }
+"""What a fingerprint is unique in, by strategy: every strategy has its words."""
 
 
 def machine_limit(license: License, policy: Policy) -> int | None:
     """How many machines the license may hold, overage included (None: no limit)."""
-    if policy.overage_strategy == "ALWAYS_ALLOW_OVERAGE":
+    if policy.overage_strategy == OverageStrategy.ALWAYS_ALLOW_OVERAGE:
         return None
     base = 1 if not policy.floating else (license.max_machines or policy.max_machines)
     if base is None:
@@ -52,13 +59,16 @@ def machine_limit(license: License, policy: Policy) -> int | None:
 
 def _uniqueness_scope(license: License, policy: Policy) -> uuid.UUID:
     match policy.machine_uniqueness_strategy:
-        case "UNIQUE_PER_ACCOUNT":
+        case MachineUniquenessStrategy.UNIQUE_PER_ACCOUNT:
             return license.account_id
-        case "UNIQUE_PER_PRODUCT":
+        case MachineUniquenessStrategy.UNIQUE_PER_PRODUCT:
             return license.product_id
-        case "UNIQUE_PER_POLICY":
+        case MachineUniquenessStrategy.UNIQUE_PER_POLICY:
             return policy.id
-    return license.id
+        case MachineUniquenessStrategy.UNIQUE_PER_LICENSE:
+            return license.id
+        case _:
+            assert_never(policy.machine_uniqueness_strategy)
 
 
 async def _locked_license(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[License, Policy]:
@@ -80,14 +90,21 @@ async def _locked_license(session: AsyncSession, bearer: Bearer, ref: str) -> tu
     return locked, policy
 
 
-async def _cull(session: AsyncSession, license: License, policy: Policy) -> None:
-    """Under DEACTIVATE_DEAD, dead machines stop holding a seat: remove them."""
+async def _cull(session: AsyncSession, bearer: Bearer, license: License, policy: Policy) -> None:
+    """Under DEACTIVATE_DEAD, dead machines stop holding a seat: remove them (the system's
+    doing, found while ``bearer`` activates another)."""
     if not heartbeat.culls(policy):
         return
     now = clock.now()
     machines = await repository.of_license(session, license.id)
-    dead = [m.id for m in machines if heartbeat.status(m, policy, now) == "DEAD"]
+    dead = [m.id for m in machines if heartbeat.status(m, policy, now) == HeartbeatStatus.DEAD]
     if dead:
+        system = Bearer.system(bearer.account)
+        for machine_id in dead:
+            events.record(session, system, EventName.MACHINE_HEARTBEAT_DEAD, machine_id)
+            events.record(
+                session, system, EventName.MACHINE_DELETED, machine_id, metadata={"reason": "culled"}
+            )
         await repository.delete_all(session, dead)
         touched(session, license.id)
 
@@ -112,7 +129,7 @@ async def _check_limits(
             "MACHINE_LIMIT_EXCEEDED",
             pointer="/data",
         )
-    if policy.overage_strategy == "ALWAYS_ALLOW_OVERAGE":
+    if policy.overage_strategy == OverageStrategy.ALWAYS_ALLOW_OVERAGE:
         return
     factor = OVERAGE_FACTORS.get(policy.overage_strategy, 1.0)
     for used, added, override, allowed, code in (
@@ -150,9 +167,9 @@ async def activate(
                 "must be a valid license user", "OWNER_INVALID", pointer="/data/relationships/owner"
             )
     scope = _uniqueness_scope(license, policy)
-    await _cull(session, license, policy)
+    await _cull(session, bearer, license, policy)
     if await repository.fingerprint_taken(session, scope, data.fingerprint):
-        where = _UNIQUE_IN[policy.machine_uniqueness_strategy]
+        where = UNIQUE_IN[policy.machine_uniqueness_strategy]
         raise InvalidResource(
             f"has already been taken for {where}", "FINGERPRINT_TAKEN", pointer=_FINGERPRINT
         )
@@ -173,7 +190,7 @@ async def activate(
         meta={},
     )
     _apply(machine, data, set(data.model_fields_set))
-    if policy.require_heartbeat and policy.heartbeat_basis == "FROM_CREATION":
+    if policy.require_heartbeat and policy.heartbeat_basis == HeartbeatBasis.FROM_CREATION:
         # The heartbeat clock starts at activation: the machine is alive from the start.
         machine.last_heartbeat = machine.created_at = clock.now()
     session.add(machine)
@@ -182,6 +199,7 @@ async def activate(
     except IntegrityError:
         # Another license of the same uniqueness scope activated this fingerprint meanwhile.
         raise InvalidResource("has already been taken", "FINGERPRINT_TAKEN", pointer=_FINGERPRINT) from None
+    events.record(session, bearer, EventName.MACHINE_CREATED, machine.id)
     return machine, policy
 
 
@@ -241,6 +259,7 @@ async def update(
     if sent & {"cores", "memory", "disk"}:
         await _check_limits(session, license, policy, data, replacing=machine)
     _apply(machine, data, sent)
+    events.record(session, bearer, EventName.MACHINE_UPDATED, machine.id, changed=machine)
     machine.updated_at = clock.now()
     await session.flush()
     return machine, policy
@@ -249,6 +268,7 @@ async def update(
 async def deactivate(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     machine, policy = await find(session, bearer, ref)
     authorize(bearer, "machines", Action.DELETE, own=await _own(session, machine, policy))
+    events.record(session, bearer, EventName.MACHINE_DELETED, machine.id)
     await session.delete(machine)
     await session.flush()
 
@@ -259,10 +279,12 @@ async def ping(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Machine
     machine, policy = await find(session, bearer, ref, lock=True)
     authorize(bearer, "machines", Action.UPDATE, own=True)
     now = clock.now()
-    dead = heartbeat.status(machine, policy, now) == "DEAD"
+    dead = heartbeat.status(machine, policy, now) == HeartbeatStatus.DEAD
     if dead and not heartbeat.may_revive(machine, policy, now):
         raise Unprocessable("is dead", "MACHINE_HEARTBEAT_DEAD", pointer="/data/attributes/heartbeatStatus")
     machine.last_heartbeat = now
     machine.updated_at = now
+    event = EventName.MACHINE_HEARTBEAT_RESURRECTED if dead else EventName.MACHINE_HEARTBEAT_PING
+    events.record(session, bearer, event, machine.id)
     await session.flush()
     return machine, policy, dead

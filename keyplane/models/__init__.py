@@ -3,10 +3,12 @@
 from keyplane.models.account import Account
 from keyplane.models.base import Base
 from keyplane.models.credential import Credential
+from keyplane.models.event import Event
 from keyplane.models.installation import Installation
 from keyplane.models.invalidation import Invalidation
 from keyplane.models.license import License
 from keyplane.models.machine import Machine
+from keyplane.models.notice import Notice
 from keyplane.models.policy import Policy
 from keyplane.models.pool_key import PoolKey
 from keyplane.models.product import Product
@@ -16,10 +18,12 @@ __all__ = [
     "Account",
     "Base",
     "Credential",
+    "Event",
     "Installation",
     "Invalidation",
     "License",
     "Machine",
+    "Notice",
     "Policy",
     "PoolKey",
     "Product",

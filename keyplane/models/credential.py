@@ -2,11 +2,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keyplane.models.base import Record, UTCDateTime
+from keyplane.kit.credentials import CredentialKind
+from keyplane.models.base import Record, UTCDateTime, Vocabulary
+
+
+class CredentialStatus(StrEnum):
+    """Whether a credential may be used: set by its owner (``inactive`` is undone only by them
+    or a MANAGE caller), and ``inactive`` for good once it is deleted."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
 
 
 class Credential(Record):
@@ -31,7 +41,7 @@ class Credential(Record):
     """Set (instead of ``user_id``) on a product token: it acts for that product alone."""
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("credentials.id", ondelete="CASCADE"))
     """The API key an OAuth2 access token was issued for."""
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[CredentialKind] = mapped_column(Vocabulary(CredentialKind, 16))
     lookup: Mapped[str] = mapped_column(String(16), unique=True)
     digest: Mapped[bytes] = mapped_column(LargeBinary(32))
     start: Mapped[str] = mapped_column(String(16))
@@ -39,7 +49,9 @@ class Credential(Record):
     description: Mapped[str | None] = mapped_column(String(200))
     scopes: Mapped[list[str]] = mapped_column(JSON)
     whitelisted_ips: Mapped[list[str] | None] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[CredentialStatus] = mapped_column(
+        Vocabulary(CredentialStatus, 16), default=CredentialStatus.ACTIVE
+    )
     deactivated_by: Mapped[uuid.UUID | None] = mapped_column()
     """The user who set status inactive: only they, or a MANAGE caller, may undo it."""
     api_version: Mapped[str | None] = mapped_column(String(10))

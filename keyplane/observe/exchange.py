@@ -3,7 +3,7 @@
 ``Exchange.begin`` runs first for every HTTP request (``keyplane.app.Keyplane``), lean
 handlers included. The id is the client's ``X-Request-Id`` when that is sane, else a new
 one; it is echoed in the ``X-Request-Id`` response header, carried by every error body
-(``keyplane.errors.render``) and every log record of the request, and written in the
+(``keyplane.error_handlers.render``) and every log record of the request, and written in the
 request's access line. Whoever learns the request's account or credential writes it here
 (the credential's id: never a credential, a license key or a raw path).
 """

@@ -84,6 +84,16 @@ USAGE_ROWS = Histogram(
     buckets=ROWS_BOUNDS,
     registry=REGISTRY,
 )
+EVENTS_WRITTEN = Counter(
+    "keyplane_events_written",
+    "Batched events (validations, refusals) written to the event log",
+    registry=REGISTRY,
+)
+EVENTS_DROPPED = Counter(
+    "keyplane_events_dropped",
+    "Batched events dropped: more were waiting than a process holds, the database being too slow",
+    registry=REGISTRY,
+)
 USAGE_FAILURES = Counter("keyplane_usage_flush_failures", "Usage flushes that failed", registry=REGISTRY)
 DB_IN_USE = Gauge(
     "keyplane_db_pool_in_use",
@@ -202,6 +212,15 @@ def usage_flushed(rows: int) -> None:
     TALLY.usage_caught_up = time.monotonic()
     if rows:
         TALLY.usage_rows.append(rows)
+
+
+def events_written(count: int) -> None:
+    EVENTS_WRITTEN.inc(count)
+
+
+def events_dropped(count: int) -> None:
+    if count:
+        EVENTS_DROPPED.inc(count)
 
 
 def usage_flush_failed() -> None:

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import LicensingBearer
-from keyplane.db import DbSession
+from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import (
     account_base,

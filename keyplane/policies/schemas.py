@@ -13,18 +13,24 @@ from keyplane.kit.paging import listing_spec, no_filters, parser
 from keyplane.kit.query import Items, Param, Spec, identifier, last
 from keyplane.kit.schemas import StrictInput
 from keyplane.licensing.schemas import Count, Metadata, Name, ProductRelationship
+from keyplane.models.policy import (
+    AuthenticationStrategy,
+    CheckInInterval,
+    ExpirationBasis,
+    ExpirationStrategy,
+    HeartbeatBasis,
+    HeartbeatCullStrategy,
+    HeartbeatResurrectionStrategy,
+    MachineLeasingStrategy,
+    MachineMatchingStrategy,
+    MachineUniquenessStrategy,
+    OverageStrategy,
+    ProcessLeasingStrategy,
+    RenewalBasis,
+    Scheme,
+    TransferStrategy,
+)
 
-Scheme = Literal[
-    "LEGACY_ENCRYPT",
-    "RSA_2048_PKCS1_ENCRYPT",
-    "RSA_2048_PKCS1_SIGN",
-    "RSA_2048_PKCS1_PSS_SIGN",
-    "RSA_2048_JWT_RS256",
-    "RSA_2048_PKCS1_SIGN_V2",
-    "RSA_2048_PKCS1_PSS_SIGN_V2",
-    "ED25519_SIGN",
-    "ECDSA_P256_SIGN",
-]
 Duration = Annotated[int, Field(ge=86_400, le=2_147_483_647)]
 """Seconds; at least a day (Keygen's rule)."""
 HeartbeatDuration = Annotated[int, Field(ge=60, le=2_147_483_647)]
@@ -47,40 +53,32 @@ class PolicyAttributes(StrictInput):
     max_memory: Count | None = Field(default=None, alias="maxMemory")
     max_disk: Count | None = Field(default=None, alias="maxDisk")
     max_uses: Count | None = Field(default=None, alias="maxUses")
-    machine_uniqueness_strategy: Literal[
-        "UNIQUE_PER_ACCOUNT", "UNIQUE_PER_PRODUCT", "UNIQUE_PER_POLICY", "UNIQUE_PER_LICENSE"
-    ] = Field(default="UNIQUE_PER_LICENSE", alias="machineUniquenessStrategy")
-    machine_matching_strategy: Literal["MATCH_ANY", "MATCH_TWO", "MATCH_MOST", "MATCH_ALL"] = Field(
-        default="MATCH_ANY", alias="machineMatchingStrategy"
+    pool_low_threshold: Count | None = Field(default=None, alias="poolLowThreshold")
+    """A pooled policy's pool dropping to this many keys sends ``policy.pool.low`` (None: never)."""
+    machine_uniqueness_strategy: MachineUniquenessStrategy = Field(
+        default=MachineUniquenessStrategy.UNIQUE_PER_LICENSE, alias="machineUniquenessStrategy"
     )
-    expiration_strategy: Literal["RESTRICT_ACCESS", "REVOKE_ACCESS", "MAINTAIN_ACCESS", "ALLOW_ACCESS"] = (
-        Field(default="RESTRICT_ACCESS", alias="expirationStrategy")
+    machine_matching_strategy: MachineMatchingStrategy = Field(
+        default=MachineMatchingStrategy.MATCH_ANY, alias="machineMatchingStrategy"
     )
-    expiration_basis: Literal[
-        "FROM_CREATION",
-        "FROM_FIRST_VALIDATION",
-        "FROM_FIRST_ACTIVATION",
-        "FROM_FIRST_DOWNLOAD",
-        "FROM_FIRST_USE",
-    ] = Field(default="FROM_CREATION", alias="expirationBasis")
-    renewal_basis: Literal["FROM_EXPIRY", "FROM_NOW", "FROM_NOW_IF_EXPIRED"] = Field(
-        default="FROM_EXPIRY", alias="renewalBasis"
+    expiration_strategy: ExpirationStrategy = Field(
+        default=ExpirationStrategy.RESTRICT_ACCESS, alias="expirationStrategy"
     )
-    transfer_strategy: Literal["RESET_EXPIRY", "KEEP_EXPIRY"] = Field(
-        default="KEEP_EXPIRY", alias="transferStrategy"
+    expiration_basis: ExpirationBasis = Field(default=ExpirationBasis.FROM_CREATION, alias="expirationBasis")
+    renewal_basis: RenewalBasis = Field(default=RenewalBasis.FROM_EXPIRY, alias="renewalBasis")
+    transfer_strategy: TransferStrategy = Field(
+        default=TransferStrategy.KEEP_EXPIRY, alias="transferStrategy"
     )
-    authentication_strategy: Literal["TOKEN", "LICENSE", "SESSION", "MIXED", "NONE"] = Field(
-        default="TOKEN", alias="authenticationStrategy"
+    authentication_strategy: AuthenticationStrategy = Field(
+        default=AuthenticationStrategy.TOKEN, alias="authenticationStrategy"
     )
-    machine_leasing_strategy: Literal["PER_LICENSE", "PER_USER"] = Field(
-        default="PER_LICENSE", alias="machineLeasingStrategy"
+    machine_leasing_strategy: MachineLeasingStrategy = Field(
+        default=MachineLeasingStrategy.PER_LICENSE, alias="machineLeasingStrategy"
     )
-    process_leasing_strategy: Literal["PER_MACHINE", "PER_LICENSE", "PER_USER"] = Field(
-        default="PER_MACHINE", alias="processLeasingStrategy"
+    process_leasing_strategy: ProcessLeasingStrategy = Field(
+        default=ProcessLeasingStrategy.PER_MACHINE, alias="processLeasingStrategy"
     )
-    overage_strategy: Literal[
-        "ALWAYS_ALLOW_OVERAGE", "ALLOW_1_25X_OVERAGE", "ALLOW_1_5X_OVERAGE", "ALLOW_2X_OVERAGE", "NO_OVERAGE"
-    ] = Field(default="NO_OVERAGE", alias="overageStrategy")
+    overage_strategy: OverageStrategy = Field(default=OverageStrategy.NO_OVERAGE, alias="overageStrategy")
     require_product_scope: bool = Field(default=False, alias="requireProductScope")
     require_policy_scope: bool = Field(default=False, alias="requirePolicyScope")
     require_machine_scope: bool = Field(default=False, alias="requireMachineScope")
@@ -89,29 +87,19 @@ class PolicyAttributes(StrictInput):
     require_checksum_scope: bool = Field(default=False, alias="requireChecksumScope")
     require_version_scope: bool = Field(default=False, alias="requireVersionScope")
     require_check_in: bool = Field(default=False, alias="requireCheckIn")
-    check_in_interval: Literal["DAY", "WEEK", "MONTH", "YEAR"] | None = Field(
-        default=None, alias="checkInInterval"
-    )
+    check_in_interval: CheckInInterval | None = Field(default=None, alias="checkInInterval")
     check_in_interval_count: Annotated[int, Field(ge=1, le=365)] | None = Field(
         default=None, alias="checkInIntervalCount"
     )
     require_heartbeat: bool = Field(default=False, alias="requireHeartbeat")
     heartbeat_duration: HeartbeatDuration | None = Field(default=None, alias="heartbeatDuration")
-    heartbeat_cull_strategy: Literal["DEACTIVATE_DEAD", "KEEP_DEAD"] = Field(
-        default="DEACTIVATE_DEAD", alias="heartbeatCullStrategy"
+    heartbeat_cull_strategy: HeartbeatCullStrategy = Field(
+        default=HeartbeatCullStrategy.DEACTIVATE_DEAD, alias="heartbeatCullStrategy"
     )
-    heartbeat_resurrection_strategy: Literal[
-        "ALWAYS_REVIVE",
-        "NO_REVIVE",
-        "1_MINUTE_REVIVE",
-        "2_MINUTE_REVIVE",
-        "5_MINUTE_REVIVE",
-        "10_MINUTE_REVIVE",
-        "15_MINUTE_REVIVE",
-    ] = Field(default="NO_REVIVE", alias="heartbeatResurrectionStrategy")
-    heartbeat_basis: Literal["FROM_CREATION", "FROM_FIRST_PING"] = Field(
-        default="FROM_FIRST_PING", alias="heartbeatBasis"
+    heartbeat_resurrection_strategy: HeartbeatResurrectionStrategy = Field(
+        default=HeartbeatResurrectionStrategy.NO_REVIVE, alias="heartbeatResurrectionStrategy"
     )
+    heartbeat_basis: HeartbeatBasis = Field(default=HeartbeatBasis.FROM_FIRST_PING, alias="heartbeatBasis")
     metadata: Metadata | None = None
 
 
@@ -182,16 +170,17 @@ class PolicyAttributesOut(Output):
     maxMemory: int | None
     maxDisk: int | None
     maxUses: int | None
-    machineUniquenessStrategy: str
-    machineMatchingStrategy: str
-    expirationStrategy: str
-    expirationBasis: str
-    renewalBasis: str
-    transferStrategy: str
-    authenticationStrategy: str
-    machineLeasingStrategy: str
-    processLeasingStrategy: str
-    overageStrategy: str
+    poolLowThreshold: int | None
+    machineUniquenessStrategy: MachineUniquenessStrategy
+    machineMatchingStrategy: MachineMatchingStrategy
+    expirationStrategy: ExpirationStrategy
+    expirationBasis: ExpirationBasis
+    renewalBasis: RenewalBasis
+    transferStrategy: TransferStrategy
+    authenticationStrategy: AuthenticationStrategy
+    machineLeasingStrategy: MachineLeasingStrategy
+    processLeasingStrategy: ProcessLeasingStrategy
+    overageStrategy: OverageStrategy
     requireProductScope: bool
     requirePolicyScope: bool
     requireMachineScope: bool
@@ -200,15 +189,15 @@ class PolicyAttributesOut(Output):
     requireChecksumScope: bool
     requireVersionScope: bool
     requireCheckIn: bool
-    checkInInterval: str | None
+    checkInInterval: CheckInInterval | None
     checkInIntervalCount: int | None
     requireHeartbeat: bool
     heartbeatDuration: int | None
-    heartbeatCullStrategy: str
-    heartbeatResurrectionStrategy: str
-    heartbeatBasis: str
+    heartbeatCullStrategy: HeartbeatCullStrategy
+    heartbeatResurrectionStrategy: HeartbeatResurrectionStrategy
+    heartbeatBasis: HeartbeatBasis
     usePool: bool
-    scheme: str | None
+    scheme: Scheme | None
     encrypted: bool
     metadata: MetadataOut
     created: InstantOut

@@ -7,15 +7,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
 from keyplane.errors import InvalidResource
+from keyplane.events import service as events
+from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
 from keyplane.kit.jsonapi import attribute_pointer
 from keyplane.licensing.access import Action, authorize, view
-from keyplane.licensing.records import find, target
+from keyplane.licensing.records import dependents, find, target
 from keyplane.models import Policy, Product
+from keyplane.models.policy import Scheme
 from keyplane.policies import repository
 from keyplane.policies.schemas import PolicyAttributes, PolicyCreateAttributes, PolicyFilters
 
-SUPPORTED_SCHEMES = frozenset({"ED25519_SIGN"})
+SUPPORTED_SCHEMES = frozenset({Scheme.ED25519_SIGN})
 """Key schemes this server can issue keys for."""
 _COPIED = tuple(name for name in PolicyAttributes.model_fields if name not in ("name", "metadata"))
 """Attributes stored as sent (``name`` and ``metadata`` have rules of their own)."""
@@ -104,6 +107,7 @@ async def create(
     _apply(policy, data, set(PolicyAttributes.model_fields))
     session.add(policy)
     await session.flush()
+    events.record(session, bearer, EventName.POLICY_CREATED, policy.id)
     return policy
 
 
@@ -124,6 +128,7 @@ async def update(session: AsyncSession, bearer: Bearer, ref: str, data: PolicyAt
     policy = await find(session, bearer, Policy, ref, "policy", lock=True)
     authorize(bearer, "policies", Action.UPDATE)
     _apply(policy, data, set(data.model_fields_set))
+    events.record(session, bearer, EventName.POLICY_UPDATED, policy.id, changed=policy)
     policy.updated_at = clock.now()
     await session.flush()
     return policy
@@ -132,6 +137,10 @@ async def update(session: AsyncSession, bearer: Bearer, ref: str, data: PolicyAt
 async def delete(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     policy = await find(session, bearer, Policy, ref, "policy")
     authorize(bearer, "policies", Action.DELETE)
+    gone = await dependents(session, "policy_id", policy.id)
+    events.record(
+        session, bearer, EventName.POLICY_DELETED, policy.id, metadata={"deleted": gone} if gone else None
+    )
     await session.delete(policy)
     await session.flush()
 

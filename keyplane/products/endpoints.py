@@ -7,9 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import LicensingBearer
+from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.auth.scopes import Role
-from keyplane.db import DbSession
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import (
     account_base,

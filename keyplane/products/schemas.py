@@ -11,9 +11,9 @@ from keyplane.kit.paging import listing_spec, no_filters, parser
 from keyplane.kit.query import Spec
 from keyplane.kit.schemas import StrictInput
 from keyplane.licensing.schemas import Metadata, Name
+from keyplane.models.product import DistributionStrategy
 
 Code = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.\-]+$")]
-Strategy = Literal["LICENSED", "OPEN", "CLOSED"]
 Platforms = Annotated[list[Annotated[str, Field(min_length=1, max_length=255)]], Field(max_length=64)]
 ProductType = Annotated[str, Field(pattern="^products?$")]
 
@@ -21,7 +21,7 @@ ProductType = Annotated[str, Field(pattern="^products?$")]
 class ProductAttributes(StrictInput):
     name: Name | None = None
     code: Code | None = None
-    distribution_strategy: Strategy | None = Field(default=None, alias="distributionStrategy")
+    distribution_strategy: DistributionStrategy | None = Field(default=None, alias="distributionStrategy")
     url: AnyHttpUrl | None = None
     platforms: Platforms | None = None
     metadata: Metadata | None = None
@@ -58,7 +58,7 @@ parse_product_list = parser(PRODUCT_LIST, no_filters)
 class ProductAttributesOut(Output):
     name: str
     code: str | None
-    distributionStrategy: Strategy
+    distributionStrategy: DistributionStrategy
     url: str | None
     platforms: list[str] | None
     metadata: MetadataOut

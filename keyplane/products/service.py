@@ -12,11 +12,14 @@ from keyplane.auth.principal import Bearer
 from keyplane.auth.scopes import Role, Scope, ordered, role_scopes
 from keyplane.credentials.engine import CredentialEngine
 from keyplane.errors import Forbidden, InvalidResource
+from keyplane.events import service as events
+from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
 from keyplane.kit.credentials import CredentialKind
 from keyplane.licensing.access import Action, authorize, view
-from keyplane.licensing.records import find
+from keyplane.licensing.records import dependents, find
 from keyplane.models import Credential, Product
+from keyplane.models.product import DistributionStrategy
 from keyplane.products import repository
 from keyplane.products.schemas import ProductAttributes, ProductCreateAttributes
 
@@ -32,7 +35,7 @@ def _apply(product: Product, data: ProductAttributes) -> None:
     if "code" in sent:
         product.code = data.code
     if "distribution_strategy" in sent:
-        product.distribution_strategy = data.distribution_strategy or "LICENSED"
+        product.distribution_strategy = data.distribution_strategy or DistributionStrategy.LICENSED
     if "url" in sent:
         product.url = None if data.url is None else str(data.url)
     if "platforms" in sent:
@@ -57,7 +60,9 @@ async def create(session: AsyncSession, bearer: Bearer, data: ProductCreateAttri
     if await repository.code_taken(session, product):
         raise InvalidResource("has already been taken", "CODE_TAKEN", pointer=_CODE)
     session.add(product)
-    return await _flush(session, product)
+    await _flush(session, product)
+    events.record(session, bearer, EventName.PRODUCT_CREATED, product.id)
+    return product
 
 
 async def get(session: AsyncSession, bearer: Bearer, ref: str) -> Product:
@@ -77,6 +82,7 @@ async def update(session: AsyncSession, bearer: Bearer, ref: str, data: ProductA
     _apply(product, data)
     if await repository.code_taken(session, product):
         raise InvalidResource("has already been taken", "CODE_TAKEN", pointer=_CODE)
+    events.record(session, bearer, EventName.PRODUCT_UPDATED, product.id, changed=product)
     product.updated_at = clock.now()
     return await _flush(session, product)
 
@@ -84,6 +90,10 @@ async def update(session: AsyncSession, bearer: Bearer, ref: str, data: ProductA
 async def delete(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     product = await find(session, bearer, Product, ref, "product")
     authorize(bearer, "products", Action.DELETE)
+    gone = await dependents(session, "product_id", product.id)
+    events.record(
+        session, bearer, EventName.PRODUCT_DELETED, product.id, metadata={"deleted": gone} if gone else None
+    )
     await session.delete(product)
     await session.flush()
 
@@ -120,6 +130,7 @@ async def issue_token(
     )
     session.add(token)
     await session.flush()
+    events.record(session, bearer, EventName.TOKEN_GENERATED, token.id, metadata={"product": str(product.id)})
     return token, plaintext
 
 

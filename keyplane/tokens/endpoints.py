@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
@@ -10,11 +11,13 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane import ratelimit
-from keyplane.auth.dependencies import CurrentAccount, Deleter, LicensingBearer, Reader
+from keyplane.auth.dependencies import CurrentAccount, DbSession, Deleter, LicensingBearer, Reader, origin_of
 from keyplane.auth.headers import BASIC_CHALLENGE, MALFORMED, basic
 from keyplane.auth.network import client_address
-from keyplane.db import DbSession
+from keyplane.auth.principal import AccountRef
 from keyplane.errors import Unauthorized
+from keyplane.events.names import EventName
+from keyplane.kit.actor import ANONYMOUS
 from keyplane.kit.documents import ListDocument, returns
 from keyplane.kit.jsonapi import document, list_query, listing
 from keyplane.kit.paging import Listed
@@ -60,6 +63,19 @@ def _basic(request: Request) -> tuple[str, str]:
     return pair
 
 
+def _noting(request: Request, account: AccountRef) -> Callable[[uuid.UUID], None]:
+    """What notes a failed sign-in in the event log (in a batch: the request fails, and its
+    transaction with it)."""
+
+    def failed(user_id: uuid.UUID) -> None:
+        origin = origin_of(request)
+        services_of(request.app).events.note(
+            account.id, EventName.USER_SIGN_IN_FAILED, user_id, ANONYMOUS, origin, {}
+        )
+
+    return failed
+
+
 @router.post(
     "/tokens",
     status_code=201,
@@ -83,7 +99,7 @@ async def create_token(
     email, password = _basic(request)
     settings = services_of(request.app).settings
     throttle = LoginThrottle(
-        ratelimit.steadfast(request.app),
+        ratelimit.steadfast(services_of(request.app)),
         settings,
         account.id,
         email,
@@ -91,7 +107,7 @@ async def create_token(
     )
     await throttle.check()
     try:
-        user = await service.login(session, account, email, password)
+        user = await service.login(session, account, email, password, failed=_noting(request, account))
     except Unauthorized:
         await throttle.failed()
         raise
@@ -103,6 +119,8 @@ async def create_token(
         name=attributes.name,
         expiry=attributes.expiry,
         ttl=timedelta(seconds=settings.token_ttl_seconds),
+        account=account,
+        origin=origin_of(request),
     )
     return document(request, token_resource(token, user.role, plaintext), 201)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyplane.auth.scopes import TOKEN_KINDS, Role
+from keyplane.auth.scopes import TOKEN_KINDS, Role, TokenKind
 from keyplane.kit.jsonapi import account_base, to_one
 from keyplane.kit.timefmt import iso, iso_or_none
 from keyplane.models import Credential
@@ -12,7 +12,7 @@ from keyplane.models import Credential
 
 def token_resource(token: Credential, role: str, plaintext: str | None = None) -> dict[str, Any]:
     base = account_base(token.account_id)
-    attributes: dict[str, Any] = {"kind": TOKEN_KINDS.get(Role(role), "user-token")}
+    attributes: dict[str, Any] = {"kind": TOKEN_KINDS.get(Role(role), TokenKind.USER)}
     if plaintext is not None:
         attributes["token"] = plaintext
     attributes |= {

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field
 
 from keyplane import examples as example
+from keyplane.auth.scopes import TokenKind
 from keyplane.kit.documents import Document, InstantOut, Output, SelfLink, ToOne
 from keyplane.kit.instants import Instant
 from keyplane.kit.paging import listing_spec, no_filters, parser
@@ -41,15 +42,7 @@ parse_token_list = parser(TOKEN_LIST, no_filters)
 
 
 class TokenAttributesOut(Output):
-    kind: Literal[
-        "admin-token",
-        "developer-token",
-        "read-only-token",
-        "support-token",
-        "sales-token",
-        "user-token",
-        "product-token",
-    ]
+    kind: TokenKind
     token: str | None = None
     """The secret: only in the answer that created the token, never again."""
     expiry: InstantOut | None

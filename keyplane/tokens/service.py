@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement
@@ -12,17 +13,31 @@ from keyplane.auth.principal import AccountRef, Principal
 from keyplane.auth.scopes import Role, Scope, ordered, role_scopes
 from keyplane.credentials.engine import CredentialEngine
 from keyplane.errors import NotFound, Unauthorized, Unprocessable
+from keyplane.events import service as events
+from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
+from keyplane.kit.actor import Acting, ActorType, Origin, Whodunnit
 from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.passwords import verify_password
 from keyplane.models import Credential, User
+from keyplane.models.credential import CredentialStatus
 from keyplane.tokens import repository
 from keyplane.users import repository as users
 
 
-async def login(session: AsyncSession, account: AccountRef, email: str, password: str) -> User:
+async def login(
+    session: AsyncSession,
+    account: AccountRef,
+    email: str,
+    password: str,
+    failed: Callable[[uuid.UUID], None] | None = None,
+) -> User:
+    """The user with this email and password, else 401 (``failed`` is told of a wrong password
+    for a user that exists: the event log notes it)."""
     user = await users.by_email(session, account.id, email)
     if not await verify_password(password, user.password_hash if user else None) or user is None:
+        if user is not None and failed is not None:
+            failed(user.id)
         raise Unauthorized(
             "The email or password is incorrect",
             "CREDENTIALS_INVALID",
@@ -39,7 +54,10 @@ async def issue(
     name: str | None,
     expiry: datetime | None,
     ttl: timedelta,
+    account: AccountRef,
+    origin: Origin,
 ) -> tuple[Credential, str]:
+    """A token for ``user``, who has just signed in (from ``origin``)."""
     now = clock.now()
     if expiry is not None and expiry <= now:
         raise Unprocessable("must be in the future", "EXPIRY_INVALID", pointer="/data/attributes/expiry")
@@ -53,6 +71,8 @@ async def issue(
     )
     session.add(token)
     await session.flush()
+    actor = Acting(account, Whodunnit(ActorType.USER, user.id), origin)
+    events.record(session, actor, EventName.TOKEN_GENERATED, token.id)
     return token, plaintext
 
 
@@ -85,6 +105,7 @@ async def revoke(session: AsyncSession, principal: Principal, token_id: uuid.UUI
     token, _ = await get(session, principal, token_id)
     now = clock.now()
     token.deleted_at = now
-    token.status = "inactive"
+    token.status = CredentialStatus.INACTIVE
     token.updated_at = now
+    events.record(session, principal, EventName.TOKEN_REVOKED, token.id)
     await session.flush()

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import Creator, Deleter, Reader, Updater
-from keyplane.db import DbSession
+from keyplane.auth.dependencies import Creator, DbSession, Deleter, Reader, Updater
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import account_base, document, list_query, listing, to_one
 from keyplane.kit.paging import Listed

@@ -11,7 +11,7 @@ from keyplane.kit import paging
 from keyplane.kit.ids import as_uuid
 from keyplane.licensing.keystrings import digest
 from keyplane.models import License, User
-from keyplane.users.schemas import UserFilters
+from keyplane.users.schemas import UserFilters, UserStatus
 
 
 async def by_email(session: AsyncSession, account_id: uuid.UUID, email: str) -> User | None:
@@ -48,7 +48,7 @@ async def page(
     if filters.roles:
         conditions.append(User.role.in_(sorted(role.value for role in filters.roles)))
     if filters.status is not None:
-        conditions.append(true() if filters.status == "ACTIVE" else false())
+        conditions.append(true() if filters.status == UserStatus.ACTIVE else false())
     if filters.product is not None:
         conditions.append(owns.where(License.product_id == filters.product))
     if filters.license is not None:

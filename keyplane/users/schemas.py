@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
@@ -62,8 +63,16 @@ class UserUpdate(StrictInput):
 
 # -- the list's filters (Keygen's ``has_scope`` on users that this model can answer) ----------
 
-USER_STATUSES = ("ACTIVE", "INACTIVE", "BANNED")
-"""A user's ``status`` as Keygen names them; Keyplane's users are all ACTIVE (it has no bans)."""
+
+class UserStatus(StrEnum):
+    """A user's ``status`` as Keygen names them; Keyplane's users are all ACTIVE (it has no bans)."""
+
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+    BANNED = "BANNED"
+
+
+USER_STATUSES = tuple(UserStatus)
 
 USER_LIST: Spec = listing_spec(
     Param("roles[]", "Only users with one of these roles (repeat it: roles[]=admin&roles[]=user)", many=True),
@@ -78,7 +87,7 @@ USER_LIST: Spec = listing_spec(
 @dataclass(frozen=True, slots=True)
 class UserFilters:
     roles: frozenset[Role] = frozenset()
-    status: str | None = None
+    status: UserStatus | None = None
     product: uuid.UUID | None = None
     license: str | None = None
     assigned: bool | None = None
@@ -96,7 +105,7 @@ def user_filters(items: Items) -> UserFilters:
     assigned = last(items, assigned_name)
     return UserFilters(
         roles=frozenset(roles),
-        status=None if status is None else choice(status, USER_STATUSES, "status"),
+        status=None if status is None else UserStatus(choice(status, USER_STATUSES, "status")),
         product=None if product is None else identifier(product, "product"),
         license=None if license is None else reference(license, "license"),
         assigned=None if assigned is None else boolean(assigned, assigned_name),

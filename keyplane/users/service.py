@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.auth.principal import Principal
 from keyplane.auth.scopes import Scope
 from keyplane.errors import Forbidden, NotFound, Unprocessable
+from keyplane.events import service as events
+from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
 from keyplane.kit.passwords import hash_password
 from keyplane.models import User
@@ -41,6 +43,7 @@ async def create(session: AsyncSession, principal: Principal, data: UserCreateAt
         raise Unprocessable(
             "has already been taken", "EMAIL_TAKEN", pointer="/data/attributes/email"
         ) from None
+    events.record(session, principal, EventName.USER_CREATED, user.id)
     return user
 
 
@@ -78,6 +81,7 @@ async def update(session: AsyncSession, principal: Principal, ref: str, data: Us
         user.last_name = data.last_name
     if "password" in sent:
         user.password_hash = await hash_password(data.password) if data.password else None
+    events.record(session, principal, EventName.USER_UPDATED, user.id, changed=user)
     user.updated_at = clock.now()
     await session.flush()
     return user
@@ -90,4 +94,5 @@ async def delete(session: AsyncSession, principal: Principal, ref: str) -> None:
     user = await get(session, principal, ref)
     if user.id == principal.user_id:
         raise Unprocessable("You cannot delete yourself", "USER_NOT_ALLOWED", pointer="/data")
+    events.record(session, principal, EventName.USER_DELETED, user.id)
     await repository.delete(session, user)

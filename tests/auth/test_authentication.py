@@ -15,6 +15,7 @@ from keyplane.auth.scopes import Scope
 from keyplane.credentials.engine import FOREVER, CredentialState, Outcome
 from keyplane.errors import Forbidden, TooManyRequests, Unauthorized
 from keyplane.kit.credentials import CredentialKind
+from keyplane.models.credential import CredentialStatus
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 ACCOUNT = uuid.uuid4()
@@ -35,7 +36,7 @@ def _state(**changes: Any) -> CredentialState:
         digest=b"d",
         role="admin",
         scopes=READ,
-        status="active",
+        status=CredentialStatus.ACTIVE,
         deleted=False,
         expires_at=None,
         whitelisted_ips=None,

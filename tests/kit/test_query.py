@@ -15,6 +15,7 @@ from keyplane.keys.schemas import parse_key_list
 from keyplane.kit import paging, query
 from keyplane.kit.query import Param, Sort, Span, spec
 from keyplane.licenses.schemas import Expires, LicenseFilters, parse_license_list, parse_policy_license_list
+from keyplane.licenses.vocab import LicenseStatus
 from keyplane.machines.schemas import parse_license_machine_list, parse_machine_list
 from keyplane.policies.schemas import parse_policy_list
 from keyplane.products.schemas import parse_product_list
@@ -233,7 +234,7 @@ def test_license_filters_are_typed() -> None:
         policy=uuid.UUID(ID),
         owner="a@b.test",
         machine="fp-1",
-        status="EXPIRING",
+        status=LicenseStatus.EXPIRING,
         metadata=(("tier", "gold"),),
         expires=Expires(
             within=Span(fixed=timedelta(days=3)),

@@ -7,83 +7,35 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import ConfigDict, Field
 from starlette.applications import Starlette
 
-from keyplane import examples as example
-from keyplane.auth.dependencies import (
-    CurrentAccount,
-    LicensingBearer,
-    authenticate_bearer,
-)
+from keyplane.auth.dependencies import CurrentAccount, DbSession, LicensingBearer, optional_bearer, origin_of
 from keyplane.auth.principal import AccountRef, Bearer
-from keyplane.cache import Caches, Tag
-from keyplane.db import DbSession
+from keyplane.cache import Caches
 from keyplane.errors import BadRequest
+from keyplane.events import service as events
 from keyplane.kit import clock
 from keyplane.kit.documents import returns
 from keyplane.kit.jsonapi import document
-from keyplane.kit.schemas import StrictInput
 from keyplane.kit.timefmt import iso
 from keyplane.licenses import lifecycle
 from keyplane.licenses import service as licenses
 from keyplane.licenses.endpoints import license_resource
-from keyplane.licenses.lifecycle import MISSING, Missing, Snapshot
-from keyplane.licenses.schemas import LicenseDocument, ValidationDocument
+from keyplane.licenses.lifecycle import Snapshot, cache_entry
+from keyplane.licenses.schemas import (
+    Decrement,
+    Increment,
+    LicenseDocument,
+    Validate,
+    ValidateKey,
+    ValidationDocument,
+)
 from keyplane.licenses.validation import Result, Scope, meta
 from keyplane.licensing.keystrings import digest
-from keyplane.models.license import key_tag
 from keyplane.observe import metrics
 from keyplane.services import services_of
 
 router = APIRouter(tags=["License actions"])
-Nonce = Annotated[int, Field(ge=0, le=2**63 - 1)]
-Step = Annotated[int, Field(ge=1, le=2_147_483_647)]
-
-
-class ValidateKeyMeta(StrictInput):
-    key: Annotated[str, Field(max_length=16_384)]
-    """Blank is a 400 (checked in the route, as Keygen answers), not a failed rule."""
-    scope: Scope | None = None
-    nonce: Nonce | None = None
-
-
-class ValidateKey(StrictInput):
-    model_config = ConfigDict(json_schema_extra=example.of(example.VALIDATE_KEY))
-
-    meta: ValidateKeyMeta
-
-
-class ValidateMeta(StrictInput):
-    scope: Scope | None = None
-    nonce: Nonce | None = None
-
-
-class Validate(StrictInput):
-    meta: ValidateMeta = ValidateMeta()
-
-
-class IncrementMeta(StrictInput):
-    increment: Step = 1
-
-
-class Increment(StrictInput):
-    meta: IncrementMeta = IncrementMeta()
-
-
-class DecrementMeta(StrictInput):
-    decrement: Step = 1
-
-
-class Decrement(StrictInput):
-    meta: DecrementMeta = DecrementMeta()
-
-
-async def optional_bearer(request: Request, session: DbSession, account: CurrentAccount) -> Bearer | None:
-    """The caller if it sent any credential (then it must be good), else None."""
-    if "authorization" not in request.headers and "x-api-key" not in request.headers:
-        return None
-    return await authenticate_bearer(request, session, account)
 
 
 def _answer(
@@ -96,6 +48,16 @@ def _answer(
     data = None if snapshot is None else license_resource(snapshot.license, snapshot.policy)
     metrics.validated(result.code)
     return document(request, data, meta=meta(result, iso(clock.now()), echoed(scope), nonce))
+
+
+def _record(request: Request, result: Result, snapshot: Snapshot | None, bearer: Bearer | None) -> None:
+    """A full validation of a license that exists goes in the event log (in a batch)."""
+    if snapshot is None:
+        return
+    license = snapshot.license
+    who, origin = (None, origin_of(request)) if bearer is None else (bearer.whodunnit, bearer.origin)
+    batch = services_of(request.app).events
+    events.validated(batch, license.account_id, license.id, result.valid, result.code, who, origin)
 
 
 def echoed(scope: Scope | None) -> dict[str, Any] | None:
@@ -124,6 +86,7 @@ async def validate_key(
     if bearer is None:
         # For the lean handler: it validates this key from memory until something changes.
         remember(request.app, account, sent.key, snapshot, generation)
+    _record(request, result, snapshot, bearer)
     return _answer(request, result, snapshot, sent.scope, sent.nonce)
 
 
@@ -132,18 +95,6 @@ def remember(
 ) -> None:
     value, tags = cache_entry(account, key, snapshot)
     services_of(app).licenses.put((account.id, digest(key)), value, tags, generation)
-
-
-def cache_entry(
-    account: AccountRef, key: str, snapshot: Snapshot | None
-) -> tuple[Snapshot | Missing, list[Tag]]:
-    """What the lean handler keeps for a key, and the ids whose change must drop it."""
-    tags: list[Tag] = [account.id, key_tag(digest(key))]
-    if snapshot is None:
-        return MISSING, tags
-    license = snapshot.license
-    tags += [license.id, license.policy_id, license.product_id, license.owner_id]
-    return snapshot.kept(), tags
 
 
 @router.post("/licenses/{license}/actions/validate", responses=returns(ValidationDocument))
@@ -159,6 +110,7 @@ async def validate_license(
     result, snapshot = await lifecycle.validate(
         session, bearer, license, sent.scope, services_of(request.app).usage.validated, quick=False
     )
+    _record(request, result, snapshot, bearer)
     return _answer(request, result, snapshot, sent.scope, sent.nonce)
 
 
@@ -203,7 +155,7 @@ async def renew_license(
 @router.delete("/licenses/{license}/actions/revoke", status_code=204, response_class=Response)
 async def revoke_license(license: str, session: DbSession, bearer: LicensingBearer) -> Response:
     """Revoke a license: it is deleted, with its machines."""
-    await licenses.delete(session, bearer, license)
+    await licenses.delete(session, bearer, license, revoked=True)
     return Response(status_code=204)
 
 

@@ -1,0 +1,1 @@
+"""The event log: who changed what, recorded in the change's own transaction."""

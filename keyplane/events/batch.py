@@ -1,0 +1,100 @@
+"""Events of reads, written in batches off the request's path: validation results and the
+refused uses of credentials. A validation is a read that must stay a read (a write per
+validation would serialise them on SQLite and double the work on PostgreSQL), so its event
+is kept in memory and written with the others of the last second, as ``lastValidated`` is.
+A crash loses at most that second of them, never a change's event (those commit with it).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy import insert
+
+from keyplane import outages
+from keyplane.db import Database
+from keyplane.events.names import EventName
+from keyplane.kit import clock
+from keyplane.kit.actor import Origin, Whodunnit
+from keyplane.kit.ids import uuid7
+from keyplane.kit.periodic import Periodic
+from keyplane.models import Event
+from keyplane.observe import metrics
+
+log = logging.getLogger("keyplane.events")
+
+CHUNK = 200
+"""Rows per statement (their parameters are prepared on the event loop)."""
+PENDING = 50_000
+"""Most events a process holds between flushes; past it, new ones are dropped and counted
+(``keyplane_events_dropped_total``): a database too slow to take them must not exhaust memory."""
+
+
+class EventBatch:
+    def __init__(self, database: Database, interval: float) -> None:
+        self._database = database
+        self._pending: list[dict[str, Any]] = []
+        self._periodic = Periodic("keyplane-events", interval, self.flush)
+
+    def note(
+        self,
+        account_id: uuid.UUID,
+        event: EventName,
+        resource_id: uuid.UUID,
+        who: Whodunnit,
+        origin: Origin,
+        metadata: dict[str, Any],
+    ) -> None:
+        """Keep ``event`` for the next flush."""
+        if len(self._pending) >= PENDING:
+            metrics.events_dropped(1)
+            return
+        self._pending.append(
+            {
+                "id": uuid7(),
+                "account_id": account_id,
+                "event": event.value,
+                "resource_type": event.resource.value,
+                "resource_id": resource_id,
+                "whodunnit_type": who.type.value,
+                "whodunnit_id": who.id,
+                "request_id": origin.request_id,
+                "address": origin.address,
+                "user_agent": None if origin.user_agent is None else origin.user_agent[:512],
+                "meta": metadata,
+                "created_at": clock.now(),
+            }
+        )
+
+    async def flush(self) -> int:
+        """Write what is pending, a transaction per flush; what a failed flush held goes back
+        (in front of what came meanwhile, within ``PENDING``). How many were written."""
+        batch, self._pending = self._pending, []
+        if not batch:
+            return 0
+        try:
+            async with self._database.writer() as session:
+                for start in range(0, len(batch), CHUNK):
+                    await session.execute(insert(Event), batch[start : start + CHUNK])
+                await session.commit()
+        except Exception as error:
+            if outages.unavailable(error):
+                log.warning("events.flush_failed", extra={"count": len(batch), "error": type(error).__name__})
+            else:
+                log.exception("events.flush_failed", extra={"count": len(batch)})
+            kept = (batch + self._pending)[:PENDING]
+            metrics.events_dropped(len(batch) + len(self._pending) - len(kept))
+            self._pending = kept
+            return 0
+        metrics.events_written(len(batch))
+        return len(batch)
+
+    def start(self) -> None:
+        self._periodic.start()
+
+    async def stop(self) -> None:
+        """Write everything kept (a flush in progress is let finish)."""
+        await self._periodic.stop()
+        await self.flush()

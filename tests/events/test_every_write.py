@@ -1,0 +1,333 @@
+"""Every write any route makes is in the event log, with who made it.
+
+The test walks every mutating operation of ``/openapi.json`` (under ``/v1/accounts/{account}``:
+the ``/v1`` forms are the same handlers), makes each succeed once, and checks the newest
+event: its name, its resource, its whodunnit and the request it came with. An operation
+added to the API without a step here fails ``test_every_mutating_route_is_walked``.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from tests.events.support import body
+from tests.factories import Tenant, bearer
+
+PREFIX = "/v1/accounts/{account}"
+NOT_WRITES = {
+    ("POST", "/api-keys/verify"): "checks a key and changes nothing (refusals are batched, not per request)",
+    ("POST", "/licenses/actions/validate-key"): "a validation: recorded in batches, off the request's path",
+    (
+        "POST",
+        "/licenses/{license}/actions/validate",
+    ): "a validation: recorded in batches, off the request's path",
+}
+
+
+@dataclass
+class Walk:
+    client: httpx.AsyncClient
+    acme: Tenant
+    admin_key_id: str
+    walked: set[tuple[str, str]] = field(default_factory=set)
+
+    async def act(
+        self,
+        method: str,
+        template: str,
+        path: str,
+        event: str,
+        resource: str | None = None,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        whodunnit: tuple[str, str] | None = None,
+        form: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Make the request, then check it left ``event`` on ``resource`` (the new record's
+        id when None) by ``whodunnit`` (the admin's key by default)."""
+        request_id = f"walk-{uuid.uuid4().hex[:12]}"
+        sent = {**(headers if headers is not None else bearer(self.acme.key)), "X-Request-Id": request_id}
+        url = f"{self.acme.base}{path}"
+        if form is not None:
+            response = await self.client.request(method, url, data=form, headers=sent)
+        else:
+            response = await self.client.request(method, url, json=body, headers=sent)
+        assert response.status_code < 300, (method, path, response.text)
+        self.walked.add((method, template))
+        if resource is None:
+            resource = (
+                str(response.json()["data"]["id"]) if "data" in response.json() else response.json()["id"]
+            )
+        newest = await self.client.get(
+            f"{self.acme.base}/event-logs", params={"request": request_id}, headers=bearer(self.acme.key)
+        )
+        assert newest.status_code == 200, newest.text
+        found = [entry for entry in newest.json()["data"] if entry["attributes"]["event"] == event]
+        assert found, (method, template, event, [e["attributes"]["event"] for e in newest.json()["data"]])
+        entry = found[0]
+        assert entry["relationships"]["resource"]["data"]["id"] == resource, (method, template)
+        who_type, who_id = whodunnit or ("api-keys", self.admin_key_id)
+        assert entry["relationships"]["whodunnit"]["data"] == {"type": who_type, "id": who_id}, (
+            method,
+            template,
+        )
+        assert entry["relationships"]["request"]["data"] == {"type": "requests", "id": request_id}
+        return response
+
+
+async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
+    listed = await client.get(f"{acme.base}/api-keys", headers=bearer(acme.key))
+    walk = Walk(client, acme, listed.json()["data"][-1]["id"])
+
+    # The API-key surface.
+    created = (
+        await walk.act("POST", "/api-keys", "/api-keys", "api-key.created", body={"name": "ci"})
+    ).json()
+    key_id = created["id"]
+    await walk.act(
+        "PUT", "/api-keys/{key_id}", f"/api-keys/{key_id}", "api-key.updated", key_id, body={"name": "a"}
+    )
+    await walk.act(
+        "PATCH", "/api-keys/{key_id}", f"/api-keys/{key_id}", "api-key.updated", key_id, body={"name": "b"}
+    )
+    oauth = await client.post(
+        f"{acme.base}/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": key_id, "client_secret": created["key"]},
+        headers={"X-Request-Id": "walk-oauth"},
+    )
+    assert oauth.status_code == 200, oauth.text
+    walk.walked.add(("POST", "/oauth/token"))
+    token_events = await client.get(
+        f"{acme.base}/event-logs", params={"request": "walk-oauth"}, headers=bearer(acme.key)
+    )
+    [issued] = token_events.json()["data"]
+    assert issued["attributes"]["event"] == "token.generated"
+    assert issued["relationships"]["whodunnit"]["data"] == {"type": "api-keys", "id": key_id}
+    await walk.act("DELETE", "/api-keys/{key_id}", f"/api-keys/{key_id}", "api-key.deleted", key_id)
+
+    # Users and tokens.
+    user = await walk.act(
+        "POST",
+        "/users",
+        "/users",
+        "user.created",
+        body=body("users", {"email": "c@acme.test", "password": "pw-123456789"}),
+    )
+    user_id = user.json()["data"]["id"]
+    await walk.act(
+        "PATCH",
+        "/users/{user}",
+        f"/users/{user_id}",
+        "user.updated",
+        user_id,
+        body=body("users", {"firstName": "C"}),
+    )
+    basic = base64.b64encode(b"c@acme.test:pw-123456789").decode()
+    token = await walk.act(
+        "POST",
+        "/tokens",
+        "/tokens",
+        "token.generated",
+        headers={"Authorization": f"Basic {basic}"},
+        whodunnit=("users", user_id),
+    )
+    token_id = token.json()["data"]["id"]
+    await walk.act("DELETE", "/tokens/{token_id}", f"/tokens/{token_id}", "token.revoked", token_id)
+
+    # Products, policies, the pool.
+    product = await walk.act(
+        "POST", "/products", "/products", "product.created", body=body("products", {"name": "P"})
+    )
+    product_id = product.json()["data"]["id"]
+    await walk.act(
+        "PATCH",
+        "/products/{product}",
+        f"/products/{product_id}",
+        "product.updated",
+        product_id,
+        body=body("products", {"name": "Q"}),
+    )
+    product_token = await walk.act(
+        "POST", "/products/{product}/tokens", f"/products/{product_id}/tokens", "token.generated"
+    )
+    assert product_token.json()["data"]["attributes"]["token"]
+    policy_attributes = {
+        "name": "Yearly",
+        "duration": 86_400 * 365,
+        "requireCheckIn": True,
+        "checkInInterval": "DAY",
+        "checkInIntervalCount": 1,
+        "maxUses": 10,
+    }
+    policy = await walk.act(
+        "POST",
+        "/policies",
+        "/policies",
+        "policy.created",
+        body=body("policies", policy_attributes, product=("products", product_id)),
+    )
+    policy_id = policy.json()["data"]["id"]
+    await walk.act(
+        "PATCH",
+        "/policies/{policy}",
+        f"/policies/{policy_id}",
+        "policy.updated",
+        policy_id,
+        body=body("policies", {"name": "Annual"}),
+    )
+    pooled = await walk.act(
+        "POST",
+        "/policies",
+        "/policies",
+        "policy.created",
+        body=body("policies", {"name": "Pooled", "usePool": True}, product=("products", product_id)),
+    )
+    pooled_id = pooled.json()["data"]["id"]
+    key = await walk.act(
+        "POST",
+        "/keys",
+        "/keys",
+        "key.created",
+        body=body("keys", {"key": "POOL-KEY-0001"}, policy=("policies", pooled_id)),
+    )
+    pool_key_id = key.json()["data"]["id"]
+    await walk.act(
+        "PATCH",
+        "/keys/{key}",
+        f"/keys/{pool_key_id}",
+        "key.updated",
+        pool_key_id,
+        body=body("keys", {"key": "POOL-KEY-0002"}),
+    )
+    await walk.act("DELETE", "/keys/{key}", f"/keys/{pool_key_id}", "key.deleted", pool_key_id)
+    for value in ("POOL-KEY-0003", "POOL-KEY-0004"):
+        await walk.act(
+            "POST",
+            "/keys",
+            "/keys",
+            "key.created",
+            body=body("keys", {"key": value}, policy=("policies", pooled_id)),
+        )
+    await walk.act(
+        "DELETE", "/policies/{policy}/pool", f"/policies/{pooled_id}/pool", "policy.pool.popped", pooled_id
+    )
+
+    # Licenses and their actions.
+    license = await walk.act(
+        "POST",
+        "/licenses",
+        "/licenses",
+        "license.created",
+        body=body("licenses", {"name": "L"}, policy=("policies", policy_id)),
+    )
+    license_id = license.json()["data"]["id"]
+    at = f"/licenses/{license_id}"
+    await walk.act(
+        "PATCH",
+        "/licenses/{license}",
+        at,
+        "license.updated",
+        license_id,
+        body=body("licenses", {"name": "M"}),
+    )
+    for action, event in (
+        ("suspend", "license.suspended"),
+        ("reinstate", "license.reinstated"),
+        ("renew", "license.renewed"),
+        ("check-in", "license.checked-in"),
+        ("increment-usage", "license.usage.incremented"),
+        ("decrement-usage", "license.usage.decremented"),
+        ("reset-usage", "license.usage.reset"),
+    ):
+        await walk.act(
+            "POST", f"/licenses/{{license}}/actions/{action}", f"{at}/actions/{action}", event, license_id
+        )
+    other = await walk.act(
+        "POST",
+        "/policies",
+        "/policies",
+        "policy.created",
+        body=body("policies", {"name": "Other"}, product=("products", product_id)),
+    )
+    await walk.act(
+        "PUT",
+        "/licenses/{license}/policy",
+        f"{at}/policy",
+        "license.policy.updated",
+        license_id,
+        body={"data": {"type": "policies", "id": other.json()["data"]["id"]}},
+    )
+    await walk.act(
+        "PUT",
+        "/licenses/{license}/owner",
+        f"{at}/owner",
+        "license.owner.updated",
+        license_id,
+        body={"data": {"type": "users", "id": user_id}},
+    )
+
+    # Machines.
+    machine = await walk.act(
+        "POST",
+        "/machines",
+        "/machines",
+        "machine.created",
+        body=body("machines", {"fingerprint": "fp-1"}, license=("licenses", license_id)),
+    )
+    machine_id = machine.json()["data"]["id"]
+    await walk.act(
+        "PATCH",
+        "/machines/{machine}",
+        f"/machines/{machine_id}",
+        "machine.updated",
+        machine_id,
+        body=body("machines", {"name": "build box"}),
+    )
+    await walk.act(
+        "POST",
+        "/machines/{machine}/actions/ping",
+        f"/machines/{machine_id}/actions/ping",
+        "machine.heartbeat.ping",
+        machine_id,
+    )
+    await walk.act("DELETE", "/machines/{machine}", f"/machines/{machine_id}", "machine.deleted", machine_id)
+
+    # The deletes last: each takes what hangs off it.
+    await walk.act(
+        "DELETE", "/licenses/{license}/actions/revoke", f"{at}/actions/revoke", "license.revoked", license_id
+    )
+    spare = await walk.act(
+        "POST",
+        "/licenses",
+        "/licenses",
+        "license.created",
+        body=body("licenses", {}, policy=("policies", policy_id)),
+    )
+    spare_id = spare.json()["data"]["id"]
+    await walk.act("DELETE", "/licenses/{license}", f"/licenses/{spare_id}", "license.deleted", spare_id)
+    await walk.act("DELETE", "/policies/{policy}", f"/policies/{policy_id}", "policy.deleted", policy_id)
+    await walk.act("DELETE", "/products/{product}", f"/products/{product_id}", "product.deleted", product_id)
+    await walk.act("DELETE", "/users/{user}", f"/users/{user_id}", "user.deleted", user_id)
+    return walk
+
+
+async def test_every_write_records_its_event_with_its_whodunnit(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    walk = await _walk(client, acme)
+    mutating = {
+        (method.upper(), path.removeprefix(PREFIX))
+        for path, operations in app.openapi()["paths"].items()
+        if path.startswith(PREFIX)
+        for method in operations
+        if method in ("post", "put", "patch", "delete")
+    }
+    assert mutating - set(NOT_WRITES) - walk.walked == set(), "a mutating route this walk does not take"
+    assert set(NOT_WRITES) <= mutating
