@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 from typer.testing import CliRunner
 
 from keyplane import __version__
 from keyplane.cli import app, main
 from keyplane.config import get_settings
 from keyplane.kit.credentials import CREDENTIAL_PATTERN
+from keyplane.serving import BoundedHttpToolsProtocol
 
 runner = CliRunner()
 
@@ -219,3 +223,47 @@ def test_main_with_unreadable_settings_explains_only_startup_errors(
     monkeypatch.setattr(sys, "argv", ["keyplane", "db", "upgrade"])
     with pytest.raises(ValueError, match=r"nowhere\.toml: no such file"):
         main()
+
+
+def test_serve_migrates_checks_the_secret_then_hands_uvicorn_keyplanes_protocol(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def run(target: str, **options: Any) -> None:
+        seen.update(options, target=target, workers_variable=os.environ.get("KEYPLANE_WORKERS"))
+        seen["schema"] = _count(data_dir, "accounts")  # migrated before the first request
+        seen["secret"] = (data_dir / "secret.key").exists()  # made once, before workers race for it
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    monkeypatch.setenv("KEYPLANE_MAX_CONNECTIONS", str(10**9))  # past any descriptor limit
+    monkeypatch.setenv("KEYPLANE_WORKERS", "1")  # serve sets it: restored afterwards
+    get_settings.cache_clear()
+
+    done = runner.invoke(app, ["serve", "--port", "0", "--workers", "1"])
+
+    assert done.exit_code == 0, done.output
+    assert "is not below the descriptor limit" in done.stderr
+    assert seen["target"] == "keyplane.app:create_app"
+    assert seen["factory"] is True
+    assert seen["workers"] == 1
+    assert seen["workers_variable"] == "1"
+    assert seen["schema"] == 0
+    assert seen["secret"] is True
+    # Client addresses come from Keyplane's trusted-proxy rule, never from uvicorn's.
+    assert seen["proxy_headers"] is False
+    assert seen["access_log"] is False  # Keyplane writes its own access line
+    assert seen["date_header"] is False  # Keyplane's Date is the one its signatures cover
+    assert seen["http"] is BoundedHttpToolsProtocol
+
+
+def test_serve_on_a_port_in_use_stops_before_touching_the_database(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert _main(monkeypatch, "serve", "--port", str(port)) == 1
+    assert f"error: port {port} on 127.0.0.1 is already in use" in capsys.readouterr().err
+    assert not (data_dir / "keyplane.db").exists()
