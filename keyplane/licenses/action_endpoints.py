@@ -57,7 +57,9 @@ def _record(request: Request, result: Result, snapshot: Snapshot | None, bearer:
     license = snapshot.license
     who, origin = (None, origin_of(request)) if bearer is None else (bearer.whodunnit, bearer.origin)
     batch = services_of(request.app).events
-    events.validated(batch, license.account_id, license.id, result.valid, result.code, who, origin)
+    events.validated(
+        batch, license.account_id, license.id, license.product_id, result.valid, result.code, who, origin
+    )
 
 
 def echoed(scope: Scope | None) -> dict[str, Any] | None:

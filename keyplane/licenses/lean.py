@@ -140,8 +140,16 @@ async def validate_key(
         result = cached.check(sent.meta.scope or _EMPTY_SCOPE, now)
         services.usage.validated(cached.license.id, now)
         origin = origin_in(scope, services.trusted_proxies)
+        license = cached.license
         events.validated(
-            services.events, account.id, cached.license.id, result.valid, result.code, None, origin
+            services.events,
+            account.id,
+            license.id,
+            license.product_id,
+            result.valid,
+            result.code,
+            None,
+            origin,
         )
         data = _resource(cached, now, stamp)
     metrics.validated(result.code)

@@ -1,0 +1,162 @@
+"""Queries on webhook endpoints and their deliveries (the outbox)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.kit import paging
+from keyplane.models import Event, WebhookEndpoint, WebhookEvent
+from keyplane.models.webhook_event import DeliveryStatus
+
+
+async def endpoints_of(
+    session: AsyncSession, account_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[WebhookEndpoint]]:
+    """The accounts' endpoints, by account. Read without flushing: the caller's change is
+    still pending (and read) when its event fans out."""
+    found: dict[uuid.UUID, list[WebhookEndpoint]] = {}
+    with session.no_autoflush:
+        rows = await session.scalars(
+            select(WebhookEndpoint).where(WebhookEndpoint.account_id.in_(account_ids))
+        )
+        for endpoint in rows:
+            found.setdefault(endpoint.account_id, []).append(endpoint)
+    return found
+
+
+# -- endpoints -------------------------------------------------------------------------------
+
+
+def _endpoint_conditions(account_id: uuid.UUID, product_id: uuid.UUID | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [WebhookEndpoint.account_id == account_id]
+    if product_id is not None:
+        conditions.append(WebhookEndpoint.product_id == product_id)
+    return conditions
+
+
+async def endpoint_page(
+    session: AsyncSession, account_id: uuid.UUID, product_id: uuid.UUID | None, paged: paging.Paging
+) -> paging.Page[WebhookEndpoint]:
+    return await paging.fetch(
+        session,
+        paged,
+        select(WebhookEndpoint),
+        WebhookEndpoint.id,
+        _endpoint_conditions(account_id, product_id),
+    )
+
+
+async def endpoint(
+    session: AsyncSession, account_id: uuid.UUID, endpoint_id: uuid.UUID, product_id: uuid.UUID | None
+) -> WebhookEndpoint | None:
+    found: WebhookEndpoint | None = await session.scalar(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.id == endpoint_id, *_endpoint_conditions(account_id, product_id)
+        )
+    )
+    return found
+
+
+async def give_up_on(session: AsyncSession, endpoint_id: uuid.UUID) -> None:
+    """An endpoint going: what it has not received yet never will be."""
+    await session.execute(
+        update(WebhookEvent)
+        .where(
+            WebhookEvent.endpoint_id == endpoint_id, WebhookEvent.status == DeliveryStatus.DELIVERING.value
+        )
+        .values(status=DeliveryStatus.FAILED.value)
+    )
+
+
+# -- deliveries ------------------------------------------------------------------------------
+
+
+def _delivery_conditions(account_id: uuid.UUID, events: Sequence[str]) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [WebhookEvent.account_id == account_id]
+    if events:
+        conditions.append(WebhookEvent.event.in_(events))
+    return conditions
+
+
+async def delivery_page(
+    session: AsyncSession, account_id: uuid.UUID, events: Sequence[str], paged: paging.Paging
+) -> paging.Page[WebhookEvent]:
+    return await paging.fetch(
+        session, paged, select(WebhookEvent), WebhookEvent.id, _delivery_conditions(account_id, events)
+    )
+
+
+async def delivery(
+    session: AsyncSession, account_id: uuid.UUID, delivery_id: uuid.UUID
+) -> WebhookEvent | None:
+    found: WebhookEvent | None = await session.scalar(
+        select(WebhookEvent).where(WebhookEvent.account_id == account_id, WebhookEvent.id == delivery_id)
+    )
+    return found
+
+
+async def claim(session: AsyncSession, now: datetime, lease: datetime, limit: int) -> list[WebhookEvent]:
+    """Claim up to ``limit`` due deliveries until ``lease``, counting the attempt, in one
+    statement: on PostgreSQL the rows another process is claiming are skipped (``FOR UPDATE
+    SKIP LOCKED``); SQLite has one writer at a time, so its claims cannot overlap."""
+    due = (
+        select(WebhookEvent.id)
+        .where(
+            WebhookEvent.status == DeliveryStatus.DELIVERING.value,
+            WebhookEvent.next_attempt_at <= now,
+            or_(WebhookEvent.claimed_until.is_(None), WebhookEvent.claimed_until <= now),
+        )
+        .order_by(WebhookEvent.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    claimed = await session.scalars(
+        update(WebhookEvent)
+        .where(WebhookEvent.id.in_(due))
+        .values(claimed_until=lease, attempts=WebhookEvent.attempts + 1)
+        .returning(WebhookEvent)
+        .execution_options(synchronize_session=False)
+    )
+    return list(claimed.all())
+
+
+async def settle(
+    session: AsyncSession,
+    delivery_id: uuid.UUID,
+    lease: datetime,
+    values: dict[str, object],
+) -> bool:
+    """Write an attempt's outcome, if this worker's claim still holds (a claim that outlived
+    its lease has been taken over: the other attempt's outcome stands)."""
+    done = await session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == delivery_id, WebhookEvent.claimed_until == lease)
+        .values(claimed_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(done, "rowcount", 0))
+
+
+async def store_payload(session: AsyncSession, delivery_id: uuid.UUID, payload: str) -> None:
+    await session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == delivery_id, WebhookEvent.payload.is_(None))
+        .values(payload=payload)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def endpoint_by_id(session: AsyncSession, endpoint_id: uuid.UUID) -> WebhookEndpoint | None:
+    return await session.get(WebhookEndpoint, endpoint_id)
+
+
+async def event_metadata(session: AsyncSession, event_id: uuid.UUID) -> dict[str, object] | None:
+    """The event log entry's metadata (None once pruned)."""
+    found: dict[str, object] | None = await session.scalar(select(Event.meta).where(Event.id == event_id))
+    return found
