@@ -24,9 +24,8 @@ from keyplane.kit.jsonapi import media_type_for
 from keyplane.kit.memo import Memo
 from keyplane.kit.timefmt import iso
 from keyplane.licenses import lifecycle
-from keyplane.licenses.endpoints import license_resource
 from keyplane.licenses.lifecycle import Missing, Snapshot, cache_entry
-from keyplane.licenses.schemas import ValidateKey
+from keyplane.licenses.schemas import ValidateKey, license_resource
 from keyplane.licenses.status import status
 from keyplane.licenses.validation import Result, meta
 from keyplane.licenses.validation import Scope as ValidationScope
