@@ -5,13 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.kit import paging
 from keyplane.models import Event, WebhookEndpoint, WebhookEvent
+from keyplane.models.base import Base
 from keyplane.models.webhook_event import DeliveryStatus
+
+M = TypeVar("M", bound=Base)
 
 
 async def endpoints_of(
@@ -76,28 +80,52 @@ async def give_up_on(session: AsyncSession, endpoint_id: uuid.UUID) -> None:
 # -- deliveries ------------------------------------------------------------------------------
 
 
-def _delivery_conditions(account_id: uuid.UUID, events: Sequence[str]) -> list[ColumnElement[bool]]:
+def _delivery_conditions(
+    account_id: uuid.UUID, product_id: uuid.UUID | None, events: Sequence[str] = ()
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [WebhookEvent.account_id == account_id]
+    if product_id is not None:
+        of_product = select(WebhookEndpoint.id).where(WebhookEndpoint.product_id == product_id)
+        conditions.append(WebhookEvent.endpoint_id.in_(of_product))
     if events:
         conditions.append(WebhookEvent.event.in_(events))
     return conditions
 
 
 async def delivery_page(
-    session: AsyncSession, account_id: uuid.UUID, events: Sequence[str], paged: paging.Paging
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    product_id: uuid.UUID | None,
+    events: Sequence[str],
+    paged: paging.Paging,
 ) -> paging.Page[WebhookEvent]:
-    return await paging.fetch(
-        session, paged, select(WebhookEvent), WebhookEvent.id, _delivery_conditions(account_id, events)
-    )
+    conditions = _delivery_conditions(account_id, product_id, events)
+    return await paging.fetch(session, paged, select(WebhookEvent), WebhookEvent.id, conditions)
 
 
 async def delivery(
-    session: AsyncSession, account_id: uuid.UUID, delivery_id: uuid.UUID
+    session: AsyncSession, account_id: uuid.UUID, product_id: uuid.UUID | None, delivery_id: uuid.UUID
 ) -> WebhookEvent | None:
+    conditions = _delivery_conditions(account_id, product_id)
     found: WebhookEvent | None = await session.scalar(
-        select(WebhookEvent).where(WebhookEvent.account_id == account_id, WebhookEvent.id == delivery_id)
+        select(WebhookEvent).where(WebhookEvent.id == delivery_id, *conditions)
     )
     return found
+
+
+def _due(now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        WebhookEvent.status == DeliveryStatus.DELIVERING.value,
+        WebhookEvent.next_attempt_at <= now,
+        or_(WebhookEvent.claimed_until.is_(None), WebhookEvent.claimed_until <= now),
+    ]
+
+
+async def any_due(session: AsyncSession, now: datetime) -> bool:
+    """Whether a claim would find anything (a read: most looks find nothing, and need not
+    take SQLite's one writer's turn to learn it)."""
+    found = await session.scalar(select(WebhookEvent.id).where(*_due(now)).limit(1))
+    return found is not None
 
 
 async def claim(session: AsyncSession, now: datetime, lease: datetime, limit: int) -> list[WebhookEvent]:
@@ -106,11 +134,7 @@ async def claim(session: AsyncSession, now: datetime, lease: datetime, limit: in
     SKIP LOCKED``); SQLite has one writer at a time, so its claims cannot overlap."""
     due = (
         select(WebhookEvent.id)
-        .where(
-            WebhookEvent.status == DeliveryStatus.DELIVERING.value,
-            WebhookEvent.next_attempt_at <= now,
-            or_(WebhookEvent.claimed_until.is_(None), WebhookEvent.claimed_until <= now),
-        )
+        .where(*_due(now))
         .order_by(WebhookEvent.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -152,8 +176,10 @@ async def store_payload(session: AsyncSession, delivery_id: uuid.UUID, payload: 
     )
 
 
-async def endpoint_by_id(session: AsyncSession, endpoint_id: uuid.UUID) -> WebhookEndpoint | None:
-    return await session.get(WebhookEndpoint, endpoint_id)
+async def row(session: AsyncSession, model: type[M], id_: uuid.UUID) -> M | None:
+    """The ``model`` record with id ``id_`` (a payload's resource), if it is still there."""
+    found: M | None = await session.get(model, id_)
+    return found
 
 
 async def event_metadata(session: AsyncSession, event_id: uuid.UUID) -> dict[str, object] | None:
