@@ -12,12 +12,21 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from fastapi import FastAPI
 
+from keyplane.config import Settings
 from keyplane.services import services_of
 from keyplane.webhooks.delivery import Deliverer
 from tests.factories import Tenant, bearer
 from tests.licensing import helpers as licensing
 from tests.webhooks.helpers import deliveries, endpoint, public_key, verify
 from tests.webhooks.receiver import Receiver
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Receivers on loopback, deliveries looked for often, retries within a fraction of a second."""
+    return settings.model_copy(
+        update={"webhooks_allow_private": True, "webhooks_poll_seconds": 0.05, "webhooks_retry_seconds": 0.2}
+    )
 
 
 async def _settled(client: httpx.AsyncClient, account: Tenant, count: int) -> list[dict[str, Any]]:
