@@ -4,8 +4,9 @@ keeps every request it gets and answers with the statuses it is told, 200 once t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 
 import h11
@@ -88,3 +89,36 @@ async def receiving(port: int = 0) -> AsyncIterator[Receiver]:
     finally:
         server.close()
         await server.wait_closed()
+
+
+@contextmanager
+def in_thread(port: int) -> Iterator[Receiver]:
+    """A receiver on ``port`` with an event loop of its own, for tests that block theirs
+    (talking to a server in another process)."""
+    made: list[Receiver] = []
+    ready = threading.Event()
+    done: asyncio.Future[None] | None = None
+    loop = asyncio.new_event_loop()
+
+    async def run() -> None:
+        nonlocal done
+        done = loop.create_future()
+        async with receiving(port) as receiver:
+            made.append(receiver)
+            ready.set()
+            await done
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
+    thread.start()
+    assert ready.wait(10), "the receiver did not start"
+    try:
+        yield made[0]
+    finally:
+
+        def finish() -> None:
+            if done is not None:
+                done.set_result(None)
+
+        loop.call_soon_threadsafe(finish)
+        thread.join(10)
+        loop.close()
