@@ -15,6 +15,8 @@ from sqlalchemy import insert
 
 from keyplane import outages
 from keyplane.db import Database
+from keyplane.events import fanout
+from keyplane.events.fanout import Occurrence
 from keyplane.events.names import EventName
 from keyplane.kit import clock
 from keyplane.kit.actor import Origin, Whodunnit
@@ -22,8 +24,6 @@ from keyplane.kit.ids import uuid7
 from keyplane.kit.periodic import Periodic
 from keyplane.models import Event
 from keyplane.observe import metrics
-from keyplane.webhooks import fanout
-from keyplane.webhooks.fanout import Occurrence
 
 log = logging.getLogger("keyplane.events")
 

@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.db import Database
 from keyplane.errors import Forbidden, NotFound
-from keyplane.events import repository
+from keyplane.events import fanout, repository
 from keyplane.events.batch import EventBatch
+from keyplane.events.fanout import Occurrence
 from keyplane.events.names import EventName, ResourceType
 from keyplane.events.schemas import EventFilters
 from keyplane.kit import clock, paging
@@ -26,8 +27,6 @@ from keyplane.kit.actor import AccountRef, Actor, ActorType, Origin, Reader, Who
 from keyplane.kit.ids import uuid7
 from keyplane.models import Event
 from keyplane.models.base import Record
-from keyplane.webhooks import fanout
-from keyplane.webhooks.fanout import Occurrence
 
 SECRET_ATTRIBUTES = frozenset({"key", "key_digest", "digest", "lookup", "password_hash", "ed25519_private"})
 """Attributes whose values never reach the log: a change to one is recorded as a change, with

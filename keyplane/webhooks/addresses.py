@@ -28,6 +28,10 @@ METADATA = frozenset(
 )
 
 
+RESOLVE_SECONDS = 3.0
+"""Longest a name may take to resolve (a request that saves an endpoint waits for it)."""
+
+
 class Refused(Exception):
     """A URL or an address the rule refuses; the message says why (never the address)."""
 
@@ -82,8 +86,9 @@ async def resolve(target: Target, *, allow_private: bool) -> list[IPAddress]:
     else:
         loop = asyncio.get_running_loop()
         try:
-            infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-        except OSError:
+            async with asyncio.timeout(RESOLVE_SECONDS):
+                infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        except (OSError, TimeoutError):
             raise Refused("must have a host that resolves") from None
         found = []
         for info in infos:

@@ -169,7 +169,11 @@ class Deliverer:
             return Outcome(None, _failure(error))
         return Outcome(answer.status, answer.body.decode("utf-8", errors="replace"))
 
-    async def _settle(self, delivery: WebhookEvent, lease: datetime, outcome: Outcome) -> None:
+    async def _settle(
+        self, delivery: WebhookEvent, lease: datetime, outcome: Outcome, *, final: bool = False
+    ) -> None:
+        """Write ``outcome`` down: delivered, due again after its backoff, or (past the last
+        attempt, or ``final``) failed."""
         now = clock.now()
         values: dict[str, object] = {
             "last_response_code": outcome.code,
@@ -179,7 +183,8 @@ class Deliverer:
         if outcome.delivered:
             values["status"] = DeliveryStatus.DELIVERED.value
         else:
-            delay = backoff.next_delay(delivery.attempts, self._first_retry, random.random())  # noqa: S311 (jitter, not a secret)
+            jitter = random.random()  # noqa: S311 (jitter, not a secret)
+            delay = None if final else backoff.next_delay(delivery.attempts, self._first_retry, jitter)
             if delay is None:
                 values["status"] = DeliveryStatus.FAILED.value
             else:
@@ -197,18 +202,19 @@ class Deliverer:
         }
         if outcome.delivered:
             log.info("webhooks.delivered", extra=extra)
+        elif outcome.code is None:
+            log.warning("webhooks.delivery_failed", extra={**extra, "reason": outcome.body})
         else:
-            log.warning("webhooks.delivery_failed", extra={**extra, "reason": outcome.body[:32]})
+            # The receiver's answer is its own business (and may echo what it was sent).
+            log.warning("webhooks.delivery_failed", extra=extra)
 
     async def _deliver(self, delivery: WebhookEvent, lease: datetime) -> None:
         try:
             request = await self._prepare(delivery)
             if request is None:
-                outcome = Outcome(None, "ENDPOINT_GONE")
-                delivery.attempts = backoff.ATTEMPTS  # nothing to retry towards
+                await self._settle(delivery, lease, Outcome(None, "ENDPOINT_GONE"), final=True)
             else:
-                outcome = await self._send(request)
-            await self._settle(delivery, lease, outcome)
+                await self._settle(delivery, lease, await self._send(request))
         except Exception as error:
             # The lease brings it back; the log says which, never what it carries.
             if outages.unavailable(error):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -16,21 +16,6 @@ from keyplane.models.base import Base
 from keyplane.models.webhook_event import DeliveryStatus
 
 M = TypeVar("M", bound=Base)
-
-
-async def endpoints_of(
-    session: AsyncSession, account_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, list[WebhookEndpoint]]:
-    """The accounts' endpoints, by account. Read without flushing: the caller's change is
-    still pending (and read) when its event fans out."""
-    found: dict[uuid.UUID, list[WebhookEndpoint]] = {}
-    with session.no_autoflush:
-        rows = await session.scalars(
-            select(WebhookEndpoint).where(WebhookEndpoint.account_id.in_(account_ids))
-        )
-        for endpoint in rows:
-            found.setdefault(endpoint.account_id, []).append(endpoint)
-    return found
 
 
 # -- endpoints -------------------------------------------------------------------------------

@@ -133,12 +133,12 @@ async def create(
     _may(bearer, Scope.CREATE, "webhook endpoints")
     endpoint = WebhookEndpoint(
         account_id=bearer.account.id,
-        product_id=await _product(session, bearer, relationships),
         subscriptions=["*"],
         signature_algorithm=ALGORITHMS[0],
         api_version=API_VERSION,
     )
     await _apply(endpoint, data, allow_private)
+    endpoint.product_id = await _product(session, bearer, relationships)
     session.add(endpoint)
     await session.flush()
     await events.record(

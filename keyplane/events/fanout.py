@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.events import repository
 from keyplane.kit import clock
 from keyplane.kit.ids import uuid7
 from keyplane.models import Event, WebhookEndpoint, WebhookEvent
 from keyplane.models.webhook_event import DeliveryStatus
-from keyplane.webhooks import repository
 
 
 @dataclass(frozen=True, slots=True)
