@@ -28,6 +28,8 @@ LIST_ROUTES = (
     "/products/{product}/licenses",
     "/machines",
     "/licenses/{license}/machines",
+    "/webhook-endpoints",
+    "/webhook-events",
 )
 ONE_RECORD = {
     "/api-versions",  # the server's versions: not records of the account, and no paging
