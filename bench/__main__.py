@@ -31,7 +31,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,13 +154,17 @@ class Plan:
         wrk.run(url, load, WARM_WRK_SECONDS, args.connections, args.wrk_threads)  # discarded
         return wrk.run(url, load, args.seconds, args.connections, args.wrk_threads)
 
-    def paired(self, base: str, url: str, load: wrk.Load) -> tuple[wrk.Measured, float]:
-        """Keyplane (at ``base``) under ``load`` after a discarded warm-up, paired with the floor
-        under the same load (``wrk.paired``; the Python loop printed at both ends of a run
-        shows how the host drifts)."""
+    def paired(
+        self, base: str, url: str, load: wrk.Load, warmed: Callable[[], object] | None = None
+    ) -> tuple[wrk.Measured, float]:
+        """Keyplane (at ``base``) under ``load`` after a discarded warm-up (then ``warmed`` is
+        called), paired with the floor under the same load (``wrk.paired``; the Python loop
+        printed at both ends of a run shows how the host drifts)."""
         args = self.args
         there = url.replace(base, self.floor_base, 1)
         wrk.run(url, load, WARM_WRK_SECONDS, args.connections, args.wrk_threads)  # discarded
+        if warmed is not None:
+            warmed()
         return wrk.paired(url, there, load, args.seconds, args.connections, args.wrk_threads)
 
 
@@ -237,6 +241,18 @@ def _license(api: str, auth: dict[str, str]) -> str:
     made("machines", "machines", {"fingerprint": "bench-machine"}, license=f"licenses:{license_id}")
     answer = httpx.get(f"{api}/licenses/{license_id}", headers=auth)
     return str(answer.json()["data"]["attributes"]["key"])
+
+
+def _validations(api: str, auth: dict[str, str]) -> int:
+    """How many validations the event log holds (the count of a one-record page)."""
+    answer = httpx.get(
+        f"{api}/event-logs",
+        params={"event": "license.validation.succeeded", "page[number]": "1", "page[size]": "1"},
+        headers=auth,
+        timeout=30,
+    )
+    answer.raise_for_status()
+    return int(answer.json()["links"]["meta"]["count"])
 
 
 def _validate_body(license_key: str) -> str:
@@ -431,8 +447,21 @@ def _run(plan: Plan) -> tuple[list[Row], list[loader.Loaded]]:
             elif "keygen-signature" not in answer.headers:
                 problem = "check: the answer is not signed"
             load = wrk.fixed_script(plan.folder, "validate-key", "POST", VALIDATE_HEADERS, body)
-            measured, paired = plan.paired(base, f"{api}/licenses/actions/validate-key", load)
+            counted: list[int] = []
+
+            def count() -> None:
+                time.sleep(2)  # the event log's batches are written every second
+                counted.append(_validations(api, plan.auth))
+
+            measured, paired = plan.paired(base, f"{api}/licenses/actions/validate-key", load, count)
+            count()
+            recorded = counted[1] - counted[0]
+            seconds = measured.requests / measured.rps if measured.rps else 0.0
             name = "validate-key, signed: strict, 1 machine"
+            if seconds:
+                name += f" ({recorded / seconds:,.0f} events/s written)"
+            if not problem and recorded < measured.requests - measured.non_2xx:
+                problem = f"events: {recorded:,} of {measured.requests:,} validations in the event log"
             rows.append(Row("validate-key", name, stored, measured, paired, problem))
         if "ping" in only:
             load = wrk.fixed_script(plan.folder, "ping", "GET", {}, None)

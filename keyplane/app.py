@@ -39,6 +39,7 @@ from keyplane.services import Services, running
 from keyplane.signing import Signatures
 from keyplane.tokens import endpoints as tokens
 from keyplane.users import endpoints as users
+from keyplane.webhooks import endpoints as webhooks
 
 DESCRIPTION = """\
 Keyplane issues and checks license keys (a Keygen-compatible licensing API) and API keys.
@@ -75,6 +76,7 @@ ROUTERS = (
     licenses.router,
     machines.router,
     events.router,
+    webhooks.router,
 )
 """The routers served under ``/v1`` and under ``/v1/accounts/{account}``, in this order."""
 ACCOUNT_PREFIX = "/v1/accounts/{account}"

@@ -125,6 +125,20 @@ class Settings(BaseSettings):
 
     notice_seconds: float = Field(default=60.0, gt=0)
     """How often the notifications sweep runs (one process at a time runs it)."""
+    webhooks_allow_private: bool = False
+    """Let webhook endpoints use ``http`` and addresses on loopback, private, link-local and
+    metadata networks (for tests and closed networks: otherwise a caller could make the server
+    send requests into the network it sits in)."""
+
+    webhooks_poll_seconds: float = Field(default=0.5, gt=0)
+    """How often each process looks for webhook deliveries that are due."""
+
+    webhooks_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    """Connect and read timeout of one webhook delivery."""
+
+    webhooks_retry_seconds: float = Field(default=3.0, gt=0)
+    """The first retry's delay; each next one is three times longer (12 attempts over about
+    three days with the default)."""
 
     cache_size: int = Field(default=100_000, ge=0)
     """Most credentials (and as many licenses) each process keeps verified in memory; 0 turns

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from keyplane.events.retention import Retention
     from keyplane.observe.publish import Publisher
     from keyplane.ratelimit import RateLimiter
+    from keyplane.webhooks.delivery import Deliverer
 
 
 @dataclass(slots=True)
@@ -43,13 +44,15 @@ class Services:
     limiter: RateLimiter
     publisher: Publisher
     retention: Retention
+    """Prunes the event log past ``KEYPLANE_EVENT_RETENTION_DAYS``."""
     events: EventBatch
     """Events of reads (validations, refused credentials), written in batches."""
     refused: RefusedUses
     """Notes refused uses of API keys that matter (into ``events``)."""
     notifier: Notifier
     """Sends the scheduled notifications (expiring soon, expired, unused, ...)."""
-    """Prunes the event log past ``KEYPLANE_EVENT_RETENTION_DAYS``."""
+    webhooks: Deliverer
+    """Sends the webhook deliveries that are due (a server's background work)."""
     api_keys: TaggedCache[uuid.UUID, Any]
     """API keys' documents, as ``GET /api-keys/{id}`` renders them (the lean handler's)."""
     licenses: TaggedCache[tuple[uuid.UUID, bytes], Any]
@@ -103,6 +106,7 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
     from keyplane.observe.publish import Publisher
     from keyplane.ratelimit import limiter_for
     from keyplane.secret.service import open_secrets
+    from keyplane.webhooks.delivery import Deliverer
 
     database = Database(settings.resolved_database_url(), Timeouts.of(settings))
     try:
@@ -119,6 +123,7 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
         # the invalidation log by them, as before it had a bus.
         database.on_commit = bus.publish
     batch = EventBatch(database, settings.usage_flush_seconds)
+    keys = KeyRing(secrets.current, secrets.previous)
     services = Services(
         settings=settings,
         db=database,
@@ -135,13 +140,21 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
             miss_ttl=min(settings.cache_miss_seconds, ttl),
             read_first=database.read_first,
         ),
-        keys=KeyRing(secrets.current, secrets.previous),
+        keys=keys,
         limiter=limiter_for(settings),
         publisher=Publisher(caches, database, bus),
         events=batch,
         refused=RefusedUses(batch),
         notifier=Notifier(database, settings.unused_key_days, settings.notice_seconds),
         retention=Retention(database, settings.event_retention_days, settings.event_prune_seconds),
+        webhooks=Deliverer(
+            database,
+            keys,
+            poll=settings.webhooks_poll_seconds,
+            timeout=settings.webhooks_timeout_seconds,
+            first_retry=settings.webhooks_retry_seconds,
+            allow_private=settings.webhooks_allow_private,
+        ),
         # What the lean handlers serve from (filled as requests read them).
         api_keys=caches.cache("api keys", settings.cache_size, ttl),
         licenses=caches.cache("licenses", settings.cache_size, ttl),
@@ -154,9 +167,11 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
             services.retention.start()
             services.events.start()
             services.notifier.start()
+            services.webhooks.start()
         yield services
     finally:
         if background:
+            await services.webhooks.stop()
             await services.notifier.stop()
             await services.retention.stop()
             await services.events.stop()

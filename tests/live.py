@@ -88,12 +88,13 @@ def _open_files(limit: int | None) -> Callable[[], None] | None:
     return apply
 
 
-@contextmanager
-def serve(env: Mapping[str, str], log_path: Path, *, open_files: int | None = None) -> Iterator[str]:
-    """``keyplane serve`` on a free port until the block ends; yields its base URL.
-    ``open_files``: the soft limit on open files the server starts with."""
+def start(
+    env: Mapping[str, str], log_path: Path, *, open_files: int | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``keyplane serve`` on a free port, once it answers: (the process, its base URL). The
+    caller ends it (``serve`` does; a test that kills it mid-flight does so itself)."""
     port = free_port()
-    with log_path.open("w") as log:
+    with log_path.open("a") as log:
         server = subprocess.Popen(  # noqa: S603 - our own entry point with fixed arguments
             [str(KEYPLANE), "serve", "--port", str(port)],
             env=dict(env),
@@ -101,26 +102,43 @@ def serve(env: Mapping[str, str], log_path: Path, *, open_files: int | None = No
             stderr=log,
             preexec_fn=_open_files(open_files),  # only a setrlimit between fork and exec
         )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert server.poll() is None, log_path.read_text()
-                try:
-                    if httpx.get(f"{base}/v1/ping", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "keyplane serve did not answer in time"
-                time.sleep(0.1)
-            yield base
-        finally:
-            server.terminate()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, log_path.read_text()
             try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=15)
+                if httpx.get(f"{base}/v1/ping", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "keyplane serve did not answer in time"
+            time.sleep(0.1)
+    except BaseException:
+        stop(server)
+        raise
+    return server, base
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=15)
+
+
+@contextmanager
+def serve(env: Mapping[str, str], log_path: Path, *, open_files: int | None = None) -> Iterator[str]:
+    """``keyplane serve`` on a free port until the block ends; yields its base URL.
+    ``open_files``: the soft limit on open files the server starts with."""
+    log_path.write_text("")
+    server, base = start(env, log_path, open_files=open_files)
+    try:
+        yield base
+    finally:
+        stop(server)
 
 
 async def empty(database_url: str) -> None:

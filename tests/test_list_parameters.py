@@ -28,6 +28,10 @@ LIST_ROUTES = (
     "/products/{product}/licenses",
     "/machines",
     "/licenses/{license}/machines",
+    "/webhook-endpoints",
+    "/webhook-events",
+    "/event-logs",
+    "/api-keys/{key_id}/events",
 )
 ONE_RECORD = {
     "/api-versions",  # the server's versions: not records of the account, and no paging
@@ -61,7 +65,9 @@ async def records(client: httpx.AsyncClient, acme: Tenant) -> dict[str, str]:
     product_id = await factories.product(client, acme)
     policy_id = await factories.policy(client, acme, product_id)
     license_id = (await factories.license(client, acme, policy_id))["id"]
-    return {"product": product_id, "policy": policy_id, "license": license_id}
+    keys = await client.get(f"{acme.base}/api-keys", headers=bearer(acme.key))
+    key_id = keys.json()["data"][0]["id"]
+    return {"product": product_id, "policy": policy_id, "license": license_id, "key_id": key_id}
 
 
 def _url(acme: Tenant, route: str, records: dict[str, str]) -> str:
@@ -69,7 +75,7 @@ def _url(acme: Tenant, route: str, records: dict[str, str]) -> str:
 
 
 def _refused(response: httpx.Response, route: str, code: str, parameter: str) -> None:
-    if route == "/api-keys":
+    if route.startswith("/api-keys"):
         assert plain_error(response, 400, code)["error"]["field"] == parameter
     else:
         body = jsonapi_error(response, 400, code)
@@ -93,7 +99,9 @@ async def test_a_bad_paging_value_is_400_naming_it(
     client: httpx.AsyncClient, acme: Tenant, records: dict[str, str], route: str
 ) -> None:
     response = await client.get(_url(acme, route, records), params={"limit": "0"}, headers=bearer(acme.key))
-    _refused(response, route, "LIMIT_INVALID" if route == "/api-keys" else "PARAMETERS_INVALID", "limit")
+    _refused(
+        response, route, "LIMIT_INVALID" if route.startswith("/api-keys") else "PARAMETERS_INVALID", "limit"
+    )
 
 
 @pytest.mark.parametrize("route", LIST_ROUTES)

@@ -181,7 +181,7 @@ async def create(
         budget_id=_shared_budget(principal),
     )
     added = await repository.add(session, key)
-    events.record(session, principal, EventName.API_KEY_CREATED, added.id)
+    await events.record(session, principal, EventName.API_KEY_CREATED, added.id)
     return added, plaintext
 
 
@@ -317,7 +317,7 @@ async def update(
             if key.status is CredentialStatus.ACTIVE
             else EventName.API_KEY_DEACTIVATED
         )
-    events.record(session, principal, event, key.id, changed=key)
+    await events.record(session, principal, event, key.id, changed=key)
     key.updated_at = clock.now()
     if narrowed:
         # Access tokens issued for this key carry its old power: they go.
@@ -342,7 +342,7 @@ async def delete(session: AsyncSession, principal: Principal, key_id: uuid.UUID)
     now = clock.now()
     key.deleted_at = now
     key.status = CredentialStatus.INACTIVE
-    events.record(session, principal, EventName.API_KEY_DELETED, key.id)
+    await events.record(session, principal, EventName.API_KEY_DELETED, key.id)
     key.updated_at = now
     await credentials.revoke_children(session, key.id, now)
     await session.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import typer
 
@@ -25,10 +25,14 @@ def masked_url(url: str) -> str:
     user, colon, password = userinfo.partition(":")
     netloc = f"{user}:{MASK}@{hostport}" if at and colon and password else parts.netloc
     query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, MASK if k.lower() in _SECRET_PARAMETERS else v) for k, v in pairs], safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(k.lower() in _SECRET_PARAMETERS for k, _ in pairs):
+        query = urlencode([(k, MASK if k.lower() in _SECRET_PARAMETERS else v) for k, v in pairs], safe="*/")
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing to mask: as given (urlunsplit would drop an empty authority's //)
+    # A database URL always has an authority, even an empty one (sqlite:////abs.db, postgresql:///db).
+    masked = f"{parts.scheme}://{netloc}{parts.path}"
+    return masked + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 def masked(settings: Settings) -> dict[str, Any]:

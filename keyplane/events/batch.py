@@ -15,6 +15,8 @@ from sqlalchemy import insert
 
 from keyplane import outages
 from keyplane.db import Database
+from keyplane.events import fanout
+from keyplane.events.fanout import Occurrence
 from keyplane.events.names import EventName
 from keyplane.kit import clock
 from keyplane.kit.actor import Origin, Whodunnit
@@ -46,6 +48,7 @@ class EventBatch:
         who: Whodunnit,
         origin: Origin,
         metadata: dict[str, Any],
+        product_id: uuid.UUID | None = None,
     ) -> None:
         """Keep ``event`` for the next flush."""
         if len(self._pending) >= PENDING:
@@ -58,6 +61,7 @@ class EventBatch:
                 "event": event.value,
                 "resource_type": event.resource.value,
                 "resource_id": resource_id,
+                "product_id": product_id,
                 "whodunnit_type": who.type.value,
                 "whodunnit_id": who.id,
                 "request_id": origin.request_id,
@@ -78,6 +82,8 @@ class EventBatch:
             async with self._database.writer() as session:
                 for start in range(0, len(batch), CHUNK):
                     await session.execute(insert(Event), batch[start : start + CHUNK])
+                # Their webhook deliveries commit with them.
+                await fanout.deliveries(session, [Occurrence.of_values(values) for values in batch])
                 await session.commit()
         except Exception as error:
             if outages.unavailable(error):

@@ -72,6 +72,12 @@ class EventName(StrEnum):
     MACHINE_HEARTBEAT_DEAD = "machine.heartbeat.dead"
     MACHINE_HEARTBEAT_RESURRECTED = "machine.heartbeat.resurrected"
 
+    # Keygen has no events of its own webhooks; these follow its naming.
+    WEBHOOK_ENDPOINT_CREATED = "webhook-endpoint.created"
+    WEBHOOK_ENDPOINT_UPDATED = "webhook-endpoint.updated"
+    WEBHOOK_ENDPOINT_DELETED = "webhook-endpoint.deleted"
+    WEBHOOK_EVENT_RETRIED = "webhook-event.retried"
+
     @property
     def resource(self) -> ResourceType:
         """What the event happens to: its name's first part (``license.usage.reset``: a license)."""
@@ -90,6 +96,8 @@ class ResourceType(StrEnum):
     KEY = "key"
     LICENSE = "license"
     MACHINE = "machine"
+    WEBHOOK_ENDPOINT = "webhook-endpoint"
+    WEBHOOK_EVENT = "webhook-event"
 
     @property
     def plural(self) -> str:
@@ -106,4 +114,6 @@ _PLURALS = {
     ResourceType.KEY: "keys",
     ResourceType.LICENSE: "licenses",
     ResourceType.MACHINE: "machines",
+    ResourceType.WEBHOOK_ENDPOINT: "webhook-endpoints",
+    ResourceType.WEBHOOK_EVENT: "webhook-events",
 }

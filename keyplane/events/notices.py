@@ -59,6 +59,8 @@ async def once(
     subject_id: uuid.UUID,
     at: datetime,
     metadata: dict[str, Any] | None = None,
+    *,
+    product: uuid.UUID | None = None,
 ) -> bool:
     """Record ``event`` about ``subject_id`` for the occasion ``at``, by the system, unless it
     has been recorded already (in this transaction or a committed one). Whether it was."""
@@ -73,7 +75,7 @@ async def once(
     if (await session.execute(statement)).first() is None:
         return False
     system = Acting(AccountRef(account_id, ""), SYSTEM)
-    events.record(session, system, event, subject_id, metadata=metadata)
+    await events.record(session, system, event, subject_id, metadata=metadata, product=product)
     return True
 
 
@@ -93,7 +95,7 @@ async def _licenses_expiring(session: AsyncSession, now: datetime) -> int:
     ):
         rows = (
             await session.execute(
-                select(License.id, License.account_id, License.expiry)
+                select(License.id, License.account_id, License.expiry, License.product_id)
                 .where(
                     License.expiry > low,
                     License.expiry <= high,
@@ -103,9 +105,10 @@ async def _licenses_expiring(session: AsyncSession, now: datetime) -> int:
                 .limit(BATCH)
             )
         ).all()
-        for license_id, account_id, expiry in rows:
+        for license_id, account_id, expiry, product_id in rows:
             assert expiry is not None  # in the window
-            sent += await once(session, account_id, event, license_id, expiry, {"expiry": _iso(expiry)})
+            metadata = {"expiry": _iso(expiry)}
+            sent += await once(session, account_id, event, license_id, expiry, metadata, product=product_id)
     return sent
 
 
@@ -135,6 +138,7 @@ async def _check_ins_overdue(session: AsyncSession, now: datetime) -> int:
                 license.id,
                 last,
                 {"lastCheckIn": None if license.last_check_in is None else _iso(license.last_check_in)},
+                product=license.product_id,
             )
     return sent
 
@@ -215,9 +219,25 @@ async def pool_drained(session: AsyncSession, policy: Policy) -> None:
     metadata = {"remaining": left}
     if policy.pool_low_threshold is not None and left <= policy.pool_low_threshold:
         metadata["threshold"] = policy.pool_low_threshold
-        await once(session, policy.account_id, EventName.POLICY_POOL_LOW, policy.id, EVER, metadata)
+        await once(
+            session,
+            policy.account_id,
+            EventName.POLICY_POOL_LOW,
+            policy.id,
+            EVER,
+            metadata,
+            product=policy.product_id,
+        )
     if left == 0:
-        await once(session, policy.account_id, EventName.POLICY_POOL_EMPTY, policy.id, EVER, {"remaining": 0})
+        await once(
+            session,
+            policy.account_id,
+            EventName.POLICY_POOL_EMPTY,
+            policy.id,
+            EVER,
+            {"remaining": 0},
+            product=policy.product_id,
+        )
 
 
 async def pool_refilled(session: AsyncSession, policy: Policy) -> None:

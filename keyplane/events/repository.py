@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, select
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.events.schemas import EventFilters
 from keyplane.kit import paging
-from keyplane.models import Event
+from keyplane.models import Event, WebhookEndpoint
 
 
 def _conditions(account_id: uuid.UUID, filters: EventFilters) -> list[ColumnElement[bool]]:
@@ -54,3 +55,18 @@ async def delete_before(session: AsyncSession, before: datetime, batch: int) -> 
     if ids:
         await session.execute(delete(Event).where(Event.id.in_(ids)))
     return len(ids)
+
+
+async def endpoints_of(
+    session: AsyncSession, account_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[WebhookEndpoint]]:
+    """The accounts' endpoints, by account. Read without flushing: the caller's change is
+    still pending (and read) when its event fans out."""
+    found: dict[uuid.UUID, list[WebhookEndpoint]] = {}
+    with session.no_autoflush:
+        rows = await session.scalars(
+            select(WebhookEndpoint).where(WebhookEndpoint.account_id.in_(account_ids))
+        )
+        for endpoint in rows:
+            found.setdefault(endpoint.account_id, []).append(endpoint)
+    return found

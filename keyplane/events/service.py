@@ -17,12 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.db import Database
 from keyplane.errors import Forbidden, NotFound
-from keyplane.events import repository
+from keyplane.events import fanout, repository
 from keyplane.events.batch import EventBatch
+from keyplane.events.fanout import Occurrence
 from keyplane.events.names import EventName, ResourceType
 from keyplane.events.schemas import EventFilters
 from keyplane.kit import clock, paging
 from keyplane.kit.actor import AccountRef, Actor, ActorType, Origin, Reader, Whodunnit
+from keyplane.kit.ids import uuid7
 from keyplane.models import Event
 from keyplane.models.base import Record
 
@@ -73,7 +75,7 @@ def pending_diff(record: object) -> dict[str, list[Any]]:
     return diff
 
 
-def record(
+async def record(
     session: AsyncSession,
     actor: Actor,
     event: EventName,
@@ -81,9 +83,13 @@ def record(
     *,
     changed: Record | None = None,
     metadata: dict[str, Any] | None = None,
+    product: uuid.UUID | None = None,
 ) -> Event:
     """Add ``event`` on the resource (of the event's type) to ``session``'s transaction, by
-    ``actor`` in its account. With ``changed``, its pending changes go in ``metadata.diff``."""
+    ``actor`` in its account, with its webhook deliveries (one per endpoint subscribed to it:
+    they commit with the change or not at all). With ``changed``, its pending changes go in
+    ``metadata.diff``; ``product`` is the product the resource belongs to, whose endpoints
+    receive it too."""
     meta = dict(metadata or {})
     if changed is not None:
         diff = pending_diff(changed)
@@ -92,18 +98,22 @@ def record(
     who = actor.whodunnit
     origin = actor.origin
     row = Event(
+        id=uuid7(),
         account_id=actor.account.id,
         event=event.value,
         resource_type=event.resource.value,
         resource_id=resource_id,
+        product_id=product,
         whodunnit_type=who.type.value,
         whodunnit_id=who.id,
         request_id=origin.request_id,
         address=origin.address,
         user_agent=None if origin.user_agent is None else origin.user_agent[:512],
         meta=meta,
+        created_at=clock.now(),
     )
     session.add(row)
+    await fanout.deliveries(session, [Occurrence.of(row)])
     return row
 
 
@@ -111,6 +121,7 @@ def validated(
     batch: EventBatch,
     account_id: uuid.UUID,
     license_id: uuid.UUID,
+    product_id: uuid.UUID,
     valid: bool,
     code: str,
     who: Whodunnit | None,
@@ -120,7 +131,7 @@ def validated(
     failed, with its code. Without a credential, the holder of the license key acted."""
     event = EventName.LICENSE_VALIDATION_SUCCEEDED if valid else EventName.LICENSE_VALIDATION_FAILED
     acting = who or Whodunnit(ActorType.LICENSE, license_id)
-    batch.note(account_id, event, license_id, acting, origin, {"code": code})
+    batch.note(account_id, event, license_id, acting, origin, {"code": code}, product_id)
 
 
 def _admins_only(reader: Reader) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -16,38 +16,19 @@ from keyplane.keys.schemas import (
     KeyFilters,
     KeyResource,
     KeyUpdate,
+    key_resource,
     parse_key_list,
     parse_pool_list,
 )
 from keyplane.kit.documents import Document, ListDocument, returns
-from keyplane.kit.jsonapi import account_base, created, document, list_query, listing, resource, to_one
+from keyplane.kit.jsonapi import created, document, list_query, listing
 from keyplane.kit.paging import Listed
-from keyplane.kit.timefmt import iso
-from keyplane.models import PoolKey
-from keyplane.policies.endpoints import policy_resource
-from keyplane.policies.schemas import PolicyResource
-from keyplane.products.endpoints import product_resource
-from keyplane.products.schemas import ProductResource
+from keyplane.policies.schemas import PolicyResource, policy_resource
+from keyplane.products.schemas import ProductResource, product_resource
 
 router = APIRouter(tags=["Keys"])
 KeyList = Annotated[Listed[KeyFilters], Depends(list_query(KEY_LIST, parse_key_list))]
 PoolList = Annotated[Listed[None], Depends(list_query(POOL_LIST, parse_pool_list))]
-
-
-def key_resource(record: PoolKey) -> dict[str, Any]:
-    base = account_base(record.account_id)
-    own = f"keys/{record.id}"
-    return resource(
-        base,
-        "keys",
-        record.id,
-        {"key": record.key, "created": iso(record.created_at), "updated": iso(record.updated_at)},
-        {
-            "account": to_one(base, "accounts", record.account_id, ""),
-            "product": to_one(base, "products", record.product_id, f"{own}/product"),
-            "policy": to_one(base, "policies", record.policy_id, f"{own}/policy"),
-        },
-    )
 
 
 @router.post("/keys", status_code=201, responses=returns(Document[KeyResource], 201))

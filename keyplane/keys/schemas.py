@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from keyplane.kit.documents import InstantOut, Output, SelfLink, ToOne
+from keyplane.kit.jsonapi import account_base, resource, to_one
 from keyplane.kit.paging import listing_spec, no_filters, parser
 from keyplane.kit.query import Items, Param, Spec, identifier, last
 from keyplane.kit.schemas import StrictInput
+from keyplane.kit.timefmt import iso
 from keyplane.licensing.schemas import PolicyRelationship
+from keyplane.models import PoolKey
 
 # The minimum length is the service's check, after the reserved words (which are shorter):
 # "actions" is KEY_NOT_ALLOWED, as in Keygen, not KEY_TOO_SHORT.
@@ -102,3 +105,22 @@ class KeyResource(Output):
     attributes: KeyAttributesOut
     relationships: KeyRelationshipsOut
     links: SelfLink
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+def key_resource(record: PoolKey) -> dict[str, Any]:
+    base = account_base(record.account_id)
+    own = f"keys/{record.id}"
+    return resource(
+        base,
+        "keys",
+        record.id,
+        {"key": record.key, "created": iso(record.created_at), "updated": iso(record.updated_at)},
+        {
+            "account": to_one(base, "accounts", record.account_id, ""),
+            "product": to_one(base, "products", record.product_id, f"{own}/product"),
+            "policy": to_one(base, "policies", record.policy_id, f"{own}/policy"),
+        },
+    )

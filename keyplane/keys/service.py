@@ -87,7 +87,7 @@ async def create(session: AsyncSession, bearer: Bearer, key: str, policy_ref: st
     )
     session.add(record)
     await _flush(session)
-    events.record(session, bearer, EventName.KEY_CREATED, record.id)
+    await events.record(session, bearer, EventName.KEY_CREATED, record.id, product=record.product_id)
     await notices.pool_refilled(session, policy)
     return record
 
@@ -115,7 +115,9 @@ async def update(session: AsyncSession, bearer: Bearer, ref: str, key: str | Non
             await _check_value(session, record.account_id, key, record.id)
             record.key = key
             record.key_digest = digest(key)
-    events.record(session, bearer, EventName.KEY_UPDATED, record.id, changed=record)
+    await events.record(
+        session, bearer, EventName.KEY_UPDATED, record.id, changed=record, product=record.product_id
+    )
     record.updated_at = clock.now()
     await _flush(session)
     return record
@@ -124,7 +126,7 @@ async def update(session: AsyncSession, bearer: Bearer, ref: str, key: str | Non
 async def delete(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     record = await find(session, bearer, PoolKey, ref, "key")
     authorize(bearer, "keys", Action.DELETE)
-    events.record(session, bearer, EventName.KEY_DELETED, record.id)
+    await events.record(session, bearer, EventName.KEY_DELETED, record.id, product=record.product_id)
     await session.delete(record)
     await session.flush()
 
@@ -172,6 +174,13 @@ async def pop(session: AsyncSession, bearer: Bearer, policy_ref: str) -> PoolKey
     record = await repository.pop(session, policy.id)
     if record is None:
         raise Unprocessable("pool is empty", "POOL_EMPTY", pointer=_POOL)
-    events.record(session, bearer, EventName.POLICY_POOL_POPPED, policy.id, metadata={"key": str(record.id)})
+    await events.record(
+        session,
+        bearer,
+        EventName.POLICY_POOL_POPPED,
+        policy.id,
+        metadata={"key": str(record.id)},
+        product=policy.product_id,
+    )
     await notices.pool_drained(session, policy)
     return record

@@ -20,7 +20,6 @@ from keyplane.kit.jsonapi import document
 from keyplane.kit.timefmt import iso
 from keyplane.licenses import lifecycle
 from keyplane.licenses import service as licenses
-from keyplane.licenses.endpoints import license_resource
 from keyplane.licenses.lifecycle import Snapshot, cache_entry
 from keyplane.licenses.schemas import (
     Decrement,
@@ -29,6 +28,7 @@ from keyplane.licenses.schemas import (
     Validate,
     ValidateKey,
     ValidationDocument,
+    license_resource,
 )
 from keyplane.licenses.validation import Result, Scope, meta
 from keyplane.licensing.keystrings import digest
@@ -57,7 +57,9 @@ def _record(request: Request, result: Result, snapshot: Snapshot | None, bearer:
     license = snapshot.license
     who, origin = (None, origin_of(request)) if bearer is None else (bearer.whodunnit, bearer.origin)
     batch = services_of(request.app).events
-    events.validated(batch, license.account_id, license.id, result.valid, result.code, who, origin)
+    events.validated(
+        batch, license.account_id, license.id, license.product_id, result.valid, result.code, who, origin
+    )
 
 
 def echoed(scope: Scope | None) -> dict[str, Any] | None:

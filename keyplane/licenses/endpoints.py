@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane.auth.dependencies import DbSession, LicensingBearer
-from keyplane.kit import clock
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import (
-    account_base,
     created,
     document,
     list_query,
     listing,
-    resource,
-    to_many,
-    to_one,
 )
 from keyplane.kit.paging import Listed
-from keyplane.kit.timefmt import iso, iso_or_none
 from keyplane.licenses import service
 from keyplane.licenses.schemas import (
     LICENSE_LIST,
@@ -35,21 +29,17 @@ from keyplane.licenses.schemas import (
     LicenseUpdate,
     OwnerChange,
     PolicyChange,
+    license_resource,
     parse_license_list,
     parse_policy_license_list,
     parse_product_license_list,
 )
-from keyplane.licenses.status import next_check_in, status
-from keyplane.models import License, Policy
 from keyplane.policies import service as policies
-from keyplane.policies.endpoints import policy_resource
-from keyplane.policies.schemas import PolicyResource
+from keyplane.policies.schemas import PolicyResource, policy_resource
 from keyplane.products import service as products
-from keyplane.products.endpoints import product_resource
-from keyplane.products.schemas import ProductResource
+from keyplane.products.schemas import ProductResource, product_resource
 from keyplane.services import services_of
-from keyplane.users.endpoints import user_resource
-from keyplane.users.schemas import OwnerDocument
+from keyplane.users.schemas import OwnerDocument, user_resource
 
 router = APIRouter(tags=["Licenses"])
 LicenseList = Annotated[Listed[LicenseFilters], Depends(list_query(LICENSE_LIST, parse_license_list))]
@@ -59,53 +49,6 @@ PolicyLicenseList = Annotated[
 ProductLicenseList = Annotated[
     Listed[LicenseFilters], Depends(list_query(PRODUCT_LICENSE_LIST, parse_product_license_list))
 ]
-_LIMITS = ("machines", "processes", "users", "cores", "memory", "disk", "uses")
-
-
-def license_resource(license: License, policy: Policy) -> dict[str, Any]:
-    base = account_base(license.account_id)
-    own = f"licenses/{license.id}"
-    attributes: dict[str, Any] = {
-        "name": license.name,
-        "key": license.key,
-        "expiry": iso_or_none(license.expiry),
-        "status": status(license, clock.now()),
-        "uses": license.uses,
-        "suspended": license.suspended,
-        "scheme": policy.scheme,
-        "encrypted": policy.encrypted,
-        "strict": policy.strict,
-        "floating": policy.floating,
-        "protected": policy.protected if license.protected is None else license.protected,
-        "version": None,
-        "requireHeartbeat": policy.require_heartbeat,
-        "requireCheckIn": policy.require_check_in,
-        "lastValidated": iso_or_none(license.last_validated),
-        "lastCheckIn": iso_or_none(license.last_check_in),
-        "nextCheckIn": iso_or_none(next_check_in(license, policy)),
-        "lastCheckOut": iso_or_none(license.last_check_out),
-    }
-    for limit in _LIMITS:
-        override = getattr(license, f"max_{limit}")
-        attributes[f"max{limit.title()}"] = getattr(policy, f"max_{limit}") if override is None else override
-    attributes |= {
-        "metadata": license.meta,
-        "created": iso(license.created_at),
-        "updated": iso(license.updated_at),
-    }
-    return resource(
-        base,
-        "licenses",
-        license.id,
-        attributes,
-        {
-            "account": to_one(base, "accounts", license.account_id, ""),
-            "product": to_one(base, "products", license.product_id, f"{own}/product"),
-            "policy": to_one(base, "policies", license.policy_id, f"{own}/policy"),
-            "owner": to_one(base, "users", license.owner_id, f"{own}/owner"),
-            "machines": to_many(base, f"{own}/machines"),
-        },
-    )
 
 
 async def _listing(

@@ -24,9 +24,8 @@ from keyplane.kit.jsonapi import media_type_for
 from keyplane.kit.memo import Memo
 from keyplane.kit.timefmt import iso
 from keyplane.licenses import lifecycle
-from keyplane.licenses.endpoints import license_resource
 from keyplane.licenses.lifecycle import Missing, Snapshot, cache_entry
-from keyplane.licenses.schemas import ValidateKey
+from keyplane.licenses.schemas import ValidateKey, license_resource
 from keyplane.licenses.status import status
 from keyplane.licenses.validation import Result, meta
 from keyplane.licenses.validation import Scope as ValidationScope
@@ -140,8 +139,16 @@ async def validate_key(
         result = cached.check(sent.meta.scope or _EMPTY_SCOPE, now)
         services.usage.validated(cached.license.id, now)
         origin = origin_in(scope, services.trusted_proxies)
+        license = cached.license
         events.validated(
-            services.events, account.id, cached.license.id, result.valid, result.code, None, origin
+            services.events,
+            account.id,
+            license.id,
+            license.product_id,
+            result.valid,
+            result.code,
+            None,
+            origin,
         )
         data = _resource(cached, now, stamp)
     metrics.validated(result.code)

@@ -190,7 +190,7 @@ async def suspend(session: AsyncSession, bearer: Bearer, ref: str, suspended: bo
         raise Unprocessable("is not suspended", "LICENSE_NOT_SUSPENDED", pointer="/data/attributes/suspended")
     license.suspended = suspended
     event = EventName.LICENSE_SUSPENDED if suspended else EventName.LICENSE_REINSTATED
-    events.record(session, bearer, event, license.id)
+    await events.record(session, bearer, event, license.id, product=license.product_id)
     license.updated_at = clock.now()
     await session.flush()
     return license, await _policy(session, license)
@@ -214,7 +214,9 @@ async def renew(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Licens
     )
     start = now if from_now or license.expiry is None else license.expiry
     license.expiry = later(start, policy.duration, code=_EXPIRY_CODE, pointer=_EXPIRY)
-    events.record(session, bearer, EventName.LICENSE_RENEWED, license.id, changed=license)
+    await events.record(
+        session, bearer, EventName.LICENSE_RENEWED, license.id, changed=license, product=license.product_id
+    )
     license.updated_at = now
     await session.flush()
     return license, policy
@@ -231,7 +233,7 @@ async def check_in(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Lic
             pointer="/data/attributes/lastCheckIn",
         )
     license.last_check_in = clock.now()
-    events.record(session, bearer, EventName.LICENSE_CHECKED_IN, license.id)
+    await events.record(session, bearer, EventName.LICENSE_CHECKED_IN, license.id, product=license.product_id)
     license.updated_at = license.last_check_in
     await session.flush()
     return license, policy
@@ -268,7 +270,9 @@ async def change_usage(
     event = EventName.LICENSE_USAGE_RESET if reset else EventName.LICENSE_USAGE_INCREMENTED
     if by is not None and by < 0:
         event = EventName.LICENSE_USAGE_DECREMENTED
-    events.record(session, bearer, event, license.id, metadata={"uses": license.uses})
+    await events.record(
+        session, bearer, event, license.id, metadata={"uses": license.uses}, product=license.product_id
+    )
     return license, policy
 
 

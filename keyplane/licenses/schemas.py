@@ -10,8 +10,23 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from keyplane import examples as example
-from keyplane.kit.documents import Document, InstantOut, MetadataOut, Output, SelfLink, ToMany, ToOne
+from keyplane.kit import clock
+from keyplane.kit.documents import (
+    Document,
+    InstantOut,
+    MetadataOut,
+    Output,
+    SelfLink,
+    ToMany,
+    ToOne,
+)
 from keyplane.kit.instants import Instant
+from keyplane.kit.jsonapi import (
+    account_base,
+    resource,
+    to_many,
+    to_one,
+)
 from keyplane.kit.paging import listing_spec, parser
 from keyplane.kit.query import (
     Items,
@@ -30,7 +45,8 @@ from keyplane.kit.query import (
     span,
 )
 from keyplane.kit.schemas import StrictInput
-from keyplane.licenses.status import STATUSES
+from keyplane.kit.timefmt import iso, iso_or_none
+from keyplane.licenses.status import STATUSES, next_check_in, status
 from keyplane.licenses.validation import Scope
 from keyplane.licenses.vocab import Code, LicenseStatus
 from keyplane.licensing.schemas import (
@@ -42,6 +58,7 @@ from keyplane.licensing.schemas import (
     UserIdentifier,
     UserRelationship,
 )
+from keyplane.models import License, Policy
 
 LicenseKey = Annotated[str, Field(min_length=6, max_length=16_384)]
 LicenseType = Annotated[str, Field(pattern="^licenses?$")]
@@ -349,3 +366,55 @@ class ValidationDocument(Document[LicenseResource | None]):
     model_config = ConfigDict(json_schema_extra=example.of(example.VALIDATED))
 
     meta: ValidationMeta
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+_LIMITS = ("machines", "processes", "users", "cores", "memory", "disk", "uses")
+
+
+def license_resource(license: License, policy: Policy) -> dict[str, Any]:
+    base = account_base(license.account_id)
+    own = f"licenses/{license.id}"
+    attributes: dict[str, Any] = {
+        "name": license.name,
+        "key": license.key,
+        "expiry": iso_or_none(license.expiry),
+        "status": status(license, clock.now()),
+        "uses": license.uses,
+        "suspended": license.suspended,
+        "scheme": policy.scheme,
+        "encrypted": policy.encrypted,
+        "strict": policy.strict,
+        "floating": policy.floating,
+        "protected": policy.protected if license.protected is None else license.protected,
+        "version": None,
+        "requireHeartbeat": policy.require_heartbeat,
+        "requireCheckIn": policy.require_check_in,
+        "lastValidated": iso_or_none(license.last_validated),
+        "lastCheckIn": iso_or_none(license.last_check_in),
+        "nextCheckIn": iso_or_none(next_check_in(license, policy)),
+        "lastCheckOut": iso_or_none(license.last_check_out),
+    }
+    for limit in _LIMITS:
+        override = getattr(license, f"max_{limit}")
+        attributes[f"max{limit.title()}"] = getattr(policy, f"max_{limit}") if override is None else override
+    attributes |= {
+        "metadata": license.meta,
+        "created": iso(license.created_at),
+        "updated": iso(license.updated_at),
+    }
+    return resource(
+        base,
+        "licenses",
+        license.id,
+        attributes,
+        {
+            "account": to_one(base, "accounts", license.account_id, ""),
+            "product": to_one(base, "products", license.product_id, f"{own}/product"),
+            "policy": to_one(base, "policies", license.policy_id, f"{own}/policy"),
+            "owner": to_one(base, "users", license.owner_id, f"{own}/owner"),
+            "machines": to_many(base, f"{own}/machines"),
+        },
+    )

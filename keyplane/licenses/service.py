@@ -120,8 +120,13 @@ async def _new_key(session: AsyncSession, bearer: Bearer, policy: Policy) -> str
         popped = await pool.pop(session, policy.id)
         if popped is None:
             raise InvalidResource("pool is empty", "POLICY_POOL_EMPTY", pointer=_POLICY)
-        events.record(
-            session, bearer, EventName.POLICY_POOL_POPPED, policy.id, metadata={"key": str(popped.id)}
+        await events.record(
+            session,
+            bearer,
+            EventName.POLICY_POOL_POPPED,
+            policy.id,
+            metadata={"key": str(popped.id)},
+            product=policy.product_id,
         )
         await notices.pool_drained(session, policy)
         return popped.key
@@ -195,7 +200,7 @@ async def create(
     license.key_digest = keystrings.digest(key)
     session.add(license)
     await _flush(session)
-    events.record(session, bearer, EventName.LICENSE_CREATED, license.id)
+    await events.record(session, bearer, EventName.LICENSE_CREATED, license.id, product=license.product_id)
     return license, policy
 
 
@@ -242,7 +247,9 @@ async def update(
     authorize(bearer, "licenses", Action.UPDATE)
     policy = await _policy_of(session, license)
     _apply(license, policy, data, set(data.model_fields_set))
-    events.record(session, bearer, EventName.LICENSE_UPDATED, license.id, changed=license)
+    await events.record(
+        session, bearer, EventName.LICENSE_UPDATED, license.id, changed=license, product=license.product_id
+    )
     license.updated_at = clock.now()
     await session.flush()
     return license, policy
@@ -263,7 +270,14 @@ async def delete(session: AsyncSession, bearer: Bearer, ref: str, *, revoked: bo
     authorize(bearer, "licenses", Action.DELETE, own=owned_unprotected(bearer, license, policy))
     event = EventName.LICENSE_REVOKED if revoked else EventName.LICENSE_DELETED
     gone = await dependents(session, "license_id", license.id)
-    events.record(session, bearer, event, license.id, metadata={"deleted": gone} if gone else None)
+    await events.record(
+        session,
+        bearer,
+        event,
+        license.id,
+        metadata={"deleted": gone} if gone else None,
+        product=license.product_id,
+    )
     await session.delete(license)
     await session.flush()
 
@@ -303,7 +317,14 @@ async def change_policy(
             pointer="/data/attributes/maxMachines",
         )
     license.policy_id = target.id
-    events.record(session, bearer, EventName.LICENSE_POLICY_UPDATED, license.id, changed=license)
+    await events.record(
+        session,
+        bearer,
+        EventName.LICENSE_POLICY_UPDATED,
+        license.id,
+        changed=license,
+        product=license.product_id,
+    )
     license.updated_at = clock.now()
     await session.flush()
     return license, target
@@ -318,7 +339,14 @@ async def change_owner(
     if owner_ref is not None and owner is None:
         raise InvalidResource("must exist", "OWNER_NOT_FOUND", pointer="/data")
     license.owner_id = owner.id if owner else None
-    events.record(session, bearer, EventName.LICENSE_OWNER_UPDATED, license.id, changed=license)
+    await events.record(
+        session,
+        bearer,
+        EventName.LICENSE_OWNER_UPDATED,
+        license.id,
+        changed=license,
+        product=license.product_id,
+    )
     license.updated_at = clock.now()
     await session.flush()
     return license, await _policy_of(session, license)

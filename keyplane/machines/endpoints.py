@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane.auth.dependencies import DbSession, LicensingBearer
-from keyplane.kit import clock
 from keyplane.kit.documents import Document, ListDocument, returns
-from keyplane.kit.jsonapi import account_base, created, document, list_query, listing, resource, to_one
+from keyplane.kit.jsonapi import created, document, list_query, listing
 from keyplane.kit.paging import Listed
-from keyplane.kit.timefmt import iso, iso_or_none
 from keyplane.licenses import service as licenses
-from keyplane.licenses.endpoints import license_resource
-from keyplane.licenses.schemas import LicenseDocument
+from keyplane.licenses.schemas import LicenseDocument, license_resource
 from keyplane.machines import heartbeat, service
 from keyplane.machines.schemas import (
     LICENSE_MACHINE_LIST,
@@ -26,54 +23,19 @@ from keyplane.machines.schemas import (
     MachineFilters,
     MachineResource,
     MachineUpdate,
+    machine_resource,
     parse_license_machine_list,
     parse_machine_list,
 )
-from keyplane.models import Machine, Policy, User
-from keyplane.products.endpoints import product_resource
-from keyplane.products.schemas import ProductResource
-from keyplane.users.endpoints import user_resource
-from keyplane.users.schemas import OwnerDocument
+from keyplane.models import User
+from keyplane.products.schemas import ProductResource, product_resource
+from keyplane.users.schemas import OwnerDocument, user_resource
 
 router = APIRouter(tags=["Machines"])
 MachineList = Annotated[Listed[MachineFilters], Depends(list_query(MACHINE_LIST, parse_machine_list))]
 LicenseMachineList = Annotated[
     Listed[MachineFilters], Depends(list_query(LICENSE_MACHINE_LIST, parse_license_machine_list))
 ]
-
-
-def machine_resource(machine: Machine, policy: Policy) -> dict[str, Any]:
-    base = account_base(machine.account_id)
-    own = f"machines/{machine.id}"
-    return resource(
-        base,
-        "machines",
-        machine.id,
-        {
-            "fingerprint": machine.fingerprint,
-            "cores": machine.cores,
-            "memory": machine.memory,
-            "disk": machine.disk,
-            "ip": machine.ip,
-            "hostname": machine.hostname,
-            "platform": machine.platform,
-            "name": machine.name,
-            "requireHeartbeat": policy.require_heartbeat,
-            "heartbeatStatus": heartbeat.status(machine, policy, clock.now()),
-            "heartbeatDuration": int(heartbeat.duration(policy).total_seconds()),
-            "lastHeartbeat": iso_or_none(machine.last_heartbeat),
-            "nextHeartbeat": iso_or_none(heartbeat.next_heartbeat(machine, policy)),
-            "metadata": machine.meta,
-            "created": iso(machine.created_at),
-            "updated": iso(machine.updated_at),
-        },
-        {
-            "account": to_one(base, "accounts", machine.account_id, ""),
-            "product": to_one(base, "products", machine.product_id, f"{own}/product"),
-            "license": to_one(base, "licenses", machine.license_id, f"{own}/license"),
-            "owner": to_one(base, "users", machine.owner_id, f"{own}/owner"),
-        },
-    )
 
 
 @router.post("/machines", status_code=201, responses=returns(MachineDocument, 201))

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
 from keyplane import examples as example
-from keyplane.kit.documents import Document, InstantOut, MetadataOut, Output, SelfLink, ToOne
+from keyplane.kit import clock
+from keyplane.kit.documents import (
+    Document,
+    InstantOut,
+    MetadataOut,
+    Output,
+    SelfLink,
+    ToOne,
+)
+from keyplane.kit.jsonapi import account_base, resource, to_one
 from keyplane.kit.paging import listing_spec, parser
 from keyplane.kit.query import Items, Param, Spec, identifier, last, metadata, reference
 from keyplane.kit.schemas import StrictInput
+from keyplane.kit.timefmt import iso, iso_or_none
 from keyplane.licensing.schemas import LicenseRelationship, Metadata, Name, UserRelationship
+from keyplane.machines import heartbeat
+from keyplane.models import Machine, Policy
 
 Text = Annotated[str, Field(max_length=255)]
 Size = Annotated[int, Field(ge=0, le=2**62)]
@@ -161,3 +173,40 @@ class MachineResource(Output):
 
 class MachineDocument(Document[MachineResource]):
     model_config = ConfigDict(json_schema_extra=example.of({"data": example.MACHINE_RESOURCE}))
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+def machine_resource(machine: Machine, policy: Policy) -> dict[str, Any]:
+    base = account_base(machine.account_id)
+    own = f"machines/{machine.id}"
+    return resource(
+        base,
+        "machines",
+        machine.id,
+        {
+            "fingerprint": machine.fingerprint,
+            "cores": machine.cores,
+            "memory": machine.memory,
+            "disk": machine.disk,
+            "ip": machine.ip,
+            "hostname": machine.hostname,
+            "platform": machine.platform,
+            "name": machine.name,
+            "requireHeartbeat": policy.require_heartbeat,
+            "heartbeatStatus": heartbeat.status(machine, policy, clock.now()),
+            "heartbeatDuration": int(heartbeat.duration(policy).total_seconds()),
+            "lastHeartbeat": iso_or_none(machine.last_heartbeat),
+            "nextHeartbeat": iso_or_none(heartbeat.next_heartbeat(machine, policy)),
+            "metadata": machine.meta,
+            "created": iso(machine.created_at),
+            "updated": iso(machine.updated_at),
+        },
+        {
+            "account": to_one(base, "accounts", machine.account_id, ""),
+            "product": to_one(base, "products", machine.product_id, f"{own}/product"),
+            "license": to_one(base, "licenses", machine.license_id, f"{own}/license"),
+            "owner": to_one(base, "users", machine.owner_id, f"{own}/owner"),
+        },
+    )

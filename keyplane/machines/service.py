@@ -101,9 +101,16 @@ async def _cull(session: AsyncSession, bearer: Bearer, license: License, policy:
     if dead:
         system = Bearer.system(bearer.account)
         for machine_id in dead:
-            events.record(session, system, EventName.MACHINE_HEARTBEAT_DEAD, machine_id)
-            events.record(
-                session, system, EventName.MACHINE_DELETED, machine_id, metadata={"reason": "culled"}
+            await events.record(
+                session, system, EventName.MACHINE_HEARTBEAT_DEAD, machine_id, product=license.product_id
+            )
+            await events.record(
+                session,
+                system,
+                EventName.MACHINE_DELETED,
+                machine_id,
+                metadata={"reason": "culled"},
+                product=license.product_id,
             )
         await repository.delete_all(session, dead)
         touched(session, license.id)
@@ -199,7 +206,7 @@ async def activate(
     except IntegrityError:
         # Another license of the same uniqueness scope activated this fingerprint meanwhile.
         raise InvalidResource("has already been taken", "FINGERPRINT_TAKEN", pointer=_FINGERPRINT) from None
-    events.record(session, bearer, EventName.MACHINE_CREATED, machine.id)
+    await events.record(session, bearer, EventName.MACHINE_CREATED, machine.id, product=machine.product_id)
     return machine, policy
 
 
@@ -259,7 +266,9 @@ async def update(
     if sent & {"cores", "memory", "disk"}:
         await _check_limits(session, license, policy, data, replacing=machine)
     _apply(machine, data, sent)
-    events.record(session, bearer, EventName.MACHINE_UPDATED, machine.id, changed=machine)
+    await events.record(
+        session, bearer, EventName.MACHINE_UPDATED, machine.id, changed=machine, product=machine.product_id
+    )
     machine.updated_at = clock.now()
     await session.flush()
     return machine, policy
@@ -268,7 +277,7 @@ async def update(
 async def deactivate(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     machine, policy = await find(session, bearer, ref)
     authorize(bearer, "machines", Action.DELETE, own=await _own(session, machine, policy))
-    events.record(session, bearer, EventName.MACHINE_DELETED, machine.id)
+    await events.record(session, bearer, EventName.MACHINE_DELETED, machine.id, product=machine.product_id)
     await session.delete(machine)
     await session.flush()
 
@@ -285,6 +294,6 @@ async def ping(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Machine
     machine.last_heartbeat = now
     machine.updated_at = now
     event = EventName.MACHINE_HEARTBEAT_RESURRECTED if dead else EventName.MACHINE_HEARTBEAT_PING
-    events.record(session, bearer, event, machine.id)
+    await events.record(session, bearer, event, machine.id, product=machine.product_id)
     await session.flush()
     return machine, policy, dead

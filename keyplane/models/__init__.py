@@ -13,6 +13,8 @@ from keyplane.models.policy import Policy
 from keyplane.models.pool_key import PoolKey
 from keyplane.models.product import Product
 from keyplane.models.user import User
+from keyplane.models.webhook_endpoint import WebhookEndpoint
+from keyplane.models.webhook_event import WebhookEvent
 
 __all__ = [
     "Account",
@@ -28,4 +30,6 @@ __all__ = [
     "PoolKey",
     "Product",
     "User",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

@@ -31,6 +31,9 @@ class Event(Base):
     event: Mapped[str] = mapped_column(String(64))
     resource_type: Mapped[str] = mapped_column(String(32))
     resource_id: Mapped[uuid.UUID]
+    product_id: Mapped[uuid.UUID | None]
+    """The product the resource belongs to (what a product's webhook endpoints receive); not a
+    foreign key: the log outlives what it describes."""
     whodunnit_type: Mapped[str] = mapped_column(String(16))
     whodunnit_id: Mapped[uuid.UUID | None]
     request_id: Mapped[str | None] = mapped_column(String(128))

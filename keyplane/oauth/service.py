@@ -128,7 +128,7 @@ async def issue(
     session.add(access)
     await session.flush()
     actor = Acting(account, Whodunnit(ActorType.API_KEY, state.id), origin)
-    events.record(
+    await events.record(
         session, actor, EventName.TOKEN_GENERATED, access.id, metadata={"grant": "client_credentials"}
     )
     return AccessToken(

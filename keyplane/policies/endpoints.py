@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -10,70 +10,32 @@ from fastapi.responses import JSONResponse, Response
 from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import (
-    account_base,
     created,
     document,
     list_query,
     listing,
-    resource,
-    to_many,
-    to_one,
 )
 from keyplane.kit.paging import Listed
-from keyplane.kit.timefmt import iso
-from keyplane.models import Policy
 from keyplane.policies import service
 from keyplane.policies.schemas import (
     POLICY_LIST,
     PRODUCT_POLICY_LIST,
     PolicyCreate,
-    PolicyCreateAttributes,
     PolicyFilters,
     PolicyResource,
     PolicyUpdate,
     parse_policy_list,
     parse_product_policy_list,
+    policy_resource,
 )
 from keyplane.products import service as products
-from keyplane.products.endpoints import product_resource
-from keyplane.products.schemas import ProductResource
+from keyplane.products.schemas import ProductResource, product_resource
 
 router = APIRouter(tags=["Policies"])
 PolicyList = Annotated[Listed[PolicyFilters], Depends(list_query(POLICY_LIST, parse_policy_list))]
 ProductPolicyList = Annotated[
     Listed[None], Depends(list_query(PRODUCT_POLICY_LIST, parse_product_policy_list))
 ]
-
-# Wire name -> column for every attribute but name and metadata, in the schema's spelling.
-_ATTRIBUTES = {
-    field.alias or name: name
-    for name, field in PolicyCreateAttributes.model_fields.items()
-    if name not in ("name", "metadata")
-}
-
-
-def policy_resource(policy: Policy) -> dict[str, Any]:
-    base = account_base(policy.account_id)
-    own = f"policies/{policy.id}"
-    attributes: dict[str, Any] = {"name": policy.name}
-    attributes |= {wire: getattr(policy, column) for wire, column in _ATTRIBUTES.items()}
-    attributes |= {
-        "metadata": policy.meta,
-        "created": iso(policy.created_at),
-        "updated": iso(policy.updated_at),
-    }
-    return resource(
-        base,
-        "policies",
-        policy.id,
-        attributes,
-        {
-            "account": to_one(base, "accounts", policy.account_id, ""),
-            "product": to_one(base, "products", policy.product_id, f"{own}/product"),
-            "pool": to_many(base, f"{own}/pool"),
-            "licenses": to_many(base, f"{own}/licenses"),
-        },
-    )
 
 
 @router.post("/policies", status_code=201, responses=returns(Document[PolicyResource], 201))

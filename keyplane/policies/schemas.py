@@ -4,15 +4,30 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from keyplane.kit.documents import InstantOut, MetadataOut, Output, SelfLink, ToMany, ToOne
+from keyplane.kit.documents import (
+    InstantOut,
+    MetadataOut,
+    Output,
+    SelfLink,
+    ToMany,
+    ToOne,
+)
+from keyplane.kit.jsonapi import (
+    account_base,
+    resource,
+    to_many,
+    to_one,
+)
 from keyplane.kit.paging import listing_spec, no_filters, parser
 from keyplane.kit.query import Items, Param, Spec, identifier, last
 from keyplane.kit.schemas import StrictInput
+from keyplane.kit.timefmt import iso
 from keyplane.licensing.schemas import Count, Metadata, Name, ProductRelationship
+from keyplane.models import Policy
 from keyplane.models.policy import (
     AuthenticationStrategy,
     CheckInInterval,
@@ -217,3 +232,38 @@ class PolicyResource(Output):
     attributes: PolicyAttributesOut
     relationships: PolicyRelationships
     links: SelfLink
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+# Wire name -> column for every attribute but name and metadata, in the schema's spelling.
+_ATTRIBUTES = {
+    field.alias or name: name
+    for name, field in PolicyCreateAttributes.model_fields.items()
+    if name not in ("name", "metadata")
+}
+
+
+def policy_resource(policy: Policy) -> dict[str, Any]:
+    base = account_base(policy.account_id)
+    own = f"policies/{policy.id}"
+    attributes: dict[str, Any] = {"name": policy.name}
+    attributes |= {wire: getattr(policy, column) for wire, column in _ATTRIBUTES.items()}
+    attributes |= {
+        "metadata": policy.meta,
+        "created": iso(policy.created_at),
+        "updated": iso(policy.updated_at),
+    }
+    return resource(
+        base,
+        "policies",
+        policy.id,
+        attributes,
+        {
+            "account": to_one(base, "accounts", policy.account_id, ""),
+            "product": to_one(base, "products", policy.product_id, f"{own}/product"),
+            "pool": to_many(base, f"{own}/pool"),
+            "licenses": to_many(base, f"{own}/licenses"),
+        },
+    )

@@ -107,7 +107,7 @@ async def create(
     _apply(policy, data, set(PolicyAttributes.model_fields))
     session.add(policy)
     await session.flush()
-    events.record(session, bearer, EventName.POLICY_CREATED, policy.id)
+    await events.record(session, bearer, EventName.POLICY_CREATED, policy.id, product=policy.product_id)
     return policy
 
 
@@ -128,7 +128,9 @@ async def update(session: AsyncSession, bearer: Bearer, ref: str, data: PolicyAt
     policy = await find(session, bearer, Policy, ref, "policy", lock=True)
     authorize(bearer, "policies", Action.UPDATE)
     _apply(policy, data, set(data.model_fields_set))
-    events.record(session, bearer, EventName.POLICY_UPDATED, policy.id, changed=policy)
+    await events.record(
+        session, bearer, EventName.POLICY_UPDATED, policy.id, changed=policy, product=policy.product_id
+    )
     policy.updated_at = clock.now()
     await session.flush()
     return policy
@@ -138,8 +140,13 @@ async def delete(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     policy = await find(session, bearer, Policy, ref, "policy")
     authorize(bearer, "policies", Action.DELETE)
     gone = await dependents(session, "policy_id", policy.id)
-    events.record(
-        session, bearer, EventName.POLICY_DELETED, policy.id, metadata={"deleted": gone} if gone else None
+    await events.record(
+        session,
+        bearer,
+        EventName.POLICY_DELETED,
+        policy.id,
+        metadata={"deleted": gone} if gone else None,
+        product=policy.product_id,
     )
     await session.delete(policy)
     await session.flush()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -11,18 +11,12 @@ from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.auth.scopes import Role
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import (
-    account_base,
     created,
     document,
     list_query,
     listing,
-    resource,
-    to_many,
-    to_one,
 )
 from keyplane.kit.paging import Listed
-from keyplane.kit.timefmt import iso
-from keyplane.models import Product
 from keyplane.products import service
 from keyplane.products.schemas import (
     PRODUCT_LIST,
@@ -30,6 +24,7 @@ from keyplane.products.schemas import (
     ProductResource,
     ProductUpdate,
     parse_product_list,
+    product_resource,
 )
 from keyplane.services import services_of
 from keyplane.tokens.resources import token_resource
@@ -37,32 +32,6 @@ from keyplane.tokens.schemas import TokenDocument, TokenRequest, TokenResource
 
 router = APIRouter(tags=["Products"])
 ProductList = Annotated[Listed[None], Depends(list_query(PRODUCT_LIST, parse_product_list))]
-
-
-def product_resource(product: Product) -> dict[str, Any]:
-    base = account_base(product.account_id)
-    own = f"products/{product.id}"
-    return resource(
-        base,
-        "products",
-        product.id,
-        {
-            "name": product.name,
-            "code": product.code,
-            "distributionStrategy": product.distribution_strategy,
-            "url": product.url,
-            "platforms": product.platforms,
-            "metadata": product.meta,
-            "created": iso(product.created_at),
-            "updated": iso(product.updated_at),
-        },
-        {
-            "account": to_one(base, "accounts", product.account_id, ""),
-            "policies": to_many(base, f"{own}/policies"),
-            "licenses": to_many(base, f"{own}/licenses"),
-            "tokens": to_many(base, f"{own}/tokens"),
-        },
-    )
 
 
 @router.post("/products", status_code=201, responses=returns(Document[ProductResource], 201))

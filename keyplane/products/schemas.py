@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, Field
 
 from keyplane.kit.documents import InstantOut, MetadataOut, Output, SelfLink, ToMany, ToOne
+from keyplane.kit.jsonapi import (
+    account_base,
+    resource,
+    to_many,
+    to_one,
+)
 from keyplane.kit.paging import listing_spec, no_filters, parser
 from keyplane.kit.query import Spec
 from keyplane.kit.schemas import StrictInput
+from keyplane.kit.timefmt import iso
 from keyplane.licensing.schemas import Metadata, Name
+from keyplane.models import Product
 from keyplane.models.product import DistributionStrategy
 
 Code = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.\-]+$")]
@@ -79,3 +87,32 @@ class ProductResource(Output):
     attributes: ProductAttributesOut
     relationships: ProductRelationships
     links: SelfLink
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+def product_resource(product: Product) -> dict[str, Any]:
+    base = account_base(product.account_id)
+    own = f"products/{product.id}"
+    return resource(
+        base,
+        "products",
+        product.id,
+        {
+            "name": product.name,
+            "code": product.code,
+            "distributionStrategy": product.distribution_strategy,
+            "url": product.url,
+            "platforms": product.platforms,
+            "metadata": product.meta,
+            "created": iso(product.created_at),
+            "updated": iso(product.updated_at),
+        },
+        {
+            "account": to_one(base, "accounts", product.account_id, ""),
+            "policies": to_many(base, f"{own}/policies"),
+            "licenses": to_many(base, f"{own}/licenses"),
+            "tokens": to_many(base, f"{own}/tokens"),
+        },
+    )

@@ -61,7 +61,7 @@ async def create(session: AsyncSession, bearer: Bearer, data: ProductCreateAttri
         raise InvalidResource("has already been taken", "CODE_TAKEN", pointer=_CODE)
     session.add(product)
     await _flush(session, product)
-    events.record(session, bearer, EventName.PRODUCT_CREATED, product.id)
+    await events.record(session, bearer, EventName.PRODUCT_CREATED, product.id, product=product.id)
     return product
 
 
@@ -82,7 +82,9 @@ async def update(session: AsyncSession, bearer: Bearer, ref: str, data: ProductA
     _apply(product, data)
     if await repository.code_taken(session, product):
         raise InvalidResource("has already been taken", "CODE_TAKEN", pointer=_CODE)
-    events.record(session, bearer, EventName.PRODUCT_UPDATED, product.id, changed=product)
+    await events.record(
+        session, bearer, EventName.PRODUCT_UPDATED, product.id, changed=product, product=product.id
+    )
     product.updated_at = clock.now()
     return await _flush(session, product)
 
@@ -91,8 +93,13 @@ async def delete(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     product = await find(session, bearer, Product, ref, "product")
     authorize(bearer, "products", Action.DELETE)
     gone = await dependents(session, "product_id", product.id)
-    events.record(
-        session, bearer, EventName.PRODUCT_DELETED, product.id, metadata={"deleted": gone} if gone else None
+    await events.record(
+        session,
+        bearer,
+        EventName.PRODUCT_DELETED,
+        product.id,
+        metadata={"deleted": gone} if gone else None,
+        product=product.id,
     )
     await session.delete(product)
     await session.flush()
@@ -130,7 +137,14 @@ async def issue_token(
     )
     session.add(token)
     await session.flush()
-    events.record(session, bearer, EventName.TOKEN_GENERATED, token.id, metadata={"product": str(product.id)})
+    await events.record(
+        session,
+        bearer,
+        EventName.TOKEN_GENERATED,
+        token.id,
+        metadata={"product": str(product.id)},
+        product=product.id,
+    )
     return token, plaintext
 
 

@@ -22,9 +22,9 @@ from keyplane.kit.documents import ListDocument, returns
 from keyplane.kit.jsonapi import document, list_query, listing
 from keyplane.kit.paging import Listed
 from keyplane.licenses import service as licenses
-from keyplane.licenses.endpoints import license_resource
+from keyplane.licenses.schemas import license_resource
 from keyplane.models import Product
-from keyplane.products.endpoints import product_resource
+from keyplane.products.schemas import product_resource
 from keyplane.services import services_of
 from keyplane.tokens import service
 from keyplane.tokens.resources import token_resource
@@ -38,7 +38,7 @@ from keyplane.tokens.schemas import (
 )
 from keyplane.tokens.throttle import LoginThrottle
 from keyplane.users import repository as users
-from keyplane.users.endpoints import user_resource
+from keyplane.users.schemas import user_resource
 
 router = APIRouter(tags=["Tokens"])
 TokenList = Annotated[Listed[None], Depends(list_query(TOKEN_LIST, parse_token_list))]

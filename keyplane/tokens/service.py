@@ -72,7 +72,7 @@ async def issue(
     session.add(token)
     await session.flush()
     actor = Acting(account, Whodunnit(ActorType.USER, user.id), origin)
-    events.record(session, actor, EventName.TOKEN_GENERATED, token.id)
+    await events.record(session, actor, EventName.TOKEN_GENERATED, token.id)
     return token, plaintext
 
 
@@ -107,5 +107,5 @@ async def revoke(session: AsyncSession, principal: Principal, token_id: uuid.UUI
     token.deleted_at = now
     token.status = CredentialStatus.INACTIVE
     token.updated_at = now
-    events.record(session, principal, EventName.TOKEN_REVOKED, token.id)
+    await events.record(session, principal, EventName.TOKEN_REVOKED, token.id, product=token.product_id)
     await session.flush()

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane.auth.dependencies import Creator, DbSession, Deleter, Reader, Updater
 from keyplane.kit.documents import Document, ListDocument, returns
-from keyplane.kit.jsonapi import account_base, document, list_query, listing, to_one
+from keyplane.kit.jsonapi import document, list_query, listing
 from keyplane.kit.paging import Listed
-from keyplane.kit.timefmt import iso
-from keyplane.models import User
 from keyplane.users import service
 from keyplane.users.schemas import (
     USER_LIST,
@@ -21,32 +19,11 @@ from keyplane.users.schemas import (
     UserResource,
     UserUpdate,
     parse_user_list,
+    user_resource,
 )
 
 router = APIRouter(tags=["Users"])
 UserList = Annotated[Listed[UserFilters], Depends(list_query(USER_LIST, parse_user_list))]
-
-
-def user_resource(user: User) -> dict[str, Any]:
-    base = account_base(user.account_id)
-    full_name = " ".join(part for part in (user.first_name, user.last_name) if part) or None
-    return {
-        "id": str(user.id),
-        "type": "users",
-        "attributes": {
-            "fullName": full_name,
-            "firstName": user.first_name,
-            "lastName": user.last_name,
-            "email": user.email,
-            "status": "ACTIVE",
-            "role": user.role,
-            "metadata": {},
-            "created": iso(user.created_at),
-            "updated": iso(user.updated_at),
-        },
-        "relationships": {"account": to_one(base, "accounts", user.account_id, "")},
-        "links": {"self": f"{base}/users/{user.id}"},
-    }
 
 
 @router.post("/users", status_code=201, responses=returns(Document[UserResource], 201))

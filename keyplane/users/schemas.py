@@ -6,15 +6,25 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
 from keyplane.auth.scopes import USER_ROLES, Role
-from keyplane.kit.documents import Document, InstantOut, MetadataOut, Output, SelfLink, ToOne
+from keyplane.kit.documents import (
+    Document,
+    InstantOut,
+    MetadataOut,
+    Output,
+    SelfLink,
+    ToOne,
+)
+from keyplane.kit.jsonapi import account_base, to_one
 from keyplane.kit.paging import listing_spec, parser
 from keyplane.kit.query import Items, Param, Spec, boolean, choice, every, identifier, last, reference, refuse
 from keyplane.kit.schemas import StrictInput
+from keyplane.kit.timefmt import iso
+from keyplane.models import User
 
 
 def _person_role(role: Role) -> Role:
@@ -143,3 +153,28 @@ class UserResource(Output):
 
 class OwnerDocument(Document[UserResource | None]):
     """A license's or a machine's owner: ``data: null`` when nobody owns it."""
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+def user_resource(user: User) -> dict[str, Any]:
+    base = account_base(user.account_id)
+    full_name = " ".join(part for part in (user.first_name, user.last_name) if part) or None
+    return {
+        "id": str(user.id),
+        "type": "users",
+        "attributes": {
+            "fullName": full_name,
+            "firstName": user.first_name,
+            "lastName": user.last_name,
+            "email": user.email,
+            "status": "ACTIVE",
+            "role": user.role,
+            "metadata": {},
+            "created": iso(user.created_at),
+            "updated": iso(user.updated_at),
+        },
+        "relationships": {"account": to_one(base, "accounts", user.account_id, "")},
+        "links": {"self": f"{base}/users/{user.id}"},
+    }

@@ -43,7 +43,7 @@ async def create(session: AsyncSession, principal: Principal, data: UserCreateAt
         raise Unprocessable(
             "has already been taken", "EMAIL_TAKEN", pointer="/data/attributes/email"
         ) from None
-    events.record(session, principal, EventName.USER_CREATED, user.id)
+    await events.record(session, principal, EventName.USER_CREATED, user.id)
     return user
 
 
@@ -81,7 +81,7 @@ async def update(session: AsyncSession, principal: Principal, ref: str, data: Us
         user.last_name = data.last_name
     if "password" in sent:
         user.password_hash = await hash_password(data.password) if data.password else None
-    events.record(session, principal, EventName.USER_UPDATED, user.id, changed=user)
+    await events.record(session, principal, EventName.USER_UPDATED, user.id, changed=user)
     user.updated_at = clock.now()
     await session.flush()
     return user
@@ -94,5 +94,5 @@ async def delete(session: AsyncSession, principal: Principal, ref: str) -> None:
     user = await get(session, principal, ref)
     if user.id == principal.user_id:
         raise Unprocessable("You cannot delete yourself", "USER_NOT_ALLOWED", pointer="/data")
-    events.record(session, principal, EventName.USER_DELETED, user.id)
+    await events.record(session, principal, EventName.USER_DELETED, user.id)
     await repository.delete(session, user)

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from keyplane.services import services_of
 from tests import factories
 from tests.factories import Tenant, bearer
 
@@ -111,6 +112,38 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
     assert issued["attributes"]["event"] == "token.generated"
     assert issued["relationships"]["whodunnit"]["data"] == {"type": "api-keys", "id": key_id}
     await walk.act("DELETE", "/api-keys/{key_id}", f"/api-keys/{key_id}", "api-key.deleted", key_id)
+
+    # Webhooks (to a port nothing listens on: this server may not send to loopback anyway).
+    hook = await walk.act(
+        "POST",
+        "/webhook-endpoints",
+        "/webhook-endpoints",
+        "webhook-endpoint.created",
+        body=factories.document("webhook-endpoints", {"url": "http://127.0.0.1:9/hooks"}),
+    )
+    hook_id = hook.json()["data"]["id"]
+    await walk.act(
+        "PATCH",
+        "/webhook-endpoints/{endpoint}",
+        f"/webhook-endpoints/{hook_id}",
+        "webhook-endpoint.updated",
+        hook_id,
+        body=factories.document("webhook-endpoints", {"subscriptions": ["license.created"]}),
+    )
+    [delivery] = (await client.get(f"{acme.base}/webhook-events", headers=bearer(acme.key))).json()["data"]
+    await walk.act(
+        "POST",
+        "/webhook-events/{event}/actions/retry",
+        f"/webhook-events/{delivery['id']}/actions/retry",
+        "webhook-event.retried",
+    )
+    await walk.act(
+        "DELETE",
+        "/webhook-endpoints/{endpoint}",
+        f"/webhook-endpoints/{hook_id}",
+        "webhook-endpoint.deleted",
+        hook_id,
+    )
 
     # Users and tokens.
     user = await walk.act(
@@ -325,6 +358,9 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
 async def test_every_write_records_its_event_with_its_whodunnit(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
+    # Webhook endpoints on loopback are accepted (their deliveries are still refused by
+    # this process's worker, started without it).
+    services_of(app).settings = services_of(app).settings.model_copy(update={"webhooks_allow_private": True})
     walk = await _walk(client, acme)
     mutating = {
         (method.upper(), path.removeprefix(PREFIX))

@@ -14,6 +14,7 @@ from tests.factories.policies import policy
 from tests.factories.pool import pool_key, pool_keys
 from tests.factories.products import product
 from tests.factories.tokens import access_token, login, product_token, token
+from tests.factories.webhooks import webhook_endpoint
 
 __all__ = [
     "PASSWORD",
@@ -37,4 +38,5 @@ __all__ = [
     "tenant",
     "token",
     "user",
+    "webhook_endpoint",
 ]

@@ -32,6 +32,7 @@ KEYGEN_DEFAULTS: dict[str, Any] = {
     "maxMemory": None,
     "maxDisk": None,
     "maxUses": None,
+    "poolLowThreshold": None,
     "authenticationStrategy": "TOKEN",
     "expirationStrategy": "RESTRICT_ACCESS",
     "expirationBasis": "FROM_CREATION",

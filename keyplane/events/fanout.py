@@ -1,0 +1,90 @@
+"""An event's webhook deliveries, added to the transaction that records the event: the
+outbox rows the delivery worker sends from. Nothing here sends anything, so a change never
+waits on a receiver, and a change that rolls back leaves no delivery behind."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.events import repository
+from keyplane.kit import clock
+from keyplane.kit.ids import uuid7
+from keyplane.models import Event, WebhookEndpoint, WebhookEvent
+from keyplane.models.webhook_event import DeliveryStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """What fan-out needs of an event."""
+
+    id: uuid.UUID
+    account_id: uuid.UUID
+    event: str
+    resource_type: str
+    resource_id: uuid.UUID
+    product_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, row: Event) -> Occurrence:
+        return cls(row.id, row.account_id, row.event, row.resource_type, row.resource_id, row.product_id)
+
+    @classmethod
+    def of_values(cls, values: dict[str, Any]) -> Occurrence:
+        return cls(
+            values["id"],
+            values["account_id"],
+            values["event"],
+            values["resource_type"],
+            values["resource_id"],
+            values["product_id"],
+        )
+
+
+def receives(endpoint: WebhookEndpoint, occurrence: Occurrence) -> bool:
+    """Whether ``endpoint`` is sent ``occurrence``: subscribed to its name (or ``*``) and, for
+    a product's endpoint, about that product."""
+    if not endpoint.subscribed(occurrence.event):
+        return False
+    return endpoint.product_id is None or endpoint.product_id == occurrence.product_id
+
+
+async def deliveries(session: AsyncSession, occurrences: Sequence[Occurrence]) -> int:
+    """Add a delivery of each occurrence to each endpoint that receives it; how many."""
+    if not occurrences:
+        return 0
+    endpoints = await repository.endpoints_of(session, {each.account_id for each in occurrences})
+    if not endpoints:
+        return 0
+    now = clock.now()
+    rows: list[WebhookEvent] = []
+    for occurrence in occurrences:
+        for endpoint in endpoints.get(occurrence.account_id, ()):
+            if not receives(endpoint, occurrence):
+                continue
+            rows.append(
+                WebhookEvent(
+                    id=uuid7(),
+                    account_id=occurrence.account_id,
+                    endpoint_id=endpoint.id,
+                    endpoint=endpoint.url,
+                    event_id=occurrence.id,
+                    event=occurrence.event,
+                    resource_type=occurrence.resource_type,
+                    resource_id=occurrence.resource_id,
+                    api_version=endpoint.api_version,
+                    status=DeliveryStatus.DELIVERING.value,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    # Added, not inserted: they are flushed with the change (whose pending state the
+    # caller may still be reading).
+    session.add_all(rows)
+    return len(rows)

@@ -1,0 +1,173 @@
+"""Queries on webhook endpoints and their deliveries (the outbox)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.kit import paging
+from keyplane.models import Event, WebhookEndpoint, WebhookEvent
+from keyplane.models.base import Base
+from keyplane.models.webhook_event import DeliveryStatus
+
+M = TypeVar("M", bound=Base)
+
+
+# -- endpoints -------------------------------------------------------------------------------
+
+
+def _endpoint_conditions(account_id: uuid.UUID, product_id: uuid.UUID | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [WebhookEndpoint.account_id == account_id]
+    if product_id is not None:
+        conditions.append(WebhookEndpoint.product_id == product_id)
+    return conditions
+
+
+async def endpoint_page(
+    session: AsyncSession, account_id: uuid.UUID, product_id: uuid.UUID | None, paged: paging.Paging
+) -> paging.Page[WebhookEndpoint]:
+    return await paging.fetch(
+        session,
+        paged,
+        select(WebhookEndpoint),
+        WebhookEndpoint.id,
+        _endpoint_conditions(account_id, product_id),
+    )
+
+
+async def endpoint(
+    session: AsyncSession, account_id: uuid.UUID, endpoint_id: uuid.UUID, product_id: uuid.UUID | None
+) -> WebhookEndpoint | None:
+    found: WebhookEndpoint | None = await session.scalar(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.id == endpoint_id, *_endpoint_conditions(account_id, product_id)
+        )
+    )
+    return found
+
+
+async def give_up_on(session: AsyncSession, endpoint_id: uuid.UUID) -> None:
+    """An endpoint going: what it has not received yet never will be."""
+    await session.execute(
+        update(WebhookEvent)
+        .where(
+            WebhookEvent.endpoint_id == endpoint_id, WebhookEvent.status == DeliveryStatus.DELIVERING.value
+        )
+        .values(status=DeliveryStatus.FAILED.value)
+    )
+
+
+# -- deliveries ------------------------------------------------------------------------------
+
+
+def _delivery_conditions(
+    account_id: uuid.UUID, product_id: uuid.UUID | None, events: Sequence[str] = ()
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [WebhookEvent.account_id == account_id]
+    if product_id is not None:
+        of_product = select(WebhookEndpoint.id).where(WebhookEndpoint.product_id == product_id)
+        conditions.append(WebhookEvent.endpoint_id.in_(of_product))
+    if events:
+        conditions.append(WebhookEvent.event.in_(events))
+    return conditions
+
+
+async def delivery_page(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    product_id: uuid.UUID | None,
+    events: Sequence[str],
+    paged: paging.Paging,
+) -> paging.Page[WebhookEvent]:
+    conditions = _delivery_conditions(account_id, product_id, events)
+    return await paging.fetch(session, paged, select(WebhookEvent), WebhookEvent.id, conditions)
+
+
+async def delivery(
+    session: AsyncSession, account_id: uuid.UUID, product_id: uuid.UUID | None, delivery_id: uuid.UUID
+) -> WebhookEvent | None:
+    conditions = _delivery_conditions(account_id, product_id)
+    found: WebhookEvent | None = await session.scalar(
+        select(WebhookEvent).where(WebhookEvent.id == delivery_id, *conditions)
+    )
+    return found
+
+
+def _due(now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        WebhookEvent.status == DeliveryStatus.DELIVERING.value,
+        WebhookEvent.next_attempt_at <= now,
+        or_(WebhookEvent.claimed_until.is_(None), WebhookEvent.claimed_until <= now),
+    ]
+
+
+async def any_due(session: AsyncSession, now: datetime) -> bool:
+    """Whether a claim would find anything (a read: most looks find nothing, and need not
+    take SQLite's one writer's turn to learn it)."""
+    found = await session.scalar(select(WebhookEvent.id).where(*_due(now)).limit(1))
+    return found is not None
+
+
+async def claim(session: AsyncSession, now: datetime, lease: datetime, limit: int) -> list[WebhookEvent]:
+    """Claim up to ``limit`` due deliveries until ``lease``, counting the attempt, in one
+    statement: on PostgreSQL the rows another process is claiming are skipped (``FOR UPDATE
+    SKIP LOCKED``); SQLite has one writer at a time, so its claims cannot overlap."""
+    due = (
+        select(WebhookEvent.id)
+        .where(*_due(now))
+        .order_by(WebhookEvent.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    claimed = await session.scalars(
+        update(WebhookEvent)
+        .where(WebhookEvent.id.in_(due))
+        .values(claimed_until=lease, attempts=WebhookEvent.attempts + 1)
+        .returning(WebhookEvent)
+        .execution_options(synchronize_session=False)
+    )
+    return list(claimed.all())
+
+
+async def settle(
+    session: AsyncSession,
+    delivery_id: uuid.UUID,
+    lease: datetime,
+    values: dict[str, object],
+) -> bool:
+    """Write an attempt's outcome, if this worker's claim still holds (a claim that outlived
+    its lease has been taken over: the other attempt's outcome stands)."""
+    done = await session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == delivery_id, WebhookEvent.claimed_until == lease)
+        .values(claimed_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(done, "rowcount", 0))
+
+
+async def store_payload(session: AsyncSession, delivery_id: uuid.UUID, payload: str) -> None:
+    await session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == delivery_id, WebhookEvent.payload.is_(None))
+        .values(payload=payload)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def row(session: AsyncSession, model: type[M], id_: uuid.UUID) -> M | None:
+    """The ``model`` record with id ``id_`` (a payload's resource), if it is still there."""
+    found: M | None = await session.get(model, id_)
+    return found
+
+
+async def event_metadata(session: AsyncSession, event_id: uuid.UUID) -> dict[str, object] | None:
+    """The event log entry's metadata (None once pruned)."""
+    found: dict[str, object] | None = await session.scalar(select(Event.meta).where(Event.id == event_id))
+    return found
