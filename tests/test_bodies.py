@@ -17,10 +17,10 @@ from keyplane.config import Settings
 from keyplane.hot import LEAN_BODY_BYTES
 from keyplane.models import Credential
 from keyplane.services import services_of
+from tests import factories
 from tests.api_keys.helpers import assert_error
 from tests.auth.support import jsonapi_error, oauth_error
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
 
 LIMIT = 200_000
 """Above what a lean handler reads itself (``LEAN_BODY_BYTES``)."""
@@ -75,9 +75,8 @@ async def test_a_body_at_the_cap_is_taken(app: FastAPI, client: httpx.AsyncClien
 async def test_a_hot_route_answers_413_in_its_envelope_and_a_large_body_under_the_cap(
     client: httpx.AsyncClient, acme: Tenant, chunked: bool
 ) -> None:
-    product = await helpers.product(client, acme)
-    policy = await helpers.policy(client, acme, product)
-    license = await helpers.license(client, acme, policy)
+    policy = await factories.policy(client, acme)
+    license = await factories.license(client, acme, policy)
     url = f"{acme.base}/licenses/actions/validate-key"
     document = {"meta": {"key": license["attributes"]["key"]}}
     headers = {"Content-Type": "application/vnd.api+json"}

@@ -27,6 +27,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests import live
+from tests.factories import bearer
 
 SECRET = "cross-process-secret-" + "z" * 32
 DEADLINE = 1.0
@@ -59,15 +60,11 @@ def pair(database_url: str, bus: dict[str, str], tmp_path: Path) -> Iterator[tup
         asyncio.run(live.empty(database_url))  # the next tests start from an empty database
 
 
-def _auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
 def _verify(base: str, account: dict[str, str], key: str, **extra: Any) -> str:
     response = httpx.post(
         f"{base}/v1/accounts/{account['slug']}/api-keys/verify",
         json={"key": key, **extra},
-        headers=_auth(account["key"]),
+        headers=bearer(account["key"]),
         timeout=5,
     )
     assert response.status_code == 200, response.text
@@ -90,7 +87,7 @@ def _new_key(base: str, account: dict[str, str], **body: Any) -> dict[str, Any]:
     response = httpx.post(
         f"{base}/v1/accounts/{account['slug']}/api-keys",
         json={"name": "customer", **body},
-        headers=_auth(account["key"]),
+        headers=bearer(account["key"]),
         timeout=5,
     )
     assert response.status_code == 201, response.text
@@ -105,14 +102,14 @@ def test_a_revoked_key_is_refused_by_the_other_process(pair: tuple[str, str, dic
     # B trusts the key: verified, and used to authenticate (both now cached in B).
     for _ in range(3):
         assert _verify(b, account, key["key"]) == "VALID"
-        assert httpx.get(keys_on_b, headers=_auth(key["key"]), timeout=5).status_code == 200
+        assert httpx.get(keys_on_b, headers=bearer(key["key"]), timeout=5).status_code == 200
 
     deleted = httpx.delete(
-        f"{a}/v1/accounts/{account['slug']}/api-keys/{key['id']}", headers=_auth(account["key"]), timeout=5
+        f"{a}/v1/accounts/{account['slug']}/api-keys/{key['id']}", headers=bearer(account["key"]), timeout=5
     )
     assert deleted.status_code == 204
     _until(lambda: _verify(b, account, key["key"]) == "REVOKED")
-    _until(lambda: httpx.get(keys_on_b, headers=_auth(key["key"]), timeout=5).status_code == 401)
+    _until(lambda: httpx.get(keys_on_b, headers=bearer(key["key"]), timeout=5).status_code == 401)
 
 
 def test_sqlite_workers_keep_their_caches_and_hear_of_changes(
@@ -136,7 +133,7 @@ def test_sqlite_workers_keep_their_caches_and_hear_of_changes(
         time.sleep(0.05)
 
     deleted = httpx.delete(
-        f"{a}/v1/accounts/{account['slug']}/api-keys/{key['id']}", headers=_auth(account["key"]), timeout=5
+        f"{a}/v1/accounts/{account['slug']}/api-keys/{key['id']}", headers=bearer(account["key"]), timeout=5
     )
     assert deleted.status_code == 204
     _until(lambda: _verify(b, account, key["key"]) == "REVOKED")
@@ -149,15 +146,15 @@ def test_deactivating_and_narrowing_reach_the_other_process(pair: tuple[str, str
     for _ in range(3):
         assert _verify(b, account, key["key"], scopes=["CREATE"]) == "VALID"
 
-    narrowed = httpx.patch(url, json={"scopes": ["READ"]}, headers=_auth(account["key"]), timeout=5)
+    narrowed = httpx.patch(url, json={"scopes": ["READ"]}, headers=bearer(account["key"]), timeout=5)
     assert narrowed.status_code == 200, narrowed.text
     _until(lambda: _verify(b, account, key["key"], scopes=["CREATE"]) == "INSUFFICIENT_SCOPE")
 
-    off = httpx.patch(url, json={"status": "inactive"}, headers=_auth(account["key"]), timeout=5)
+    off = httpx.patch(url, json={"status": "inactive"}, headers=bearer(account["key"]), timeout=5)
     assert off.status_code == 200, off.text
     _until(lambda: _verify(b, account, key["key"]) == "INACTIVE")
 
-    on = httpx.patch(url, json={"status": "active"}, headers=_auth(account["key"]), timeout=5)
+    on = httpx.patch(url, json={"status": "active"}, headers=bearer(account["key"]), timeout=5)
     assert on.status_code == 200, on.text
     _until(lambda: _verify(b, account, key["key"]) == "VALID")
 
@@ -166,7 +163,7 @@ def _jsonapi(base: str, account: dict[str, str], path: str, data: dict[str, Any]
     response = httpx.post(
         f"{base}/v1/accounts/{account['slug']}/{path}",
         json={"data": data},
-        headers={**_auth(account["key"]), "Content-Type": "application/vnd.api+json"},
+        headers={**bearer(account["key"]), "Content-Type": "application/vnd.api+json"},
         timeout=5,
     )
     assert response.status_code in (200, 201), response.text
@@ -194,7 +191,7 @@ def test_a_suspended_license_is_refused_by_the_other_process(pair: tuple[str, st
         {"type": "licenses", "relationships": {"policy": {"data": {"type": "policies", "id": policy}}}},
     )
     license = httpx.get(
-        f"{a}/v1/accounts/{account['slug']}/licenses/{license_id}", headers=_auth(account["key"]), timeout=5
+        f"{a}/v1/accounts/{account['slug']}/licenses/{license_id}", headers=bearer(account["key"]), timeout=5
     ).json()["data"]
     key = license["attributes"]["key"]
 
@@ -212,7 +209,7 @@ def test_a_suspended_license_is_refused_by_the_other_process(pair: tuple[str, st
         assert code() == "VALID"
     suspended = httpx.post(
         f"{a}/v1/accounts/{account['slug']}/licenses/{license_id}/actions/suspend",
-        headers=_auth(account["key"]),
+        headers=bearer(account["key"]),
         timeout=5,
     )
     assert suspended.status_code == 200, suspended.text

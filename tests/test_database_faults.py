@@ -33,7 +33,6 @@ from keyplane.services import services_of
 from tests import factories, live
 from tests.factories import Tenant, bearer
 from tests.faults import Proxy, proxy
-from tests.licensing import helpers
 
 BOUND = 5.0
 """Seconds within which a request the database cannot serve is answered (the promise)."""
@@ -91,9 +90,8 @@ class World:
 
 
 async def _world(client: httpx.AsyncClient, acme: Tenant) -> World:
-    product = await helpers.product(client, acme)
-    policy = await helpers.policy(client, acme, product)
-    made = await helpers.license(client, acme, policy)
+    policy = await factories.policy(client, acme)
+    made = await factories.license(client, acme, policy)
     key = await factories.api_key(client, acme, name="customer")
     # The admin's key, the account and its signing key are in memory, as on a server in use.
     listed = await client.get(f"{acme.base}/licenses", headers=bearer(acme.key))

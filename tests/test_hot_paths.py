@@ -31,7 +31,6 @@ from keyplane.services import services_of
 from tests import factories
 from tests.conftest import CLIENT_ADDRESS
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
 
 Request = tuple[str, str, dict[str, str], bytes | None]
 _VARYING_HEADERS = frozenset({b"date", b"keygen-date", b"keygen-signature", b"x-request-id"})
@@ -249,7 +248,7 @@ async def test_get_api_key_answers_match(
     app: FastAPI, cold: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     key = await factories.api_key(client, acme, name="mine", description="shown")
-    user_id, user_key = await helpers.role_key(app, client, acme, "read-only")
+    user_id, user_key = await factories.role_key(app, client, acme, "read-only")
     theirs = f"{acme.base}/api-keys/{key['id']}"
     auth = bearer(acme.key)
     for request, lean in (
@@ -278,21 +277,21 @@ async def test_get_api_key_answers_match(
 async def test_validate_key_answers_match(
     app: FastAPI, cold: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    product = await helpers.product(client, acme)
-    policy = await helpers.policy(client, acme, product, strict=True)
-    license = await helpers.license(client, acme, policy)
+    product = await factories.product(client, acme)
+    policy = await factories.policy(client, acme, product, strict=True)
+    license = await factories.license(client, acme, policy)
     machine = {
         "data": {
             "type": "machines",
             "attributes": {"fingerprint": "fp-1"},
-            "relationships": {"license": helpers.ref("licenses", license["id"])},
+            "relationships": {"license": factories.ref("licenses", license["id"])},
         }
     }
     assert (
         await client.post(f"{acme.base}/machines", json=machine, headers=bearer(acme.key))
     ).status_code == 201
-    pooled = await helpers.policy(client, acme, product, usePool=True)
-    pool_key = await helpers.pool_key(client, acme, pooled, "POOLED-KEY-0001")
+    pooled = await factories.policy(client, acme, product, usePool=True)
+    pool_key = await factories.pool_key(client, acme, pooled, "POOLED-KEY-0001")
     url = f"{acme.base}/licenses/actions/validate-key"
     jsonapi = {"Content-Type": "application/vnd.api+json", "Accept": "application/vnd.api+json"}
     key = license["attributes"]["key"]
@@ -331,7 +330,7 @@ async def test_validate_key_answers_match(
         "data": {
             "type": "licenses",
             "attributes": {"key": "UNKNOWN-KEY-123"},
-            "relationships": {"policy": helpers.ref("policies", policy)},
+            "relationships": {"policy": factories.ref("policies", policy)},
         }
     }
     assert (
@@ -346,9 +345,8 @@ async def test_validate_key_echoes_any_scope_byte_for_byte(
 ) -> None:
     """The lean handler renders the echoed scope with pydantic's serializer, the route with
     ``json.dumps``: escapes, non-ASCII text, empty strings and lists come out the same bytes."""
-    product = await helpers.product(client, acme)
-    policy = await helpers.policy(client, acme, product)
-    license = await helpers.license(client, acme, policy)
+    policy = await factories.policy(client, acme)
+    license = await factories.license(client, acme, policy)
     url = f"{acme.base}/licenses/actions/validate-key"
     key = license["attributes"]["key"]
     # Control characters, but not NUL, which no text may hold (tests/test_nul.py).
@@ -371,9 +369,8 @@ async def test_validating_a_license_untouched_for_90_days_shows_it_active(
 ) -> None:
     """A license nobody validated for 90 days is INACTIVE until it is validated: the answer
     to that validation shows it just validated, so ACTIVE, from either path."""
-    product = await helpers.product(client, acme)
-    policy = await helpers.policy(client, acme, product)
-    license = await helpers.license(client, acme, policy)
+    policy = await factories.policy(client, acme)
+    license = await factories.license(client, acme, policy)
     clock.advance(timedelta(days=91))
     url = f"{acme.base}/licenses/{license['id']}"
     shown = await client.get(url, headers=bearer(acme.key))

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests import factories
 from tests.auth.support import jsonapi_error, plain_error
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
 
 LIST_ROUTES = (
     "/api-keys",
@@ -62,9 +62,9 @@ def test_every_list_route_is_covered(app: FastAPI) -> None:
 
 @pytest.fixture
 async def records(client: httpx.AsyncClient, acme: Tenant) -> dict[str, str]:
-    product_id = await helpers.product(client, acme)
-    policy_id = await helpers.policy(client, acme, product_id)
-    license_id = (await helpers.license(client, acme, policy_id))["id"]
+    product_id = await factories.product(client, acme)
+    policy_id = await factories.policy(client, acme, product_id)
+    license_id = (await factories.license(client, acme, policy_id))["id"]
     keys = await client.get(f"{acme.base}/api-keys", headers=bearer(acme.key))
     key_id = keys.json()["data"][0]["id"]
     return {"product": product_id, "policy": policy_id, "license": license_id, "key_id": key_id}

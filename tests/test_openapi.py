@@ -28,8 +28,8 @@ from keyplane.oauth.schemas import AccessToken, ClientCredentials
 from keyplane.policies.schemas import PolicyResource
 from keyplane.products.schemas import ProductResource
 from keyplane.tokens.schemas import TokenDocument, TokenRequest
+from tests import factories
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
 
 Operation = tuple[str, str, dict[str, Any]]
 PREFIXES = ("/v1/accounts/{account}", "/v1")
@@ -290,9 +290,9 @@ async def test_licensing_answers_match_the_contract(
 ) -> None:
     document = await _document(client)
     headers = {**bearer(acme.key), "Accept": accept}
-    product_id = await helpers.product(client, acme)
-    policy_id = await helpers.policy(client, acme, product_id, maxMachines=3, floating=True)
-    body = {"data": {"type": "licenses", "relationships": {"policy": helpers.ref("policies", policy_id)}}}
+    product_id = await factories.product(client, acme)
+    policy_id = await factories.policy(client, acme, product_id, maxMachines=3, floating=True)
+    body = {"data": {"type": "licenses", "relationships": {"policy": factories.ref("policies", policy_id)}}}
     created = await client.post(f"{acme.base}/licenses", json=body, headers=headers)
     _conforms(document, created, "/licenses", LicenseDocument)
     license = created.json()["data"]
@@ -301,7 +301,7 @@ async def test_licensing_answers_match_the_contract(
         "data": {
             "type": "machines",
             "attributes": {"fingerprint": "4f:3a:9c:1e"},
-            "relationships": {"license": helpers.ref("licenses", license["id"])},
+            "relationships": {"license": factories.ref("licenses", license["id"])},
         }
     }
     _conforms(
@@ -342,7 +342,9 @@ async def test_licensing_answers_match_the_contract(
     _conforms(document, malformed, "/licenses", JsonApiErrors)
     unprocessable = await client.post(
         f"{acme.base}/licenses",
-        json={"data": {"type": "licenses", "relationships": {"policy": helpers.ref("policies", product_id)}}},
+        json={
+            "data": {"type": "licenses", "relationships": {"policy": factories.ref("policies", product_id)}}
+        },
         headers=headers,
     )
     _conforms(document, unprocessable, "/licenses", JsonApiErrors)

@@ -25,7 +25,6 @@ from keyplane.services import services_of
 from tests import factories
 from tests.api_keys.helpers import verify
 from tests.factories import Tenant
-from tests.licensing import helpers as licensing
 
 
 def _count_sessions(database: Database, monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -117,8 +116,8 @@ async def test_a_license_not_cached_is_read_without_a_session_on_sqlite(
 ) -> None:
     """validate-key reads a license, its policy, machines and owner on a miss: at once on
     SQLite (``Database.read``), through one session on PostgreSQL; the same answer."""
-    policy = await licensing.policy(client, acme, await licensing.product(client, acme))
-    made = await licensing.license(client, acme, policy, name="cold")
+    policy = await factories.policy(client, acme)
+    made = await factories.license(client, acme, policy, name="cold")
     services_of(app).licenses.clear()
     opened = _count_sessions(services_of(app).db, monkeypatch)
 

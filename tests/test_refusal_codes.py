@@ -7,9 +7,9 @@ import pytest
 from fastapi import FastAPI
 
 from keyplane.errors import AppError, BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
+from tests import factories
 from tests.auth.support import jsonapi_error
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
 
 
 @pytest.mark.parametrize(
@@ -23,7 +23,7 @@ def test_an_error_cannot_be_raised_without_a_code(error: type[AppError]) -> None
 async def test_a_sales_agent_creating_a_product_is_refused_with_a_code(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, key = await helpers.role_key(app, client, acme, "sales-agent")
+    _, key = await factories.role_key(app, client, acme, "sales-agent")
     body = {"data": {"type": "products", "attributes": {"name": "Not mine to make"}}}
     refused = await client.post(f"{acme.base}/products", json=body, headers=bearer(key))
     error = jsonapi_error(refused, 403, "ACCESS_DENIED")["errors"][0]
@@ -34,27 +34,26 @@ async def test_a_sales_agent_creating_a_product_is_refused_with_a_code(
 async def test_an_end_customer_listing_keys_is_refused_with_a_code(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, key = await helpers.role_key(app, client, acme, "user")
+    _, key = await factories.role_key(app, client, acme, "user")
     jsonapi_error(await client.get(f"{acme.base}/keys", headers=bearer(key)), 403, "ACCESS_DENIED")
 
 
 async def test_protected_policies_and_licenses_are_refused_with_their_codes(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    user_id, key = await helpers.role_key(app, client, acme, "user")
-    product_id = await helpers.product(client, acme)
-    protected = await helpers.policy(client, acme, product_id, protected=True)
-    body = {"data": {"type": "licenses", "relationships": {"policy": helpers.ref("policies", protected)}}}
+    user_id, key = await factories.role_key(app, client, acme, "user")
+    protected = await factories.policy(client, acme, protected=True)
+    body = {"data": {"type": "licenses", "relationships": {"policy": factories.ref("policies", protected)}}}
     jsonapi_error(
         await client.post(f"{acme.base}/licenses", json=body, headers=bearer(key)), 403, "POLICY_PROTECTED"
     )
 
-    license = await helpers.license(client, acme, protected, owner=user_id)
+    license = await factories.license(client, acme, protected, owner=user_id)
     machine = {
         "data": {
             "type": "machines",
             "attributes": {"fingerprint": "f1:f2"},
-            "relationships": {"license": helpers.ref("licenses", license["id"])},
+            "relationships": {"license": factories.ref("licenses", license["id"])},
         }
     }
     refused = await client.post(f"{acme.base}/machines", json=machine, headers=bearer(key))

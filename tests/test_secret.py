@@ -33,10 +33,9 @@ from keyplane.models import Account, Base, Credential, Installation
 from keyplane.secret.rules import verifier
 from keyplane.secret.service import open_secrets
 from keyplane.services import services_of
-from tests import live
+from tests import factories, live
 from tests.conftest import CLIENT_ADDRESS
 from tests.factories import PASSWORD, Tenant, api_key, bearer, tenant
-from tests.licensing import helpers
 
 OLD = "old-server-secret-" + "o" * 32
 NEW = "new-server-secret-" + "n" * 32
@@ -180,8 +179,8 @@ async def test_rotation_keeps_keys_licenses_and_signatures(emptied: str, tmp_pat
         acme = await tenant(app, "acme")
         backend = str((await api_key(client, acme, name="backend"))["key"])
         idle = str((await api_key(client, acme, name="idle"))["key"])
-        policy = await helpers.policy(client, acme, await helpers.product(client, acme))
-        license_key = (await helpers.license(client, acme, policy))["attributes"]["key"]
+        policy = await factories.policy(client, acme)
+        license_key = (await factories.license(client, acme, policy))["attributes"]["key"]
         account = await client.get(acme.base, headers=bearer(acme.key))
         public = bytes.fromhex(base64.b64decode(account.json()["meta"]["keys"]["ed25519"]).decode())
         await _validate_signed(client, acme, license_key, public)
@@ -222,8 +221,8 @@ async def test_a_process_left_on_the_old_secret_answers_503_not_500(emptied: str
     rotating = old.model_copy(update={"secret_key": NEW, "secret_key_previous": [OLD]})
     async with _running(old) as (_, left_behind), _running(rotating) as (app, client):
         globex = await tenant(app, "globex")  # sealed under the new secret
-        policy = await helpers.policy(client, globex, await helpers.product(client, globex))
-        license_key = (await helpers.license(client, globex, policy))["attributes"]["key"]
+        policy = await factories.policy(client, globex)
+        license_key = (await factories.license(client, globex, policy))["attributes"]["key"]
         target = f"{globex.base}/licenses/actions/validate-key"
 
         response = await left_behind.post(target, json={"meta": {"key": license_key}})
@@ -245,19 +244,19 @@ async def test_a_write_the_process_cannot_sign_is_refused_before_it_commits(
     rotating = old.model_copy(update={"secret_key": NEW, "secret_key_previous": [OLD]})
     async with _running(old) as (_, left_behind), _running(rotating) as (app, client):
         globex = await tenant(app, "globex")
-        policy = await helpers.policy(
+        policy = await factories.policy(
             client,
             globex,
-            await helpers.product(client, globex),
+            await factories.product(client, globex),
             floating=True,
             authenticationStrategy="LICENSE",
         )
-        made = await helpers.license(client, globex, policy)
+        made = await factories.license(client, globex, policy)
         machine = {
             "data": {
                 "type": "machines",
                 "attributes": {"fingerprint": "fp-rolling-restart"},
-                "relationships": {"license": helpers.ref("licenses", made["id"])},
+                "relationships": {"license": factories.ref("licenses", made["id"])},
             }
         }
         as_license = {"Authorization": f"License {made['attributes']['key']}"}

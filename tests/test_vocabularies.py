@@ -33,8 +33,8 @@ from keyplane.models.policy import (
 )
 from keyplane.models.product import DistributionStrategy
 from keyplane.services import services_of
+from tests import factories
 from tests.factories import Tenant
-from tests.licensing import helpers
 
 TABLES: list[tuple[str, Mapping[Any, Any], frozenset[Any]]] = [
     ("validation code -> detail", CODE_DETAILS, frozenset(Code)),
@@ -108,8 +108,8 @@ def test_validation_codes_are_their_own_names() -> None:
 async def test_rows_hold_the_plain_words(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     """A policy's strategies are stored as the strings Keygen names them (what older rows and
     other readers of the table hold) and read back as the enum's members."""
-    product = await helpers.product(client, acme)
-    made = await helpers.policy(
+    product = await factories.product(client, acme)
+    made = await factories.policy(
         client,
         acme,
         product,

@@ -8,10 +8,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from fastapi import FastAPI
 
 from keyplane.kit.credentials import CredentialKind, generate
-from tests import factories
 from tests.factories import Tenant, bearer
 
 Json = dict[str, Any]
@@ -89,14 +87,6 @@ def assert_error(response: httpx.Response, status: int, code: str, field: str | 
     return body
 
 
-async def create(client: httpx.AsyncClient, tenant: Tenant, key: str | None = None, **body: object) -> Json:
-    """Create an API key through the API; the 201 body, with the full ``key``."""
-    response = await client.post(keys_url(tenant), json=body, headers=bearer(key or tenant.key))
-    assert response.status_code == 201, response.text
-    created: Json = response.json()
-    return created
-
-
 async def fetch(client: httpx.AsyncClient, tenant: Tenant, key_id: object, key: str | None = None) -> Json:
     """GET one API key (with the admin key unless told); must be 200."""
     response = await client.get(key_url(tenant, key_id), headers=bearer(key or tenant.key))
@@ -152,20 +142,3 @@ async def verify(
     assert response.status_code == 200, response.text
     result: Json = response.json()
     return result
-
-
-async def add_user(app: FastAPI, tenant: Tenant, role: str) -> uuid.UUID:
-    return await factories.user(app, tenant, role)
-
-
-async def owned_key(
-    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, role: str, **body: object
-) -> tuple[uuid.UUID, Json]:
-    """A new user with ``role`` and an API key the admin creates for them."""
-    user_id = await add_user(app, tenant, role)
-    response = await client.post(
-        keys_url(tenant), json={"userId": str(user_id), **body}, headers=bearer(tenant.key)
-    )
-    assert response.status_code == 201, response.text
-    created: Json = response.json()
-    return user_id, created

@@ -5,15 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.api_keys.helpers import (
-    KEY_FIELDS,
-    assert_error,
-    create,
-    key_url,
-    keys_url,
-    unknown_key,
-    update,
-)
+from tests import factories
+from tests.api_keys.helpers import KEY_FIELDS, assert_error, key_url, keys_url, unknown_key, update
 from tests.factories import Tenant, bearer
 
 
@@ -25,7 +18,7 @@ from tests.factories import Tenant, bearer
 async def test_created_key_authenticates(
     client: httpx.AsyncClient, acme: Tenant, header: str, prefix: str
 ) -> None:
-    created = await create(client, acme, name="mine")
+    created = await factories.api_key(client, acme, name="mine")
 
     response = await client.get(key_url(acme, created["id"]), headers={header: prefix + created["key"]})
 
@@ -47,7 +40,7 @@ async def test_wrong_authorization_scheme_is_401(client: httpx.AsyncClient, acme
 
 
 async def test_tampered_key_is_401(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
     last = created["key"][-1]
     tampered = created["key"][:-1] + ("A" if last != "A" else "B")
 
@@ -63,8 +56,8 @@ async def test_unknown_key_is_401(client: httpx.AsyncClient, acme: Tenant) -> No
 
 
 async def test_listing_and_reading_never_show_a_secret(client: httpx.AsyncClient, acme: Tenant) -> None:
-    active = await create(client, acme, name="active")
-    inactive = await create(client, acme, name="inactive")
+    active = await factories.api_key(client, acme, name="active")
+    inactive = await factories.api_key(client, acme, name="inactive")
     await update(client, acme, inactive["id"], status="inactive")
     secrets = [acme.key, active["key"], inactive["key"]]
 
@@ -91,7 +84,7 @@ async def test_listing_and_reading_never_show_a_secret(client: httpx.AsyncClient
 
 
 async def test_update_response_never_shows_the_secret(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
 
     response = await client.patch(
         key_url(acme, created["id"]), json={"name": "renamed"}, headers=bearer(acme.key)

@@ -14,7 +14,8 @@ from keyplane.cache import Caches
 from keyplane.credentials.engine import CredentialEngine, Outcome
 from keyplane.db import Database, holds_connection
 from keyplane.services import services_of
-from tests.api_keys.helpers import create, keys_url, listing, verify
+from tests import factories
+from tests.api_keys.helpers import keys_url, listing, verify
 from tests.factories import Tenant, bearer
 
 CONCURRENT = 32
@@ -50,7 +51,7 @@ async def test_verifications_beyond_the_pool_size_all_answer(
     would deadlock the pool and fail them all with 503 after the pool timeout)."""
     pool: Any = services_of(app).db.engine.pool  # a QueuePool (or SQLite's), untyped as Pool
     in_flight = 3 * (pool.size() + pool._max_overflow)
-    made = await create(client, acme, name="verified")
+    made = await factories.api_key(client, acme, name="verified")
     responses = await asyncio.wait_for(
         asyncio.gather(
             *(

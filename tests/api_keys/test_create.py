@@ -10,18 +10,16 @@ import pytest
 from fastapi import FastAPI
 
 from keyplane.kit import clock
+from tests import factories
 from tests.api_keys.helpers import (
     ALL_SCOPES,
     CURRENT,
     KEY_FIELDS,
     Json,
-    add_user,
     all_ids,
     assert_error,
-    create,
     fetch,
     keys_url,
-    owned_key,
     parse_time,
 )
 from tests.factories import Tenant, bearer
@@ -60,7 +58,7 @@ async def test_create_returns_every_field_and_the_key_once(client: httpx.AsyncCl
 
 
 async def test_created_key_is_stored_as_returned(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme, name="ci", description="deploys")
+    created = await factories.api_key(client, acme, name="ci", description="deploys")
 
     stored = await fetch(client, acme, created["id"])
 
@@ -68,8 +66,8 @@ async def test_created_key_is_stored_as_returned(client: httpx.AsyncClient, acme
 
 
 async def test_each_key_is_distinct(client: httpx.AsyncClient, acme: Tenant) -> None:
-    first = await create(client, acme)
-    second = await create(client, acme)
+    first = await factories.api_key(client, acme)
+    second = await factories.api_key(client, acme)
 
     assert first["id"] != second["id"]
     assert first["key"] != second["key"]
@@ -86,7 +84,9 @@ async def test_seed_002_field_names(
 ) -> None:
     org = str(acme.id) if organization == "id" else acme.slug
 
-    created = await create(client, acme, key_name="legacy", key_scope=scope_input, organization_id=org)
+    created = await factories.api_key(
+        client, acme, key_name="legacy", key_scope=scope_input, organization_id=org
+    )
 
     assert created["name"] == "legacy"
     assert created["scopes"] == ["READ", "CREATE"]
@@ -96,9 +96,9 @@ async def test_seed_002_field_names(
 
 
 async def test_seed_003_body(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
-    developer = await add_user(app, acme, "developer")
+    developer = await factories.user(app, acme, "developer")
 
-    created = await create(
+    created = await factories.api_key(
         client,
         acme,
         userId=str(developer),
@@ -129,15 +129,15 @@ async def test_seed_003_body(app: FastAPI, client: httpx.AsyncClient, acme: Tena
 async def test_scopes_default_to_the_callers_within_the_owners_role(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, role: str, scopes: list[str]
 ) -> None:
-    _, created = await owned_key(app, client, acme, role)
+    _, created = await factories.owned_key(app, client, acme, role)
 
     assert created["scopes"] == scopes
 
 
 async def test_scopes_default_to_a_narrow_callers_own(client: httpx.AsyncClient, acme: Tenant) -> None:
-    narrow = await create(client, acme, scopes=["READ", "CREATE"])
+    narrow = await factories.api_key(client, acme, scopes=["READ", "CREATE"])
 
-    created = await create(client, acme, key=narrow["key"])
+    created = await factories.api_key(client, acme, credential=narrow["key"])
 
     assert created["scopes"] == ["READ", "CREATE"]
 
@@ -245,7 +245,7 @@ async def test_invalid_values_are_422(
 
 
 async def test_longest_description_and_name_are_accepted(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme, name="n" * 255, description="d" * 200)
+    created = await factories.api_key(client, acme, name="n" * 255, description="d" * 200)
 
     stored = await fetch(client, acme, created["id"])
     assert (stored["name"], stored["description"]) == ("n" * 255, "d" * 200)
@@ -267,7 +267,7 @@ async def test_expiry_in_the_past_is_422(client: httpx.AsyncClient, acme: Tenant
 
 
 async def test_expiry_in_the_future_is_kept(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme, expiresAt="2099-01-01T12:00:00+02:00")
+    created = await factories.api_key(client, acme, expiresAt="2099-01-01T12:00:00+02:00")
 
     assert created["expiresAt"] == "2099-01-01T10:00:00.000Z"
     assert (await fetch(client, acme, created["id"]))["expiresAt"] == "2099-01-01T10:00:00.000Z"
@@ -284,7 +284,7 @@ async def test_owner_in_another_account_is_422(client: httpx.AsyncClient, acme: 
 async def test_key_for_another_user_needs_manage(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, developer_key = await owned_key(app, client, acme, "developer")
+    _, developer_key = await factories.owned_key(app, client, acme, "developer")
 
     await _refused(
         client, acme, {"userId": str(acme.admin_id)}, 403, "INSUFFICIENT_SCOPE", None, developer_key["key"]
@@ -294,15 +294,15 @@ async def test_key_for_another_user_needs_manage(
 async def test_key_for_oneself_by_id_needs_no_manage(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    developer, developer_key = await owned_key(app, client, acme, "developer")
+    developer, developer_key = await factories.owned_key(app, client, acme, "developer")
 
-    created = await create(client, acme, key=developer_key["key"], userId=str(developer))
+    created = await factories.api_key(client, acme, credential=developer_key["key"], userId=str(developer))
 
     assert created["userId"] == str(developer)
 
 
 async def test_scopes_beyond_the_caller_are_403(client: httpx.AsyncClient, acme: Tenant) -> None:
-    narrow = await create(client, acme, scopes=["READ", "CREATE"])
+    narrow = await factories.api_key(client, acme, scopes=["READ", "CREATE"])
 
     error = await _refused(
         client, acme, {"scopes": ["READ", "DELETE"]}, 403, "SCOPE_NOT_GRANTABLE", "scopes", narrow["key"]
@@ -314,7 +314,7 @@ async def test_scopes_beyond_the_caller_are_403(client: httpx.AsyncClient, acme:
 async def test_scopes_beyond_the_owners_role_are_422(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    customer = await add_user(app, acme, "user")
+    customer = await factories.user(app, acme, "user")
 
     await _refused(
         client,

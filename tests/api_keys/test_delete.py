@@ -8,21 +8,13 @@ import httpx
 from fastapi import FastAPI
 
 from keyplane.kit import clock
-from tests.api_keys.helpers import (
-    assert_error,
-    create,
-    fetch,
-    ids,
-    key_url,
-    keys_url,
-    owned_key,
-    parse_time,
-)
+from tests import factories
+from tests.api_keys.helpers import assert_error, fetch, ids, key_url, keys_url, parse_time
 from tests.factories import Tenant, bearer
 
 
 async def test_deleted_key_is_refused_on_the_next_request(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
     assert (await client.get(keys_url(acme), headers=bearer(created["key"]))).status_code == 200
 
     response = await client.delete(key_url(acme, created["id"]), headers=bearer(acme.key))
@@ -36,7 +28,7 @@ async def test_deleted_key_is_refused_on_the_next_request(client: httpx.AsyncCli
 
 
 async def test_deleted_key_stays_visible_as_inactive(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme, name="retired")
+    created = await factories.api_key(client, acme, name="retired")
     before = clock.now()
 
     response = await client.delete(key_url(acme, created["id"]), headers=bearer(acme.key))
@@ -54,7 +46,7 @@ async def test_deleted_key_stays_visible_as_inactive(client: httpx.AsyncClient, 
 
 
 async def test_deleting_twice_is_404(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
     assert (await client.delete(key_url(acme, created["id"]), headers=bearer(acme.key))).status_code == 204
     first = await fetch(client, acme, created["id"])
 
@@ -65,7 +57,7 @@ async def test_deleting_twice_is_404(client: httpx.AsyncClient, acme: Tenant) ->
 
 
 async def test_deleting_a_deactivated_key_marks_it_deleted(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
     response = await client.patch(
         key_url(acme, created["id"]), json={"status": "inactive"}, headers=bearer(acme.key)
     )
@@ -79,7 +71,7 @@ async def test_deleting_a_deactivated_key_marks_it_deleted(client: httpx.AsyncCl
 
 
 async def test_a_key_can_delete_itself(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
 
     response = await client.delete(key_url(acme, created["id"]), headers=bearer(created["key"]))
 
@@ -105,8 +97,8 @@ async def test_non_uuid_id_is_400(client: httpx.AsyncClient, acme: Tenant) -> No
 async def test_another_users_key_is_404_without_manage(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, developer_key = await owned_key(app, client, acme, "developer")
-    _, other_key = await owned_key(app, client, acme, "developer")
+    _, developer_key = await factories.owned_key(app, client, acme, "developer")
+    _, other_key = await factories.owned_key(app, client, acme, "developer")
 
     response = await client.delete(key_url(acme, other_key["id"]), headers=bearer(developer_key["key"]))
 
@@ -118,7 +110,7 @@ async def test_another_users_key_is_404_without_manage(
 async def test_manage_deletes_another_users_key(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, developer_key = await owned_key(app, client, acme, "developer")
+    _, developer_key = await factories.owned_key(app, client, acme, "developer")
 
     response = await client.delete(key_url(acme, developer_key["id"]), headers=bearer(acme.key))
 

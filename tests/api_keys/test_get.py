@@ -7,12 +7,13 @@ import uuid
 import httpx
 from fastapi import FastAPI
 
-from tests.api_keys.helpers import KEY_FIELDS, assert_error, create, fetch, key_url, owned_key
+from tests import factories
+from tests.api_keys.helpers import KEY_FIELDS, assert_error, fetch, key_url
 from tests.factories import Tenant, bearer
 
 
 async def test_get_returns_the_key(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme, name="one", scopes=["READ"])
+    created = await factories.api_key(client, acme, name="one", scopes=["READ"])
 
     found = await fetch(client, acme, created["id"])
 
@@ -38,8 +39,8 @@ async def test_non_uuid_id_is_400(client: httpx.AsyncClient, acme: Tenant) -> No
 async def test_another_users_key_is_404_without_manage(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, developer_key = await owned_key(app, client, acme, "developer")
-    _, other_key = await owned_key(app, client, acme, "developer")
+    _, developer_key = await factories.owned_key(app, client, acme, "developer")
+    _, other_key = await factories.owned_key(app, client, acme, "developer")
 
     response = await client.get(key_url(acme, other_key["id"]), headers=bearer(developer_key["key"]))
 
@@ -49,7 +50,7 @@ async def test_another_users_key_is_404_without_manage(
 
 
 async def test_manage_reads_another_users_key(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
-    developer, developer_key = await owned_key(app, client, acme, "developer")
+    developer, developer_key = await factories.owned_key(app, client, acme, "developer")
 
     found = await fetch(client, acme, developer_key["id"])
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.api_keys.helpers import assert_error, create, fetch, ids, key_url, keys_url, verify
+from tests import factories
+from tests.api_keys.helpers import assert_error, fetch, ids, key_url, keys_url, verify
 from tests.factories import Tenant, bearer
 
 
@@ -25,7 +26,7 @@ async def test_another_accounts_key_is_invalid_here(
 async def test_another_accounts_key_ids_are_not_found(
     client: httpx.AsyncClient, acme: Tenant, beta: Tenant
 ) -> None:
-    theirs = await create(client, acme, name="acme's")
+    theirs = await factories.api_key(client, acme, name="acme's")
 
     responses = [
         await client.get(key_url(beta, theirs["id"]), headers=bearer(beta.key)),
@@ -43,8 +44,8 @@ async def test_another_accounts_key_ids_are_not_found(
 async def test_listings_hold_only_the_accounts_own_keys(
     client: httpx.AsyncClient, acme: Tenant, beta: Tenant
 ) -> None:
-    ours = await create(client, acme)
-    theirs = await create(client, beta)
+    ours = await factories.api_key(client, acme)
+    theirs = await factories.api_key(client, beta)
 
     acme_ids = await ids(client, acme)
     beta_ids = await ids(client, beta)
@@ -58,7 +59,7 @@ async def test_listings_hold_only_the_accounts_own_keys(
 async def test_another_accounts_key_id_is_no_cursor(
     client: httpx.AsyncClient, acme: Tenant, beta: Tenant
 ) -> None:
-    theirs = await create(client, acme)
+    theirs = await factories.api_key(client, acme)
 
     response = await client.get(
         keys_url(beta), params={"startingAfter": theirs["id"]}, headers=bearer(beta.key)
@@ -70,7 +71,7 @@ async def test_another_accounts_key_id_is_no_cursor(
 async def test_verifying_another_accounts_key_is_not_found(
     client: httpx.AsyncClient, acme: Tenant, beta: Tenant
 ) -> None:
-    theirs = await create(client, acme)
+    theirs = await factories.api_key(client, acme)
 
     result = await verify(client, beta, {"key": theirs["key"]})
 
@@ -86,7 +87,7 @@ async def test_unknown_account_is_404(client: httpx.AsyncClient, acme: Tenant) -
 
 
 async def test_account_by_id_is_the_same_account(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
 
     response = await client.get(f"/v1/accounts/{acme.id}/api-keys/{created['id']}", headers=bearer(acme.key))
 

@@ -8,24 +8,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.api_keys.helpers import (
-    Json,
-    assert_error,
-    create,
-    ids,
-    key_url,
-    keys_url,
-    listing,
-    owned_key,
-    relative,
-    update,
-)
+from tests import factories
+from tests.api_keys.helpers import Json, assert_error, ids, key_url, keys_url, listing, relative, update
 from tests.factories import Tenant, bearer
 
 
 async def _make(client: httpx.AsyncClient, acme: Tenant, count: int) -> list[str]:
     """``count`` new keys; their ids, newest first (the listing order), then the admin key."""
-    made = [(await create(client, acme, name=f"key-{n}"))["id"] for n in range(count)]
+    made = [(await factories.api_key(client, acme, name=f"key-{n}"))["id"] for n in range(count)]
     admin_key_id = (await listing(client, acme, limit=100))["data"][-1]["id"]
     return [*reversed(made), admin_key_id]
 
@@ -247,8 +237,8 @@ async def test_paging_urls_keep_status_and_limit(client: httpx.AsyncClient, acme
 
 
 async def test_manage_sees_every_users_keys(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, developer_key = await owned_key(app, client, acme, "developer")
-    _, other_key = await owned_key(app, client, acme, "user")
+    _, developer_key = await factories.owned_key(app, client, acme, "developer")
+    _, other_key = await factories.owned_key(app, client, acme, "user")
 
     listed = await ids(client, acme)
 
@@ -259,9 +249,9 @@ async def test_manage_sees_every_users_keys(app: FastAPI, client: httpx.AsyncCli
 async def test_without_manage_a_caller_sees_only_its_owners_keys(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    developer, developer_key = await owned_key(app, client, acme, "developer")
-    second = await create(client, acme, userId=str(developer), name="second")
-    await owned_key(app, client, acme, "developer")
+    developer, developer_key = await factories.owned_key(app, client, acme, "developer")
+    second = await factories.api_key(client, acme, userId=str(developer), name="second")
+    await factories.owned_key(app, client, acme, "developer")
 
     page = await listing(client, acme, key=developer_key["key"])
 
@@ -273,7 +263,7 @@ async def test_without_manage_a_caller_sees_only_its_owners_keys(
 async def test_without_manage_a_cursor_from_another_user_is_400(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, developer_key = await owned_key(app, client, acme, "developer")
+    _, developer_key = await factories.owned_key(app, client, acme, "developer")
     admin_key_id = (await listing(client, acme))["data"][-1]["id"]
 
     response = await client.get(

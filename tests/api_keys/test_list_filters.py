@@ -15,7 +15,8 @@ from sqlalchemy import update as sql_update
 from keyplane.kit import clock
 from keyplane.models import Credential
 from keyplane.services import services_of
-from tests.api_keys.helpers import Json, assert_error, create, keys_url, listing, owned_key, relative, update
+from tests import factories
+from tests.api_keys.helpers import Json, assert_error, keys_url, listing, relative, update
 from tests.factories import Tenant, bearer
 
 
@@ -32,9 +33,10 @@ async def _follow(client: httpx.AsyncClient, acme: Tenant, url: str) -> Json:
 
 async def test_name_is_a_case_insensitive_substring(client: httpx.AsyncClient, acme: Tenant) -> None:
     made = {
-        name: (await create(client, acme, name=name))["id"] for name in ("CI deploy", "ci-runner", "Backend")
+        name: (await factories.api_key(client, acme, name=name))["id"]
+        for name in ("CI deploy", "ci-runner", "Backend")
     }
-    await create(client, acme, name="100% off_sale")
+    await factories.api_key(client, acme, name="100% off_sale")
 
     def named(page: Json) -> set[str]:
         return {item["name"] for item in page["data"]}
@@ -56,8 +58,8 @@ async def test_name_is_a_case_insensitive_substring(client: httpx.AsyncClient, a
 async def test_user_id_narrows_to_one_users_keys(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    user_id, theirs = await owned_key(app, client, acme, "developer", name="theirs")
-    mine = await create(client, acme, name="mine")
+    user_id, theirs = await factories.owned_key(app, client, acme, "developer", name="theirs")
+    mine = await factories.api_key(client, acme, name="mine")
 
     assert _ids(await listing(client, acme, userId=str(user_id))) == [theirs["id"]]
     assert mine["id"] in _ids(await listing(client, acme, userId=str(acme.admin_id)))
@@ -69,7 +71,7 @@ async def test_user_id_never_widens_a_callers_view(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     """Without MANAGE a caller sees only its own keys, whatever userId it names."""
-    _, own = await owned_key(app, client, acme, "developer", scopes=["READ"])
+    _, own = await factories.owned_key(app, client, acme, "developer", scopes=["READ"])
     response = await client.get(
         keys_url(acme), params={"userId": str(acme.admin_id)}, headers=bearer(str(own["key"]))
     )
@@ -89,7 +91,7 @@ async def _used(app: FastAPI, key_id: str, when: datetime | None) -> None:
 async def used_keys(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> list[str]:
     """Seven keys (plus the admin's, never used here) with uses that tie and keys never used;
     their ids in creation order."""
-    made = [(await create(client, acme, name=f"lst-{n}"))["id"] for n in range(7)]
+    made = [(await factories.api_key(client, acme, name=f"lst-{n}"))["id"] for n in range(7)]
     admin_key = (await listing(client, acme, limit=100))["data"][-1]["id"]
     await _used(app, admin_key, None)
     now = clock.now()

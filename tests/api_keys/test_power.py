@@ -9,22 +9,14 @@ import httpx
 from fastapi import FastAPI
 
 from keyplane.kit import clock
-from tests.api_keys.helpers import (
-    all_ids,
-    assert_error,
-    create,
-    fetch,
-    key_url,
-    keys_url,
-    owned_key,
-    parse_time,
-)
+from tests import factories
+from tests.api_keys.helpers import all_ids, assert_error, fetch, key_url, keys_url, parse_time
 from tests.factories import Tenant, bearer
 
 
 async def test_read_only_key_cannot_write(client: httpx.AsyncClient, acme: Tenant) -> None:
-    reader = await create(client, acme, scopes=["READ"])
-    target = await create(client, acme, name="target")
+    reader = await factories.api_key(client, acme, scopes=["READ"])
+    target = await factories.api_key(client, acme, name="target")
     before = await all_ids(client, acme)
 
     responses = [
@@ -45,7 +37,7 @@ async def test_read_only_key_cannot_write(client: httpx.AsyncClient, acme: Tenan
 async def test_read_only_role_lists_but_cannot_create(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    reader, key = await owned_key(app, client, acme, "read-only", scopes=["READ"])
+    reader, key = await factories.owned_key(app, client, acme, "read-only", scopes=["READ"])
     before = await all_ids(client, acme)
 
     listed = await client.get(keys_url(acme), headers=bearer(key["key"]))
@@ -60,7 +52,7 @@ async def test_read_only_role_lists_but_cannot_create(
 
 async def test_role_caps_a_keys_stored_scopes(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     # A support agent's key may hold READ and UPDATE only; it cannot create even its own keys.
-    _, key = await owned_key(app, client, acme, "support-agent")
+    _, key = await factories.owned_key(app, client, acme, "support-agent")
 
     response = await client.post(keys_url(acme), json={}, headers=bearer(key["key"]))
 
@@ -69,7 +61,7 @@ async def test_role_caps_a_keys_stored_scopes(app: FastAPI, client: httpx.AsyncC
 
 
 async def test_key_works_from_inside_its_whitelist(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme, whitelistedIPs=["203.0.113.0/24"])
+    created = await factories.api_key(client, acme, whitelistedIPs=["203.0.113.0/24"])
 
     response = await client.get(key_url(acme, created["id"]), headers=bearer(created["key"]))
 
@@ -78,7 +70,7 @@ async def test_key_works_from_inside_its_whitelist(client: httpx.AsyncClient, ac
 
 
 async def test_key_is_refused_outside_its_whitelist(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme, whitelistedIPs=["10.0.0.0/8"])
+    created = await factories.api_key(client, acme, whitelistedIPs=["10.0.0.0/8"])
 
     response = await client.get(key_url(acme, created["id"]), headers=bearer(created["key"]))
 
@@ -86,24 +78,26 @@ async def test_key_is_refused_outside_its_whitelist(client: httpx.AsyncClient, a
 
 
 async def test_restricted_caller_passes_its_restriction_on(client: httpx.AsyncClient, acme: Tenant) -> None:
-    restricted = await create(client, acme, whitelistedIPs=["203.0.113.0/24"])
+    restricted = await factories.api_key(client, acme, whitelistedIPs=["203.0.113.0/24"])
 
-    created = await create(client, acme, key=restricted["key"])
+    created = await factories.api_key(client, acme, credential=restricted["key"])
 
     assert created["whitelistedIPs"] == ["203.0.113.0/24"]
     assert (await fetch(client, acme, created["id"]))["whitelistedIPs"] == ["203.0.113.0/24"]
 
 
 async def test_restricted_caller_may_narrow_its_range(client: httpx.AsyncClient, acme: Tenant) -> None:
-    restricted = await create(client, acme, whitelistedIPs=["203.0.113.0/24"])
+    restricted = await factories.api_key(client, acme, whitelistedIPs=["203.0.113.0/24"])
 
-    created = await create(client, acme, key=restricted["key"], whitelistedIPs=["203.0.113.128/25"])
+    created = await factories.api_key(
+        client, acme, credential=restricted["key"], whitelistedIPs=["203.0.113.128/25"]
+    )
 
     assert created["whitelistedIPs"] == ["203.0.113.128/25"]
 
 
 async def test_restricted_caller_cannot_widen_its_range(client: httpx.AsyncClient, acme: Tenant) -> None:
-    restricted = await create(client, acme, whitelistedIPs=["203.0.113.0/24"])
+    restricted = await factories.api_key(client, acme, whitelistedIPs=["203.0.113.0/24"])
     before = await all_ids(client, acme)
 
     for wider in (["203.0.0.0/16"], ["203.0.113.0/24", "10.0.0.0/8"], ["2001:db8::/32"]):
@@ -117,7 +111,7 @@ async def test_restricted_caller_cannot_widen_its_range(client: httpx.AsyncClien
 async def test_restricted_caller_cannot_create_an_unrestricted_key(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    restricted = await create(client, acme, whitelistedIPs=["203.0.113.0/24"])
+    restricted = await factories.api_key(client, acme, whitelistedIPs=["203.0.113.0/24"])
     before = await all_ids(client, acme)
 
     response = await client.post(
@@ -131,8 +125,8 @@ async def test_restricted_caller_cannot_create_an_unrestricted_key(
 async def test_restricted_caller_cannot_lift_a_keys_restriction(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    restricted = await create(client, acme, whitelistedIPs=["203.0.113.0/24"])
-    target = await create(client, acme, whitelistedIPs=["203.0.113.0/24"])
+    restricted = await factories.api_key(client, acme, whitelistedIPs=["203.0.113.0/24"])
+    target = await factories.api_key(client, acme, whitelistedIPs=["203.0.113.0/24"])
 
     for lifted in (None, [], ["0.0.0.0/0"]):
         response = await client.patch(
@@ -144,15 +138,15 @@ async def test_restricted_caller_cannot_lift_a_keys_restriction(
 
 
 async def test_key_made_by_an_expiring_key_expires_no_later(client: httpx.AsyncClient, acme: Tenant) -> None:
-    expiring = await create(client, acme, expiresAt=(clock.now() + timedelta(days=1)).isoformat())
+    expiring = await factories.api_key(client, acme, expiresAt=(clock.now() + timedelta(days=1)).isoformat())
     limit = parse_time(expiring["expiresAt"])
 
-    unasked = await create(client, acme, key=expiring["key"])
-    later = await create(
-        client, acme, key=expiring["key"], expiresAt=(clock.now() + timedelta(days=30)).isoformat()
+    unasked = await factories.api_key(client, acme, credential=expiring["key"])
+    later = await factories.api_key(
+        client, acme, credential=expiring["key"], expiresAt=(clock.now() + timedelta(days=30)).isoformat()
     )
-    sooner = await create(
-        client, acme, key=expiring["key"], expiresAt=(clock.now() + timedelta(hours=1)).isoformat()
+    sooner = await factories.api_key(
+        client, acme, credential=expiring["key"], expiresAt=(clock.now() + timedelta(hours=1)).isoformat()
     )
 
     assert parse_time(unasked["expiresAt"]) == limit
@@ -162,7 +156,9 @@ async def test_key_made_by_an_expiring_key_expires_no_later(client: httpx.AsyncC
 
 
 async def test_expired_key_is_refused(client: httpx.AsyncClient, acme: Tenant) -> None:
-    expiring = await create(client, acme, expiresAt=(clock.now() + timedelta(minutes=5)).isoformat())
+    expiring = await factories.api_key(
+        client, acme, expiresAt=(clock.now() + timedelta(minutes=5)).isoformat()
+    )
     clock.advance(timedelta(minutes=6))
 
     response = await client.get(keys_url(acme), headers=bearer(expiring["key"]))
@@ -171,8 +167,8 @@ async def test_expired_key_is_refused(client: httpx.AsyncClient, acme: Tenant) -
 
 
 async def test_narrow_caller_cannot_widen_a_keys_scopes(client: httpx.AsyncClient, acme: Tenant) -> None:
-    narrow = await create(client, acme, scopes=["READ", "UPDATE"])
-    target = await create(client, acme, scopes=["READ"])
+    narrow = await factories.api_key(client, acme, scopes=["READ", "UPDATE"])
+    target = await factories.api_key(client, acme, scopes=["READ"])
 
     response = await client.patch(
         key_url(acme, target["id"]), json={"scopes": ["READ", "DELETE"]}, headers=bearer(narrow["key"])
@@ -183,9 +179,9 @@ async def test_narrow_caller_cannot_widen_a_keys_scopes(client: httpx.AsyncClien
 
 
 async def test_restricted_caller_cannot_change_a_broader_key(client: httpx.AsyncClient, acme: Tenant) -> None:
-    restricted = await create(client, acme, whitelistedIPs=["203.0.113.0/24"])
-    broad = await create(client, acme, name="broad")
-    narrow = await create(client, acme, name="narrow", whitelistedIPs=["203.0.113.8/29"])
+    restricted = await factories.api_key(client, acme, whitelistedIPs=["203.0.113.0/24"])
+    broad = await factories.api_key(client, acme, name="broad")
+    narrow = await factories.api_key(client, acme, name="narrow", whitelistedIPs=["203.0.113.8/29"])
 
     refused = await client.patch(
         key_url(acme, broad["id"]), json={"name": "renamed"}, headers=bearer(restricted["key"])

@@ -16,17 +16,15 @@ from keyplane.kit import clock
 from keyplane.models import Credential
 from keyplane.ratelimit import Decision, RateLimiter
 from keyplane.services import services_of
+from tests import factories
 from tests.api_keys.helpers import (
     KEY_FIELDS,
-    Json,
     all_ids,
     assert_error,
-    create,
     fetch,
     key_url,
     keys_url,
     listing,
-    owned_key,
     update,
     verify,
 )
@@ -49,19 +47,13 @@ def _rate_headers(response: httpx.Response) -> dict[str, int]:
     return {name: int(response.headers[name]) for name in names}
 
 
-async def _access_token(client: httpx.AsyncClient, tenant: Tenant, key: Json) -> str:
-    form = {"grant_type": "client_credentials", "client_id": key["id"], "client_secret": key["key"]}
-    response = await client.post(f"{tenant.base}/oauth/token", data=form)
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
 # -- storage and the API's shape ------------------------------------------------------------
 
 
 async def test_rate_limit_round_trips(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme, name="limited", rateLimit={"limit": 100, "duration": 3600})
+    created = await factories.api_key(
+        client, acme, name="limited", rateLimit={"limit": 100, "duration": 3600}
+    )
 
     assert created["rateLimit"] == {"limit": 100, "duration": 3600}
     fields = list(created)
@@ -73,8 +65,8 @@ async def test_rate_limit_round_trips(client: httpx.AsyncClient, acme: Tenant) -
 
 
 async def test_a_key_without_a_limit_shows_null(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme)
-    explicit = await create(client, acme, rateLimit=None)
+    created = await factories.api_key(client, acme)
+    explicit = await factories.api_key(client, acme, rateLimit=None)
 
     assert created["rateLimit"] is None
     assert explicit["rateLimit"] is None
@@ -85,7 +77,7 @@ async def test_a_key_without_a_limit_shows_null(client: httpx.AsyncClient, acme:
 async def test_update_sets_changes_and_removes_the_limit(
     client: httpx.AsyncClient, acme: Tenant, method: str
 ) -> None:
-    created = await create(client, acme, name="kept")
+    created = await factories.api_key(client, acme, name="kept")
     url = key_url(acme, created["id"])
 
     added = await client.request(method, url, json={"rateLimit": THREE_A_MINUTE}, headers=bearer(acme.key))
@@ -143,7 +135,7 @@ async def test_invalid_rate_limit_on_create_stores_nothing(
 async def test_invalid_rate_limit_on_update_changes_nothing(
     client: httpx.AsyncClient, acme: Tenant, value: object, status: int, code: str, field: str
 ) -> None:
-    created = await create(client, acme, rateLimit=THREE_A_MINUTE)
+    created = await factories.api_key(client, acme, rateLimit=THREE_A_MINUTE)
     before = await fetch(client, acme, created["id"])
 
     response = await client.patch(
@@ -166,7 +158,7 @@ async def test_changing_a_limit_needs_manage(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, value: object
 ) -> None:
     limit = {"limit": 1000, "duration": 3600}
-    _, owned = await owned_key(app, client, acme, "developer", rateLimit=limit)
+    _, owned = await factories.owned_key(app, client, acme, "developer", rateLimit=limit)
 
     response = await client.patch(
         key_url(acme, owned["id"]), json={"rateLimit": value, "name": "x"}, headers=bearer(owned["key"])
@@ -182,7 +174,7 @@ async def test_changing_a_limit_needs_manage(
 async def test_adding_a_limit_to_an_unlimited_key_needs_manage_too(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, owned = await owned_key(app, client, acme, "developer")
+    _, owned = await factories.owned_key(app, client, acme, "developer")
 
     response = await client.put(
         key_url(acme, owned["id"]), json={"rateLimit": THREE_A_MINUTE}, headers=bearer(owned["key"])
@@ -196,7 +188,7 @@ async def test_without_manage_the_same_limit_and_other_fields_may_be_sent(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     limit = {"limit": 1000, "duration": 3600}
-    _, owned = await owned_key(app, client, acme, "developer", rateLimit=limit)
+    _, owned = await factories.owned_key(app, client, acme, "developer", rateLimit=limit)
 
     same = await update(client, acme, owned["id"], key=owned["key"], rateLimit=limit, name="same limit")
     other = await update(client, acme, owned["id"], key=owned["key"], description="words")
@@ -208,9 +200,9 @@ async def test_without_manage_the_same_limit_and_other_fields_may_be_sent(
 async def test_creating_a_limited_key_needs_no_manage(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, owned = await owned_key(app, client, acme, "developer")
+    _, owned = await factories.owned_key(app, client, acme, "developer")
 
-    created = await create(client, acme, key=owned["key"], rateLimit=THREE_A_MINUTE)
+    created = await factories.api_key(client, acme, credential=owned["key"], rateLimit=THREE_A_MINUTE)
 
     assert created["rateLimit"] == THREE_A_MINUTE
     assert created["userId"] == owned["userId"]
@@ -220,11 +212,15 @@ async def test_a_limited_key_without_manage_makes_keys_held_to_its_limit(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     limit = {"limit": 100, "duration": 60}
-    _, owned = await owned_key(app, client, acme, "developer", rateLimit=limit)
+    _, owned = await factories.owned_key(app, client, acme, "developer", rateLimit=limit)
 
-    inherited = await create(client, acme, key=owned["key"])
-    longer_window = await create(client, acme, key=owned["key"], rateLimit={"limit": 100, "duration": 3600})
-    fewer = await create(client, acme, key=owned["key"], rateLimit={"limit": 5, "duration": 60})
+    inherited = await factories.api_key(client, acme, credential=owned["key"])
+    longer_window = await factories.api_key(
+        client, acme, credential=owned["key"], rateLimit={"limit": 100, "duration": 3600}
+    )
+    fewer = await factories.api_key(
+        client, acme, credential=owned["key"], rateLimit={"limit": 5, "duration": 60}
+    )
 
     assert inherited["rateLimit"] == limit
     assert (await fetch(client, acme, inherited["id"]))["rateLimit"] == limit
@@ -240,7 +236,9 @@ async def test_a_limited_key_without_manage_makes_keys_held_to_its_limit(
 async def test_a_limited_key_without_manage_cannot_make_a_looser_key(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, value: object
 ) -> None:
-    _, owned = await owned_key(app, client, acme, "developer", rateLimit={"limit": 100, "duration": 60})
+    _, owned = await factories.owned_key(
+        app, client, acme, "developer", rateLimit={"limit": 100, "duration": 60}
+    )
     before = await all_ids(client, acme)
 
     response = await client.post(
@@ -256,10 +254,10 @@ async def test_an_access_token_makes_keys_held_to_its_keys_limit(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     limit = {"limit": 100, "duration": 60}
-    _, owned = await owned_key(app, client, acme, "developer", rateLimit=limit)
-    token = await _access_token(client, acme, owned)
+    _, owned = await factories.owned_key(app, client, acme, "developer", rateLimit=limit)
+    token = await factories.access_token(client, acme, owned)
 
-    inherited = await create(client, acme, key=token)
+    inherited = await factories.api_key(client, acme, credential=token)
     refused = await client.post(keys_url(acme), json={"rateLimit": None}, headers=bearer(token))
 
     assert inherited["rateLimit"] == limit
@@ -269,10 +267,12 @@ async def test_an_access_token_makes_keys_held_to_its_keys_limit(
 async def test_a_limited_key_with_manage_makes_keys_as_it_likes(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    limited_admin = await create(client, acme, rateLimit={"limit": 10, "duration": 60})
+    limited_admin = await factories.api_key(client, acme, rateLimit={"limit": 10, "duration": 60})
 
-    unlimited = await create(client, acme, key=limited_admin["key"])
-    looser = await create(client, acme, key=limited_admin["key"], rateLimit={"limit": 1000, "duration": 1})
+    unlimited = await factories.api_key(client, acme, credential=limited_admin["key"])
+    looser = await factories.api_key(
+        client, acme, credential=limited_admin["key"], rateLimit={"limit": 1000, "duration": 1}
+    )
 
     assert unlimited["rateLimit"] is None
     assert looser["rateLimit"] == {"limit": 1000, "duration": 1}
@@ -284,7 +284,7 @@ async def test_a_limited_key_with_manage_makes_keys_as_it_likes(
 async def test_verify_counts_against_the_key_and_refuses_past_the_limit(
     client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
 ) -> None:
-    created = await create(client, acme, scopes=["READ"], rateLimit=THREE_A_MINUTE)
+    created = await factories.api_key(client, acme, scopes=["READ"], rateLimit=THREE_A_MINUTE)
     start = window_start(60)
 
     results = [await verify(client, acme, {"key": created["key"]}) for _ in range(4)]
@@ -303,7 +303,7 @@ async def test_verify_counts_against_the_key_and_refuses_past_the_limit(
 async def test_a_new_window_restores_the_budget(
     client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
 ) -> None:
-    created = await create(client, acme, rateLimit=THREE_A_MINUTE)
+    created = await factories.api_key(client, acme, rateLimit=THREE_A_MINUTE)
     start = window_start(60)
     for _ in range(4):
         await verify(client, acme, {"key": created["key"]})
@@ -318,7 +318,7 @@ async def test_a_new_window_restores_the_budget(
 async def test_a_refused_key_shows_its_budget_without_spending_it(
     client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
 ) -> None:
-    created = await create(client, acme, rateLimit=THREE_A_MINUTE)
+    created = await factories.api_key(client, acme, rateLimit=THREE_A_MINUTE)
     window_start(60)
     await verify(client, acme, {"key": created["key"]})
     await update(client, acme, created["id"], status="inactive")
@@ -345,7 +345,7 @@ async def test_a_key_without_a_limit_is_never_limited(
             pass
 
     services_of(app).limiter = Untouchable()
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
 
     results = [await verify(client, acme, {"key": created["key"]}) for _ in range(30)]
     responses = [await client.get(keys_url(acme), headers=bearer(created["key"])) for _ in range(30)]
@@ -366,7 +366,7 @@ async def test_an_unknown_key_has_no_rate_limit_data(client: httpx.AsyncClient, 
 async def test_a_request_past_the_limit_is_429_with_the_rate_headers(
     client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
 ) -> None:
-    created = await create(client, acme, rateLimit=THREE_A_MINUTE)
+    created = await factories.api_key(client, acme, rateLimit=THREE_A_MINUTE)
     start = window_start(60)
 
     allowed = [await client.get(keys_url(acme), headers=bearer(created["key"])) for _ in range(3)]
@@ -392,7 +392,7 @@ async def test_a_request_past_the_limit_is_429_with_the_rate_headers(
 async def test_the_licensing_api_answers_429_in_its_envelope(
     client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
 ) -> None:
-    created = await create(client, acme, rateLimit={"limit": 2, "duration": 60})
+    created = await factories.api_key(client, acme, rateLimit={"limit": 2, "duration": 60})
     start = window_start(60)
 
     allowed = [await client.get(f"{acme.base}/products", headers=bearer(created["key"])) for _ in range(2)]
@@ -411,7 +411,7 @@ async def test_the_licensing_api_answers_429_in_its_envelope(
 async def test_verification_and_requests_share_the_keys_budget(
     client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
 ) -> None:
-    created = await create(client, acme, rateLimit=THREE_A_MINUTE)
+    created = await factories.api_key(client, acme, rateLimit=THREE_A_MINUTE)
     window_start(60)
 
     await client.get(keys_url(acme), headers=bearer(created["key"]))
@@ -428,8 +428,8 @@ async def test_verification_and_requests_share_the_keys_budget(
 async def test_an_access_token_shares_its_keys_budget(
     client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
 ) -> None:
-    created = await create(client, acme, rateLimit={"limit": 4, "duration": 60})
-    token = await _access_token(client, acme, created)  # spends the window before this one
+    created = await factories.api_key(client, acme, rateLimit={"limit": 4, "duration": 60})
+    token = await factories.access_token(client, acme, created)  # spends the window before this one
     window_start(60)
 
     by_key = await client.get(keys_url(acme), headers=bearer(created["key"]))
@@ -452,7 +452,7 @@ async def test_an_access_token_shares_its_keys_budget(
 async def test_getting_an_access_token_spends_the_keys_budget(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
 ) -> None:
-    created = await create(client, acme, rateLimit={"limit": 2, "duration": 60})
+    created = await factories.api_key(client, acme, rateLimit={"limit": 2, "duration": 60})
     start = window_start(60)
     form = {"grant_type": "client_credentials", "client_id": created["id"], "client_secret": created["key"]}
 
@@ -484,8 +484,8 @@ async def test_getting_an_access_token_spends_the_keys_budget(
 async def test_an_access_token_follows_its_keys_new_limit(
     client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
 ) -> None:
-    created = await create(client, acme)
-    token = await _access_token(client, acme, created)
+    created = await factories.api_key(client, acme)
+    token = await factories.access_token(client, acme, created)
     window_start(60)
     assert (await client.get(keys_url(acme), headers=bearer(token))).status_code == 200
 
@@ -516,10 +516,12 @@ async def test_keys_made_by_a_limited_key_spend_its_budget_too(
 ) -> None:
     """Making keys never buys more requests: each made key has the maker's limit, and every
     use of it spends the maker's budget as well as its own."""
-    _, maker = await owned_key(app, client, acme, "developer", rateLimit={"limit": 5, "duration": 60})
+    _, maker = await factories.owned_key(
+        app, client, acme, "developer", rateLimit={"limit": 5, "duration": 60}
+    )
     window_start(60)
 
-    made = await create(client, acme, key=maker["key"])  # the maker's first request
+    made = await factories.api_key(client, acme, credential=maker["key"])  # the maker's first request
     uses = [await client.get(keys_url(acme), headers=bearer(made["key"])) for _ in range(2)]
     verified = await verify(client, acme, {"key": made["key"]})  # by the admin: the key's 3rd use
     by_maker = await client.get(keys_url(acme), headers=bearer(maker["key"]))
@@ -544,10 +546,12 @@ async def test_keys_made_by_a_limited_key_spend_its_budget_too(
 async def test_keys_made_by_made_keys_and_their_tokens_spend_the_first_makers_budget(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
 ) -> None:
-    _, maker = await owned_key(app, client, acme, "developer", rateLimit={"limit": 6, "duration": 60})
-    made = await create(client, acme, key=maker["key"])
-    grandchild = await create(client, acme, key=made["key"])
-    token = await _access_token(client, acme, grandchild)
+    _, maker = await factories.owned_key(
+        app, client, acme, "developer", rateLimit={"limit": 6, "duration": 60}
+    )
+    made = await factories.api_key(client, acme, credential=maker["key"])
+    grandchild = await factories.api_key(client, acme, credential=made["key"])
+    token = await factories.access_token(client, acme, grandchild)
     window_start(60)
 
     assert await _budget_id(app, grandchild["id"]) == uuid.UUID(maker["id"])
@@ -561,10 +565,14 @@ async def test_keys_made_by_made_keys_and_their_tokens_spend_the_first_makers_bu
 async def test_a_key_made_with_manage_or_given_a_limit_by_manage_has_its_own_budget(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
 ) -> None:
-    limited_admin = await create(client, acme, rateLimit={"limit": 2, "duration": 60})
-    by_admin = await create(client, acme, key=limited_admin["key"], rateLimit={"limit": 2, "duration": 60})
-    _, maker = await owned_key(app, client, acme, "developer", rateLimit={"limit": 2, "duration": 60})
-    made = await create(client, acme, key=maker["key"])
+    limited_admin = await factories.api_key(client, acme, rateLimit={"limit": 2, "duration": 60})
+    by_admin = await factories.api_key(
+        client, acme, credential=limited_admin["key"], rateLimit={"limit": 2, "duration": 60}
+    )
+    _, maker = await factories.owned_key(
+        app, client, acme, "developer", rateLimit={"limit": 2, "duration": 60}
+    )
+    made = await factories.api_key(client, acme, credential=maker["key"])
     assert await _budget_id(app, by_admin["id"]) is None
     assert await _budget_id(app, made["id"]) is not None
 
@@ -580,8 +588,10 @@ async def test_a_key_made_with_manage_or_given_a_limit_by_manage_has_its_own_bud
 async def test_a_made_key_follows_its_makers_new_limit(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, limiter: RateLimiter
 ) -> None:
-    _, maker = await owned_key(app, client, acme, "developer", rateLimit={"limit": 10, "duration": 60})
-    made = await create(client, acme, key=maker["key"])
+    _, maker = await factories.owned_key(
+        app, client, acme, "developer", rateLimit={"limit": 10, "duration": 60}
+    )
+    made = await factories.api_key(client, acme, credential=maker["key"])
     window_start(60)
     assert (await client.get(keys_url(acme), headers=bearer(made["key"]))).status_code == 200  # cached
 

@@ -10,16 +10,15 @@ import pytest
 from fastapi import FastAPI
 
 from keyplane.kit import clock
+from tests import factories
 from tests.api_keys.helpers import (
     CURRENT,
     PREVIOUS,
     Json,
     assert_error,
-    create,
     fetch,
     key_url,
     keys_url,
-    owned_key,
     parse_time,
     update,
 )
@@ -72,7 +71,7 @@ _PUT_CASES = {"name", "description-null", "ips", "status"}
 async def test_only_the_sent_field_changes(
     client: httpx.AsyncClient, acme: Tenant, method: str, body: Json, field: str, value: object
 ) -> None:
-    created = await create(
+    created = await factories.api_key(
         client,
         acme,
         name="original",
@@ -95,7 +94,7 @@ async def test_only_the_sent_field_changes(
 
 @METHODS
 async def test_several_fields_change_together(client: httpx.AsyncClient, acme: Tenant, method: str) -> None:
-    created = await create(client, acme, name="original")
+    created = await factories.api_key(client, acme, name="original")
 
     response = await _send(
         client, acme, method, created["id"], {"name": "both", "description": "changed", "scopes": ["READ"]}
@@ -110,7 +109,7 @@ async def test_several_fields_change_together(client: httpx.AsyncClient, acme: T
 async def test_empty_body_changes_nothing_but_updated_at(
     client: httpx.AsyncClient, acme: Tenant, method: str
 ) -> None:
-    created = await create(client, acme, name="same")
+    created = await factories.api_key(client, acme, name="same")
     before = await fetch(client, acme, created["id"])
 
     response = await _send(client, acme, method, created["id"], {})
@@ -122,7 +121,7 @@ async def test_empty_body_changes_nothing_but_updated_at(
 async def test_deactivated_key_is_refused_and_reactivation_restores_it(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
 
     deactivated = await update(client, acme, created["id"], status="inactive")
 
@@ -138,7 +137,7 @@ async def test_deactivated_key_is_refused_and_reactivation_restores_it(
 async def test_narrowed_scopes_take_effect_on_the_next_request(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
 
     await update(client, acme, created["id"], scopes=["READ"])
 
@@ -149,7 +148,7 @@ async def test_narrowed_scopes_take_effect_on_the_next_request(
 
 
 async def test_whitelist_takes_effect_on_the_next_request(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
 
     await update(client, acme, created["id"], whitelistedIPs=["10.0.0.0/8"])
 
@@ -162,7 +161,7 @@ async def test_whitelist_takes_effect_on_the_next_request(client: httpx.AsyncCli
 
 @METHODS
 async def test_updating_a_deleted_key_is_422(client: httpx.AsyncClient, acme: Tenant, method: str) -> None:
-    created = await create(client, acme, name="gone")
+    created = await factories.api_key(client, acme, name="gone")
     assert (await client.delete(key_url(acme, created["id"]), headers=bearer(acme.key))).status_code == 204
 
     response = await _send(client, acme, method, created["id"], {"status": "active"})
@@ -210,7 +209,7 @@ async def test_updating_a_deleted_key_is_422(client: httpx.AsyncClient, acme: Te
 async def test_refused_updates_change_nothing(
     client: httpx.AsyncClient, acme: Tenant, body: Json, status: int, code: str, field: str
 ) -> None:
-    created = await create(client, acme, name="kept", description="kept words")
+    created = await factories.api_key(client, acme, name="kept", description="kept words")
     before = await fetch(client, acme, created["id"])
     assert before["apiVersion"] == CURRENT
 
@@ -223,7 +222,7 @@ async def test_refused_updates_change_nothing(
 async def test_scopes_beyond_the_owners_role_are_422(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, customer_key = await owned_key(app, client, acme, "user")
+    _, customer_key = await factories.owned_key(app, client, acme, "user")
 
     response = await client.patch(
         key_url(acme, customer_key["id"]), json={"scopes": ["READ", "MANAGE"]}, headers=bearer(acme.key)
@@ -248,8 +247,8 @@ async def test_non_uuid_id_is_400(client: httpx.AsyncClient, acme: Tenant) -> No
 async def test_another_users_key_is_404_without_manage(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, developer_key = await owned_key(app, client, acme, "developer")
-    _, other_key = await owned_key(app, client, acme, "developer", name="theirs")
+    _, developer_key = await factories.owned_key(app, client, acme, "developer")
+    _, other_key = await factories.owned_key(app, client, acme, "developer", name="theirs")
 
     response = await client.patch(
         key_url(acme, other_key["id"]), json={"name": "mine now"}, headers=bearer(developer_key["key"])
@@ -262,7 +261,7 @@ async def test_another_users_key_is_404_without_manage(
 async def test_owner_updates_own_key_without_manage(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, developer_key = await owned_key(app, client, acme, "developer")
+    _, developer_key = await factories.owned_key(app, client, acme, "developer")
 
     updated = await update(client, acme, developer_key["id"], key=developer_key["key"], name="mine")
 
@@ -273,7 +272,7 @@ async def test_owner_updates_own_key_without_manage(
 async def test_manage_updates_another_users_key(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, developer_key = await owned_key(app, client, acme, "developer")
+    _, developer_key = await factories.owned_key(app, client, acme, "developer")
 
     updated = await update(client, acme, developer_key["id"], name="by admin", scopes=["READ"])
 
@@ -283,7 +282,7 @@ async def test_manage_updates_another_users_key(
 
 
 async def test_an_admins_deactivation_sticks(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, owned = await owned_key(app, client, acme, "user", scopes=["READ", "UPDATE"])
+    _, owned = await factories.owned_key(app, client, acme, "user", scopes=["READ", "UPDATE"])
     await update(client, acme, owned["id"], status="inactive")  # by the admin
     # The owner's own key is now refused, so the owner tries with a second key of theirs.
     second = await client.post(
@@ -305,7 +304,7 @@ async def test_an_admins_deactivation_sticks(app: FastAPI, client: httpx.AsyncCl
 async def test_an_owner_may_undo_their_own_deactivation(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, owned = await owned_key(app, client, acme, "user", scopes=["READ", "UPDATE"])
+    _, owned = await factories.owned_key(app, client, acme, "user", scopes=["READ", "UPDATE"])
     spare = await client.post(
         keys_url(acme),
         json={"userId": owned["userId"], "scopes": ["READ", "UPDATE"]},

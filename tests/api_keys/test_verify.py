@@ -10,12 +10,12 @@ from fastapi import FastAPI
 
 from keyplane.kit import clock
 from keyplane.services import services_of
+from tests import factories
 from tests.api_keys.helpers import (
     CURRENT,
     PREVIOUS,
     Json,
     assert_error,
-    create,
     fetch,
     key_url,
     keys_url,
@@ -64,7 +64,9 @@ async def _delete(client: httpx.AsyncClient, acme: Tenant, key_id: str) -> None:
 
 
 async def test_valid_key(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme, scopes=["READ", "CREATE"], expiresAt="2099-01-01T00:00:00Z")
+    created = await factories.api_key(
+        client, acme, scopes=["READ", "CREATE"], expiresAt="2099-01-01T00:00:00Z"
+    )
 
     result = await verify(client, acme, {"key": created["key"]})
 
@@ -97,7 +99,7 @@ async def test_junk_is_malformed(client: httpx.AsyncClient, acme: Tenant, junk: 
 
 
 async def test_key_with_a_broken_checksum_is_malformed(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
     broken = created["key"][:-1] + ("A" if created["key"][-1] != "A" else "B")
 
     result = await verify(client, acme, {"key": broken})
@@ -106,7 +108,7 @@ async def test_key_with_a_broken_checksum_is_malformed(client: httpx.AsyncClient
 
 
 async def test_deleted_key_is_revoked(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
     await _delete(client, acme, created["id"])
 
     result = await verify(client, acme, {"key": created["key"]})
@@ -116,7 +118,7 @@ async def test_deleted_key_is_revoked(client: httpx.AsyncClient, acme: Tenant) -
 
 
 async def test_deactivated_key_is_inactive(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
     await update(client, acme, created["id"], status="inactive")
 
     result = await verify(client, acme, {"key": created["key"]})
@@ -128,7 +130,7 @@ async def test_deactivated_key_is_inactive(client: httpx.AsyncClient, acme: Tena
 
 async def test_key_past_its_expiry_is_expired(client: httpx.AsyncClient, acme: Tenant) -> None:
     expires = clock.now() + timedelta(hours=1)
-    created = await create(client, acme, expiresAt=expires.isoformat())
+    created = await factories.api_key(client, acme, expiresAt=expires.isoformat())
     assert (await verify(client, acme, {"key": created["key"]}))["code"] == "VALID"
     clock.advance(timedelta(hours=1, seconds=1))
 
@@ -150,7 +152,7 @@ async def test_key_past_its_expiry_is_expired(client: httpx.AsyncClient, acme: T
     ids=["inside", "inside-v4-mapped", "outside", "other-family", "absent"],
 )
 async def test_ip_restricted_key(client: httpx.AsyncClient, acme: Tenant, ip: str | None, code: str) -> None:
-    created = await create(client, acme, whitelistedIPs=["203.0.113.0/24"])
+    created = await factories.api_key(client, acme, whitelistedIPs=["203.0.113.0/24"])
     body: Json = {"key": created["key"]} if ip is None else {"key": created["key"], "ip": ip}
 
     result = await verify(client, acme, body)
@@ -160,7 +162,7 @@ async def test_ip_restricted_key(client: httpx.AsyncClient, acme: Tenant, ip: st
 
 
 async def test_unrestricted_key_is_valid_from_anywhere(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
 
     result = await verify(client, acme, {"key": created["key"], "ip": "198.51.100.1"})
 
@@ -179,7 +181,7 @@ async def test_unrestricted_key_is_valid_from_anywhere(client: httpx.AsyncClient
     ids=["held", "held-string", "none", "one-missing", "missing-string"],
 )
 async def test_required_scopes(client: httpx.AsyncClient, acme: Tenant, required: object, code: str) -> None:
-    created = await create(client, acme, scopes=["READ", "CREATE"])
+    created = await factories.api_key(client, acme, scopes=["READ", "CREATE"])
 
     result = await verify(client, acme, {"key": created["key"], "scopes": required})
 
@@ -198,7 +200,7 @@ async def test_required_scopes(client: httpx.AsyncClient, acme: Tenant, required
 async def test_older_version_reads_the_codes_it_knew(
     client: httpx.AsyncClient, acme: Tenant, state: str, legacy: str, current: str
 ) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
     presented = created["key"]
     if state == "deleted":
         await _delete(client, acme, created["id"])
@@ -217,7 +219,7 @@ async def test_older_version_reads_the_codes_it_knew(
 async def test_a_caller_pinned_to_an_older_version_gets_its_codes(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    caller = await create(client, acme, apiVersion=PREVIOUS)
+    caller = await factories.api_key(client, acme, apiVersion=PREVIOUS)
 
     pinned = await verify(client, acme, {"key": "not-a-key"}, key=caller["key"])
     asked = await verify(client, acme, {"key": "not-a-key"}, key=caller["key"], version=CURRENT)
@@ -258,7 +260,7 @@ async def test_bad_requests(
 async def test_valid_verification_records_last_use(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
     before = clock.now() - timedelta(seconds=1)
 
     result = await verify(client, acme, {"key": created["key"]})
@@ -273,7 +275,7 @@ async def test_valid_verification_records_last_use(
 async def test_refused_verification_records_no_use(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    created = await create(client, acme, scopes=["READ"])
+    created = await factories.api_key(client, acme, scopes=["READ"])
 
     result = await verify(client, acme, {"key": created["key"], "scopes": ["CREATE"]})
     await services_of(app).usage.flush()
@@ -283,7 +285,7 @@ async def test_refused_verification_records_no_use(
 
 
 async def test_verify_needs_read(client: httpx.AsyncClient, acme: Tenant) -> None:
-    writer = await create(client, acme, scopes=["CREATE"])
+    writer = await factories.api_key(client, acme, scopes=["CREATE"])
 
     response = await client.post(
         keys_url(acme, "/verify"), json={"key": acme.key}, headers=bearer(writer["key"])
@@ -299,7 +301,7 @@ async def test_verify_needs_a_credential(client: httpx.AsyncClient, acme: Tenant
 
 
 async def test_verification_names_the_key(client: httpx.AsyncClient, acme: Tenant) -> None:
-    made = await create(client, acme, name="billing service")
+    made = await factories.api_key(client, acme, name="billing service")
     result = await verify(client, acme, {"key": made["key"]})
     assert result["code"] == "VALID"
     assert result["name"] == "billing service"

@@ -8,11 +8,11 @@ import httpx
 import pytest
 
 from keyplane.kit import clock
+from tests import factories
 from tests.api_keys.helpers import (
     CURRENT,
     PREVIOUS,
     assert_error,
-    create,
     fetch,
     key_url,
     keys_url,
@@ -35,14 +35,14 @@ async def test_versions_are_listed_without_credentials(client: httpx.AsyncClient
 
 
 async def test_new_keys_default_to_the_current_version(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
 
     assert created["apiVersion"] == CURRENT
     assert (await fetch(client, acme, created["id"]))["apiVersion"] == CURRENT
 
 
 async def test_a_key_can_be_pinned_to_an_older_version(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme, apiVersion=PREVIOUS)
+    created = await factories.api_key(client, acme, apiVersion=PREVIOUS)
 
     stored = await fetch(client, acme, created["id"])
     assert stored["apiVersion"] == PREVIOUS
@@ -51,7 +51,7 @@ async def test_a_key_can_be_pinned_to_an_older_version(client: httpx.AsyncClient
 
 
 async def test_upgrade_opens_a_72_hour_downgrade_window(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme, apiVersion=PREVIOUS)
+    created = await factories.api_key(client, acme, apiVersion=PREVIOUS)
     before = clock.now() - timedelta(seconds=1)
 
     upgraded = await update(client, acme, created["id"], apiVersion=CURRENT)
@@ -65,7 +65,7 @@ async def test_upgrade_opens_a_72_hour_downgrade_window(client: httpx.AsyncClien
 
 
 async def test_downgrade_within_the_window_is_allowed(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme, apiVersion=PREVIOUS)
+    created = await factories.api_key(client, acme, apiVersion=PREVIOUS)
     await update(client, acme, created["id"], apiVersion=CURRENT)
     clock.advance(timedelta(hours=71))
 
@@ -78,7 +78,7 @@ async def test_downgrade_within_the_window_is_allowed(client: httpx.AsyncClient,
 
 
 async def test_downgrade_after_the_window_is_422(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme, apiVersion=PREVIOUS)
+    created = await factories.api_key(client, acme, apiVersion=PREVIOUS)
     upgraded = await update(client, acme, created["id"], apiVersion=CURRENT)
     clock.advance(timedelta(hours=73))
 
@@ -91,7 +91,7 @@ async def test_downgrade_after_the_window_is_422(client: httpx.AsyncClient, acme
 
 
 async def test_a_downgrade_closes_the_window(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme, apiVersion=PREVIOUS)
+    created = await factories.api_key(client, acme, apiVersion=PREVIOUS)
     await update(client, acme, created["id"], apiVersion=CURRENT)
     await update(client, acme, created["id"], apiVersion=PREVIOUS)
     again = await update(client, acme, created["id"], apiVersion=CURRENT)
@@ -105,7 +105,7 @@ async def test_a_downgrade_closes_the_window(client: httpx.AsyncClient, acme: Te
 
 
 async def test_a_key_never_upgraded_cannot_downgrade(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
 
     response = await client.put(
         key_url(acme, created["id"]), json={"apiVersion": PREVIOUS}, headers=bearer(acme.key)
@@ -116,7 +116,7 @@ async def test_a_key_never_upgraded_cannot_downgrade(client: httpx.AsyncClient, 
 
 
 async def test_setting_the_same_version_changes_nothing(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme)
+    created = await factories.api_key(client, acme)
 
     same = await update(client, acme, created["id"], apiVersion=CURRENT)
 
@@ -129,7 +129,7 @@ async def test_setting_the_same_version_changes_nothing(client: httpx.AsyncClien
 async def test_without_header_the_keys_pinned_version_is_echoed(
     client: httpx.AsyncClient, acme: Tenant, pinned: str
 ) -> None:
-    created = await create(client, acme, apiVersion=pinned)
+    created = await factories.api_key(client, acme, apiVersion=pinned)
 
     response = await client.get(key_url(acme, created["id"]), headers=bearer(created["key"]))
 
@@ -139,7 +139,7 @@ async def test_without_header_the_keys_pinned_version_is_echoed(
 
 
 async def test_header_overrides_the_pinned_version(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await create(client, acme, apiVersion=PREVIOUS)
+    created = await factories.api_key(client, acme, apiVersion=PREVIOUS)
 
     response = await client.get(keys_url(acme), headers={**bearer(created["key"]), HEADER: CURRENT})
 

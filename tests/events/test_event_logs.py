@@ -3,19 +3,11 @@ and nothing of another account or of a change that rolled back."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from fastapi import FastAPI
 
+from tests import factories
 from tests.factories import Tenant, api_key, bearer, tenant, user
-
-
-def _product(name: str, code: str | None = None) -> dict[str, Any]:
-    attributes: dict[str, Any] = {"name": name}
-    if code is not None:
-        attributes["code"] = code
-    return {"data": {"type": "products", "attributes": attributes}}
 
 
 async def _events(
@@ -24,15 +16,9 @@ async def _events(
     return await client.get(f"{acme.base}/event-logs", params=params, headers=bearer(key or acme.key))
 
 
-async def _made(client: httpx.AsyncClient, acme: Tenant, name: str, code: str | None = None) -> str:
-    response = await client.post(f"{acme.base}/products", json=_product(name, code), headers=bearer(acme.key))
-    assert response.status_code == 201, response.text
-    return str(response.json()["data"]["id"])
-
-
 async def test_the_log_in_keygens_shape_newest_first(client: httpx.AsyncClient, acme: Tenant) -> None:
-    first = await _made(client, acme, "One")
-    second = await _made(client, acme, "Two")
+    first = await factories.product(client, acme, name="One")
+    second = await factories.product(client, acme, name="Two")
 
     response = await _events(client, acme, event="product.created")
 
@@ -54,7 +40,7 @@ async def test_the_log_in_keygens_shape_newest_first(client: httpx.AsyncClient, 
 
 
 async def test_an_update_records_what_changed(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product = await _made(client, acme, "Before")
+    product = await factories.product(client, acme, name="Before")
     body = {"data": {"type": "products", "attributes": {"name": "After", "metadata": {"tier": "gold"}}}}
     assert (
         await client.patch(f"{acme.base}/products/{product}", json=body, headers=bearer(acme.key))
@@ -68,8 +54,8 @@ async def test_an_update_records_what_changed(client: httpx.AsyncClient, acme: T
 
 
 async def test_a_change_that_rolled_back_left_no_event(client: httpx.AsyncClient, acme: Tenant) -> None:
-    await _made(client, acme, "A", code="taken")
-    other = await _made(client, acme, "B", code="free")
+    await factories.product(client, acme, name="A", code="taken")
+    other = await factories.product(client, acme, name="B", code="free")
     body = {"data": {"type": "products", "attributes": {"code": "taken"}}}
 
     refused = await client.patch(f"{acme.base}/products/{other}", json=body, headers=bearer(acme.key))
@@ -79,11 +65,9 @@ async def test_a_change_that_rolled_back_left_no_event(client: httpx.AsyncClient
 
 
 async def test_filters_narrow_the_log(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product = await _made(client, acme, "Filtered")
+    product = await factories.product(client, acme, name="Filtered")
     created = await api_key(client, acme, name="other")
-    await client.post(
-        f"{acme.base}/products", json=_product("By another"), headers=bearer(str(created["key"]))
-    )
+    await factories.product(client, acme, credential=str(created["key"]), name="By another")
 
     by_resource = await _events(client, acme, **{"resource[type]": "product", "resource[id]": product})
     assert [e["attributes"]["event"] for e in by_resource.json()["data"]] == ["product.created"]

@@ -17,7 +17,7 @@ import httpx
 from fastapi import FastAPI
 
 from keyplane.services import services_of
-from tests.events.support import body
+from tests import factories
 from tests.factories import Tenant, bearer
 
 PREFIX = "/v1/accounts/{account}"
@@ -119,7 +119,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "/webhook-endpoints",
         "/webhook-endpoints",
         "webhook-endpoint.created",
-        body=body("webhook-endpoints", {"url": "http://127.0.0.1:9/hooks"}),
+        body=factories.document("webhook-endpoints", {"url": "http://127.0.0.1:9/hooks"}),
     )
     hook_id = hook.json()["data"]["id"]
     await walk.act(
@@ -128,7 +128,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         f"/webhook-endpoints/{hook_id}",
         "webhook-endpoint.updated",
         hook_id,
-        body=body("webhook-endpoints", {"subscriptions": ["license.created"]}),
+        body=factories.document("webhook-endpoints", {"subscriptions": ["license.created"]}),
     )
     [delivery] = (await client.get(f"{acme.base}/webhook-events", headers=bearer(acme.key))).json()["data"]
     await walk.act(
@@ -151,7 +151,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "/users",
         "/users",
         "user.created",
-        body=body("users", {"email": "c@acme.test", "password": "pw-123456789"}),
+        body=factories.document("users", {"email": "c@acme.test", "password": "pw-123456789"}),
     )
     user_id = user.json()["data"]["id"]
     await walk.act(
@@ -160,7 +160,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         f"/users/{user_id}",
         "user.updated",
         user_id,
-        body=body("users", {"firstName": "C"}),
+        body=factories.document("users", {"firstName": "C"}),
     )
     basic = base64.b64encode(b"c@acme.test:pw-123456789").decode()
     token = await walk.act(
@@ -176,7 +176,11 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
 
     # Products, policies, the pool.
     product = await walk.act(
-        "POST", "/products", "/products", "product.created", body=body("products", {"name": "P"})
+        "POST",
+        "/products",
+        "/products",
+        "product.created",
+        body=factories.document("products", {"name": "P"}),
     )
     product_id = product.json()["data"]["id"]
     await walk.act(
@@ -185,7 +189,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         f"/products/{product_id}",
         "product.updated",
         product_id,
-        body=body("products", {"name": "Q"}),
+        body=factories.document("products", {"name": "Q"}),
     )
     product_token = await walk.act(
         "POST", "/products/{product}/tokens", f"/products/{product_id}/tokens", "token.generated"
@@ -204,7 +208,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "/policies",
         "/policies",
         "policy.created",
-        body=body("policies", policy_attributes, product=("products", product_id)),
+        body=factories.document("policies", policy_attributes, product=product_id),
     )
     policy_id = policy.json()["data"]["id"]
     await walk.act(
@@ -213,14 +217,14 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         f"/policies/{policy_id}",
         "policy.updated",
         policy_id,
-        body=body("policies", {"name": "Annual"}),
+        body=factories.document("policies", {"name": "Annual"}),
     )
     pooled = await walk.act(
         "POST",
         "/policies",
         "/policies",
         "policy.created",
-        body=body("policies", {"name": "Pooled", "usePool": True}, product=("products", product_id)),
+        body=factories.document("policies", {"name": "Pooled", "usePool": True}, product=product_id),
     )
     pooled_id = pooled.json()["data"]["id"]
     key = await walk.act(
@@ -228,7 +232,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "/keys",
         "/keys",
         "key.created",
-        body=body("keys", {"key": "POOL-KEY-0001"}, policy=("policies", pooled_id)),
+        body=factories.document("keys", {"key": "POOL-KEY-0001"}, policy=pooled_id),
     )
     pool_key_id = key.json()["data"]["id"]
     await walk.act(
@@ -237,7 +241,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         f"/keys/{pool_key_id}",
         "key.updated",
         pool_key_id,
-        body=body("keys", {"key": "POOL-KEY-0002"}),
+        body=factories.document("keys", {"key": "POOL-KEY-0002"}),
     )
     await walk.act("DELETE", "/keys/{key}", f"/keys/{pool_key_id}", "key.deleted", pool_key_id)
     for value in ("POOL-KEY-0003", "POOL-KEY-0004"):
@@ -246,7 +250,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
             "/keys",
             "/keys",
             "key.created",
-            body=body("keys", {"key": value}, policy=("policies", pooled_id)),
+            body=factories.document("keys", {"key": value}, policy=pooled_id),
         )
     await walk.act(
         "DELETE", "/policies/{policy}/pool", f"/policies/{pooled_id}/pool", "policy.pool.popped", pooled_id
@@ -258,7 +262,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "/licenses",
         "/licenses",
         "license.created",
-        body=body("licenses", {"name": "L"}, policy=("policies", policy_id)),
+        body=factories.document("licenses", {"name": "L"}, policy=policy_id),
     )
     license_id = license.json()["data"]["id"]
     at = f"/licenses/{license_id}"
@@ -268,7 +272,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         at,
         "license.updated",
         license_id,
-        body=body("licenses", {"name": "M"}),
+        body=factories.document("licenses", {"name": "M"}),
     )
     for action, event in (
         ("suspend", "license.suspended"),
@@ -287,7 +291,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "/policies",
         "/policies",
         "policy.created",
-        body=body("policies", {"name": "Other"}, product=("products", product_id)),
+        body=factories.document("policies", {"name": "Other"}, product=product_id),
     )
     await walk.act(
         "PUT",
@@ -312,7 +316,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "/machines",
         "/machines",
         "machine.created",
-        body=body("machines", {"fingerprint": "fp-1"}, license=("licenses", license_id)),
+        body=factories.document("machines", {"fingerprint": "fp-1"}, license=license_id),
     )
     machine_id = machine.json()["data"]["id"]
     await walk.act(
@@ -321,7 +325,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         f"/machines/{machine_id}",
         "machine.updated",
         machine_id,
-        body=body("machines", {"name": "build box"}),
+        body=factories.document("machines", {"name": "build box"}),
     )
     await walk.act(
         "POST",
@@ -341,7 +345,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "/licenses",
         "/licenses",
         "license.created",
-        body=body("licenses", {}, policy=("policies", policy_id)),
+        body=factories.document("licenses", {}, policy=policy_id),
     )
     spare_id = spare.json()["data"]["id"]
     await walk.act("DELETE", "/licenses/{license}", f"/licenses/{spare_id}", "license.deleted", spare_id)

@@ -16,28 +16,9 @@ from keyplane.events.notices import Notifier
 from keyplane.kit import clock
 from keyplane.models import Credential, License
 from keyplane.services import services_of
-from tests.events.support import body, logged
+from tests import factories
+from tests.events.support import logged
 from tests.factories import Tenant, api_key, bearer
-
-
-async def _post(client: httpx.AsyncClient, acme: Tenant, path: str, body: dict[str, Any]) -> str:
-    response = await client.post(f"{acme.base}/{path}", json=body, headers=bearer(acme.key))
-    assert response.status_code == 201, response.text
-    return str(response.json()["data"]["id"])
-
-
-async def _policy(client: httpx.AsyncClient, acme: Tenant, **attributes: Any) -> str:
-    product = await _post(client, acme, "products", body("products", {"name": "P"}))
-    return await _post(
-        client,
-        acme,
-        "policies",
-        body("policies", {"name": "Pol", **attributes}, product=("products", product)),
-    )
-
-
-async def _license(client: httpx.AsyncClient, acme: Tenant, policy: str, **attributes: Any) -> str:
-    return await _post(client, acme, "licenses", body("licenses", attributes, policy=("policies", policy)))
 
 
 async def _sweep(app: FastAPI) -> None:
@@ -53,9 +34,12 @@ async def _set(app: FastAPI, model: type[License] | type[Credential], id_: str, 
 async def test_a_license_expiring_soon_then_expired(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    policy = await _policy(client, acme)
-    soon = await _license(client, acme, policy, expiry=(clock.now() + timedelta(days=2)).isoformat())
-    await _license(client, acme, policy, expiry=(clock.now() + timedelta(days=10)).isoformat())
+    policy = await factories.policy(client, acme)
+    expiring = await factories.license(
+        client, acme, policy, expiry=(clock.now() + timedelta(days=2)).isoformat()
+    )
+    soon = expiring["id"]
+    await factories.license(client, acme, policy, expiry=(clock.now() + timedelta(days=10)).isoformat())
 
     await _sweep(app)
     await _sweep(app)  # nothing twice
@@ -77,8 +61,8 @@ async def test_a_license_expiring_soon_then_expired(
 async def test_what_expired_long_ago_is_not_announced(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    policy = await _policy(client, acme)
-    old = await _license(client, acme, policy)
+    policy = await factories.policy(client, acme)
+    old = (await factories.license(client, acme, policy))["id"]
     await _set(app, License, old, expiry=clock.now() - timedelta(days=30))
 
     await _sweep(app)
@@ -87,9 +71,11 @@ async def test_what_expired_long_ago_is_not_announced(
 
 
 async def test_a_check_in_overdue(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
-    policy = await _policy(client, acme, requireCheckIn=True, checkInInterval="DAY", checkInIntervalCount=1)
-    late = await _license(client, acme, policy)
-    await _license(client, acme, policy)  # created now: not due for a day
+    policy = await factories.policy(
+        client, acme, requireCheckIn=True, checkInInterval="DAY", checkInIntervalCount=1
+    )
+    late = (await factories.license(client, acme, policy))["id"]
+    await factories.license(client, acme, policy)  # created now: not due for a day
     await _set(app, License, late, created_at=clock.now() - timedelta(days=2))
 
     await _sweep(app)
@@ -126,9 +112,9 @@ async def test_api_keys_expiring_soon_and_unused(
 async def test_concurrent_sweeps_send_each_once(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    policy = await _policy(client, acme)
+    policy = await factories.policy(client, acme)
     for _ in range(3):
-        await _license(client, acme, policy, expiry=(clock.now() + timedelta(days=1)).isoformat())
+        await factories.license(client, acme, policy, expiry=(clock.now() + timedelta(days=1)).isoformat())
     services = services_of(app)
     other = Notifier(
         services.db, services.settings.unused_key_days, 60
@@ -142,10 +128,10 @@ async def test_concurrent_sweeps_send_each_once(
 async def test_a_pool_running_low_then_empty_then_refilled(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    policy = await _policy(client, acme, usePool=True, poolLowThreshold=1)
+    policy = await factories.policy(client, acme, usePool=True, poolLowThreshold=1)
 
     async def add(value: str) -> None:
-        await _post(client, acme, "keys", body("keys", {"key": value}, policy=("policies", policy)))
+        await factories.pool_key(client, acme, policy, value)
 
     async def pop() -> None:
         response = await client.delete(f"{acme.base}/policies/{policy}/pool", headers=bearer(acme.key))

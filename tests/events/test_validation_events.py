@@ -3,45 +3,18 @@ whichever path answered (the lean handler or the framework); the quick GET recor
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from fastapi import FastAPI
 
+from tests import factories
 from tests.events.support import logged
 from tests.factories import Tenant, bearer
-
-
-async def _license(client: httpx.AsyncClient, acme: Tenant, **policy: Any) -> dict[str, Any]:
-    made = await client.post(
-        f"{acme.base}/products",
-        json={"data": {"type": "products", "attributes": {"name": "P"}}},
-        headers=bearer(acme.key),
-    )
-    product = made.json()["data"]["id"]
-    body = {
-        "data": {
-            "type": "policies",
-            "attributes": {"name": "Policy", **policy},
-            "relationships": {"product": {"data": {"type": "products", "id": product}}},
-        }
-    }
-    made = await client.post(f"{acme.base}/policies", json=body, headers=bearer(acme.key))
-    relationships = {"policy": {"data": {"type": "policies", "id": made.json()["data"]["id"]}}}
-    made = await client.post(
-        f"{acme.base}/licenses",
-        json={"data": {"type": "licenses", "attributes": {}, "relationships": relationships}},
-        headers=bearer(acme.key),
-    )
-    assert made.status_code == 201, made.text
-    data: dict[str, Any] = made.json()["data"]
-    return data
 
 
 async def test_validate_key_is_recorded_on_either_path(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license = await _license(client, acme)
+    license = await factories.license(client, acme)
     body = {"meta": {"key": license["attributes"]["key"]}}
     for request_id in ("first", "second"):  # the second is answered from memory by the lean handler
         response = await client.post(
@@ -63,7 +36,7 @@ async def test_validate_key_is_recorded_on_either_path(
 async def test_a_failed_validation_is_recorded_with_its_code(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license = await _license(client, acme)
+    license = await factories.license(client, acme)
     url = f"{acme.base}/licenses/{license['id']}"
     assert (await client.post(f"{url}/actions/suspend", headers=bearer(acme.key))).status_code == 200
 

@@ -3,8 +3,6 @@ nothing (they used to overflow Python's datetime: a 500), on both databases."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
@@ -12,10 +10,10 @@ from sqlalchemy import func, select
 from keyplane.kit.credentials import CredentialKind
 from keyplane.models import Credential, License
 from keyplane.services import services_of
+from tests import factories
 from tests.api_keys.helpers import assert_error
 from tests.auth.support import basic, jsonapi_error
 from tests.factories import PASSWORD, Tenant, bearer
-from tests.licensing import helpers
 
 PAST_THE_END = "9999-12-31T23:59:59-14:00"
 """Still 9999 where it was written, 10000 in UTC."""
@@ -30,17 +28,6 @@ async def _credentials(app: FastAPI, kind: CredentialKind) -> int:
         return int(found or 0)
 
 
-async def _license(client: httpx.AsyncClient, acme: Tenant, policy: str, **attributes: Any) -> httpx.Response:
-    body = {
-        "data": {
-            "type": "licenses",
-            "attributes": attributes,
-            "relationships": {"policy": helpers.ref("policies", policy)},
-        }
-    }
-    return await client.post(f"{acme.base}/licenses", json=body, headers=bearer(acme.key))
-
-
 def _expiry_refused(response: httpx.Response) -> None:
     error = jsonapi_error(response, 422, "EXPIRY_INVALID")["errors"][0]
     assert error["source"] == {"pointer": "/data/attributes/expiry"}
@@ -50,14 +37,13 @@ def _expiry_refused(response: httpx.Response) -> None:
 async def test_a_license_expiring_past_9999_is_422(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    policy = await helpers.policy(client, acme, await helpers.product(client, acme))
-    _expiry_refused(await _license(client, acme, policy, expiry=PAST_THE_END))
+    policy = await factories.policy(client, acme)
+    body = factories.document("licenses", {"expiry": PAST_THE_END}, policy=policy)
+    _expiry_refused(await client.post(f"{acme.base}/licenses", json=body, headers=bearer(acme.key)))
     async with services_of(app).db.reader() as session:
         assert await session.scalar(select(func.count()).select_from(License)) == 0
 
-    made = await _license(client, acme, policy, expiry=LAST_DAY)
-    assert made.status_code == 201, made.text
-    license_id = made.json()["data"]["id"]
+    license_id = (await factories.license(client, acme, policy, expiry=LAST_DAY))["id"]
     patch = {"data": {"type": "licenses", "attributes": {"expiry": PAST_THE_END}}}
     response = await client.patch(f"{acme.base}/licenses/{license_id}", json=patch, headers=bearer(acme.key))
     _expiry_refused(response)
@@ -68,11 +54,8 @@ async def test_a_license_expiring_past_9999_is_422(
 async def test_a_renewal_past_9999_is_422_and_keeps_the_expiry(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    product = await helpers.product(client, acme)
-    policy = await helpers.policy(client, acme, product, duration=30 * 86_400, renewalBasis="FROM_EXPIRY")
-    made = await _license(client, acme, policy, expiry=LAST_DAY)
-    assert made.status_code == 201, made.text
-    license_id = made.json()["data"]["id"]
+    policy = await factories.policy(client, acme, duration=30 * 86_400, renewalBasis="FROM_EXPIRY")
+    license_id = (await factories.license(client, acme, policy, expiry=LAST_DAY))["id"]
 
     response = await client.post(f"{acme.base}/licenses/{license_id}/actions/renew", headers=bearer(acme.key))
 

@@ -10,20 +10,19 @@ from keyplane.models import Account, Credential, License, Policy, PoolKey, Produ
 from keyplane.services import services_of
 from tests import factories
 from tests.factories import Tenant
-from tests.licensing import helpers
 
 TABLES = (Product, Policy, PoolKey, License, Credential, User)
 
 
 async def _fill(client: httpx.AsyncClient, account: Tenant) -> None:
-    product = await helpers.product(client, account)
-    pooled = await helpers.policy(client, account, product, usePool=True)
-    plain = await helpers.policy(client, account, product)
-    await helpers.pool_key(client, account, pooled, f"POOL-KEY-{account.slug}-1")
-    await helpers.pool_key(client, account, pooled, f"POOL-KEY-{account.slug}-2")
-    await helpers.license(client, account, pooled)
-    await helpers.license(client, account, plain)
-    await helpers.product_token(client, account, product)
+    product = await factories.product(client, account)
+    pooled = await factories.policy(client, account, product, usePool=True)
+    plain = await factories.policy(client, account, product)
+    await factories.pool_key(client, account, pooled, f"POOL-KEY-{account.slug}-1")
+    await factories.pool_key(client, account, pooled, f"POOL-KEY-{account.slug}-2")
+    await factories.license(client, account, pooled)
+    await factories.license(client, account, plain)
+    await factories.product_token(client, account, product)
 
 
 async def _counts(app: FastAPI, account: Tenant) -> dict[str, int]:

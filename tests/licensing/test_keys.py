@@ -14,9 +14,7 @@ from fastapi import FastAPI
 from keyplane.kit import clock
 from tests import factories
 from tests.auth.support import jsonapi_error
-from tests.factories import Tenant, bearer
-from tests.licensing import helpers
-from tests.licensing.helpers import ref
+from tests.factories import Tenant, bearer, ref
 
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 VALUE = "C1B6DE-39A6E3-DE1529-8559A0-4AF593-V3"
@@ -47,30 +45,10 @@ async def _create(
     )
 
 
-async def _pooled(client: httpx.AsyncClient, account: Tenant, name: str = "Product") -> tuple[str, str]:
-    """A product and a pooled policy of it: (product id, policy id)."""
-    product_id = await helpers.product(client, account, name=name)
-    return product_id, await helpers.policy(client, account, product_id, usePool=True)
-
-
 async def _ids(client: httpx.AsyncClient, account: Tenant, query: str = "limit=100") -> list[str]:
     response = await client.get(f"{account.base}/keys?{query}", headers=bearer(account.key))
     assert response.status_code == 200, response.text
     return [item["id"] for item in response.json()["data"]]
-
-
-async def _license(
-    client: httpx.AsyncClient, account: Tenant, policy_id: str, value: str, owner: str | None = None
-) -> dict[str, Any]:
-    """A license with an explicit key (which bypasses a pooled policy's pool)."""
-    relationships: dict[str, Any] = {"policy": ref("policies", policy_id)}
-    if owner is not None:
-        relationships["owner"] = ref("users", owner)
-    body = {"data": {"type": "licenses", "attributes": {"key": value}, "relationships": relationships}}
-    response = await client.post(f"{account.base}/licenses", json=body, headers=bearer(account.key))
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
 
 
 def _invalid(response: httpx.Response, code: str, pointer: str) -> dict[str, Any]:
@@ -86,7 +64,8 @@ def _invalid(response: httpx.Response, code: str, pointer: str) -> dict[str, Any
 
 
 async def test_created_key_has_the_seed_document_shape(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id, policy_id = await _pooled(client, acme)
+    product_id = await factories.product(client, acme)
+    policy_id = await factories.policy(client, acme, product_id, usePool=True)
     response = await _create(client, acme, policy_id, VALUE)
     assert response.status_code == 201, response.text
     assert response.headers["content-type"].startswith("application/vnd.api+json")
@@ -132,7 +111,7 @@ async def test_created_key_has_the_seed_document_shape(client: httpx.AsyncClient
 async def test_singular_type_is_accepted_and_other_types_are_not(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, policy_id = await _pooled(client, acme)
+    policy_id = await factories.policy(client, acme, usePool=True)
     singular = await client.post(
         f"{acme.base}/keys", json=_body(policy_id, "singular-key", "key"), headers=bearer(acme.key)
     )
@@ -148,8 +127,9 @@ async def test_singular_type_is_accepted_and_other_types_are_not(
 async def test_related_links_lead_to_the_product_and_the_policy(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    product_id, policy_id = await _pooled(client, acme, name="Pooled App")
-    data = (await _create(client, acme, policy_id, VALUE)).json()["data"]
+    product_id = await factories.product(client, acme, name="Pooled App")
+    policy_id = await factories.policy(client, acme, product_id, usePool=True)
+    data = await factories.pool_key(client, acme, policy_id, VALUE)
 
     product = await client.get(data["relationships"]["product"]["links"]["related"], headers=bearer(acme.key))
     assert product.status_code == 200, product.text
@@ -184,8 +164,7 @@ async def test_unknown_key_is_404_without_repeating_it(client: httpx.AsyncClient
 
 
 async def test_key_for_an_unpooled_policy_is_refused(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
-    unpooled = await helpers.policy(client, acme, product_id)
+    unpooled = await factories.policy(client, acme)
     response = await _create(client, acme, unpooled, VALUE)
     _invalid(response, "POLICY_NOT_SUPPORTED", "/data/relationships/policy")
     assert await _ids(client, acme) == []
@@ -203,8 +182,8 @@ async def test_key_for_a_policy_that_does_not_exist_is_refused(
 
 
 async def test_duplicate_key_in_the_account_is_taken(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _pooled(client, acme)
-    _, other_policy = await _pooled(client, acme, name="Other")
+    policy_id = await factories.policy(client, acme, usePool=True)
+    other_policy = await factories.policy(client, acme, usePool=True)
     first = await _create(client, acme, policy_id, VALUE)
     assert first.status_code == 201
     for target in (policy_id, other_policy):  # unique in the account, not only in the policy
@@ -216,18 +195,20 @@ async def test_duplicate_key_in_the_account_is_taken(client: httpx.AsyncClient, 
 
 
 async def test_key_equal_to_a_license_key_conflicts(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id, policy_id = await _pooled(client, acme)
-    unpooled = await helpers.policy(client, acme, product_id)
-    await _license(client, acme, unpooled, "EXISTING-LICENSE-KEY")
+    product_id = await factories.product(client, acme)
+    policy_id = await factories.policy(client, acme, product_id, usePool=True)
+    unpooled = await factories.policy(client, acme, product_id)
+    await factories.license(client, acme, unpooled, key="EXISTING-LICENSE-KEY")
     response = await _create(client, acme, policy_id, "EXISTING-LICENSE-KEY")
     _invalid(response, "KEY_CONFLICT", "/data/attributes/key")
     assert await _ids(client, acme) == []
 
 
 async def test_key_equal_to_a_license_id_conflicts(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id, policy_id = await _pooled(client, acme)
-    unpooled = await helpers.policy(client, acme, product_id)
-    license_id = (await _license(client, acme, unpooled, "SOME-LICENSE-KEY"))["id"]
+    product_id = await factories.product(client, acme)
+    policy_id = await factories.policy(client, acme, product_id, usePool=True)
+    unpooled = await factories.policy(client, acme, product_id)
+    license_id = (await factories.license(client, acme, unpooled, key="SOME-LICENSE-KEY"))["id"]
     response = await _create(client, acme, policy_id, license_id)
     _invalid(response, "KEY_CONFLICT", "/data/attributes/key")
     # A UUID that is no license's id is an ordinary key.
@@ -237,7 +218,7 @@ async def test_key_equal_to_a_license_id_conflicts(client: httpx.AsyncClient, ac
 
 @pytest.mark.parametrize("value", ["actions", "action"])
 async def test_reserved_key_is_not_allowed(client: httpx.AsyncClient, acme: Tenant, value: str) -> None:
-    _, policy_id = await _pooled(client, acme)
+    policy_id = await factories.policy(client, acme, usePool=True)
     response = await _create(client, acme, policy_id, value)
     error = _invalid(response, "KEY_NOT_ALLOWED", "/data/attributes/key")
     assert error["detail"] == "is reserved"
@@ -245,7 +226,7 @@ async def test_reserved_key_is_not_allowed(client: httpx.AsyncClient, acme: Tena
 
 
 async def test_key_length_must_be_8_to_1024(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _pooled(client, acme)
+    policy_id = await factories.policy(client, acme, usePool=True)
     short = await _create(client, acme, policy_id, "x" * 7)
     error = _invalid(short, "KEY_TOO_SHORT", "/data/attributes/key")
     assert error["detail"] == "is too short (minimum is 8 characters)"
@@ -267,12 +248,13 @@ async def test_same_value_in_another_account_is_allowed(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     globex = await factories.tenant(app, "globex")
-    globex_product, globex_policy = await _pooled(client, globex)
-    globex_unpooled = await helpers.policy(client, globex, globex_product)
+    globex_product = await factories.product(client, globex)
+    globex_policy = await factories.policy(client, globex, globex_product, usePool=True)
+    globex_unpooled = await factories.policy(client, globex, globex_product)
     assert (await _create(client, globex, globex_policy, VALUE)).status_code == 201
-    await _license(client, globex, globex_unpooled, "GLOBEX-LICENSE-KEY")
+    await factories.license(client, globex, globex_unpooled, key="GLOBEX-LICENSE-KEY")
 
-    _, policy_id = await _pooled(client, acme)
+    policy_id = await factories.policy(client, acme, usePool=True)
     as_key = await _create(client, acme, policy_id, VALUE)
     assert as_key.status_code == 201, as_key.text
     assert as_key.json()["data"]["attributes"]["key"] == VALUE
@@ -281,7 +263,7 @@ async def test_same_value_in_another_account_is_allowed(
 
 
 async def test_malformed_create_bodies_are_400(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _pooled(client, acme)
+    policy_id = await factories.policy(client, acme, usePool=True)
     no_key = _body(policy_id, VALUE)
     del no_key["data"]["attributes"]["key"]
     response = await client.post(f"{acme.base}/keys", json=no_key, headers=bearer(acme.key))
@@ -324,8 +306,8 @@ async def test_malformed_create_bodies_are_400(client: httpx.AsyncClient, acme: 
 
 
 async def test_update_changes_the_value(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _pooled(client, acme)
-    created = (await _create(client, acme, policy_id, VALUE)).json()["data"]
+    policy_id = await factories.policy(client, acme, usePool=True)
+    created = await factories.pool_key(client, acme, policy_id, VALUE)
     clock.advance(timedelta(seconds=5))
     response = await client.patch(
         f"{acme.base}/keys/{created['id']}", json=_patch("NEW-KEY-VALUE"), headers=bearer(acme.key)
@@ -348,9 +330,9 @@ async def test_update_changes_the_value(client: httpx.AsyncClient, acme: Tenant)
 
 
 async def test_update_cannot_move_a_key_to_another_policy(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _pooled(client, acme)
-    _, other_policy = await _pooled(client, acme, name="Other")
-    created = (await _create(client, acme, policy_id, VALUE)).json()["data"]
+    policy_id = await factories.policy(client, acme, usePool=True)
+    other_policy = await factories.policy(client, acme, usePool=True)
+    created = await factories.pool_key(client, acme, policy_id, VALUE)
     body = _patch("MOVED-KEY-VALUE")
     body["data"]["relationships"] = {"policy": ref("policies", other_policy)}
     response = await client.patch(f"{acme.base}/keys/{created['id']}", json=body, headers=bearer(acme.key))
@@ -365,11 +347,12 @@ async def test_update_cannot_move_a_key_to_another_policy(client: httpx.AsyncCli
 async def test_update_to_a_taken_or_conflicting_value_is_refused(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    product_id, policy_id = await _pooled(client, acme)
-    unpooled = await helpers.policy(client, acme, product_id)
-    license_data = await _license(client, acme, unpooled, "ACME-LICENSE-KEY")
-    first = (await _create(client, acme, policy_id, "FIRST-KEY-VALUE")).json()["data"]
-    second = (await _create(client, acme, policy_id, "SECOND-KEY-VALUE")).json()["data"]
+    product_id = await factories.product(client, acme)
+    policy_id = await factories.policy(client, acme, product_id, usePool=True)
+    unpooled = await factories.policy(client, acme, product_id)
+    license_data = await factories.license(client, acme, unpooled, key="ACME-LICENSE-KEY")
+    first = await factories.pool_key(client, acme, policy_id, "FIRST-KEY-VALUE")
+    second = await factories.pool_key(client, acme, policy_id, "SECOND-KEY-VALUE")
     url = f"{acme.base}/keys/{second['id']}"
 
     conflict = await client.patch(url, json=_patch("ACME-LICENSE-KEY"), headers=bearer(acme.key))
@@ -387,17 +370,17 @@ async def test_update_to_a_taken_or_conflicting_value_is_refused(
 
     # A license of another account is no conflict.
     globex = await factories.tenant(app, "globex")
-    globex_product = await helpers.product(client, globex)
-    await _license(client, globex, await helpers.policy(client, globex, globex_product), "GLOBEX-KEY-1")
+    globex_policy = await factories.policy(client, globex)
+    await factories.license(client, globex, globex_policy, key="GLOBEX-KEY-1")
     moved = await client.patch(url, json=_patch("GLOBEX-KEY-1"), headers=bearer(acme.key))
     assert moved.status_code == 200, moved.text
     assert moved.json()["data"]["attributes"]["key"] == "GLOBEX-KEY-1"
 
 
 async def test_delete_removes_the_key(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _pooled(client, acme)
-    keep = (await _create(client, acme, policy_id, "KEEP-THIS-KEY")).json()["data"]
-    doomed = (await _create(client, acme, policy_id, VALUE)).json()["data"]
+    policy_id = await factories.policy(client, acme, usePool=True)
+    keep = await factories.pool_key(client, acme, policy_id, "KEEP-THIS-KEY")
+    doomed = await factories.pool_key(client, acme, policy_id, VALUE)
     url = f"{acme.base}/keys/{doomed['id']}"
 
     response = await client.delete(url, headers=bearer(acme.key))
@@ -413,19 +396,9 @@ async def test_delete_removes_the_key(client: httpx.AsyncClient, acme: Tenant) -
 # -- listing ------------------------------------------------------------------------------------
 
 
-async def _make_keys(client: httpx.AsyncClient, account: Tenant, policy_id: str, count: int) -> list[str]:
-    """``count`` keys, oldest first: their ids."""
-    ids = []
-    for n in range(count):
-        response = await _create(client, account, policy_id, f"LISTED-KEY-{n:04d}")
-        assert response.status_code == 201, response.text
-        ids.append(response.json()["data"]["id"])
-    return ids
-
-
 async def test_list_is_newest_first(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _pooled(client, acme)
-    made = await _make_keys(client, acme, policy_id, 3)
+    policy_id = await factories.policy(client, acme, usePool=True)
+    made = [key["id"] for key in await factories.pool_keys(client, acme, policy_id, 3, "LISTED-KEY")]
     response = await client.get(f"{acme.base}/keys", headers=bearer(acme.key))
     assert response.status_code == 200, response.text
     body = response.json()
@@ -441,8 +414,8 @@ async def test_list_is_newest_first(client: httpx.AsyncClient, acme: Tenant) -> 
 
 
 async def test_list_limit(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _pooled(client, acme)
-    made = await _make_keys(client, acme, policy_id, 20)
+    policy_id = await factories.policy(client, acme, usePool=True)
+    made = [key["id"] for key in await factories.pool_keys(client, acme, policy_id, 20, "LISTED-KEY")]
     newest_first = made[::-1]
     assert await _ids(client, acme, "") == newest_first[:10]
     assert await _ids(client, acme, "limit=5") == newest_first[:5]
@@ -454,8 +427,8 @@ async def test_list_limit(client: httpx.AsyncClient, acme: Tenant) -> None:
 
 
 async def test_list_page_number_and_size(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _pooled(client, acme)
-    made = await _make_keys(client, acme, policy_id, 20)
+    policy_id = await factories.policy(client, acme, usePool=True)
+    made = [key["id"] for key in await factories.pool_keys(client, acme, policy_id, 20, "LISTED-KEY")]
     newest_first = made[::-1]
     response = await client.get(f"{acme.base}/keys?page[number]=2&page[size]=5", headers=bearer(acme.key))
     assert response.status_code == 200, response.text
@@ -479,8 +452,8 @@ async def test_list_page_number_and_size(client: httpx.AsyncClient, acme: Tenant
 
 
 async def test_list_keyset_pages(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _pooled(client, acme)
-    made = await _make_keys(client, acme, policy_id, 19)
+    policy_id = await factories.policy(client, acme, usePool=True)
+    made = [key["id"] for key in await factories.pool_keys(client, acme, policy_id, 19, "LISTED-KEY")]
     seen: list[str] = []
     sizes = []
     url: str | None = f"{acme.base}/keys?page[cursor]=&page[size]=5"
@@ -499,12 +472,14 @@ async def test_list_keyset_pages(client: httpx.AsyncClient, acme: Tenant) -> Non
 
 
 async def test_list_filters_by_product_and_policy(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_a, policy_a1 = await _pooled(client, acme, name="A")
-    policy_a2 = await helpers.policy(client, acme, product_a, usePool=True)
-    product_b, policy_b = await _pooled(client, acme, name="B")
-    a1 = (await _create(client, acme, policy_a1, "KEY-OF-A1-POLICY")).json()["data"]["id"]
-    a2 = (await _create(client, acme, policy_a2, "KEY-OF-A2-POLICY")).json()["data"]["id"]
-    b = (await _create(client, acme, policy_b, "KEY-OF-B-POLICY")).json()["data"]["id"]
+    product_a = await factories.product(client, acme, name="A")
+    policy_a1 = await factories.policy(client, acme, product_a, usePool=True)
+    policy_a2 = await factories.policy(client, acme, product_a, usePool=True)
+    product_b = await factories.product(client, acme, name="B")
+    policy_b = await factories.policy(client, acme, product_b, usePool=True)
+    a1 = (await factories.pool_key(client, acme, policy_a1, "KEY-OF-A1-POLICY"))["id"]
+    a2 = (await factories.pool_key(client, acme, policy_a2, "KEY-OF-A2-POLICY"))["id"]
+    b = (await factories.pool_key(client, acme, policy_b, "KEY-OF-B-POLICY"))["id"]
 
     assert await _ids(client, acme, f"product={product_a}") == [a2, a1]
     assert await _ids(client, acme, f"product={product_b}") == [b]
@@ -522,9 +497,9 @@ async def test_list_filters_by_product_and_policy(client: httpx.AsyncClient, acm
 async def test_read_only_staff_read_but_do_not_write(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, role: str
 ) -> None:
-    _, policy_id = await _pooled(client, acme)
-    existing = (await _create(client, acme, policy_id, VALUE)).json()["data"]
-    _, staff = await helpers.role_key(app, client, acme, role)
+    policy_id = await factories.policy(client, acme, usePool=True)
+    existing = await factories.pool_key(client, acme, policy_id, VALUE)
+    _, staff = await factories.role_key(app, client, acme, role)
     url = f"{acme.base}/keys/{existing['id']}"
 
     listed = await client.get(f"{acme.base}/keys", headers=bearer(staff))
@@ -544,8 +519,8 @@ async def test_read_only_staff_read_but_do_not_write(
 
 
 async def test_developer_manages_keys(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _pooled(client, acme)
-    _, developer = await helpers.role_key(app, client, acme, "developer")
+    policy_id = await factories.policy(client, acme, usePool=True)
+    _, developer = await factories.role_key(app, client, acme, "developer")
     created = await _create(client, acme, policy_id, VALUE, key=developer)
     assert created.status_code == 201, created.text
     url = f"{acme.base}/keys/{created.json()['data']['id']}"
@@ -561,11 +536,12 @@ async def test_developer_manages_keys(app: FastAPI, client: httpx.AsyncClient, a
 async def test_product_token_sees_and_manages_only_its_product(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    product_id, own_policy = await _pooled(client, acme, name="Mine")
-    _, other_policy = await _pooled(client, acme, name="Theirs")
-    own = (await _create(client, acme, own_policy, "OWN-PRODUCT-KEY")).json()["data"]
-    other = (await _create(client, acme, other_policy, "OTHER-PRODUCT-KEY")).json()["data"]
-    token = await helpers.product_token(client, acme, product_id)
+    product_id = await factories.product(client, acme, name="Mine")
+    own_policy = await factories.policy(client, acme, product_id, usePool=True)
+    other_policy = await factories.policy(client, acme, usePool=True)
+    own = await factories.pool_key(client, acme, own_policy, "OWN-PRODUCT-KEY")
+    other = await factories.pool_key(client, acme, other_policy, "OTHER-PRODUCT-KEY")
+    token = await factories.product_token(client, acme, product_id)
 
     listed = await client.get(f"{acme.base}/keys", headers=bearer(token))
     assert listed.status_code == 200, listed.text
@@ -605,11 +581,11 @@ async def test_product_token_sees_and_manages_only_its_product(
 async def test_end_users_cannot_see_or_touch_keys(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, owns_license: bool
 ) -> None:
-    _, policy_id = await _pooled(client, acme)
-    existing = (await _create(client, acme, policy_id, VALUE)).json()["data"]
-    user_id, user_key = await helpers.role_key(app, client, acme, "user")
+    policy_id = await factories.policy(client, acme, usePool=True)
+    existing = await factories.pool_key(client, acme, policy_id, VALUE)
+    user_id, user_key = await factories.role_key(app, client, acme, "user")
     if owns_license:
-        await _license(client, acme, policy_id, "USER-OWNED-LICENSE", owner=user_id)
+        await factories.license(client, acme, policy_id, key="USER-OWNED-LICENSE", owner=user_id)
     url = f"{acme.base}/keys/{existing['id']}"
 
     assert (await client.get(f"{acme.base}/keys", headers=bearer(user_key))).status_code == 403
@@ -633,8 +609,8 @@ async def test_end_users_cannot_see_or_touch_keys(
 async def test_missing_and_foreign_credentials_are_401(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, policy_id = await _pooled(client, acme)
-    existing = (await _create(client, acme, policy_id, VALUE)).json()["data"]
+    policy_id = await factories.policy(client, acme, usePool=True)
+    existing = await factories.pool_key(client, acme, policy_id, VALUE)
     globex = await factories.tenant(app, "globex")
     url = f"{acme.base}/keys/{existing['id']}"
     requests = [
@@ -660,11 +636,11 @@ async def test_missing_and_foreign_credentials_are_401(
 async def test_keys_are_isolated_between_accounts(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, policy_id = await _pooled(client, acme)
-    existing = (await _create(client, acme, policy_id, VALUE)).json()["data"]
+    policy_id = await factories.policy(client, acme, usePool=True)
+    existing = await factories.pool_key(client, acme, policy_id, VALUE)
     globex = await factories.tenant(app, "globex")
-    _, globex_policy = await _pooled(client, globex)
-    globex_key = (await _create(client, globex, globex_policy, "GLOBEX-OWN-KEY")).json()["data"]
+    globex_policy = await factories.policy(client, globex, usePool=True)
+    globex_key = await factories.pool_key(client, globex, globex_policy, "GLOBEX-OWN-KEY")
 
     listed = await client.get(f"{globex.base}/keys", headers=bearer(globex.key))
     assert [item["id"] for item in listed.json()["data"]] == [globex_key["id"]]

@@ -14,20 +14,17 @@ from fastapi import FastAPI
 
 from keyplane.kit import clock
 from keyplane.kit.timefmt import iso
+from tests import factories
 from tests.auth.support import jsonapi_error
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
 from tests.licensing.test_validation import (
-    activate,
     check_meta,
     code_of,
     denied,
     fetch,
     license_auth,
-    licensed,
     near_now,
     parse_ts,
-    policy,
     validate_key,
 )
 
@@ -86,7 +83,7 @@ async def _uses(client: httpx.AsyncClient, account: Tenant, license_id: str) -> 
 
 
 async def test_suspend_and_reinstate(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     data = await _ok(client, acme, license["id"], "suspend")
     assert data["attributes"]["suspended"] is True
     assert data["attributes"]["status"] == "SUSPENDED"
@@ -108,7 +105,7 @@ async def test_suspend_and_reinstate(client: httpx.AsyncClient, acme: Tenant) ->
 
 
 async def test_suspend_by_key(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     response = await _act(client, acme, license["attributes"]["key"], "suspend")
     assert response.status_code == 200, response.text
     assert response.json()["data"]["id"] == license["id"]
@@ -118,7 +115,7 @@ async def test_suspend_by_key(client: httpx.AsyncClient, acme: Tenant) -> None:
 
 
 async def test_actions_on_an_unknown_license_are_404(client: httpx.AsyncClient, acme: Tenant) -> None:
-    await licensed(client, acme)
+    await factories.license(client, acme)
     missing = str(uuid.uuid4())
     for action in (
         "suspend",
@@ -135,7 +132,10 @@ async def test_actions_on_an_unknown_license_are_404(client: httpx.AsyncClient, 
 
 
 async def test_actions_need_a_credential(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme, requireCheckIn=True, checkInInterval="DAY", checkInIntervalCount=1)
+    policy_id = await factories.policy(
+        client, acme, requireCheckIn=True, checkInInterval="DAY", checkInIntervalCount=1
+    )
+    license = await factories.license(client, acme, policy_id)
     for action in (
         "suspend",
         "reinstate",
@@ -162,8 +162,8 @@ async def _renewable(
 ) -> tuple[str, str]:
     """A license under a 30-day policy renewing ``basis``, expiring ``expiry`` from now:
     (license id, its expiry as shown)."""
-    _, policy_id = await policy(client, acme, duration=30 * DAY, renewalBasis=basis)
-    license = await helpers.license(client, acme, policy_id, expiry=iso(clock.now() + expiry))
+    policy_id = await factories.policy(client, acme, duration=30 * DAY, renewalBasis=basis)
+    license = await factories.license(client, acme, policy_id, expiry=iso(clock.now() + expiry))
     return license["id"], license["attributes"]["expiry"]
 
 
@@ -200,25 +200,28 @@ async def test_renew_extends_by_the_policy_duration(
 
 
 async def test_renew_a_license_that_never_started(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme, duration=7 * DAY, expirationBasis="FROM_FIRST_VALIDATION")
+    policy_id = await factories.policy(
+        client, acme, duration=7 * DAY, expirationBasis="FROM_FIRST_VALIDATION"
+    )
+    license = await factories.license(client, acme, policy_id)
     assert license["attributes"]["expiry"] is None
     data = await _ok(client, acme, license["id"], "renew")
     near_now(iso(parse_ts(data["attributes"]["expiry"]) - timedelta(days=7)))
 
 
 async def test_renew_without_a_duration_is_422(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await policy(client, acme)
+    policy_id = await factories.policy(client, acme)
     expiry = iso(clock.now() + timedelta(days=3))
-    license = await helpers.license(client, acme, policy_id, expiry=expiry)
+    license = await factories.license(client, acme, policy_id, expiry=expiry)
     _unprocessable(await _act(client, acme, license["id"], "renew"), "POLICY_DURATION_MISSING")
     assert (await fetch(client, acme, license["id"]))["attributes"]["expiry"] == expiry
 
 
 async def test_renew_revives_an_expired_license(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await policy(
+    policy_id = await factories.policy(
         client, acme, duration=DAY, renewalBasis="FROM_NOW_IF_EXPIRED", expirationStrategy="REVOKE_ACCESS"
     )
-    license = await helpers.license(client, acme, policy_id)
+    license = await factories.license(client, acme, policy_id)
     clock.advance(timedelta(days=2))
     assert await code_of(client, acme, license["id"]) == (False, "EXPIRED")
     await _ok(client, acme, license["id"], "renew")
@@ -229,9 +232,9 @@ async def test_renew_revives_an_expired_license(client: httpx.AsyncClient, acme:
 
 
 async def test_revoke_deletes_the_license(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
-    kept = await licensed(client, acme)
-    machine = await activate(client, acme, license["id"], "fp")
+    license = await factories.license(client, acme)
+    kept = await factories.license(client, acme)
+    machine = await factories.machine(client, acme, license["id"], "fp")
     response = await client.delete(_url(acme, license["id"], "revoke"), headers=bearer(acme.key))
     assert response.status_code == 204, response.text
     assert response.content == b""
@@ -249,7 +252,7 @@ async def test_revoke_deletes_the_license(client: httpx.AsyncClient, acme: Tenan
 
 
 async def test_revoke_by_key(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     response = await client.delete(
         _url(acme, license["attributes"]["key"], "revoke"), headers=bearer(acme.key)
     )
@@ -268,9 +271,10 @@ async def test_revoke_by_key(client: httpx.AsyncClient, acme: Tenant) -> None:
 async def test_check_in(
     client: httpx.AsyncClient, acme: Tenant, interval: str, count: int, period: timedelta
 ) -> None:
-    license = await licensed(
+    policy_id = await factories.policy(
         client, acme, requireCheckIn=True, checkInInterval=interval, checkInIntervalCount=count
     )
+    license = await factories.license(client, acme, policy_id)
     assert license["attributes"]["requireCheckIn"] is True
     assert license["attributes"]["lastCheckIn"] is None
     assert license["attributes"]["nextCheckIn"] is None
@@ -291,7 +295,7 @@ async def test_check_in(
 
 
 async def test_check_in_without_require_check_in_is_422(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     _unprocessable(await _act(client, acme, license["id"], "check-in"), "CHECK_IN_NOT_REQUIRED")
     assert (await fetch(client, acme, license["id"]))["attributes"]["lastCheckIn"] is None
 
@@ -300,7 +304,7 @@ async def test_check_in_without_require_check_in_is_422(client: httpx.AsyncClien
 
 
 async def test_increment_usage_up_to_max_uses(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme, maxUses=5)
+    license = await factories.license(client, acme, policy={"maxUses": 5})
     assert license["attributes"]["uses"] == 0
     assert license["attributes"]["maxUses"] == 5
     assert (await _ok(client, acme, license["id"], "increment-usage"))["attributes"]["uses"] == 1
@@ -319,15 +323,15 @@ async def test_increment_usage_up_to_max_uses(client: httpx.AsyncClient, acme: T
 
 
 async def test_license_max_uses_overrides_the_policy(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await policy(client, acme, maxUses=100)
-    license = await helpers.license(client, acme, policy_id, maxUses=1)
+    policy_id = await factories.policy(client, acme, maxUses=100)
+    license = await factories.license(client, acme, policy_id, maxUses=1)
     assert license["attributes"]["maxUses"] == 1
     await _ok(client, acme, license["id"], "increment-usage")
     _unprocessable(await _act(client, acme, license["id"], "increment-usage"), "USES_LIMIT_EXCEEDED")
 
 
 async def test_usage_without_max_uses_is_unlimited(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     big = 1_000_000
     data = await _ok(client, acme, license["id"], "increment-usage", body={"meta": {"increment": big}})
     assert data["attributes"]["uses"] == big
@@ -345,7 +349,7 @@ async def test_usage_past_what_the_column_holds_is_400_on_both_databases(
     ActiveModel::RangeError: 400 "integer is too large" at /meta/increment; ``uses`` is a
     4-byte integer there as here), the same on SQLite (64-bit) and PostgreSQL (32-bit,
     where it was a 500); a license counting its own usage gets no further."""
-    license = await licensed(client, acme, authenticationStrategy="LICENSE")
+    license = await factories.license(client, acme, policy={"authenticationStrategy": "LICENSE"})
     headers = license_auth(license["attributes"]["key"]) if as_itself else bearer(acme.key)
     full = await _act(
         client,
@@ -365,7 +369,7 @@ async def test_usage_past_what_the_column_holds_is_400_on_both_databases(
     assert error["source"] == {"pointer": "/meta/increment"}
     assert await _uses(client, acme, license["id"]) == INT32_MAX
     # Under a maxUses, the limit answers first, as Keygen's validation runs before the write.
-    capped = await licensed(client, acme, maxUses=INT32_MAX)
+    capped = await factories.license(client, acme, policy={"maxUses": INT32_MAX})
     await _ok(client, acme, capped["id"], "increment-usage", body={"meta": {"increment": INT32_MAX}})
     _unprocessable(await _act(client, acme, capped["id"], "increment-usage"), "USES_LIMIT_EXCEEDED")
     assert await _uses(client, acme, capped["id"]) == INT32_MAX
@@ -373,7 +377,7 @@ async def test_usage_past_what_the_column_holds_is_400_on_both_databases(
 
 @pytest.mark.parametrize("step", [0, -1])
 async def test_usage_steps_must_be_positive(client: httpx.AsyncClient, acme: Tenant, step: int) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     await _ok(client, acme, license["id"], "increment-usage")
     for action, name in (("increment-usage", "increment"), ("decrement-usage", "decrement")):
         response = await _act(client, acme, license["id"], action, body={"meta": {name: step}})
@@ -383,7 +387,7 @@ async def test_usage_steps_must_be_positive(client: httpx.AsyncClient, acme: Ten
 
 
 async def test_decrement_usage_never_below_zero(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     _unprocessable(await _act(client, acme, license["id"], "decrement-usage"), "USES_INVALID")
     assert await _uses(client, acme, license["id"]) == 0
     await _ok(client, acme, license["id"], "increment-usage", body={"meta": {"increment": 3}})
@@ -397,7 +401,7 @@ async def test_decrement_usage_never_below_zero(client: httpx.AsyncClient, acme:
 
 
 async def test_reset_usage(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme, maxUses=10)
+    license = await factories.license(client, acme, policy={"maxUses": 10})
     await _ok(client, acme, license["id"], "increment-usage", body={"meta": {"increment": 10}})
     assert (await _ok(client, acme, license["id"], "reset-usage"))["attributes"]["uses"] == 0
     assert await _uses(client, acme, license["id"]) == 0
@@ -408,14 +412,14 @@ async def test_reset_usage(client: httpx.AsyncClient, acme: Tenant) -> None:
 
 
 async def test_usage_body_is_strict(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     response = await _act(client, acme, license["id"], "increment-usage", body={"meta": {"decrement": 1}})
     jsonapi_error(response, 400, "DECREMENT_NOT_PERMITTED")
     assert await _uses(client, acme, license["id"]) == 0
 
 
 async def test_concurrent_increments_never_pass_max_uses(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme, maxUses=25)
+    license = await factories.license(client, acme, policy={"maxUses": 25})
     url = _url(acme, license["id"], "increment-usage")
     responses = await asyncio.gather(*(client.post(url, headers=bearer(acme.key)) for _ in range(40)))
 
@@ -432,8 +436,8 @@ async def test_concurrent_increments_never_pass_max_uses(client: httpx.AsyncClie
 
 
 async def test_read_only_may_not_act(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme, duration=DAY, maxUses=5)
-    _, key = await helpers.role_key(app, client, acme, "read-only")
+    license = await factories.license(client, acme, policy={"duration": DAY, "maxUses": 5})
+    _, key = await factories.role_key(app, client, acme, "read-only")
     for action in ("suspend", "renew", "increment-usage", "reset-usage"):
         jsonapi_error(await _act(client, acme, license["id"], action, key), 403, "INSUFFICIENT_SCOPE")
     jsonapi_error(
@@ -450,8 +454,8 @@ async def test_read_only_may_not_act(app: FastAPI, client: httpx.AsyncClient, ac
 async def test_support_agent_may_suspend_but_not_renew_or_revoke(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license = await licensed(client, acme, duration=DAY)
-    _, key = await helpers.role_key(app, client, acme, "support-agent")
+    license = await factories.license(client, acme, policy={"duration": DAY})
+    _, key = await factories.role_key(app, client, acme, "support-agent")
     response = await _act(client, acme, license["id"], "suspend", key)
     assert response.status_code == 200, response.text
     assert response.json()["data"]["attributes"]["suspended"] is True
@@ -470,7 +474,7 @@ async def test_support_agent_may_suspend_but_not_renew_or_revoke(
 async def test_sales_and_developers_may_do_everything(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, role: str
 ) -> None:
-    license = await licensed(
+    policy_id = await factories.policy(
         client,
         acme,
         duration=DAY,
@@ -479,7 +483,8 @@ async def test_sales_and_developers_may_do_everything(
         checkInInterval="DAY",
         checkInIntervalCount=1,
     )
-    _, key = await helpers.role_key(app, client, acme, role)
+    license = await factories.license(client, acme, policy_id)
+    _, key = await factories.role_key(app, client, acme, role)
     for action in (
         "suspend",
         "reinstate",
@@ -496,12 +501,12 @@ async def test_sales_and_developers_may_do_everything(
 
 
 async def test_user_owner_permissions(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
-    user_id, key = await helpers.role_key(app, client, acme, "user")
-    _, open_policy = await policy(client, acme, duration=DAY, maxUses=5)
-    _, protected_policy = await policy(client, acme, duration=DAY, protected=True)
-    mine = await helpers.license(client, acme, open_policy, owner=user_id)
-    guarded = await helpers.license(client, acme, protected_policy, owner=user_id)
-    theirs = await helpers.license(client, acme, open_policy)
+    user_id, key = await factories.role_key(app, client, acme, "user")
+    open_policy = await factories.policy(client, acme, duration=DAY, maxUses=5)
+    protected_policy = await factories.policy(client, acme, duration=DAY, protected=True)
+    mine = await factories.license(client, acme, open_policy, owner=user_id)
+    guarded = await factories.license(client, acme, protected_policy, owner=user_id)
+    theirs = await factories.license(client, acme, open_policy)
 
     denied(await _act(client, acme, mine["id"], "suspend", key))
     denied(await _act(client, acme, mine["id"], "increment-usage", key))
@@ -521,11 +526,12 @@ async def test_user_owner_permissions(app: FastAPI, client: httpx.AsyncClient, a
 
 
 async def test_product_token_acts_on_its_own_licenses(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id, policy_id = await policy(client, acme, maxUses=5)
-    _, other_policy = await policy(client, acme)
-    mine = await helpers.license(client, acme, policy_id)
-    theirs = await helpers.license(client, acme, other_policy)
-    token = await helpers.product_token(client, acme, product_id)
+    product_id = await factories.product(client, acme)
+    policy_id = await factories.policy(client, acme, product_id, maxUses=5)
+    other_policy = await factories.policy(client, acme)
+    mine = await factories.license(client, acme, policy_id)
+    theirs = await factories.license(client, acme, other_policy)
+    token = await factories.product_token(client, acme, product_id)
     for action in ("suspend", "reinstate", "increment-usage", "decrement-usage", "reset-usage"):
         response = await _act(client, acme, mine["id"], action, token)
         assert response.status_code == 200, (action, response.text)
@@ -534,7 +540,7 @@ async def test_product_token_acts_on_its_own_licenses(client: httpx.AsyncClient,
 
 
 async def test_license_key_permissions(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await policy(
+    policy_id = await factories.policy(
         client,
         acme,
         authenticationStrategy="LICENSE",
@@ -544,8 +550,8 @@ async def test_license_key_permissions(client: httpx.AsyncClient, acme: Tenant) 
         checkInInterval="DAY",
         checkInIntervalCount=1,
     )
-    license = await helpers.license(client, acme, policy_id)
-    other = await helpers.license(client, acme, policy_id)
+    license = await factories.license(client, acme, policy_id)
+    other = await factories.license(client, acme, policy_id)
     auth = license_auth(license["attributes"]["key"])
 
     data = await _ok(client, acme, license["id"], "check-in", headers=auth)

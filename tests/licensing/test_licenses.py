@@ -14,9 +14,7 @@ from fastapi import FastAPI
 
 from tests import factories
 from tests.auth.support import jsonapi_error, timestamp
-from tests.factories import Tenant, bearer
-from tests.licensing import helpers
-from tests.licensing.helpers import ref
+from tests.factories import Tenant, bearer, ref
 
 GENERATED_KEY = re.compile(r"^[0-9A-F]{6}(-[0-9A-F]{6}){4}-V3$")
 ATTRIBUTES = {
@@ -69,22 +67,6 @@ async def _ids(client: httpx.AsyncClient, account: Tenant, path: str = "licenses
     return [item["id"] for item in response.json()["data"]]
 
 
-async def _setup(client: httpx.AsyncClient, account: Tenant, **policy: Any) -> tuple[str, str]:
-    product_id = await helpers.product(client, account)
-    return product_id, await helpers.policy(client, account, product_id, **policy)
-
-
-async def _license(
-    client: httpx.AsyncClient, account: Tenant, policy_id: str, owner: str | None = None, **attributes: Any
-) -> dict[str, Any]:
-    """A license made through the API (``key`` here is the license key, not a credential)."""
-    relationships = None if owner is None else {"owner": ref("users", owner)}
-    response = await _post(client, account, _body(policy_id, relationships, **attributes))
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
-
-
 def _error(response: httpx.Response, status: int, code: str, pointer: str) -> dict[str, Any]:
     body = jsonapi_error(response, status, code)
     assert body["errors"][0]["source"] == {"pointer": pointer}, body
@@ -98,7 +80,10 @@ async def test_created_license_document_has_keygens_shape(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     owner = await factories.user(app, acme)
-    product_id, policy_id = await _setup(client, acme, maxUses=10, strict=True, requireCheckIn=False)
+    product_id = await factories.product(client, acme)
+    policy_id = await factories.policy(
+        client, acme, product_id, maxUses=10, strict=True, requireCheckIn=False
+    )
     response = await _post(
         client,
         acme,
@@ -168,12 +153,12 @@ async def test_created_license_document_has_keygens_shape(
 
 
 async def test_license_overrides_win_over_policy_limits(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _setup(client, acme, maxUses=10, floating=True, maxMachines=5)
-    inherited = await _license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme, maxUses=10, floating=True, maxMachines=5)
+    inherited = await factories.license(client, acme, policy_id)
     assert inherited["attributes"]["maxUses"] == 10
     assert inherited["attributes"]["maxMachines"] == 5
     assert inherited["attributes"]["floating"] is True
-    overridden = await _license(client, acme, policy_id, maxUses=2, maxMachines=3)
+    overridden = await factories.license(client, acme, policy_id, maxUses=2, maxMachines=3)
     assert overridden["attributes"]["maxUses"] == 2
     assert overridden["attributes"]["maxMachines"] == 3
     again = await client.get(f"{acme.base}/licenses/{inherited['id']}", headers=bearer(acme.key))
@@ -181,8 +166,8 @@ async def test_license_overrides_win_over_policy_limits(client: httpx.AsyncClien
 
 
 async def test_metadata_defaults_to_an_empty_object(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _setup(client, acme)
-    data = await _license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme)
+    data = await factories.license(client, acme, policy_id)
     assert data["attributes"]["metadata"] == {}
     assert data["attributes"]["name"] is None
     assert data["relationships"]["owner"]["data"] is None
@@ -194,19 +179,19 @@ async def test_metadata_defaults_to_an_empty_object(client: httpx.AsyncClient, a
 async def test_unpooled_policy_generates_unique_keys_in_keygens_format(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, policy_id = await _setup(client, acme)
-    keys = [(await _license(client, acme, policy_id))["attributes"]["key"] for _ in range(20)]
+    policy_id = await factories.policy(client, acme)
+    keys = [(await factories.license(client, acme, policy_id))["attributes"]["key"] for _ in range(20)]
     for key in keys:
         assert GENERATED_KEY.match(key), key
     assert len(set(keys)) == len(keys)
-    null_key = await _license(client, acme, policy_id, key=None)
+    null_key = await factories.license(client, acme, policy_id, key=None)
     assert GENERATED_KEY.match(null_key["attributes"]["key"])
     assert null_key["attributes"]["key"] not in keys
 
 
 async def test_explicit_key_is_kept_and_finds_the_license(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _setup(client, acme)
-    data = await _license(client, acme, policy_id, key="my-custom-key")
+    policy_id = await factories.policy(client, acme)
+    data = await factories.license(client, acme, policy_id, key="my-custom-key")
     assert data["attributes"]["key"] == "my-custom-key"
     by_key = await client.get(f"{acme.base}/licenses/my-custom-key", headers=bearer(acme.key))
     assert by_key.status_code == 200
@@ -217,10 +202,10 @@ async def test_explicit_key_is_kept_and_finds_the_license(client: httpx.AsyncCli
 
 
 async def test_pooled_policy_takes_its_key_from_the_pool(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _setup(client, acme, usePool=True, strict=True)
-    pool = [await helpers.pool_key(client, acme, policy_id, f"POOL-KEY-{n:04d}") for n in range(4)]
+    policy_id = await factories.policy(client, acme, usePool=True, strict=True)
+    pool = [await factories.pool_key(client, acme, policy_id, f"POOL-KEY-{n:04d}") for n in range(4)]
 
-    data = await _license(client, acme, policy_id)
+    data = await factories.license(client, acme, policy_id)
     assert data["attributes"]["strict"] is True
     popped = [key for key in pool if key["attributes"]["key"] == data["attributes"]["key"]]
     assert len(popped) == 1, data["attributes"]["key"]
@@ -237,23 +222,23 @@ async def test_pooled_policy_takes_its_key_from_the_pool(client: httpx.AsyncClie
         ).status_code == 200
 
     # The next license takes the next key, never the same one.
-    second = await _license(client, acme, policy_id)
+    second = await factories.license(client, acme, policy_id)
     assert second["attributes"]["key"] == pool[-2]["attributes"]["key"]
 
 
 async def test_explicit_key_on_pooled_policy_bypasses_the_pool(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, policy_id = await _setup(client, acme, usePool=True)
-    pool = [await helpers.pool_key(client, acme, policy_id, f"POOL-KEY-{n:04d}") for n in range(2)]
-    data = await _license(client, acme, policy_id, key="not-from-the-pool")
+    policy_id = await factories.policy(client, acme, usePool=True)
+    pool = [await factories.pool_key(client, acme, policy_id, f"POOL-KEY-{n:04d}") for n in range(2)]
+    data = await factories.license(client, acme, policy_id, key="not-from-the-pool")
     assert data["attributes"]["key"] == "not-from-the-pool"
     remaining = await client.get(f"{acme.base}/policies/{policy_id}/pool", headers=bearer(acme.key))
     assert sorted(k["id"] for k in remaining.json()["data"]) == sorted(k["id"] for k in pool)
 
 
 async def test_empty_pool_is_422_and_creates_nothing(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _setup(client, acme, usePool=True)
+    policy_id = await factories.policy(client, acme, usePool=True)
     response = await _post(client, acme, _body(policy_id))
     body = jsonapi_error(response, 422, "POLICY_POOL_EMPTY")
     assert body["errors"] == [
@@ -270,17 +255,17 @@ async def test_empty_pool_is_422_and_creates_nothing(client: httpx.AsyncClient, 
 async def test_a_license_key_equal_to_a_pool_key_is_refused_and_the_pool_keeps_it(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, policy_id = await _setup(client, acme, usePool=True)
-    await helpers.pool_key(client, acme, policy_id, "SHARED-KEY-1")
+    policy_id = await factories.policy(client, acme, usePool=True)
+    await factories.pool_key(client, acme, policy_id, "SHARED-KEY-1")
     refused = await _post(client, acme, _body(policy_id, key="SHARED-KEY-1"))
     _error(refused, 422, "KEY_CONFLICT", "/data/attributes/key")
     assert await _ids(client, acme) == []
-    taken = await _license(client, acme, policy_id)
+    taken = await factories.license(client, acme, policy_id)
     assert taken["attributes"]["key"] == "SHARED-KEY-1"
 
 
 async def test_reserved_short_and_long_keys_are_refused(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _setup(client, acme)
+    policy_id = await factories.policy(client, acme)
     for reserved in ("actions", "action"):
         response = await _post(client, acme, _body(policy_id, key=reserved))
         _error(response, 422, "KEY_NOT_ALLOWED", "/data/attributes/key")
@@ -295,9 +280,9 @@ async def test_reserved_short_and_long_keys_are_refused(client: httpx.AsyncClien
 
 
 async def test_duplicate_key_is_taken(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _setup(client, acme)
-    _, other_policy = await _setup(client, acme)
-    first = await _license(client, acme, policy_id, key="duplicate-me")
+    policy_id = await factories.policy(client, acme)
+    other_policy = await factories.policy(client, acme)
+    first = await factories.license(client, acme, policy_id, key="duplicate-me")
     response = await _post(client, acme, _body(other_policy, key="duplicate-me"))
     body = _error(response, 422, "KEY_TAKEN", "/data/attributes/key")
     assert body["errors"][0]["title"] == "Unprocessable resource"
@@ -305,8 +290,8 @@ async def test_duplicate_key_is_taken(client: httpx.AsyncClient, acme: Tenant) -
 
 
 async def test_key_equal_to_a_license_id_conflicts(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _setup(client, acme)
-    first = await _license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme)
+    first = await factories.license(client, acme, policy_id)
     response = await _post(client, acme, _body(policy_id, key=first["id"]))
     _error(response, 422, "KEY_CONFLICT", "/data/attributes/key")
     assert await _ids(client, acme) == [first["id"]]
@@ -315,9 +300,9 @@ async def test_key_equal_to_a_license_id_conflicts(client: httpx.AsyncClient, ac
 async def test_uuid_looking_key_that_is_no_license_id_is_accepted(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, policy_id = await _setup(client, acme)
+    policy_id = await factories.policy(client, acme)
     looks_like_an_id = str(uuid.uuid4())
-    data = await _license(client, acme, policy_id, key=looks_like_an_id)
+    data = await factories.license(client, acme, policy_id, key=looks_like_an_id)
     assert data["attributes"]["key"] == looks_like_an_id
     assert data["id"] != looks_like_an_id
     found = await client.get(f"{acme.base}/licenses/{looks_like_an_id}", headers=bearer(acme.key))
@@ -329,10 +314,10 @@ async def test_same_key_in_another_account_is_accepted(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     globex = await factories.tenant(app, "globex")
-    _, acme_policy = await _setup(client, acme)
-    _, globex_policy = await _setup(client, globex)
-    mine = await _license(client, acme, acme_policy, key="shared-across-accounts")
-    theirs = await _license(client, globex, globex_policy, key="shared-across-accounts")
+    acme_policy = await factories.policy(client, acme)
+    globex_policy = await factories.policy(client, globex)
+    mine = await factories.license(client, acme, acme_policy, key="shared-across-accounts")
+    theirs = await factories.license(client, globex, globex_policy, key="shared-across-accounts")
     assert theirs["attributes"]["key"] == "shared-across-accounts"
     found = await client.get(f"{acme.base}/licenses/shared-across-accounts", headers=bearer(acme.key))
     assert found.json()["data"]["id"] == mine["id"]
@@ -355,7 +340,7 @@ async def test_policy_of_another_account_is_not_found(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     globex = await factories.tenant(app, "globex")
-    _, globex_policy = await _setup(client, globex)
+    globex_policy = await factories.policy(client, globex)
     response = await _post(client, acme, _body(globex_policy))
     _error(response, 422, "POLICY_NOT_FOUND", "/data/relationships/policy")
 
@@ -364,7 +349,7 @@ async def test_owner_and_its_user_alias_set_the_owner(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     owner = await factories.user(app, acme, email="owner@acme.test")
-    _, policy_id = await _setup(client, acme)
+    policy_id = await factories.policy(client, acme)
     for name in ("owner", "user"):
         response = await _post(client, acme, _body(policy_id, {name: ref("users", str(owner))}))
         assert response.status_code == 201, response.text
@@ -379,7 +364,7 @@ async def test_owner_and_its_user_alias_set_the_owner(
 
 async def test_owner_and_user_together_is_400(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     owner = await factories.user(app, acme)
-    _, policy_id = await _setup(client, acme)
+    policy_id = await factories.policy(client, acme)
     both = {"owner": ref("users", str(owner)), "user": ref("users", str(owner))}
     response = await _post(client, acme, _body(policy_id, both))
     assert response.status_code in (400, 422), response.text
@@ -389,7 +374,7 @@ async def test_owner_and_user_together_is_400(app: FastAPI, client: httpx.AsyncC
 async def test_unknown_owner_is_422(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     globex = await factories.tenant(app, "globex")
     stranger = await factories.user(app, globex)
-    _, policy_id = await _setup(client, acme)
+    policy_id = await factories.policy(client, acme)
     for missing in (str(uuid.uuid4()), "nobody@acme.test", str(stranger)):
         response = await _post(client, acme, _body(policy_id, {"owner": ref("users", missing)}))
         _error(response, 422, "OWNER_NOT_FOUND", "/data/relationships/owner")
@@ -397,7 +382,7 @@ async def test_unknown_owner_is_422(app: FastAPI, client: httpx.AsyncClient, acm
 
 
 async def test_malformed_create_bodies_are_400(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _setup(client, acme)
+    policy_id = await factories.policy(client, acme)
     no_policy = await _post(client, acme, _body(None))
     assert no_policy.status_code == 400, no_policy.text
     assert no_policy.json()["errors"][0]["source"] == {"pointer": "/data/relationships/policy"}
@@ -421,38 +406,40 @@ async def test_malformed_create_bodies_are_400(client: httpx.AsyncClient, acme: 
 
 
 async def test_policy_duration_sets_the_expiry(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _setup(client, acme, duration=86_400 * 30)
-    data = await _license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme, duration=86_400 * 30)
+    data = await factories.license(client, acme, policy_id)
     expiry = timestamp(data["attributes"]["expiry"])
     assert abs(expiry - (datetime.now(UTC) + timedelta(days=30))) < timedelta(minutes=1)
     assert data["attributes"]["status"] == "ACTIVE"
 
-    explicit = await _license(client, acme, policy_id, expiry="2031-02-03T04:05:06.000Z")
+    explicit = await factories.license(client, acme, policy_id, expiry="2031-02-03T04:05:06.000Z")
     assert explicit["attributes"]["expiry"] == "2031-02-03T04:05:06.000Z"
 
     # Other bases start the clock later (first validation, activation...), not at creation.
-    _, later = await _setup(client, acme, duration=86_400 * 30, expirationBasis="FROM_FIRST_VALIDATION")
-    assert (await _license(client, acme, later))["attributes"]["expiry"] is None
+    later = await factories.policy(
+        client, acme, duration=86_400 * 30, expirationBasis="FROM_FIRST_VALIDATION"
+    )
+    assert (await factories.license(client, acme, later))["attributes"]["expiry"] is None
 
 
 async def test_explicit_expiry_without_policy_duration(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _setup(client, acme)
-    data = await _license(client, acme, policy_id, expiry="2032-06-07T08:09:10+02:00")
+    policy_id = await factories.policy(client, acme)
+    data = await factories.license(client, acme, policy_id, expiry="2032-06-07T08:09:10+02:00")
     assert data["attributes"]["expiry"] == "2032-06-07T06:09:10.000Z"
     naive = await _post(client, acme, _body(policy_id, expiry="2032-06-07T08:09:10"))
     assert naive.status_code in (400, 422)
 
 
 async def test_max_machines_needs_a_floating_policy(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, fixed = await _setup(client, acme)
+    fixed = await factories.policy(client, acme)
     response = await _post(client, acme, _body(fixed, maxMachines=3))
     _error(response, 422, "MAX_MACHINES_INVALID", "/data/attributes/maxMachines")
     assert await _ids(client, acme) == []
     # One machine is what a non-floating policy allows anyway.
     assert (await _post(client, acme, _body(fixed, maxMachines=1))).status_code == 201
 
-    _, floating = await _setup(client, acme, floating=True)
-    data = await _license(client, acme, floating, maxMachines=3)
+    floating = await factories.policy(client, acme, floating=True)
+    data = await factories.license(client, acme, floating, maxMachines=3)
     assert data["attributes"]["maxMachines"] == 3
 
 
@@ -460,8 +447,8 @@ async def test_max_machines_needs_a_floating_policy(client: httpx.AsyncClient, a
 
 
 async def test_get_by_id_and_by_key(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _setup(client, acme)
-    data = await _license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme)
+    data = await factories.license(client, acme, policy_id)
     for lookup in (data["id"], data["attributes"]["key"]):
         response = await client.get(f"{acme.base}/licenses/{lookup}", headers=bearer(acme.key))
         assert response.status_code == 200, response.text
@@ -474,8 +461,8 @@ async def test_get_by_id_and_by_key(client: httpx.AsyncClient, acme: Tenant) -> 
 
 
 async def test_patch_changes_only_the_sent_attributes(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _setup(client, acme, maxUses=100)
-    data = await _license(
+    policy_id = await factories.policy(client, acme, maxUses=100)
+    data = await factories.license(
         client, acme, policy_id, name="Before", expiry="2031-01-01T00:00:00.000Z", metadata={"tier": "gold"}
     )
     url = f"{acme.base}/licenses/{data['id']}"
@@ -518,8 +505,8 @@ async def test_patch_changes_only_the_sent_attributes(client: httpx.AsyncClient,
 
 
 async def test_patch_cannot_change_the_key(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _setup(client, acme)
-    data = await _license(client, acme, policy_id, key="original-key")
+    policy_id = await factories.policy(client, acme)
+    data = await factories.license(client, acme, policy_id, key="original-key")
     url = f"{acme.base}/licenses/{data['id']}"
     body = {"data": {"type": "licenses", "attributes": {"key": "replacement-key"}}}
     response = await client.patch(url, json=body, headers=bearer(acme.key))
@@ -532,8 +519,8 @@ async def test_patch_cannot_change_the_key(client: httpx.AsyncClient, acme: Tena
 async def test_patch_max_machines_on_non_floating_policy_is_422(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, policy_id = await _setup(client, acme)
-    data = await _license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme)
+    data = await factories.license(client, acme, policy_id)
     url = f"{acme.base}/licenses/{data['id']}"
     body = {"data": {"type": "licenses", "attributes": {"maxMachines": 4}}}
     response = await client.patch(url, json=body, headers=bearer(acme.key))
@@ -543,8 +530,8 @@ async def test_patch_max_machines_on_non_floating_policy_is_422(
 
 
 async def test_patch_and_delete_by_key(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _setup(client, acme)
-    data = await _license(client, acme, policy_id, key="addressed-by-key")
+    policy_id = await factories.policy(client, acme)
+    data = await factories.license(client, acme, policy_id, key="addressed-by-key")
     body = {"data": {"type": "licenses", "attributes": {"name": "Via key"}}}
     patched = await client.patch(
         f"{acme.base}/licenses/addressed-by-key", json=body, headers=bearer(acme.key)
@@ -557,9 +544,9 @@ async def test_patch_and_delete_by_key(client: httpx.AsyncClient, acme: Tenant) 
 
 
 async def test_delete_is_204_then_404(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _setup(client, acme)
-    doomed = await _license(client, acme, policy_id)
-    kept = await _license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme)
+    doomed = await factories.license(client, acme, policy_id)
+    kept = await factories.license(client, acme, policy_id)
     url = f"{acme.base}/licenses/{doomed['id']}"
     deleted = await client.delete(url, headers=bearer(acme.key))
     assert deleted.status_code == 204
@@ -578,9 +565,10 @@ async def test_related_policy_product_and_owner(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     owner = await factories.user(app, acme)
-    product_id, policy_id = await _setup(client, acme)
-    owned = await _license(client, acme, policy_id, owner=str(owner))
-    ownerless = await _license(client, acme, policy_id)
+    product_id = await factories.product(client, acme)
+    policy_id = await factories.policy(client, acme, product_id)
+    owned = await factories.license(client, acme, policy_id, owner=str(owner))
+    ownerless = await factories.license(client, acme, policy_id)
     url = f"{acme.base}/licenses/{owned['id']}"
 
     policy = await client.get(f"{url}/policy", headers=bearer(acme.key))
@@ -612,8 +600,8 @@ async def test_related_policy_product_and_owner(
 async def test_change_owner(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     first = await factories.user(app, acme)
     second = await factories.user(app, acme, email="second@acme.test")
-    _, policy_id = await _setup(client, acme)
-    data = await _license(client, acme, policy_id, owner=str(first))
+    policy_id = await factories.policy(client, acme)
+    data = await factories.license(client, acme, policy_id, owner=str(first))
     url = f"{acme.base}/licenses/{data['id']}/owner"
 
     moved = await client.put(url, json=ref("users", str(second)), headers=bearer(acme.key))
@@ -636,9 +624,10 @@ async def test_change_owner(app: FastAPI, client: httpx.AsyncClient, acme: Tenan
 
 
 async def test_change_policy_within_the_product(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id, basic = await _setup(client, acme, maxUses=1)
-    premium = await helpers.policy(client, acme, product_id, name="Premium", maxUses=50)
-    data = await _license(client, acme, basic)
+    product_id = await factories.product(client, acme)
+    basic = await factories.policy(client, acme, product_id, maxUses=1)
+    premium = await factories.policy(client, acme, product_id, name="Premium", maxUses=50)
+    data = await factories.license(client, acme, basic)
     url = f"{acme.base}/licenses/{data['id']}/policy"
 
     moved = await client.put(url, json=ref("policies", premium), headers=bearer(acme.key))
@@ -656,13 +645,14 @@ async def test_change_policy_within_the_product(client: httpx.AsyncClient, acme:
 
 
 async def test_change_policy_refuses_incompatible_policies(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id, unpooled = await _setup(client, acme)
-    pooled = await helpers.policy(client, acme, product_id, name="Pooled", usePool=True)
-    await helpers.pool_key(client, acme, pooled, "POOLED-KEY-1")
-    _, elsewhere = await _setup(client, acme)
+    product_id = await factories.product(client, acme)
+    unpooled = await factories.policy(client, acme, product_id)
+    pooled = await factories.policy(client, acme, product_id, name="Pooled", usePool=True)
+    await factories.pool_key(client, acme, pooled, "POOLED-KEY-1")
+    elsewhere = await factories.policy(client, acme)
 
-    plain = await _license(client, acme, unpooled)
-    from_pool = await _license(client, acme, pooled)
+    plain = await factories.license(client, acme, unpooled)
+    from_pool = await factories.license(client, acme, pooled)
 
     async def move(license_id: str, policy_id: str) -> httpx.Response:
         return await client.put(
@@ -680,12 +670,14 @@ async def test_change_policy_refuses_incompatible_policies(client: httpx.AsyncCl
 
 
 async def test_policy_and_product_license_lists(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_a, policy_a1 = await _setup(client, acme)
-    policy_a2 = await helpers.policy(client, acme, product_a, name="A2")
-    product_b, policy_b = await _setup(client, acme)
-    a1 = await _license(client, acme, policy_a1)
-    a2 = await _license(client, acme, policy_a2)
-    b = await _license(client, acme, policy_b)
+    product_a = await factories.product(client, acme)
+    policy_a1 = await factories.policy(client, acme, product_a)
+    policy_a2 = await factories.policy(client, acme, product_a, name="A2")
+    product_b = await factories.product(client, acme)
+    policy_b = await factories.policy(client, acme, product_b)
+    a1 = await factories.license(client, acme, policy_a1)
+    a2 = await factories.license(client, acme, policy_a2)
+    b = await factories.license(client, acme, policy_b)
 
     assert await _ids(client, acme, f"policies/{policy_a1}/licenses") == [a1["id"]]
     assert await _ids(client, acme, f"policies/{policy_b}/licenses") == [b["id"]]
@@ -697,10 +689,11 @@ async def test_policy_and_product_license_lists(client: httpx.AsyncClient, acme:
 
 
 async def test_deleting_a_policy_deletes_its_licenses(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id, doomed_policy = await _setup(client, acme)
-    kept_policy = await helpers.policy(client, acme, product_id, name="Kept")
-    doomed = [await _license(client, acme, doomed_policy) for _ in range(2)]
-    kept = await _license(client, acme, kept_policy)
+    product_id = await factories.product(client, acme)
+    doomed_policy = await factories.policy(client, acme, product_id)
+    kept_policy = await factories.policy(client, acme, product_id, name="Kept")
+    doomed = [await factories.license(client, acme, doomed_policy) for _ in range(2)]
+    kept = await factories.license(client, acme, kept_policy)
     deleted = await client.delete(f"{acme.base}/policies/{doomed_policy}", headers=bearer(acme.key))
     assert deleted.status_code == 204
     for license in doomed:
@@ -713,8 +706,8 @@ async def test_deleting_the_owner_keeps_the_license(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     owner = await factories.user(app, acme)
-    _, policy_id = await _setup(client, acme)
-    data = await _license(client, acme, policy_id, owner=str(owner))
+    policy_id = await factories.policy(client, acme)
+    data = await factories.license(client, acme, policy_id, owner=str(owner))
     deleted = await client.delete(f"{acme.base}/users/{owner}", headers=bearer(acme.key))
     assert deleted.status_code == 204
     response = await client.get(f"{acme.base}/licenses/{data['id']}", headers=bearer(acme.key))
@@ -730,10 +723,11 @@ async def test_deleting_the_owner_keeps_the_license(
 async def test_change_policy_to_a_node_locked_one_keeps_the_one_machine_rule(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    product_id, floating = await _setup(client, acme, floating=True)
-    node_locked = await helpers.policy(client, acme, product_id, name="Node-locked")
-    three = await _license(client, acme, floating, maxMachines=3)
-    inherited = await _license(client, acme, floating)
+    product_id = await factories.product(client, acme)
+    floating = await factories.policy(client, acme, product_id, floating=True)
+    node_locked = await factories.policy(client, acme, product_id, name="Node-locked")
+    three = await factories.license(client, acme, floating, maxMachines=3)
+    inherited = await factories.license(client, acme, floating)
 
     refused = await client.put(
         f"{acme.base}/licenses/{three['id']}/policy",

@@ -11,9 +11,7 @@ from fastapi import FastAPI
 
 from tests import factories
 from tests.auth.support import jsonapi_error
-from tests.factories import Tenant, bearer
-from tests.licensing import helpers
-from tests.licensing.helpers import ref
+from tests.factories import Tenant, bearer, ref
 
 
 def _body(policy_id: str, owner: str | None = None, **attributes: Any) -> dict[str, Any]:
@@ -25,17 +23,6 @@ def _body(policy_id: str, owner: str | None = None, **attributes: Any) -> dict[s
 
 def _patch(**attributes: Any) -> dict[str, Any]:
     return {"data": {"type": "licenses", "attributes": attributes}}
-
-
-async def _license(
-    client: httpx.AsyncClient, account: Tenant, policy_id: str, owner: str | None = None, **attributes: Any
-) -> dict[str, Any]:
-    response = await client.post(
-        f"{account.base}/licenses", json=_body(policy_id, owner, **attributes), headers=bearer(account.key)
-    )
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
 
 
 async def _all_ids(client: httpx.AsyncClient, account: Tenant) -> set[str]:
@@ -72,9 +59,9 @@ def _denied(response: httpx.Response) -> None:
 async def test_staff_roles(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, role: str, create: int, update: int, delete: int
 ) -> None:
-    _, key = await helpers.role_key(app, client, acme, role)
-    policy_id = await helpers.policy(client, acme, await helpers.product(client, acme))
-    existing = await _license(client, acme, policy_id, name="Original")
+    _, key = await factories.role_key(app, client, acme, role)
+    policy_id = await factories.policy(client, acme)
+    existing = await factories.license(client, acme, policy_id, name="Original")
     url = f"{acme.base}/licenses/{existing['id']}"
 
     # Every staff role reads everything.
@@ -107,11 +94,11 @@ async def test_staff_roles(
 async def test_support_agent_may_change_owner_but_read_only_may_not(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, support = await helpers.role_key(app, client, acme, "support-agent")
-    _, read_only = await helpers.role_key(app, client, acme, "read-only")
+    _, support = await factories.role_key(app, client, acme, "support-agent")
+    _, read_only = await factories.role_key(app, client, acme, "read-only")
     customer = await factories.user(app, acme)
-    policy_id = await helpers.policy(client, acme, await helpers.product(client, acme))
-    data = await _license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme)
+    data = await factories.license(client, acme, policy_id)
     url = f"{acme.base}/licenses/{data['id']}/owner"
     _denied(await client.put(url, json=ref("users", str(customer)), headers=bearer(read_only)))
     assert (await client.get(url, headers=bearer(acme.key))).json()["data"] is None
@@ -126,13 +113,13 @@ async def test_support_agent_may_change_owner_but_read_only_may_not(
 async def test_product_token_sees_and_manages_only_its_product(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    mine = await helpers.product(client, acme)
-    theirs = await helpers.product(client, acme)
-    my_policy = await helpers.policy(client, acme, mine)
-    their_policy = await helpers.policy(client, acme, theirs)
-    token = await helpers.product_token(client, acme, mine)
-    own = await _license(client, acme, my_policy)
-    other = await _license(client, acme, their_policy)
+    mine = await factories.product(client, acme)
+    theirs = await factories.product(client, acme)
+    my_policy = await factories.policy(client, acme, mine)
+    their_policy = await factories.policy(client, acme, theirs)
+    token = await factories.product_token(client, acme, mine)
+    own = await factories.license(client, acme, my_policy)
+    other = await factories.license(client, acme, their_policy)
 
     listed = await client.get(f"{acme.base}/licenses", headers=bearer(token))
     assert listed.status_code == 200
@@ -170,11 +157,11 @@ async def test_product_token_sees_and_manages_only_its_product(
 async def test_product_token_cannot_move_a_license_to_another_products_policy(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    mine = await helpers.product(client, acme)
-    my_policy = await helpers.policy(client, acme, mine)
-    their_policy = await helpers.policy(client, acme, await helpers.product(client, acme))
-    token = await helpers.product_token(client, acme, mine)
-    data = await _license(client, acme, my_policy)
+    mine = await factories.product(client, acme)
+    my_policy = await factories.policy(client, acme, mine)
+    their_policy = await factories.policy(client, acme)
+    token = await factories.product_token(client, acme, mine)
+    data = await factories.license(client, acme, my_policy)
     url = f"{acme.base}/licenses/{data['id']}/policy"
     response = await client.put(url, json=ref("policies", their_policy), headers=bearer(token))
     assert response.status_code == 422, response.text
@@ -187,12 +174,12 @@ async def test_product_token_cannot_move_a_license_to_another_products_policy(
 async def test_user_sees_only_their_own_licenses(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    user_id, key = await helpers.role_key(app, client, acme, "user")
+    user_id, key = await factories.role_key(app, client, acme, "user")
     someone = await factories.user(app, acme)
-    policy_id = await helpers.policy(client, acme, await helpers.product(client, acme))
-    own = await _license(client, acme, policy_id, owner=user_id)
-    others = await _license(client, acme, policy_id, owner=str(someone))
-    ownerless = await _license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme)
+    own = await factories.license(client, acme, policy_id, owner=user_id)
+    others = await factories.license(client, acme, policy_id, owner=str(someone))
+    ownerless = await factories.license(client, acme, policy_id)
 
     listed = await client.get(f"{acme.base}/licenses", headers=bearer(key))
     assert listed.status_code == 200
@@ -220,11 +207,11 @@ async def test_user_sees_only_their_own_licenses(
 async def test_user_creates_licenses_for_themselves_under_unprotected_policies(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    user_id, key = await helpers.role_key(app, client, acme, "user")
+    user_id, key = await factories.role_key(app, client, acme, "user")
     someone = await factories.user(app, acme)
-    product_id = await helpers.product(client, acme)
-    open_policy = await helpers.policy(client, acme, product_id)
-    protected = await helpers.policy(client, acme, product_id, protected=True)
+    product_id = await factories.product(client, acme)
+    open_policy = await factories.policy(client, acme, product_id)
+    protected = await factories.policy(client, acme, product_id, protected=True)
 
     implicit = await client.post(
         f"{acme.base}/licenses", json=_body(open_policy, name="Mine"), headers=bearer(key)
@@ -272,12 +259,12 @@ async def test_user_creates_licenses_for_themselves_under_unprotected_policies(
 async def test_user_may_not_patch_but_may_delete_their_own_unprotected_license(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    user_id, key = await helpers.role_key(app, client, acme, "user")
-    product_id = await helpers.product(client, acme)
-    open_policy = await helpers.policy(client, acme, product_id)
-    protected = await helpers.policy(client, acme, product_id, protected=True)
-    own = await _license(client, acme, open_policy, owner=user_id, name="Original")
-    guarded = await _license(client, acme, protected, owner=user_id)
+    user_id, key = await factories.role_key(app, client, acme, "user")
+    product_id = await factories.product(client, acme)
+    open_policy = await factories.policy(client, acme, product_id)
+    protected = await factories.policy(client, acme, product_id, protected=True)
+    own = await factories.license(client, acme, open_policy, owner=user_id, name="Original")
+    guarded = await factories.license(client, acme, protected, owner=user_id)
 
     url = f"{acme.base}/licenses/{own['id']}"
     _denied(await client.patch(url, json=_patch(name="Changed"), headers=bearer(key)))
@@ -296,9 +283,9 @@ async def test_user_may_not_patch_but_may_delete_their_own_unprotected_license(
 async def test_a_license_protected_on_its_own_cannot_be_deleted_by_its_owner(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    user_id, key = await helpers.role_key(app, client, acme, "user")
-    open_policy = await helpers.policy(client, acme, await helpers.product(client, acme))
-    guarded = await _license(client, acme, open_policy, owner=user_id, protected=True)
+    user_id, key = await factories.role_key(app, client, acme, "user")
+    open_policy = await factories.policy(client, acme)
+    guarded = await factories.license(client, acme, open_policy, owner=user_id, protected=True)
 
     _denied(await client.delete(f"{acme.base}/licenses/{guarded['id']}", headers=bearer(key)))
     assert await _all_ids(client, acme) == {guarded["id"]}
@@ -311,8 +298,8 @@ async def test_no_or_foreign_credentials_are_401(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     globex = await factories.tenant(app, "globex")
-    policy_id = await helpers.policy(client, acme, await helpers.product(client, acme))
-    data = await _license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme)
+    data = await factories.license(client, acme, policy_id)
     url = f"{acme.base}/licenses/{data['id']}"
     requests = [
         ("GET", f"{acme.base}/licenses", None),
@@ -335,8 +322,8 @@ async def test_licenses_are_isolated_between_accounts(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     globex = await factories.tenant(app, "globex")
-    policy_id = await helpers.policy(client, acme, await helpers.product(client, acme))
-    data = await _license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme)
+    data = await factories.license(client, acme, policy_id)
     for lookup in (data["id"], data["attributes"]["key"]):
         url = f"{globex.base}/licenses/{lookup}"
         jsonapi_error(await client.get(url, headers=bearer(globex.key)), 404, "NOT_FOUND")

@@ -14,21 +14,6 @@ from keyplane.kit.timefmt import iso
 from tests import factories
 from tests.auth.support import jsonapi_error
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
-from tests.licensing.helpers import ref
-
-
-async def _license(
-    client: httpx.AsyncClient, account: Tenant, policy_id: str, owner: str | None = None, **attributes: Any
-) -> dict[str, Any]:
-    relationships: dict[str, Any] = {"policy": ref("policies", policy_id)}
-    if owner is not None:
-        relationships["owner"] = ref("users", owner)
-    body = {"data": {"type": "licenses", "attributes": attributes, "relationships": relationships}}
-    response = await client.post(f"{account.base}/licenses", json=body, headers=bearer(account.key))
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
 
 
 async def _status(client: httpx.AsyncClient, account: Tenant, license_id: str) -> str:
@@ -48,10 +33,6 @@ async def _ids(client: httpx.AsyncClient, account: Tenant, query: str) -> set[st
     return {item["id"] for item in await _listed(client, account, query)}
 
 
-async def _policy(client: httpx.AsyncClient, account: Tenant) -> str:
-    return await helpers.policy(client, account, await helpers.product(client, account))
-
-
 def _in(delta: timedelta) -> str:
     return iso(clock.now() + delta)
 
@@ -60,7 +41,7 @@ def _in(delta: timedelta) -> str:
 
 
 async def test_status_follows_suspension_and_expiry(client: httpx.AsyncClient, acme: Tenant) -> None:
-    policy_id = await _policy(client, acme)
+    policy_id = await factories.policy(client, acme)
     cases: dict[str, dict[str, Any]] = {
         "ACTIVE": {},
         "SUSPENDED": {"suspended": True},
@@ -68,21 +49,21 @@ async def test_status_follows_suspension_and_expiry(client: httpx.AsyncClient, a
         "EXPIRING": {"expiry": _in(timedelta(days=2))},
     }
     for expected, attributes in cases.items():
-        data = await _license(client, acme, policy_id, **attributes)
+        data = await factories.license(client, acme, policy_id, **attributes)
         assert data["attributes"]["status"] == expected, attributes
         assert await _status(client, acme, data["id"]) == expected
 
-    far = await _license(client, acme, policy_id, expiry=_in(timedelta(days=4)))
+    far = await factories.license(client, acme, policy_id, expiry=_in(timedelta(days=4)))
     assert far["attributes"]["status"] == "ACTIVE"
     # Suspension wins over expiry.
-    both = await _license(client, acme, policy_id, suspended=True, expiry=_in(-timedelta(days=1)))
+    both = await factories.license(client, acme, policy_id, suspended=True, expiry=_in(-timedelta(days=1)))
     assert both["attributes"]["status"] == "SUSPENDED"
     assert both["attributes"]["suspended"] is True
 
 
 async def test_status_changes_as_time_passes_and_on_patch(client: httpx.AsyncClient, acme: Tenant) -> None:
-    policy_id = await _policy(client, acme)
-    data = await _license(client, acme, policy_id, expiry=_in(timedelta(days=10)))
+    policy_id = await factories.policy(client, acme)
+    data = await factories.license(client, acme, policy_id, expiry=_in(timedelta(days=10)))
     url = f"{acme.base}/licenses/{data['id']}"
     assert await _status(client, acme, data["id"]) == "ACTIVE"
     clock.advance(timedelta(days=8))
@@ -100,28 +81,30 @@ async def test_status_changes_as_time_passes_and_on_patch(client: httpx.AsyncCli
 
 
 async def test_license_unused_for_90_days_is_inactive(client: httpx.AsyncClient, acme: Tenant) -> None:
-    policy_id = await _policy(client, acme)
-    data = await _license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme)
+    data = await factories.license(client, acme, policy_id)
     clock.advance(timedelta(days=89))
     assert await _status(client, acme, data["id"]) == "ACTIVE"
     clock.advance(timedelta(days=2))
     assert await _status(client, acme, data["id"]) == "INACTIVE"
-    fresh = await _license(client, acme, policy_id)
+    fresh = await factories.license(client, acme, policy_id)
     assert fresh["attributes"]["status"] == "ACTIVE"
 
 
 async def test_status_filter_returns_exactly_the_matching_licenses(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    policy_id = await _policy(client, acme)
-    inactive = await _license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme)
+    inactive = await factories.license(client, acme, policy_id)
     clock.advance(timedelta(days=91))
     made = {
         "INACTIVE": inactive,
-        "ACTIVE": await _license(client, acme, policy_id),
-        "SUSPENDED": await _license(client, acme, policy_id, suspended=True, expiry=_in(-timedelta(days=1))),
-        "EXPIRED": await _license(client, acme, policy_id, expiry=_in(-timedelta(hours=1))),
-        "EXPIRING": await _license(client, acme, policy_id, expiry=_in(timedelta(days=1))),
+        "ACTIVE": await factories.license(client, acme, policy_id),
+        "SUSPENDED": await factories.license(
+            client, acme, policy_id, suspended=True, expiry=_in(-timedelta(days=1))
+        ),
+        "EXPIRED": await factories.license(client, acme, policy_id, expiry=_in(-timedelta(hours=1))),
+        "EXPIRING": await factories.license(client, acme, policy_id, expiry=_in(timedelta(days=1))),
     }
     for expected, data in made.items():
         assert await _status(client, acme, data["id"]) == expected
@@ -136,11 +119,11 @@ async def test_status_filter_returns_exactly_the_matching_licenses(
 
 
 async def test_status_filter_combines_with_other_filters(client: httpx.AsyncClient, acme: Tenant) -> None:
-    first = await _policy(client, acme)
-    second = await _policy(client, acme)
-    mine = await _license(client, acme, first, suspended=True)
-    await _license(client, acme, second, suspended=True)
-    await _license(client, acme, first)
+    first = await factories.policy(client, acme)
+    second = await factories.policy(client, acme)
+    mine = await factories.license(client, acme, first, suspended=True)
+    await factories.license(client, acme, second, suspended=True)
+    await factories.license(client, acme, first)
     assert await _ids(client, acme, f"status=suspended&policy={first}") == {mine["id"]}
 
 
@@ -158,15 +141,15 @@ async def test_product_policy_and_owner_filters(
 ) -> None:
     alice = await factories.user(app, acme, email="alice@acme.test")
     bob = await factories.user(app, acme, email="bob@acme.test")
-    product_a = await helpers.product(client, acme)
-    policy_a1 = await helpers.policy(client, acme, product_a)
-    policy_a2 = await helpers.policy(client, acme, product_a)
-    product_b = await helpers.product(client, acme)
-    policy_b = await helpers.policy(client, acme, product_b)
-    a1_alice = await _license(client, acme, policy_a1, owner=str(alice))
-    a2_bob = await _license(client, acme, policy_a2, owner=str(bob))
-    b_alice = await _license(client, acme, policy_b, owner=str(alice))
-    b_nobody = await _license(client, acme, policy_b)
+    product_a = await factories.product(client, acme)
+    policy_a1 = await factories.policy(client, acme, product_a)
+    policy_a2 = await factories.policy(client, acme, product_a)
+    product_b = await factories.product(client, acme)
+    policy_b = await factories.policy(client, acme, product_b)
+    a1_alice = await factories.license(client, acme, policy_a1, owner=str(alice))
+    a2_bob = await factories.license(client, acme, policy_a2, owner=str(bob))
+    b_alice = await factories.license(client, acme, policy_b, owner=str(alice))
+    b_nobody = await factories.license(client, acme, policy_b)
 
     assert await _ids(client, acme, f"product={product_a}") == {a1_alice["id"], a2_bob["id"]}
     assert await _ids(client, acme, f"product={product_b}") == {b_alice["id"], b_nobody["id"]}
@@ -180,8 +163,8 @@ async def test_product_policy_and_owner_filters(
 
 
 async def test_filters_naming_nothing_match_nothing(client: httpx.AsyncClient, acme: Tenant) -> None:
-    policy_id = await _policy(client, acme)
-    await _license(client, acme, policy_id)  # ownerless: must not match an unknown owner
+    policy_id = await factories.policy(client, acme)
+    await factories.license(client, acme, policy_id)  # ownerless: must not match an unknown owner
     for query in (
         "owner=nobody@acme.test",
         "user=00000000-0000-0000-0000-000000000000",
@@ -201,8 +184,8 @@ async def test_filters_naming_nothing_match_nothing(client: httpx.AsyncClient, a
 
 
 async def test_numbered_pages(client: httpx.AsyncClient, acme: Tenant) -> None:
-    policy_id = await _policy(client, acme)
-    made = [(await _license(client, acme, policy_id))["id"] for _ in range(15)]
+    policy_id = await factories.policy(client, acme)
+    made = [(await factories.license(client, acme, policy_id))["id"] for _ in range(15)]
 
     first = await client.get(f"{acme.base}/licenses?page[number]=1", headers=bearer(acme.key))
     assert first.status_code == 200, first.text
@@ -226,11 +209,11 @@ async def test_numbered_pages(client: httpx.AsyncClient, acme: Tenant) -> None:
 
 
 async def test_paging_keeps_the_filters(client: httpx.AsyncClient, acme: Tenant) -> None:
-    policy_id = await _policy(client, acme)
-    other = await _policy(client, acme)
+    policy_id = await factories.policy(client, acme)
+    other = await factories.policy(client, acme)
     for _ in range(3):
-        await _license(client, acme, policy_id)
-    await _license(client, acme, other)
+        await factories.license(client, acme, policy_id)
+    await factories.license(client, acme, other)
     response = await client.get(
         f"{acme.base}/licenses?policy={policy_id}&page[number]=1&page[size]=2", headers=bearer(acme.key)
     )

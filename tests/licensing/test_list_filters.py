@@ -15,8 +15,6 @@ from keyplane.kit.timefmt import iso
 from tests import factories
 from tests.auth.support import jsonapi_error
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
-from tests.licensing.helpers import ref
 
 
 def _in(delta: timedelta) -> str:
@@ -31,49 +29,37 @@ async def _ids(client: httpx.AsyncClient, acme: Tenant, path: str, **params: str
     return {item["id"] for item in response.json()["data"]}
 
 
-async def _activate(
-    client: httpx.AsyncClient, acme: Tenant, license_id: str, fingerprint: str, **attributes: Any
-) -> str:
-    body = {
-        "data": {
-            "type": "machines",
-            "attributes": {"fingerprint": fingerprint, **attributes},
-            "relationships": {"license": ref("licenses", license_id)},
-        }
-    }
-    response = await client.post(f"{acme.base}/machines", json=body, headers=bearer(acme.key))
-    assert response.status_code == 201, response.text
-    return str(response.json()["data"]["id"])
-
-
 @pytest.fixture
 async def world(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> dict[str, Any]:
     """Two products with a policy each, licenses that differ in one thing each, machines."""
     alice = str(await factories.user(app, acme, email="alice@acme.test"))
     bob = str(await factories.user(app, acme, email="bob@acme.test", role="developer"))
-    first = await helpers.product(client, acme)
-    second = await helpers.product(client, acme)
-    p1 = await helpers.policy(client, acme, first)
-    p2 = await helpers.policy(client, acme, second)
+    first = await factories.product(client, acme)
+    second = await factories.product(client, acme)
+    p1 = await factories.policy(client, acme, first)
+    p2 = await factories.policy(client, acme, second)
     made = {
-        "plain": await helpers.license(client, acme, p1),
-        "gold": await helpers.license(
+        "plain": await factories.license(client, acme, p1),
+        "gold": await factories.license(
             client, acme, p1, metadata={"tier": "gold", "seats": 5, "trial": False}
         ),
-        "silver": await helpers.license(client, acme, p1, metadata={"tier": "silver", "seats": "5"}),
-        "alice": await helpers.license(client, acme, p2, owner=alice),
-        "suspended": await helpers.license(client, acme, p2, suspended=True),
-        "expired": await helpers.license(client, acme, p2, expiry=_in(-timedelta(hours=1))),
-        "in2days": await helpers.license(client, acme, p2, expiry=_in(timedelta(days=2))),
-        "in10days": await helpers.license(client, acme, p2, expiry=_in(timedelta(days=10))),
-        "in60days": await helpers.license(client, acme, p2, expiry=_in(timedelta(days=60))),
+        "silver": await factories.license(client, acme, p1, metadata={"tier": "silver", "seats": "5"}),
+        "alice": await factories.license(client, acme, p2, owner=alice),
+        "suspended": await factories.license(client, acme, p2, suspended=True),
+        "expired": await factories.license(client, acme, p2, expiry=_in(-timedelta(hours=1))),
+        "in2days": await factories.license(client, acme, p2, expiry=_in(timedelta(days=2))),
+        "in10days": await factories.license(client, acme, p2, expiry=_in(timedelta(days=10))),
+        "in60days": await factories.license(client, acme, p2, expiry=_in(timedelta(days=60))),
     }
     ids = {name: str(data["id"]) for name, data in made.items()}
     keys = {name: str(data["attributes"]["key"]) for name, data in made.items()}
-    machines = {
-        "m-gold": await _activate(client, acme, ids["gold"], "fp-gold", ip="10.0.0.1", hostname="gold-host"),
-        "m-alice": await _activate(client, acme, ids["alice"], "fp-alice", metadata={"rack": "r1"}),
+    activated = {
+        "m-gold": await factories.machine(
+            client, acme, ids["gold"], "fp-gold", ip="10.0.0.1", hostname="gold-host"
+        ),
+        "m-alice": await factories.machine(client, acme, ids["alice"], "fp-alice", metadata={"rack": "r1"}),
     }
+    machines = {name: str(data["id"]) for name, data in activated.items()}
     return {
         "expiries": {name: data["attributes"]["expiry"] for name, data in made.items()},
         "ids": ids,
@@ -225,8 +211,8 @@ async def test_user_filters(client: httpx.AsyncClient, acme: Tenant, world: dict
 async def test_key_and_policy_filters(client: httpx.AsyncClient, acme: Tenant, world: dict[str, Any]) -> None:
     first, second = world["products"]
     p1, p2 = world["policies"]
-    pooled = await helpers.policy(client, acme, second, usePool=True)
-    key = (await helpers.pool_key(client, acme, pooled, "POOLED-KEY-1"))["id"]
+    pooled = await factories.policy(client, acme, second, usePool=True)
+    key = (await factories.pool_key(client, acme, pooled, "POOLED-KEY-1"))["id"]
     assert await _ids(client, acme, "keys", product=second) == {key}
     assert await _ids(client, acme, "keys", product=first) == set()
     assert await _ids(client, acme, "keys", policy=pooled) == {key}

@@ -16,9 +16,7 @@ from fastapi import FastAPI
 
 from tests import factories
 from tests.auth.support import jsonapi_error, timestamp
-from tests.factories import Tenant, bearer
-from tests.licensing import helpers
-from tests.licensing.helpers import ref
+from tests.factories import Tenant, bearer, ref
 
 ATTRIBUTES = {
     "fingerprint",
@@ -51,27 +49,6 @@ def _body(
     return {"data": {"type": "machines", "attributes": attributes, "relationships": relationships}}
 
 
-async def _license(
-    client: httpx.AsyncClient, account: Tenant, owner: str | None = None, **policy: Any
-) -> dict[str, Any]:
-    product_id = await helpers.product(client, account)
-    policy_id = await helpers.policy(client, account, product_id, **policy)
-    return await helpers.license(client, account, policy_id, owner=owner)
-
-
-async def _activate(
-    client: httpx.AsyncClient, account: Tenant, license_id: str, fingerprint: str, **attributes: Any
-) -> dict[str, Any]:
-    response = await client.post(
-        f"{account.base}/machines",
-        json=_body(license_id, fingerprint, **attributes),
-        headers=bearer(account.key),
-    )
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
-
-
 async def _ids(client: httpx.AsyncClient, account: Tenant, query: str = "") -> list[str]:
     response = await client.get(f"{account.base}/machines?limit=100{query}", headers=bearer(account.key))
     assert response.status_code == 200, response.text
@@ -91,7 +68,8 @@ async def test_activation_returns_keygens_machine_document(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     owner = await factories.user(app, acme)
-    license = await _license(client, acme, str(owner), floating=True, maxMachines=3)
+    policy_id = await factories.policy(client, acme, floating=True, maxMachines=3)
+    license = await factories.license(client, acme, policy_id, owner=str(owner))
     product_id = license["relationships"]["product"]["data"]["id"]
     body = _body(
         license["id"],
@@ -161,8 +139,9 @@ async def test_activation_returns_keygens_machine_document(
 
 
 async def test_minimal_activation_defaults(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await _license(client, acme, requireHeartbeat=True, heartbeatDuration=120)
-    data = await _activate(client, acme, license["id"], "only-a-fingerprint")
+    policy_id = await factories.policy(client, acme, requireHeartbeat=True, heartbeatDuration=120)
+    license = await factories.license(client, acme, policy_id)
+    data = await factories.machine(client, acme, license["id"], "only-a-fingerprint")
     attributes = data["attributes"]
     for name in ("name", "platform", "hostname", "ip", "cores", "memory", "disk"):
         assert attributes[name] is None, name
@@ -177,17 +156,16 @@ async def test_machine_owner_defaults_to_the_license_owner(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     owner = await factories.user(app, acme)
-    product_id = await helpers.product(client, acme)
-    policy_id = await helpers.policy(client, acme, product_id)
-    license = await helpers.license(client, acme, policy_id, owner=str(owner))
-    data = await _activate(client, acme, license["id"], "fp")
+    policy_id = await factories.policy(client, acme)
+    license = await factories.license(client, acme, policy_id, owner=str(owner))
+    data = await factories.machine(client, acme, license["id"], "fp")
     assert data["relationships"]["owner"]["data"] == {"type": "users", "id": str(owner)}
 
 
 async def test_singular_type_and_license_key_reference_are_accepted(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license = await _license(client, acme)
+    license = await factories.license(client, acme)
     body = _body(license["id"], "singular")
     body["data"]["type"] = "machine"
     body["data"]["relationships"]["license"]["data"]["type"] = "license"
@@ -199,8 +177,8 @@ async def test_singular_type_and_license_key_reference_are_accepted(
 async def test_bare_v1_and_account_slug_routes_serve_the_same_machine(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license = await _license(client, acme)
-    data = await _activate(client, acme, license["id"], "fp-routes")
+    license = await factories.license(client, acme)
+    data = await factories.machine(client, acme, license["id"], "fp-routes")
     by_id = await client.get(f"/v1/accounts/{acme.id}/machines/{data['id']}", headers=bearer(acme.key))
     assert by_id.status_code == 200
     assert by_id.json()["data"]["id"] == data["id"]
@@ -233,7 +211,7 @@ async def test_bare_v1_and_account_slug_routes_serve_the_same_machine(
 async def test_malformed_activation_is_400(
     client: httpx.AsyncClient, acme: Tenant, mutate: Any, pointer: str | None
 ) -> None:
-    license = await _license(client, acme)
+    license = await factories.license(client, acme)
     body = _body(license["id"], "fp")
     mutate(body)
     response = await client.post(f"{acme.base}/machines", json=body, headers=bearer(acme.key))
@@ -246,7 +224,7 @@ async def test_malformed_activation_is_400(
 
 
 async def test_wrong_resource_type_is_refused(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await _license(client, acme)
+    license = await factories.license(client, acme)
     body = _body(license["id"], "fp")
     body["data"]["type"] = "licenses"
     response = await client.post(f"{acme.base}/machines", json=body, headers=bearer(acme.key))
@@ -269,7 +247,7 @@ async def test_wrong_resource_type_is_refused(client: httpx.AsyncClient, acme: T
 async def test_out_of_range_activation_is_422(
     client: httpx.AsyncClient, acme: Tenant, attributes: dict[str, Any], code: str, pointer: str
 ) -> None:
-    license = await _license(client, acme)
+    license = await factories.license(client, acme)
     body = _body(license["id"], "fp")
     body["data"]["attributes"].update(attributes)
     response = await client.post(f"{acme.base}/machines", json=body, headers=bearer(acme.key))
@@ -286,7 +264,7 @@ async def test_unknown_license_is_422_license_not_found(client: httpx.AsyncClien
 
 
 async def test_unknown_owner_is_422_owner_not_found(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await _license(client, acme)
+    license = await factories.license(client, acme)
     response = await client.post(
         f"{acme.base}/machines", json=_body(license["id"], owner=str(uuid.uuid4())), headers=bearer(acme.key)
     )
@@ -297,7 +275,7 @@ async def test_unknown_owner_is_422_owner_not_found(client: httpx.AsyncClient, a
 async def test_owner_of_another_account_is_422(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     globex = await factories.tenant(app, "globex")
     stranger = await factories.user(app, globex)
-    license = await _license(client, acme)
+    license = await factories.license(client, acme)
     response = await client.post(
         f"{acme.base}/machines", json=_body(license["id"], owner=str(stranger)), headers=bearer(acme.key)
     )
@@ -306,7 +284,7 @@ async def test_owner_of_another_account_is_422(app: FastAPI, client: httpx.Async
 
 async def test_owner_may_be_named_by_email(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     owner = await factories.user(app, acme, email="ops@acme.test")
-    license = await _license(client, acme, str(owner))
+    license = await factories.license(client, acme, owner=str(owner))
     response = await client.post(
         f"{acme.base}/machines", json=_body(license["id"], owner="ops@acme.test"), headers=bearer(acme.key)
     )
@@ -317,8 +295,8 @@ async def test_owner_may_be_named_by_email(app: FastAPI, client: httpx.AsyncClie
 async def test_owner_must_be_the_licenses_user(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     owner = await factories.user(app, acme)
     someone_else = await factories.user(app, acme)
-    owned = await _license(client, acme, str(owner))
-    unowned = await _license(client, acme)
+    owned = await factories.license(client, acme, owner=str(owner))
+    unowned = await factories.license(client, acme)
     for license_id in (owned["id"], unowned["id"]):
         response = await client.post(
             f"{acme.base}/machines", json=_body(license_id, owner=str(someone_else)), headers=bearer(acme.key)
@@ -331,9 +309,9 @@ async def test_owner_must_be_the_licenses_user(app: FastAPI, client: httpx.Async
 
 
 async def test_machine_by_id_or_fingerprint(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await _license(client, acme, floating=True, maxMachines=5)
-    first = await _activate(client, acme, license["id"], "alpha")
-    await _activate(client, acme, license["id"], "beta")
+    license = await factories.license(client, acme, policy={"floating": True, "maxMachines": 5})
+    first = await factories.machine(client, acme, license["id"], "alpha")
+    await factories.machine(client, acme, license["id"], "beta")
     by_id = await client.get(f"{acme.base}/machines/{first['id']}", headers=bearer(acme.key))
     by_fingerprint = await client.get(f"{acme.base}/machines/alpha", headers=bearer(acme.key))
     assert by_id.status_code == by_fingerprint.status_code == 200
@@ -346,8 +324,8 @@ async def test_machine_by_id_or_fingerprint(client: httpx.AsyncClient, acme: Ten
 
 
 async def test_machine_license_relationship(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await _license(client, acme)
-    machine = await _activate(client, acme, license["id"], "fp")
+    license = await factories.license(client, acme)
+    machine = await factories.machine(client, acme, license["id"], "fp")
     for ref_ in (machine["id"], "fp"):
         response = await client.get(f"{acme.base}/machines/{ref_}/license", headers=bearer(acme.key))
         assert response.status_code == 200, response.text
@@ -363,8 +341,8 @@ async def test_machine_license_relationship(client: httpx.AsyncClient, acme: Ten
 
 
 async def test_patch_changes_name_and_metadata(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await _license(client, acme)
-    machine = await _activate(
+    license = await factories.license(client, acme)
+    machine = await factories.machine(
         client, acme, license["id"], "fp", name="Old", platform="linux", metadata={"a": 1}
     )
     url = f"{acme.base}/machines/{machine['id']}"
@@ -401,8 +379,8 @@ async def test_patch_changes_name_and_metadata(client: httpx.AsyncClient, acme: 
 async def test_patch_refuses_immutable_or_invalid_attributes(
     client: httpx.AsyncClient, acme: Tenant, attributes: dict[str, Any], status: int
 ) -> None:
-    license = await _license(client, acme)
-    machine = await _activate(client, acme, license["id"], "fp", cores=4)
+    license = await factories.license(client, acme)
+    machine = await factories.machine(client, acme, license["id"], "fp", cores=4)
     url = f"{acme.base}/machines/{machine['id']}"
     response = await client.patch(
         url, json={"data": {"type": "machines", "attributes": attributes}}, headers=bearer(acme.key)
@@ -416,9 +394,9 @@ async def test_patch_refuses_immutable_or_invalid_attributes(
 async def test_patch_cannot_move_a_machine_to_another_license(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license = await _license(client, acme)
-    other = await _license(client, acme)
-    machine = await _activate(client, acme, license["id"], "fp")
+    license = await factories.license(client, acme)
+    other = await factories.license(client, acme)
+    machine = await factories.machine(client, acme, license["id"], "fp")
     body = {
         "data": {
             "type": "machines",
@@ -445,9 +423,9 @@ async def test_patch_unknown_machine_is_404(client: httpx.AsyncClient, acme: Ten
 
 @pytest.mark.parametrize("by", ["id", "fingerprint"])
 async def test_deactivate_is_204_then_404(client: httpx.AsyncClient, acme: Tenant, by: str) -> None:
-    license = await _license(client, acme, floating=True, maxMachines=3)
-    machine = await _activate(client, acme, license["id"], "doomed")
-    kept = await _activate(client, acme, license["id"], "kept")
+    license = await factories.license(client, acme, policy={"floating": True, "maxMachines": 3})
+    machine = await factories.machine(client, acme, license["id"], "doomed")
+    kept = await factories.machine(client, acme, license["id"], "kept")
     ref_ = machine["id"] if by == "id" else "doomed"
 
     response = await client.delete(f"{acme.base}/machines/{ref_}", headers=bearer(acme.key))
@@ -463,7 +441,7 @@ async def test_deactivate_is_204_then_404(client: httpx.AsyncClient, acme: Tenan
     assert await _ids(client, acme) == [kept["id"]]
 
     # The fingerprint is free again on that license.
-    back = await _activate(client, acme, license["id"], "doomed")
+    back = await factories.machine(client, acme, license["id"], "doomed")
     assert back["id"] != machine["id"]
 
 
@@ -473,11 +451,11 @@ async def test_deactivate_is_204_then_404(client: httpx.AsyncClient, acme: Tenan
 async def test_list_is_newest_first_and_filters_by_license_and_fingerprint(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    first = await _license(client, acme, floating=True, maxMachines=10)
-    second = await _license(client, acme, floating=True, maxMachines=10)
-    a1 = await _activate(client, acme, first["id"], "shared")
-    a2 = await _activate(client, acme, first["id"], "only-first")
-    b1 = await _activate(client, acme, second["id"], "shared")
+    first = await factories.license(client, acme, policy={"floating": True, "maxMachines": 10})
+    second = await factories.license(client, acme, policy={"floating": True, "maxMachines": 10})
+    a1 = await factories.machine(client, acme, first["id"], "shared")
+    a2 = await factories.machine(client, acme, first["id"], "only-first")
+    b1 = await factories.machine(client, acme, second["id"], "shared")
 
     assert await _ids(client, acme) == [b1["id"], a2["id"], a1["id"]]
     assert await _ids(client, acme, f"&license={first['id']}") == [a2["id"], a1["id"]]
@@ -497,10 +475,10 @@ async def test_list_is_newest_first_and_filters_by_license_and_fingerprint(
 
 
 async def test_license_machines_relationship(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await _license(client, acme, floating=True, maxMachines=5)
-    other = await _license(client, acme)
-    mine = [await _activate(client, acme, license["id"], f"fp-{index}") for index in range(3)]
-    await _activate(client, acme, other["id"], "elsewhere")
+    license = await factories.license(client, acme, policy={"floating": True, "maxMachines": 5})
+    other = await factories.license(client, acme)
+    mine = [await factories.machine(client, acme, license["id"], f"fp-{index}") for index in range(3)]
+    await factories.machine(client, acme, other["id"], "elsewhere")
     for ref_ in (license["id"], license["attributes"]["key"]):
         response = await client.get(f"{acme.base}/licenses/{ref_}/machines", headers=bearer(acme.key))
         assert response.status_code == 200, response.text
@@ -514,8 +492,8 @@ async def test_license_machines_relationship(client: httpx.AsyncClient, acme: Te
 
 
 async def test_machines_are_paged(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await _license(client, acme, floating=True, maxMachines=20)
-    made = [await _activate(client, acme, license["id"], f"fp-{index:02d}") for index in range(12)]
+    license = await factories.license(client, acme, policy={"floating": True, "maxMachines": 20})
+    made = [await factories.machine(client, acme, license["id"], f"fp-{index:02d}") for index in range(12)]
     newest_first = [m["id"] for m in reversed(made)]
 
     default = await client.get(f"{acme.base}/machines", headers=bearer(acme.key))
@@ -549,10 +527,10 @@ async def test_machines_are_paged(client: httpx.AsyncClient, acme: Tenant) -> No
 
 
 async def test_deleting_a_license_deletes_its_machines(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await _license(client, acme, floating=True, maxMachines=5)
-    other = await _license(client, acme)
-    gone = [await _activate(client, acme, license["id"], f"fp-{index}") for index in range(3)]
-    kept = await _activate(client, acme, other["id"], "fp-0")
+    license = await factories.license(client, acme, policy={"floating": True, "maxMachines": 5})
+    other = await factories.license(client, acme)
+    gone = [await factories.machine(client, acme, license["id"], f"fp-{index}") for index in range(3)]
+    kept = await factories.machine(client, acme, other["id"], "fp-0")
 
     response = await client.delete(f"{acme.base}/licenses/{license['id']}", headers=bearer(acme.key))
     assert response.status_code == 204, response.text

@@ -12,9 +12,7 @@ from fastapi import FastAPI
 
 from tests import factories
 from tests.auth.support import jsonapi_error
-from tests.factories import Tenant, bearer
-from tests.licensing import helpers
-from tests.licensing.helpers import ref
+from tests.factories import Tenant, bearer, ref
 
 
 def _body(license_id: str, fingerprint: str) -> dict[str, Any]:
@@ -32,18 +30,14 @@ def _as_license(key: str) -> dict[str, str]:
 
 
 _PATCH = {"data": {"type": "machines", "attributes": {"name": "Renamed"}}}
+FLOATING: dict[str, Any] = {"floating": True, "maxMachines": 10}
+"""The policy attributes these tests start from: room for every machine they activate."""
 
 
 async def _post(
     client: httpx.AsyncClient, account: Tenant, license_id: str, fingerprint: str, headers: dict[str, str]
 ) -> httpx.Response:
     return await client.post(f"{account.base}/machines", json=_body(license_id, fingerprint), headers=headers)
-
-
-async def _activate(client: httpx.AsyncClient, account: Tenant, license_id: str, fingerprint: str) -> str:
-    response = await _post(client, account, license_id, fingerprint, bearer(account.key))
-    assert response.status_code == 201, response.text
-    return str(response.json()["data"]["id"])
 
 
 async def _all(client: httpx.AsyncClient, account: Tenant) -> set[str]:
@@ -64,15 +58,6 @@ def _denied(response: httpx.Response) -> None:
     assert response.json()["errors"][0]["title"] == "Access denied"
 
 
-async def _policy(
-    client: httpx.AsyncClient, account: Tenant, product_id: str | None = None, **attributes: Any
-) -> str:
-    product_id = product_id or await helpers.product(client, account)
-    return await helpers.policy(
-        client, account, product_id, **{"floating": True, "maxMachines": 10, **attributes}
-    )
-
-
 # -- staff ---------------------------------------------------------------------------------
 
 
@@ -89,11 +74,9 @@ async def _policy(
 async def test_staff_roles(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, role: str, create: int, update: int, delete: int
 ) -> None:
-    _, key = await helpers.role_key(app, client, acme, role)
-    license_id = (await helpers.license(client, acme, await _policy(client, acme, requireHeartbeat=True)))[
-        "id"
-    ]
-    existing = await _activate(client, acme, license_id, "existing")
+    _, key = await factories.role_key(app, client, acme, role)
+    license_id = (await factories.license(client, acme, policy={**FLOATING, "requireHeartbeat": True}))["id"]
+    existing = (await factories.machine(client, acme, license_id, "existing"))["id"]
     url = f"{acme.base}/machines/{existing}"
 
     # Every staff role reads everything.
@@ -137,12 +120,14 @@ async def test_staff_roles(
 async def test_product_token_manages_its_own_products_machines(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    mine_product = await helpers.product(client, acme)
-    other_product = await helpers.product(client, acme)
-    token = await helpers.product_token(client, acme, mine_product)
-    mine = (await helpers.license(client, acme, await _policy(client, acme, mine_product)))["id"]
-    theirs = (await helpers.license(client, acme, await _policy(client, acme, other_product)))["id"]
-    their_machine = await _activate(client, acme, theirs, "theirs")
+    mine_product = await factories.product(client, acme)
+    other_product = await factories.product(client, acme)
+    token = await factories.product_token(client, acme, mine_product)
+    mine_policy = await factories.policy(client, acme, mine_product, **FLOATING)
+    other_policy = await factories.policy(client, acme, other_product, **FLOATING)
+    mine = (await factories.license(client, acme, mine_policy))["id"]
+    theirs = (await factories.license(client, acme, other_policy))["id"]
+    their_machine = (await factories.machine(client, acme, theirs, "theirs"))["id"]
 
     created = await _post(client, acme, mine, "mine", bearer(token))
     assert created.status_code == 201, created.text
@@ -181,13 +166,13 @@ async def test_product_token_manages_its_own_products_machines(
 async def test_user_activates_on_their_own_license(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    user_id, key = await helpers.role_key(app, client, acme, "user")
+    user_id, key = await factories.role_key(app, client, acme, "user")
     other_id = await factories.user(app, acme)
-    policy_id = await _policy(client, acme)
-    mine = (await helpers.license(client, acme, policy_id, owner=user_id))["id"]
-    theirs = (await helpers.license(client, acme, policy_id, owner=str(other_id)))["id"]
-    unowned = (await helpers.license(client, acme, policy_id))["id"]
-    their_machine = await _activate(client, acme, theirs, "theirs")
+    policy_id = await factories.policy(client, acme, **FLOATING)
+    mine = (await factories.license(client, acme, policy_id, owner=user_id))["id"]
+    theirs = (await factories.license(client, acme, policy_id, owner=str(other_id)))["id"]
+    unowned = (await factories.license(client, acme, policy_id))["id"]
+    their_machine = (await factories.machine(client, acme, theirs, "theirs"))["id"]
 
     created = await _post(client, acme, mine, "mine", bearer(key))
     assert created.status_code == 201, created.text
@@ -223,11 +208,11 @@ async def test_user_activates_on_their_own_license(
 async def test_user_may_not_touch_machines_of_a_protected_license(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, where: str
 ) -> None:
-    user_id, key = await helpers.role_key(app, client, acme, "user")
-    policy_id = await _policy(client, acme, protected=where == "policy")
+    user_id, key = await factories.role_key(app, client, acme, "user")
+    policy_id = await factories.policy(client, acme, **FLOATING, protected=where == "policy")
     extra: dict[str, Any] = {"protected": True} if where == "license" else {}
-    license_id = (await helpers.license(client, acme, policy_id, owner=user_id, **extra))["id"]
-    existing = await _activate(client, acme, license_id, "staff-made")
+    license_id = (await factories.license(client, acme, policy_id, owner=user_id, **extra))["id"]
+    existing = (await factories.machine(client, acme, license_id, "staff-made"))["id"]
 
     _denied(await _post(client, acme, license_id, "mine", bearer(key)))
     assert await _all(client, acme) == {"staff-made"}
@@ -245,11 +230,13 @@ async def test_user_may_not_touch_machines_of_a_protected_license(
 async def test_license_key_manages_its_own_machines(
     client: httpx.AsyncClient, acme: Tenant, strategy: str
 ) -> None:
-    policy_id = await _policy(client, acme, authenticationStrategy=strategy, requireHeartbeat=True)
-    license = await helpers.license(client, acme, policy_id)
-    other = await helpers.license(client, acme, policy_id)
+    policy_id = await factories.policy(
+        client, acme, **FLOATING, authenticationStrategy=strategy, requireHeartbeat=True
+    )
+    license = await factories.license(client, acme, policy_id)
+    other = await factories.license(client, acme, policy_id)
     headers = _as_license(license["attributes"]["key"])
-    their_machine = await _activate(client, acme, other["id"], "theirs")
+    their_machine = (await factories.machine(client, acme, other["id"], "theirs"))["id"]
 
     created = await _post(client, acme, license["id"], "mine", headers)
     assert created.status_code == 201, created.text
@@ -294,8 +281,8 @@ async def test_license_key_manages_its_own_machines(
 async def test_license_key_works_on_the_bare_v1_routes(client: httpx.AsyncClient, acme: Tenant) -> None:
     """keygen-sdk and keygen-py call ``/v1/machines`` with the account in the header or
     implied; here the account segment is kept, as the client docs advise for local hosts."""
-    policy_id = await _policy(client, acme, authenticationStrategy="LICENSE")
-    license = await helpers.license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme, **FLOATING, authenticationStrategy="LICENSE")
+    license = await factories.license(client, acme, policy_id)
     headers = _as_license(license["attributes"]["key"])
     created = await client.post(
         f"/v1/accounts/{acme.id}/machines", json=_body(license["id"], "fp"), headers=headers
@@ -307,23 +294,25 @@ async def test_license_key_works_on_the_bare_v1_routes(client: httpx.AsyncClient
 async def test_protected_license_key_may_not_activate(
     client: httpx.AsyncClient, acme: Tenant, where: str
 ) -> None:
-    policy_id = await _policy(client, acme, authenticationStrategy="LICENSE", protected=where == "policy")
+    policy_id = await factories.policy(
+        client, acme, **FLOATING, authenticationStrategy="LICENSE", protected=where == "policy"
+    )
     extra: dict[str, Any] = {"protected": True} if where == "license" else {}
-    license = await helpers.license(client, acme, policy_id, **extra)
+    license = await factories.license(client, acme, policy_id, **extra)
     headers = _as_license(license["attributes"]["key"])
     _denied(await _post(client, acme, license["id"], "mine", headers))
     assert await _all(client, acme) == set()
     # Staff still may; the license then reads it but may not deactivate it.
-    machine = await _activate(client, acme, license["id"], "staff-made")
+    machine = (await factories.machine(client, acme, license["id"], "staff-made"))["id"]
     assert (await client.get(f"{acme.base}/machines/{machine}", headers=headers)).status_code == 200
     _denied(await client.delete(f"{acme.base}/machines/{machine}", headers=headers))
     assert await _all(client, acme) == {"staff-made"}
 
 
 async def test_token_strategy_refuses_license_keys(client: httpx.AsyncClient, acme: Tenant) -> None:
-    policy_id = await _policy(client, acme, authenticationStrategy="TOKEN")
-    license = await helpers.license(client, acme, policy_id)
-    machine = await _activate(client, acme, license["id"], "staff-made")
+    policy_id = await factories.policy(client, acme, **FLOATING, authenticationStrategy="TOKEN")
+    license = await factories.license(client, acme, policy_id)
+    machine = (await factories.machine(client, acme, license["id"], "staff-made"))["id"]
     headers = _as_license(license["attributes"]["key"])
     for response in (
         await _post(client, acme, license["id"], "mine", headers),
@@ -335,8 +324,8 @@ async def test_token_strategy_refuses_license_keys(client: httpx.AsyncClient, ac
 
 
 async def test_unknown_license_key_is_401(client: httpx.AsyncClient, acme: Tenant) -> None:
-    policy_id = await _policy(client, acme, authenticationStrategy="LICENSE")
-    license = await helpers.license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme, **FLOATING, authenticationStrategy="LICENSE")
+    license = await factories.license(client, acme, policy_id)
     headers = _as_license("NOT-A-REAL-KEY")
     jsonapi_error(await _post(client, acme, license["id"], "fp", headers), 401, "LICENSE_INVALID")
     jsonapi_error(await client.get(f"{acme.base}/machines", headers=headers), 401, "LICENSE_INVALID")
@@ -344,8 +333,8 @@ async def test_unknown_license_key_is_401(client: httpx.AsyncClient, acme: Tenan
 
 
 async def test_suspended_license_key_is_refused(client: httpx.AsyncClient, acme: Tenant) -> None:
-    policy_id = await _policy(client, acme, authenticationStrategy="LICENSE")
-    license = await helpers.license(client, acme, policy_id, suspended=True)
+    policy_id = await factories.policy(client, acme, **FLOATING, authenticationStrategy="LICENSE")
+    license = await factories.license(client, acme, policy_id, suspended=True)
     response = await _post(client, acme, license["id"], "fp", _as_license(license["attributes"]["key"]))
     jsonapi_error(response, 403, "LICENSE_SUSPENDED")
     assert await _all(client, acme) == set()
@@ -355,8 +344,8 @@ async def test_suspended_license_key_is_refused(client: httpx.AsyncClient, acme:
 
 
 async def test_no_credential_is_401(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license_id = (await helpers.license(client, acme, await _policy(client, acme)))["id"]
-    machine = await _activate(client, acme, license_id, "fp")
+    license_id = (await factories.license(client, acme, policy=FLOATING))["id"]
+    machine = (await factories.machine(client, acme, license_id, "fp"))["id"]
     url = f"{acme.base}/machines/{machine}"
     for response in (
         await client.post(f"{acme.base}/machines", json=_body(license_id, "anon")),
@@ -374,8 +363,8 @@ async def test_other_accounts_credentials_are_invalid_here(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     globex = await factories.tenant(app, "globex")
-    license_id = (await helpers.license(client, acme, await _policy(client, acme)))["id"]
-    machine = await _activate(client, acme, license_id, "fp")
+    license_id = (await factories.license(client, acme, policy=FLOATING))["id"]
+    machine = (await factories.machine(client, acme, license_id, "fp"))["id"]
     url = f"{acme.base}/machines/{machine}"
     for response in (
         await _post(client, acme, license_id, "foreign", bearer(globex.key)),
@@ -390,10 +379,10 @@ async def test_tenants_see_only_their_own_machines(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     globex = await factories.tenant(app, "globex")
-    acme_license = (await helpers.license(client, acme, await _policy(client, acme)))["id"]
-    globex_license = (await helpers.license(client, globex, await _policy(client, globex)))["id"]
-    acme_machine = await _activate(client, acme, acme_license, "shared-fp")
-    globex_machine = await _activate(client, globex, globex_license, "shared-fp")
+    acme_license = (await factories.license(client, acme, policy=FLOATING))["id"]
+    globex_license = (await factories.license(client, globex, policy=FLOATING))["id"]
+    acme_machine = (await factories.machine(client, acme, acme_license, "shared-fp"))["id"]
+    globex_machine = (await factories.machine(client, globex, globex_license, "shared-fp"))["id"]
 
     # Through their own account path, nothing of the other account exists.
     for response in (

@@ -9,16 +9,9 @@ import httpx
 import pytest
 
 from keyplane.kit import clock
+from tests import factories
 from tests.auth.support import jsonapi_error, timestamp
-from tests.factories import Tenant, bearer
-from tests.licensing import helpers
-from tests.licensing.helpers import ref
-
-
-async def _license(client: httpx.AsyncClient, account: Tenant, **policy: Any) -> str:
-    product_id = await helpers.product(client, account)
-    policy_id = await helpers.policy(client, account, product_id, **policy)
-    return str((await helpers.license(client, account, policy_id))["id"])
+from tests.factories import Tenant, bearer, ref
 
 
 async def _post(
@@ -32,12 +25,6 @@ async def _post(
         }
     }
     return await client.post(f"{account.base}/machines", json=body, headers=bearer(account.key))
-
-
-async def _activate(client: httpx.AsyncClient, account: Tenant, license_id: str, fingerprint: str) -> str:
-    response = await _post(client, account, license_id, fingerprint)
-    assert response.status_code == 201, response.text
-    return str(response.json()["data"]["id"])
 
 
 async def _ping(client: httpx.AsyncClient, account: Tenant, machine: str) -> httpx.Response:
@@ -67,8 +54,8 @@ HEARTBEAT: dict[str, Any] = {"requireHeartbeat": True, "heartbeatDuration": 60}
 async def test_ping_makes_a_machine_alive_until_its_duration_passes(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license_id = await _license(client, acme, **HEARTBEAT)
-    machine = await _activate(client, acme, license_id, "fp")
+    license_id = (await factories.license(client, acme, policy=HEARTBEAT))["id"]
+    machine = (await factories.machine(client, acme, license_id, "fp"))["id"]
     before = await _attributes(client, acme, machine)
     assert before["requireHeartbeat"] is True
     assert before["heartbeatStatus"] == "NOT_STARTED"
@@ -102,8 +89,8 @@ async def test_ping_makes_a_machine_alive_until_its_duration_passes(
 
 
 async def test_pinging_again_moves_the_next_heartbeat(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license_id = await _license(client, acme, **HEARTBEAT)
-    machine = await _activate(client, acme, license_id, "fp")
+    license_id = (await factories.license(client, acme, policy=HEARTBEAT))["id"]
+    machine = (await factories.machine(client, acme, license_id, "fp"))["id"]
     first = (await _ping(client, acme, machine)).json()["data"]["attributes"]
     clock.advance(timedelta(seconds=50))
     second = (await _ping(client, acme, machine)).json()["data"]["attributes"]
@@ -113,8 +100,8 @@ async def test_pinging_again_moves_the_next_heartbeat(client: httpx.AsyncClient,
 
 
 async def test_ping_by_fingerprint(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license_id = await _license(client, acme, **HEARTBEAT)
-    machine = await _activate(client, acme, license_id, "named-box")
+    license_id = (await factories.license(client, acme, policy=HEARTBEAT))["id"]
+    machine = (await factories.machine(client, acme, license_id, "named-box"))["id"]
     response = await _ping(client, acme, "named-box")
     assert response.status_code == 200, response.text
     assert response.json()["data"]["id"] == machine
@@ -126,8 +113,8 @@ async def test_ping_of_an_unknown_machine_is_404(client: httpx.AsyncClient, acme
 
 
 async def test_default_duration_is_ten_minutes(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license_id = await _license(client, acme, requireHeartbeat=True)
-    machine = await _activate(client, acme, license_id, "fp")
+    license_id = (await factories.license(client, acme, policy={"requireHeartbeat": True}))["id"]
+    machine = (await factories.machine(client, acme, license_id, "fp"))["id"]
     attributes = (await _ping(client, acme, machine)).json()["data"]["attributes"]
     assert attributes["heartbeatDuration"] == 600
     assert timestamp(attributes["nextHeartbeat"]) - timestamp(attributes["lastHeartbeat"]) == timedelta(
@@ -140,8 +127,8 @@ async def test_default_duration_is_ten_minutes(client: httpx.AsyncClient, acme: 
 
 
 async def test_machines_without_heartbeats_may_still_ping(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license_id = await _license(client, acme)
-    machine = await _activate(client, acme, license_id, "fp")
+    license_id = (await factories.license(client, acme))["id"]
+    machine = (await factories.machine(client, acme, license_id, "fp"))["id"]
     clock.advance(timedelta(days=2))
     assert await _status(client, acme, machine) == "NOT_STARTED"
     response = await _ping(client, acme, machine)
@@ -154,8 +141,9 @@ async def test_machines_without_heartbeats_may_still_ping(client: httpx.AsyncCli
 
 
 async def _dead_machine(client: httpx.AsyncClient, acme: Tenant, **policy: Any) -> tuple[str, str]:
-    license_id = await _license(client, acme, **HEARTBEAT, heartbeatCullStrategy="KEEP_DEAD", **policy)
-    machine = await _activate(client, acme, license_id, "fp")
+    policy_id = await factories.policy(client, acme, **HEARTBEAT, heartbeatCullStrategy="KEEP_DEAD", **policy)
+    license_id = (await factories.license(client, acme, policy_id))["id"]
+    machine = (await factories.machine(client, acme, license_id, "fp"))["id"]
     assert (await _ping(client, acme, machine)).status_code == 200
     clock.advance(timedelta(seconds=61))
     assert await _status(client, acme, machine) == "DEAD"
@@ -217,14 +205,15 @@ async def test_longer_revive_windows(
 async def test_deactivate_dead_frees_the_seat_of_a_dead_machine(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license_id = await _license(client, acme, **HEARTBEAT, heartbeatCullStrategy="DEACTIVATE_DEAD")
-    old = await _activate(client, acme, license_id, "old")
+    policy_id = await factories.policy(client, acme, **HEARTBEAT, heartbeatCullStrategy="DEACTIVATE_DEAD")
+    license_id = (await factories.license(client, acme, policy_id))["id"]
+    old = (await factories.machine(client, acme, license_id, "old"))["id"]
     assert (await _ping(client, acme, old)).status_code == 200
     # While it lives it holds the only seat.
     jsonapi_error(await _post(client, acme, license_id, "new"), 422, "MACHINE_LIMIT_EXCEEDED")
 
     clock.advance(timedelta(seconds=61))
-    new = await _activate(client, acme, license_id, "new")
+    new = (await factories.machine(client, acme, license_id, "new"))["id"]
 
     jsonapi_error(await client.get(f"{acme.base}/machines/{old}", headers=bearer(acme.key)), 404, "NOT_FOUND")
     listed = await client.get(f"{acme.base}/licenses/{license_id}/machines", headers=bearer(acme.key))
@@ -232,21 +221,21 @@ async def test_deactivate_dead_frees_the_seat_of_a_dead_machine(
 
 
 async def test_deactivate_dead_is_the_default(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license_id = await _license(client, acme, **HEARTBEAT)
-    old = await _activate(client, acme, license_id, "old")
+    license_id = (await factories.license(client, acme, policy=HEARTBEAT))["id"]
+    old = (await factories.machine(client, acme, license_id, "old"))["id"]
     await _ping(client, acme, old)
     clock.advance(timedelta(seconds=61))
-    await _activate(client, acme, license_id, "new")
+    await factories.machine(client, acme, license_id, "new")
 
 
 async def test_deactivate_dead_frees_a_dead_machines_fingerprint(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license_id = await _license(client, acme, **HEARTBEAT)
-    old = await _activate(client, acme, license_id, "same")
+    license_id = (await factories.license(client, acme, policy=HEARTBEAT))["id"]
+    old = (await factories.machine(client, acme, license_id, "same"))["id"]
     await _ping(client, acme, old)
     clock.advance(timedelta(seconds=61))
-    new = await _activate(client, acme, license_id, "same")
+    new = (await factories.machine(client, acme, license_id, "same"))["id"]
     assert new != old
     assert await _status(client, acme, new) == "NOT_STARTED"
 
@@ -254,21 +243,22 @@ async def test_deactivate_dead_frees_a_dead_machines_fingerprint(
 async def test_deactivate_dead_keeps_alive_and_unstarted_machines(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license_id = await _license(client, acme, **HEARTBEAT, floating=True, maxMachines=4)
-    dying = await _activate(client, acme, license_id, "dying")
-    alive = await _activate(client, acme, license_id, "alive")
-    await _activate(client, acme, license_id, "never-pinged")
+    policy_id = await factories.policy(client, acme, **HEARTBEAT, floating=True, maxMachines=4)
+    license_id = (await factories.license(client, acme, policy_id))["id"]
+    dying = (await factories.machine(client, acme, license_id, "dying"))["id"]
+    alive = (await factories.machine(client, acme, license_id, "alive"))["id"]
+    await factories.machine(client, acme, license_id, "never-pinged")
     await _ping(client, acme, dying)
     clock.advance(timedelta(seconds=40))
     await _ping(client, acme, alive)
-    unstarted = await _activate(client, acme, license_id, "unstarted")
+    unstarted = (await factories.machine(client, acme, license_id, "unstarted"))["id"]
     clock.advance(timedelta(seconds=30))
     # dying: 70 s since its ping; never-pinged: activated 70 s ago and silent since (dead,
     # as in Keygen); alive: pinged 30 s ago; unstarted: activated 30 s ago.
-    new = await _activate(client, acme, license_id, "new")
+    new = (await factories.machine(client, acme, license_id, "new"))["id"]
     listed = await client.get(f"{acme.base}/licenses/{license_id}/machines", headers=bearer(acme.key))
     assert sorted(item["id"] for item in listed.json()["data"]) == sorted([alive, unstarted, new])
-    await _activate(client, acme, license_id, "one-more")
+    await factories.machine(client, acme, license_id, "one-more")
     jsonapi_error(await _post(client, acme, license_id, "two-more"), 422, "MACHINE_LIMIT_EXCEEDED")
 
 
@@ -282,13 +272,16 @@ async def test_keep_dead_still_holds_the_seat(client: httpx.AsyncClient, acme: T
     assert (
         await client.delete(f"{acme.base}/machines/{machine}", headers=bearer(acme.key))
     ).status_code == 204
-    await _activate(client, acme, license_id, "new")
+    await factories.machine(client, acme, license_id, "new")
 
 
 async def test_culling_needs_a_heartbeat_policy(client: httpx.AsyncClient, acme: Tenant) -> None:
     """A machine that pinged once on a policy without heartbeats is never culled."""
-    license_id = await _license(client, acme, heartbeatDuration=60, heartbeatCullStrategy="DEACTIVATE_DEAD")
-    machine = await _activate(client, acme, license_id, "fp")
+    policy_id = await factories.policy(
+        client, acme, heartbeatDuration=60, heartbeatCullStrategy="DEACTIVATE_DEAD"
+    )
+    license_id = (await factories.license(client, acme, policy_id))["id"]
+    machine = (await factories.machine(client, acme, license_id, "fp"))["id"]
     await _ping(client, acme, machine)
     clock.advance(timedelta(seconds=61))
     jsonapi_error(await _post(client, acme, license_id, "new"), 422, "MACHINE_LIMIT_EXCEEDED")
@@ -296,28 +289,29 @@ async def test_culling_needs_a_heartbeat_policy(client: httpx.AsyncClient, acme:
 
 
 async def test_culling_touches_only_the_activating_license(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
-    policy_id = await helpers.policy(client, acme, product_id, **HEARTBEAT)
-    first = (await helpers.license(client, acme, policy_id))["id"]
-    second = (await helpers.license(client, acme, policy_id))["id"]
-    theirs = await _activate(client, acme, second, "theirs")
+    product_id = await factories.product(client, acme)
+    policy_id = await factories.policy(client, acme, product_id, **HEARTBEAT)
+    first = (await factories.license(client, acme, policy_id))["id"]
+    second = (await factories.license(client, acme, policy_id))["id"]
+    theirs = (await factories.machine(client, acme, second, "theirs"))["id"]
     await _ping(client, acme, theirs)
     clock.advance(timedelta(seconds=61))
-    await _activate(client, acme, first, "mine")
+    await factories.machine(client, acme, first, "mine")
     assert await _status(client, acme, theirs) == "DEAD"
 
 
 async def test_from_creation_starts_alive_and_a_silent_machine_dies(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    from_creation = await _license(client, acme, **HEARTBEAT, heartbeatBasis="FROM_CREATION")
-    machine = await _activate(client, acme, from_creation, "fp")
+    policy_id = await factories.policy(client, acme, **HEARTBEAT, heartbeatBasis="FROM_CREATION")
+    from_creation = (await factories.license(client, acme, policy_id))["id"]
+    machine = (await factories.machine(client, acme, from_creation, "fp"))["id"]
     assert await _status(client, acme, machine) == "ALIVE"
     clock.advance(timedelta(seconds=61))
     assert await _status(client, acme, machine) == "DEAD"
 
-    from_first_ping = await _license(client, acme, **HEARTBEAT)
-    silent = await _activate(client, acme, from_first_ping, "silent")
+    from_first_ping = (await factories.license(client, acme, policy=HEARTBEAT))["id"]
+    silent = (await factories.machine(client, acme, from_first_ping, "silent"))["id"]
     assert await _status(client, acme, silent) == "NOT_STARTED"
     clock.advance(timedelta(seconds=61))
     assert await _status(client, acme, silent) == "DEAD"

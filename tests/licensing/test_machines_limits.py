@@ -14,9 +14,7 @@ from fastapi import FastAPI
 
 from tests import factories
 from tests.auth.support import jsonapi_error
-from tests.factories import Tenant, bearer
-from tests.licensing import helpers
-from tests.licensing.helpers import ref
+from tests.factories import Tenant, bearer, ref
 
 
 def _body(license_id: str, fingerprint: str, **attributes: Any) -> dict[str, Any]:
@@ -37,26 +35,6 @@ async def _post(
         json=_body(license_id, fingerprint, **attributes),
         headers=bearer(account.key),
     )
-
-
-async def _activate(
-    client: httpx.AsyncClient, account: Tenant, license_id: str, fingerprint: str, **attributes: Any
-) -> dict[str, Any]:
-    response = await _post(client, account, license_id, fingerprint, **attributes)
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
-
-
-async def _policy(
-    client: httpx.AsyncClient, account: Tenant, product_id: str | None = None, **attributes: Any
-) -> str:
-    product_id = product_id or await helpers.product(client, account)
-    return await helpers.policy(client, account, product_id, **attributes)
-
-
-async def _license(client: httpx.AsyncClient, account: Tenant, **policy: Any) -> str:
-    return str((await helpers.license(client, account, await _policy(client, account, **policy)))["id"])
 
 
 async def _machines(client: httpx.AsyncClient, account: Tenant, license_id: str) -> list[str]:
@@ -89,11 +67,11 @@ def _over_limit(response: httpx.Response, code: str = "MACHINE_LIMIT_EXCEEDED") 
 
 
 async def test_same_fingerprint_twice_on_a_license_is_taken(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license_id = await _license(client, acme, floating=True, maxMachines=5)
-    first = await _activate(client, acme, license_id, "dup")
+    license_id = (await factories.license(client, acme, policy={"floating": True, "maxMachines": 5}))["id"]
+    first = await factories.machine(client, acme, license_id, "dup")
     _taken(await _post(client, acme, license_id, "dup"))
     # Fingerprints are compared exactly: another spelling is another machine.
-    await _activate(client, acme, license_id, "DUP")
+    await factories.machine(client, acme, license_id, "DUP")
     assert await _machines(client, acme, license_id) == ["DUP", "dup"]
     shown = await client.get(f"{acme.base}/machines/{first['id']}", headers=bearer(acme.key))
     assert shown.json()["data"] == first
@@ -103,8 +81,8 @@ async def test_node_locked_reactivation_reports_the_taken_fingerprint(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     """Integrators treat FINGERPRINT_TAKEN as "already activated" (Keygen issue digest #9)."""
-    license_id = await _license(client, acme)
-    await _activate(client, acme, license_id, "mine")
+    license_id = (await factories.license(client, acme))["id"]
+    await factories.machine(client, acme, license_id, "mine")
     response = await _post(client, acme, license_id, "mine")
     assert "FINGERPRINT_TAKEN" in [error["code"] for error in response.json()["errors"]]
     assert response.status_code == 422
@@ -113,91 +91,97 @@ async def test_node_locked_reactivation_reports_the_taken_fingerprint(
 async def test_unique_per_license_allows_the_fingerprint_on_another_license(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    policy_id = await _policy(client, acme, machineUniquenessStrategy="UNIQUE_PER_LICENSE")
-    first = (await helpers.license(client, acme, policy_id))["id"]
-    second = (await helpers.license(client, acme, policy_id))["id"]
-    a = await _activate(client, acme, first, "shared")
-    b = await _activate(client, acme, second, "shared")
+    policy_id = await factories.policy(client, acme, machineUniquenessStrategy="UNIQUE_PER_LICENSE")
+    first = (await factories.license(client, acme, policy_id))["id"]
+    second = (await factories.license(client, acme, policy_id))["id"]
+    a = await factories.machine(client, acme, first, "shared")
+    b = await factories.machine(client, acme, second, "shared")
     assert a["id"] != b["id"]
     assert await _machines(client, acme, first) == ["shared"]
     assert await _machines(client, acme, second) == ["shared"]
 
 
 async def test_unique_per_policy(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
-    policy_id = await _policy(client, acme, product_id, machineUniquenessStrategy="UNIQUE_PER_POLICY")
-    sibling_policy = await _policy(client, acme, product_id, machineUniquenessStrategy="UNIQUE_PER_POLICY")
-    first = (await helpers.license(client, acme, policy_id))["id"]
-    second = (await helpers.license(client, acme, policy_id))["id"]
-    elsewhere = (await helpers.license(client, acme, sibling_policy))["id"]
+    product_id = await factories.product(client, acme)
+    policy_id = await factories.policy(
+        client, acme, product_id, machineUniquenessStrategy="UNIQUE_PER_POLICY"
+    )
+    sibling_policy = await factories.policy(
+        client, acme, product_id, machineUniquenessStrategy="UNIQUE_PER_POLICY"
+    )
+    first = (await factories.license(client, acme, policy_id))["id"]
+    second = (await factories.license(client, acme, policy_id))["id"]
+    elsewhere = (await factories.license(client, acme, sibling_policy))["id"]
 
-    await _activate(client, acme, first, "shared")
+    await factories.machine(client, acme, first, "shared")
     detail = _taken(await _post(client, acme, second, "shared"))
     assert "policy" in detail
     assert await _machines(client, acme, second) == []
     # Another policy of the same product is another scope.
-    await _activate(client, acme, elsewhere, "shared")
+    await factories.machine(client, acme, elsewhere, "shared")
 
 
 async def test_unique_per_product(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
-    one = await _policy(client, acme, product_id, machineUniquenessStrategy="UNIQUE_PER_PRODUCT")
-    two = await _policy(client, acme, product_id, machineUniquenessStrategy="UNIQUE_PER_PRODUCT")
-    other_product = await _policy(client, acme, machineUniquenessStrategy="UNIQUE_PER_PRODUCT")
-    first = (await helpers.license(client, acme, one))["id"]
-    second = (await helpers.license(client, acme, two))["id"]
-    third = (await helpers.license(client, acme, other_product))["id"]
+    product_id = await factories.product(client, acme)
+    one = await factories.policy(client, acme, product_id, machineUniquenessStrategy="UNIQUE_PER_PRODUCT")
+    two = await factories.policy(client, acme, product_id, machineUniquenessStrategy="UNIQUE_PER_PRODUCT")
+    other_product = await factories.policy(client, acme, machineUniquenessStrategy="UNIQUE_PER_PRODUCT")
+    first = (await factories.license(client, acme, one))["id"]
+    second = (await factories.license(client, acme, two))["id"]
+    third = (await factories.license(client, acme, other_product))["id"]
 
-    await _activate(client, acme, first, "shared")
+    await factories.machine(client, acme, first, "shared")
     detail = _taken(await _post(client, acme, second, "shared"))
     assert "product" in detail
     assert await _machines(client, acme, second) == []
-    await _activate(client, acme, third, "shared")
+    await factories.machine(client, acme, third, "shared")
 
 
 async def test_unique_per_account(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
-    first = await _license(client, acme, machineUniquenessStrategy="UNIQUE_PER_ACCOUNT")
-    second = await _license(client, acme, machineUniquenessStrategy="UNIQUE_PER_ACCOUNT")
-    await _activate(client, acme, first, "shared")
+    per_account = {"machineUniquenessStrategy": "UNIQUE_PER_ACCOUNT"}
+    first = (await factories.license(client, acme, policy=per_account))["id"]
+    second = (await factories.license(client, acme, policy=per_account))["id"]
+    await factories.machine(client, acme, first, "shared")
     detail = _taken(await _post(client, acme, second, "shared"))
     assert "account" in detail
     assert await _machines(client, acme, second) == []
 
     # Another account is another world.
     globex = await factories.tenant(app, "globex")
-    theirs = await _license(client, globex, machineUniquenessStrategy="UNIQUE_PER_ACCOUNT")
-    await _activate(client, globex, theirs, "shared")
+    theirs = (await factories.license(client, globex, policy=per_account))["id"]
+    await factories.machine(client, globex, theirs, "shared")
 
 
 async def test_deactivating_frees_the_fingerprint_in_its_scope(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    policy_id = await _policy(client, acme, machineUniquenessStrategy="UNIQUE_PER_POLICY")
-    first = (await helpers.license(client, acme, policy_id))["id"]
-    second = (await helpers.license(client, acme, policy_id))["id"]
-    machine = await _activate(client, acme, first, "moving")
+    policy_id = await factories.policy(client, acme, machineUniquenessStrategy="UNIQUE_PER_POLICY")
+    first = (await factories.license(client, acme, policy_id))["id"]
+    second = (await factories.license(client, acme, policy_id))["id"]
+    machine = await factories.machine(client, acme, first, "moving")
     _taken(await _post(client, acme, second, "moving"))
     deleted = await client.delete(f"{acme.base}/machines/{machine['id']}", headers=bearer(acme.key))
     assert deleted.status_code == 204
-    await _activate(client, acme, second, "moving")
+    await factories.machine(client, acme, second, "moving")
 
 
 async def test_fingerprint_equal_to_a_machine_id_conflicts(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license_id = await _license(client, acme, floating=True, maxMachines=5)
-    other = await _license(client, acme)
-    machine = await _activate(client, acme, license_id, "plain")
+    license_id = (await factories.license(client, acme, policy={"floating": True, "maxMachines": 5}))["id"]
+    other = (await factories.license(client, acme))["id"]
+    machine = await factories.machine(client, acme, license_id, "plain")
     for target in (license_id, other):
         response = await _post(client, acme, target, machine["id"])
         body = jsonapi_error(response, 422, "FINGERPRINT_CONFLICT")
         assert body["errors"][0]["source"] == {"pointer": "/data/attributes/fingerprint"}
     assert await _machines(client, acme, other) == []
     # A UUID that is no machine's id is an ordinary fingerprint.
-    await _activate(client, acme, other, str(uuid.uuid4()))
+    await factories.machine(client, acme, other, str(uuid.uuid4()))
     # Another account's machine id does not conflict.
     globex = await factories.tenant(app, "globex")
-    await _activate(client, globex, await _license(client, globex), machine["id"])
+    globex_license = (await factories.license(client, globex))["id"]
+    await factories.machine(client, globex, globex_license, machine["id"])
 
 
 # -- the machine limit ---------------------------------------------------------------------
@@ -208,19 +192,19 @@ async def _fill(
 ) -> None:
     """Activate ``allowed`` machines, then see the next one refused and nothing change."""
     for index in range(allowed):
-        await _activate(client, account, license_id, f"{prefix}-{index}")
+        await factories.machine(client, account, license_id, f"{prefix}-{index}")
     detail = _over_limit(await _post(client, account, license_id, f"{prefix}-over"))
     assert "machine count has exceeded maximum allowed for license" in detail
     assert len(await _machines(client, account, license_id)) == allowed
 
 
 async def test_node_locked_license_holds_one_machine(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license_id = await _license(client, acme)
+    license_id = (await factories.license(client, acme))["id"]
     await _fill(client, acme, license_id, 1)
 
 
 async def test_floating_license_holds_max_machines(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license_id = await _license(client, acme, floating=True, maxMachines=3)
+    license_id = (await factories.license(client, acme, policy={"floating": True, "maxMachines": 3}))["id"]
     await _fill(client, acme, license_id, 3)
     detail = _over_limit(await _post(client, acme, license_id, "again"))
     assert "(3)" in detail
@@ -229,25 +213,25 @@ async def test_floating_license_holds_max_machines(client: httpx.AsyncClient, ac
 async def test_floating_license_without_max_machines_is_unlimited(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license_id = await _license(client, acme, floating=True)
+    license_id = (await factories.license(client, acme, policy={"floating": True}))["id"]
     for index in range(12):
-        await _activate(client, acme, license_id, f"fp-{index}")
+        await factories.machine(client, acme, license_id, f"fp-{index}")
     assert len(await _machines(client, acme, license_id)) == 12
 
 
 async def test_license_override_wins_over_the_policy(client: httpx.AsyncClient, acme: Tenant) -> None:
-    policy_id = await _policy(client, acme, floating=True, maxMachines=2)
-    bigger = (await helpers.license(client, acme, policy_id, maxMachines=4))["id"]
-    smaller = (await helpers.license(client, acme, policy_id, maxMachines=1))["id"]
-    inherited = (await helpers.license(client, acme, policy_id))["id"]
+    policy_id = await factories.policy(client, acme, floating=True, maxMachines=2)
+    bigger = (await factories.license(client, acme, policy_id, maxMachines=4))["id"]
+    smaller = (await factories.license(client, acme, policy_id, maxMachines=1))["id"]
+    inherited = (await factories.license(client, acme, policy_id))["id"]
     await _fill(client, acme, bigger, 4, "big")
     await _fill(client, acme, smaller, 1, "small")
     await _fill(client, acme, inherited, 2, "inherited")
 
 
 async def test_raising_the_license_override_frees_seats(client: httpx.AsyncClient, acme: Tenant) -> None:
-    policy_id = await _policy(client, acme, floating=True, maxMachines=1)
-    license_id = (await helpers.license(client, acme, policy_id))["id"]
+    policy_id = await factories.policy(client, acme, floating=True, maxMachines=1)
+    license_id = (await factories.license(client, acme, policy_id))["id"]
     await _fill(client, acme, license_id, 1)
     patched = await client.patch(
         f"{acme.base}/licenses/{license_id}",
@@ -255,7 +239,7 @@ async def test_raising_the_license_override_frees_seats(client: httpx.AsyncClien
         headers=bearer(acme.key),
     )
     assert patched.status_code == 200, patched.text
-    await _activate(client, acme, license_id, "second")
+    await factories.machine(client, acme, license_id, "second")
     _over_limit(await _post(client, acme, license_id, "third"))
 
 
@@ -274,48 +258,48 @@ async def test_raising_the_license_override_frees_seats(client: httpx.AsyncClien
 async def test_overage_strategies(
     client: httpx.AsyncClient, acme: Tenant, policy: dict[str, Any], allowed: int
 ) -> None:
-    license_id = await _license(client, acme, **policy)
+    license_id = (await factories.license(client, acme, policy=policy))["id"]
     await _fill(client, acme, license_id, allowed)
 
 
 async def test_always_allow_overage_has_no_machine_limit(client: httpx.AsyncClient, acme: Tenant) -> None:
-    node_locked = await _license(client, acme, overageStrategy="ALWAYS_ALLOW_OVERAGE")
-    floating = await _license(
-        client, acme, floating=True, maxMachines=2, overageStrategy="ALWAYS_ALLOW_OVERAGE"
-    )
+    overage = {"overageStrategy": "ALWAYS_ALLOW_OVERAGE"}
+    node_locked = (await factories.license(client, acme, policy=overage))["id"]
+    floating_policy = await factories.policy(client, acme, floating=True, maxMachines=2, **overage)
+    floating = (await factories.license(client, acme, floating_policy))["id"]
     for license_id in (node_locked, floating):
         for index in range(6):
-            await _activate(client, acme, license_id, f"fp-{index}")
+            await factories.machine(client, acme, license_id, f"fp-{index}")
         assert len(await _machines(client, acme, license_id)) == 6
 
 
 async def test_deactivating_frees_a_seat(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license_id = await _license(client, acme, floating=True, maxMachines=2)
-    first = await _activate(client, acme, license_id, "one")
-    await _activate(client, acme, license_id, "two")
+    license_id = (await factories.license(client, acme, policy={"floating": True, "maxMachines": 2}))["id"]
+    first = await factories.machine(client, acme, license_id, "one")
+    await factories.machine(client, acme, license_id, "two")
     _over_limit(await _post(client, acme, license_id, "three"))
     assert (
         await client.delete(f"{acme.base}/machines/{first['id']}", headers=bearer(acme.key))
     ).status_code == 204
-    await _activate(client, acme, license_id, "three")
+    await factories.machine(client, acme, license_id, "three")
     assert sorted(await _machines(client, acme, license_id)) == ["three", "two"]
     _over_limit(await _post(client, acme, license_id, "four"))
 
 
 async def test_limits_count_per_license(client: httpx.AsyncClient, acme: Tenant) -> None:
-    policy_id = await _policy(client, acme)
-    first = (await helpers.license(client, acme, policy_id))["id"]
-    second = (await helpers.license(client, acme, policy_id))["id"]
-    await _activate(client, acme, first, "a")
-    await _activate(client, acme, second, "b")
+    policy_id = await factories.policy(client, acme)
+    first = (await factories.license(client, acme, policy_id))["id"]
+    second = (await factories.license(client, acme, policy_id))["id"]
+    await factories.machine(client, acme, first, "a")
+    await factories.machine(client, acme, second, "b")
     _over_limit(await _post(client, acme, first, "c"))
 
 
 async def test_taken_fingerprint_is_reported_before_the_limit(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license_id = await _license(client, acme)
-    await _activate(client, acme, license_id, "same")
+    license_id = (await factories.license(client, acme))["id"]
+    await factories.machine(client, acme, license_id, "same")
     response = await _post(client, acme, license_id, "same")
     assert response.json()["errors"][0]["code"] == "FINGERPRINT_TAKEN"
 
@@ -324,28 +308,30 @@ async def test_taken_fingerprint_is_reported_before_the_limit(
 
 
 async def test_core_limit(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license_id = await _license(client, acme, floating=True, maxMachines=10, maxCores=8)
-    await _activate(client, acme, license_id, "a", cores=4)
-    await _activate(client, acme, license_id, "b", cores=4)
+    policy_id = await factories.policy(client, acme, floating=True, maxMachines=10, maxCores=8)
+    license_id = (await factories.license(client, acme, policy_id))["id"]
+    await factories.machine(client, acme, license_id, "a", cores=4)
+    await factories.machine(client, acme, license_id, "b", cores=4)
     detail = _over_limit(await _post(client, acme, license_id, "c", cores=1), "MACHINE_CORE_LIMIT_EXCEEDED")
     assert "(8)" in detail
     assert sorted(await _machines(client, acme, license_id)) == ["a", "b"]
     # A machine that reports no cores adds none.
-    await _activate(client, acme, license_id, "unknown-cores")
+    await factories.machine(client, acme, license_id, "unknown-cores")
 
 
 async def test_core_limit_applies_to_a_single_machine(client: httpx.AsyncClient, acme: Tenant) -> None:
     """Keygen sums the cores of every machine including the new one, the first too."""
-    license_id = await _license(client, acme, maxCores=8)
+    license_id = (await factories.license(client, acme, policy={"maxCores": 8}))["id"]
     _over_limit(await _post(client, acme, license_id, "big", cores=16), "MACHINE_CORE_LIMIT_EXCEEDED")
     assert await _machines(client, acme, license_id) == []
-    await _activate(client, acme, license_id, "fits", cores=8)
+    await factories.machine(client, acme, license_id, "fits", cores=8)
 
 
 async def test_patching_cores_keeps_the_core_limit(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license_id = await _license(client, acme, floating=True, maxMachines=10, maxCores=8)
-    small = await _activate(client, acme, license_id, "small", cores=2)
-    await _activate(client, acme, license_id, "other", cores=4)
+    policy_id = await factories.policy(client, acme, floating=True, maxMachines=10, maxCores=8)
+    license_id = (await factories.license(client, acme, policy_id))["id"]
+    small = await factories.machine(client, acme, license_id, "small", cores=2)
+    await factories.machine(client, acme, license_id, "other", cores=4)
     url = f"{acme.base}/machines/{small['id']}"
 
     def patch(cores: int) -> dict[str, Any]:
@@ -362,9 +348,9 @@ async def test_patching_cores_keeps_the_core_limit(client: httpx.AsyncClient, ac
 
 
 async def test_license_core_override(client: httpx.AsyncClient, acme: Tenant) -> None:
-    policy_id = await _policy(client, acme, floating=True, maxMachines=10, maxCores=8)
-    license_id = (await helpers.license(client, acme, policy_id, maxCores=2))["id"]
-    await _activate(client, acme, license_id, "a", cores=2)
+    policy_id = await factories.policy(client, acme, floating=True, maxMachines=10, maxCores=8)
+    license_id = (await factories.license(client, acme, policy_id, maxCores=2))["id"]
+    await factories.machine(client, acme, license_id, "a", cores=2)
     _over_limit(await _post(client, acme, license_id, "b", cores=1), "MACHINE_CORE_LIMIT_EXCEEDED")
 
 
@@ -375,18 +361,20 @@ async def test_license_core_override(client: httpx.AsyncClient, acme: Tenant) ->
 async def test_core_overage(
     client: httpx.AsyncClient, acme: Tenant, overage: str, allowed_cores: int
 ) -> None:
-    license_id = await _license(
+    policy_id = await factories.policy(
         client, acme, floating=True, maxMachines=100, maxCores=8, overageStrategy=overage
     )
-    await _activate(client, acme, license_id, "a", cores=allowed_cores - 1)
-    await _activate(client, acme, license_id, "b", cores=1)
+    license_id = (await factories.license(client, acme, policy_id))["id"]
+    await factories.machine(client, acme, license_id, "a", cores=allowed_cores - 1)
+    await factories.machine(client, acme, license_id, "b", cores=1)
     _over_limit(await _post(client, acme, license_id, "c", cores=1), "MACHINE_CORE_LIMIT_EXCEEDED")
 
 
 async def test_always_allow_overage_ignores_the_core_limit(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license_id = await _license(client, acme, maxCores=8, overageStrategy="ALWAYS_ALLOW_OVERAGE")
-    await _activate(client, acme, license_id, "a", cores=16)
-    await _activate(client, acme, license_id, "b", cores=16)
+    policy_id = await factories.policy(client, acme, maxCores=8, overageStrategy="ALWAYS_ALLOW_OVERAGE")
+    license_id = (await factories.license(client, acme, policy_id))["id"]
+    await factories.machine(client, acme, license_id, "a", cores=16)
+    await factories.machine(client, acme, license_id, "b", cores=16)
 
 
 @pytest.mark.parametrize(
@@ -399,21 +387,24 @@ async def test_always_allow_overage_ignores_the_core_limit(client: httpx.AsyncCl
 async def test_memory_and_disk_limits(
     client: httpx.AsyncClient, acme: Tenant, attribute: str, limit: str, code: str
 ) -> None:
-    license_id = await _license(client, acme, floating=True, maxMachines=10, **{limit: 1000})
-    await _activate(client, acme, license_id, "a", **{attribute: 600})
-    await _activate(client, acme, license_id, "b", **{attribute: 400})
+    policy = {"floating": True, "maxMachines": 10, limit: 1000}
+    license_id = (await factories.license(client, acme, policy=policy))["id"]
+    sizes: list[dict[str, Any]] = [{attribute: 600}, {attribute: 400}]
+    await factories.machine(client, acme, license_id, "a", **sizes[0])
+    await factories.machine(client, acme, license_id, "b", **sizes[1])
     _over_limit(await _post(client, acme, license_id, "c", **{attribute: 1}), code)
     assert sorted(await _machines(client, acme, license_id)) == ["a", "b"]
 
 
 async def test_deactivating_frees_cores(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license_id = await _license(client, acme, floating=True, maxMachines=10, maxCores=8)
-    big = await _activate(client, acme, license_id, "big", cores=6)
+    policy_id = await factories.policy(client, acme, floating=True, maxMachines=10, maxCores=8)
+    license_id = (await factories.license(client, acme, policy_id))["id"]
+    big = await factories.machine(client, acme, license_id, "big", cores=6)
     _over_limit(await _post(client, acme, license_id, "next", cores=4), "MACHINE_CORE_LIMIT_EXCEEDED")
     assert (
         await client.delete(f"{acme.base}/machines/{big['id']}", headers=bearer(acme.key))
     ).status_code == 204
-    await _activate(client, acme, license_id, "next", cores=4)
+    await factories.machine(client, acme, license_id, "next", cores=4)
 
 
 # -- concurrency ---------------------------------------------------------------------------
@@ -435,7 +426,7 @@ def _outcomes(responses: list[httpx.Response], code: str) -> list[dict[str, Any]
 async def test_concurrent_activations_never_exceed_max_machines(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license_id = await _license(client, acme, floating=True, maxMachines=5)
+    license_id = (await factories.license(client, acme, policy={"floating": True, "maxMachines": 5}))["id"]
     responses = await asyncio.gather(
         *(_post(client, acme, license_id, f"racer-{index:02d}") for index in range(CONCURRENT))
     )
@@ -447,7 +438,7 @@ async def test_concurrent_activations_never_exceed_max_machines(
 
 
 async def test_concurrent_activations_respect_the_core_limit(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license_id = await _license(client, acme, floating=True, maxCores=10)
+    license_id = (await factories.license(client, acme, policy={"floating": True, "maxCores": 10}))["id"]
     responses = await asyncio.gather(
         *(_post(client, acme, license_id, f"racer-{index:02d}", cores=2) for index in range(16))
     )
@@ -459,7 +450,7 @@ async def test_concurrent_activations_respect_the_core_limit(client: httpx.Async
 async def test_concurrent_activations_of_one_fingerprint_make_one_machine(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license_id = await _license(client, acme, floating=True, maxMachines=100)
+    license_id = (await factories.license(client, acme, policy={"floating": True, "maxMachines": 100}))["id"]
     responses = await asyncio.gather(*(_post(client, acme, license_id, "same") for _ in range(16)))
     won = _outcomes(list(responses), "FINGERPRINT_TAKEN")
     assert len(won) == 1
@@ -470,8 +461,8 @@ async def test_concurrent_activations_across_licenses_of_a_unique_per_policy_fin
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     """Different licenses do not share a lock; the unique index decides."""
-    policy_id = await _policy(client, acme, machineUniquenessStrategy="UNIQUE_PER_POLICY")
-    licenses = [(await helpers.license(client, acme, policy_id))["id"] for _ in range(16)]
+    policy_id = await factories.policy(client, acme, machineUniquenessStrategy="UNIQUE_PER_POLICY")
+    licenses = [(await factories.license(client, acme, policy_id))["id"] for _ in range(16)]
     responses = await asyncio.gather(
         *(_post(client, acme, license_id, "contested") for license_id in licenses)
     )
@@ -482,8 +473,8 @@ async def test_concurrent_activations_across_licenses_of_a_unique_per_policy_fin
 
 
 async def test_concurrent_activations_and_deactivations(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license_id = await _license(client, acme, floating=True, maxMachines=3)
-    existing = [await _activate(client, acme, license_id, f"old-{index}") for index in range(3)]
+    license_id = (await factories.license(client, acme, policy={"floating": True, "maxMachines": 3}))["id"]
+    existing = [await factories.machine(client, acme, license_id, f"old-{index}") for index in range(3)]
     deactivations = [
         client.delete(f"{acme.base}/machines/{machine['id']}", headers=bearer(acme.key))
         for machine in existing

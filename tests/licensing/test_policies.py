@@ -13,9 +13,7 @@ from fastapi import FastAPI
 
 from tests import factories
 from tests.auth.support import JSONAPI, jsonapi_error
-from tests.factories import Tenant, bearer
-from tests.licensing import helpers
-from tests.licensing.helpers import ref
+from tests.factories import Tenant, bearer, ref
 
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -103,7 +101,7 @@ def _pointer(body: dict[str, Any]) -> str:
 
 
 async def test_create_gives_keygen_defaults_and_links(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
+    product_id = await factories.product(client, acme)
     response = await _post(client, acme, _create(product_id, name="Standard"))
     assert response.status_code == 201, response.text
     assert response.headers["content-type"].startswith(JSONAPI)
@@ -138,7 +136,7 @@ async def test_create_gives_keygen_defaults_and_links(client: httpx.AsyncClient,
 
 
 async def test_create_keeps_every_attribute_sent(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
+    product_id = await factories.product(client, acme)
     sent = {
         "name": "Custom",
         "duration": 86400 * 30,
@@ -197,7 +195,7 @@ async def test_create_keeps_every_attribute_sent(client: httpx.AsyncClient, acme
 async def test_malformed_create_is_400_with_a_pointer(
     client: httpx.AsyncClient, acme: Tenant, body: dict[str, Any], pointer: str
 ) -> None:
-    product_id = await helpers.product(client, acme)
+    product_id = await factories.product(client, acme)
     relationships = body["data"].get("relationships")
     if relationships and "product" in relationships:
         relationships["product"]["data"]["id"] = product_id
@@ -211,11 +209,11 @@ async def test_malformed_create_is_400_with_a_pointer(
 async def test_unknown_product_is_422_product_not_found(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, product_ref: str
 ) -> None:
-    await helpers.product(client, acme)
+    await factories.product(client, acme)
     if product_ref == "missing":
         product_id = str(uuid.uuid4())
     elif product_ref == "other-account":
-        product_id = await helpers.product(client, await factories.tenant(app, "globex"))
+        product_id = await factories.product(client, await factories.tenant(app, "globex"))
     else:
         product_id = product_ref
     response = await _post(client, acme, _create(product_id, name="Orphan"))
@@ -266,7 +264,7 @@ async def test_unknown_product_is_422_product_not_found(
 async def test_rule_breaking_create_is_422_and_creates_nothing(
     client: httpx.AsyncClient, acme: Tenant, attributes: dict[str, Any], code: str, pointer: str
 ) -> None:
-    product_id = await helpers.product(client, acme)
+    product_id = await factories.product(client, acme)
     response = await _post(client, acme, _create(product_id, name="Bad", **attributes))
     body = jsonapi_error(response, 422, code)
     assert _pointer(body) == f"/data/attributes/{pointer}"
@@ -291,7 +289,7 @@ async def test_rule_breaking_create_is_422_and_creates_nothing(
 async def test_rule_abiding_create_is_201(
     client: httpx.AsyncClient, acme: Tenant, attributes: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    product_id = await helpers.product(client, acme)
+    product_id = await factories.product(client, acme)
     response = await _post(client, acme, _create(product_id, name="Good", **attributes))
     assert response.status_code == 201, response.text
     got = response.json()["data"]["attributes"]
@@ -309,8 +307,7 @@ async def test_rule_abiding_create_is_201(
 async def test_create_only_attributes_cannot_be_patched(
     client: httpx.AsyncClient, acme: Tenant, attributes: dict[str, Any]
 ) -> None:
-    product_id = await helpers.product(client, acme)
-    policy_id = await helpers.policy(client, acme, product_id, name="Fixed")
+    policy_id = await factories.policy(client, acme, name="Fixed")
     before = (await _get(client, acme, policy_id)).json()["data"]
     response = await client.patch(
         f"{acme.base}/policies/{policy_id}",
@@ -323,9 +320,9 @@ async def test_create_only_attributes_cannot_be_patched(
 
 
 async def test_relationships_cannot_be_patched(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
-    other = await helpers.product(client, acme, name="Other")
-    policy_id = await helpers.policy(client, acme, product_id)
+    product_id = await factories.product(client, acme)
+    other = await factories.product(client, acme, name="Other")
+    policy_id = await factories.policy(client, acme, product_id)
     body = _patch(name="Moved")
     body["data"]["relationships"] = {"product": ref("products", other)}
     response = await client.patch(f"{acme.base}/policies/{policy_id}", json=body, headers=bearer(acme.key))
@@ -337,8 +334,8 @@ async def test_relationships_cannot_be_patched(client: httpx.AsyncClient, acme: 
 
 
 async def test_patch_changes_only_what_was_sent(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
-    policy_id = await helpers.policy(
+    product_id = await factories.product(client, acme)
+    policy_id = await factories.policy(
         client,
         acme,
         product_id,
@@ -382,8 +379,7 @@ async def test_patch_changes_only_what_was_sent(client: httpx.AsyncClient, acme:
 
 
 async def test_patch_keeps_the_rules(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
-    policy_id = await helpers.policy(client, acme, product_id, name="Node-locked")
+    policy_id = await factories.policy(client, acme, name="Node-locked")
     before = (await _get(client, acme, policy_id)).json()["data"]
     url = f"{acme.base}/policies/{policy_id}"
 
@@ -412,9 +408,9 @@ async def test_patch_keeps_the_rules(client: httpx.AsyncClient, acme: Tenant) ->
 
 
 async def test_delete_is_204_then_the_policy_is_gone(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
-    policy_id = await helpers.policy(client, acme, product_id)
-    kept = await helpers.policy(client, acme, product_id)
+    product_id = await factories.product(client, acme)
+    policy_id = await factories.policy(client, acme, product_id)
+    kept = await factories.policy(client, acme, product_id)
     deleted = await client.delete(f"{acme.base}/policies/{policy_id}", headers=bearer(acme.key))
     assert deleted.status_code == 204
     assert deleted.content == b""
@@ -429,11 +425,10 @@ async def test_delete_is_204_then_the_policy_is_gone(client: httpx.AsyncClient, 
 
 
 async def test_deleting_a_policy_takes_its_pool_and_licenses(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
-    pooled = await helpers.policy(client, acme, product_id, usePool=True)
-    await helpers.pool_key(client, acme, pooled, "POOL-KEY-00001")
-    await helpers.pool_key(client, acme, pooled, "POOL-KEY-00002")
-    license = await helpers.license(client, acme, pooled)
+    pooled = await factories.policy(client, acme, usePool=True)
+    await factories.pool_key(client, acme, pooled, "POOL-KEY-00001")
+    await factories.pool_key(client, acme, pooled, "POOL-KEY-00002")
+    license = await factories.license(client, acme, pooled)
     assert (
         await client.delete(f"{acme.base}/policies/{pooled}", headers=bearer(acme.key))
     ).status_code == 204
@@ -447,11 +442,11 @@ async def test_deleting_a_policy_takes_its_pool_and_licenses(client: httpx.Async
 
 
 async def test_list_filters_and_relationship_routes(client: httpx.AsyncClient, acme: Tenant) -> None:
-    first = await helpers.product(client, acme, name="First")
-    second = await helpers.product(client, acme, name="Second")
-    a = await helpers.policy(client, acme, first, name="A")
-    b = await helpers.policy(client, acme, second, name="B")
-    c = await helpers.policy(client, acme, first, name="C")
+    first = await factories.product(client, acme, name="First")
+    second = await factories.product(client, acme, name="Second")
+    a = await factories.policy(client, acme, first, name="A")
+    b = await factories.policy(client, acme, second, name="B")
+    c = await factories.policy(client, acme, first, name="C")
 
     assert await _ids(client, acme) == [c, b, a]
     assert await _ids(client, acme, f"policies?product={first}") == [c, a]
@@ -484,8 +479,8 @@ async def test_list_filters_and_relationship_routes(client: httpx.AsyncClient, a
 
 
 async def test_policy_list_pages_by_number(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
-    ids = [await helpers.policy(client, acme, product_id, name=f"P{i}") for i in range(7)]
+    product_id = await factories.product(client, acme)
+    ids = [await factories.policy(client, acme, product_id, name=f"P{i}") for i in range(7)]
     path = f"{acme.base}/policies"
     response = await client.get(
         f"{path}?product={product_id}&page[number]=2&page[size]=3", headers=bearer(acme.key)
@@ -506,9 +501,9 @@ async def test_policy_list_pages_by_number(client: httpx.AsyncClient, acme: Tena
 
 
 async def test_developer_manages_policies(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
-    _, key = await helpers.role_key(app, client, acme, "developer")
-    policy_id = await helpers.policy(client, acme, product_id, key=key)
+    product_id = await factories.product(client, acme)
+    _, key = await factories.role_key(app, client, acme, "developer")
+    policy_id = await factories.policy(client, acme, product_id, credential=key)
     patched = await client.patch(
         f"{acme.base}/policies/{policy_id}", json=_patch(name="Dev"), headers=bearer(key)
     )
@@ -521,9 +516,9 @@ async def test_developer_manages_policies(app: FastAPI, client: httpx.AsyncClien
 async def test_other_staff_read_policies_but_cannot_change_them(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, role: str
 ) -> None:
-    product_id = await helpers.product(client, acme)
-    policy_id = await helpers.policy(client, acme, product_id, name="Shelf")
-    _, key = await helpers.role_key(app, client, acme, role)
+    product_id = await factories.product(client, acme)
+    policy_id = await factories.policy(client, acme, product_id, name="Shelf")
+    _, key = await factories.role_key(app, client, acme, role)
     assert await _ids(client, acme, key=key) == [policy_id]
     assert (await _get(client, acme, policy_id, key=key)).status_code == 200
     assert await _ids(client, acme, f"products/{product_id}/policies", key=key) == [policy_id]
@@ -542,15 +537,15 @@ async def test_other_staff_read_policies_but_cannot_change_them(
 async def test_users_see_only_the_policies_of_their_licenses(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    product_id = await helpers.product(client, acme)
-    mine = await helpers.policy(client, acme, product_id, name="Mine")
-    theirs = await helpers.policy(client, acme, product_id, name="Theirs")
-    await helpers.policy(client, acme, product_id, name="Unlicensed")
-    user_id, key = await helpers.role_key(app, client, acme, "user")
+    product_id = await factories.product(client, acme)
+    mine = await factories.policy(client, acme, product_id, name="Mine")
+    theirs = await factories.policy(client, acme, product_id, name="Theirs")
+    await factories.policy(client, acme, product_id, name="Unlicensed")
+    user_id, key = await factories.role_key(app, client, acme, "user")
     other_id = await factories.user(app, acme)
-    await helpers.license(client, acme, mine, owner=user_id)
-    await helpers.license(client, acme, mine, owner=user_id)
-    await helpers.license(client, acme, theirs, owner=str(other_id))
+    await factories.license(client, acme, mine, owner=user_id)
+    await factories.license(client, acme, mine, owner=user_id)
+    await factories.license(client, acme, theirs, owner=str(other_id))
 
     assert await _ids(client, acme, key=key) == [mine]
     assert await _ids(client, acme, f"products/{product_id}/policies", key=key) == [mine]
@@ -571,11 +566,11 @@ async def test_users_see_only_the_policies_of_their_licenses(
 async def test_product_token_manages_only_its_own_products_policies(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    mine = await helpers.product(client, acme, name="Mine")
-    other = await helpers.product(client, acme, name="Other")
-    own_policy = await helpers.policy(client, acme, mine)
-    other_policy = await helpers.policy(client, acme, other)
-    token = await helpers.product_token(client, acme, mine)
+    mine = await factories.product(client, acme, name="Mine")
+    other = await factories.product(client, acme, name="Other")
+    own_policy = await factories.policy(client, acme, mine)
+    other_policy = await factories.policy(client, acme, other)
+    token = await factories.product_token(client, acme, mine)
 
     assert await _ids(client, acme, key=token) == [own_policy]
     assert await _ids(client, acme, f"policies?product={other}", key=token) == []
@@ -613,8 +608,8 @@ async def test_product_token_manages_only_its_own_products_policies(
 async def test_policies_are_isolated_between_accounts(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    product_id = await helpers.product(client, acme)
-    policy_id = await helpers.policy(client, acme, product_id)
+    product_id = await factories.product(client, acme)
+    policy_id = await factories.policy(client, acme, product_id)
     globex = await factories.tenant(app, "globex")
 
     jsonapi_error(await _get(client, globex, policy_id), 404, "NOT_FOUND")

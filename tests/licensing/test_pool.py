@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 import httpx
 import pytest
@@ -16,26 +15,8 @@ from keyplane.services import services_of
 from tests import factories
 from tests.auth.support import jsonapi_error
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
-from tests.licensing.helpers import ref
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-async def _pooled(client: httpx.AsyncClient, account: Tenant, name: str = "Product") -> tuple[str, str]:
-    """A product and a pooled policy of it: (product id, policy id)."""
-    product_id = await helpers.product(client, account, name=name)
-    return product_id, await helpers.policy(client, account, product_id, usePool=True)
-
-
-async def _fill(
-    client: httpx.AsyncClient, account: Tenant, policy_id: str, count: int, prefix: str = "POOL-KEY"
-) -> list[dict[str, Any]]:
-    """``count`` keys in the pool, oldest first."""
-    return [
-        await helpers.pool_key(client, account, policy_id, f"{prefix}-{policy_id[-6:]}-{n:03d}")
-        for n in range(count)
-    ]
 
 
 async def _key_ids(client: httpx.AsyncClient, account: Tenant) -> list[str]:
@@ -52,19 +33,6 @@ async def _pool_ids(client: httpx.AsyncClient, account: Tenant, policy_id: str) 
     return [item["id"] for item in response.json()["data"]]
 
 
-async def _own_license(client: httpx.AsyncClient, account: Tenant, policy_id: str, owner: str) -> None:
-    """A license of ``owner`` under the policy, with an explicit key (the pool is left alone)."""
-    body = {
-        "data": {
-            "type": "licenses",
-            "attributes": {"key": f"OWNED-LICENSE-{owner}"},
-            "relationships": {"policy": ref("policies", policy_id), "owner": ref("users", owner)},
-        }
-    }
-    response = await client.post(f"{account.base}/licenses", json=body, headers=bearer(account.key))
-    assert response.status_code == 201, response.text
-
-
 def _pool_error(response: httpx.Response, detail: str) -> None:
     """The pop's 422: not a model error, so titled "Unprocessable entity", on the pool."""
     assert response.status_code == 422, response.text
@@ -79,10 +47,10 @@ def _pool_error(response: httpx.Response, detail: str) -> None:
 
 
 async def test_pool_lists_the_policy_keys_newest_first(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _pooled(client, acme)
-    _, other_policy = await _pooled(client, acme, name="Other")
-    keys = await _fill(client, acme, policy_id, 5)
-    other = await _fill(client, acme, other_policy, 2)
+    policy_id = await factories.policy(client, acme, usePool=True)
+    other_policy = await factories.policy(client, acme, usePool=True)
+    keys = await factories.pool_keys(client, acme, policy_id, 5)
+    other = await factories.pool_keys(client, acme, other_policy, 2)
 
     response = await client.get(f"{acme.base}/policies/{policy_id}/pool", headers=bearer(acme.key))
     assert response.status_code == 200, response.text
@@ -135,9 +103,10 @@ async def _attach_to_unpooled(app: FastAPI, account: Tenant, product_id: str, po
 async def test_unpooled_policy_has_an_empty_pool(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    product_id, pooled = await _pooled(client, acme)
-    pooled_key = (await _fill(client, acme, pooled, 1))[0]
-    unpooled = await helpers.policy(client, acme, product_id)
+    product_id = await factories.product(client, acme)
+    pooled = await factories.policy(client, acme, product_id, usePool=True)
+    pooled_key = (await factories.pool_keys(client, acme, pooled, 1))[0]
+    unpooled = await factories.policy(client, acme, product_id)
     stray = await _attach_to_unpooled(app, acme, product_id, unpooled)
 
     response = await client.get(f"{acme.base}/policies/{unpooled}/pool", headers=bearer(acme.key))
@@ -157,10 +126,10 @@ async def test_unpooled_policy_has_an_empty_pool(
 
 
 async def test_pop_returns_the_newest_key_and_removes_it(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _pooled(client, acme)
-    _, other_policy = await _pooled(client, acme, name="Other")
-    keys = await _fill(client, acme, policy_id, 3)
-    other = await _fill(client, acme, other_policy, 1)
+    policy_id = await factories.policy(client, acme, usePool=True)
+    other_policy = await factories.policy(client, acme, usePool=True)
+    keys = await factories.pool_keys(client, acme, policy_id, 3)
+    other = await factories.pool_keys(client, acme, other_policy, 1)
     url = f"{acme.base}/policies/{policy_id}/pool"
 
     expected = list(reversed(keys))
@@ -182,18 +151,18 @@ async def test_pop_returns_the_newest_key_and_removes_it(client: httpx.AsyncClie
 
 
 async def test_popped_value_can_be_added_again(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _pooled(client, acme)
-    key = (await _fill(client, acme, policy_id, 1))[0]
+    policy_id = await factories.policy(client, acme, usePool=True)
+    key = (await factories.pool_keys(client, acme, policy_id, 1))[0]
     popped = await client.delete(f"{acme.base}/policies/{policy_id}/pool", headers=bearer(acme.key))
     assert popped.status_code == 200
-    again = await helpers.pool_key(client, acme, policy_id, key["attributes"]["key"])
+    again = await factories.pool_key(client, acme, policy_id, key["attributes"]["key"])
     assert again["id"] != key["id"]
     assert await _pool_ids(client, acme, policy_id) == [again["id"]]
 
 
 async def test_concurrent_pops_never_hand_out_the_same_key(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _pooled(client, acme)
-    keys = await _fill(client, acme, policy_id, 5)
+    policy_id = await factories.policy(client, acme, usePool=True)
+    keys = await factories.pool_keys(client, acme, policy_id, 5)
     url = f"{acme.base}/policies/{policy_id}/pool"
     responses = await asyncio.gather(*(client.delete(url, headers=bearer(acme.key)) for _ in range(8)))
     statuses = sorted(response.status_code for response in responses)
@@ -209,11 +178,12 @@ async def test_concurrent_pops_never_hand_out_the_same_key(client: httpx.AsyncCl
 async def test_product_token_reads_and_pops_only_its_own_pools(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    product_id, own_policy = await _pooled(client, acme, name="Mine")
-    _, other_policy = await _pooled(client, acme, name="Theirs")
-    own = await _fill(client, acme, own_policy, 2)
-    other = await _fill(client, acme, other_policy, 2)
-    token = await helpers.product_token(client, acme, product_id)
+    product_id = await factories.product(client, acme, name="Mine")
+    own_policy = await factories.policy(client, acme, product_id, usePool=True)
+    other_policy = await factories.policy(client, acme, usePool=True)
+    own = await factories.pool_keys(client, acme, own_policy, 2)
+    other = await factories.pool_keys(client, acme, other_policy, 2)
+    token = await factories.product_token(client, acme, product_id)
 
     listed = await client.get(f"{acme.base}/policies/{own_policy}/pool", headers=bearer(token))
     assert listed.status_code == 200, listed.text
@@ -239,9 +209,9 @@ async def test_product_token_reads_and_pops_only_its_own_pools(
 async def test_staff_without_write_read_the_pool_but_cannot_pop(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, role: str
 ) -> None:
-    _, policy_id = await _pooled(client, acme)
-    keys = await _fill(client, acme, policy_id, 2)
-    _, staff = await helpers.role_key(app, client, acme, role)
+    policy_id = await factories.policy(client, acme, usePool=True)
+    keys = await factories.pool_keys(client, acme, policy_id, 2)
+    _, staff = await factories.role_key(app, client, acme, role)
 
     listed = await client.get(f"{acme.base}/policies/{policy_id}/pool", headers=bearer(staff))
     assert listed.status_code == 200, listed.text
@@ -256,9 +226,9 @@ async def test_staff_without_write_read_the_pool_but_cannot_pop(
 
 
 async def test_developer_pops_the_pool(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await _pooled(client, acme)
-    keys = await _fill(client, acme, policy_id, 1)
-    _, developer = await helpers.role_key(app, client, acme, "developer")
+    policy_id = await factories.policy(client, acme, usePool=True)
+    keys = await factories.pool_keys(client, acme, policy_id, 1)
+    _, developer = await factories.role_key(app, client, acme, "developer")
     popped = await client.delete(f"{acme.base}/policies/{policy_id}/pool", headers=bearer(developer))
     assert popped.status_code == 200, popped.text
     assert popped.json()["data"]["id"] == keys[0]["id"]
@@ -268,10 +238,11 @@ async def test_developer_pops_the_pool(app: FastAPI, client: httpx.AsyncClient, 
 async def test_user_with_a_license_of_the_policy_is_forbidden(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, policy_id = await _pooled(client, acme)
-    keys = await _fill(client, acme, policy_id, 2)
-    user_id, user_key = await helpers.role_key(app, client, acme, "user")
-    await _own_license(client, acme, policy_id, user_id)
+    policy_id = await factories.policy(client, acme, usePool=True)
+    keys = await factories.pool_keys(client, acme, policy_id, 2)
+    user_id, user_key = await factories.role_key(app, client, acme, "user")
+    # A license of theirs with a key of its own: the pool is left alone.
+    await factories.license(client, acme, policy_id, owner=user_id, key=f"OWNED-LICENSE-{user_id}")
     # The user sees the policy through their license...
     policy = await client.get(f"{acme.base}/policies/{policy_id}", headers=bearer(user_key))
     assert policy.status_code == 200, policy.text
@@ -290,11 +261,12 @@ async def test_user_with_a_license_of_the_policy_is_forbidden(
 async def test_user_without_a_license_of_the_policy_gets_404(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, policy_id = await _pooled(client, acme)
-    _, other_policy = await _pooled(client, acme, name="Other")
-    keys = await _fill(client, acme, policy_id, 2)
-    user_id, user_key = await helpers.role_key(app, client, acme, "user")
-    await _own_license(client, acme, other_policy, user_id)  # a license, but of another policy
+    policy_id = await factories.policy(client, acme, usePool=True)
+    other_policy = await factories.policy(client, acme, usePool=True)
+    keys = await factories.pool_keys(client, acme, policy_id, 2)
+    user_id, user_key = await factories.role_key(app, client, acme, "user")
+    # A license of theirs, but of another policy (with a key of its own: the pool is left alone).
+    await factories.license(client, acme, other_policy, owner=user_id, key=f"OWNED-LICENSE-{user_id}")
 
     for response in (
         await client.get(f"{acme.base}/policies/{policy_id}/pool", headers=bearer(user_key)),
@@ -308,8 +280,8 @@ async def test_user_without_a_license_of_the_policy_gets_404(
 async def test_missing_and_foreign_credentials_are_401(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, policy_id = await _pooled(client, acme)
-    keys = await _fill(client, acme, policy_id, 1)
+    policy_id = await factories.policy(client, acme, usePool=True)
+    keys = await factories.pool_keys(client, acme, policy_id, 1)
     globex = await factories.tenant(app, "globex")
     base = f"{acme.base}/policies/{policy_id}/pool"
     for method, path in (("GET", base), ("GET", f"{base}/{keys[0]['id']}"), ("DELETE", base)):
@@ -322,11 +294,11 @@ async def test_missing_and_foreign_credentials_are_401(
 async def test_pools_are_isolated_between_accounts(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, policy_id = await _pooled(client, acme)
-    keys = await _fill(client, acme, policy_id, 1)
+    policy_id = await factories.policy(client, acme, usePool=True)
+    keys = await factories.pool_keys(client, acme, policy_id, 1)
     globex = await factories.tenant(app, "globex")
-    _, globex_policy = await _pooled(client, globex)
-    globex_keys = await _fill(client, globex, globex_policy, 1)
+    globex_policy = await factories.policy(client, globex, usePool=True)
+    globex_keys = await factories.pool_keys(client, globex, globex_policy, 1)
 
     base = f"{globex.base}/policies/{policy_id}/pool"
     for response in (

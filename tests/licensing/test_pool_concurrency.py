@@ -8,19 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import factories
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
 
 CONCURRENT = 64
-
-
-async def _pooled(client: httpx.AsyncClient, acme: Tenant, size: int) -> tuple[str, set[str]]:
-    product = await helpers.product(client, acme)
-    policy = await helpers.policy(client, acme, product, usePool=True)
-    values = {f"POOL-{index:04d}-{policy[-8:]}" for index in range(size)}
-    for value in values:
-        await helpers.pool_key(client, acme, policy, value)
-    return policy, values
 
 
 async def _pool_values(client: httpx.AsyncClient, acme: Tenant, policy: str) -> set[str]:
@@ -42,8 +33,9 @@ def _split(responses: list[httpx.Response], code: str) -> tuple[list[dict[str, A
 async def test_concurrent_license_creations_share_no_pool_key(
     client: httpx.AsyncClient, acme: Tenant, size: int
 ) -> None:
-    policy, values = await _pooled(client, acme, size)
-    body = {"data": {"type": "licenses", "relationships": {"policy": helpers.ref("policies", policy)}}}
+    policy = await factories.policy(client, acme, usePool=True)
+    values = {key["attributes"]["key"] for key in await factories.pool_keys(client, acme, policy, size)}
+    body = {"data": {"type": "licenses", "relationships": {"policy": factories.ref("policies", policy)}}}
 
     responses = await asyncio.gather(
         *(
@@ -68,7 +60,8 @@ async def test_concurrent_license_creations_share_no_pool_key(
 
 @pytest.mark.parametrize("size", [10, 80])
 async def test_concurrent_pops_take_each_key_once(client: httpx.AsyncClient, acme: Tenant, size: int) -> None:
-    policy, values = await _pooled(client, acme, size)
+    policy = await factories.policy(client, acme, usePool=True)
+    values = {key["attributes"]["key"] for key in await factories.pool_keys(client, acme, policy, size)}
 
     responses = await asyncio.gather(
         *(
@@ -89,8 +82,9 @@ async def test_concurrent_pops_take_each_key_once(client: httpx.AsyncClient, acm
 
 
 async def test_concurrent_creations_and_pops_together(client: httpx.AsyncClient, acme: Tenant) -> None:
-    policy, values = await _pooled(client, acme, 40)
-    body = {"data": {"type": "licenses", "relationships": {"policy": helpers.ref("policies", policy)}}}
+    policy = await factories.policy(client, acme, usePool=True)
+    values = {key["attributes"]["key"] for key in await factories.pool_keys(client, acme, policy, 40)}
+    body = {"data": {"type": "licenses", "relationships": {"policy": factories.ref("policies", policy)}}}
     creations = [client.post(f"{acme.base}/licenses", json=body, headers=bearer(acme.key)) for _ in range(32)]
     pops = [client.delete(f"{acme.base}/policies/{policy}/pool", headers=bearer(acme.key)) for _ in range(32)]
 

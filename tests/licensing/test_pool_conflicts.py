@@ -19,9 +19,9 @@ from sqlalchemy import func, select, update
 from keyplane.licensing.keystrings import digest
 from keyplane.models import License, PoolKey
 from keyplane.services import services_of
+from tests import factories
 from tests.auth.support import jsonapi_error
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
 
 ROUNDS = 10
 
@@ -32,7 +32,7 @@ def _license_body(policy: str, key: str | None = None) -> dict[str, Any]:
         "data": {
             "type": "licenses",
             "attributes": attributes,
-            "relationships": {"policy": helpers.ref("policies", policy)},
+            "relationships": {"policy": factories.ref("policies", policy)},
         }
     }
 
@@ -42,17 +42,12 @@ async def _count(app: FastAPI, model: type[License] | type[PoolKey]) -> int:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-async def _pooled(client: httpx.AsyncClient, acme: Tenant) -> str:
-    product = await helpers.product(client, acme)
-    return await helpers.policy(client, acme, product, usePool=True)
-
-
 async def test_an_end_customer_cannot_take_a_pool_keys_value(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    policy = await _pooled(client, acme)
-    await helpers.pool_key(client, acme, policy, "POOLED-0001")
-    _, customer = await helpers.role_key(app, client, acme, "user")
+    policy = await factories.policy(client, acme, usePool=True)
+    await factories.pool_key(client, acme, policy, "POOLED-0001")
+    _, customer = await factories.role_key(app, client, acme, "user")
 
     response = await client.post(
         f"{acme.base}/licenses", json=_license_body(policy, "POOLED-0001"), headers=bearer(customer)
@@ -71,9 +66,9 @@ async def test_an_end_customer_cannot_take_a_pool_keys_value(
 async def test_staff_cannot_give_a_license_a_pool_keys_value_either(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    policy = await _pooled(client, acme)
-    other = await helpers.policy(client, acme, await helpers.product(client, acme))
-    await helpers.pool_key(client, acme, policy, "POOLED-0002")
+    policy = await factories.policy(client, acme, usePool=True)
+    other = await factories.policy(client, acme)
+    await factories.pool_key(client, acme, policy, "POOLED-0002")
 
     response = await client.post(
         f"{acme.base}/licenses", json=_license_body(other, "POOLED-0002"), headers=bearer(acme.key)
@@ -86,13 +81,11 @@ async def test_staff_cannot_give_a_license_a_pool_keys_value_either(
 
 async def _licensed_pool_key(app: FastAPI, client: httpx.AsyncClient, acme: Tenant, value: str) -> None:
     """Data from before the rule: a license whose key equals a pool key's."""
-    plain = await helpers.policy(client, acme, await helpers.product(client, acme))
-    made = await client.post(f"{acme.base}/licenses", json=_license_body(plain), headers=bearer(acme.key))
-    assert made.status_code == 201, made.text
+    made = await factories.license(client, acme)
     async with services_of(app).db.writer() as session:
         await session.execute(
             update(License)
-            .where(License.id == uuid.UUID(made.json()["data"]["id"]))
+            .where(License.id == uuid.UUID(made["id"]))
             .values(key=value, key_digest=digest(value))
         )
         await session.commit()
@@ -102,9 +95,9 @@ async def _licensed_pool_key(app: FastAPI, client: httpx.AsyncClient, acme: Tena
 async def test_a_pool_key_already_licensed_is_passed_over(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, how: str
 ) -> None:
-    policy = await _pooled(client, acme)
-    await helpers.pool_key(client, acme, policy, "POOLED-OLDER")
-    await helpers.pool_key(client, acme, policy, "POOLED-NEWER")  # popped first, were it free
+    policy = await factories.policy(client, acme, usePool=True)
+    await factories.pool_key(client, acme, policy, "POOLED-OLDER")
+    await factories.pool_key(client, acme, policy, "POOLED-NEWER")  # popped first, were it free
     await _licensed_pool_key(app, client, acme, "POOLED-NEWER")
 
     if how == "license":
@@ -126,15 +119,15 @@ async def test_a_pool_key_already_licensed_is_passed_over(
 async def test_a_pool_key_and_a_license_racing_for_one_value_never_both_win(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    pooled = await _pooled(client, acme)
-    plain = await helpers.policy(client, acme, await helpers.product(client, acme))
+    pooled = await factories.policy(client, acme, usePool=True)
+    plain = await factories.policy(client, acme)
     for round_ in range(ROUNDS):
         value = f"RACED-{round_:04d}"
         pool_body = {
             "data": {
                 "type": "keys",
                 "attributes": {"key": value},
-                "relationships": {"policy": helpers.ref("policies", pooled)},
+                "relationships": {"policy": factories.ref("policies", pooled)},
             }
         }
         key_made, license_made = await asyncio.gather(

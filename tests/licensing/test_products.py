@@ -14,7 +14,6 @@ from fastapi import FastAPI
 from tests import factories
 from tests.auth.support import JSONAPI, jsonapi_error, plain_error
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
 
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -33,7 +32,7 @@ async def _names(
 
 async def _numbered(client: httpx.AsyncClient, account: Tenant, count: int) -> list[str]:
     """``count`` products named P00, P01, ... created in that order; their ids."""
-    return [await helpers.product(client, account, name=f"P{i:02d}") for i in range(count)]
+    return [await factories.product(client, account, name=f"P{i:02d}") for i in range(count)]
 
 
 def _pointer(body: dict[str, Any]) -> str:
@@ -177,7 +176,7 @@ async def test_unknown_distribution_strategy_is_422_not_allowed(
 async def test_code_is_unique_within_an_account_only(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    first = await helpers.product(client, acme, name="First", code="app")
+    first = await factories.product(client, acme, name="First", code="app")
     duplicate = await client.post(
         f"{acme.base}/products", json=_body(name="Second", code="app"), headers=bearer(acme.key)
     )
@@ -187,7 +186,7 @@ async def test_code_is_unique_within_an_account_only(
     assert await _names(client, acme) == ["First"]
 
     # Another product may not take the code by renaming either; keeping one's own code is fine.
-    other = await helpers.product(client, acme, name="Other", code="other")
+    other = await factories.product(client, acme, name="Other", code="other")
     taken = await client.patch(
         f"{acme.base}/products/{other}", json=_body(code="app"), headers=bearer(acme.key)
     )
@@ -200,11 +199,11 @@ async def test_code_is_unique_within_an_account_only(
     assert still.json()["data"]["attributes"]["code"] == "other"
 
     globex = await factories.tenant(app, "globex")
-    await helpers.product(client, globex, name="Globex app", code="app")
+    await factories.product(client, globex, name="Globex app", code="app")
 
 
 async def test_patch_changes_only_the_attributes_sent(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(
+    product_id = await factories.product(
         client, acme, name="Before", code="keep", url="https://keep.example/", metadata={"a": 1}
     )
     original = (await client.get(f"{acme.base}/products/{product_id}", headers=bearer(acme.key))).json()[
@@ -238,7 +237,7 @@ async def test_patch_changes_only_the_attributes_sent(client: httpx.AsyncClient,
 
 
 async def test_patch_refuses_bad_input_and_keeps_the_product(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme, name="Stable")
+    product_id = await factories.product(client, acme, name="Stable")
     unknown = await client.patch(
         f"{acme.base}/products/{product_id}", json=_body(colour="red"), headers=bearer(acme.key)
     )
@@ -253,7 +252,7 @@ async def test_patch_refuses_bad_input_and_keeps_the_product(client: httpx.Async
 
 
 async def test_delete_is_204_then_the_product_is_gone(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
+    product_id = await factories.product(client, acme)
     deleted = await client.delete(f"{acme.base}/products/{product_id}", headers=bearer(acme.key))
     assert deleted.status_code == 204
     assert deleted.content == b""
@@ -276,7 +275,7 @@ async def test_an_id_that_is_not_a_uuid_is_404(client: httpx.AsyncClient, acme: 
 
 
 async def test_response_media_type_follows_accept(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
+    product_id = await factories.product(client, acme)
     url = f"{acme.base}/products/{product_id}"
     default = await client.get(url, headers=bearer(acme.key))
     assert default.headers["content-type"].startswith(JSONAPI)
@@ -307,7 +306,7 @@ async def test_missing_credentials_are_401(client: httpx.AsyncClient, acme: Tena
 async def test_product_token_is_shown_once_and_listed_without_its_secret(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    product_id = await helpers.product(client, acme)
+    product_id = await factories.product(client, acme)
     created = await client.post(f"{acme.base}/products/{product_id}/tokens", headers=bearer(acme.key))
     assert created.status_code == 200, created.text
     data = created.json()["data"]
@@ -328,15 +327,15 @@ async def test_product_token_is_shown_once_and_listed_without_its_secret(
     assert secret not in listed.text
 
     # Another product's token list does not show it.
-    other = await helpers.product(client, acme, name="Other")
+    other = await factories.product(client, acme, name="Other")
     others = await client.get(f"{acme.base}/products/{other}/tokens", headers=bearer(acme.key))
     assert others.status_code == 200
     assert others.json()["data"] == []
 
 
 async def test_product_token_me_is_the_product(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme, name="Mine")
-    token = await helpers.product_token(client, acme, product_id)
+    product_id = await factories.product(client, acme, name="Mine")
+    token = await factories.product_token(client, acme, product_id)
     me = await client.get(f"{acme.base}/me", headers=bearer(token))
     assert me.status_code == 200, me.text
     data = me.json()["data"]
@@ -348,7 +347,7 @@ async def test_product_token_me_is_the_product(client: httpx.AsyncClient, acme: 
 async def test_product_token_is_refused_outside_the_licensing_api(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    token = await helpers.product_token(client, acme, await helpers.product(client, acme))
+    token = await factories.product_token(client, acme, await factories.product(client, acme))
     plain_error(await client.get(f"{acme.base}/api-keys", headers=bearer(token)), 403, "TOKEN_NOT_ALLOWED")
     created = await client.post(f"{acme.base}/api-keys", json={}, headers=bearer(token))
     plain_error(created, 403, "TOKEN_NOT_ALLOWED")
@@ -356,8 +355,8 @@ async def test_product_token_is_refused_outside_the_licensing_api(
 
 
 async def test_deleting_the_product_revokes_its_tokens(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
-    token = await helpers.product_token(client, acme, product_id)
+    product_id = await factories.product(client, acme)
+    token = await factories.product_token(client, acme, product_id)
     assert (await client.get(f"{acme.base}/products", headers=bearer(token))).status_code == 200
     deleted = await client.delete(f"{acme.base}/products/{product_id}", headers=bearer(acme.key))
     assert deleted.status_code == 204
@@ -370,16 +369,16 @@ async def test_deleting_the_product_revokes_its_tokens(client: httpx.AsyncClient
 async def test_only_admins_and_developers_manage_product_tokens(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    product_id = await helpers.product(client, acme)
+    product_id = await factories.product(client, acme)
     url = f"{acme.base}/products/{product_id}/tokens"
     for role in ("read-only", "support-agent", "sales-agent"):
-        _, key = await helpers.role_key(app, client, acme, role)
+        _, key = await factories.role_key(app, client, acme, role)
         assert (await client.post(url, headers=bearer(key))).status_code == 403, role
         assert (await client.get(url, headers=bearer(key))).status_code == 403, role
-    product_token = await helpers.product_token(client, acme, product_id)
+    product_token = await factories.product_token(client, acme, product_id)
     assert (await client.post(url, headers=bearer(product_token))).status_code == 403
 
-    _, developer = await helpers.role_key(app, client, acme, "developer")
+    _, developer = await factories.role_key(app, client, acme, "developer")
     made = await client.post(url, headers=bearer(developer))
     assert made.status_code == 200, made.text
     listed = await client.get(url, headers=bearer(acme.key))
@@ -387,7 +386,7 @@ async def test_only_admins_and_developers_manage_product_tokens(
 
 
 async def test_product_token_with_name_and_expiry(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await helpers.product(client, acme)
+    product_id = await factories.product(client, acme)
     url = f"{acme.base}/products/{product_id}/tokens"
     body = {"data": {"type": "tokens", "attributes": {"name": "CI", "expiry": "2999-01-01T00:00:00.000Z"}}}
     made = await client.post(url, json=body, headers=bearer(acme.key))
@@ -439,7 +438,7 @@ async def test_default_list_is_ten_newest_first(client: httpx.AsyncClient, acme:
 async def test_bad_paging_is_400_naming_the_parameter(
     client: httpx.AsyncClient, acme: Tenant, query: str, parameter: str
 ) -> None:
-    await helpers.product(client, acme)
+    await factories.product(client, acme)
     response = await client.get(f"{acme.base}/products?{query}", headers=bearer(acme.key))
     body = jsonapi_error(response, 400, "PARAMETERS_INVALID")
     assert body["errors"][0]["source"] == {"parameter": parameter}
@@ -518,8 +517,8 @@ async def test_cursor_paging_walks_every_record_once(client: httpx.AsyncClient, 
 
 
 async def test_developer_manages_products(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, key = await helpers.role_key(app, client, acme, "developer")
-    product_id = await helpers.product(client, acme, key=key, name="Dev")
+    _, key = await factories.role_key(app, client, acme, "developer")
+    product_id = await factories.product(client, acme, credential=key, name="Dev")
     patched = await client.patch(
         f"{acme.base}/products/{product_id}", json=_body(name="Dev2"), headers=bearer(key)
     )
@@ -532,8 +531,8 @@ async def test_developer_manages_products(app: FastAPI, client: httpx.AsyncClien
 async def test_other_staff_read_products_but_cannot_change_them(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, role: str
 ) -> None:
-    product_id = await helpers.product(client, acme, name="Shelf")
-    _, key = await helpers.role_key(app, client, acme, role)
+    product_id = await factories.product(client, acme, name="Shelf")
+    _, key = await factories.role_key(app, client, acme, role)
     assert await _names(client, acme, key=key) == ["Shelf"]
     assert (await client.get(f"{acme.base}/products/{product_id}", headers=bearer(key))).status_code == 200
 
@@ -551,13 +550,13 @@ async def test_other_staff_read_products_but_cannot_change_them(
 async def test_users_see_only_the_products_of_their_licenses(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    mine = await helpers.product(client, acme, name="Mine")
-    theirs = await helpers.product(client, acme, name="Theirs")
-    await helpers.product(client, acme, name="Unlicensed")
-    user_id, key = await helpers.role_key(app, client, acme, "user")
+    mine = await factories.product(client, acme, name="Mine")
+    theirs = await factories.product(client, acme, name="Theirs")
+    await factories.product(client, acme, name="Unlicensed")
+    user_id, key = await factories.role_key(app, client, acme, "user")
     other_id = await factories.user(app, acme)
-    await helpers.license(client, acme, await helpers.policy(client, acme, mine), owner=user_id)
-    await helpers.license(client, acme, await helpers.policy(client, acme, theirs), owner=str(other_id))
+    await factories.license(client, acme, await factories.policy(client, acme, mine), owner=user_id)
+    await factories.license(client, acme, await factories.policy(client, acme, theirs), owner=str(other_id))
 
     assert await _names(client, acme, key=key) == ["Mine"]
     assert (await client.get(f"{acme.base}/products/{mine}", headers=bearer(key))).status_code == 200
@@ -574,17 +573,17 @@ async def test_users_see_only_the_products_of_their_licenses(
 async def test_a_user_without_licenses_sees_no_products(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    await helpers.product(client, acme)
-    _, key = await helpers.role_key(app, client, acme, "user")
+    await factories.product(client, acme)
+    _, key = await factories.role_key(app, client, acme, "user")
     assert await _names(client, acme, key=key) == []
 
 
 async def test_product_token_sees_only_its_product_and_cannot_write_products(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    mine = await helpers.product(client, acme, name="Mine")
-    other = await helpers.product(client, acme, name="Other")
-    token = await helpers.product_token(client, acme, mine)
+    mine = await factories.product(client, acme, name="Mine")
+    other = await factories.product(client, acme, name="Other")
+    token = await factories.product_token(client, acme, mine)
 
     assert await _names(client, acme, key=token) == ["Mine"]
     assert (await client.get(f"{acme.base}/products/{mine}", headers=bearer(token))).status_code == 200
@@ -605,7 +604,7 @@ async def test_product_token_sees_only_its_product_and_cannot_write_products(
 async def test_products_are_isolated_between_accounts(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    product_id = await helpers.product(client, acme, name="Acme only")
+    product_id = await factories.product(client, acme, name="Acme only")
     globex = await factories.tenant(app, "globex")
 
     jsonapi_error(
@@ -628,7 +627,7 @@ async def test_products_are_isolated_between_accounts(
         401,
         "TOKEN_INVALID",
     )
-    token = await helpers.product_token(client, acme, product_id)
+    token = await factories.product_token(client, acme, product_id)
     jsonapi_error(await client.get(f"{globex.base}/products", headers=bearer(token)), 401, "TOKEN_INVALID")
     assert await _names(client, acme) == ["Acme only"]
 
@@ -636,16 +635,16 @@ async def test_products_are_isolated_between_accounts(
 async def test_deleting_a_product_takes_its_policies_keys_and_licenses(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    doomed = await helpers.product(client, acme, name="Doomed")
-    kept = await helpers.product(client, acme, name="Kept")
-    pooled = await helpers.policy(client, acme, doomed, usePool=True)
-    plain = await helpers.policy(client, acme, doomed)
-    kept_policy = await helpers.policy(client, acme, kept)
-    await helpers.pool_key(client, acme, pooled, "POOLED-KEY-0001")
-    await helpers.pool_key(client, acme, pooled, "POOLED-KEY-0002")
-    doomed_license = await helpers.license(client, acme, plain)
-    pooled_license = await helpers.license(client, acme, pooled)
-    kept_license = await helpers.license(client, acme, kept_policy)
+    doomed = await factories.product(client, acme, name="Doomed")
+    kept = await factories.product(client, acme, name="Kept")
+    pooled = await factories.policy(client, acme, doomed, usePool=True)
+    plain = await factories.policy(client, acme, doomed)
+    kept_policy = await factories.policy(client, acme, kept)
+    await factories.pool_key(client, acme, pooled, "POOLED-KEY-0001")
+    await factories.pool_key(client, acme, pooled, "POOLED-KEY-0002")
+    doomed_license = await factories.license(client, acme, plain)
+    pooled_license = await factories.license(client, acme, pooled)
+    kept_license = await factories.license(client, acme, kept_policy)
     keys_before = await client.get(f"{acme.base}/keys", headers=bearer(acme.key))
     assert len(keys_before.json()["data"]) == 1  # one of the two was popped for the license
 

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from keyplane.config import Settings
+from tests import factories
 from tests import live as live_server
 from tests.factories import Tenant
-from tests.licensing import helpers
 
 SEED = Path(__file__).parent / "seeds" / "001_f9a8774dccf82b20.txt"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -117,8 +117,8 @@ def test_the_seed_has_every_example() -> None:
 async def test_every_keys_example_answers_as_the_seed_says(
     client: httpx.AsyncClient, acme: Tenant, live: str
 ) -> None:
-    product = await helpers.product(client, acme, name="Seeded")
-    policy = await helpers.policy(client, acme, product, usePool=True)
+    product = await factories.product(client, acme, name="Seeded")
+    policy = await factories.policy(client, acme, product, usePool=True)
     create, retrieve, update, delete, listing = examples()
     replacements = {
         "https://api.keygen.sh": live,

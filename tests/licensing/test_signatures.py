@@ -29,7 +29,6 @@ from keyplane.models import Account
 from keyplane.services import services_of
 from tests import factories
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
 
 HOST = "testserver"
 SIGNED_HEADERS = "(request-target) host date digest"
@@ -129,16 +128,6 @@ def _verify_key(key: str, public: str) -> bytes:
     return _b64url(encoded)
 
 
-def _product(**attributes: Any) -> dict[str, Any]:
-    return {"data": {"type": "products", "attributes": attributes}}
-
-
-async def _signed_policy(client: httpx.AsyncClient, account: Tenant, **attributes: Any) -> tuple[str, str]:
-    """(product id, ED25519_SIGN policy id)."""
-    product = await helpers.product(client, account, name="Signed")
-    return product, await helpers.policy(client, account, product, scheme="ED25519_SIGN", **attributes)
-
-
 # -- response signatures ------------------------------------------------------------------------
 
 
@@ -156,7 +145,7 @@ async def test_a_list_is_signed_over_the_target_with_its_query_string_as_sent(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     public = await _public_key(client, acme)
-    await helpers.product(client, acme)
+    await factories.product(client, acme)
     target = f"{acme.base}/products?limit=5"
     response = await client.get(target, headers=bearer(acme.key))
     assert response.status_code == 200
@@ -182,7 +171,9 @@ async def test_the_query_string_is_signed_byte_for_byte(client: httpx.AsyncClien
 async def test_a_created_answer_is_signed(client: httpx.AsyncClient, acme: Tenant) -> None:
     public = await _public_key(client, acme)
     response = await client.post(
-        f"{acme.base}/products", json=_product(name="Signed"), headers=bearer(acme.key)
+        f"{acme.base}/products",
+        json=factories.document("products", {"name": "Signed"}),
+        headers=bearer(acme.key),
     )
     assert response.status_code == 201
     _assert_signed(response, public, f"{acme.base}/products", acme)
@@ -193,8 +184,14 @@ async def test_a_created_answer_is_signed(client: httpx.AsyncClient, acme: Tenan
     [
         ("GET", "/products/" + str(uuid.UUID(int=7)), True, None, 404),
         ("GET", "/products", False, None, 401),
-        ("POST", "/products", True, _product(name="X", distributionStrategy="FREE"), 422),
-        ("POST", "/products", True, _product(), 400),
+        (
+            "POST",
+            "/products",
+            True,
+            factories.document("products", {"name": "X", "distributionStrategy": "FREE"}),
+            422,
+        ),
+        ("POST", "/products", True, factories.document("products"), 400),
         ("DELETE", "/licenses/" + str(uuid.UUID(int=9)), True, None, 404),
     ],
     ids=["404", "401", "422", "400", "404-delete"],
@@ -220,7 +217,7 @@ async def test_bare_v1_routes_are_signed_by_the_account_they_serve(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     public = await _public_key(client, acme)
-    await helpers.product(client, acme)
+    await factories.product(client, acme)
     response = await client.get("/v1/products?limit=5", headers=bearer(acme.key))
     assert response.status_code == 200
     assert len(response.json()["data"]) == 1
@@ -343,8 +340,9 @@ async def test_a_signed_key_verifies_offline_and_carries_the_records_ids(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     public = await _public_key(client, acme)
-    product, policy = await _signed_policy(client, acme)
-    license = await helpers.license(client, acme, policy)
+    product = await factories.product(client, acme, name="Signed")
+    policy = await factories.policy(client, acme, product, scheme="ED25519_SIGN")
+    license = await factories.license(client, acme, policy)
     key = license["attributes"]["key"]
     assert license["attributes"]["scheme"] == "ED25519_SIGN"
     assert re.fullmatch(r"key/[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]+", key), key
@@ -370,13 +368,13 @@ async def test_a_sent_key_is_the_template_of_the_signed_dataset(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     public = await _public_key(client, acme)
-    _, policy = await _signed_policy(client, acme)
+    policy = await factories.policy(client, acme, scheme="ED25519_SIGN")
     attributes = {"key": "{{id}}:{{expiry}}", "expiry": "2031-05-04T03:02:01.000Z"}
     body = {
         "data": {
             "type": "licenses",
             "attributes": attributes,
-            "relationships": {"policy": helpers.ref("policies", policy)},
+            "relationships": {"policy": factories.ref("policies", policy)},
         }
     }
     response = await client.post(f"{acme.base}/licenses", json=body, headers=bearer(acme.key))
@@ -388,12 +386,12 @@ async def test_a_sent_key_is_the_template_of_the_signed_dataset(
 
 
 async def test_a_pooled_policy_cannot_sign_keys(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product = await helpers.product(client, acme)
+    product = await factories.product(client, acme)
     body = {
         "data": {
             "type": "policies",
             "attributes": {"name": "Pooled", "usePool": True, "scheme": "ED25519_SIGN"},
-            "relationships": {"product": helpers.ref("products", product)},
+            "relationships": {"product": factories.ref("products", product)},
         }
     }
     response = await client.post(f"{acme.base}/policies", json=body, headers=bearer(acme.key))
@@ -405,8 +403,8 @@ async def test_a_pooled_policy_cannot_sign_keys(client: httpx.AsyncClient, acme:
 
 async def test_a_signed_key_validates(client: httpx.AsyncClient, acme: Tenant) -> None:
     public = await _public_key(client, acme)
-    _, policy = await _signed_policy(client, acme)
-    license = await helpers.license(client, acme, policy)
+    policy = await factories.policy(client, acme, scheme="ED25519_SIGN")
+    license = await factories.license(client, acme, policy)
     key = license["attributes"]["key"]
     target = f"{acme.base}/licenses/actions/validate-key"
     response = await client.post(target, json={"meta": {"key": key}})

@@ -22,8 +22,6 @@ from keyplane.services import services_of
 from tests import factories
 from tests.auth.support import JSONAPI, jsonapi_error
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
-from tests.licensing.helpers import ref
 
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 ABSENT = object()
@@ -106,41 +104,6 @@ def check_license(body: dict[str, Any], license: dict[str, Any]) -> dict[str, An
     return data
 
 
-async def policy(client: httpx.AsyncClient, account: Tenant, **attributes: Any) -> tuple[str, str]:
-    """A new product and a policy of it: (product id, policy id)."""
-    product_id = await helpers.product(client, account)
-    return product_id, await helpers.policy(client, account, product_id, **attributes)
-
-
-async def licensed(
-    client: httpx.AsyncClient, account: Tenant, owner: str | None = None, **policy_attributes: Any
-) -> dict[str, Any]:
-    """A license of a new policy (of a new product) with ``policy_attributes``."""
-    _, policy_id = await policy(client, account, **policy_attributes)
-    return await helpers.license(client, account, policy_id, owner=owner)
-
-
-async def activate(
-    client: httpx.AsyncClient,
-    account: Tenant,
-    license_id: str,
-    fingerprint: str,
-    key: str | None = None,
-    **attributes: Any,
-) -> dict[str, Any]:
-    body = {
-        "data": {
-            "type": "machines",
-            "attributes": {"fingerprint": fingerprint, **attributes},
-            "relationships": {"license": ref("licenses", license_id)},
-        }
-    }
-    response = await client.post(f"{account.base}/machines", json=body, headers=bearer(key or account.key))
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
-
-
 async def validate_key(
     client: httpx.AsyncClient,
     account: Tenant | None,
@@ -213,7 +176,7 @@ def denied(response: httpx.Response) -> None:
 
 
 async def test_validate_key_anonymously(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     body = await validate_key(client, acme, license["attributes"]["key"])
     check_meta(body, True, "VALID")
     data = check_license(body, license)
@@ -223,7 +186,7 @@ async def test_validate_key_anonymously(client: httpx.AsyncClient, acme: Tenant)
 async def test_validate_key_echoes_scope_and_nonce_only_when_sent(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     key = license["attributes"]["key"]
     product_id = license["relationships"]["product"]["data"]["id"]
 
@@ -240,7 +203,7 @@ async def test_validate_key_echoes_scope_and_nonce_only_when_sent(
 
 
 async def test_validate_key_ts_follows_the_clock(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     clock.advance(timedelta(days=3))
     body = await validate_key(client, acme, license["attributes"]["key"])
     meta = check_meta(body, True, "VALID")
@@ -248,7 +211,7 @@ async def test_validate_key_ts_follows_the_clock(client: httpx.AsyncClient, acme
 
 
 async def test_unknown_key_is_not_found_with_null_data(client: httpx.AsyncClient, acme: Tenant) -> None:
-    await licensed(client, acme)
+    await factories.license(client, acme)
     body = await validate_key(client, acme, "NO-SUCH-KEY", scope={"fingerprint": "x"}, nonce=3)
     check_meta(body, False, "NOT_FOUND", scope={"fingerprint": "x"}, nonce=3)
     assert body["data"] is None
@@ -258,7 +221,7 @@ async def test_another_accounts_key_is_not_found(
     client: httpx.AsyncClient, app: FastAPI, acme: Tenant
 ) -> None:
     other = await factories.tenant(app, "other")
-    license = await licensed(client, other)
+    license = await factories.license(client, other)
     body = await validate_key(client, acme, license["attributes"]["key"])
     check_meta(body, False, "NOT_FOUND")
     assert body["data"] is None
@@ -267,8 +230,8 @@ async def test_another_accounts_key_is_not_found(
 
 
 async def test_pool_key_is_not_a_license(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await policy(client, acme, usePool=True)
-    await helpers.pool_key(client, acme, policy_id, "POOLED-KEY-0001")
+    policy_id = await factories.policy(client, acme, usePool=True)
+    await factories.pool_key(client, acme, policy_id, "POOLED-KEY-0001")
     body = await validate_key(client, acme, "POOLED-KEY-0001")
     check_meta(body, False, "NOT_FOUND")
     assert body["data"] is None
@@ -277,13 +240,13 @@ async def test_pool_key_is_not_a_license(client: httpx.AsyncClient, acme: Tenant
 async def test_validate_key_on_bare_v1_uses_the_default_account(
     client: httpx.AsyncClient, app: FastAPI, acme: Tenant
 ) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     body = await validate_key(client, None, license["attributes"]["key"], nonce=9)
     check_meta(body, True, "VALID", nonce=9)
     check_license(body, license)
     # The default account is the oldest: a later account's key is unknown there.
     other = await factories.tenant(app, "other")
-    theirs = await licensed(client, other)
+    theirs = await factories.license(client, other)
     check_meta(await validate_key(client, None, theirs["attributes"]["key"]), False, "NOT_FOUND")
 
 
@@ -313,7 +276,7 @@ async def test_validate_key_on_bare_v1_uses_the_default_account(
 async def test_malformed_validate_key_is_400(
     client: httpx.AsyncClient, acme: Tenant, meta: dict[str, Any], code: str
 ) -> None:
-    await licensed(client, acme)
+    await factories.license(client, acme)
     response = await client.post(f"{acme.base}/licenses/actions/validate-key", json={"meta": meta})
     body = jsonapi_error(response, 400, code)
     assert body["errors"][0]["source"]["pointer"].startswith("/meta")
@@ -322,7 +285,7 @@ async def test_malformed_validate_key_is_400(
 async def test_validate_key_with_a_bad_credential_is_401(
     client: httpx.AsyncClient, app: FastAPI, acme: Tenant
 ) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     other = await factories.tenant(app, "other")
     url = f"{acme.base}/licenses/actions/validate-key"
     body = {"meta": {"key": license["attributes"]["key"]}}
@@ -343,11 +306,13 @@ async def test_validate_key_with_a_bad_credential_is_401(
 async def test_validate_key_bearer_must_see_the_license(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    product_a, policy_a = await policy(client, acme)
-    product_b, policy_b = await policy(client, acme)
-    license_a = await helpers.license(client, acme, policy_a)
-    license_b = await helpers.license(client, acme, policy_b)
-    token_a = await helpers.product_token(client, acme, product_a)
+    product_a = await factories.product(client, acme)
+    policy_a = await factories.policy(client, acme, product_a)
+    product_b = await factories.product(client, acme)
+    policy_b = await factories.policy(client, acme, product_b)
+    license_a = await factories.license(client, acme, policy_a)
+    license_b = await factories.license(client, acme, policy_b)
+    token_a = await factories.product_token(client, acme, product_a)
     url = f"{acme.base}/licenses/actions/validate-key"
 
     mine = await client.post(
@@ -365,8 +330,8 @@ async def test_validate_key_bearer_must_see_the_license(
     check_meta(unknown.json(), False, "NOT_FOUND")
 
     # A user validating someone else's license by key: 403.
-    user_id, user_key = await helpers.role_key(app, client, acme, "user")
-    owned = await helpers.license(client, acme, policy_b, owner=user_id)
+    user_id, user_key = await factories.role_key(app, client, acme, "user")
+    owned = await factories.license(client, acme, policy_b, owner=user_id)
     ok = await client.post(url, json={"meta": {"key": owned["attributes"]["key"]}}, headers=bearer(user_key))
     assert ok.status_code == 200
     check_meta(ok.json(), True, "VALID")
@@ -382,12 +347,12 @@ async def test_validate_key_bearer_must_see_the_license(
 
 async def test_empty_product_scope_is_absent(client: httpx.AsyncClient, acme: Tenant) -> None:
     """keygen-py always sends ``scope.product``, as "" when unset."""
-    license = await licensed(client, acme, requireProductScope=True)
+    license = await factories.license(client, acme, policy={"requireProductScope": True})
     key = license["attributes"]["key"]
     body = await validate_key(client, acme, key, scope={"product": ""})
     check_meta(body, False, "PRODUCT_SCOPE_REQUIRED", scope={"product": ""})
 
-    plain = await licensed(client, acme)
+    plain = await factories.license(client, acme)
     body = await validate_key(client, acme, plain["attributes"]["key"], scope={"product": ""})
     check_meta(body, True, "VALID", scope={"product": ""})
     check_license(body, plain)
@@ -397,7 +362,7 @@ async def test_empty_product_scope_is_absent(client: httpx.AsyncClient, acme: Te
 
 
 async def test_validate_by_id_and_by_key(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     for ref_ in (license["id"], license["attributes"]["key"]):
         body = await validate(client, acme, ref_)
         check_meta(body, True, "VALID")
@@ -407,7 +372,7 @@ async def test_validate_by_id_and_by_key(client: httpx.AsyncClient, acme: Tenant
 
 
 async def test_validate_body_is_optional(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     url = f"{acme.base}/licenses/{license['id']}/actions/validate"
     for response in (
         await client.post(url, headers=bearer(acme.key)),
@@ -420,7 +385,7 @@ async def test_validate_body_is_optional(client: httpx.AsyncClient, acme: Tenant
 
 
 async def test_validate_unknown_license_is_404(client: httpx.AsyncClient, acme: Tenant) -> None:
-    await licensed(client, acme)
+    await factories.license(client, acme)
     for missing in (str(uuid.uuid4()), "NO-SUCH-KEY"):
         response = await client.post(
             f"{acme.base}/licenses/{missing}/actions/validate", headers=bearer(acme.key)
@@ -431,7 +396,7 @@ async def test_validate_unknown_license_is_404(client: httpx.AsyncClient, acme: 
 
 
 async def test_validate_needs_a_credential(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     url = f"{acme.base}/licenses/{license['id']}/actions/validate"
     jsonapi_error(await client.post(url, json={"meta": {}}), 401, "TOKEN_MISSING")
     jsonapi_error(await client.get(url), 401, "TOKEN_MISSING")
@@ -439,7 +404,7 @@ async def test_validate_needs_a_credential(app: FastAPI, client: httpx.AsyncClie
 
 
 async def test_malformed_validate_body_is_400(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     url = f"{acme.base}/licenses/{license['id']}/actions/validate"
     for meta, code in (
         ({"scope": {"fingerprints": [None]}}, "FINGERPRINTS_INVALID"),
@@ -458,7 +423,7 @@ async def recorded(app: FastAPI, client: httpx.AsyncClient, acme: Tenant, licens
 async def test_full_validation_records_last_validated(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     assert license["attributes"]["lastValidated"] is None
     body = await validate(client, acme, license["id"])
     first = near_now(body["data"]["attributes"]["lastValidated"])
@@ -481,7 +446,8 @@ async def test_full_validation_records_last_validated(
 async def test_quick_validation_skips_scopes_and_records_nothing(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license = await licensed(client, acme, requireFingerprintScope=True, requireProductScope=True)
+    policy_id = await factories.policy(client, acme, requireFingerprintScope=True, requireProductScope=True)
+    license = await factories.license(client, acme, policy_id)
     url = f"{acme.base}/licenses/{license['id']}/actions/validate"
 
     quick = await client.get(url, headers=bearer(acme.key))
@@ -508,9 +474,9 @@ async def test_quick_validation_skips_scopes_and_records_nothing(
 async def test_quick_validation_still_reports_suspension_and_expiry(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, policy_id = await policy(client, acme, expirationStrategy="REVOKE_ACCESS")
-    suspended = await helpers.license(client, acme, policy_id, suspended=True)
-    expired = await helpers.license(client, acme, policy_id, expiry=iso(clock.now() - timedelta(minutes=1)))
+    policy_id = await factories.policy(client, acme, expirationStrategy="REVOKE_ACCESS")
+    suspended = await factories.license(client, acme, policy_id, suspended=True)
+    expired = await factories.license(client, acme, policy_id, expiry=iso(clock.now() - timedelta(minutes=1)))
     for license, code in ((suspended, "SUSPENDED"), (expired, "EXPIRED")):
         response = await client.get(
             f"{acme.base}/licenses/{license['id']}/actions/validate", headers=bearer(acme.key)
@@ -522,7 +488,10 @@ async def test_first_validation_starts_a_from_first_validation_expiry(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     day = 86_400
-    license = await licensed(client, acme, duration=30 * day, expirationBasis="FROM_FIRST_VALIDATION")
+    policy_id = await factories.policy(
+        client, acme, duration=30 * day, expirationBasis="FROM_FIRST_VALIDATION"
+    )
+    license = await factories.license(client, acme, policy_id)
     assert license["attributes"]["expiry"] is None
     # A quick validation does not start it.
     quick = await client.get(
@@ -546,12 +515,15 @@ async def test_first_validation_starts_a_from_first_validation_expiry(
 
 
 async def test_other_bases_do_not_wait_for_a_validation(client: httpx.AsyncClient, acme: Tenant) -> None:
-    created = await licensed(client, acme, duration=86_400, expirationBasis="FROM_CREATION")
+    policy_id = await factories.policy(client, acme, duration=86_400, expirationBasis="FROM_CREATION")
+    created = await factories.license(client, acme, policy_id)
     assert created["attributes"]["expiry"] is not None
-    later = await licensed(client, acme, duration=86_400, expirationBasis="FROM_FIRST_ACTIVATION")
+    later = await factories.license(
+        client, acme, policy={"duration": 86_400, "expirationBasis": "FROM_FIRST_ACTIVATION"}
+    )
     body = await validate(client, acme, later["id"])
     assert body["data"]["attributes"]["expiry"] is None
-    none = await licensed(client, acme, expirationBasis="FROM_FIRST_VALIDATION")
+    none = await factories.license(client, acme, policy={"expirationBasis": "FROM_FIRST_VALIDATION"})
     body = await validate(client, acme, none["id"])
     assert body["data"]["attributes"]["expiry"] is None
 
@@ -560,9 +532,9 @@ async def test_other_bases_do_not_wait_for_a_validation(client: httpx.AsyncClien
 
 
 async def test_license_validates_itself_with_its_key(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await policy(client, acme, authenticationStrategy="LICENSE")
-    license = await helpers.license(client, acme, policy_id)
-    other = await helpers.license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme, authenticationStrategy="LICENSE")
+    license = await factories.license(client, acme, policy_id)
+    other = await factories.license(client, acme, policy_id)
     auth = license_auth(license["attributes"]["key"])
 
     body = await validate(client, acme, license["id"], headers=auth, nonce=1)
@@ -592,7 +564,7 @@ async def test_license_validates_itself_with_its_key(client: httpx.AsyncClient, 
 
 
 async def test_mixed_strategy_allows_license_auth(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme, authenticationStrategy="MIXED")
+    license = await factories.license(client, acme, policy={"authenticationStrategy": "MIXED"})
     body = await validate(client, acme, license["id"], headers=license_auth(license["attributes"]["key"]))
     check_meta(body, True, "VALID")
 
@@ -600,10 +572,10 @@ async def test_mixed_strategy_allows_license_auth(client: httpx.AsyncClient, acm
 async def test_user_validates_own_licenses_only(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    user_id, user_key = await helpers.role_key(app, client, acme, "user")
-    _, policy_id = await policy(client, acme)
-    mine = await helpers.license(client, acme, policy_id, owner=user_id)
-    theirs = await helpers.license(client, acme, policy_id)
+    user_id, user_key = await factories.role_key(app, client, acme, "user")
+    policy_id = await factories.policy(client, acme)
+    mine = await factories.license(client, acme, policy_id, owner=user_id)
+    theirs = await factories.license(client, acme, policy_id)
 
     body = await validate(client, acme, mine["id"], headers=bearer(user_key))
     check_meta(body, True, "VALID")
@@ -620,11 +592,12 @@ async def test_user_validates_own_licenses_only(
 async def test_product_validates_own_product_licenses_only(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    product_a, policy_a = await policy(client, acme)
-    _, policy_b = await policy(client, acme)
-    mine = await helpers.license(client, acme, policy_a)
-    theirs = await helpers.license(client, acme, policy_b)
-    token = await helpers.product_token(client, acme, product_a)
+    product_a = await factories.product(client, acme)
+    policy_a = await factories.policy(client, acme, product_a)
+    policy_b = await factories.policy(client, acme)
+    mine = await factories.license(client, acme, policy_a)
+    theirs = await factories.license(client, acme, policy_b)
+    token = await factories.product_token(client, acme, product_a)
 
     body = await validate(client, acme, mine["id"], headers=bearer(token))
     check_meta(body, True, "VALID")
@@ -637,8 +610,8 @@ async def test_product_validates_own_product_licenses_only(
 
 @pytest.mark.parametrize("role", ["read-only", "support-agent", "sales-agent", "developer"])
 async def test_staff_may_validate(app: FastAPI, client: httpx.AsyncClient, acme: Tenant, role: str) -> None:
-    license = await licensed(client, acme)
-    _, key = await helpers.role_key(app, client, acme, role)
+    license = await factories.license(client, acme)
+    _, key = await factories.role_key(app, client, acme, role)
     check_meta(await validate(client, acme, license["id"], headers=bearer(key)), True, "VALID")
 
 
@@ -646,8 +619,8 @@ async def test_staff_may_validate(app: FastAPI, client: httpx.AsyncClient, acme:
 
 
 async def test_me_with_a_license_key(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await policy(client, acme, authenticationStrategy="LICENSE")
-    license = await helpers.license(client, acme, policy_id, metadata={"tier": "gold"})
+    policy_id = await factories.policy(client, acme, authenticationStrategy="LICENSE")
+    license = await factories.license(client, acme, policy_id, metadata={"tier": "gold"})
     response = await client.get(f"{acme.base}/me", headers=license_auth(license["attributes"]["key"]))
     assert response.status_code == 200, response.text
     data = response.json()["data"]
@@ -663,31 +636,31 @@ async def test_me_with_a_license_key(client: httpx.AsyncClient, acme: Tenant) ->
 
 
 async def test_license_auth_refusals(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, allowed = await policy(client, acme, authenticationStrategy="LICENSE")
-    _, tokens_only = await policy(client, acme)
-    _, revoking = await policy(
+    allowed = await factories.policy(client, acme, authenticationStrategy="LICENSE")
+    tokens_only = await factories.policy(client, acme)
+    revoking = await factories.policy(
         client, acme, authenticationStrategy="LICENSE", expirationStrategy="REVOKE_ACCESS"
     )
     past = iso(clock.now() - timedelta(minutes=1))
     me = f"{acme.base}/me"
 
     jsonapi_error(await client.get(me, headers=license_auth("NO-SUCH-KEY")), 401, "LICENSE_INVALID")
-    token_policy = await helpers.license(client, acme, tokens_only)
+    token_policy = await factories.license(client, acme, tokens_only)
     jsonapi_error(
         await client.get(me, headers=license_auth(token_policy["attributes"]["key"])),
         403,
         "LICENSE_NOT_ALLOWED",
     )
-    suspended = await helpers.license(client, acme, allowed, suspended=True)
+    suspended = await factories.license(client, acme, allowed, suspended=True)
     jsonapi_error(
         await client.get(me, headers=license_auth(suspended["attributes"]["key"])), 403, "LICENSE_SUSPENDED"
     )
-    revoked = await helpers.license(client, acme, revoking, expiry=past)
+    revoked = await factories.license(client, acme, revoking, expiry=past)
     jsonapi_error(
         await client.get(me, headers=license_auth(revoked["attributes"]["key"])), 403, "LICENSE_EXPIRED"
     )
     # Under RESTRICT_ACCESS an expired license still authenticates (and validates as EXPIRED).
-    restricted = await helpers.license(client, acme, allowed, expiry=past)
+    restricted = await factories.license(client, acme, allowed, expiry=past)
     auth = license_auth(restricted["attributes"]["key"])
     assert (await client.get(me, headers=auth)).status_code == 200
     check_meta(await validate(client, acme, restricted["id"], headers=auth), False, "EXPIRED")
@@ -706,7 +679,7 @@ async def test_license_auth_from_another_account_is_invalid(
     client: httpx.AsyncClient, app: FastAPI, acme: Tenant
 ) -> None:
     other = await factories.tenant(app, "other")
-    license = await licensed(client, other, authenticationStrategy="LICENSE")
+    license = await factories.license(client, other, policy={"authenticationStrategy": "LICENSE"})
     auth = license_auth(license["attributes"]["key"])
     assert (await client.get(f"{other.base}/me", headers=auth)).status_code == 200
     jsonapi_error(await client.get(f"{acme.base}/me", headers=auth), 401, "LICENSE_INVALID")

@@ -18,14 +18,10 @@ from keyplane.kit import clock
 from keyplane.kit.timefmt import iso
 from tests import factories
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
 from tests.licensing.test_validation import (
-    activate,
     check_license,
     check_meta,
     code_of,
-    licensed,
-    policy,
     validate,
     validate_key,
 )
@@ -59,8 +55,8 @@ async def _ping(client: httpx.AsyncClient, account: Tenant, machine_id: str) -> 
 
 @pytest.mark.parametrize("strategy", ["RESTRICT_ACCESS", "REVOKE_ACCESS", "MAINTAIN_ACCESS", "ALLOW_ACCESS"])
 async def test_suspended_beats_expired(client: httpx.AsyncClient, acme: Tenant, strategy: str) -> None:
-    _, policy_id = await policy(client, acme, expirationStrategy=strategy)
-    license = await helpers.license(client, acme, policy_id, suspended=True, expiry=_when(PAST))
+    policy_id = await factories.policy(client, acme, expirationStrategy=strategy)
+    license = await factories.license(client, acme, policy_id, suspended=True, expiry=_when(PAST))
     body = await validate_key(client, acme, license["attributes"]["key"], scope={"fingerprint": "nope"})
     check_meta(body, False, "SUSPENDED", scope={"fingerprint": "nope"})
     check_license(body, license)
@@ -74,26 +70,26 @@ async def test_suspended_beats_expired(client: httpx.AsyncClient, acme: Tenant, 
 async def test_expired_validity_follows_the_expiration_strategy(
     client: httpx.AsyncClient, acme: Tenant, strategy: str, valid: bool
 ) -> None:
-    _, policy_id = await policy(client, acme, expirationStrategy=strategy)
-    license = await helpers.license(client, acme, policy_id, expiry=_when(PAST))
+    policy_id = await factories.policy(client, acme, expirationStrategy=strategy)
+    license = await factories.license(client, acme, policy_id, expiry=_when(PAST))
     body = await validate_key(client, acme, license["attributes"]["key"])
     check_meta(body, valid, "EXPIRED")
     check_license(body, license)
     assert await code_of(client, acme, license["id"]) == (valid, "EXPIRED")
     # Not yet expired: valid.
-    fresh = await helpers.license(client, acme, policy_id, expiry=_when(timedelta(minutes=5)))
+    fresh = await factories.license(client, acme, policy_id, expiry=_when(timedelta(minutes=5)))
     assert await code_of(client, acme, fresh["id"]) == (True, "VALID")
     clock.advance(timedelta(minutes=6))
     assert await code_of(client, acme, fresh["id"]) == (valid, "EXPIRED")
 
 
 async def test_revoke_access_expiry_comes_before_the_scopes(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, revoking = await policy(client, acme, expirationStrategy="REVOKE_ACCESS")
-    _, restricting = await policy(client, acme, expirationStrategy="RESTRICT_ACCESS")
-    revoked = await helpers.license(client, acme, revoking)
-    restricted = await helpers.license(client, acme, restricting)
+    revoking = await factories.policy(client, acme, expirationStrategy="REVOKE_ACCESS")
+    restricting = await factories.policy(client, acme, expirationStrategy="RESTRICT_ACCESS")
+    revoked = await factories.license(client, acme, revoking)
+    restricted = await factories.license(client, acme, restricting)
     for license in (revoked, restricted):
-        await activate(client, acme, license["id"], "right")
+        await factories.machine(client, acme, license["id"], "right")
         await _patch_license(client, acme, license["id"], expiry=_when(PAST))
 
     assert await code_of(client, acme, revoked["id"], fingerprint="wrong") == (False, "EXPIRED")
@@ -105,28 +101,28 @@ async def test_revoke_access_expiry_comes_before_the_scopes(client: httpx.AsyncC
     assert await code_of(client, acme, revoked["id"], fingerprint="right") == (False, "EXPIRED")
     assert await code_of(client, acme, restricted["id"], fingerprint="right") == (False, "EXPIRED")
     # A required scope left out: REVOKE_ACCESS still says EXPIRED first.
-    _, strict_revoking = await policy(
+    strict_revoking = await factories.policy(
         client, acme, expirationStrategy="REVOKE_ACCESS", requireProductScope=True
     )
-    other = await helpers.license(client, acme, strict_revoking, expiry=_when(PAST))
+    other = await factories.license(client, acme, strict_revoking, expiry=_when(PAST))
     assert await code_of(client, acme, other["id"]) == (False, "EXPIRED")
 
 
 async def test_strict_machine_checks_come_before_a_restricted_expiry(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    _, restricting = await policy(client, acme, strict=True)
-    _, revoking = await policy(client, acme, strict=True, expirationStrategy="REVOKE_ACCESS")
-    restricted = await helpers.license(client, acme, restricting, expiry=_when(PAST))
-    revoked = await helpers.license(client, acme, revoking, expiry=_when(PAST))
+    restricting = await factories.policy(client, acme, strict=True)
+    revoking = await factories.policy(client, acme, strict=True, expirationStrategy="REVOKE_ACCESS")
+    restricted = await factories.license(client, acme, restricting, expiry=_when(PAST))
+    revoked = await factories.license(client, acme, revoking, expiry=_when(PAST))
     assert await code_of(client, acme, restricted["id"]) == (False, "NO_MACHINE")
     assert await code_of(client, acme, revoked["id"]) == (False, "EXPIRED")
-    await activate(client, acme, restricted["id"], "fp")
+    await factories.machine(client, acme, restricted["id"], "fp")
     assert await code_of(client, acme, restricted["id"]) == (False, "EXPIRED")
 
 
 async def test_overdue_check_in(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(
+    policy_id = await factories.policy(
         client,
         acme,
         requireCheckIn=True,
@@ -134,6 +130,7 @@ async def test_overdue_check_in(client: httpx.AsyncClient, acme: Tenant) -> None
         checkInIntervalCount=1,
         requireProductScope=True,
     )
+    license = await factories.license(client, acme, policy_id)
     product_id = license["relationships"]["product"]["data"]["id"]
     assert await code_of(client, acme, license["id"], product=product_id) == (True, "VALID")
     clock.advance(timedelta(hours=23))
@@ -162,12 +159,12 @@ async def test_overdue_check_in(client: httpx.AsyncClient, acme: Tenant) -> None
 
 
 async def test_overdue_order_against_suspension_and_expiry(client: httpx.AsyncClient, acme: Tenant) -> None:
-    check_in = {"requireCheckIn": True, "checkInInterval": "DAY", "checkInIntervalCount": 1}
-    _, revoking = await policy(client, acme, expirationStrategy="REVOKE_ACCESS", **check_in)
-    _, restricting = await policy(client, acme, **check_in)
-    suspended = await helpers.license(client, acme, restricting, suspended=True)
-    revoked = await helpers.license(client, acme, revoking, expiry=_when(timedelta(days=1)))
-    restricted = await helpers.license(client, acme, restricting, expiry=_when(timedelta(days=1)))
+    check_in: dict[str, Any] = {"requireCheckIn": True, "checkInInterval": "DAY", "checkInIntervalCount": 1}
+    revoking = await factories.policy(client, acme, expirationStrategy="REVOKE_ACCESS", **check_in)
+    restricting = await factories.policy(client, acme, **check_in)
+    suspended = await factories.license(client, acme, restricting, suspended=True)
+    revoked = await factories.license(client, acme, revoking, expiry=_when(timedelta(days=1)))
+    restricted = await factories.license(client, acme, restricting, expiry=_when(timedelta(days=1)))
     clock.advance(timedelta(days=2))
     assert await code_of(client, acme, suspended["id"]) == (False, "SUSPENDED")
     assert await code_of(client, acme, revoked["id"]) == (False, "EXPIRED")
@@ -178,10 +175,11 @@ async def test_overdue_order_against_suspension_and_expiry(client: httpx.AsyncCl
 
 
 async def test_product_and_policy_scopes(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     product_id = license["relationships"]["product"]["data"]["id"]
     policy_id = license["relationships"]["policy"]["data"]["id"]
-    other_product, other_policy = await policy(client, acme)
+    other_product = await factories.product(client, acme)
+    other_policy = await factories.policy(client, acme, other_product)
 
     assert await code_of(client, acme, license["id"], product=product_id) == (True, "VALID")
     assert await code_of(client, acme, license["id"], product=other_product) == (
@@ -206,7 +204,9 @@ async def test_product_and_policy_scopes(client: httpx.AsyncClient, acme: Tenant
 
 
 async def test_required_product_and_policy_scopes(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme, requireProductScope=True, requirePolicyScope=True)
+    license = await factories.license(
+        client, acme, policy={"requireProductScope": True, "requirePolicyScope": True}
+    )
     product_id = license["relationships"]["product"]["data"]["id"]
     policy_id = license["relationships"]["policy"]["data"]["id"]
     assert await code_of(client, acme, license["id"]) == (False, "PRODUCT_SCOPE_REQUIRED")
@@ -225,8 +225,8 @@ async def test_user_scope_by_id_or_email(app: FastAPI, client: httpx.AsyncClient
     email = "owner@acme.test"
     owner = str(await factories.user(app, acme, email=email))
     stranger = str(await factories.user(app, acme))
-    license = await licensed(client, acme, owner=owner)
-    unowned = await licensed(client, acme)
+    license = await factories.license(client, acme, owner=owner)
+    unowned = await factories.license(client, acme)
 
     assert await code_of(client, acme, license["id"], user=owner) == (True, "VALID")
     assert await code_of(client, acme, license["id"], user=email) == (True, "VALID")
@@ -237,7 +237,7 @@ async def test_user_scope_by_id_or_email(app: FastAPI, client: httpx.AsyncClient
     )
     assert await code_of(client, acme, unowned["id"], user=owner) == (False, "USER_SCOPE_MISMATCH")
     # The user scope comes after product and policy.
-    _, other_policy = await policy(client, acme)
+    other_policy = await factories.policy(client, acme)
     assert await code_of(client, acme, license["id"], user=stranger, policy=other_policy) == (
         False,
         "POLICY_SCOPE_MISMATCH",
@@ -246,7 +246,7 @@ async def test_user_scope_by_id_or_email(app: FastAPI, client: httpx.AsyncClient
 
 async def test_required_user_scope(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     owner = str(await factories.user(app, acme))
-    license = await licensed(client, acme, owner=owner, requireUserScope=True)
+    license = await factories.license(client, acme, policy={"requireUserScope": True}, owner=owner)
     assert await code_of(client, acme, license["id"]) == (False, "USER_SCOPE_REQUIRED")
     assert await code_of(client, acme, license["id"], user="") == (False, "USER_SCOPE_REQUIRED")
     assert await code_of(client, acme, license["id"], user=owner) == (True, "VALID")
@@ -257,7 +257,7 @@ async def test_required_user_scope(app: FastAPI, client: httpx.AsyncClient, acme
 
 async def test_entitlements_scope(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     owner = str(await factories.user(app, acme))
-    license = await licensed(client, acme, owner=owner)
+    license = await factories.license(client, acme, owner=owner)
     assert await code_of(client, acme, license["id"], entitlements=[]) == (False, "ENTITLEMENTS_SCOPE_EMPTY")
     assert await code_of(client, acme, license["id"], entitlements=["FEATURE"]) == (
         False,
@@ -280,12 +280,12 @@ async def test_entitlements_scope(app: FastAPI, client: httpx.AsyncClient, acme:
 
 
 async def test_machine_scope(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await policy(client, acme, floating=True, maxMachines=3)
-    license = await helpers.license(client, acme, policy_id)
-    other = await helpers.license(client, acme, policy_id)
+    policy_id = await factories.policy(client, acme, floating=True, maxMachines=3)
+    license = await factories.license(client, acme, policy_id)
+    other = await factories.license(client, acme, policy_id)
     assert await code_of(client, acme, license["id"], machine="whatever") == (False, "NO_MACHINES")
-    machine = await activate(client, acme, license["id"], "fp-1")
-    elsewhere = await activate(client, acme, other["id"], "fp-2")
+    machine = await factories.machine(client, acme, license["id"], "fp-1")
+    elsewhere = await factories.machine(client, acme, other["id"], "fp-2")
 
     assert await code_of(client, acme, license["id"], machine=machine["id"]) == (True, "VALID")
     assert await code_of(client, acme, license["id"], machine=elsewhere["id"]) == (
@@ -307,21 +307,22 @@ async def test_machine_scope(client: httpx.AsyncClient, acme: Tenant) -> None:
 async def test_machine_scope_on_a_node_locked_license_without_machines(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     assert await code_of(client, acme, license["id"], machine="whatever") == (False, "NO_MACHINE")
 
 
 async def test_required_machine_scope(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme, requireMachineScope=True)
+    license = await factories.license(client, acme, policy={"requireMachineScope": True})
     assert await code_of(client, acme, license["id"]) == (False, "MACHINE_SCOPE_REQUIRED")
-    machine = await activate(client, acme, license["id"], "fp")
+    machine = await factories.machine(client, acme, license["id"], "fp")
     assert await code_of(client, acme, license["id"], fingerprint="fp") == (False, "MACHINE_SCOPE_REQUIRED")
     assert await code_of(client, acme, license["id"], machine=machine["id"]) == (True, "VALID")
 
 
 async def test_machine_scope_heartbeat(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme, requireHeartbeat=True, heartbeatDuration=120)
-    machine = await activate(client, acme, license["id"], "fp")
+    policy_id = await factories.policy(client, acme, requireHeartbeat=True, heartbeatDuration=120)
+    license = await factories.license(client, acme, policy_id)
+    machine = await factories.machine(client, acme, license["id"], "fp")
     assert await code_of(client, acme, license["id"], machine=machine["id"]) == (
         False,
         "HEARTBEAT_NOT_STARTED",
@@ -338,8 +339,8 @@ async def test_machine_scope_heartbeat(client: httpx.AsyncClient, acme: Tenant) 
 
 
 async def test_heartbeat_not_checked_when_not_required(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
-    machine = await activate(client, acme, license["id"], "fp")
+    license = await factories.license(client, acme)
+    machine = await factories.machine(client, acme, license["id"], "fp")
     assert await code_of(client, acme, license["id"], machine=machine["id"]) == (True, "VALID")
     clock.advance(timedelta(days=30))
     assert await code_of(client, acme, license["id"], machine=machine["id"]) == (True, "VALID")
@@ -349,11 +350,11 @@ async def test_heartbeat_not_checked_when_not_required(client: httpx.AsyncClient
 
 
 async def test_fingerprint_scope(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme)
+    license = await factories.license(client, acme)
     assert await code_of(client, acme, license["id"], fingerprints=[]) == (False, "FINGERPRINT_SCOPE_EMPTY")
     assert await code_of(client, acme, license["id"], fingerprint="fp") == (False, "NO_MACHINE")
     assert await code_of(client, acme, license["id"], fingerprints=["fp"]) == (False, "NO_MACHINE")
-    await activate(client, acme, license["id"], "fp")
+    await factories.machine(client, acme, license["id"], "fp")
     assert await code_of(client, acme, license["id"], fingerprint="fp") == (True, "VALID")
     assert await code_of(client, acme, license["id"], fingerprints=["fp"]) == (True, "VALID")
     assert await code_of(client, acme, license["id"], fingerprint="FP") == (
@@ -362,7 +363,7 @@ async def test_fingerprint_scope(client: httpx.AsyncClient, acme: Tenant) -> Non
     )
     assert await code_of(client, acme, license["id"], fingerprints=[]) == (False, "FINGERPRINT_SCOPE_EMPTY")
     # The fingerprint scope comes after the product scope.
-    other_product, _ = await policy(client, acme)
+    other_product = await factories.product(client, acme)
     assert await code_of(client, acme, license["id"], fingerprint="nope", product=other_product) == (
         False,
         "PRODUCT_SCOPE_MISMATCH",
@@ -372,15 +373,15 @@ async def test_fingerprint_scope(client: httpx.AsyncClient, acme: Tenant) -> Non
 async def test_fingerprint_scope_on_a_floating_license_without_machines(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license = await licensed(client, acme, floating=True, maxMachines=5)
+    license = await factories.license(client, acme, policy={"floating": True, "maxMachines": 5})
     assert await code_of(client, acme, license["id"], fingerprint="fp") == (False, "NO_MACHINES")
     assert await code_of(client, acme, license["id"], fingerprints=["a", "b"]) == (False, "NO_MACHINES")
     assert await code_of(client, acme, license["id"], fingerprints=[]) == (False, "FINGERPRINT_SCOPE_EMPTY")
 
 
 async def test_required_fingerprint_scope(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme, requireFingerprintScope=True)
-    await activate(client, acme, license["id"], "fp")
+    license = await factories.license(client, acme, policy={"requireFingerprintScope": True})
+    await factories.machine(client, acme, license["id"], "fp")
     assert await code_of(client, acme, license["id"]) == (False, "FINGERPRINT_SCOPE_REQUIRED")
     assert await code_of(client, acme, license["id"], product="") == (False, "FINGERPRINT_SCOPE_REQUIRED")
     assert await code_of(client, acme, license["id"], fingerprint="fp") == (True, "VALID")
@@ -389,13 +390,13 @@ async def test_required_fingerprint_scope(client: httpx.AsyncClient, acme: Tenan
 
 
 async def test_fingerprint_of_another_license_never_matches(client: httpx.AsyncClient, acme: Tenant) -> None:
-    _, policy_id = await policy(
+    policy_id = await factories.policy(
         client, acme, floating=True, maxMachines=5, machineMatchingStrategy="MATCH_ANY"
     )
-    mine = await helpers.license(client, acme, policy_id)
-    theirs = await helpers.license(client, acme, policy_id)
-    await activate(client, acme, mine["id"], "mine")
-    await activate(client, acme, theirs["id"], "theirs")
+    mine = await factories.license(client, acme, policy_id)
+    theirs = await factories.license(client, acme, policy_id)
+    await factories.machine(client, acme, mine["id"], "mine")
+    await factories.machine(client, acme, theirs["id"], "theirs")
     assert await code_of(client, acme, mine["id"], fingerprint="theirs") == (
         False,
         "FINGERPRINT_SCOPE_MISMATCH",
@@ -443,12 +444,14 @@ async def test_fingerprint_matching_strategies(
     client: httpx.AsyncClient, acme: Tenant, strategy: str, fingerprints: list[str], valid: bool
 ) -> None:
     """The license has a, b, c and d; another license of the same policy has z."""
-    _, policy_id = await policy(client, acme, floating=True, maxMachines=5, machineMatchingStrategy=strategy)
-    license = await helpers.license(client, acme, policy_id)
-    other = await helpers.license(client, acme, policy_id)
+    policy_id = await factories.policy(
+        client, acme, floating=True, maxMachines=5, machineMatchingStrategy=strategy
+    )
+    license = await factories.license(client, acme, policy_id)
+    other = await factories.license(client, acme, policy_id)
     for fingerprint in "abcd":
-        await activate(client, acme, license["id"], fingerprint)
-    await activate(client, acme, other["id"], "z")
+        await factories.machine(client, acme, license["id"], fingerprint)
+    await factories.machine(client, acme, other["id"], "z")
 
     body = await validate(client, acme, license["id"], scope={"fingerprints": fingerprints})
     code = "VALID" if valid else "FINGERPRINT_SCOPE_MISMATCH"
@@ -457,7 +460,7 @@ async def test_fingerprint_matching_strategies(
 
 
 async def test_matching_counts_only_live_machines(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(
+    policy_id = await factories.policy(
         client,
         acme,
         floating=True,
@@ -467,8 +470,9 @@ async def test_matching_counts_only_live_machines(client: httpx.AsyncClient, acm
         heartbeatDuration=60,
         heartbeatCullStrategy="KEEP_DEAD",
     )
-    a = await activate(client, acme, license["id"], "a")
-    b = await activate(client, acme, license["id"], "b")
+    license = await factories.license(client, acme, policy_id)
+    a = await factories.machine(client, acme, license["id"], "a")
+    b = await factories.machine(client, acme, license["id"], "b")
     await _ping(client, acme, a["id"])
     await _ping(client, acme, b["id"])
     assert await code_of(client, acme, license["id"], fingerprints=["a", "b"]) == (True, "VALID")
@@ -487,32 +491,34 @@ async def test_matching_counts_only_live_machines(client: httpx.AsyncClient, acm
 
 
 async def test_strict_license_needs_machines(client: httpx.AsyncClient, acme: Tenant) -> None:
-    node_locked = await licensed(client, acme, strict=True)
-    floating = await licensed(client, acme, strict=True, floating=True, maxMachines=3)
+    node_locked = await factories.license(client, acme, policy={"strict": True})
+    policy_id = await factories.policy(client, acme, strict=True, floating=True, maxMachines=3)
+    floating = await factories.license(client, acme, policy_id)
     assert await code_of(client, acme, node_locked["id"]) == (False, "NO_MACHINE")
     assert await code_of(client, acme, floating["id"]) == (False, "NO_MACHINES")
     body = await validate_key(client, acme, floating["attributes"]["key"], nonce=1)
     check_meta(body, False, "NO_MACHINES", nonce=1)
-    await activate(client, acme, node_locked["id"], "n")
-    await activate(client, acme, floating["id"], "f")
+    await factories.machine(client, acme, node_locked["id"], "n")
+    await factories.machine(client, acme, floating["id"], "f")
     assert await code_of(client, acme, node_locked["id"]) == (True, "VALID")
     assert await code_of(client, acme, floating["id"]) == (True, "VALID")
     assert await code_of(client, acme, floating["id"], fingerprint="f") == (True, "VALID")
     # A non-strict license needs none.
-    plain = await licensed(client, acme)
+    plain = await factories.license(client, acme)
     assert await code_of(client, acme, plain["id"]) == (True, "VALID")
 
 
 async def test_too_many_machines_within_overage_is_still_valid(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    license = await licensed(
+    policy_id = await factories.policy(
         client, acme, strict=True, floating=True, maxMachines=2, overageStrategy="ALLOW_2X_OVERAGE"
     )
+    license = await factories.license(client, acme, policy_id)
     for fingerprint in ("a", "b"):
-        await activate(client, acme, license["id"], fingerprint)
+        await factories.machine(client, acme, license["id"], fingerprint)
     assert await code_of(client, acme, license["id"]) == (True, "VALID")
-    await activate(client, acme, license["id"], "c")
+    await factories.machine(client, acme, license["id"], "c")
     assert await code_of(client, acme, license["id"]) == (True, "TOO_MANY_MACHINES")
     body = await validate_key(client, acme, license["attributes"]["key"], scope={"fingerprint": "c"})
     check_meta(body, True, "TOO_MANY_MACHINES", scope={"fingerprint": "c"})
@@ -522,9 +528,10 @@ async def test_too_many_machines_within_overage_is_still_valid(
 
 
 async def test_too_many_machines_without_overage_is_invalid(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme, strict=True, floating=True, maxMachines=3)
+    policy_id = await factories.policy(client, acme, strict=True, floating=True, maxMachines=3)
+    license = await factories.license(client, acme, policy_id)
     for fingerprint in ("a", "b", "c"):
-        await activate(client, acme, license["id"], fingerprint)
+        await factories.machine(client, acme, license["id"], fingerprint)
     assert await code_of(client, acme, license["id"]) == (True, "VALID")
     # Activation never goes past the limit; lowering the license's limit does.
     await _patch_license(client, acme, license["id"], maxMachines=2)
@@ -541,26 +548,31 @@ async def test_too_many_machines_without_overage_is_invalid(client: httpx.AsyncC
 
 
 async def test_node_locked_overage(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme, strict=True, overageStrategy="ALLOW_2X_OVERAGE")
-    await activate(client, acme, license["id"], "a")
+    policy_id = await factories.policy(client, acme, strict=True, overageStrategy="ALLOW_2X_OVERAGE")
+    license = await factories.license(client, acme, policy_id)
+    await factories.machine(client, acme, license["id"], "a")
     assert await code_of(client, acme, license["id"]) == (True, "VALID")
-    await activate(client, acme, license["id"], "b")
+    await factories.machine(client, acme, license["id"], "b")
     assert await code_of(client, acme, license["id"]) == (True, "TOO_MANY_MACHINES")
 
 
 async def test_always_allow_overage(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(
+    policy_id = await factories.policy(
         client, acme, strict=True, floating=True, maxMachines=1, overageStrategy="ALWAYS_ALLOW_OVERAGE"
     )
+    license = await factories.license(client, acme, policy_id)
     for fingerprint in ("a", "b", "c", "d"):
-        await activate(client, acme, license["id"], fingerprint)
+        await factories.machine(client, acme, license["id"], fingerprint)
     assert await code_of(client, acme, license["id"]) == (True, "TOO_MANY_MACHINES")
 
 
 async def test_non_strict_license_ignores_its_machine_limit(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme, floating=True, maxMachines=2, overageStrategy="ALLOW_2X_OVERAGE")
+    policy_id = await factories.policy(
+        client, acme, floating=True, maxMachines=2, overageStrategy="ALLOW_2X_OVERAGE"
+    )
+    license = await factories.license(client, acme, policy_id)
     for fingerprint in ("a", "b", "c", "d"):
-        await activate(client, acme, license["id"], fingerprint)
+        await factories.machine(client, acme, license["id"], fingerprint)
     await _patch_license(client, acme, license["id"], maxMachines=1)
     assert await code_of(client, acme, license["id"]) == (True, "VALID")
     assert await code_of(client, acme, license["id"], fingerprint="d") == (True, "VALID")
@@ -583,8 +595,11 @@ async def test_too_many_cores(
     client: httpx.AsyncClient, acme: Tenant, overage: str, cores: int, valid: bool
 ) -> None:
     """The license's maxCores lowered to 4 after its machine was activated."""
-    license = await licensed(client, acme, strict=True, floating=True, maxMachines=5, overageStrategy=overage)
-    await activate(client, acme, license["id"], "big", cores=cores)
+    policy_id = await factories.policy(
+        client, acme, strict=True, floating=True, maxMachines=5, overageStrategy=overage
+    )
+    license = await factories.license(client, acme, policy_id)
+    await factories.machine(client, acme, license["id"], "big", cores=cores)
     assert await code_of(client, acme, license["id"]) == (True, "VALID")
     await _patch_license(client, acme, license["id"], maxCores=4)
     assert await code_of(client, acme, license["id"]) == (valid, "TOO_MANY_CORES")
@@ -592,9 +607,10 @@ async def test_too_many_cores(
 
 
 async def test_cores_within_the_limit_are_valid(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(client, acme, strict=True, floating=True, maxMachines=5, maxCores=8)
-    await activate(client, acme, license["id"], "a", cores=4)
-    await activate(client, acme, license["id"], "b", cores=4)
+    policy_id = await factories.policy(client, acme, strict=True, floating=True, maxMachines=5, maxCores=8)
+    license = await factories.license(client, acme, policy_id)
+    await factories.machine(client, acme, license["id"], "a", cores=4)
+    await factories.machine(client, acme, license["id"], "b", cores=4)
     assert await code_of(client, acme, license["id"]) == (True, "VALID")
     # Machine limits come before core limits.
     await _patch_license(client, acme, license["id"], maxMachines=1, maxCores=2)
@@ -602,15 +618,16 @@ async def test_cores_within_the_limit_are_valid(client: httpx.AsyncClient, acme:
     await _patch_license(client, acme, license["id"], maxMachines=2)
     assert await code_of(client, acme, license["id"]) == (False, "TOO_MANY_CORES")
     # A non-strict license does not count cores.
-    loose = await licensed(client, acme, floating=True, maxMachines=5)
-    await activate(client, acme, loose["id"], "a", cores=64)
+    loose = await factories.license(client, acme, policy={"floating": True, "maxMachines": 5})
+    await factories.machine(client, acme, loose["id"], "a", cores=64)
     await _patch_license(client, acme, loose["id"], maxCores=1)
     assert await code_of(client, acme, loose["id"]) == (True, "VALID")
 
 
 async def test_dead_machines_stop_counting_when_culled(client: httpx.AsyncClient, acme: Tenant) -> None:
-    culled = await licensed(client, acme, strict=True, requireHeartbeat=True, heartbeatDuration=60)
-    kept = await licensed(
+    policy_id = await factories.policy(client, acme, strict=True, requireHeartbeat=True, heartbeatDuration=60)
+    culled = await factories.license(client, acme, policy_id)
+    keep_dead = await factories.policy(
         client,
         acme,
         strict=True,
@@ -618,8 +635,9 @@ async def test_dead_machines_stop_counting_when_culled(client: httpx.AsyncClient
         heartbeatDuration=60,
         heartbeatCullStrategy="KEEP_DEAD",
     )
+    kept = await factories.license(client, acme, keep_dead)
     for license in (culled, kept):
-        machine = await activate(client, acme, license["id"], "fp")
+        machine = await factories.machine(client, acme, license["id"], "fp")
         await _ping(client, acme, machine["id"])
         assert await code_of(client, acme, license["id"]) == (True, "VALID")
     clock.advance(timedelta(minutes=2))
@@ -630,9 +648,10 @@ async def test_dead_machines_stop_counting_when_culled(client: httpx.AsyncClient
 async def test_every_scope_in_order(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     """One license, every scope wrong; fixing them one by one shows the next failure."""
     owner = str(await factories.user(app, acme))
-    license = await licensed(client, acme, owner=owner, strict=True, floating=True, maxMachines=2)
-    machine = await activate(client, acme, license["id"], "fp")
-    await activate(client, acme, license["id"], "fp-2", cores=2)
+    policy_id = await factories.policy(client, acme, strict=True, floating=True, maxMachines=2)
+    license = await factories.license(client, acme, policy_id, owner=owner)
+    machine = await factories.machine(client, acme, license["id"], "fp")
+    await factories.machine(client, acme, license["id"], "fp-2", cores=2)
     await _patch_license(client, acme, license["id"], maxMachines=1, maxCores=1)
     scope: dict[str, Any] = {
         "product": "wrong",
@@ -668,7 +687,7 @@ async def test_every_scope_in_order(app: FastAPI, client: httpx.AsyncClient, acm
 
 
 async def test_fingerprint_scope_heartbeats_in_keygens_order(client: httpx.AsyncClient, acme: Tenant) -> None:
-    license = await licensed(
+    policy_id = await factories.policy(
         client,
         acme,
         floating=True,
@@ -677,7 +696,8 @@ async def test_fingerprint_scope_heartbeats_in_keygens_order(client: httpx.Async
         heartbeatDuration=60,
         heartbeatCullStrategy="KEEP_DEAD",
     )
-    machine = await activate(client, acme, license["id"], "fp")
+    license = await factories.license(client, acme, policy_id)
+    machine = await factories.machine(client, acme, license["id"], "fp")
     # Matched, but it has never sent a heartbeat.
     assert await code_of(client, acme, license["id"], fingerprint="fp") == (False, "HEARTBEAT_NOT_STARTED")
     await _ping(client, acme, machine["id"])

@@ -35,15 +35,6 @@ async def _grant(
     return await client.post(f"{tenant.base}/oauth/token", data=form, **kwargs)
 
 
-async def _access_token(
-    client: httpx.AsyncClient, tenant: Tenant, key: dict[str, object], **extra: str
-) -> str:
-    response = await _grant(client, tenant, _form(key, **extra))
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
 async def _admin_key(client: httpx.AsyncClient, acme: Tenant) -> dict[str, object]:
     listed = await client.get(f"{acme.base}/api-keys", headers=bearer(acme.key))
     assert listed.status_code == 200
@@ -104,8 +95,8 @@ async def test_json_body_is_accepted(client: httpx.AsyncClient, acme: Tenant) ->
 
 async def test_each_access_token_is_new(client: httpx.AsyncClient, acme: Tenant) -> None:
     key = await _admin_key(client, acme)
-    first = await _access_token(client, acme, key)
-    second = await _access_token(client, acme, key)
+    first = await factories.access_token(client, acme, key)
+    second = await factories.access_token(client, acme, key)
     assert first != second
     for token in (first, second):
         assert (await client.get(f"{acme.base}/me", headers=bearer(token))).status_code == 200
@@ -249,7 +240,7 @@ async def test_other_accounts_key_is_invalid_client(
 
 async def test_access_token_is_not_a_client_secret(client: httpx.AsyncClient, acme: Tenant) -> None:
     key = await _admin_key(client, acme)
-    token = await _access_token(client, acme, key)
+    token = await factories.access_token(client, acme, key)
     response = await _grant(client, acme, _form(key, client_secret=token))
     oauth_error(response, 401, "invalid_client")
     assert token not in response.text
@@ -272,7 +263,7 @@ async def test_losing_power_revokes_access_tokens_at_once(
     client: httpx.AsyncClient, acme: Tenant, change: str
 ) -> None:
     key = await factories.api_key(client, acme)
-    token = await _access_token(client, acme, key)
+    token = await factories.access_token(client, acme, key)
     assert (await client.get(f"{acme.base}/me", headers=bearer(token))).status_code == 200
     path = f"{acme.base}/api-keys/{key['id']}"
     if change == "delete":
@@ -293,20 +284,20 @@ async def test_losing_power_revokes_access_tokens_at_once(
 
 async def test_reactivating_a_key_does_not_revive_its_tokens(client: httpx.AsyncClient, acme: Tenant) -> None:
     key = await factories.api_key(client, acme)
-    token = await _access_token(client, acme, key)
+    token = await factories.access_token(client, acme, key)
     path = f"{acme.base}/api-keys/{key['id']}"
     assert (
         await client.patch(path, json={"status": "inactive"}, headers=bearer(acme.key))
     ).status_code == 200
     assert (await client.patch(path, json={"status": "active"}, headers=bearer(acme.key))).status_code == 200
     plain_error(await client.get(f"{acme.base}/api-keys", headers=bearer(token)), 401, "TOKEN_REVOKED")
-    fresh = await _access_token(client, acme, key)
+    fresh = await factories.access_token(client, acme, key)
     assert (await client.get(f"{acme.base}/api-keys", headers=bearer(fresh))).status_code == 200
 
 
 async def test_renaming_a_key_keeps_its_tokens(client: httpx.AsyncClient, acme: Tenant) -> None:
     key = await factories.api_key(client, acme)
-    token = await _access_token(client, acme, key)
+    token = await factories.access_token(client, acme, key)
     renamed = await client.patch(
         f"{acme.base}/api-keys/{key['id']}", json={"name": "new"}, headers=bearer(acme.key)
     )
@@ -316,7 +307,7 @@ async def test_renaming_a_key_keeps_its_tokens(client: httpx.AsyncClient, acme: 
 
 async def test_access_tokens_expire_within_an_hour(client: httpx.AsyncClient, acme: Tenant) -> None:
     key = await _admin_key(client, acme)
-    token = await _access_token(client, acme, key)
+    token = await factories.access_token(client, acme, key)
     clock.advance(timedelta(minutes=59))
     assert (await client.get(f"{acme.base}/me", headers=bearer(token))).status_code == 200
     clock.advance(timedelta(minutes=2))
@@ -337,7 +328,7 @@ async def test_access_token_keeps_the_keys_ip_allowlist(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     key = await factories.api_key(client, acme, whitelistedIPs=["203.0.113.0/24"])
-    token = await _access_token(client, acme, key)
+    token = await factories.access_token(client, acme, key)
     transport = httpx.ASGITransport(app=app, client=("198.51.100.9", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as outsider:
         refused = await outsider.get(f"{acme.base}/api-keys", headers=bearer(token))
@@ -347,7 +338,7 @@ async def test_access_token_keeps_the_keys_ip_allowlist(
 
 async def test_access_token_cannot_mint_more_power(client: httpx.AsyncClient, acme: Tenant) -> None:
     key = await _admin_key(client, acme)
-    token = await _access_token(client, acme, key, scope="READ CREATE")
+    token = await factories.access_token(client, acme, key, scope="READ CREATE")
     refused = await client.post(
         f"{acme.base}/api-keys", json={"scopes": ["READ", "DELETE"]}, headers=bearer(token)
     )
@@ -382,7 +373,7 @@ async def test_access_token_use_counts_as_its_keys_use(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     made = await factories.api_key(client, acme, name="oauth client")
-    token = await _access_token(client, acme, made)
+    token = await factories.access_token(client, acme, made)
     await services_of(app).usage.flush()
     before = await client.get(f"{acme.base}/api-keys/{made['id']}", headers=bearer(acme.key))
     assert before.json()["lastUsedAt"] is None

@@ -19,24 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from keyplane.observe.logs import JsonFormatter, TextFormatter
 from keyplane.services import services_of
 from tests import live
+from tests.factories import bearer, document
 
 PASSWORD = "a long password, never logged"
 LICENSE_KEY = "LOGSCAN-LICENSE-0001-XYZW"
 FINGERPRINT = "fp-logscan-4c1d-9e2f-77aa"
 J = {"Content-Type": "application/vnd.api+json"}
-
-
-def _bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def _doc(type_: str, attributes: dict[str, Any], **relationships: tuple[str, str]) -> dict[str, Any]:
-    data: dict[str, Any] = {"type": type_, "attributes": attributes}
-    if relationships:
-        data["relationships"] = {
-            name: {"data": {"type": t, "id": i}} for name, (t, i) in relationships.items()
-        }
-    return {"data": data}
 
 
 def _session(base: str, admin: str, email: str) -> tuple[list[str], int]:
@@ -54,12 +42,12 @@ def _session(base: str, admin: str, email: str) -> tuple[list[str], int]:
     assert signed_in.status_code == 201, signed_in.text
     secrets.append(signed_in.json()["data"]["attributes"]["token"])
     assert call("POST", "/v1/tokens", auth=(email, PASSWORD + "x")).status_code == 401
-    created = call("POST", "/v1/api-keys", json={"name": "backend"}, headers=_bearer(admin))
+    created = call("POST", "/v1/api-keys", json={"name": "backend"}, headers=bearer(admin))
     assert created.status_code == 201, created.text
     key, key_id = created.json()["key"], created.json()["id"]
     secrets.append(key)
     for _ in range(3):
-        verified = call("POST", "/v1/api-keys/verify", json={"key": key}, headers=_bearer(admin))
+        verified = call("POST", "/v1/api-keys/verify", json={"key": key}, headers=bearer(admin))
         assert verified.json()["code"] == "VALID", verified.text
     assert call("GET", f"/v1/api-keys/{key_id}", headers={"X-API-Key": key}).status_code == 200
     traded = call(
@@ -69,25 +57,30 @@ def _session(base: str, admin: str, email: str) -> tuple[list[str], int]:
     )
     assert traded.status_code == 200, traded.text
     secrets.append(traded.json()["access_token"])
-    assert call("GET", "/v1/api-keys", headers=_bearer(traded.json()["access_token"])).status_code == 200
-    product = call("POST", "/v1/products", json=_doc("products", {"name": "App"}), headers=_bearer(admin) | J)
+    assert call("GET", "/v1/api-keys", headers=bearer(traded.json()["access_token"])).status_code == 200
+    product = call(
+        "POST",
+        "/v1/products",
+        json=document("products", {"name": "App"}),
+        headers=bearer(admin) | J,
+    )
     assert product.status_code == 201, product.text
     policy = call(
         "POST",
         "/v1/policies",
-        json=_doc(
+        json=document(
             "policies",
             {"name": "Pro", "authenticationStrategy": "LICENSE", "maxMachines": 2, "floating": True},
-            product=("products", product.json()["data"]["id"]),
+            product=product.json()["data"]["id"],
         ),
-        headers=_bearer(admin) | J,
+        headers=bearer(admin) | J,
     )
     assert policy.status_code == 201, policy.text
     license = call(
         "POST",
         "/v1/licenses",
-        json=_doc("licenses", {"key": LICENSE_KEY}, policy=("policies", policy.json()["data"]["id"])),
-        headers=_bearer(admin) | J,
+        json=document("licenses", {"key": LICENSE_KEY}, policy=policy.json()["data"]["id"]),
+        headers=bearer(admin) | J,
     )
     assert license.status_code == 201, license.text
     license_id = license.json()["data"]["id"]
@@ -96,25 +89,24 @@ def _session(base: str, admin: str, email: str) -> tuple[list[str], int]:
             "POST", "/v1/licenses/actions/validate-key", json={"meta": {"key": LICENSE_KEY}}, headers=J
         )
         assert valid.json()["meta"]["code"] == "VALID", valid.text
-    assert call("GET", f"/v1/licenses/{LICENSE_KEY}", headers=_bearer(admin)).status_code == 200
+    assert call("GET", f"/v1/licenses/{LICENSE_KEY}", headers=bearer(admin)).status_code == 200
     as_license = {"Authorization": f"License {LICENSE_KEY}"} | J
     activated = call(
         "POST",
         "/v1/machines",
-        json=_doc("machines", {"fingerprint": FINGERPRINT}, license=("licenses", license_id)),
+        json=document("machines", {"fingerprint": FINGERPRINT}, license=license_id),
         headers=as_license,
     )
     assert activated.status_code == 201, activated.text
-    assert call("GET", f"/v1/machines/{FINGERPRINT}", headers=_bearer(admin)).status_code == 200
+    assert call("GET", f"/v1/machines/{FINGERPRINT}", headers=bearer(admin)).status_code == 200
     assert call("POST", f"/v1/licenses/{LICENSE_KEY}/actions/validate", headers=as_license).status_code == 200
     # Errors, with the secret in the path, the body or a header.
-    assert call("GET", f"/v1/licenses/{LICENSE_KEY}-NOPE", headers=_bearer(admin)).status_code == 404
+    assert call("GET", f"/v1/licenses/{LICENSE_KEY}-NOPE", headers=bearer(admin)).status_code == 404
     assert call("GET", f"/v1/nowhere/{LICENSE_KEY}/{FINGERPRINT}").status_code == 404
     assert (
-        call("POST", "/v1/api-keys/verify", json={"key": key + "x"}, headers=_bearer(admin)).status_code
-        == 200
+        call("POST", "/v1/api-keys/verify", json={"key": key + "x"}, headers=bearer(admin)).status_code == 200
     )
-    assert call("GET", "/v1/api-keys", headers=_bearer(key[:-1] + "0")).status_code == 401
+    assert call("GET", "/v1/api-keys", headers=bearer(key[:-1] + "0")).status_code == 401
     assert (
         call(
             "POST", "/v1/machines", content=b"{not json " + FINGERPRINT.encode(), headers=as_license

@@ -4,8 +4,6 @@ what it reads after its traffic with what it read before."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
@@ -14,7 +12,6 @@ from keyplane.kit.credentials import CredentialKind, generate
 from keyplane.services import services_of
 from tests import factories
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers
 
 LOOPBACK = ("127.0.0.1", 40001)
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -38,21 +35,6 @@ def moved(before: Samples, after: Samples, name: str, **labels: str) -> float:
     return after.get(key, 0.0) - before.get(key, 0.0)
 
 
-async def licensed(client: httpx.AsyncClient, acme: Tenant, policy: str, key: str) -> dict[str, Any]:
-    """A license with ``key`` under ``policy``."""
-    body = {
-        "data": {
-            "type": "licenses",
-            "attributes": {"key": key},
-            "relationships": {"policy": helpers.ref("policies", policy)},
-        }
-    }
-    response = await client.post(f"{acme.base}/licenses", json=body, headers=bearer(acme.key))
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
-
-
 async def _verify(client: httpx.AsyncClient, acme: Tenant, key: str) -> str:
     response = await client.post(f"{acme.base}/api-keys/verify", json={"key": key}, headers=bearer(acme.key))
     assert response.status_code == 200, response.text
@@ -62,9 +44,8 @@ async def _verify(client: httpx.AsyncClient, acme: Tenant, key: str) -> str:
 async def test_counts_move_with_the_traffic(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     made = await factories.api_key(client, acme, name="backend")
     limited = await factories.api_key(client, acme, name="limited", rateLimit={"limit": 1, "duration": 3600})
-    product = await helpers.product(client, acme)
-    policy = await helpers.policy(client, acme, product)
-    license = await licensed(client, acme, policy, "METRICS-0001-ABCD")
+    policy = await factories.policy(client, acme)
+    license = await factories.license(client, acme, policy, key="METRICS-0001-ABCD")
     unknown, _ = generate(CredentialKind.API_KEY)
     before = await scrape(app)
 

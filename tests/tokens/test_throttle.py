@@ -16,7 +16,7 @@ from keyplane.kit import clock
 from keyplane.ratelimit import RateLimiter, RedisLimiter
 from keyplane.services import services_of
 from tests import factories
-from tests.auth.support import basic, jsonapi_error
+from tests.auth.support import jsonapi_error
 from tests.factories import Tenant, bearer
 from tests.faults import redis_server
 from tests.ratelimits import KINDS, installed, window_start
@@ -46,13 +46,11 @@ async def elsewhere(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def _login(client: httpx.AsyncClient, tenant: Tenant, email: str, password: str) -> httpx.Response:
-    return await client.post(f"{tenant.base}/tokens", headers=basic(email, password))
-
-
 async def _fail(client: httpx.AsyncClient, tenant: Tenant, email: str, times: int) -> None:
     for _ in range(times):
-        jsonapi_error(await _login(client, tenant, email, "wrong-password"), 401, "CREDENTIALS_INVALID")
+        jsonapi_error(
+            await factories.login(client, tenant, email, "wrong-password"), 401, "CREDENTIALS_INVALID"
+        )
 
 
 async def _token_count(client: httpx.AsyncClient, tenant: Tenant) -> int:
@@ -68,7 +66,7 @@ async def test_past_the_limit_even_the_right_password_is_refused_until_the_windo
     start = window_start(WINDOW)
     await _fail(client, acme, acme.admin_email, 3)
 
-    refused = await _login(client, acme, acme.admin_email, factories.PASSWORD)
+    refused = await factories.login(client, acme, acme.admin_email)
     body = jsonapi_error(refused, 429, "RATE_LIMITED")
     assert "this email" in body["errors"][0]["detail"]
     assert factories.PASSWORD not in refused.text
@@ -77,11 +75,11 @@ async def test_past_the_limit_even_the_right_password_is_refused_until_the_windo
     assert refused.headers["x-ratelimit-remaining"] == "0"
     assert refused.headers["x-ratelimit-reset"] == str(start + WINDOW)
     # A wrong password past the limit reads the same: a refused guess learns nothing.
-    jsonapi_error(await _login(client, acme, acme.admin_email, "wrong-again"), 429, "RATE_LIMITED")
+    jsonapi_error(await factories.login(client, acme, acme.admin_email, "wrong-again"), 429, "RATE_LIMITED")
     assert await _token_count(client, acme) == 0
 
     clock.advance(timedelta(seconds=WINDOW))
-    assert (await _login(client, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
+    assert (await factories.login(client, acme, acme.admin_email)).status_code == 201
     assert await _token_count(client, acme) == 1
 
 
@@ -90,16 +88,16 @@ async def test_the_email_is_counted_however_it_is_written(client: httpx.AsyncCli
     window_start(WINDOW)
     await _fail(client, acme, acme.admin_email.upper(), 2)
     await _fail(client, acme, f"  {acme.admin_email} ", 1)
-    jsonapi_error(await _login(client, acme, acme.admin_email, factories.PASSWORD), 429, "RATE_LIMITED")
+    jsonapi_error(await factories.login(client, acme, acme.admin_email), 429, "RATE_LIMITED")
 
 
 @pytest.mark.usefixtures("limiter")
 async def test_successful_sign_ins_are_not_counted(client: httpx.AsyncClient, acme: Tenant) -> None:
     window_start(WINDOW)
     for _ in range(8):
-        assert (await _login(client, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
+        assert (await factories.login(client, acme, acme.admin_email)).status_code == 201
     await _fail(client, acme, acme.admin_email, 2)
-    assert (await _login(client, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
+    assert (await factories.login(client, acme, acme.admin_email)).status_code == 201
 
 
 @pytest.mark.usefixtures("limiter")
@@ -110,11 +108,11 @@ async def test_another_address_and_another_email_are_not_locked_out(
     other = await factories.user(app, acme, email="other@acme.test")
     assert other
     await _fail(client, acme, acme.admin_email, 3)
-    jsonapi_error(await _login(client, acme, acme.admin_email, factories.PASSWORD), 429, "RATE_LIMITED")
+    jsonapi_error(await factories.login(client, acme, acme.admin_email), 429, "RATE_LIMITED")
 
     # The user, from their own address, still signs in; so does another user from the first.
-    assert (await _login(elsewhere, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
-    assert (await _login(client, acme, "other@acme.test", factories.PASSWORD)).status_code == 201
+    assert (await factories.login(elsewhere, acme, acme.admin_email)).status_code == 201
+    assert (await factories.login(client, acme, "other@acme.test")).status_code == 201
 
 
 @pytest.mark.usefixtures("limiter")
@@ -125,11 +123,11 @@ async def test_one_address_sweeping_many_emails_is_stopped(
     for n in range(5):
         await _fail(client, acme, f"guess-{n}@acme.test", 1)
 
-    refused = await _login(client, acme, acme.admin_email, factories.PASSWORD)
+    refused = await factories.login(client, acme, acme.admin_email)
     body = jsonapi_error(refused, 429, "RATE_LIMITED")
     assert "any email" in body["errors"][0]["detail"]
     assert refused.headers["x-ratelimit-limit"] == "5"
-    assert (await _login(elsewhere, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
+    assert (await factories.login(elsewhere, acme, acme.admin_email)).status_code == 201
 
 
 @pytest.mark.usefixtures("limiter")
@@ -137,7 +135,7 @@ async def test_limits_are_per_account(app: FastAPI, client: httpx.AsyncClient, a
     window_start(WINDOW)
     globex = await factories.tenant(app, "globex")
     await _fail(client, acme, globex.admin_email, 3)
-    assert (await _login(client, globex, globex.admin_email, factories.PASSWORD)).status_code == 201
+    assert (await factories.login(client, globex, globex.admin_email)).status_code == 201
 
 
 @pytest.mark.usefixtures("limiter")
@@ -150,8 +148,8 @@ async def test_ipv6_clients_are_counted_by_their_slash_64(app: FastAPI, acme: Te
 
     async with at("2001:db8:1:2::a") as first, at("2001:db8:1:2::b") as same, at("2001:db8:1:3::a") as other:
         await _fail(first, acme, acme.admin_email, 3)
-        jsonapi_error(await _login(same, acme, acme.admin_email, factories.PASSWORD), 429, "RATE_LIMITED")
-        assert (await _login(other, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
+        jsonapi_error(await factories.login(same, acme, acme.admin_email), 429, "RATE_LIMITED")
+        assert (await factories.login(other, acme, acme.admin_email)).status_code == 201
 
 
 @pytest.mark.usefixtures("limiter")
@@ -160,7 +158,7 @@ async def test_malformed_credentials_are_not_counted(client: httpx.AsyncClient, 
     for _ in range(5):
         missing = await client.post(f"{acme.base}/tokens", headers={"Authorization": "Basic !!!"})
         jsonapi_error(missing, 401, "CREDENTIALS_INVALID")
-    assert (await _login(client, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
+    assert (await factories.login(client, acme, acme.admin_email)).status_code == 201
 
 
 async def test_the_limits_can_be_turned_off(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
@@ -168,7 +166,7 @@ async def test_the_limits_can_be_turned_off(app: FastAPI, client: httpx.AsyncCli
     services_of(app).settings = services_of(app).settings.model_copy(update=off)
     window_start(WINDOW)
     await _fail(client, acme, acme.admin_email, 8)
-    assert (await _login(client, acme, acme.admin_email, factories.PASSWORD)).status_code == 201
+    assert (await factories.login(client, acme, acme.admin_email)).status_code == 201
 
 
 @pytest.mark.parametrize("fault", ["killed", "frozen"])
@@ -187,7 +185,7 @@ async def test_sign_in_limits_hold_while_redis_is_down(
             else:
                 server.pause()
             await _fail(client, acme, acme.admin_email, 3)
-            refused = await _login(client, acme, acme.admin_email, factories.PASSWORD)
+            refused = await factories.login(client, acme, acme.admin_email)
             body = jsonapi_error(refused, 429, "RATE_LIMITED")
             assert "this email" in body["errors"][0]["detail"]
             assert refused.headers["x-ratelimit-remaining"] == "0"

@@ -21,19 +21,6 @@ from tests.auth.support import JSONAPI, basic, jsonapi_error, timestamp
 from tests.factories import Tenant, bearer
 
 
-async def _login(
-    client: httpx.AsyncClient, tenant: Tenant, email: str, password: str = factories.PASSWORD, **body: Any
-) -> httpx.Response:
-    return await client.post(f"{tenant.base}/tokens", headers=basic(email, password), **body)
-
-
-async def _token(client: httpx.AsyncClient, tenant: Tenant, email: str) -> dict[str, Any]:
-    response = await _login(client, tenant, email)
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
-
-
 async def _email(app: FastAPI, tenant: Tenant, role: str = "user") -> str:
     email = f"{role}-person@{tenant.slug}.test"
     await factories.user(app, tenant, role=role, email=email)
@@ -47,7 +34,7 @@ def _ids(response: httpx.Response) -> list[str]:
 
 
 async def test_admin_login_issues_an_admin_token(client: httpx.AsyncClient, acme: Tenant) -> None:
-    response = await _login(client, acme, acme.admin_email)
+    response = await factories.login(client, acme, acme.admin_email)
     assert response.status_code == 201, response.text
     assert response.headers["content-type"].startswith(JSONAPI)
     data = response.json()["data"]
@@ -73,7 +60,7 @@ async def test_admin_login_issues_an_admin_token(client: httpx.AsyncClient, acme
 
 async def test_token_authenticates_as_its_user(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     email = await _email(app, acme)
-    data = await _token(client, acme, email)
+    data = await factories.token(client, acme, email)
     assert data["attributes"]["kind"] == "user-token"
     me = await client.get(f"{acme.base}/me", headers=bearer(data["attributes"]["token"]))
     assert me.status_code == 200, me.text
@@ -96,14 +83,14 @@ async def test_token_authenticates_as_its_user(app: FastAPI, client: httpx.Async
 async def test_token_kind_follows_the_role(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, role: str, kind: str
 ) -> None:
-    data = await _token(client, acme, await _email(app, acme, role))
+    data = await factories.token(client, acme, await _email(app, acme, role))
     assert data["attributes"]["kind"] == kind
     me = await client.get(f"{acme.base}/me", headers=bearer(data["attributes"]["token"]))
     assert me.json()["data"]["attributes"]["role"] == role
 
 
 async def test_read_only_token_cannot_write(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
-    data = await _token(client, acme, await _email(app, acme, "read-only"))
+    data = await factories.token(client, acme, await _email(app, acme, "read-only"))
     token = data["attributes"]["token"]
     refused = await client.delete(f"{acme.base}/tokens/{data['id']}", headers=bearer(token))
     jsonapi_error(refused, 403, "INSUFFICIENT_SCOPE")
@@ -111,17 +98,17 @@ async def test_read_only_token_cannot_write(app: FastAPI, client: httpx.AsyncCli
 
 
 async def test_email_is_matched_case_insensitively(client: httpx.AsyncClient, acme: Tenant) -> None:
-    response = await _login(client, acme, "  " + acme.admin_email.upper())
+    response = await factories.login(client, acme, "  " + acme.admin_email.upper())
     assert response.status_code == 201, response.text
     bearer_id = response.json()["data"]["relationships"]["bearer"]["data"]["id"]
     assert bearer_id == str(acme.admin_id)
 
 
 async def test_wrong_password_is_credentials_invalid(client: httpx.AsyncClient, acme: Tenant) -> None:
-    response = await _login(client, acme, acme.admin_email, "wrong-password")
+    response = await factories.login(client, acme, acme.admin_email, "wrong-password")
     body = jsonapi_error(response, 401, "CREDENTIALS_INVALID")
     assert "wrong-password" not in response.text
-    unknown = await _login(client, acme, "nobody@acme.test")
+    unknown = await factories.login(client, acme, "nobody@acme.test")
     other = jsonapi_error(unknown, 401, "CREDENTIALS_INVALID")
     # An unknown email and a wrong password read the same.
     assert other["errors"][0]["detail"] == body["errors"][0]["detail"]
@@ -131,8 +118,8 @@ async def test_wrong_password_is_credentials_invalid(client: httpx.AsyncClient, 
 
 async def test_login_is_per_account(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
     globex = await factories.tenant(app, "globex")
-    jsonapi_error(await _login(client, globex, acme.admin_email), 401, "CREDENTIALS_INVALID")
-    data = await _token(client, acme, acme.admin_email)
+    jsonapi_error(await factories.login(client, globex, acme.admin_email), 401, "CREDENTIALS_INVALID")
+    data = await factories.token(client, acme, acme.admin_email)
     # Acme's token is an unknown credential in globex.
     refused = await client.get(f"{globex.base}/me", headers=bearer(data["attributes"]["token"]))
     jsonapi_error(refused, 401, "TOKEN_INVALID")
@@ -147,8 +134,8 @@ async def test_user_without_password_cannot_log_in(
     async with services_of(app).db.writer() as session:
         await session.execute(update(User).where(User.email == email).values(password_hash=None))
         await session.commit()
-    jsonapi_error(await _login(client, acme, email), 401, "CREDENTIALS_INVALID")
-    jsonapi_error(await _login(client, acme, email, ""), 401, "CREDENTIALS_INVALID")
+    jsonapi_error(await factories.login(client, acme, email), 401, "CREDENTIALS_INVALID")
+    jsonapi_error(await factories.login(client, acme, email, ""), 401, "CREDENTIALS_INVALID")
 
 
 async def test_password_may_hold_colons_and_non_ascii(
@@ -160,9 +147,9 @@ async def test_password_may_hold_colons_and_non_ascii(
         hashed = await hash_password(password)
         await session.execute(update(User).where(User.email == email).values(password_hash=hashed))
         await session.commit()
-    response = await _login(client, acme, email, password)
+    response = await factories.login(client, acme, email, password)
     assert response.status_code == 201, response.text
-    jsonapi_error(await _login(client, acme, email, "pa"), 401, "CREDENTIALS_INVALID")
+    jsonapi_error(await factories.login(client, acme, email, "pa"), 401, "CREDENTIALS_INVALID")
 
 
 @pytest.mark.parametrize(
@@ -203,7 +190,7 @@ async def test_api_key_cannot_be_traded_for_a_token(client: httpx.AsyncClient, a
 async def test_name_and_expiry_from_the_body(client: httpx.AsyncClient, acme: Tenant) -> None:
     expiry = clock.now() + timedelta(days=2)
     body = {"data": {"type": "tokens", "attributes": {"name": "ci", "expiry": expiry.isoformat()}}}
-    response = await _login(client, acme, acme.admin_email, json=body)
+    response = await factories.login(client, acme, acme.admin_email, json=body)
     assert response.status_code == 201, response.text
     data = response.json()["data"]
     assert data["attributes"]["name"] == "ci"
@@ -232,7 +219,7 @@ async def test_jsonapi_media_type_body_is_accepted(client: httpx.AsyncClient, ac
 
 async def test_past_expiry_is_422(client: httpx.AsyncClient, acme: Tenant) -> None:
     past = (clock.now() - timedelta(minutes=1)).isoformat()
-    response = await _login(
+    response = await factories.login(
         client, acme, acme.admin_email, json={"data": {"type": "tokens", "attributes": {"expiry": past}}}
     )
     body = jsonapi_error(response, 422, "EXPIRY_INVALID")
@@ -244,7 +231,7 @@ async def test_expiry_without_timezone_is_refused_not_a_crash(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     naive = (clock.now() + timedelta(days=1)).replace(tzinfo=None).isoformat()
-    response = await _login(
+    response = await factories.login(
         client, acme, acme.admin_email, json={"data": {"type": "tokens", "attributes": {"expiry": naive}}}
     )
     body = jsonapi_error(response, 422, "EXPIRY_INVALID")
@@ -263,7 +250,7 @@ async def test_expiry_without_timezone_is_refused_not_a_crash(
     ids=["unknown-attribute", "unknown-member", "unknown-top-level", "data-not-object"],
 )
 async def test_malformed_body_is_400(client: httpx.AsyncClient, acme: Tenant, body: dict[str, Any]) -> None:
-    response = await _login(client, acme, acme.admin_email, json=body)
+    response = await factories.login(client, acme, acme.admin_email, json=body)
     assert response.status_code == 400, response.text
     errors = response.json()["errors"]
     assert errors
@@ -272,15 +259,15 @@ async def test_malformed_body_is_400(client: httpx.AsyncClient, acme: Tenant, bo
 
 
 async def test_wrong_resource_type_is_refused(client: httpx.AsyncClient, acme: Tenant) -> None:
-    response = await _login(client, acme, acme.admin_email, json={"data": {"type": "licenses"}})
+    response = await factories.login(client, acme, acme.admin_email, json={"data": {"type": "licenses"}})
     body = jsonapi_error(response, 422, "TYPE_INVALID")
     assert body["errors"][0]["source"] == {"pointer": "/data/type"}
     assert _ids(await client.get(f"{acme.base}/tokens", headers=bearer(acme.key))) == []
 
 
 async def test_lists_and_gets_never_show_the_secret(client: httpx.AsyncClient, acme: Tenant) -> None:
-    first = await _token(client, acme, acme.admin_email)
-    second = await _token(client, acme, acme.admin_email)
+    first = await factories.token(client, acme, acme.admin_email)
+    second = await factories.token(client, acme, acme.admin_email)
     listed = await client.get(f"{acme.base}/tokens", headers=bearer(first["attributes"]["token"]))
     assert _ids(listed) == [second["id"], first["id"]]  # newest first
     for item in listed.json()["data"]:
@@ -299,9 +286,9 @@ async def test_lists_and_gets_never_show_the_secret(client: httpx.AsyncClient, a
 
 
 async def test_delete_revokes_at_once(client: httpx.AsyncClient, acme: Tenant) -> None:
-    data = await _token(client, acme, acme.admin_email)
+    data = await factories.token(client, acme, acme.admin_email)
     token = data["attributes"]["token"]
-    keep = await _token(client, acme, acme.admin_email)
+    keep = await factories.token(client, acme, acme.admin_email)
     deleted = await client.delete(f"{acme.base}/tokens/{data['id']}", headers=bearer(token))
     assert deleted.status_code == 204, deleted.text
     assert deleted.content == b""
@@ -320,10 +307,10 @@ async def test_delete_revokes_at_once(client: httpx.AsyncClient, acme: Tenant) -
 async def test_other_users_tokens_are_invisible_without_manage(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    alice = await _token(client, acme, await _email(app, acme, "user"))
+    alice = await factories.token(client, acme, await _email(app, acme, "user"))
     bob_email = "bob@acme.test"
     await factories.user(app, acme, role="developer", email=bob_email)
-    bob = await _token(client, acme, bob_email)
+    bob = await factories.token(client, acme, bob_email)
     bob_token = bob["attributes"]["token"]
     assert _ids(await client.get(f"{acme.base}/tokens", headers=bearer(bob_token))) == [bob["id"]]
     jsonapi_error(
@@ -344,7 +331,7 @@ async def test_other_users_tokens_are_invisible_without_manage(
 
 
 async def test_tokens_expire_after_fourteen_days(client: httpx.AsyncClient, acme: Tenant) -> None:
-    token = (await _token(client, acme, acme.admin_email))["attributes"]["token"]
+    token = (await factories.token(client, acme, acme.admin_email))["attributes"]["token"]
     clock.advance(timedelta(days=13, hours=23))
     assert (await client.get(f"{acme.base}/me", headers=bearer(token))).status_code == 200
     clock.advance(timedelta(days=1, hours=1))

@@ -1,4 +1,4 @@
-"""Webhook endpoints made through the API, and a receiver's check of a delivery's signature
+"""The webhook events an account has, and a receiver's check of a delivery's signature
 (what a vendor's receiver does: it knows the account's public key, nothing else)."""
 
 from __future__ import annotations
@@ -12,29 +12,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tests.factories import Tenant, bearer
 from tests.webhooks.receiver import Received
-
-
-async def endpoint(
-    client: httpx.AsyncClient,
-    account: Tenant,
-    url: str,
-    *,
-    subscriptions: list[str] | None = None,
-    product: str | None = None,
-    key: str | None = None,
-) -> dict[str, Any]:
-    attributes: dict[str, Any] = {"url": url}
-    if subscriptions is not None:
-        attributes["subscriptions"] = subscriptions
-    data: dict[str, Any] = {"type": "webhook-endpoints", "attributes": attributes}
-    if product is not None:
-        data["relationships"] = {"product": {"data": {"type": "products", "id": product}}}
-    response = await client.post(
-        f"{account.base}/webhook-endpoints", json={"data": data}, headers=bearer(key or account.key)
-    )
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()["data"]
-    return created
 
 
 async def deliveries(

@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from keyplane.config import Settings
 from keyplane.services import services_of
 from keyplane.webhooks.delivery import Deliverer
+from tests import factories
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers as licensing
-from tests.webhooks.helpers import deliveries, endpoint, public_key, verify
+from tests.webhooks.helpers import deliveries, public_key, verify
 from tests.webhooks.receiver import Receiver
 
 
@@ -47,12 +47,12 @@ async def _pause() -> None:
 async def test_a_new_license_is_delivered_once_signed_with_the_accounts_key(
     client: httpx.AsyncClient, acme: Tenant, receiver: Receiver
 ) -> None:
-    hook = await endpoint(
+    hook = await factories.webhook_endpoint(
         client, acme, receiver.url("/hooks?from=keyplane"), subscriptions=["license.created"]
     )
-    product = await licensing.product(client, acme)
-    policy = await licensing.policy(client, acme, product)
-    license = await licensing.license(client, acme, policy)
+    product = await factories.product(client, acme)
+    policy = await factories.policy(client, acme, product)
+    license = await factories.license(client, acme, policy)
 
     [received] = await receiver.wait_for(1)
     assert received.method == "POST"
@@ -91,8 +91,8 @@ async def test_a_failing_receiver_is_retried_with_the_same_bytes_until_it_takes_
     client: httpx.AsyncClient, acme: Tenant, receiver: Receiver
 ) -> None:
     receiver.answers = [500, 503]
-    await endpoint(client, acme, receiver.url(), subscriptions=["product.created"])
-    await licensing.product(client, acme)
+    await factories.webhook_endpoint(client, acme, receiver.url(), subscriptions=["product.created"])
+    await factories.product(client, acme)
 
     first, second, third = await receiver.wait_for(3)
     assert first.body == second.body == third.body
@@ -104,12 +104,12 @@ async def test_a_failing_receiver_is_retried_with_the_same_bytes_until_it_takes_
 async def test_a_product_endpoint_gets_that_products_events_alone(
     client: httpx.AsyncClient, acme: Tenant, receiver: Receiver
 ) -> None:
-    mine = await licensing.product(client, acme, name="Mine")
-    theirs = await licensing.product(client, acme, name="Theirs")
-    await endpoint(client, acme, receiver.url(), product=mine)
-    policy = await licensing.policy(client, acme, mine)
-    await licensing.policy(client, acme, theirs)
-    await licensing.license(client, acme, policy)
+    mine = await factories.product(client, acme, name="Mine")
+    theirs = await factories.product(client, acme, name="Theirs")
+    await factories.webhook_endpoint(client, acme, receiver.url(), product=mine)
+    policy = await factories.policy(client, acme, mine)
+    await factories.policy(client, acme, theirs)
+    await factories.license(client, acme, policy)
 
     queued = await deliveries(client, acme)
     # Its own creation is an event of its product too.
@@ -124,8 +124,8 @@ async def test_a_product_endpoint_gets_that_products_events_alone(
 async def test_a_deleted_resource_is_named_by_type_and_id(
     client: httpx.AsyncClient, acme: Tenant, receiver: Receiver
 ) -> None:
-    product = await licensing.product(client, acme)
-    await endpoint(client, acme, receiver.url(), subscriptions=["product.deleted"])
+    product = await factories.product(client, acme)
+    await factories.webhook_endpoint(client, acme, receiver.url(), subscriptions=["product.deleted"])
     gone = await client.delete(f"{acme.base}/products/{product}", headers=bearer(acme.key))
     assert gone.status_code == 204
 
@@ -137,8 +137,8 @@ async def test_a_deleted_resource_is_named_by_type_and_id(
 async def test_the_retry_action_sends_the_event_again_as_a_new_webhook_event(
     client: httpx.AsyncClient, acme: Tenant, receiver: Receiver
 ) -> None:
-    await endpoint(client, acme, receiver.url(), subscriptions=["product.created"])
-    await licensing.product(client, acme)
+    await factories.webhook_endpoint(client, acme, receiver.url(), subscriptions=["product.created"])
+    await factories.product(client, acme)
     [original] = await _settled(client, acme, 1)
 
     retried = await client.post(
@@ -166,8 +166,8 @@ async def test_an_address_refused_at_delivery_fails_the_attempt(
     that does not allow them refuses to connect (a name may resolve elsewhere by then)."""
     services = services_of(app)
     await services.webhooks.stop()
-    await endpoint(client, acme, receiver.url(), subscriptions=["product.created"])
-    await licensing.product(client, acme)
+    await factories.webhook_endpoint(client, acme, receiver.url(), subscriptions=["product.created"])
+    await factories.product(client, acme)
     strict = Deliverer(services.db, services.keys, poll=0.05, timeout=2, first_retry=60, allow_private=False)
 
     assert await strict.deliver_due() == 1

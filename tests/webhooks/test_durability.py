@@ -17,13 +17,10 @@ from pathlib import Path
 import httpx
 
 from tests import live
+from tests.factories import bearer
 from tests.webhooks.receiver import in_thread
 
 SECRET = "durability-secret-" + "d" * 32
-
-
-def _auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def _changes(base: str, slug: str, key: str, committed: list[str], stop: threading.Event) -> None:
@@ -35,7 +32,7 @@ def _changes(base: str, slug: str, key: str, committed: list[str], stop: threadi
                 response = client.post(
                     f"{base}/v1/accounts/{slug}/products",
                     json={"data": {"type": "products", "attributes": {"name": f"p{len(committed)}"}}},
-                    headers=_auth(key),
+                    headers=bearer(key),
                 )
             except httpx.TransportError:
                 return  # killed mid-request: that change may or may not have committed
@@ -73,7 +70,7 @@ def test_every_committed_change_is_delivered_after_a_kill_and_a_restart(
                     },
                 }
             },
-            headers=_auth(key),
+            headers=bearer(key),
             timeout=5,
         )
         assert hook.status_code == 201, hook.text
@@ -112,7 +109,7 @@ def test_every_committed_change_is_delivered_after_a_kill_and_a_restart(
         logged = httpx.get(
             f"{base}/v1/accounts/{slug}/event-logs",
             params={"event": "product.created", "limit": "100"},
-            headers=_auth(key),
+            headers=bearer(key),
             timeout=5,
         )
         assert logged.status_code == 200, logged.text

@@ -13,8 +13,7 @@ from fastapi import FastAPI
 from keyplane.services import services_of
 from tests import factories
 from tests.factories import Tenant, bearer
-from tests.licensing import helpers as licensing
-from tests.webhooks.helpers import deliveries, endpoint
+from tests.webhooks.helpers import deliveries
 
 
 def _body(**attributes: Any) -> dict[str, Any]:
@@ -98,7 +97,9 @@ async def test_urls_into_the_servers_own_network_are_refused(
 
 
 async def test_an_update_is_held_to_the_same_rule(client: httpx.AsyncClient, acme: Tenant) -> None:
-    made = await endpoint(client, acme, "https://93.184.215.14/in", subscriptions=["license.created"])
+    made = await factories.webhook_endpoint(
+        client, acme, "https://93.184.215.14/in", subscriptions=["license.created"]
+    )
     at = f"{acme.base}/webhook-endpoints/{made['id']}"
     refused = await client.patch(at, json=_body(url="https://127.0.0.1/in"), headers=bearer(acme.key))
     assert _error(refused, 422)["code"] == "URL_NOT_ALLOWED"
@@ -118,8 +119,10 @@ async def test_a_deleted_endpoint_is_gone_and_its_pending_deliveries_fail(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     await services_of(app).webhooks.stop()  # nothing is sent in this test
-    made = await endpoint(client, acme, "https://93.184.215.14/in", subscriptions=["product.created"])
-    await licensing.product(client, acme)
+    made = await factories.webhook_endpoint(
+        client, acme, "https://93.184.215.14/in", subscriptions=["product.created"]
+    )
+    await factories.product(client, acme)
     [pending] = await deliveries(client, acme)
     assert pending["attributes"]["status"] == "DELIVERING"
 
@@ -138,7 +141,7 @@ async def test_another_accounts_webhooks_are_not_found(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     await services_of(app).webhooks.stop()
-    made = await endpoint(client, acme, "https://93.184.215.14/in")
+    made = await factories.webhook_endpoint(client, acme, "https://93.184.215.14/in")
     [delivery] = await deliveries(client, acme)  # its own creation
     other = await factories.tenant(app, "globex")
     theirs = bearer(other.key)
@@ -164,13 +167,15 @@ async def test_a_product_token_manages_its_own_products_endpoints_alone(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     await services_of(app).webhooks.stop()
-    mine = await licensing.product(client, acme, name="Mine")
-    theirs = await licensing.product(client, acme, name="Theirs")
-    token = await licensing.product_token(client, acme, mine)
-    others = await endpoint(client, acme, "https://93.184.215.14/theirs", product=theirs)
-    everything = await endpoint(client, acme, "https://93.184.215.14/all")
+    mine = await factories.product(client, acme, name="Mine")
+    theirs = await factories.product(client, acme, name="Theirs")
+    token = await factories.product_token(client, acme, mine)
+    others = await factories.webhook_endpoint(client, acme, "https://93.184.215.14/theirs", product=theirs)
+    everything = await factories.webhook_endpoint(client, acme, "https://93.184.215.14/all")
 
-    own = await endpoint(client, acme, "https://93.184.215.14/mine", key=token)  # no relationship sent
+    own = await factories.webhook_endpoint(
+        client, acme, "https://93.184.215.14/mine", credential=token
+    )  # no relationship sent
     assert own["relationships"]["product"]["data"] == {"type": "products", "id": mine}
     listed = await client.get(f"{acme.base}/webhook-endpoints", headers=bearer(token))
     assert [each["id"] for each in listed.json()["data"]] == [own["id"]]
@@ -195,7 +200,7 @@ async def test_a_product_token_manages_its_own_products_endpoints_alone(
 async def test_staff_without_the_role_may_not_manage_webhooks(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant, role: str, reads: int, writes: int
 ) -> None:
-    _, key = await licensing.role_key(app, client, acme, role)
+    _, key = await factories.role_key(app, client, acme, role)
     listed = await client.get(f"{acme.base}/webhook-endpoints", headers=bearer(key))
     assert listed.status_code == reads, listed.text
     events = await client.get(f"{acme.base}/webhook-events", headers=bearer(key))
@@ -210,8 +215,12 @@ async def test_lists_page_and_refuse_unknown_parameters(client: httpx.AsyncClien
     for path in ("webhook-endpoints", "webhook-events"):
         refused = await client.get(f"{acme.base}/{path}", params={"colour": "red"}, headers=bearer(acme.key))
         assert _error(refused, 400)["source"] == {"parameter": "colour"}
-    first = await endpoint(client, acme, "https://93.184.215.14/1", subscriptions=["license.created"])
-    second = await endpoint(client, acme, "https://93.184.215.14/2", subscriptions=["license.created"])
+    first = await factories.webhook_endpoint(
+        client, acme, "https://93.184.215.14/1", subscriptions=["license.created"]
+    )
+    second = await factories.webhook_endpoint(
+        client, acme, "https://93.184.215.14/2", subscriptions=["license.created"]
+    )
     paged = await client.get(
         f"{acme.base}/webhook-endpoints",
         params={"page[size]": "1", "page[number]": "2"},

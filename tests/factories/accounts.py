@@ -1,11 +1,10 @@
-"""Small factories for tests: real rows through the real services."""
+"""Accounts and their people: a tenant with its admin, more users, and the bearer header."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-import httpx
 from fastapi import FastAPI
 
 from keyplane.accounts.service import bootstrap
@@ -14,6 +13,7 @@ from keyplane.models import User
 from keyplane.services import services_of
 
 PASSWORD = "correct-horse-battery"
+"""Every factory-made person's password."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ def bearer(key: str) -> dict[str, str]:
 
 
 async def tenant(app: FastAPI, slug: str) -> Tenant:
+    """An account ``slug`` with an admin (``admin@<slug>.test``) and the admin's API key."""
     email = f"admin@{slug}.test"
     async with services_of(app).db.writer() as session:
         made = await bootstrap(
@@ -67,13 +68,3 @@ async def user(app: FastAPI, account: Tenant, role: str = "user", email: str | N
         session.add(row)
         await session.commit()
         return row.id
-
-
-async def api_key(
-    client: httpx.AsyncClient, account: Tenant, key: str | None = None, **body: object
-) -> dict[str, object]:
-    """Create an API key through the API; returns the 201 body (with the full ``key``)."""
-    response = await client.post(f"{account.base}/api-keys", json=body, headers=bearer(key or account.key))
-    assert response.status_code == 201, response.text
-    created: dict[str, object] = response.json()
-    return created
