@@ -171,9 +171,19 @@ async def pop(session: AsyncSession, bearer: Bearer, policy_ref: str) -> PoolKey
     authorize(bearer, "pool", Action.DELETE)
     if not policy.use_pool:
         raise Unprocessable("pool is not supported", "POOL_NOT_SUPPORTED", pointer=_POOL)
-    record = await repository.pop(session, policy.id)
+    record = await take(session, bearer, policy)
     if record is None:
         raise Unprocessable("pool is empty", "POOL_EMPTY", pointer=_POOL)
+    return record
+
+
+async def take(session: AsyncSession, bearer: Bearer, policy: Policy) -> PoolKey | None:
+    """One key out of ``policy``'s pool (``DELETE /policies/{id}/pool``, and a license made
+    from a pooled policy), with its event and, when the pool runs low or out, theirs; None
+    when it is empty."""
+    record = await repository.pop(session, policy.id)
+    if record is None:
+        return None
     await events.record(
         session,
         bearer,

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.accounts.signing import KeyRing
 from keyplane.auth.principal import Bearer
 from keyplane.errors import BadRequest, Forbidden, InvalidResource
-from keyplane.events import notices
 from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.keys import repository as pool
+from keyplane.keys import service as keys
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid, uuid7
 from keyplane.kit.instants import later
@@ -117,18 +117,9 @@ async def _new_key(session: AsyncSession, bearer: Bearer, policy: Policy) -> str
     if policy.use_pool:
         # Last of all checks: a popped key must not go back because of a later refusal
         # (a concurrent creation may have been told the pool is empty meanwhile).
-        popped = await pool.pop(session, policy.id)
+        popped = await keys.take(session, bearer, policy)
         if popped is None:
             raise InvalidResource("pool is empty", "POLICY_POOL_EMPTY", pointer=_POLICY)
-        await events.record(
-            session,
-            bearer,
-            EventName.POLICY_POOL_POPPED,
-            policy.id,
-            metadata={"key": str(popped.id)},
-            product=policy.product_id,
-        )
-        await notices.pool_drained(session, policy)
         return popped.key
     while True:
         key = keystrings.generate()
