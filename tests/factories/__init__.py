@@ -6,10 +6,10 @@ key unless told), which leaves ``key`` free to be a license's or a pool key's va
 """
 
 from tests.factories.accounts import PASSWORD, Tenant, bearer, tenant, user
-from tests.factories.api_keys import ROLE_SCOPES, api_key, owned_key, role_key
+from tests.factories.api_keys import api_key, owned_key, role_key
 from tests.factories.jsonapi import document, ref
 from tests.factories.licenses import license
-from tests.factories.machines import machine
+from tests.factories.machines import activate, machine
 from tests.factories.policies import policy
 from tests.factories.pool import pool_key, pool_keys
 from tests.factories.products import product
@@ -18,9 +18,9 @@ from tests.factories.webhooks import webhook_endpoint
 
 __all__ = [
     "PASSWORD",
-    "ROLE_SCOPES",
     "Tenant",
     "access_token",
+    "activate",
     "api_key",
     "bearer",
     "document",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -36,20 +37,36 @@ def document(
     return {"data": data}
 
 
+async def post(
+    client: httpx.AsyncClient,
+    account: Tenant,
+    type_: str,
+    attributes: dict[str, Any],
+    related: Mapping[str, str | uuid.UUID | None] | None = None,
+    *,
+    credential: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """POST a record of ``type_``, with ``headers`` when given (``{}`` sends none), else with
+    ``credential`` or the admin's key as a bearer; the response, whatever it is."""
+    return await client.post(
+        f"{account.base}/{type_}",
+        json=document(type_, attributes, **(related or {})),
+        headers=bearer(credential or account.key) if headers is None else headers,
+    )
+
+
 async def create(
     client: httpx.AsyncClient,
     account: Tenant,
     type_: str,
     attributes: dict[str, Any],
+    related: Mapping[str, str | uuid.UUID | None] | None = None,
+    *,
     credential: str | None = None,
-    **related: str | uuid.UUID | None,
 ) -> dict[str, Any]:
     """POST a record of ``type_`` (with the admin's key unless told); must be 201. Its ``data``."""
-    response = await client.post(
-        f"{account.base}/{type_}",
-        json=document(type_, attributes, **related),
-        headers=bearer(credential or account.key),
-    )
+    response = await post(client, account, type_, attributes, related, credential=credential)
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()["data"]
     return data

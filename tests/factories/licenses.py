@@ -23,10 +23,12 @@ async def license(
     **attributes: Any,
 ) -> dict[str, Any]:
     """A license of ``policy_id``, or (when None) of a new policy with the attributes
-    ``policy`` of a new product; its ``data``. ``key`` among ``attributes`` is the license's
-    key (given, it bypasses a pooled policy's pool)."""
+    ``policy``, of a new product (both the admin's); its ``data``. ``key`` among
+    ``attributes`` is the license's key (given, it bypasses a pooled policy's pool)."""
     if policy_id is None:
         policy_id = await make_policy(client, account, **(policy or {}))
     else:
         assert policy is None, "policy attributes are for a new policy; policy_id names one"
-    return await create(client, account, "licenses", attributes, credential, policy=policy_id, owner=owner)
+    return await create(
+        client, account, "licenses", attributes, {"policy": policy_id, "owner": owner}, credential=credential
+    )

@@ -24,5 +24,7 @@ async def policy(
     if product_id is None:
         product_id = await product(client, account)
     attributes = {"name": "Policy", **attributes}
-    data = await create(client, account, "policies", attributes, credential, product=product_id)
+    data = await create(
+        client, account, "policies", attributes, {"product": product_id}, credential=credential
+    )
     return str(data["id"])

@@ -22,7 +22,7 @@ async def pool_key(
     """A key in the pool of ``policy_id`` (a pooled policy), with a value of its own unless
     told; its ``data``."""
     value = value or f"POOL-KEY-{uuid.uuid4().hex[:16].upper()}"
-    return await create(client, account, "keys", {"key": value}, credential, policy=policy_id)
+    return await create(client, account, "keys", {"key": value}, {"policy": policy_id}, credential=credential)
 
 
 async def pool_keys(

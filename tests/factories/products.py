@@ -14,5 +14,5 @@ async def product(
     client: httpx.AsyncClient, account: Tenant, *, credential: str | None = None, **attributes: Any
 ) -> str:
     """A product named "Product" unless told; its id."""
-    data = await create(client, account, "products", {"name": "Product", **attributes}, credential)
+    data = await create(client, account, "products", {"name": "Product", **attributes}, credential=credential)
     return str(data["id"])

@@ -24,4 +24,6 @@ async def webhook_endpoint(
     attributes: dict[str, Any] = {"url": url}
     if subscriptions is not None:
         attributes["subscriptions"] = subscriptions
-    return await create(client, account, "webhook-endpoints", attributes, credential, product=product)
+    return await create(
+        client, account, "webhook-endpoints", attributes, {"product": product}, credential=credential
+    )

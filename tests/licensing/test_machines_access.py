@@ -12,17 +12,7 @@ from fastapi import FastAPI
 
 from tests import factories
 from tests.auth.support import jsonapi_error
-from tests.factories import Tenant, bearer, ref
-
-
-def _body(license_id: str, fingerprint: str) -> dict[str, Any]:
-    return {
-        "data": {
-            "type": "machines",
-            "attributes": {"fingerprint": fingerprint},
-            "relationships": {"license": ref("licenses", license_id)},
-        }
-    }
+from tests.factories import Tenant, bearer
 
 
 def _as_license(key: str) -> dict[str, str]:
@@ -32,12 +22,6 @@ def _as_license(key: str) -> dict[str, str]:
 _PATCH = {"data": {"type": "machines", "attributes": {"name": "Renamed"}}}
 FLOATING: dict[str, Any] = {"floating": True, "maxMachines": 10}
 """The policy attributes these tests start from: room for every machine they activate."""
-
-
-async def _post(
-    client: httpx.AsyncClient, account: Tenant, license_id: str, fingerprint: str, headers: dict[str, str]
-) -> httpx.Response:
-    return await client.post(f"{account.base}/machines", json=_body(license_id, fingerprint), headers=headers)
 
 
 async def _all(client: httpx.AsyncClient, account: Tenant) -> set[str]:
@@ -91,7 +75,7 @@ async def test_staff_roles(
     ):
         assert (await client.get(path, headers=bearer(key))).status_code == 200, path
 
-    created = await _post(client, acme, license_id, "new", bearer(key))
+    created = await factories.activate(client, acme, license_id, "new", credential=key)
     assert created.status_code == create, created.text
     if create == 403:
         _denied(created)
@@ -129,7 +113,7 @@ async def test_product_token_manages_its_own_products_machines(
     theirs = (await factories.license(client, acme, other_policy))["id"]
     their_machine = (await factories.machine(client, acme, theirs, "theirs"))["id"]
 
-    created = await _post(client, acme, mine, "mine", bearer(token))
+    created = await factories.activate(client, acme, mine, "mine", credential=token)
     assert created.status_code == 201, created.text
     machine = created.json()["data"]["id"]
     url = f"{acme.base}/machines/{machine}"
@@ -140,8 +124,8 @@ async def test_product_token_manages_its_own_products_machines(
     assert (await client.post(f"{url}/actions/ping", headers=bearer(token))).status_code == 200
 
     # Another product's license: 403 to activate on (and the same for a made-up id).
-    _denied(await _post(client, acme, theirs, "sneaky", bearer(token)))
-    _denied(await _post(client, acme, str(uuid.uuid4()), "sneaky", bearer(token)))
+    _denied(await factories.activate(client, acme, theirs, "sneaky", credential=token))
+    _denied(await factories.activate(client, acme, str(uuid.uuid4()), "sneaky", credential=token))
     # Another product's machines do not exist for this token.
     their_url = f"{acme.base}/machines/{their_machine}"
     for response in (
@@ -174,7 +158,7 @@ async def test_user_activates_on_their_own_license(
     unowned = (await factories.license(client, acme, policy_id))["id"]
     their_machine = (await factories.machine(client, acme, theirs, "theirs"))["id"]
 
-    created = await _post(client, acme, mine, "mine", bearer(key))
+    created = await factories.activate(client, acme, mine, "mine", credential=key)
     assert created.status_code == 201, created.text
     machine = created.json()["data"]["id"]
     assert created.json()["data"]["relationships"]["owner"]["data"]["id"] == user_id
@@ -187,8 +171,8 @@ async def test_user_activates_on_their_own_license(
     assert (await client.post(f"{url}/actions/ping", headers=bearer(key))).status_code == 200
 
     # Someone else's license (or nobody's) is not theirs to activate on.
-    _denied(await _post(client, acme, theirs, "sneaky", bearer(key)))
-    _denied(await _post(client, acme, unowned, "sneaky", bearer(key)))
+    _denied(await factories.activate(client, acme, theirs, "sneaky", credential=key))
+    _denied(await factories.activate(client, acme, unowned, "sneaky", credential=key))
     their_url = f"{acme.base}/machines/{their_machine}"
     for response in (
         await client.get(their_url, headers=bearer(key)),
@@ -214,7 +198,7 @@ async def test_user_may_not_touch_machines_of_a_protected_license(
     license_id = (await factories.license(client, acme, policy_id, owner=user_id, **extra))["id"]
     existing = (await factories.machine(client, acme, license_id, "staff-made"))["id"]
 
-    _denied(await _post(client, acme, license_id, "mine", bearer(key)))
+    _denied(await factories.activate(client, acme, license_id, "mine", credential=key))
     assert await _all(client, acme) == {"staff-made"}
     url = f"{acme.base}/machines/{existing}"
     assert (await client.get(url, headers=bearer(key))).status_code == 200
@@ -238,7 +222,7 @@ async def test_license_key_manages_its_own_machines(
     headers = _as_license(license["attributes"]["key"])
     their_machine = (await factories.machine(client, acme, other["id"], "theirs"))["id"]
 
-    created = await _post(client, acme, license["id"], "mine", headers)
+    created = await factories.activate(client, acme, license["id"], "mine", headers=headers)
     assert created.status_code == 201, created.text
     machine = created.json()["data"]["id"]
     url = f"{acme.base}/machines/{machine}"
@@ -269,7 +253,7 @@ async def test_license_key_manages_its_own_machines(
         await client.get(f"{acme.base}/licenses/{other['id']}/machines", headers=headers),
     ):
         jsonapi_error(response, 404, "NOT_FOUND")
-    _denied(await _post(client, acme, other["id"], "sneaky", headers))
+    _denied(await factories.activate(client, acme, other["id"], "sneaky", headers=headers))
     assert await _all(client, acme) == {"mine", "theirs"}
 
     deleted = await client.delete(url, headers=headers)
@@ -285,7 +269,9 @@ async def test_license_key_works_on_the_bare_v1_routes(client: httpx.AsyncClient
     license = await factories.license(client, acme, policy_id)
     headers = _as_license(license["attributes"]["key"])
     created = await client.post(
-        f"/v1/accounts/{acme.id}/machines", json=_body(license["id"], "fp"), headers=headers
+        f"/v1/accounts/{acme.id}/machines",
+        json=factories.document("machines", {"fingerprint": "fp"}, license=license["id"]),
+        headers=headers,
     )
     assert created.status_code == 201, created.text
 
@@ -300,7 +286,7 @@ async def test_protected_license_key_may_not_activate(
     extra: dict[str, Any] = {"protected": True} if where == "license" else {}
     license = await factories.license(client, acme, policy_id, **extra)
     headers = _as_license(license["attributes"]["key"])
-    _denied(await _post(client, acme, license["id"], "mine", headers))
+    _denied(await factories.activate(client, acme, license["id"], "mine", headers=headers))
     assert await _all(client, acme) == set()
     # Staff still may; the license then reads it but may not deactivate it.
     machine = (await factories.machine(client, acme, license["id"], "staff-made"))["id"]
@@ -315,7 +301,7 @@ async def test_token_strategy_refuses_license_keys(client: httpx.AsyncClient, ac
     machine = (await factories.machine(client, acme, license["id"], "staff-made"))["id"]
     headers = _as_license(license["attributes"]["key"])
     for response in (
-        await _post(client, acme, license["id"], "mine", headers),
+        await factories.activate(client, acme, license["id"], "mine", headers=headers),
         await client.get(f"{acme.base}/machines/{machine}", headers=headers),
         await client.delete(f"{acme.base}/machines/{machine}", headers=headers),
     ):
@@ -327,7 +313,9 @@ async def test_unknown_license_key_is_401(client: httpx.AsyncClient, acme: Tenan
     policy_id = await factories.policy(client, acme, **FLOATING, authenticationStrategy="LICENSE")
     license = await factories.license(client, acme, policy_id)
     headers = _as_license("NOT-A-REAL-KEY")
-    jsonapi_error(await _post(client, acme, license["id"], "fp", headers), 401, "LICENSE_INVALID")
+    jsonapi_error(
+        await factories.activate(client, acme, license["id"], "fp", headers=headers), 401, "LICENSE_INVALID"
+    )
     jsonapi_error(await client.get(f"{acme.base}/machines", headers=headers), 401, "LICENSE_INVALID")
     assert await _all(client, acme) == set()
 
@@ -335,7 +323,9 @@ async def test_unknown_license_key_is_401(client: httpx.AsyncClient, acme: Tenan
 async def test_suspended_license_key_is_refused(client: httpx.AsyncClient, acme: Tenant) -> None:
     policy_id = await factories.policy(client, acme, **FLOATING, authenticationStrategy="LICENSE")
     license = await factories.license(client, acme, policy_id, suspended=True)
-    response = await _post(client, acme, license["id"], "fp", _as_license(license["attributes"]["key"]))
+    response = await factories.activate(
+        client, acme, license["id"], "fp", headers=_as_license(license["attributes"]["key"])
+    )
     jsonapi_error(response, 403, "LICENSE_SUSPENDED")
     assert await _all(client, acme) == set()
 
@@ -348,7 +338,7 @@ async def test_no_credential_is_401(client: httpx.AsyncClient, acme: Tenant) -> 
     machine = (await factories.machine(client, acme, license_id, "fp"))["id"]
     url = f"{acme.base}/machines/{machine}"
     for response in (
-        await client.post(f"{acme.base}/machines", json=_body(license_id, "anon")),
+        await factories.activate(client, acme, license_id, "anon", headers={}),
         await client.get(f"{acme.base}/machines"),
         await client.get(url),
         await client.patch(url, json=_PATCH),
@@ -367,7 +357,7 @@ async def test_other_accounts_credentials_are_invalid_here(
     machine = (await factories.machine(client, acme, license_id, "fp"))["id"]
     url = f"{acme.base}/machines/{machine}"
     for response in (
-        await _post(client, acme, license_id, "foreign", bearer(globex.key)),
+        await factories.activate(client, acme, license_id, "foreign", credential=globex.key),
         await client.get(url, headers=bearer(globex.key)),
         await client.delete(url, headers=bearer(globex.key)),
     ):
@@ -400,7 +390,7 @@ async def test_tenants_see_only_their_own_machines(
     assert filtered.json()["data"] == []
 
     # Activating on the other account's license: that license does not exist here.
-    response = await _post(client, globex, acme_license, "cross", bearer(globex.key))
+    response = await factories.activate(client, globex, acme_license, "cross", credential=globex.key)
     jsonapi_error(response, 422, "LICENSE_NOT_FOUND")
     assert await _all(client, acme) == {"shared-fp"}
     assert await _all(client, globex) == {"shared-fp"}

@@ -11,20 +11,7 @@ import pytest
 from keyplane.kit import clock
 from tests import factories
 from tests.auth.support import jsonapi_error, timestamp
-from tests.factories import Tenant, bearer, ref
-
-
-async def _post(
-    client: httpx.AsyncClient, account: Tenant, license_id: str, fingerprint: str
-) -> httpx.Response:
-    body = {
-        "data": {
-            "type": "machines",
-            "attributes": {"fingerprint": fingerprint},
-            "relationships": {"license": ref("licenses", license_id)},
-        }
-    }
-    return await client.post(f"{account.base}/machines", json=body, headers=bearer(account.key))
+from tests.factories import Tenant, bearer
 
 
 async def _ping(client: httpx.AsyncClient, account: Tenant, machine: str) -> httpx.Response:
@@ -210,7 +197,7 @@ async def test_deactivate_dead_frees_the_seat_of_a_dead_machine(
     old = (await factories.machine(client, acme, license_id, "old"))["id"]
     assert (await _ping(client, acme, old)).status_code == 200
     # While it lives it holds the only seat.
-    jsonapi_error(await _post(client, acme, license_id, "new"), 422, "MACHINE_LIMIT_EXCEEDED")
+    jsonapi_error(await factories.activate(client, acme, license_id, "new"), 422, "MACHINE_LIMIT_EXCEEDED")
 
     clock.advance(timedelta(seconds=61))
     new = (await factories.machine(client, acme, license_id, "new"))["id"]
@@ -259,12 +246,14 @@ async def test_deactivate_dead_keeps_alive_and_unstarted_machines(
     listed = await client.get(f"{acme.base}/licenses/{license_id}/machines", headers=bearer(acme.key))
     assert sorted(item["id"] for item in listed.json()["data"]) == sorted([alive, unstarted, new])
     await factories.machine(client, acme, license_id, "one-more")
-    jsonapi_error(await _post(client, acme, license_id, "two-more"), 422, "MACHINE_LIMIT_EXCEEDED")
+    jsonapi_error(
+        await factories.activate(client, acme, license_id, "two-more"), 422, "MACHINE_LIMIT_EXCEEDED"
+    )
 
 
 async def test_keep_dead_still_holds_the_seat(client: httpx.AsyncClient, acme: Tenant) -> None:
     license_id, machine = await _dead_machine(client, acme)
-    jsonapi_error(await _post(client, acme, license_id, "new"), 422, "MACHINE_LIMIT_EXCEEDED")
+    jsonapi_error(await factories.activate(client, acme, license_id, "new"), 422, "MACHINE_LIMIT_EXCEEDED")
     assert await _status(client, acme, machine) == "DEAD"
     listed = await client.get(f"{acme.base}/licenses/{license_id}/machines", headers=bearer(acme.key))
     assert [item["id"] for item in listed.json()["data"]] == [machine]
@@ -284,13 +273,12 @@ async def test_culling_needs_a_heartbeat_policy(client: httpx.AsyncClient, acme:
     machine = (await factories.machine(client, acme, license_id, "fp"))["id"]
     await _ping(client, acme, machine)
     clock.advance(timedelta(seconds=61))
-    jsonapi_error(await _post(client, acme, license_id, "new"), 422, "MACHINE_LIMIT_EXCEEDED")
+    jsonapi_error(await factories.activate(client, acme, license_id, "new"), 422, "MACHINE_LIMIT_EXCEEDED")
     assert (await client.get(f"{acme.base}/machines/{machine}", headers=bearer(acme.key))).status_code == 200
 
 
 async def test_culling_touches_only_the_activating_license(client: httpx.AsyncClient, acme: Tenant) -> None:
-    product_id = await factories.product(client, acme)
-    policy_id = await factories.policy(client, acme, product_id, **HEARTBEAT)
+    policy_id = await factories.policy(client, acme, **HEARTBEAT)
     first = (await factories.license(client, acme, policy_id))["id"]
     second = (await factories.license(client, acme, policy_id))["id"]
     theirs = (await factories.machine(client, acme, second, "theirs"))["id"]

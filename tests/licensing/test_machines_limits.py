@@ -14,27 +14,7 @@ from fastapi import FastAPI
 
 from tests import factories
 from tests.auth.support import jsonapi_error
-from tests.factories import Tenant, bearer, ref
-
-
-def _body(license_id: str, fingerprint: str, **attributes: Any) -> dict[str, Any]:
-    return {
-        "data": {
-            "type": "machines",
-            "attributes": {"fingerprint": fingerprint, **attributes},
-            "relationships": {"license": ref("licenses", license_id)},
-        }
-    }
-
-
-async def _post(
-    client: httpx.AsyncClient, account: Tenant, license_id: str, fingerprint: str, **attributes: Any
-) -> httpx.Response:
-    return await client.post(
-        f"{account.base}/machines",
-        json=_body(license_id, fingerprint, **attributes),
-        headers=bearer(account.key),
-    )
+from tests.factories import Tenant, bearer
 
 
 async def _machines(client: httpx.AsyncClient, account: Tenant, license_id: str) -> list[str]:
@@ -69,7 +49,7 @@ def _over_limit(response: httpx.Response, code: str = "MACHINE_LIMIT_EXCEEDED") 
 async def test_same_fingerprint_twice_on_a_license_is_taken(client: httpx.AsyncClient, acme: Tenant) -> None:
     license_id = (await factories.license(client, acme, policy={"floating": True, "maxMachines": 5}))["id"]
     first = await factories.machine(client, acme, license_id, "dup")
-    _taken(await _post(client, acme, license_id, "dup"))
+    _taken(await factories.activate(client, acme, license_id, "dup"))
     # Fingerprints are compared exactly: another spelling is another machine.
     await factories.machine(client, acme, license_id, "DUP")
     assert await _machines(client, acme, license_id) == ["DUP", "dup"]
@@ -83,7 +63,7 @@ async def test_node_locked_reactivation_reports_the_taken_fingerprint(
     """Integrators treat FINGERPRINT_TAKEN as "already activated" (Keygen issue digest #9)."""
     license_id = (await factories.license(client, acme))["id"]
     await factories.machine(client, acme, license_id, "mine")
-    response = await _post(client, acme, license_id, "mine")
+    response = await factories.activate(client, acme, license_id, "mine")
     assert "FINGERPRINT_TAKEN" in [error["code"] for error in response.json()["errors"]]
     assert response.status_code == 422
 
@@ -114,7 +94,7 @@ async def test_unique_per_policy(client: httpx.AsyncClient, acme: Tenant) -> Non
     elsewhere = (await factories.license(client, acme, sibling_policy))["id"]
 
     await factories.machine(client, acme, first, "shared")
-    detail = _taken(await _post(client, acme, second, "shared"))
+    detail = _taken(await factories.activate(client, acme, second, "shared"))
     assert "policy" in detail
     assert await _machines(client, acme, second) == []
     # Another policy of the same product is another scope.
@@ -131,7 +111,7 @@ async def test_unique_per_product(client: httpx.AsyncClient, acme: Tenant) -> No
     third = (await factories.license(client, acme, other_product))["id"]
 
     await factories.machine(client, acme, first, "shared")
-    detail = _taken(await _post(client, acme, second, "shared"))
+    detail = _taken(await factories.activate(client, acme, second, "shared"))
     assert "product" in detail
     assert await _machines(client, acme, second) == []
     await factories.machine(client, acme, third, "shared")
@@ -142,7 +122,7 @@ async def test_unique_per_account(app: FastAPI, client: httpx.AsyncClient, acme:
     first = (await factories.license(client, acme, policy=per_account))["id"]
     second = (await factories.license(client, acme, policy=per_account))["id"]
     await factories.machine(client, acme, first, "shared")
-    detail = _taken(await _post(client, acme, second, "shared"))
+    detail = _taken(await factories.activate(client, acme, second, "shared"))
     assert "account" in detail
     assert await _machines(client, acme, second) == []
 
@@ -159,7 +139,7 @@ async def test_deactivating_frees_the_fingerprint_in_its_scope(
     first = (await factories.license(client, acme, policy_id))["id"]
     second = (await factories.license(client, acme, policy_id))["id"]
     machine = await factories.machine(client, acme, first, "moving")
-    _taken(await _post(client, acme, second, "moving"))
+    _taken(await factories.activate(client, acme, second, "moving"))
     deleted = await client.delete(f"{acme.base}/machines/{machine['id']}", headers=bearer(acme.key))
     assert deleted.status_code == 204
     await factories.machine(client, acme, second, "moving")
@@ -172,7 +152,7 @@ async def test_fingerprint_equal_to_a_machine_id_conflicts(
     other = (await factories.license(client, acme))["id"]
     machine = await factories.machine(client, acme, license_id, "plain")
     for target in (license_id, other):
-        response = await _post(client, acme, target, machine["id"])
+        response = await factories.activate(client, acme, target, machine["id"])
         body = jsonapi_error(response, 422, "FINGERPRINT_CONFLICT")
         assert body["errors"][0]["source"] == {"pointer": "/data/attributes/fingerprint"}
     assert await _machines(client, acme, other) == []
@@ -193,7 +173,7 @@ async def _fill(
     """Activate ``allowed`` machines, then see the next one refused and nothing change."""
     for index in range(allowed):
         await factories.machine(client, account, license_id, f"{prefix}-{index}")
-    detail = _over_limit(await _post(client, account, license_id, f"{prefix}-over"))
+    detail = _over_limit(await factories.activate(client, account, license_id, f"{prefix}-over"))
     assert "machine count has exceeded maximum allowed for license" in detail
     assert len(await _machines(client, account, license_id)) == allowed
 
@@ -206,7 +186,7 @@ async def test_node_locked_license_holds_one_machine(client: httpx.AsyncClient, 
 async def test_floating_license_holds_max_machines(client: httpx.AsyncClient, acme: Tenant) -> None:
     license_id = (await factories.license(client, acme, policy={"floating": True, "maxMachines": 3}))["id"]
     await _fill(client, acme, license_id, 3)
-    detail = _over_limit(await _post(client, acme, license_id, "again"))
+    detail = _over_limit(await factories.activate(client, acme, license_id, "again"))
     assert "(3)" in detail
 
 
@@ -240,7 +220,7 @@ async def test_raising_the_license_override_frees_seats(client: httpx.AsyncClien
     )
     assert patched.status_code == 200, patched.text
     await factories.machine(client, acme, license_id, "second")
-    _over_limit(await _post(client, acme, license_id, "third"))
+    _over_limit(await factories.activate(client, acme, license_id, "third"))
 
 
 @pytest.mark.parametrize(
@@ -277,13 +257,13 @@ async def test_deactivating_frees_a_seat(client: httpx.AsyncClient, acme: Tenant
     license_id = (await factories.license(client, acme, policy={"floating": True, "maxMachines": 2}))["id"]
     first = await factories.machine(client, acme, license_id, "one")
     await factories.machine(client, acme, license_id, "two")
-    _over_limit(await _post(client, acme, license_id, "three"))
+    _over_limit(await factories.activate(client, acme, license_id, "three"))
     assert (
         await client.delete(f"{acme.base}/machines/{first['id']}", headers=bearer(acme.key))
     ).status_code == 204
     await factories.machine(client, acme, license_id, "three")
     assert sorted(await _machines(client, acme, license_id)) == ["three", "two"]
-    _over_limit(await _post(client, acme, license_id, "four"))
+    _over_limit(await factories.activate(client, acme, license_id, "four"))
 
 
 async def test_limits_count_per_license(client: httpx.AsyncClient, acme: Tenant) -> None:
@@ -292,7 +272,7 @@ async def test_limits_count_per_license(client: httpx.AsyncClient, acme: Tenant)
     second = (await factories.license(client, acme, policy_id))["id"]
     await factories.machine(client, acme, first, "a")
     await factories.machine(client, acme, second, "b")
-    _over_limit(await _post(client, acme, first, "c"))
+    _over_limit(await factories.activate(client, acme, first, "c"))
 
 
 async def test_taken_fingerprint_is_reported_before_the_limit(
@@ -300,7 +280,7 @@ async def test_taken_fingerprint_is_reported_before_the_limit(
 ) -> None:
     license_id = (await factories.license(client, acme))["id"]
     await factories.machine(client, acme, license_id, "same")
-    response = await _post(client, acme, license_id, "same")
+    response = await factories.activate(client, acme, license_id, "same")
     assert response.json()["errors"][0]["code"] == "FINGERPRINT_TAKEN"
 
 
@@ -312,7 +292,9 @@ async def test_core_limit(client: httpx.AsyncClient, acme: Tenant) -> None:
     license_id = (await factories.license(client, acme, policy_id))["id"]
     await factories.machine(client, acme, license_id, "a", cores=4)
     await factories.machine(client, acme, license_id, "b", cores=4)
-    detail = _over_limit(await _post(client, acme, license_id, "c", cores=1), "MACHINE_CORE_LIMIT_EXCEEDED")
+    detail = _over_limit(
+        await factories.activate(client, acme, license_id, "c", cores=1), "MACHINE_CORE_LIMIT_EXCEEDED"
+    )
     assert "(8)" in detail
     assert sorted(await _machines(client, acme, license_id)) == ["a", "b"]
     # A machine that reports no cores adds none.
@@ -322,7 +304,9 @@ async def test_core_limit(client: httpx.AsyncClient, acme: Tenant) -> None:
 async def test_core_limit_applies_to_a_single_machine(client: httpx.AsyncClient, acme: Tenant) -> None:
     """Keygen sums the cores of every machine including the new one, the first too."""
     license_id = (await factories.license(client, acme, policy={"maxCores": 8}))["id"]
-    _over_limit(await _post(client, acme, license_id, "big", cores=16), "MACHINE_CORE_LIMIT_EXCEEDED")
+    _over_limit(
+        await factories.activate(client, acme, license_id, "big", cores=16), "MACHINE_CORE_LIMIT_EXCEEDED"
+    )
     assert await _machines(client, acme, license_id) == []
     await factories.machine(client, acme, license_id, "fits", cores=8)
 
@@ -351,7 +335,9 @@ async def test_license_core_override(client: httpx.AsyncClient, acme: Tenant) ->
     policy_id = await factories.policy(client, acme, floating=True, maxMachines=10, maxCores=8)
     license_id = (await factories.license(client, acme, policy_id, maxCores=2))["id"]
     await factories.machine(client, acme, license_id, "a", cores=2)
-    _over_limit(await _post(client, acme, license_id, "b", cores=1), "MACHINE_CORE_LIMIT_EXCEEDED")
+    _over_limit(
+        await factories.activate(client, acme, license_id, "b", cores=1), "MACHINE_CORE_LIMIT_EXCEEDED"
+    )
 
 
 @pytest.mark.parametrize(
@@ -367,7 +353,9 @@ async def test_core_overage(
     license_id = (await factories.license(client, acme, policy_id))["id"]
     await factories.machine(client, acme, license_id, "a", cores=allowed_cores - 1)
     await factories.machine(client, acme, license_id, "b", cores=1)
-    _over_limit(await _post(client, acme, license_id, "c", cores=1), "MACHINE_CORE_LIMIT_EXCEEDED")
+    _over_limit(
+        await factories.activate(client, acme, license_id, "c", cores=1), "MACHINE_CORE_LIMIT_EXCEEDED"
+    )
 
 
 async def test_always_allow_overage_ignores_the_core_limit(client: httpx.AsyncClient, acme: Tenant) -> None:
@@ -389,10 +377,10 @@ async def test_memory_and_disk_limits(
 ) -> None:
     policy = {"floating": True, "maxMachines": 10, limit: 1000}
     license_id = (await factories.license(client, acme, policy=policy))["id"]
-    sizes: list[dict[str, Any]] = [{attribute: 600}, {attribute: 400}]
+    sizes: list[dict[str, Any]] = [{attribute: 600}, {attribute: 400}, {attribute: 1}]
     await factories.machine(client, acme, license_id, "a", **sizes[0])
     await factories.machine(client, acme, license_id, "b", **sizes[1])
-    _over_limit(await _post(client, acme, license_id, "c", **{attribute: 1}), code)
+    _over_limit(await factories.activate(client, acme, license_id, "c", **sizes[2]), code)
     assert sorted(await _machines(client, acme, license_id)) == ["a", "b"]
 
 
@@ -400,7 +388,9 @@ async def test_deactivating_frees_cores(client: httpx.AsyncClient, acme: Tenant)
     policy_id = await factories.policy(client, acme, floating=True, maxMachines=10, maxCores=8)
     license_id = (await factories.license(client, acme, policy_id))["id"]
     big = await factories.machine(client, acme, license_id, "big", cores=6)
-    _over_limit(await _post(client, acme, license_id, "next", cores=4), "MACHINE_CORE_LIMIT_EXCEEDED")
+    _over_limit(
+        await factories.activate(client, acme, license_id, "next", cores=4), "MACHINE_CORE_LIMIT_EXCEEDED"
+    )
     assert (
         await client.delete(f"{acme.base}/machines/{big['id']}", headers=bearer(acme.key))
     ).status_code == 204
@@ -428,7 +418,7 @@ async def test_concurrent_activations_never_exceed_max_machines(
 ) -> None:
     license_id = (await factories.license(client, acme, policy={"floating": True, "maxMachines": 5}))["id"]
     responses = await asyncio.gather(
-        *(_post(client, acme, license_id, f"racer-{index:02d}") for index in range(CONCURRENT))
+        *(factories.activate(client, acme, license_id, f"racer-{index:02d}") for index in range(CONCURRENT))
     )
     won = _outcomes(list(responses), "MACHINE_LIMIT_EXCEEDED")
     assert len(won) == 5
@@ -440,7 +430,7 @@ async def test_concurrent_activations_never_exceed_max_machines(
 async def test_concurrent_activations_respect_the_core_limit(client: httpx.AsyncClient, acme: Tenant) -> None:
     license_id = (await factories.license(client, acme, policy={"floating": True, "maxCores": 10}))["id"]
     responses = await asyncio.gather(
-        *(_post(client, acme, license_id, f"racer-{index:02d}", cores=2) for index in range(16))
+        *(factories.activate(client, acme, license_id, f"racer-{index:02d}", cores=2) for index in range(16))
     )
     won = _outcomes(list(responses), "MACHINE_CORE_LIMIT_EXCEEDED")
     assert len(won) == 5
@@ -451,7 +441,9 @@ async def test_concurrent_activations_of_one_fingerprint_make_one_machine(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     license_id = (await factories.license(client, acme, policy={"floating": True, "maxMachines": 100}))["id"]
-    responses = await asyncio.gather(*(_post(client, acme, license_id, "same") for _ in range(16)))
+    responses = await asyncio.gather(
+        *(factories.activate(client, acme, license_id, "same") for _ in range(16))
+    )
     won = _outcomes(list(responses), "FINGERPRINT_TAKEN")
     assert len(won) == 1
     assert await _machines(client, acme, license_id) == ["same"]
@@ -464,7 +456,7 @@ async def test_concurrent_activations_across_licenses_of_a_unique_per_policy_fin
     policy_id = await factories.policy(client, acme, machineUniquenessStrategy="UNIQUE_PER_POLICY")
     licenses = [(await factories.license(client, acme, policy_id))["id"] for _ in range(16)]
     responses = await asyncio.gather(
-        *(_post(client, acme, license_id, "contested") for license_id in licenses)
+        *(factories.activate(client, acme, license_id, "contested") for license_id in licenses)
     )
     won = _outcomes(list(responses), "FINGERPRINT_TAKEN")
     assert len(won) == 1
@@ -479,7 +471,7 @@ async def test_concurrent_activations_and_deactivations(client: httpx.AsyncClien
         client.delete(f"{acme.base}/machines/{machine['id']}", headers=bearer(acme.key))
         for machine in existing
     ]
-    activations = [_post(client, acme, license_id, f"new-{index:02d}") for index in range(12)]
+    activations = [factories.activate(client, acme, license_id, f"new-{index:02d}") for index in range(12)]
     responses = await asyncio.gather(*deactivations, *activations)
     assert [response.status_code for response in responses[:3]] == [204, 204, 204]
     won = _outcomes(list(responses[3:]), "MACHINE_LIMIT_EXCEEDED")
