@@ -16,7 +16,7 @@ from keyplane.kit.documents import InstantOut, MetadataOut, Output, SelfLink, To
 from keyplane.kit.jsonapi import account_base, resource, to_one
 from keyplane.kit.paging import listing_spec, parser
 from keyplane.kit.query import Items, Param, Spec, family, identifier, last, refuse
-from keyplane.kit.timefmt import iso
+from keyplane.kit.timefmt import Timestamp, iso
 from keyplane.models import Event
 
 _WHO_PLURALS = {
@@ -211,7 +211,7 @@ class HistoryEntry(Output):
     ip: str | None
     userAgent: str | None
     metadata: MetadataOut
-    createdAt: InstantOut
+    createdAt: Timestamp
 
 
 class History(Output):

@@ -44,6 +44,8 @@ async def test_a_keys_life_is_its_history_newest_first(client: httpx.AsyncClient
     assert renamed["requestId"] == "rename-1"
     assert renamed["userAgent"] == "ops-script/2"
     assert renamed["ip"] == CLIENT_ADDRESS
+    assert renamed["createdAt"].endswith("Z")
+    assert len(renamed["createdAt"]) == len("2026-12-07T08:54:03.246Z")  # milliseconds, as every createdAt
     assert renamed["actor"] == {"type": "api-key", "id": admin_key_id}
     admin = str(acme.admin_id)
     deactivated = {"status": ["active", "inactive"], "deactivatedBy": [None, admin]}
