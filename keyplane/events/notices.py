@@ -208,41 +208,29 @@ async def sweep(database: Database, unused_days: int, now: datetime) -> int | No
 # -- the pool ---------------------------------------------------------------------------------
 
 
-async def _pool_size(session: AsyncSession, policy_id: uuid.UUID) -> int:
-    return int(await session.scalar(select(func.count()).where(PoolKey.policy_id == policy_id)) or 0)
+async def _pool_left(session: AsyncSession, policy: Policy) -> int:
+    """How many keys the pool holds, counted no further than the threshold's next one (a pool
+    of thousands is not counted on every pop)."""
+    cap = (policy.pool_low_threshold or 0) + 1
+    kept = select(PoolKey.id).where(PoolKey.policy_id == policy.id).limit(cap).subquery()
+    return int(await session.scalar(select(func.count()).select_from(kept)) or 0)
 
 
 async def pool_drained(session: AsyncSession, policy: Policy) -> None:
     """After a pop: announce an empty pool, or one at or under its low threshold (once each,
     until it is refilled)."""
-    left = await _pool_size(session, policy.id)
+    left = await _pool_left(session, policy)
     metadata = {"remaining": left}
     if policy.pool_low_threshold is not None and left <= policy.pool_low_threshold:
         metadata["threshold"] = policy.pool_low_threshold
-        await once(
-            session,
-            policy.account_id,
-            EventName.POLICY_POOL_LOW,
-            policy.id,
-            EVER,
-            metadata,
-            product=policy.product_id,
-        )
+        await once(session, policy.account_id, EventName.POLICY_POOL_LOW, policy.id, EVER, metadata)
     if left == 0:
-        await once(
-            session,
-            policy.account_id,
-            EventName.POLICY_POOL_EMPTY,
-            policy.id,
-            EVER,
-            {"remaining": 0},
-            product=policy.product_id,
-        )
+        await once(session, policy.account_id, EventName.POLICY_POOL_EMPTY, policy.id, EVER, {"remaining": 0})
 
 
 async def pool_refilled(session: AsyncSession, policy: Policy) -> None:
     """After keys are added: a pool above its threshold (or not empty) may be announced again."""
-    left = await _pool_size(session, policy.id)
+    left = await _pool_left(session, policy)
     ended: Sequence[EventName] = [EventName.POLICY_POOL_EMPTY] if left > 0 else []
     if policy.pool_low_threshold is None or left > policy.pool_low_threshold:
         ended = [*ended, EventName.POLICY_POOL_LOW]
