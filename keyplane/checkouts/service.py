@@ -35,12 +35,13 @@ from keyplane.machines.schemas import machine_resource
 from keyplane.models import License, Policy
 
 
-def _may_check_out(bearer: Bearer, resource: str, license: License, policy: Policy) -> None:
-    """403 unless the bearer may read the record and check it out (an end customer only
-    their own, unprotected license's; a license itself and its machines)."""
-    authorize(bearer, "licenses" if resource == "license files" else "machines", Action.READ)
+def _may_check_out(bearer: Bearer, kind: FileKind, license: License, policy: Policy) -> None:
+    """403 unless the bearer may read the record and check it out. The record is in the
+    bearer's view already, so a license acts on itself or its machine, and an end customer
+    on their own license or its machine, which they may check out unless it is protected."""
+    authorize(bearer, f"{kind.value}s", Action.READ)
     own = bearer.is_license or (bearer.user_id is not None and not protected(license, policy))
-    authorize(bearer, resource, Action.UPDATE, own=own)
+    authorize(bearer, f"{kind.value} files", Action.UPDATE, own=own)
 
 
 async def _make(
@@ -83,10 +84,10 @@ async def check_out_license(
     session: AsyncSession, bearer: Bearer, keys: KeyRing, ref: str, options: Options
 ) -> CheckedOut:
     """A license file of the license ``ref`` (id or key)."""
-    license = await licenses.find(session, bearer, ref, lock=True)
+    license = await licenses.find(session, bearer, ref)
     policy = await session.get(Policy, license.policy_id)
     assert policy is not None  # the foreign key holds it
-    _may_check_out(bearer, "license files", license, policy)
+    _may_check_out(bearer, FileKind.LICENSE, license, policy)
     subject = Subject(license, policy)
     made = await _make(
         session, keys, FileKind.LICENSE, subject, license_resource(license, policy), options, LICENSE_INCLUDES
@@ -103,10 +104,10 @@ async def check_out_machine(
     session: AsyncSession, bearer: Bearer, keys: KeyRing, ref: str, options: Options
 ) -> CheckedOut:
     """A machine file of the machine ``ref`` (id or fingerprint)."""
-    machine, policy = await machines.find(session, bearer, ref, lock=True)
+    machine, policy = await machines.find(session, bearer, ref)
     license = await session.get(License, machine.license_id)
     assert license is not None  # the foreign key holds it
-    _may_check_out(bearer, "machine files", license, policy)
+    _may_check_out(bearer, FileKind.MACHINE, license, policy)
     subject = Subject(license, policy, machine)
     made = await _make(
         session, keys, FileKind.MACHINE, subject, machine_resource(machine, policy), options, MACHINE_INCLUDES
