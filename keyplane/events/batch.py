@@ -86,10 +86,7 @@ class EventBatch:
                 await fanout.deliveries(session, [Occurrence.of_values(values) for values in batch])
                 await session.commit()
         except Exception as error:
-            if outages.unavailable(error):
-                log.warning("events.flush_failed", extra={"count": len(batch), "error": type(error).__name__})
-            else:
-                log.exception("events.flush_failed", extra={"count": len(batch)})
+            outages.log_failure(log, "events.flush_failed", error, count=len(batch))
             kept = (batch + self._pending)[:PENDING]
             metrics.events_dropped(len(batch) + len(self._pending) - len(kept))
             self._pending = kept

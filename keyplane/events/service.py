@@ -24,7 +24,7 @@ from keyplane.events.names import EventName, ResourceType
 from keyplane.events.schemas import EventFilters
 from keyplane.kit import clock, paging
 from keyplane.kit.actor import AccountRef, Actor, ActorType, Origin, Reader, Whodunnit
-from keyplane.kit.ids import uuid7
+from keyplane.kit.ids import as_uuid, uuid7
 from keyplane.models import Event
 from keyplane.models.base import Record
 
@@ -149,10 +149,7 @@ async def listing(
 
 async def get(session: AsyncSession, reader: Reader, event_id: str) -> Event:
     _admins_only(reader)
-    try:
-        wanted = uuid.UUID(event_id)
-    except ValueError:
-        wanted = None
+    wanted = as_uuid(event_id)
     found = None if wanted is None else await repository.get(session, reader.account.id, wanted)
     if found is None:
         raise NotFound("The requested event log was not found", "NOT_FOUND")
