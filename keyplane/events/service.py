@@ -9,6 +9,7 @@ for a new record, after: the new row has no history to show).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -125,10 +126,11 @@ def validated(
     valid: bool,
     code: str,
     who: Whodunnit | None,
-    origin: Origin,
+    origin: Origin | Callable[[], Origin],
 ) -> None:
     """A license's validation, for the event log (written in the next batch): succeeded or
-    failed, with its code. Without a credential, the holder of the license key acted."""
+    failed, with its code. Without a credential, the holder of the license key acted.
+    ``origin`` may be built later, with the batch (``EventBatch.note``)."""
     event = EventName.LICENSE_VALIDATION_SUCCEEDED if valid else EventName.LICENSE_VALIDATION_FAILED
     acting = who or Whodunnit(ActorType.LICENSE, license_id)
     batch.note(account_id, event, license_id, acting, origin, {"code": code}, product_id)
