@@ -67,8 +67,6 @@ def signature_problem(
 class Tally:
     """What the receiver had been sent at one moment."""
 
-    at: float
-    """``time.monotonic()`` then."""
     deliveries: int
     distinct: int
     """Distinct webhook events (``data.id``) among the deliveries."""
@@ -99,7 +97,7 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}/bench-hooks"
 
     def tally(self) -> Tally:
-        return Tally(time.monotonic(), self.deliveries, len(self._seen), self.validations, self.bad)
+        return Tally(self.deliveries, len(self._seen), self.validations, self.bad)
 
     def take(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> None:
         """Count one delivery, and check it."""
