@@ -4,6 +4,7 @@ account, authenticate, authorise)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -105,16 +106,32 @@ def presented_credential(request: Request) -> str | None:
     return sent
 
 
-def origin_in(scope: AsgiScope, proxies: Sequence[Network]) -> Origin:
-    """The request an action comes with, as the event log records it: its id, its client's
-    address, its ``User-Agent``."""
-    address = client_address(scope, proxies)
-    agent = next((value for name, value in scope["headers"] if name == b"user-agent"), None)
+def _origin(
+    client: tuple[str, int] | None,
+    headers: Sequence[tuple[bytes, bytes]],
+    request_id: str,
+    proxies: Sequence[Network],
+) -> Origin:
+    address = client_address({"client": client, "headers": headers}, proxies)
+    agent = next((value for name, value in headers if name == b"user-agent"), None)
     return Origin(
-        request_id=exchange.request_id(scope),
+        request_id=request_id,
         address=None if address is None else str(address),
         user_agent=None if agent is None else agent.decode("latin-1"),
     )
+
+
+def origin_in(scope: AsgiScope, proxies: Sequence[Network]) -> Origin:
+    """The request an action comes with, as the event log records it: its id, its client's
+    address, its ``User-Agent``."""
+    return _origin(scope.get("client"), scope["headers"], exchange.request_id(scope), proxies)
+
+
+def origin_later(scope: AsgiScope, proxies: Sequence[Network]) -> Callable[[], Origin]:
+    """``origin_in(scope, proxies)``, built when called: what it is built from is kept as
+    the request came (its id now, a fresh one later being another), so that a batched event
+    builds it off the request's path."""
+    return partial(_origin, scope.get("client"), scope["headers"], exchange.request_id(scope), proxies)
 
 
 def origin_of(request: Request) -> Origin:
