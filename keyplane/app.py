@@ -22,6 +22,7 @@ from keyplane.hot import HotPaths
 from keyplane.keys import endpoints as keys
 from keyplane.kit.bodies import capped
 from keyplane.kit.nul import refuse_nul_characters
+from keyplane.license_tokens import endpoints as license_tokens
 from keyplane.licenses import action_endpoints as license_actions
 from keyplane.licenses import endpoints as licenses
 from keyplane.licenses import lean as lean_licenses
@@ -74,6 +75,7 @@ ROUTERS = (
     keys.router,
     license_actions.router,
     licenses.router,
+    license_tokens.router,
     machines.router,
     events.router,
     webhooks.router,

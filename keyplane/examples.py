@@ -207,3 +207,31 @@ TOKEN_RESOURCE = {
     },
     "links": {"self": f"{BASE}/tokens/{TOKEN}"},
 }
+
+LICENSE_TOKEN_REQUEST = {
+    "data": {
+        "type": "tokens",
+        "attributes": {"name": "installer", "maxActivations": 3, "maxDeactivations": 1},
+    }
+}
+LICENSE_TOKEN_RESOURCE = {
+    "id": TOKEN,
+    "type": "tokens",
+    "attributes": {
+        "kind": "activation-token",
+        "token": "kpt_7Hw3Bn6Fm0Ey5Rl2Xt9Qs4Dv3mVq8ZcR1xWb6NfT0yLh5Gd2Ks9Pj4Ue7Ao1Ci8",
+        "expiry": None,
+        "name": "installer",
+        "maxActivations": 3,
+        "activations": 0,
+        "maxDeactivations": 1,
+        "deactivations": 0,
+        "created": NOW,
+        "updated": NOW,
+    },
+    "relationships": {
+        "account": to_one(BASE, "accounts", ACCOUNT, ""),
+        "bearer": to_one(BASE, "licenses", LICENSE, f"licenses/{LICENSE}"),
+    },
+    "links": {"self": f"{BASE}/tokens/{TOKEN}"},
+}

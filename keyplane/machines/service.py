@@ -21,6 +21,7 @@ from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid, uuid7
+from keyplane.license_tokens import counts as license_tokens
 from keyplane.licenses import repository as licenses
 from keyplane.licenses.status import protected
 from keyplane.licensing.access import Action, authorize, view
@@ -162,7 +163,10 @@ async def activate(
 ) -> tuple[Machine, Policy]:
     authorize(bearer, "machines", Action.CREATE, own=True)
     license, policy = await _locked_license(session, bearer, license_ref)
-    if not (bearer.is_staff or bearer.is_product) and protected(license, policy):
+    token = bearer.license_token_id
+    # A license's token activates its machines even when the license is protected: that is
+    # what the vendor issues one for (Keygen's activation tokens).
+    if not (bearer.is_staff or bearer.is_product or token is not None) and protected(license, policy):
         raise Forbidden("The license is protected: only staff may activate its machines", "LICENSE_PROTECTED")
     owner = None
     if owner_ref is not None:
@@ -186,6 +190,8 @@ async def activate(
             "conflicts with an existing machine", "FINGERPRINT_CONFLICT", pointer=_FINGERPRINT
         )
     await _check_limits(session, license, policy, data)
+    if token is not None:
+        await license_tokens.spend_activation(session, token)
     machine = Machine(
         id=uuid7(),
         account_id=license.account_id,
@@ -276,7 +282,11 @@ async def update(
 
 async def deactivate(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     machine, policy = await find(session, bearer, ref)
-    authorize(bearer, "machines", Action.DELETE, own=await _own(session, machine, policy))
+    token = bearer.license_token_id
+    own = token is not None or await _own(session, machine, policy)
+    authorize(bearer, "machines", Action.DELETE, own=own)
+    if token is not None:
+        await license_tokens.spend_deactivation(session, token)
     await events.record(session, bearer, EventName.MACHINE_DELETED, machine.id, product=machine.product_id)
     await session.delete(machine)
     await session.flush()
