@@ -18,6 +18,7 @@ from keyplane.auth.dependencies import CurrentAccount
 from keyplane.config import Settings, get_settings
 from keyplane.error_handlers import install_handlers
 from keyplane.events import endpoints as events
+from keyplane.groups import endpoints as groups
 from keyplane.hot import HotPaths
 from keyplane.keys import endpoints as keys
 from keyplane.kit.bodies import capped
@@ -77,6 +78,7 @@ ROUTERS = (
     licenses.router,
     license_tokens.router,
     machines.router,
+    groups.router,
     events.router,
     webhooks.router,
 )

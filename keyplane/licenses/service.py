@@ -17,6 +17,7 @@ from keyplane.auth.principal import Bearer
 from keyplane.errors import BadRequest, Forbidden, InvalidResource
 from keyplane.events import service as events
 from keyplane.events.names import EventName
+from keyplane.groups import membership
 from keyplane.keys import repository as pool
 from keyplane.keys import service as keys
 from keyplane.kit import clock, paging
@@ -160,6 +161,10 @@ async def create(
             raise Forbidden("You may only create licenses for yourself", "ACCESS_DENIED")
         owner_id = bearer.user_id
         owner = await _owner(session, bearer, str(bearer.user_id))
+    membership.refuse_unpermitted(relationships.group, bearer.is_staff or bearer.is_product)
+    group_id = await membership.join(
+        session, bearer.account.id, relationships.group, owner.group_id if owner else None, "licenses"
+    )
     license = License(
         id=uuid7(),
         created_at=clock.now(),
@@ -167,6 +172,7 @@ async def create(
         product_id=policy.product_id,
         policy_id=policy.id,
         owner_id=owner_id,
+        group_id=group_id,
         suspended=False,
         uses=0,
         meta={},

@@ -48,3 +48,13 @@ class PolicyRelationship(StrictInput):
 
 class UserRelationship(StrictInput):
     data: UserIdentifier | None
+
+
+class GroupIdentifier(StrictInput):
+    type: Annotated[str, Field(pattern="^groups?$")]
+    id: Annotated[str, Field(max_length=255)]
+
+
+class GroupRelationship(StrictInput):
+    data: GroupIdentifier | None
+    """The group to join; null for none."""

@@ -19,6 +19,7 @@ from keyplane.db import touched
 from keyplane.errors import Forbidden, InvalidResource, Unprocessable
 from keyplane.events import service as events
 from keyplane.events.names import EventName
+from keyplane.groups import membership
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid, uuid7
 from keyplane.license_tokens import counts as license_tokens
@@ -26,6 +27,7 @@ from keyplane.licenses import repository as licenses
 from keyplane.licenses.status import protected
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import not_found, target
+from keyplane.licensing.schemas import GroupRelationship
 from keyplane.machines import heartbeat, repository
 from keyplane.machines.heartbeat import HeartbeatStatus
 from keyplane.machines.schemas import MachineAttributes, MachineCreateAttributes, MachineFilters
@@ -160,8 +162,10 @@ async def activate(
     data: MachineCreateAttributes,
     license_ref: str,
     owner_ref: str | None,
+    group: GroupRelationship | None = None,
 ) -> tuple[Machine, Policy]:
     authorize(bearer, "machines", Action.CREATE, own=True)
+    membership.refuse_unpermitted(group, bearer.is_staff or bearer.is_product)
     license, policy = await _locked_license(session, bearer, license_ref)
     token = bearer.license_token_id
     # A license's token activates its machines even when the license is protected: that is
@@ -190,6 +194,13 @@ async def activate(
             "conflicts with an existing machine", "FINGERPRINT_CONFLICT", pointer=_FINGERPRINT
         )
     await _check_limits(session, license, policy, data)
+    group_id = await membership.join(
+        session,
+        license.account_id,
+        group,
+        license.group_id or (owner.group_id if owner is not None else None),
+        "machines",
+    )
     if token is not None:
         await license_tokens.spend_activation(session, token)
     machine = Machine(
@@ -198,6 +209,7 @@ async def activate(
         product_id=license.product_id,
         license_id=license.id,
         owner_id=owner.id if owner is not None else license.owner_id,
+        group_id=group_id,
         uniqueness_scope=scope,
         fingerprint=data.fingerprint,
         meta={},

@@ -16,11 +16,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.events.names import ResourceType
+from keyplane.groups.schemas import group_resource
 from keyplane.keys.schemas import key_resource
 from keyplane.licenses.schemas import license_resource
 from keyplane.machines.schemas import machine_resource
 from keyplane.models import (
     Credential,
+    Group,
     License,
     Machine,
     Policy,
@@ -78,10 +80,17 @@ async def _token(session: AsyncSession, id_: uuid.UUID) -> Rendered:
     found = await repository.row(session, Credential, id_)
     if found is None:
         return None
+    if found.license_id is not None:
+        return token_resource(found, "license")
     if found.user_id is None:
         return token_resource(found, "product")
     user = await repository.row(session, User, found.user_id)
     return token_resource(found, "user" if user is None else user.role)
+
+
+async def _group(session: AsyncSession, id_: uuid.UUID) -> Rendered:
+    found = await repository.row(session, Group, id_)
+    return None if found is None else group_resource(found)
 
 
 async def _endpoint(session: AsyncSession, id_: uuid.UUID) -> Rendered:
@@ -102,6 +111,7 @@ RENDERERS: dict[ResourceType, Renderer] = {
     ResourceType.MACHINE: _machine,
     ResourceType.USER: _user,
     ResourceType.TOKEN: _token,
+    ResourceType.GROUP: _group,
     ResourceType.WEBHOOK_ENDPOINT: _endpoint,
     ResourceType.WEBHOOK_EVENT: _delivery,
 }

@@ -1,0 +1,123 @@
+"""A license's, machine's or user's group: reading it, and changing it within the new
+group's limits (Keygen: app/controllers/api/v1/{licenses,machines,users}/relationships/
+groups_controller.rb and their policies)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.auth.principal import Bearer
+from keyplane.auth.scopes import STAFF, Role, Scope
+from keyplane.errors import Forbidden
+from keyplane.events import service as events
+from keyplane.events.names import EventName
+from keyplane.groups.membership import Members, admit
+from keyplane.kit import clock
+from keyplane.kit.ids import as_uuid
+from keyplane.licenses import service as licenses
+from keyplane.licensing.records import not_found
+from keyplane.machines import service as machines
+from keyplane.models import License, Machine, Policy, User
+from keyplane.users import repository as users
+
+_CHANGERS = frozenset({Role.ADMIN, Role.DEVELOPER, Role.SALES_AGENT, Role.PRODUCT})
+
+
+def _may_change(bearer: Bearer, noun: str) -> None:
+    if not bearer.has(Scope.UPDATE):
+        raise Forbidden(
+            "This credential lacks the UPDATE scope (or its owner's role does)", "INSUFFICIENT_SCOPE"
+        )
+    if bearer.role not in _CHANGERS:
+        raise Forbidden(
+            f"You do not have permission to change a {noun}'s group (role {bearer.role.value})",
+            "ACCESS_DENIED",
+        )
+
+
+async def _move(
+    session: AsyncSession,
+    bearer: Bearer,
+    record: License | Machine | User,
+    group_ref: str | None,
+    members: Members,
+    event: EventName,
+    product: uuid.UUID | None = None,
+) -> None:
+    group_id = None
+    if group_ref is not None:
+        wanted = as_uuid(group_ref)
+        if wanted is not None and wanted == record.group_id:
+            group_id = wanted  # already there: not a new member
+        else:
+            group_id = (await admit(session, bearer.account.id, group_ref, members)).id
+    if group_id == record.group_id:
+        return
+    record.group_id = group_id
+    record.updated_at = clock.now()
+    await events.record(
+        session,
+        bearer,
+        event,
+        record.id,
+        metadata={"group": None if group_id is None else str(group_id)},
+        product=product,
+    )
+    await session.flush()
+
+
+async def license_group(
+    session: AsyncSession, bearer: Bearer, ref: str, group_ref: str | None
+) -> tuple[License, Policy]:
+    """Move a license to a group (or out of any); 422 past the group's ``maxLicenses``."""
+    license = await licenses.find(session, bearer, ref, lock=True)
+    _may_change(bearer, "license")
+    await _move(
+        session, bearer, license, group_ref, "licenses", EventName.LICENSE_GROUP_UPDATED, license.product_id
+    )
+    return await licenses.get(session, bearer, str(license.id))
+
+
+async def machine_group(
+    session: AsyncSession, bearer: Bearer, ref: str, group_ref: str | None
+) -> tuple[Machine, Policy]:
+    """Move a machine to a group (or out of any); 422 past the group's ``maxMachines``."""
+    machine, policy = await machines.find(session, bearer, ref, lock=True)
+    _may_change(bearer, "machine")
+    await _move(
+        session, bearer, machine, group_ref, "machines", EventName.MACHINE_GROUP_UPDATED, machine.product_id
+    )
+    return machine, policy
+
+
+async def find_user(session: AsyncSession, bearer: Bearer, ref: str, *, lock: bool = False) -> User:
+    """A user the bearer may see on the licensing API: staff any, a product token an end
+    customer (role ``user``), a user themselves; else 404."""
+    user_id = as_uuid(ref)
+    user = None
+    if user_id is not None:
+        user = await users.by_id(session, bearer.account.id, user_id)
+    else:
+        user = await users.by_email(session, bearer.account.id, ref)
+    if user is None:
+        raise not_found("user")
+    visible = (
+        bearer.role in STAFF
+        or (bearer.is_product and user.role == Role.USER.value)
+        or (bearer.user_id is not None and bearer.user_id == user.id)
+    )
+    if not visible:
+        raise not_found("user")
+    if lock:
+        await session.refresh(user, with_for_update=True)
+    return user
+
+
+async def user_group(session: AsyncSession, bearer: Bearer, ref: str, group_ref: str | None) -> User:
+    """Move a user to a group (or out of any); 422 past the group's ``maxUsers``."""
+    user = await find_user(session, bearer, ref, lock=True)
+    _may_change(bearer, "user")
+    await _move(session, bearer, user, group_ref, "users", EventName.USER_GROUP_UPDATED)
+    return user
