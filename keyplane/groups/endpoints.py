@@ -25,9 +25,9 @@ from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import created, document, list_query, listing
 from keyplane.kit.paging import Listed
 from keyplane.licenses import service as licenses
-from keyplane.licenses.schemas import LicenseDocument, license_resource
+from keyplane.licenses.schemas import LicenseDocument, LicenseResource, license_resource
 from keyplane.machines import service as machines
-from keyplane.machines.schemas import MachineDocument, machine_resource
+from keyplane.machines.schemas import MachineDocument, MachineResource, machine_resource
 from keyplane.users.schemas import UserResource, user_resource
 
 router = APIRouter(tags=["Groups"])
@@ -77,6 +77,37 @@ async def delete_group(group: str, session: DbSession, bearer: LicensingBearer) 
     """Delete a group; its licenses, machines and users stay, without a group."""
     await service.delete(session, bearer, group)
     return Response(status_code=204)
+
+
+# -- a group's members -----------------------------------------------------------------------
+
+
+@router.get("/groups/{group}/licenses", responses=returns(ListDocument[LicenseResource]))
+async def group_licenses(
+    request: Request, group: str, session: DbSession, bearer: LicensingBearer, asked: GroupList
+) -> JSONResponse:
+    """The group's licenses, newest first (staff; a product token sees its product's)."""
+    page = await relations.members(session, bearer, group, "licenses", asked)
+    policies = await licenses.policies_of(session, page.items)
+    return listing(request, [license_resource(item, policies[item.policy_id]) for item in page.items], page)
+
+
+@router.get("/groups/{group}/machines", responses=returns(ListDocument[MachineResource]))
+async def group_machines(
+    request: Request, group: str, session: DbSession, bearer: LicensingBearer, asked: GroupList
+) -> JSONResponse:
+    """The group's machines, newest first (staff; a product token sees its product's)."""
+    page, policies = await relations.member_machines(session, bearer, group, asked)
+    return listing(request, [machine_resource(item, policies[item.license_id]) for item in page.items], page)
+
+
+@router.get("/groups/{group}/users", responses=returns(ListDocument[UserResource]))
+async def group_users(
+    request: Request, group: str, session: DbSession, bearer: LicensingBearer, asked: GroupList
+) -> JSONResponse:
+    """The group's users, newest first (staff; a product token sees end customers)."""
+    page = await relations.members(session, bearer, group, "users", asked)
+    return listing(request, [user_resource(item) for item in page.items], page)
 
 
 # -- the group relationship of licenses, machines and users ---------------------------------

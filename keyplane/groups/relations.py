@@ -5,7 +5,9 @@ groups_controller.rb and their policies)."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
@@ -13,11 +15,16 @@ from keyplane.auth.scopes import STAFF, Role, Scope
 from keyplane.errors import Forbidden
 from keyplane.events import service as events
 from keyplane.events.names import EventName
+from keyplane.groups import repository
+from keyplane.groups import service as groups
 from keyplane.groups.membership import Members, admit
-from keyplane.kit import clock
+from keyplane.groups.repository import MEMBERS
+from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid
 from keyplane.licenses import service as licenses
+from keyplane.licensing.access import view
 from keyplane.licensing.records import not_found
+from keyplane.machines import repository as machine_rows
 from keyplane.machines import service as machines
 from keyplane.models import License, Machine, Policy, User
 from keyplane.users import repository as users
@@ -121,3 +128,38 @@ async def user_group(session: AsyncSession, bearer: Bearer, ref: str, group_ref:
     _may_change(bearer, "user")
     await _move(session, bearer, user, group_ref, "users", EventName.USER_GROUP_UPDATED)
     return user
+
+
+async def members(
+    session: AsyncSession, bearer: Bearer, group_ref: str, kind: Members, asked: paging.Listed[None]
+) -> paging.Page[Any]:
+    """A page of the group's licenses, machines or users, newest first: those the bearer
+    sees (Keygen: app/policies/groups/{license,machine,user}_policy.rb: staff all, a product
+    token its product's, others none)."""
+    group = await groups.find(session, bearer, group_ref)
+    if not bearer.has(Scope.READ):
+        raise Forbidden(
+            "This credential lacks the READ scope (or its owner's role does)", "INSUFFICIENT_SCOPE"
+        )
+    if not (bearer.is_staff or bearer.is_product):
+        raise Forbidden(
+            f"You do not have permission to read a group's {kind} (role {bearer.role.value})", "ACCESS_DENIED"
+        )
+    visible: list[ColumnElement[bool]]
+    if kind == "licenses":
+        visible = view(bearer, License)
+    elif kind == "machines":
+        visible = view(bearer, Machine)
+    else:
+        visible = [User.account_id == bearer.account.id]
+        if bearer.is_product:
+            visible.append(User.role == Role.USER.value)
+    return await repository.members(session, MEMBERS[kind], visible, group.id, asked.paging)
+
+
+async def member_machines(
+    session: AsyncSession, bearer: Bearer, group_ref: str, asked: paging.Listed[None]
+) -> tuple[paging.Page[Machine], dict[uuid.UUID, Policy]]:
+    """``members`` of machines, with the policy of each machine's license."""
+    page = await members(session, bearer, group_ref, "machines", asked)
+    return page, await machine_rows.policies_by_license(session, (item.license_id for item in page.items))

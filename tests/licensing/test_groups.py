@@ -254,3 +254,37 @@ async def test_concurrent_machine_joins_across_licenses(client: httpx.AsyncClien
         *(factories.activate(client, acme, license["id"]) for license in licenses for _ in range(3))
     )
     assert sorted(r.status_code for r in responses) == [201] * 3 + [422] * 9
+
+
+async def test_group_members_are_listed(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
+    """Keygen (app/controllers/api/v1/groups/relationships/*_controller.rb): a group's
+    licenses, machines and users, newest first; a product token sees its product's; an end
+    customer may not list them."""
+    group_id = await _group_id(client, acme)
+    product = await factories.product(client, acme)
+    mine = await factories.license(
+        client, acme, await factories.policy(client, acme, product, floating=True, maxMachines=100)
+    )
+    other = await factories.license(client, acme, policy=FLOATING)
+    outside = await factories.license(client, acme)
+    for license in (mine, other):
+        await client.put(
+            f"{acme.base}/licenses/{license['id']}/group", json=_join(group_id), headers=bearer(acme.key)
+        )
+    machine = await factories.machine(client, acme, mine["id"])
+    user_id, user_key = await factories.role_key(app, client, acme, "user")
+    await client.put(f"{acme.base}/users/{user_id}/group", json=_join(group_id), headers=bearer(acme.key))
+    url = f"{acme.base}/groups/{group_id}"
+    listed = await client.get(f"{url}/licenses", headers=bearer(acme.key))
+    assert [item["id"] for item in listed.json()["data"]] == [other["id"], mine["id"]]
+    assert outside["id"] not in [item["id"] for item in listed.json()["data"]]
+    assert [
+        m["id"] for m in (await client.get(f"{url}/machines", headers=bearer(acme.key))).json()["data"]
+    ] == [machine["id"]]
+    assert [u["id"] for u in (await client.get(f"{url}/users", headers=bearer(acme.key))).json()["data"]] == [
+        user_id
+    ]
+    token = await factories.product_token(client, acme, product)
+    theirs = await client.get(f"{url}/licenses", headers=bearer(token))
+    assert [item["id"] for item in theirs.json()["data"]] == [mine["id"]]
+    jsonapi_error(await client.get(f"{url}/licenses", headers=bearer(user_key)), 403, "ACCESS_DENIED")
