@@ -17,12 +17,11 @@ from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.groups import repository
 from keyplane.groups import service as groups
-from keyplane.groups.membership import Members, admit
-from keyplane.groups.repository import MEMBERS
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid
 from keyplane.licenses import service as licenses
 from keyplane.licensing.access import view
+from keyplane.licensing.membership import MEMBERS, Members, admit
 from keyplane.licensing.records import not_found
 from keyplane.machines import repository as machine_rows
 from keyplane.machines import service as machines

@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.kit import paging
+from keyplane.licensing.membership import MEMBERS
 from keyplane.models import Group, License, Machine, User
-
-MEMBERS: dict[str, type[License | Machine | User]] = {"licenses": License, "machines": Machine, "users": User}
 
 
 async def page(
@@ -27,13 +26,6 @@ async def one(
     if lock:
         statement = statement.with_for_update()
     return await session.scalar(statement)
-
-
-async def count(session: AsyncSession, group_id: uuid.UUID, members: str) -> int:
-    """How many licenses, machines or users are in the group."""
-    model = MEMBERS[members]
-    found = await session.scalar(select(func.count()).select_from(model).where(model.group_id == group_id))
-    return int(found or 0)
 
 
 async def release(session: AsyncSession, group_id: uuid.UUID) -> list[uuid.UUID]:

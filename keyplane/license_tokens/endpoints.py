@@ -7,26 +7,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import ConfigDict
 
-from keyplane import examples as example
 from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.auth.scopes import Role
-from keyplane.kit.documents import Document, ListDocument, returns
+from keyplane.kit.documents import ListDocument, returns
 from keyplane.kit.jsonapi import document, list_query, listing
 from keyplane.kit.paging import Listed
 from keyplane.license_tokens import service
-from keyplane.license_tokens.schemas import LICENSE_TOKEN_LIST, LicenseTokenRequest, parse_license_token_list
+from keyplane.license_tokens.schemas import (
+    LICENSE_TOKEN_LIST,
+    LicenseTokenDocument,
+    LicenseTokenRequest,
+    parse_license_token_list,
+)
 from keyplane.services import services_of
 from keyplane.tokens.resources import token_resource
 from keyplane.tokens.schemas import TokenResource
 
 router = APIRouter(tags=["Licenses"])
 LicenseTokenList = Annotated[Listed[None], Depends(list_query(LICENSE_TOKEN_LIST, parse_license_token_list))]
-
-
-class LicenseTokenDocument(Document[TokenResource]):
-    model_config = ConfigDict(json_schema_extra=example.of({"data": example.LICENSE_TOKEN_RESOURCE}))
 
 
 @router.post("/licenses/{license}/tokens", responses=returns(LicenseTokenDocument))

@@ -1,13 +1,13 @@
-"""Queries on license tokens: their pages, and the counts they spend."""
+"""Queries on license tokens (what they spend is counted by ``keyplane.machines.repository``)."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.kit import clock, paging
+from keyplane.kit import paging
 from keyplane.models import Credential
 
 
@@ -28,46 +28,3 @@ async def one(session: AsyncSession, license_id: uuid.UUID, token_id: uuid.UUID)
             Credential.license_id == license_id, Credential.deleted_at.is_(None), Credential.id == token_id
         )
     )
-
-
-async def spend_activation(session: AsyncSession, token_id: uuid.UUID) -> bool:
-    """Count one activation against the token, unless that would pass its maximum: one
-    conditional UPDATE, so concurrent activations never count past it (the row's lock
-    serializes them on PostgreSQL; SQLite has one writer)."""
-    result = await session.execute(
-        update(Credential)
-        .where(
-            Credential.id == token_id,
-            (Credential.max_activations.is_(None)) | (Credential.activations < Credential.max_activations),
-        )
-        .values(activations=Credential.activations + 1, updated_at=clock.now())
-        .returning(Credential.id)
-        .execution_options(synchronize_session=False)
-    )
-    return result.first() is not None
-
-
-async def spend_deactivation(session: AsyncSession, token_id: uuid.UUID) -> bool:
-    """``spend_activation`` for a deactivation."""
-    result = await session.execute(
-        update(Credential)
-        .where(
-            Credential.id == token_id,
-            (Credential.max_deactivations.is_(None))
-            | (Credential.deactivations < Credential.max_deactivations),
-        )
-        .values(deactivations=Credential.deactivations + 1, updated_at=clock.now())
-        .returning(Credential.id)
-        .execution_options(synchronize_session=False)
-    )
-    return result.first() is not None
-
-
-async def maxima(session: AsyncSession, token_id: uuid.UUID) -> tuple[int | None, int | None]:
-    """The token's maximum activations and deactivations."""
-    row = (
-        await session.execute(
-            select(Credential.max_activations, Credential.max_deactivations).where(Credential.id == token_id)
-        )
-    ).one()
-    return row[0], row[1]

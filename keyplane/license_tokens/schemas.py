@@ -8,10 +8,12 @@ from typing import Annotated
 from pydantic import AfterValidator, ConfigDict, Field
 
 from keyplane import examples as example
+from keyplane.kit.documents import Document
 from keyplane.kit.instants import Instant
 from keyplane.kit.paging import listing_spec, no_filters, parser
 from keyplane.kit.query import Spec
 from keyplane.kit.schemas import StrictInput
+from keyplane.tokens.schemas import TokenResource
 
 
 def _not_negative(value: int) -> int:
@@ -48,3 +50,9 @@ class LicenseTokenRequest(StrictInput):
 LICENSE_TOKEN_LIST: Spec = listing_spec()
 """A license's tokens: paging alone, as Keygen's route."""
 parse_license_token_list = parser(LICENSE_TOKEN_LIST, no_filters)
+
+
+class LicenseTokenDocument(Document[TokenResource]):
+    """An activation token (the secret only in the answer that made it)."""
+
+    model_config = ConfigDict(json_schema_extra=example.of({"data": example.LICENSE_TOKEN_RESOURCE}))

@@ -17,7 +17,6 @@ from keyplane.auth.principal import Bearer
 from keyplane.errors import BadRequest, Forbidden, InvalidResource
 from keyplane.events import service as events
 from keyplane.events.names import EventName
-from keyplane.groups import membership
 from keyplane.keys import repository as pool
 from keyplane.keys import service as keys
 from keyplane.kit import clock, paging
@@ -34,7 +33,7 @@ from keyplane.licenses.schemas import (
 )
 from keyplane.licenses.signed_keys import signed_key
 from keyplane.licenses.status import protected
-from keyplane.licensing import keystrings
+from keyplane.licensing import keystrings, membership
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import dependents, not_found, target
 from keyplane.models import License, Policy, Product, User

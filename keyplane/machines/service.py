@@ -19,16 +19,16 @@ from keyplane.db import touched
 from keyplane.errors import Forbidden, InvalidResource, Unprocessable
 from keyplane.events import service as events
 from keyplane.events.names import EventName
-from keyplane.groups import membership
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid, uuid7
-from keyplane.license_tokens import counts as license_tokens
 from keyplane.licenses import repository as licenses
 from keyplane.licenses.status import protected
+from keyplane.licensing import membership
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import not_found, target
 from keyplane.licensing.schemas import GroupRelationship
 from keyplane.machines import heartbeat, repository
+from keyplane.machines import tokens as license_tokens
 from keyplane.machines.heartbeat import HeartbeatStatus
 from keyplane.machines.schemas import MachineAttributes, MachineCreateAttributes, MachineFilters
 from keyplane.models import License, Machine, Policy

@@ -1,4 +1,4 @@
-"""Joining a group within its limits (Keygen: app/models/license.rb, machine.rb, user.rb).
+"""Joining a group (Keygen's groups) within its limits (Keygen: app/models/license.rb, machine.rb, user.rb).
 
 A record joins by naming the group; the group's row is locked first (``SELECT ... FOR
 UPDATE``; SQLite has one writer), then its members are counted, so concurrent joins are
@@ -11,17 +11,34 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.errors import BadRequest, InvalidResource
-from keyplane.groups import repository
 from keyplane.kit.ids import as_uuid
 from keyplane.licensing.schemas import GroupRelationship
-from keyplane.models import Group
+from keyplane.models import Group, License, Machine, User
 
 Members = Literal["licenses", "machines", "users"]
 GROUP_POINTER = "/data/relationships/group"
 _NOUNS: dict[Members, str] = {"licenses": "license", "machines": "machine", "users": "user"}
+MEMBERS: dict[Members, type[License | Machine | User]] = {
+    "licenses": License,
+    "machines": Machine,
+    "users": User,
+}
+
+
+async def _locked(session: AsyncSession, account_id: uuid.UUID, group_id: uuid.UUID) -> Group | None:
+    statement = select(Group).where(Group.account_id == account_id, Group.id == group_id).with_for_update()
+    return await session.scalar(statement)
+
+
+async def count(session: AsyncSession, group_id: uuid.UUID, members: Members) -> int:
+    """How many licenses, machines or users are in the group."""
+    model = MEMBERS[members]
+    found = await session.scalar(select(func.count()).select_from(model).where(model.group_id == group_id))
+    return int(found or 0)
 
 
 async def admit(
@@ -38,11 +55,11 @@ async def admit(
     group_id = group_ref if isinstance(group_ref, uuid.UUID) else as_uuid(group_ref)
     group = None
     if group_id is not None:
-        group = await repository.one(session, [Group.account_id == account_id], group_id, lock=True)
+        group = await _locked(session, account_id, group_id)
     if group is None:
         raise InvalidResource("must exist", "GROUP_NOT_FOUND", pointer=pointer)
     maximum: int | None = getattr(group, f"max_{members}")
-    if maximum is not None and await repository.count(session, group.id, members) >= maximum:
+    if maximum is not None and await count(session, group.id, members) >= maximum:
         noun = _NOUNS[members]
         raise InvalidResource(
             f"{noun} count has exceeded maximum allowed by current group ({maximum})",
