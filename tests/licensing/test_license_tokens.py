@@ -250,3 +250,18 @@ async def test_concurrent_deactivations_stop_at_the_maximum(client: httpx.AsyncC
     )
     assert sorted(r.status_code for r in responses) == [204] * 3 + [422] * 5
     assert await _machines(client, acme, license["id"]) == 5
+
+
+async def test_named_token_with_an_expiry(client: httpx.AsyncClient, acme: Tenant) -> None:
+    """Keygen (tokens.feature, "Admin generates a named license token" and "...with a set
+    expiry"): the name and expiry are kept as sent, even an expiry in the past (that token
+    is then refused, 401 ``TOKEN_EXPIRED``)."""
+    license = await factories.license(client, acme)
+    data = await factories.license_token(
+        client, acme, license["id"], name="Client Token", expiry="2016-10-05T22:53:37.000Z"
+    )
+    assert data["attributes"]["name"] == "Client Token"
+    assert data["attributes"]["expiry"] == "2016-10-05T22:53:37.000Z"
+    jsonapi_error(
+        await client.get(f"{acme.base}/me", headers=bearer(data["attributes"]["token"])), 401, "TOKEN_EXPIRED"
+    )
