@@ -3,6 +3,7 @@ and users."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -113,7 +114,7 @@ async def group_users(
 # -- the group relationship of licenses, machines and users ---------------------------------
 
 
-def _data(body: GroupChange) -> str | None:
+def _data(body: GroupChange) -> uuid.UUID | None:
     return None if body.data is None else body.data.id
 
 

@@ -47,16 +47,15 @@ async def _move(
     session: AsyncSession,
     bearer: Bearer,
     record: License | Machine | User,
-    group_ref: str | None,
+    group_ref: uuid.UUID | None,
     members: Members,
     event: EventName,
     product: uuid.UUID | None = None,
 ) -> None:
     group_id = None
     if group_ref is not None:
-        wanted = as_uuid(group_ref)
-        if wanted is not None and wanted == record.group_id:
-            group_id = wanted  # already there: not a new member
+        if group_ref == record.group_id:
+            group_id = group_ref  # already there: not a new member
         else:
             group_id = (await admit(session, bearer.account.id, group_ref, members)).id
     if group_id == record.group_id:
@@ -75,7 +74,7 @@ async def _move(
 
 
 async def license_group(
-    session: AsyncSession, bearer: Bearer, ref: str, group_ref: str | None
+    session: AsyncSession, bearer: Bearer, ref: str, group_ref: uuid.UUID | None
 ) -> tuple[License, Policy]:
     """Move a license to a group (or out of any); 422 past the group's ``maxLicenses``."""
     license = await licenses.find(session, bearer, ref, lock=True)
@@ -87,7 +86,7 @@ async def license_group(
 
 
 async def machine_group(
-    session: AsyncSession, bearer: Bearer, ref: str, group_ref: str | None
+    session: AsyncSession, bearer: Bearer, ref: str, group_ref: uuid.UUID | None
 ) -> tuple[Machine, Policy]:
     """Move a machine to a group (or out of any); 422 past the group's ``maxMachines``."""
     machine, policy = await machines.find(session, bearer, ref, lock=True)
@@ -121,7 +120,7 @@ async def find_user(session: AsyncSession, bearer: Bearer, ref: str, *, lock: bo
     return user
 
 
-async def user_group(session: AsyncSession, bearer: Bearer, ref: str, group_ref: str | None) -> User:
+async def user_group(session: AsyncSession, bearer: Bearer, ref: str, group_ref: uuid.UUID | None) -> User:
     """Move a user to a group (or out of any); 422 past the group's ``maxUsers``."""
     user = await find_user(session, bearer, ref, lock=True)
     _may_change(bearer, "user")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -52,7 +53,8 @@ class UserRelationship(StrictInput):
 
 class GroupIdentifier(StrictInput):
     type: Annotated[str, Field(pattern="^groups?$")]
-    id: Annotated[str, Field(max_length=255)]
+    id: uuid.UUID
+    """A group's id (Keygen takes a UUID here: anything else is 400)."""
 
 
 class GroupRelationship(StrictInput):
