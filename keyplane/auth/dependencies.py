@@ -24,7 +24,7 @@ from keyplane.db import READ_METHODS
 from keyplane.errors import Forbidden, NotFound, Unauthorized
 from keyplane.kit import clock
 from keyplane.kit.actor import NOWHERE, Origin, whodunnit
-from keyplane.licenses.authentication import license_bearer
+from keyplane.licenses.authentication import license_bearer, license_token_bearer
 from keyplane.observe import exchange
 from keyplane.services import services_of
 
@@ -172,7 +172,9 @@ async def authenticate(request: Request, session: DbSession, account: CurrentAcc
     """A user's credential (product tokens are for the licensing API alone)."""
     state = await _credential(request, session, account)
     if state.user_id is None:
-        raise Forbidden("A product token can only be used with the licensing API", "TOKEN_NOT_ALLOWED")
+        raise Forbidden(
+            "A product or license token can only be used with the licensing API", "TOKEN_NOT_ALLOWED"
+        )
     return principal_for(state, account, origin_of(request))
 
 
@@ -207,6 +209,8 @@ async def authenticate_bearer(request: Request, session: DbSession, account: Cur
     if key is not None:
         return await license_bearer(session, account, key, origin_of(request))
     state = await _credential(request, session, account)
+    if state.license_id is not None:
+        return await license_token_bearer(session, account, state, origin_of(request))
     return Bearer(
         account=account,
         role=Role(state.role),

@@ -3,10 +3,8 @@
 
 Each name has a loader that gives the resources it adds to the file's ``included``. A
 ``license.*`` include of a machine file embeds the license too (JSON:API's full linkage, as
-Keygen's renderer does). Keyplane has no groups or environments, so no license or machine
-has one: those includes are accepted and add nothing, as Keygen's do for a record without
-them. Entitlements and components are the same until those resources exist here; each is
-one loader to replace.
+Keygen's renderer does). Keyplane has no environments, so no license or machine has one:
+that include is accepted and adds nothing, as Keygen's does for a record without one.
 """
 
 from __future__ import annotations
@@ -18,8 +16,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.errors import BadRequest
+from keyplane.groups.schemas import group_resource
 from keyplane.licenses.schemas import license_resource
-from keyplane.models import License, Machine, Policy, Product, User
+from keyplane.models import Group, License, Machine, Policy, Product, User
 from keyplane.policies.schemas import policy_resource
 from keyplane.products.schemas import product_resource
 from keyplane.users.schemas import user_resource
@@ -73,8 +72,23 @@ async def _machine_owner(session: AsyncSession, subject: Subject) -> list[Resour
     return await _user(session, subject.machine.owner_id)
 
 
+async def _group(session: AsyncSession, group_id: object) -> list[Resource]:
+    group = None if group_id is None else await session.get(Group, group_id)
+    return [] if group is None else [group_resource(group)]
+
+
+async def _license_group(session: AsyncSession, subject: Subject) -> list[Resource]:
+    return await _group(session, subject.license.group_id)
+
+
+async def _machine_group(session: AsyncSession, subject: Subject) -> list[Resource]:
+    assert subject.machine is not None
+    return await _group(session, subject.machine.group_id)
+
+
 async def _none_here(session: AsyncSession, subject: Subject) -> list[Resource]:
-    """Records Keyplane does not have (see the module's docstring): none to embed."""
+    """Records Keyplane does not have (environments; see the module's docstring), or that
+    are not built yet: none to embed."""
     return []
 
 
@@ -83,7 +97,7 @@ LICENSE_INCLUDES: dict[str, Loader] = {
     "environment": _none_here,
     "product": _product,
     "policy": _policy,
-    "group": _none_here,
+    "group": _license_group,
     "owner": _license_owner,
     "users": _license_users,
 }
@@ -95,7 +109,7 @@ MACHINE_INCLUDES: dict[str, Loader] = {
     "license": _license,
     "components": _none_here,
     "environment": _none_here,
-    "group": _none_here,
+    "group": _machine_group,
     "owner": _machine_owner,
 }
 ALIASES = {"user": "owner", "license.user": "license.owner"}

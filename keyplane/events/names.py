@@ -14,6 +14,7 @@ class EventName(StrEnum):
     USER_DELETED = "user.deleted"
     USER_SIGN_IN_FAILED = "user.sign-in.failed"
     """A wrong password for the user's email (``POST /tokens``)."""
+    USER_GROUP_UPDATED = "user.group.updated"
 
     TOKEN_GENERATED = "token.generated"
     TOKEN_REVOKED = "token.revoked"
@@ -65,6 +66,7 @@ class EventName(StrEnum):
     LICENSE_USAGE_RESET = "license.usage.reset"
     LICENSE_POLICY_UPDATED = "license.policy.updated"
     LICENSE_OWNER_UPDATED = "license.owner.updated"
+    LICENSE_GROUP_UPDATED = "license.group.updated"
 
     MACHINE_CREATED = "machine.created"
     MACHINE_UPDATED = "machine.updated"
@@ -73,6 +75,11 @@ class EventName(StrEnum):
     MACHINE_HEARTBEAT_PING = "machine.heartbeat.ping"
     MACHINE_HEARTBEAT_DEAD = "machine.heartbeat.dead"
     MACHINE_HEARTBEAT_RESURRECTED = "machine.heartbeat.resurrected"
+    MACHINE_GROUP_UPDATED = "machine.group.updated"
+
+    GROUP_CREATED = "group.created"
+    GROUP_UPDATED = "group.updated"
+    GROUP_DELETED = "group.deleted"
 
     # Keygen has no events of its own webhooks; these follow its naming.
     WEBHOOK_ENDPOINT_CREATED = "webhook-endpoint.created"
@@ -98,6 +105,7 @@ class ResourceType(StrEnum):
     KEY = "key"
     LICENSE = "license"
     MACHINE = "machine"
+    GROUP = "group"
     WEBHOOK_ENDPOINT = "webhook-endpoint"
     WEBHOOK_EVENT = "webhook-event"
 
@@ -116,6 +124,7 @@ _PLURALS = {
     ResourceType.KEY: "keys",
     ResourceType.LICENSE: "licenses",
     ResourceType.MACHINE: "machines",
+    ResourceType.GROUP: "groups",
     ResourceType.WEBHOOK_ENDPOINT: "webhook-endpoints",
     ResourceType.WEBHOOK_EVENT: "webhook-events",
 }

@@ -16,11 +16,13 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.events.names import ResourceType
+from keyplane.groups.schemas import group_resource
 from keyplane.keys.schemas import key_resource
 from keyplane.licenses.schemas import license_resource
 from keyplane.machines.schemas import machine_resource
 from keyplane.models import (
     Credential,
+    Group,
     License,
     Machine,
     Policy,
@@ -70,6 +72,8 @@ async def _token(session: AsyncSession, id_: uuid.UUID) -> Rendered:
     found = await repository.row(session, Credential, id_)
     if found is None:
         return None
+    if found.license_id is not None:
+        return token_resource(found, "license")
     if found.user_id is None:
         return token_resource(found, "product")
     user = await repository.row(session, User, found.user_id)
@@ -84,6 +88,7 @@ RENDERERS: dict[ResourceType, Renderer] = {
     ResourceType.MACHINE: _machine,
     ResourceType.USER: _alone(User, user_resource),
     ResourceType.TOKEN: _token,
+    ResourceType.GROUP: _alone(Group, group_resource),
     ResourceType.WEBHOOK_ENDPOINT: _alone(WebhookEndpoint, endpoint_resource),
     ResourceType.WEBHOOK_EVENT: _alone(WebhookEvent, event_resource),
 }

@@ -545,3 +545,36 @@ def test_the_certificate_armour_is_keygens() -> None:
     assert re.fullmatch(
         r"-----BEGIN LICENSE FILE-----\n[A-Za-z0-9+/=\n]+\n-----END LICENSE FILE-----\n", made
     )
+
+
+async def test_group_include(client: httpx.AsyncClient, acme: Tenant) -> None:
+    """Keygen (app/services/license_checkout_service.rb, machine_checkout_service.rb:
+    ``group`` and ``license.group`` among ALLOWED_INCLUDES): a file embeds the license's or the
+    machine's group; a license without one embeds nothing."""
+    made = await client.post(
+        f"{acme.base}/groups",
+        json={"data": {"type": "groups", "attributes": {"name": "ACME Corp"}}},
+        headers=bearer(acme.key),
+    )
+    assert made.status_code == 201, made.text
+    group_id = made.json()["data"]["id"]
+    policy_id = await factories.policy(client, acme)
+    grouped = await factories.license(client, acme, policy_id)
+    joined = await client.put(
+        f"{acme.base}/licenses/{grouped['id']}/group",
+        json={"data": {"type": "groups", "id": group_id}},
+        headers=bearer(acme.key),
+    )
+    assert joined.status_code == 200, joined.text
+    machine = await factories.machine(client, acme, grouped["id"])  # joins its license's group
+    alone = await factories.license(client, acme, policy_id)
+    public = await public_key(client, acme)
+
+    async def included(kind: str, id_: str, include: str) -> list[tuple[str, str]]:
+        data = await _file(client, acme, kind, id_, params={"include": include})
+        document = files.read(data["attributes"]["certificate"], kind, public)
+        return [(item["type"], item["id"]) for item in document.get("included", [])]
+
+    assert await included("license", grouped["id"], "group") == [("groups", group_id)]
+    assert await included("license", alone["id"], "group") == []
+    assert await included("machine", machine["id"], "group") == [("groups", group_id)]
