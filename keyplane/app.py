@@ -16,6 +16,7 @@ from keyplane.api_keys import endpoints as api_keys
 from keyplane.api_keys import lean as lean_api_keys
 from keyplane.auth.dependencies import CurrentAccount
 from keyplane.config import Settings, get_settings
+from keyplane.entitlements import endpoints as entitlements
 from keyplane.error_handlers import install_handlers
 from keyplane.events import endpoints as events
 from keyplane.hot import HotPaths
@@ -75,6 +76,7 @@ ROUTERS = (
     license_actions.router,
     licenses.router,
     machines.router,
+    entitlements.router,
     events.router,
     webhooks.router,
 )

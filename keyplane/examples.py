@@ -120,6 +120,7 @@ LICENSE_RESOURCE = resource(
         "policy": to_one(BASE, "policies", POLICY, f"{_OWN_LICENSE}/policy"),
         "owner": to_one(BASE, "users", None, f"{_OWN_LICENSE}/owner"),
         "machines": to_many(BASE, f"{_OWN_LICENSE}/machines"),
+        "entitlements": to_many(BASE, f"{_OWN_LICENSE}/entitlements"),
     },
 )
 VALIDATE_KEY = {"meta": {"key": LICENSE_KEY, "scope": {"fingerprint": "4f:3a:9c:1e"}, "nonce": 42}}

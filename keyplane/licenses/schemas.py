@@ -332,6 +332,7 @@ class LicenseRelationshipsOut(Output):
     policy: ToOne
     owner: ToOne
     machines: ToMany
+    entitlements: ToMany
 
 
 class LicenseResource(Output):
@@ -416,5 +417,6 @@ def license_resource(license: License, policy: Policy) -> dict[str, Any]:
             "policy": to_one(base, "policies", license.policy_id, f"{own}/policy"),
             "owner": to_one(base, "users", license.owner_id, f"{own}/owner"),
             "machines": to_many(base, f"{own}/machines"),
+            "entitlements": to_many(base, f"{own}/entitlements"),
         },
     )

@@ -15,12 +15,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.entitlements.schemas import entitlement_resource
 from keyplane.events.names import ResourceType
 from keyplane.keys.schemas import key_resource
 from keyplane.licenses.schemas import license_resource
 from keyplane.machines.schemas import machine_resource
 from keyplane.models import (
     Credential,
+    Entitlement,
     License,
     Machine,
     Policy,
@@ -69,6 +71,11 @@ async def _machine(session: AsyncSession, id_: uuid.UUID) -> Rendered:
     return None if found is None or policy is None else machine_resource(found, policy)
 
 
+async def _entitlement(session: AsyncSession, id_: uuid.UUID) -> Rendered:
+    found = await repository.row(session, Entitlement, id_)
+    return None if found is None else entitlement_resource(found)
+
+
 async def _user(session: AsyncSession, id_: uuid.UUID) -> Rendered:
     found = await repository.row(session, User, id_)
     return None if found is None else user_resource(found)
@@ -100,6 +107,7 @@ RENDERERS: dict[ResourceType, Renderer] = {
     ResourceType.KEY: _key,
     ResourceType.LICENSE: _license,
     ResourceType.MACHINE: _machine,
+    ResourceType.ENTITLEMENT: _entitlement,
     ResourceType.USER: _user,
     ResourceType.TOKEN: _token,
     ResourceType.WEBHOOK_ENDPOINT: _endpoint,
