@@ -143,6 +143,30 @@ def test_a_signed_key_verifies_offline(sdk: LiveAccount) -> None:
         verifier.verify_license_key("ED25519_SIGN", f"{data}.{signature[::-1]}")
 
 
+def test_a_license_lists_its_entitlements(sdk: LiveAccount) -> None:
+    """``License.entitlements()``: the license's own and its policy's (Keygen's
+    ``License#entitlements``), read with the license key, signed answers verified."""
+    product = sdk.product()
+    policy = sdk.policy(product)
+    license_id, key = sdk.license(policy)
+    _, other_key = sdk.license(policy)
+    basic = sdk.entitlement("BASIC", metadata={"seats": 5})
+    pro = sdk.entitlement("PRO")
+    sdk.entitlement("TEAM")
+    sdk.attach(f"policies/{policy}", basic)
+    sdk.attach(f"licenses/{license_id}", pro)
+    _configure(product=product, license_key=key)
+
+    license = keygen.validate()
+    entitlements = sorted(license.entitlements(), key=lambda e: e.code)
+    assert [(e.id, e.code, e.name) for e in entitlements] == [(basic, "BASIC", "Basic"), (pro, "PRO", "Pro")]
+    assert entitlements[0].metadata == {"seats": 5}
+    assert entitlements[0].created is not None
+    # Another license of the policy has the policy's alone.
+    _configure(product=product, license_key=other_key)
+    assert [e.code for e in keygen.validate().entitlements()] == ["BASIC"]
+
+
 def test_answers_signed_by_another_key_are_refused(sdk: LiveAccount) -> None:
     product = sdk.product()
     _, key = sdk.license(sdk.policy(product))
