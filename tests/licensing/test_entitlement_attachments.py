@@ -9,6 +9,7 @@ entitlements_controller.rb``, ``app/models/{policy,license}_entitlement.rb``,
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -500,3 +501,24 @@ async def test_another_accounts_credential_is_401(
         listed = await client.get(f"{acme.base}/{owner}/entitlements", headers=bearer(beta.key))
         jsonapi_error(listed, 401, "TOKEN_INVALID")
         assert await _codes(client, acme, owner) == []
+
+
+# -- under concurrency -----------------------------------------------------------------------
+
+
+async def test_concurrent_attaches_attach_once(client: httpx.AsyncClient, acme: Tenant) -> None:
+    """Uniqueness per license (license_entitlement.rb) holds when requests race: the unique
+    index decides, the losers are 422 ENTITLEMENT_TAKEN."""
+    [entitlement_id] = await _several(client, acme, "RACED")
+    license = await factories.license(client, acme)
+    owner = f"licenses/{license['id']}"
+    answers = await asyncio.gather(
+        *(factories.attach(client, acme, owner, [entitlement_id]) for _ in range(16))
+    )
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200] + [422] * 15, [a.text for a in answers]
+    for answer in answers:
+        if answer.status_code == 422:
+            jsonapi_error(answer, 422, "ENTITLEMENT_TAKEN")
+    assert await _codes(client, acme, owner) == ["RACED"]
+    assert len(await _events(client, acme, "licenses", license["id"])) == 2  # created, attached once

@@ -7,6 +7,7 @@ Keygen's behaviour comes from ``app/controllers/api/v1/entitlements_controller.r
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from typing import Any
@@ -381,3 +382,23 @@ async def test_events_of_entitlements(client: httpx.AsyncClient, acme: Tenant) -
         "entitlement.created",
     ]
     assert entries[1]["attributes"]["metadata"] == {"diff": {"code": ["EVENTFUL", "EVENTFUL_2"]}}
+
+
+async def test_concurrent_creations_take_a_code_once_whatever_its_case(
+    client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    """entitlement.rb: ``uniqueness: { case_sensitive: false }``, held by the database."""
+    codes = ["RACE", "race", "Race", "rACE"] * 4
+    answers = await asyncio.gather(
+        *(
+            client.post(
+                f"{acme.base}/entitlements",
+                json={"data": {"type": "entitlements", "attributes": {"name": "Race", "code": code}}},
+                headers=bearer(acme.key),
+            )
+            for code in codes
+        )
+    )
+    assert sorted(answer.status_code for answer in answers) == [201] + [422] * 15
+    listed = await client.get(f"{acme.base}/entitlements", headers=bearer(acme.key))
+    assert len(listed.json()["data"]) == 1
