@@ -11,6 +11,7 @@ import pytest
 from keyplane.config import Settings
 from tests import factories
 from tests.factories import Tenant
+from tests.webhooks.helpers import deliveries
 from tests.webhooks.receiver import Receiver
 
 
@@ -49,3 +50,38 @@ async def test_entitlement_events_are_delivered_with_their_resource(
     assert on_license["data"]["type"] == "licenses"
     assert on_license["data"]["id"] == license["id"]
     assert on_license["meta"] == {"codes": ["HOOKED"]}
+
+
+async def test_every_products_endpoints_hear_of_entitlements(
+    client: httpx.AsyncClient, acme: Tenant, receiver: Receiver
+) -> None:
+    """features/api/v1/entitlements/create.feature "generates authorized webhooks": 2 products
+    with 2 endpoints each and 1 account endpoint make 5 webhooks, since every product may read
+    every entitlement (broadcast_webhook_service.rb sends a product's endpoint what its
+    product may read). An attachment to a license is its product's alone."""
+    products = [await factories.product(client, acme) for _ in range(2)]
+    subscriptions = ["entitlement.created", "license.entitlements.attached"]
+    for product in products:
+        for _ in range(2):
+            await factories.webhook_endpoint(
+                client, acme, receiver.url("/hooks"), subscriptions=subscriptions, product=product
+            )
+    await factories.webhook_endpoint(client, acme, receiver.url("/hooks"), subscriptions=subscriptions)
+    entitlement = await factories.entitlement(client, acme, "BROADCAST")
+    created = [
+        each
+        for each in await deliveries(client, acme)
+        if each["attributes"]["event"] == "entitlement.created"
+    ]
+    assert len(created) == 5
+
+    license = await factories.license(client, acme, await factories.policy(client, acme, products[0]))
+    assert (
+        await factories.attach(client, acme, f"licenses/{license['id']}", [entitlement["id"]])
+    ).status_code == 200
+    attached = [
+        each
+        for each in await deliveries(client, acme)
+        if each["attributes"]["event"] == "license.entitlements.attached"
+    ]
+    assert len(attached) == 3  # the product's two endpoints and the account's
