@@ -15,6 +15,7 @@ from keyplane.accounts import endpoints as accounts
 from keyplane.api_keys import endpoints as api_keys
 from keyplane.api_keys import lean as lean_api_keys
 from keyplane.auth.dependencies import CurrentAccount
+from keyplane.checkouts import endpoints as checkouts
 from keyplane.config import Settings, get_settings
 from keyplane.entitlements import endpoints as entitlements
 from keyplane.error_handlers import install_handlers
@@ -74,6 +75,7 @@ ROUTERS = (
     policies.router,
     keys.router,
     license_actions.router,
+    checkouts.router,
     licenses.router,
     machines.router,
     entitlements.router,

@@ -162,6 +162,7 @@ MACHINE_RESOURCE = resource(
         "heartbeatDuration": 600,
         "lastHeartbeat": None,
         "nextHeartbeat": None,
+        "lastCheckOut": None,
         "metadata": {},
         "created": NOW,
         "updated": NOW,
@@ -207,4 +208,22 @@ TOKEN_RESOURCE = {
         "bearer": to_one(BASE, "users", USER, f"users/{USER}"),
     },
     "links": {"self": f"{BASE}/tokens/{TOKEN}"},
+}
+
+CHECKOUT = {"meta": {"encrypt": True, "ttl": 86400, "include": ["product", "policy"]}}
+LICENSE_FILE_RESOURCE = {
+    "id": "0193b1e2-0000-7000-8000-000000000009",
+    "type": "license-files",
+    "attributes": {
+        "certificate": "-----BEGIN LICENSE FILE-----\neyJlbmMiOiJ...In0=\n-----END LICENSE FILE-----\n",
+        "algorithm": "aes-256-gcm+ed25519",
+        "includes": ["product", "policy"],
+        "ttl": 86400,
+        "expiry": "2026-12-08T10:00:00.000Z",
+        "issued": NOW,
+    },
+    "relationships": {
+        "account": to_one(BASE, "accounts", ACCOUNT, ""),
+        "license": to_one(BASE, "licenses", LICENSE, f"licenses/{LICENSE}"),
+    },
 }

@@ -43,6 +43,8 @@ ONE_RECORD = {
     "/keys/{key}/product",
     "/keys/{key}/policy",
     "/licenses/{license}/actions/validate",
+    "/licenses/{license}/actions/check-out",
+    "/machines/{machine}/actions/check-out",
     "/licenses/{license}/policy",
     "/licenses/{license}/product",
     "/licenses/{license}/owner",

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from keyplane.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, VerifyRequest, VerifyResult
+from keyplane.checkouts.schemas import Checkout, LicenseFileDocument
 from keyplane.envelopes import JsonApiErrors, OAuthError, PlainError
 from keyplane.kit.documents import Document, ListDocument
 from keyplane.licenses.schemas import (
@@ -215,6 +216,7 @@ MAIN_OPERATIONS = (
     ("get", "/api-keys"),
     ("post", "/licenses"),
     ("post", "/licenses/actions/validate-key"),
+    ("post", "/licenses/{license}/actions/check-out"),
     ("post", "/machines"),
     ("post", "/oauth/token"),
     ("post", "/tokens"),
@@ -249,6 +251,8 @@ EXAMPLED = (
     LicenseDocument,
     ValidateKey,
     ValidationDocument,
+    Checkout,
+    LicenseFileDocument,
     MachineCreate,
     MachineDocument,
     ClientCredentials,

@@ -38,10 +38,21 @@ def read_only(endpoint: F) -> F:
     return endpoint
 
 
+_WRITES = "__keyplane_writes__"
+
+
+def writes(endpoint: F) -> F:
+    """Mark an endpoint that writes although its method is safe (Keygen's ``GET`` check-out
+    records ``lastCheckOut`` and its event): its request gets a write transaction."""
+    setattr(endpoint, _WRITES, True)
+    return endpoint
+
+
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     database = services_of(request.app).db
-    writes = request.method not in READ_METHODS and not getattr(
-        request.scope.get("endpoint"), _READ_ONLY, False
+    endpoint = request.scope.get("endpoint")
+    writes = (request.method not in READ_METHODS or getattr(endpoint, _WRITES, False)) and not getattr(
+        endpoint, _READ_ONLY, False
     )
     factory = database.writer if writes else database.reader
     async with factory() as session:

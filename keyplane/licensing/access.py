@@ -51,6 +51,9 @@ STAFF_WRITERS: dict[str, dict[Action, frozenset[Role]]] = {
     # Policies:: and Licenses::EntitlementPolicy let sales agents, not support agents.
     "policy-entitlements": {Action.UPDATE: _SALES},
     "license-entitlements": {Action.UPDATE: _SALES},
+    # Checking out a file (Keygen's ``check_out?``): read-only staff may not.
+    "license files": {Action.UPDATE: _SALES | {Role.SUPPORT_AGENT}},
+    "machine files": {Action.UPDATE: _SALES | {Role.SUPPORT_AGENT}},
 }
 # A product token manages its own product's records, but not products themselves.
 PRODUCT_MAY = frozenset(
@@ -64,7 +67,10 @@ PRODUCT_MAY = frozenset(
         for attached in ("policy-entitlements", "license-entitlements")
         for action in (Action.READ, Action.UPDATE)
     }
+    | {("license files", Action.UPDATE), ("machine files", Action.UPDATE)}
 )
+_DEEDS = {"license files": "check out this license", "machine files": "check out this machine"}
+"""What a refusal says the bearer may not do, where "<action> <resource>" would not read."""
 # End customers read what their licenses lead to; writes they may make are decided per record.
 USER_MAY = frozenset(
     {
@@ -109,9 +115,8 @@ def authorize(bearer: Bearer, resource: str, action: Action, *, own: bool = Fals
         allowed = own or (resource, action) in USER_MAY
     if not allowed:
         noun = _NOUNS.get(resource, resource)
-        raise Forbidden(
-            f"You do not have permission to {action.value} {noun} (role {bearer.role.value})", "ACCESS_DENIED"
-        )
+        deed = _DEEDS.get(resource, f"{action.value} {noun}")
+        raise Forbidden(f"You do not have permission to {deed} (role {bearer.role.value})", "ACCESS_DENIED")
 
 
 def view(

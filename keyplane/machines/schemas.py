@@ -151,6 +151,7 @@ class MachineAttributesOut(Output):
     heartbeatDuration: int
     lastHeartbeat: InstantOut | None
     nextHeartbeat: InstantOut | None
+    lastCheckOut: InstantOut | None
     metadata: MetadataOut
     created: InstantOut
     updated: InstantOut
@@ -199,6 +200,7 @@ def machine_resource(machine: Machine, policy: Policy) -> dict[str, Any]:
             "heartbeatDuration": int(heartbeat.duration(policy).total_seconds()),
             "lastHeartbeat": iso_or_none(machine.last_heartbeat),
             "nextHeartbeat": iso_or_none(heartbeat.next_heartbeat(machine, policy)),
+            "lastCheckOut": iso_or_none(machine.last_check_out),
             "metadata": machine.meta,
             "created": iso(machine.created_at),
             "updated": iso(machine.updated_at),

@@ -42,6 +42,7 @@ class Machine(Record):
     disk: Mapped[int | None] = mapped_column(BigInteger)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     last_heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_check_out: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def invalidates(self) -> tuple[uuid.UUID, ...]:
         """A machine is part of its license's validation: changing it changes the license's."""

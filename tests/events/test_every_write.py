@@ -279,6 +279,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         ("reinstate", "license.reinstated"),
         ("renew", "license.renewed"),
         ("check-in", "license.checked-in"),
+        ("check-out", "license.checked-out"),
         ("increment-usage", "license.usage.incremented"),
         ("decrement-usage", "license.usage.decremented"),
         ("reset-usage", "license.usage.reset"),
@@ -371,6 +372,13 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "/machines/{machine}/actions/ping",
         f"/machines/{machine_id}/actions/ping",
         "machine.heartbeat.ping",
+        machine_id,
+    )
+    await walk.act(
+        "POST",
+        "/machines/{machine}/actions/check-out",
+        f"/machines/{machine_id}/actions/check-out",
+        "machine.checked-out",
         machine_id,
     )
     await walk.act("DELETE", "/machines/{machine}", f"/machines/{machine_id}", "machine.deleted", machine_id)

@@ -5,7 +5,7 @@ lower case under the unique constraint. Deleting an entitlement, a policy or a l
 deletes its attachments (the foreign keys cascade).
 
 Revision ID: 8413f96a1eff
-Revises: 5a823e1c3404
+Revises: cc7abcf65fcf
 Create Date: 2026-12-07 10:02:44.346992
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import keyplane.models.base
 
 revision: str = "8413f96a1eff"
-down_revision: str | None = "5a823e1c3404"
+down_revision: str | None = "cc7abcf65fcf"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
