@@ -5,8 +5,7 @@ Each name has a loader that gives the resources it adds to the file's ``included
 ``license.*`` include of a machine file embeds the license too (JSON:API's full linkage, as
 Keygen's renderer does). Keyplane has no groups or environments, so no license or machine
 has one: those includes are accepted and add nothing, as Keygen's do for a record without
-them. Entitlements and components are the same until those resources exist here; each is
-one loader to replace.
+them. Components are the same until that resource exists here (one loader to replace).
 """
 
 from __future__ import annotations
@@ -17,6 +16,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.entitlements import repository as entitlements
+from keyplane.entitlements.schemas import entitlement_resource
 from keyplane.errors import BadRequest
 from keyplane.licenses.schemas import license_resource
 from keyplane.models import License, Machine, Policy, Product, User
@@ -59,6 +60,12 @@ async def _policy(session: AsyncSession, subject: Subject) -> list[Resource]:
     return [policy_resource(subject.policy)]
 
 
+async def _entitlements(session: AsyncSession, subject: Subject) -> list[Resource]:
+    """The license's entitlements: its own and its policy's (Keygen's ``License#entitlements``)."""
+    found = await entitlements.of_license_all(session, subject.license)
+    return [entitlement_resource(entitlement) for entitlement in found]
+
+
 async def _license_owner(session: AsyncSession, subject: Subject) -> list[Resource]:
     return await _user(session, subject.license.owner_id)
 
@@ -79,7 +86,7 @@ async def _none_here(session: AsyncSession, subject: Subject) -> list[Resource]:
 
 
 LICENSE_INCLUDES: dict[str, Loader] = {
-    "entitlements": _none_here,
+    "entitlements": _entitlements,
     "environment": _none_here,
     "product": _product,
     "policy": _policy,

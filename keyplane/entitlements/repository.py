@@ -46,6 +46,14 @@ def held_by(licenses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
     )
 
 
+async def of_license_all(session: AsyncSession, license: License) -> Sequence[Entitlement]:
+    """Every entitlement of the license (its own and its policy's), oldest first."""
+    statement = select(Entitlement).where(
+        Entitlement.account_id == license.account_id, of_license(license.id, license.policy_id)
+    )
+    return (await session.scalars(statement.order_by(Entitlement.id))).all()
+
+
 async def page(
     session: AsyncSession, conditions: list[ColumnElement[bool]], paged: paging.Paging
 ) -> paging.Page[Entitlement]:

@@ -28,6 +28,8 @@ from tests import factories
 from tests.auth.support import jsonapi_error
 from tests.factories import Tenant, bearer
 from tests.factories.entitlements import identifiers
+from tests.licensing import files
+from tests.licensing.test_signatures import _public_key as public_key
 
 
 async def _codes(
@@ -522,3 +524,42 @@ async def test_concurrent_attaches_attach_once(client: httpx.AsyncClient, acme: 
             jsonapi_error(answer, 422, "ENTITLEMENT_TAKEN")
     assert await _codes(client, acme, owner) == ["RACED"]
     assert len(await _events(client, acme, "licenses", license["id"])) == 2  # created, attached once
+
+
+# -- in license and machine files ------------------------------------------------------------
+
+
+async def test_files_include_the_licenses_entitlements(client: httpx.AsyncClient, acme: Tenant) -> None:
+    """license_checkout_service.rb ``ALLOWED_INCLUDES`` ``entitlements`` and
+    machine_checkout_service.rb ``license.entitlements`` embed ``license.entitlements`` (its
+    own and its policy's), read here with a verifier written from Keygen's steps."""
+    [from_policy, own, _] = await _several(client, acme, "FROM_POLICY", "OWN", "UNRELATED")
+    policy_id = await factories.policy(client, acme)
+    license = await factories.license(client, acme, policy_id)
+    assert (await factories.attach(client, acme, f"policies/{policy_id}", [from_policy])).status_code == 200
+    assert (await factories.attach(client, acme, f"licenses/{license['id']}", [own])).status_code == 200
+    machine = await factories.machine(client, acme, license["id"])
+    public = await public_key(client, acme)
+
+    async def included(kind: str, ref: str, include: str) -> list[tuple[str, str]]:
+        response = await client.post(
+            f"{acme.base}/{kind}s/{ref}/actions/check-out",
+            params={"include": include},
+            headers=bearer(acme.key),
+        )
+        assert response.status_code == 200, response.text
+        document = files.read(response.json()["data"]["attributes"]["certificate"], kind, public)
+        return [
+            (item["type"], item["attributes"].get("code", item["id"]))
+            for item in document.get("included", [])
+        ]
+
+    entitled = [("entitlements", "FROM_POLICY"), ("entitlements", "OWN")]
+    assert await included("license", license["id"], "entitlements") == entitled
+    assert await included("machine", machine["id"], "license.entitlements") == [
+        ("licenses", license["id"]),
+        *entitled,
+    ]
+    # A license without entitlements embeds none.
+    bare = await factories.license(client, acme, await factories.policy(client, acme))
+    assert await included("license", bare["id"], "entitlements") == []
