@@ -17,6 +17,7 @@ from keyplane.api_keys import lean as lean_api_keys
 from keyplane.auth.dependencies import CurrentAccount
 from keyplane.checkouts import endpoints as checkouts
 from keyplane.config import Settings, get_settings
+from keyplane.entitlements import endpoints as entitlements
 from keyplane.error_handlers import install_handlers
 from keyplane.events import endpoints as events
 from keyplane.groups import endpoints as groups
@@ -81,6 +82,7 @@ ROUTERS = (
     license_tokens.router,
     machines.router,
     groups.router,
+    entitlements.router,
     events.router,
     webhooks.router,
 )

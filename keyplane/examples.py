@@ -121,6 +121,7 @@ LICENSE_RESOURCE = resource(
         "owner": to_one(BASE, "users", None, f"{_OWN_LICENSE}/owner"),
         "group": to_one(BASE, "groups", None, f"{_OWN_LICENSE}/group"),
         "machines": to_many(BASE, f"{_OWN_LICENSE}/machines"),
+        "entitlements": to_many(BASE, f"{_OWN_LICENSE}/entitlements"),
     },
 )
 VALIDATE_KEY = {"meta": {"key": LICENSE_KEY, "scope": {"fingerprint": "4f:3a:9c:1e"}, "nonce": 42}}

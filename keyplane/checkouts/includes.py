@@ -5,6 +5,7 @@ Each name has a loader that gives the resources it adds to the file's ``included
 ``license.*`` include of a machine file embeds the license too (JSON:API's full linkage, as
 Keygen's renderer does). Keyplane has no environments, so no license or machine has one:
 that include is accepted and adds nothing, as Keygen's does for a record without one.
+Components are the same until that resource exists here (one loader to replace).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.entitlements import repository as entitlements
+from keyplane.entitlements.schemas import entitlement_resource
 from keyplane.errors import BadRequest
 from keyplane.groups.schemas import group_resource
 from keyplane.licenses.schemas import license_resource
@@ -58,6 +61,12 @@ async def _policy(session: AsyncSession, subject: Subject) -> list[Resource]:
     return [policy_resource(subject.policy)]
 
 
+async def _entitlements(session: AsyncSession, subject: Subject) -> list[Resource]:
+    """The license's entitlements: its own and its policy's (Keygen's ``License#entitlements``)."""
+    found = await entitlements.of_license_all(session, subject.license)
+    return [entitlement_resource(entitlement) for entitlement in found]
+
+
 async def _license_owner(session: AsyncSession, subject: Subject) -> list[Resource]:
     return await _user(session, subject.license.owner_id)
 
@@ -93,7 +102,7 @@ async def _none_here(session: AsyncSession, subject: Subject) -> list[Resource]:
 
 
 LICENSE_INCLUDES: dict[str, Loader] = {
-    "entitlements": _none_here,
+    "entitlements": _entitlements,
     "environment": _none_here,
     "product": _product,
     "policy": _policy,

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.events import repository
+from keyplane.events.names import ResourceType
 from keyplane.kit import clock
 from keyplane.models import Event, WebhookEndpoint, WebhookEvent
 
@@ -43,12 +44,20 @@ class Occurrence:
         )
 
 
+EVERY_PRODUCT_READS = frozenset({ResourceType.ENTITLEMENT.value})
+"""Resources of the account that every product token may read (Keygen's
+``Entitlement.accessible_by``): their events reach every product's endpoints, as Keygen's
+BroadcastWebhookService sends a product's endpoint what its product may read."""
+
+
 def receives(endpoint: WebhookEndpoint, occurrence: Occurrence) -> bool:
     """Whether ``endpoint`` is sent ``occurrence``: subscribed to its name (or ``*``) and, for
-    a product's endpoint, about that product."""
+    a product's endpoint, about that product (or about what every product may read)."""
     if not endpoint.subscribed(occurrence.event):
         return False
-    return endpoint.product_id is None or endpoint.product_id == occurrence.product_id
+    if endpoint.product_id is None or occurrence.resource_type in EVERY_PRODUCT_READS:
+        return True
+    return endpoint.product_id == occurrence.product_id
 
 
 async def deliveries(session: AsyncSession, occurrences: Sequence[Occurrence]) -> int:

@@ -42,6 +42,8 @@ class EventName(StrEnum):
     POLICY_POOL_POPPED = "policy.pool.popped"
     POLICY_POOL_LOW = "policy.pool.low"
     POLICY_POOL_EMPTY = "policy.pool.empty"
+    POLICY_ENTITLEMENTS_ATTACHED = "policy.entitlements.attached"
+    POLICY_ENTITLEMENTS_DETACHED = "policy.entitlements.detached"
 
     KEY_CREATED = "key.created"
     KEY_UPDATED = "key.updated"
@@ -67,6 +69,12 @@ class EventName(StrEnum):
     LICENSE_POLICY_UPDATED = "license.policy.updated"
     LICENSE_OWNER_UPDATED = "license.owner.updated"
     LICENSE_GROUP_UPDATED = "license.group.updated"
+    LICENSE_ENTITLEMENTS_ATTACHED = "license.entitlements.attached"
+    LICENSE_ENTITLEMENTS_DETACHED = "license.entitlements.detached"
+
+    ENTITLEMENT_CREATED = "entitlement.created"
+    ENTITLEMENT_UPDATED = "entitlement.updated"
+    ENTITLEMENT_DELETED = "entitlement.deleted"
 
     MACHINE_CREATED = "machine.created"
     MACHINE_UPDATED = "machine.updated"
@@ -106,6 +114,7 @@ class ResourceType(StrEnum):
     LICENSE = "license"
     MACHINE = "machine"
     GROUP = "group"
+    ENTITLEMENT = "entitlement"
     WEBHOOK_ENDPOINT = "webhook-endpoint"
     WEBHOOK_EVENT = "webhook-event"
 
@@ -125,6 +134,7 @@ _PLURALS = {
     ResourceType.LICENSE: "licenses",
     ResourceType.MACHINE: "machines",
     ResourceType.GROUP: "groups",
+    ResourceType.ENTITLEMENT: "entitlements",
     ResourceType.WEBHOOK_ENDPOINT: "webhook-endpoints",
     ResourceType.WEBHOOK_EVENT: "webhook-events",
 }

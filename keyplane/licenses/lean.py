@@ -110,6 +110,8 @@ async def validate_key(
     sent: ValidateKey | None = validated(ValidateKey, body)
     if sent is None or not sent.meta.key.strip():
         return False
+    if sent.meta.scope is not None and sent.meta.scope.entitlements:
+        return False  # entitlements are not kept with the license: the route reads them
     key = services.keys.cached(account.id)
     if key is None:
         return False

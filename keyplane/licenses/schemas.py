@@ -336,6 +336,7 @@ class LicenseRelationshipsOut(Output):
     owner: ToOne
     group: ToOne
     machines: ToMany
+    entitlements: ToMany
 
 
 class LicenseResource(Output):
@@ -421,5 +422,6 @@ def license_resource(license: License, policy: Policy) -> dict[str, Any]:
             "owner": to_one(base, "users", license.owner_id, f"{own}/owner"),
             "group": to_one(base, "groups", license.group_id, f"{own}/group"),
             "machines": to_many(base, f"{own}/machines"),
+            "entitlements": to_many(base, f"{own}/entitlements"),
         },
     )

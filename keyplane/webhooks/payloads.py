@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.entitlements.schemas import entitlement_resource
 from keyplane.events.names import ResourceType
 from keyplane.groups.schemas import group_resource
 from keyplane.keys.schemas import key_resource
@@ -22,6 +23,7 @@ from keyplane.licenses.schemas import license_resource
 from keyplane.machines.schemas import machine_resource
 from keyplane.models import (
     Credential,
+    Entitlement,
     Group,
     License,
     Machine,
@@ -86,6 +88,7 @@ RENDERERS: dict[ResourceType, Renderer] = {
     ResourceType.KEY: _alone(PoolKey, key_resource),
     ResourceType.LICENSE: _license,
     ResourceType.MACHINE: _machine,
+    ResourceType.ENTITLEMENT: _alone(Entitlement, entitlement_resource),
     ResourceType.USER: _alone(User, user_resource),
     ResourceType.TOKEN: _token,
     ResourceType.GROUP: _alone(Group, group_resource),

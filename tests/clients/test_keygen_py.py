@@ -151,6 +151,34 @@ async def test_a_signed_key_verifies_offline(configured: LiveAccount) -> None:
     assert isinstance(_error(forged.value), errors.LicenseKeyNotGenuine)
 
 
+async def test_validation_with_entitlements(configured: LiveAccount) -> None:
+    """keygen-py's ``validate(fingerprints, entitlements)`` sends ``scope.entitlements``: the
+    license's own and its policy's pass, one it lacks is ENTITLEMENTS_MISSING
+    (license_validation_service.rb); ``License.entitlements()`` lists them (keygen-rs reads
+    ``GET /licenses/{id}/entitlements``)."""
+    product = configured.product()
+    policy = configured.policy(product)
+    license_id, key = configured.license(policy)
+    basic = configured.entitlement("BASIC")
+    pro = configured.entitlement("PRO")
+    configured.entitlement("TEAM")
+    configured.attach(f"policies/{policy}", basic)
+    configured.attach(f"licenses/{license_id}", pro)
+    _configure(configured, product=product, license_key=key)
+
+    license = await keygen_sh.validate(None, ["BASIC", "PRO"])
+    assert license.id == license_id
+    with pytest.raises(KeygenError) as missing:
+        await keygen_sh.validate(None, ["BASIC", "TEAM"])
+    refused = _error(missing.value)
+    assert isinstance(refused, errors.LicenseKeyInvalid)  # keygen-rs's error for other codes
+    assert refused.code == "ENTITLEMENTS_MISSING"
+    assert refused.detail == "is missing one or more required entitlements"
+    # keygen-rs parses each (its EntitlementAttributes: a shape it did not expect would be an
+    # error here); its Python binding exposes none of their fields, so only the count shows.
+    assert len(await license.entitlements()) == 2
+
+
 async def test_machine_and_license_files_verify_and_decrypt_offline(configured: LiveAccount) -> None:
     """keygen-rs's offline licensing: ``Machine.checkout`` (encrypted, ``license.entitlements``
     included, which brings the license), verified with the pinned public key and decrypted

@@ -147,6 +147,34 @@ def test_a_signed_key_verifies_offline(sdk: LiveAccount) -> None:
         verifier.verify_license_key("ED25519_SIGN", f"{data}.{signature[::-1]}")
 
 
+def test_a_license_lists_its_entitlements(sdk: LiveAccount) -> None:
+    """``License.entitlements()``: the license's own and its policy's (Keygen's
+    ``License#entitlements``), read with the license key, signed answers verified; and the
+    license file ``License.checkout()`` makes embeds them (``include=entitlements``)."""
+    product = sdk.product()
+    policy = sdk.policy(product)
+    license_id, key = sdk.license(policy)
+    _, other_key = sdk.license(policy)
+    basic = sdk.entitlement("BASIC", metadata={"seats": 5})
+    pro = sdk.entitlement("PRO")
+    sdk.entitlement("TEAM")
+    sdk.attach(f"policies/{policy}", basic)
+    sdk.attach(f"licenses/{license_id}", pro)
+    _configure(product=product, license_key=key)
+
+    license = keygen.validate()
+    entitlements = sorted(license.entitlements(), key=lambda e: e.code)
+    assert [(e.id, e.code, e.name) for e in entitlements] == [(basic, "BASIC", "Basic"), (pro, "PRO", "Pro")]
+    assert entitlements[0].metadata == {"seats": 5}
+    assert entitlements[0].created is not None
+    # Offline: a license file carries them (``checkout`` includes entitlements by default).
+    dataset = license.checkout().decrypt(key)
+    assert sorted(e.code for e in dataset.entitlements) == ["BASIC", "PRO"]
+    # Another license of the policy has the policy's alone.
+    _configure(product=product, license_key=other_key)
+    assert [e.code for e in keygen.validate().entitlements()] == ["BASIC"]
+
+
 def test_license_and_machine_files_verify_and_decrypt_offline(sdk: LiveAccount) -> None:
     """Offline licensing as the SDK does it: ``License.checkout`` (encrypted, with its default
     ``entitlements`` include) and ``Machine.checkout`` (``license`` and

@@ -337,6 +337,45 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "PUT", "/users/{user}/group", f"/users/{user_id}/group", "user.group.updated", user_id, body=joined
     )
 
+    # Entitlements, and attaching them.
+    entitlement = await walk.act(
+        "POST",
+        "/entitlements",
+        "/entitlements",
+        "entitlement.created",
+        body=factories.document("entitlements", {"name": "Pro", "code": "PRO"}),
+    )
+    entitlement_id = entitlement.json()["data"]["id"]
+    await walk.act(
+        "PATCH",
+        "/entitlements/{entitlement}",
+        f"/entitlements/{entitlement_id}",
+        "entitlement.updated",
+        entitlement_id,
+        body=factories.document("entitlements", {"name": "Professional"}),
+    )
+    attached = {"data": [{"type": "entitlements", "id": entitlement_id}]}
+    for owner, template, owner_id, kind in (
+        (f"/policies/{policy_id}", "/policies/{policy}", policy_id, "policy"),
+        (at, "/licenses/{license}", license_id, "license"),
+    ):
+        for method, event in (("POST", "attached"), ("DELETE", "detached")):
+            await walk.act(
+                method,
+                f"{template}/entitlements",
+                f"{owner}/entitlements",
+                f"{kind}.entitlements.{event}",
+                owner_id,
+                body=attached,
+            )
+    await walk.act(
+        "DELETE",
+        "/entitlements/{entitlement}",
+        f"/entitlements/{entitlement_id}",
+        "entitlement.deleted",
+        entitlement_id,
+    )
+
     # Machines.
     machine = await walk.act(
         "POST",

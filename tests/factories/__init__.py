@@ -7,6 +7,7 @@ key unless told), which leaves ``key`` free to be a license's or a pool key's va
 
 from tests.factories.accounts import PASSWORD, Tenant, bearer, tenant, user
 from tests.factories.api_keys import api_key, owned_key, role_key
+from tests.factories.entitlements import attach, detach, entitlement
 from tests.factories.jsonapi import document, ref
 from tests.factories.licenses import license
 from tests.factories.machines import activate, machine
@@ -22,8 +23,11 @@ __all__ = [
     "access_token",
     "activate",
     "api_key",
+    "attach",
     "bearer",
+    "detach",
     "document",
+    "entitlement",
     "license",
     "license_token",
     "login",
