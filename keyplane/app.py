@@ -15,6 +15,7 @@ from keyplane.accounts import endpoints as accounts
 from keyplane.api_keys import endpoints as api_keys
 from keyplane.api_keys import lean as lean_api_keys
 from keyplane.auth.dependencies import CurrentAccount
+from keyplane.components import endpoints as components
 from keyplane.config import Settings, get_settings
 from keyplane.error_handlers import install_handlers
 from keyplane.events import endpoints as events
@@ -34,6 +35,7 @@ from keyplane.observe.exchange import Exchange
 from keyplane.observe.health import code_heads
 from keyplane.observe.observer import Observer
 from keyplane.policies import endpoints as policies
+from keyplane.processes import endpoints as processes
 from keyplane.products import endpoints as products
 from keyplane.services import Services, running
 from keyplane.signing import Signatures
@@ -75,6 +77,8 @@ ROUTERS = (
     license_actions.router,
     licenses.router,
     machines.router,
+    processes.router,
+    components.router,
     events.router,
     webhooks.router,
 )

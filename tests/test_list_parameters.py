@@ -28,6 +28,10 @@ LIST_ROUTES = (
     "/products/{product}/licenses",
     "/machines",
     "/licenses/{license}/machines",
+    "/processes",
+    "/machines/{machine}/processes",
+    "/components",
+    "/machines/{machine}/components",
     "/webhook-endpoints",
     "/webhook-events",
     "/event-logs",
@@ -46,6 +50,12 @@ ONE_RECORD = {
     "/machines/{machine}/license",
     "/machines/{machine}/product",
     "/machines/{machine}/owner",
+    "/processes/{process}/machine",
+    "/processes/{process}/license",
+    "/processes/{process}/product",
+    "/components/{component}/machine",
+    "/components/{component}/license",
+    "/components/{component}/product",
 }
 ACCOUNT = "/v1/accounts/{account}"
 
@@ -67,7 +77,14 @@ async def records(client: httpx.AsyncClient, acme: Tenant) -> dict[str, str]:
     license_id = (await factories.license(client, acme, policy_id))["id"]
     keys = await client.get(f"{acme.base}/api-keys", headers=bearer(acme.key))
     key_id = keys.json()["data"][0]["id"]
-    return {"product": product_id, "policy": policy_id, "license": license_id, "key_id": key_id}
+    machine_id = (await factories.machine(client, acme, license_id))["id"]
+    return {
+        "product": product_id,
+        "policy": policy_id,
+        "license": license_id,
+        "machine": machine_id,
+        "key_id": key_id,
+    }
 
 
 def _url(acme: Tenant, route: str, records: dict[str, str]) -> str:

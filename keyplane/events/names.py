@@ -72,6 +72,17 @@ class EventName(StrEnum):
     MACHINE_HEARTBEAT_DEAD = "machine.heartbeat.dead"
     MACHINE_HEARTBEAT_RESURRECTED = "machine.heartbeat.resurrected"
 
+    COMPONENT_CREATED = "component.created"
+    COMPONENT_UPDATED = "component.updated"
+    COMPONENT_DELETED = "component.deleted"
+
+    PROCESS_CREATED = "process.created"
+    PROCESS_UPDATED = "process.updated"
+    PROCESS_DELETED = "process.deleted"
+    PROCESS_HEARTBEAT_PING = "process.heartbeat.ping"
+    PROCESS_HEARTBEAT_DEAD = "process.heartbeat.dead"
+    PROCESS_HEARTBEAT_RESURRECTED = "process.heartbeat.resurrected"
+
     # Keygen has no events of its own webhooks; these follow its naming.
     WEBHOOK_ENDPOINT_CREATED = "webhook-endpoint.created"
     WEBHOOK_ENDPOINT_UPDATED = "webhook-endpoint.updated"
@@ -96,6 +107,8 @@ class ResourceType(StrEnum):
     KEY = "key"
     LICENSE = "license"
     MACHINE = "machine"
+    PROCESS = "process"
+    COMPONENT = "component"
     WEBHOOK_ENDPOINT = "webhook-endpoint"
     WEBHOOK_EVENT = "webhook-event"
 
@@ -114,6 +127,8 @@ _PLURALS = {
     ResourceType.KEY: "keys",
     ResourceType.LICENSE: "licenses",
     ResourceType.MACHINE: "machines",
+    ResourceType.PROCESS: "processes",
+    ResourceType.COMPONENT: "components",
     ResourceType.WEBHOOK_ENDPOINT: "webhook-endpoints",
     ResourceType.WEBHOOK_EVENT: "webhook-events",
 }

@@ -110,6 +110,8 @@ async def validate_key(
     sent: ValidateKey | None = validated(ValidateKey, body)
     if sent is None or not sent.meta.key.strip():
         return False
+    if sent.meta.scope is not None and sent.meta.scope.components is not None:
+        return False  # matched against the machine's components, which the cache does not keep
     key = services.keys.cached(account.id)
     if key is None:
         return False

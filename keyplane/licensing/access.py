@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, false, select
 from keyplane.auth.principal import Bearer
 from keyplane.auth.scopes import Role, Scope
 from keyplane.errors import Forbidden
-from keyplane.models import License, Machine, Policy, PoolKey, Product
+from keyplane.models import License, Machine, MachineComponent, MachineProcess, Policy, PoolKey, Product
 
 
 class Action(StrEnum):
@@ -46,12 +46,28 @@ STAFF_WRITERS: dict[str, dict[Action, frozenset[Role]]] = {
     },
     "machines": dict.fromkeys((Action.CREATE, Action.UPDATE, Action.DELETE), _SALES),
     "usage": dict.fromkeys((Action.UPDATE,), _SALES),
+    "processes": {
+        Action.CREATE: _SALES,
+        Action.UPDATE: _SALES | {Role.SUPPORT_AGENT},
+        Action.DELETE: _SALES,
+    },
+    "components": {
+        Action.CREATE: _SALES,
+        Action.UPDATE: _SALES | {Role.SUPPORT_AGENT},
+        Action.DELETE: _SALES,
+    },
+    # A process's heartbeat (Keygen's ``process.heartbeat.ping``): admins and developers only.
+    "process-heartbeats": {Action.UPDATE: _ADMINS},
 }
 # A product token manages its own product's records, but not products themselves.
 PRODUCT_MAY = frozenset(
     {("products", Action.READ)}
-    | {(resource, action) for resource in ("policies", "keys", "licenses", "machines") for action in Action}
-    | {("usage", Action.UPDATE)}
+    | {
+        (resource, action)
+        for resource in ("policies", "keys", "licenses", "machines", "processes", "components")
+        for action in Action
+    }
+    | {("usage", Action.UPDATE), ("process-heartbeats", Action.UPDATE)}
     | {("pool", Action.READ), ("pool", Action.DELETE)}
 )
 # End customers read what their licenses lead to; writes they may make are decided per record.
@@ -61,6 +77,8 @@ USER_MAY = frozenset(
         ("policies", Action.READ),
         ("licenses", Action.READ),
         ("machines", Action.READ),
+        ("processes", Action.READ),
+        ("components", Action.READ),
     }
 )
 # A license acting for itself reads what leads to it; what it may change is decided per record.
@@ -93,8 +111,16 @@ def authorize(bearer: Bearer, resource: str, action: Action, *, own: bool = Fals
         )
 
 
+def owns_machine_record(bearer: Bearer, protected: bool) -> bool:
+    """Whether a license or an end customer acts on its own process or component (Keygen's
+    ``MachineProcessPolicy``/``MachineComponentPolicy``): a license always, an end customer
+    unless the license is ``protected``. Only records in the bearer's view get here."""
+    return bearer.is_license or (bearer.role is Role.USER and not protected)
+
+
 def view(
-    bearer: Bearer, model: type[Product | Policy | PoolKey | License | Machine]
+    bearer: Bearer,
+    model: type[Product | Policy | PoolKey | License | Machine | MachineProcess | MachineComponent],
 ) -> list[ColumnElement[bool]]:
     """Conditions that keep a query to the records the bearer may see."""
     conditions: list[ColumnElement[bool]] = [model.account_id == bearer.account.id]
@@ -112,8 +138,8 @@ def view(
     if model is License:
         own = License.id == bearer.license_id if bearer.is_license else License.owner_id == bearer.user_id
         return [*conditions, own]
-    if model is Machine:
-        return [*conditions, Machine.license_id.in_(mine.with_only_columns(License.id))]
+    if issubclass(model, (Machine, MachineProcess, MachineComponent)):
+        return [*conditions, model.license_id.in_(mine.with_only_columns(License.id))]
     if model is Policy:
         return [*conditions, Policy.id.in_(mine.with_only_columns(License.policy_id))]
     if model is Product:

@@ -55,6 +55,9 @@ async def activate_machine(
         data.attributes,
         data.relationships.license.data.id,
         owner.data.id if owner is not None and owner.data is not None else None,
+        [item.attributes for item in data.relationships.components.data]
+        if data.relationships.components
+        else (),
     )
     return created(request, machine_resource(machine, policy))
 

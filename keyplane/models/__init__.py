@@ -8,6 +8,8 @@ from keyplane.models.installation import Installation
 from keyplane.models.invalidation import Invalidation
 from keyplane.models.license import License
 from keyplane.models.machine import Machine
+from keyplane.models.machine_component import MachineComponent
+from keyplane.models.machine_process import MachineProcess
 from keyplane.models.notice import Notice
 from keyplane.models.policy import Policy
 from keyplane.models.pool_key import PoolKey
@@ -25,6 +27,8 @@ __all__ = [
     "Invalidation",
     "License",
     "Machine",
+    "MachineComponent",
+    "MachineProcess",
     "Notice",
     "Policy",
     "PoolKey",

@@ -15,14 +15,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.components.schemas import component_resource
 from keyplane.events.names import ResourceType
 from keyplane.keys.schemas import key_resource
+from keyplane.kit import clock
 from keyplane.licenses.schemas import license_resource
 from keyplane.machines.schemas import machine_resource
 from keyplane.models import (
     Credential,
     License,
     Machine,
+    MachineComponent,
+    MachineProcess,
     Policy,
     PoolKey,
     Product,
@@ -31,6 +35,8 @@ from keyplane.models import (
     WebhookEvent,
 )
 from keyplane.policies.schemas import policy_resource
+from keyplane.processes.schemas import process_resource
+from keyplane.processes.service import interval, status
 from keyplane.products.schemas import product_resource
 from keyplane.tokens.resources import token_resource
 from keyplane.users.schemas import user_resource
@@ -69,6 +75,20 @@ async def _machine(session: AsyncSession, id_: uuid.UUID) -> Rendered:
     return None if found is None or policy is None else machine_resource(found, policy)
 
 
+async def _process(session: AsyncSession, id_: uuid.UUID) -> Rendered:
+    found = await repository.row(session, MachineProcess, id_)
+    license = None if found is None else await repository.row(session, License, found.license_id)
+    policy = None if license is None else await repository.row(session, Policy, license.policy_id)
+    if found is None or policy is None:
+        return None
+    return process_resource(found, interval(policy), status(found, policy, clock.now()))
+
+
+async def _component(session: AsyncSession, id_: uuid.UUID) -> Rendered:
+    found = await repository.row(session, MachineComponent, id_)
+    return None if found is None else component_resource(found)
+
+
 async def _user(session: AsyncSession, id_: uuid.UUID) -> Rendered:
     found = await repository.row(session, User, id_)
     return None if found is None else user_resource(found)
@@ -100,6 +120,8 @@ RENDERERS: dict[ResourceType, Renderer] = {
     ResourceType.KEY: _key,
     ResourceType.LICENSE: _license,
     ResourceType.MACHINE: _machine,
+    ResourceType.PROCESS: _process,
+    ResourceType.COMPONENT: _component,
     ResourceType.USER: _user,
     ResourceType.TOKEN: _token,
     ResourceType.WEBHOOK_ENDPOINT: _endpoint,
