@@ -23,6 +23,7 @@ from keyplane.hot import HotPaths
 from keyplane.keys import endpoints as keys
 from keyplane.kit.bodies import capped
 from keyplane.kit.nul import refuse_nul_characters
+from keyplane.licensees import endpoints as licensees
 from keyplane.licenses import action_endpoints as license_actions
 from keyplane.licenses import endpoints as licenses
 from keyplane.licenses import lean as lean_licenses
@@ -75,6 +76,7 @@ ROUTERS = (
     policies.router,
     keys.router,
     license_actions.router,
+    licensees.router,
     licenses.router,
     machines.router,
     processes.router,

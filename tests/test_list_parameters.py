@@ -31,6 +31,7 @@ LIST_ROUTES = (
     "/processes",
     "/machines/{machine}/processes",
     "/components",
+    "/licenses/{license}/users",
     "/machines/{machine}/components",
     "/webhook-endpoints",
     "/webhook-events",

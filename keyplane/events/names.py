@@ -64,6 +64,8 @@ class EventName(StrEnum):
     LICENSE_USAGE_RESET = "license.usage.reset"
     LICENSE_POLICY_UPDATED = "license.policy.updated"
     LICENSE_OWNER_UPDATED = "license.owner.updated"
+    LICENSE_USERS_ATTACHED = "license.users.attached"
+    LICENSE_USERS_DETACHED = "license.users.detached"
 
     MACHINE_CREATED = "machine.created"
     MACHINE_UPDATED = "machine.updated"

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, false, select
+from sqlalchemy import ColumnElement, false, or_, select
 
 from keyplane.auth.principal import Bearer
 from keyplane.auth.scopes import Role, Scope
 from keyplane.errors import Forbidden
-from keyplane.models import License, Machine, MachineComponent, MachineProcess, Policy, PoolKey, Product
+from keyplane.models import (
+    License,
+    LicenseUser,
+    Machine,
+    MachineComponent,
+    MachineProcess,
+    Policy,
+    PoolKey,
+    Product,
+)
 
 
 class Action(StrEnum):
@@ -56,6 +65,9 @@ STAFF_WRITERS: dict[str, dict[Action, frozenset[Role]]] = {
         Action.UPDATE: _SALES | {Role.SUPPORT_AGENT},
         Action.DELETE: _SALES,
     },
+    # Attaching and detaching a license's users changes the license (Keygen's
+    # ``Licenses::UserPolicy`` lets every staff role; a credential still needs UPDATE).
+    "license-users": {Action.UPDATE: _SALES | {Role.SUPPORT_AGENT, Role.READ_ONLY}},
     # A process's heartbeat (Keygen's ``process.heartbeat.ping``): admins and developers only.
     "process-heartbeats": {Action.UPDATE: _ADMINS},
 }
@@ -68,6 +80,7 @@ PRODUCT_MAY = frozenset(
         for action in Action
     }
     | {("usage", Action.UPDATE), ("process-heartbeats", Action.UPDATE)}
+    | {("license-users", action) for action in Action}
     | {("pool", Action.READ), ("pool", Action.DELETE)}
 )
 # End customers read what their licenses lead to; writes they may make are decided per record.
@@ -79,10 +92,12 @@ USER_MAY = frozenset(
         ("machines", Action.READ),
         ("processes", Action.READ),
         ("components", Action.READ),
+        ("license-users", Action.READ),
     }
 )
 # A license acting for itself reads what leads to it; what it may change is decided per record.
-LICENSE_MAY = USER_MAY
+LICENSE_MAY = USER_MAY - {("license-users", Action.READ)}
+"""Keygen's default license permissions leave out ``user.read``: a license may not list its users."""
 
 
 def authorize(bearer: Bearer, resource: str, action: Action, *, own: bool = False) -> None:
@@ -136,8 +151,12 @@ def view(
             License.account_id == bearer.account.id, License.owner_id == bearer.user_id
         )
     if model is License:
-        own = License.id == bearer.license_id if bearer.is_license else License.owner_id == bearer.user_id
-        return [*conditions, own]
+        if bearer.is_license:
+            return [*conditions, License.id == bearer.license_id]
+        # An end customer sees the licenses they own and those they are a licensee of
+        # (Keygen's ``license.users``); what they may change stays with ownership.
+        attached = select(LicenseUser.license_id).where(LicenseUser.user_id == bearer.user_id)
+        return [*conditions, or_(License.owner_id == bearer.user_id, License.id.in_(attached))]
     if issubclass(model, (Machine, MachineProcess, MachineComponent)):
         return [*conditions, model.license_id.in_(mine.with_only_columns(License.id))]
     if model is Policy:

@@ -7,6 +7,7 @@ from keyplane.models.event import Event
 from keyplane.models.installation import Installation
 from keyplane.models.invalidation import Invalidation
 from keyplane.models.license import License
+from keyplane.models.license_user import LicenseUser
 from keyplane.models.machine import Machine
 from keyplane.models.machine_component import MachineComponent
 from keyplane.models.machine_process import MachineProcess
@@ -26,6 +27,7 @@ __all__ = [
     "Installation",
     "Invalidation",
     "License",
+    "LicenseUser",
     "Machine",
     "MachineComponent",
     "MachineProcess",

@@ -309,6 +309,21 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         license_id,
         body={"data": {"type": "users", "id": user_id}},
     )
+    licensee = await walk.act(
+        "POST",
+        "/users",
+        "/users",
+        "user.created",
+        body=factories.document("users", {"email": "licensee@acme.test", "password": "pw-123456789"}),
+    )
+    licensee_id = licensee.json()["data"]["id"]
+    users = {"data": [{"type": "users", "id": licensee_id}]}
+    await walk.act(
+        "POST", "/licenses/{license}/users", f"{at}/users", "license.users.attached", license_id, body=users
+    )
+    await walk.act(
+        "DELETE", "/licenses/{license}/users", f"{at}/users", "license.users.detached", license_id, body=users
+    )
 
     # Machines.
     machine = await walk.act(
