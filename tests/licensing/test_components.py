@@ -471,3 +471,22 @@ async def test_components_scope_rules(client: httpx.AsyncClient, acme: Tenant) -
     assert (await _validate(client, acme, key, {"fingerprint": "box", "components": ["late"]}))[
         "code"
     ] == "VALID"
+
+
+async def test_scope_wordings_never_mix_in_the_cached_path(client: httpx.AsyncClient, acme: Tenant) -> None:
+    """One code, two of Keygen's wordings (license_validation_service.rb): the cached
+    ``validate-key`` answers each with its own, whichever came first."""
+    loose = (await factories.license(client, acme, policy=FLOATING))["attributes"]["key"]
+    strict = await factories.policy(client, acme, requireFingerprintScope=True, **FLOATING)
+    required = (await factories.license(client, acme, strict))["attributes"]["key"]
+    for _ in range(2):
+        with_components = await _validate(client, acme, loose, {"components": ["a"]})
+        assert (with_components["code"], with_components["detail"]) == (
+            "FINGERPRINT_SCOPE_REQUIRED",
+            "fingerprint scope is required when using the components scope",
+        )
+        plain = await _validate(client, acme, required, {})
+        assert (plain["code"], plain["detail"]) == (
+            "FINGERPRINT_SCOPE_REQUIRED",
+            "fingerprint scope is required",
+        )
