@@ -15,7 +15,6 @@ from keyplane.accounts import endpoints as accounts
 from keyplane.api_keys import endpoints as api_keys
 from keyplane.api_keys import lean as lean_api_keys
 from keyplane.auth.dependencies import CurrentAccount
-from keyplane.components import endpoints as components
 from keyplane.config import Settings, get_settings
 from keyplane.error_handlers import install_handlers
 from keyplane.events import endpoints as events
@@ -27,6 +26,7 @@ from keyplane.licensees import endpoints as licensees
 from keyplane.licenses import action_endpoints as license_actions
 from keyplane.licenses import endpoints as licenses
 from keyplane.licenses import lean as lean_licenses
+from keyplane.machines import component_endpoints as components
 from keyplane.machines import endpoints as machines
 from keyplane.negotiation import Negotiation
 from keyplane.oauth import endpoints as oauth

@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
+from keyplane.components.rules import add as add_components
+from keyplane.components.rules import refuse_blank
 from keyplane.components.schemas import ComponentAttributes
-from keyplane.components.service import add as add_components
-from keyplane.components.service import refuse_blank
 from keyplane.db import touched
 from keyplane.errors import Forbidden, InvalidResource, Unprocessable
 from keyplane.events import service as events

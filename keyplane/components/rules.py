@@ -1,9 +1,10 @@
-"""Machine components: added on their own or with a machine's activation, unique where the
-policy's ``componentUniquenessStrategy`` looks, read, renamed and removed.
+"""Machine components' rules: a fingerprint unique where the policy's
+``componentUniquenessStrategy`` looks, never reserved or repeated, and at most 20 with one
+activation. Used by machine activation (nested components) and by ``POST /components``.
 
-Adding one locks its license's row first, as machine activations do, so the uniqueness
-checks of one license are serialized; across licenses a unique index over the strategy's
-scope holds (as for machine fingerprints).
+The caller holds its license's row locked (as machine activations lock it), so the checks of
+one license are serialized; across licenses a unique index over the strategy's scope holds
+(as for machine fingerprints).
 """
 
 from __future__ import annotations
@@ -11,24 +12,16 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.auth.principal import Bearer
 from keyplane.components import repository
-from keyplane.components.schemas import NESTED_MAX, ComponentAttributes, ComponentFilters
+from keyplane.components.schemas import NESTED_MAX, ComponentAttributes
 from keyplane.errors import BadRequest, InvalidResource, InvalidResources, Unprocessable
-from keyplane.events import service as events
-from keyplane.events.names import EventName
-from keyplane.kit import clock, paging
+from keyplane.kit import clock
 from keyplane.kit.ids import uuid7
-from keyplane.licenses.status import protected
-from keyplane.licensing.access import Action, authorize, owns_machine_record, view
-from keyplane.licensing.records import not_found, target
-from keyplane.machines import repository as machines
-from keyplane.models import License, Machine, MachineComponent, Policy
+from keyplane.models import License, MachineComponent, Policy
 from keyplane.models.policy import ComponentUniquenessStrategy as Unique
 
 RESERVED = frozenset({"actions", "action"})
@@ -145,104 +138,3 @@ async def add(
         # Another license of the same scope took a fingerprint meanwhile.
         raise _Where(0 if nested else None).invalid(TAKEN_IN[strategy], "FINGERPRINT_TAKEN") from None
     return added
-
-
-def _may_write(bearer: Bearer, license: License, policy: Policy) -> bool:
-    return owns_machine_record(bearer, protected(license, policy))
-
-
-async def create(
-    session: AsyncSession, bearer: Bearer, data: ComponentAttributes, machine_ref: str
-) -> MachineComponent:
-    """``POST /components``: a component of a machine the bearer may see."""
-    refuse_blank([data], nested=False)
-    machine = await target(
-        session,
-        bearer,
-        Machine,
-        machine_ref,
-        view(bearer, Machine),
-        code="MACHINE_NOT_FOUND",
-        pointer="/data/relationships/machine",
-        denied="You do not have permission to add components to this machine",
-    )
-    license = await machines.lock_license(session, machine.license_id)
-    assert license is not None
-    policy = await session.get(Policy, license.policy_id)
-    assert policy is not None
-    authorize(bearer, "components", Action.CREATE, own=_may_write(bearer, license, policy))
-    [component] = await add(session, license, policy, machine.id, [data], nested=False)
-    await events.record(
-        session, bearer, EventName.COMPONENT_CREATED, component.id, product=component.product_id
-    )
-    return component
-
-
-async def find(
-    session: AsyncSession, bearer: Bearer, ref: str, *, lock: bool = False
-) -> tuple[MachineComponent, License, Policy]:
-    component = await repository.by_id(session, view(bearer, MachineComponent), ref, lock=lock)
-    if component is None:
-        raise not_found("component")
-    license = await session.get(License, component.license_id)
-    assert license is not None
-    policy = await session.get(Policy, license.policy_id)
-    assert policy is not None
-    return component, license, policy
-
-
-async def get(session: AsyncSession, bearer: Bearer, ref: str) -> MachineComponent:
-    component, _, _ = await find(session, bearer, ref)
-    authorize(bearer, "components", Action.READ)
-    return component
-
-
-async def listing(
-    session: AsyncSession, bearer: Bearer, asked: paging.Listed[ComponentFilters]
-) -> paging.Page[MachineComponent]:
-    authorize(bearer, "components", Action.READ)
-    return await repository.page(
-        session, view(bearer, MachineComponent), bearer.account.id, asked.filters, asked.paging
-    )
-
-
-async def update(
-    session: AsyncSession, bearer: Bearer, ref: str, changes: dict[str, Any]
-) -> MachineComponent:
-    """Rename a component, or (staff and products) change its ``metadata``."""
-    component, license, policy = await find(session, bearer, ref, lock=True)
-    authorize(bearer, "components", Action.UPDATE, own=_may_write(bearer, license, policy))
-    if "metadata" in changes and not (bearer.is_staff or bearer.is_product):
-        raise BadRequest(
-            "is not a permitted attribute for your role",
-            "ATTRIBUTE_NOT_PERMITTED",
-            pointer="/data/attributes/metadata",
-        )
-    if "name" in changes:
-        name = changes["name"]
-        if name is None or not name.strip():
-            raise BadRequest("cannot be blank", "NAME_MISSING", pointer="/data/attributes/name")
-        component.name = name
-    if "metadata" in changes:
-        component.meta = dict(changes["metadata"] or {})
-    await events.record(
-        session,
-        bearer,
-        EventName.COMPONENT_UPDATED,
-        component.id,
-        changed=component,
-        product=component.product_id,
-    )
-    component.updated_at = clock.now()
-    await session.flush()
-    return component
-
-
-async def remove(session: AsyncSession, bearer: Bearer, ref: str) -> None:
-    component, license, policy = await find(session, bearer, ref)
-    authorize(bearer, "components", Action.DELETE, own=_may_write(bearer, license, policy))
-    await events.record(
-        session, bearer, EventName.COMPONENT_DELETED, component.id, product=component.product_id
-    )
-    await session.delete(component)
-    await session.flush()

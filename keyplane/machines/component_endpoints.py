@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane.auth.dependencies import DbSession, LicensingBearer
-from keyplane.components import service
 from keyplane.components.schemas import (
     COMPONENT_LIST,
     MACHINE_COMPONENT_LIST,
@@ -27,6 +26,7 @@ from keyplane.kit.jsonapi import created, document, list_query, listing
 from keyplane.kit.paging import Listed
 from keyplane.licenses import service as licenses
 from keyplane.licenses.schemas import LicenseDocument, license_resource
+from keyplane.machines import components as service
 from keyplane.machines import service as machines
 from keyplane.machines.schemas import MachineDocument, machine_resource
 from keyplane.products.schemas import ProductResource, product_resource
