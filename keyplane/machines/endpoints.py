@@ -42,7 +42,8 @@ LicenseMachineList = Annotated[
 async def activate_machine(
     request: Request, session: DbSession, bearer: LicensingBearer, body: MachineCreate
 ) -> JSONResponse:
-    """Activate a machine on a license (``fingerprint`` and the ``license`` relationship).
+    """Activate a machine on a license (``fingerprint`` and the ``license`` relationship),
+    with up to 20 hardware ``components`` (``relationships.components.data``), all or nothing.
 
     422 ``FINGERPRINT_TAKEN`` if the fingerprint is already activated where the policy's
     uniqueness strategy looks; 422 ``MACHINE_LIMIT_EXCEEDED`` past the license's machines.

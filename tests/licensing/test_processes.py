@@ -463,12 +463,12 @@ async def test_dead_processes_are_culled_and_free_their_lease(
     jsonapi_error(await _get(client, acme, dead["id"]), 404, "NOT_FOUND")
     [announced] = await logged(app, client, acme, "process.heartbeat.dead")
     assert announced["relationships"]["resource"]["data"]["id"] == dead["id"]
-    assert (
-        announced["relationships"]["whodunnit"]["data"] is None
-        or announced["relationships"]["whodunnit"]["data"]["type"] != "api-keys"
-    )
+    # The system did it (its whodunnit is null), not the admin whose spawn found it dead.
+    assert announced["relationships"]["whodunnit"]["data"] is None
     deleted = await logged(app, client, acme, "process.deleted")
     assert [entry["relationships"]["resource"]["data"]["id"] for entry in deleted] == [dead["id"]]
+    assert deleted[0]["relationships"]["whodunnit"]["data"] is None
+    assert deleted[0]["attributes"]["metadata"] == {"reason": "culled"}
     assert fresh["attributes"]["status"] == "ALIVE"
 
 
