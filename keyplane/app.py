@@ -26,9 +26,11 @@ from keyplane.keys import endpoints as keys
 from keyplane.kit.bodies import capped
 from keyplane.kit.nul import refuse_nul_characters
 from keyplane.license_tokens import endpoints as license_tokens
+from keyplane.licensees import endpoints as licensees
 from keyplane.licenses import action_endpoints as license_actions
 from keyplane.licenses import endpoints as licenses
 from keyplane.licenses import lean as lean_licenses
+from keyplane.machines import component_endpoints as components
 from keyplane.machines import endpoints as machines
 from keyplane.negotiation import Negotiation
 from keyplane.oauth import endpoints as oauth
@@ -38,6 +40,7 @@ from keyplane.observe.exchange import Exchange
 from keyplane.observe.health import code_heads
 from keyplane.observe.observer import Observer
 from keyplane.policies import endpoints as policies
+from keyplane.processes import endpoints as processes
 from keyplane.products import endpoints as products
 from keyplane.services import Services, running
 from keyplane.signing import Signatures
@@ -78,11 +81,14 @@ ROUTERS = (
     keys.router,
     license_actions.router,
     checkouts.router,
+    licensees.router,
     licenses.router,
     license_tokens.router,
     machines.router,
     groups.router,
     entitlements.router,
+    processes.router,
+    components.router,
     events.router,
     webhooks.router,
 )

@@ -111,5 +111,18 @@ class InvalidResource(Unprocessable):
     default_title = "Unprocessable resource"
 
 
+class InvalidResources(InvalidResource):
+    """Several broken rules of one request, each with its own source (Keygen lists each,
+    e.g. every duplicated component of a machine)."""
+
+    def __init__(self, errors: list[InvalidResource]) -> None:
+        first = errors[0]
+        super().__init__(first.detail, first.code, pointer=first.source[0])
+        self.errors = errors
+
+    def items(self) -> list[ErrorItem]:
+        return [item for error in self.errors for item in error.items()]
+
+
 def upper_snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).replace("-", "_").upper()

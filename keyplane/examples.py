@@ -17,6 +17,8 @@ POLICY = "0193b1e2-0000-7000-8000-000000000004"
 LICENSE = "0193b1e2-0000-7000-8000-000000000005"
 MACHINE = "0193b1e2-0000-7000-8000-000000000006"
 API_KEY_ID = "0193b1e2-0000-7000-8000-000000000007"
+PROCESS = "0193b1e2-0000-7000-8000-000000000008"
+COMPONENT = "0193b1e2-0000-7000-8000-000000000009"
 NOW = "2026-12-07T10:00:00.000Z"
 LICENSE_KEY = "4DBF7B-8A36E0-19EC72-6156A5-43BCBC-V3"
 BASE = account_base(ACCOUNT)
@@ -174,6 +176,65 @@ MACHINE_RESOURCE = resource(
         "license": to_one(BASE, "licenses", LICENSE, f"{_OWN_MACHINE}/license"),
         "owner": to_one(BASE, "users", None, f"{_OWN_MACHINE}/owner"),
         "group": to_one(BASE, "groups", None, f"{_OWN_MACHINE}/group"),
+        "components": to_many(BASE, f"{_OWN_MACHINE}/components"),
+        "processes": to_many(BASE, f"{_OWN_MACHINE}/processes"),
+    },
+)
+
+PROCESS_CREATE = {
+    "data": {
+        "type": "processes",
+        "attributes": {"pid": "4242"},
+        "relationships": {"machine": {"data": {"type": "machines", "id": MACHINE}}},
+    }
+}
+_OWN_PROCESS = f"processes/{PROCESS}"
+PROCESS_RESOURCE = resource(
+    BASE,
+    "processes",
+    PROCESS,
+    {
+        "pid": "4242",
+        "status": "ALIVE",
+        "lastHeartbeat": NOW,
+        "nextHeartbeat": "2026-12-07T10:10:00.000Z",
+        "interval": 600,
+        "metadata": {},
+        "created": NOW,
+        "updated": NOW,
+    },
+    {
+        "account": to_one(BASE, "accounts", ACCOUNT, ""),
+        "product": to_one(BASE, "products", PRODUCT, f"{_OWN_PROCESS}/product"),
+        "license": to_one(BASE, "licenses", LICENSE, f"{_OWN_PROCESS}/license"),
+        "machine": to_one(BASE, "machines", MACHINE, f"{_OWN_PROCESS}/machine"),
+    },
+)
+
+COMPONENT_CREATE = {
+    "data": {
+        "type": "components",
+        "attributes": {"fingerprint": "E31EE496D46E4C33A3D27BD3745F3B00", "name": "MOBO"},
+        "relationships": {"machine": {"data": {"type": "machines", "id": MACHINE}}},
+    }
+}
+_OWN_COMPONENT = f"components/{COMPONENT}"
+COMPONENT_RESOURCE = resource(
+    BASE,
+    "components",
+    COMPONENT,
+    {
+        "fingerprint": "E31EE496D46E4C33A3D27BD3745F3B00",
+        "name": "MOBO",
+        "metadata": {},
+        "created": NOW,
+        "updated": NOW,
+    },
+    {
+        "account": to_one(BASE, "accounts", ACCOUNT, ""),
+        "product": to_one(BASE, "products", PRODUCT, f"{_OWN_COMPONENT}/product"),
+        "license": to_one(BASE, "licenses", LICENSE, f"{_OWN_COMPONENT}/license"),
+        "machine": to_one(BASE, "machines", MACHINE, f"{_OWN_COMPONENT}/machine"),
     },
 )
 

@@ -36,6 +36,11 @@ LIST_ROUTES = (
     "/entitlements",
     "/policies/{policy}/entitlements",
     "/licenses/{license}/entitlements",
+    "/processes",
+    "/machines/{machine}/processes",
+    "/components",
+    "/licenses/{license}/users",
+    "/machines/{machine}/components",
     "/webhook-endpoints",
     "/webhook-events",
     "/event-logs",
@@ -59,6 +64,12 @@ ONE_RECORD = {
     "/licenses/{license}/group",
     "/machines/{machine}/group",
     "/users/{user}/group",
+    "/processes/{process}/machine",
+    "/processes/{process}/license",
+    "/processes/{process}/product",
+    "/components/{component}/machine",
+    "/components/{component}/license",
+    "/components/{component}/product",
 }
 ACCOUNT = "/v1/accounts/{account}"
 
@@ -82,10 +93,12 @@ async def records(client: httpx.AsyncClient, acme: Tenant) -> dict[str, str]:
     key_id = keys.json()["data"][0]["id"]
     body = {"data": {"type": "groups", "attributes": {"name": "G"}}}
     group = await client.post(f"{acme.base}/groups", json=body, headers=bearer(acme.key))
+    machine_id = (await factories.machine(client, acme, license_id))["id"]
     return {
         "product": product_id,
         "policy": policy_id,
         "license": license_id,
+        "machine": machine_id,
         "key_id": key_id,
         "group": group.json()["data"]["id"],
     }

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from keyplane.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, VerifyRequest, VerifyResult
 from keyplane.checkouts.schemas import Checkout, LicenseFileDocument
+from keyplane.components.schemas import ComponentCreate, ComponentDocument, ComponentResource
 from keyplane.envelopes import JsonApiErrors, OAuthError, PlainError
 from keyplane.groups.schemas import GroupChange, GroupCreate, GroupDocument
 from keyplane.kit.documents import Document, ListDocument
@@ -29,6 +30,7 @@ from keyplane.licenses.schemas import (
 from keyplane.machines.schemas import MachineCreate, MachineDocument
 from keyplane.oauth.schemas import AccessToken, ClientCredentials
 from keyplane.policies.schemas import PolicyResource
+from keyplane.processes.schemas import ProcessCreate, ProcessDocument, ProcessResource
 from keyplane.products.schemas import ProductResource
 from keyplane.tokens.schemas import TokenDocument, TokenRequest
 from tests import factories
@@ -226,6 +228,8 @@ MAIN_OPERATIONS = (
     ("post", "/licenses/actions/validate-key"),
     ("post", "/licenses/{license}/actions/check-out"),
     ("post", "/machines"),
+    ("post", "/processes"),
+    ("post", "/components"),
     ("post", "/oauth/token"),
     ("post", "/tokens"),
 )
@@ -263,6 +267,10 @@ EXAMPLED = (
     LicenseFileDocument,
     MachineCreate,
     MachineDocument,
+    ProcessCreate,
+    ProcessDocument,
+    ComponentCreate,
+    ComponentDocument,
     ClientCredentials,
     AccessToken,
     TokenRequest,
@@ -321,11 +329,41 @@ async def test_licensing_answers_match_the_contract(
             "relationships": {"license": factories.ref("licenses", license["id"])},
         }
     }
+    activated = await client.post(f"{acme.base}/machines", json=machine, headers=headers)
+    _conforms(document, activated, "/machines", MachineDocument)
+    process = {
+        "data": {
+            "type": "processes",
+            "attributes": {"pid": "4242"},
+            "relationships": {"machine": factories.ref("machines", activated.json()["data"]["id"])},
+        }
+    }
+    spawned = await client.post(f"{acme.base}/processes", json=process, headers=headers)
+    _conforms(document, spawned, "/processes", ProcessDocument)
+    pinged = await client.post(
+        f"{acme.base}/processes/{spawned.json()['data']['id']}/actions/ping", headers=headers
+    )
+    _conforms(document, pinged, "/processes/{process}/actions/ping", ProcessDocument)
     _conforms(
         document,
-        await client.post(f"{acme.base}/machines", json=machine, headers=headers),
-        "/machines",
-        MachineDocument,
+        await client.get(f"{acme.base}/processes", headers=headers),
+        "/processes",
+        ListDocument[ProcessResource],
+    )
+    component = {
+        "data": {
+            "type": "components",
+            "attributes": {"fingerprint": "E31EE496", "name": "MOBO"},
+            "relationships": {"machine": factories.ref("machines", activated.json()["data"]["id"])},
+        }
+    }
+    added = await client.post(f"{acme.base}/components", json=component, headers=headers)
+    _conforms(document, added, "/components", ComponentDocument)
+    _conforms(
+        document,
+        await client.get(f"{acme.base}/components", headers=headers),
+        "/components",
+        ListDocument[ComponentResource],
     )
     validated = await client.post(
         f"{acme.base}/licenses/actions/validate-key",

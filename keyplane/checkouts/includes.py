@@ -5,7 +5,6 @@ Each name has a loader that gives the resources it adds to the file's ``included
 ``license.*`` include of a machine file embeds the license too (JSON:API's full linkage, as
 Keygen's renderer does). Keyplane has no environments, so no license or machine has one:
 that include is accepted and adds nothing, as Keygen's does for a record without one.
-Components are the same until that resource exists here (one loader to replace).
 """
 
 from __future__ import annotations
@@ -16,10 +15,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.components import repository as components
+from keyplane.components.schemas import component_resource
 from keyplane.entitlements import repository as entitlements
 from keyplane.entitlements.schemas import entitlement_resource
 from keyplane.errors import BadRequest
 from keyplane.groups.schemas import group_resource
+from keyplane.licensees import repository as licensees
 from keyplane.licenses.schemas import license_resource
 from keyplane.models import Group, License, Machine, Policy, Product, User
 from keyplane.policies.schemas import policy_resource
@@ -72,8 +74,13 @@ async def _license_owner(session: AsyncSession, subject: Subject) -> list[Resour
 
 
 async def _license_users(session: AsyncSession, subject: Subject) -> list[Resource]:
-    """A license's users: its owner (the one user a license has here)."""
-    return await _user(session, subject.license.owner_id)
+    """A license's users: its owner and the users attached to it (Keygen's ``users``)."""
+    return [user_resource(user) for user in await licensees.every(session, subject.license)]
+
+
+async def _components(session: AsyncSession, subject: Subject) -> list[Resource]:
+    assert subject.machine is not None
+    return [component_resource(found) for found in await components.of_machine(session, subject.machine.id)]
 
 
 async def _machine_owner(session: AsyncSession, subject: Subject) -> list[Resource]:
@@ -96,8 +103,7 @@ async def _machine_group(session: AsyncSession, subject: Subject) -> list[Resour
 
 
 async def _none_here(session: AsyncSession, subject: Subject) -> list[Resource]:
-    """Records Keyplane does not have (environments; see the module's docstring), or that
-    are not built yet: none to embed."""
+    """Records Keyplane does not have (environments; see the module's docstring): none."""
     return []
 
 
@@ -116,7 +122,7 @@ MACHINE_INCLUDES: dict[str, Loader] = {
         for name in ("entitlements", "product", "policy", "owner", "users")
     },
     "license": _license,
-    "components": _none_here,
+    "components": _components,
     "environment": _none_here,
     "group": _machine_group,
     "owner": _machine_owner,

@@ -75,6 +75,8 @@ class EventName(StrEnum):
     ENTITLEMENT_CREATED = "entitlement.created"
     ENTITLEMENT_UPDATED = "entitlement.updated"
     ENTITLEMENT_DELETED = "entitlement.deleted"
+    LICENSE_USERS_ATTACHED = "license.users.attached"
+    LICENSE_USERS_DETACHED = "license.users.detached"
 
     MACHINE_CREATED = "machine.created"
     MACHINE_UPDATED = "machine.updated"
@@ -88,6 +90,17 @@ class EventName(StrEnum):
     GROUP_CREATED = "group.created"
     GROUP_UPDATED = "group.updated"
     GROUP_DELETED = "group.deleted"
+
+    COMPONENT_CREATED = "component.created"
+    COMPONENT_UPDATED = "component.updated"
+    COMPONENT_DELETED = "component.deleted"
+
+    PROCESS_CREATED = "process.created"
+    PROCESS_UPDATED = "process.updated"
+    PROCESS_DELETED = "process.deleted"
+    PROCESS_HEARTBEAT_PING = "process.heartbeat.ping"
+    PROCESS_HEARTBEAT_DEAD = "process.heartbeat.dead"
+    PROCESS_HEARTBEAT_RESURRECTED = "process.heartbeat.resurrected"
 
     # Keygen has no events of its own webhooks; these follow its naming.
     WEBHOOK_ENDPOINT_CREATED = "webhook-endpoint.created"
@@ -115,6 +128,8 @@ class ResourceType(StrEnum):
     MACHINE = "machine"
     GROUP = "group"
     ENTITLEMENT = "entitlement"
+    PROCESS = "process"
+    COMPONENT = "component"
     WEBHOOK_ENDPOINT = "webhook-endpoint"
     WEBHOOK_EVENT = "webhook-event"
 
@@ -135,6 +150,8 @@ _PLURALS = {
     ResourceType.MACHINE: "machines",
     ResourceType.GROUP: "groups",
     ResourceType.ENTITLEMENT: "entitlements",
+    ResourceType.PROCESS: "processes",
+    ResourceType.COMPONENT: "components",
     ResourceType.WEBHOOK_ENDPOINT: "webhook-endpoints",
     ResourceType.WEBHOOK_EVENT: "webhook-events",
 }

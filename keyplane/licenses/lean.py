@@ -54,10 +54,10 @@ _ANSWER_TYPES: Memo[bytes, bytes] = Memo("validate-key content types by Accept",
 """Content type of the answer by acceptable ``Accept`` value (the few that clients send)."""
 _STATUSES: Memo[LicenseStatus, bytes] = Memo("license statuses as JSON", 64)
 """A license's status as it appears in its JSON, rendered once per status (a handful)."""
-_OUTCOMES: Memo[tuple[Code, bool], bytes] = Memo("validation results as JSON", 256)
+_OUTCOMES: Memo[tuple[Code, bool, str | None], bytes] = Memo("validation results as JSON", 256)
 """What ``meta`` renders after ``ts`` for a result (``"valid":…,"detail":…,"code":…``),
-rendered once per result (a few dozen), by code and validity (``Result``'s own hash is
-Python code)."""
+rendered once per result (a few dozen), by code, validity and wording (``Result``'s own
+hash is Python code)."""
 _AFTER_TS = len(b'{"ts":"",')
 _SCOPE_JSON = ValidationScope.__pydantic_serializer__
 """Renders a sent scope as ``render_json(echoed(scope))`` does, byte for byte (all its
@@ -67,11 +67,10 @@ fields are strings or lists of strings, which both escape alike), in one call.""
 def _meta(result: Result, stamp: str, scope: ValidationScope | None, nonce: int | None) -> bytes:
     """``render_json(meta(result, stamp, echoed(scope), nonce))``, byte for byte: ``meta``
     puts ``ts`` first and what was sent last, and a timestamp is JSON as it is."""
-    outcome = _OUTCOMES.get((result.code, result.valid))
+    kind = (result.code, result.valid, result.note)
+    outcome = _OUTCOMES.get(kind)
     if outcome is None:
-        outcome = _OUTCOMES.put(
-            (result.code, result.valid), render_json(meta(result, "", None, None))[_AFTER_TS:-1]
-        )
+        outcome = _OUTCOMES.put(kind, render_json(meta(result, "", None, None))[_AFTER_TS:-1])
     rendered = b'{"ts":"' + stamp.encode() + b'",' + outcome
     if scope is not None:
         rendered += b',"scope":' + _SCOPE_JSON.to_json(scope, exclude_unset=True)
@@ -110,8 +109,11 @@ async def validate_key(
     sent: ValidateKey | None = validated(ValidateKey, body)
     if sent is None or not sent.meta.key.strip():
         return False
-    if sent.meta.scope is not None and sent.meta.scope.entitlements:
+    asked = sent.meta.scope
+    if asked is not None and asked.entitlements:
         return False  # entitlements are not kept with the license: the route reads them
+    if asked is not None and asked.components and asked.fingerprint:
+        return False  # matched against the machine's components, which the cache does not keep
     key = services.keys.cached(account.id)
     if key is None:
         return False

@@ -19,6 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from keyplane.auth.principal import AccountRef, Bearer
 from keyplane.cache import Tag
+from keyplane.components import repository as components
 from keyplane.db import touched
 from keyplane.errors import BadRequest, Forbidden, Unprocessable
 from keyplane.events import service as events
@@ -51,6 +52,9 @@ class Snapshot:
     owner: User | None
     rendered: bytes | None = None
     """The license's resource as JSON, rendered once by the lean handler."""
+    components: frozenset[str] = frozenset()
+    """The component fingerprints a ``components`` scope is matched against (read by the full
+    route only when a scope names components; never kept in a cache)."""
 
     def needs_write(self) -> bool:
         """A first validation that starts a FROM_FIRST_VALIDATION clock writes the expiry."""
@@ -74,7 +78,9 @@ class Snapshot:
     def check(
         self, scope: validation.Scope | None, now: datetime, entitled: frozenset[str] = frozenset()
     ) -> validation.Result:
-        return validation.check(self.license, self.policy, self.machines, self.owner, scope, now, entitled)
+        return validation.check(
+            self.license, self.policy, self.machines, self.owner, scope, now, entitled, self.components
+        )
 
 
 def _plain(record: R) -> R:
@@ -114,6 +120,8 @@ async def _validate(
     quick: bool,
 ) -> tuple[validation.Result, Snapshot]:
     snapshot = await _context(session, license)
+    if not quick and scope is not None and scope.components is not None and scope.fingerprint:
+        snapshot.components = await components.fingerprints_of(session, license.id, scope.fingerprint)
     now = clock.now()
     if not quick:
         if snapshot.needs_write():

@@ -8,7 +8,7 @@ skips the scope checks.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, assert_never
@@ -44,6 +44,11 @@ DETAILS: dict[Code, str] = {
     Code.FINGERPRINT_SCOPE_EMPTY: "fingerprint scope is empty",
     Code.FINGERPRINT_SCOPE_MISMATCH: "fingerprint is not activated (does not match any associated machines)",
     Code.FINGERPRINT_SCOPE_REQUIRED: "fingerprint scope is required",
+    Code.COMPONENTS_SCOPE_EMPTY: "components scope is empty",
+    Code.COMPONENTS_SCOPE_MISMATCH: (
+        "one or more component is not activated (does not match any associated components)"
+    ),
+    Code.COMPONENTS_SCOPE_REQUIRED: "components scope is required",
     Code.CHECKSUM_SCOPE_REQUIRED: "checksum scope is required",
     Code.VERSION_SCOPE_REQUIRED: "version scope is required",
     Code.HEARTBEAT_NOT_STARTED: "machine heartbeat is required",
@@ -68,8 +73,8 @@ class Scope(StrictInput):
     fingerprint: Ref | None = None
     fingerprints: Annotated[list[Ref], Field(max_length=100)] | None = None
     entitlements: Annotated[list[Ref], Field(max_length=100)] | None = None
-    components: Annotated[list[Ref], Field(max_length=0)] | None = None
-    """Keyplane has no components; clients send an empty list."""
+    components: Annotated[list[Ref], Field(max_length=100)] | None = None
+    """Component fingerprints of the machine named by ``fingerprint``."""
     environment: Ref | None = None
     checksum: Ref | None = None
     version: Ref | None = None
@@ -79,10 +84,24 @@ class Scope(StrictInput):
 class Result:
     valid: bool
     code: Code
+    note: str | None = None
+    """Keygen's own wording where one code has several (the components scope's); the lean
+    ``validate-key`` handler never answers those."""
 
     @property
     def detail(self) -> str:
-        return DETAILS[self.code]
+        return self.note or DETAILS[self.code]
+
+
+_COMPONENTS_NEED_FINGERPRINT = Result(
+    False, Code.FINGERPRINT_SCOPE_REQUIRED, "fingerprint scope is required when using the components scope"
+)
+_COMPONENTS_MISMATCH = {
+    MachineMatchingStrategy.MATCH_ANY: "does not match any associated components",
+    MachineMatchingStrategy.MATCH_TWO: "does not match at least 2 associated components",
+    MachineMatchingStrategy.MATCH_MOST: "does not match enough associated components",
+    MachineMatchingStrategy.MATCH_ALL: "does not match all associated components",
+}
 
 
 def _given(value: str | None) -> bool:
@@ -129,7 +148,8 @@ def _scopes(
     scope: Scope,
     now: datetime,
     entitled: frozenset[str],
-) -> Code | None:
+    components: Collection[str],
+) -> Code | Result | None:
     """The first scope the license fails, as a result code."""
     if _given(scope.product) and scope.product != str(license.product_id):
         return Code.PRODUCT_SCOPE_MISMATCH
@@ -169,11 +189,45 @@ def _scopes(
     failed = _fingerprints(policy, machines, scope, now)
     if failed is not None:
         return failed
+    if scope.components is not None:
+        matched = _components(policy, scope, components)
+        if matched is not None:
+            return matched
+    elif policy.require_components_scope:
+        return Code.COMPONENTS_SCOPE_REQUIRED
     if policy.require_checksum_scope and not _given(scope.checksum):
         return Code.CHECKSUM_SCOPE_REQUIRED
     if policy.require_version_scope and not _given(scope.version):
         return Code.VERSION_SCOPE_REQUIRED
     return None
+
+
+def _components(policy: Policy, scope: Scope, components: Collection[str]) -> Code | Result | None:
+    """Enough of the component fingerprints sent are components of the machine named by the
+    ``fingerprint`` scope, by the policy's ``componentMatchingStrategy`` (Keygen's
+    app/services/license_validation_service.rb)."""
+    if scope.fingerprint is None:
+        return _COMPONENTS_NEED_FINGERPRINT
+    asked = set(scope.components or ())
+    if not asked:
+        return Code.COMPONENTS_SCOPE_EMPTY
+    found = len(asked.intersection(components))
+    strategy = policy.component_matching_strategy
+    match strategy:
+        case MachineMatchingStrategy.MATCH_ANY:
+            needed = 1
+        case MachineMatchingStrategy.MATCH_TWO:
+            needed = 2
+        case MachineMatchingStrategy.MATCH_MOST:
+            needed = math.ceil(len(asked) / 2)
+        case MachineMatchingStrategy.MATCH_ALL:
+            needed = len(asked)
+        case _:
+            assert_never(strategy)
+    if found >= needed:
+        return None
+    detail = f"one or more component is not activated ({_COMPONENTS_MISMATCH[strategy]})"
+    return Result(False, Code.COMPONENTS_SCOPE_MISMATCH, detail)
 
 
 def _fingerprints(policy: Policy, machines: Sequence[Machine], scope: Scope, now: datetime) -> Code | None:
@@ -249,9 +303,12 @@ def check(
     scope: Scope | None,
     now: datetime,
     entitled: frozenset[str] = frozenset(),
+    components: Collection[str] = (),
 ) -> Result:
     """The result of validating ``license``; ``entitled`` holds those of the codes in
-    ``scope.entitlements`` the license has (only read when the scope names some)."""
+    ``scope.entitlements`` the license has (only read when the scope names some);
+    ``components``, the component fingerprints of the machine named by the scope's
+    ``fingerprint`` (only read when the scope names components)."""
     if license.suspended:
         return Result(False, Code.SUSPENDED)
     expired = _expired(license, now)
@@ -260,9 +317,9 @@ def check(
     if overdue(license, policy, now):
         return Result(False, Code.OVERDUE)
     if scope is not None:
-        failed = _scopes(license, policy, machines, owner, scope, now, entitled)
+        failed = _scopes(license, policy, machines, owner, scope, now, entitled, components)
         if failed is not None:
-            return Result(False, failed)
+            return failed if isinstance(failed, Result) else Result(False, failed)
     if not policy.strict:
         return _expired_result(policy) if expired else Result(True, Code.VALID)
     counted = _alive(machines, policy, now) if heartbeat.culls(policy) else list(machines)

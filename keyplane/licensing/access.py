@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, false, select
+from sqlalchemy import ColumnElement, false, or_, select
 
 from keyplane.auth.principal import Bearer
 from keyplane.auth.scopes import Role, Scope
 from keyplane.errors import Forbidden
-from keyplane.models import License, Machine, Policy, PoolKey, Product
+from keyplane.models import (
+    License,
+    LicenseUser,
+    Machine,
+    MachineComponent,
+    MachineProcess,
+    Policy,
+    PoolKey,
+    Product,
+)
 
 
 class Action(StrEnum):
@@ -54,12 +63,32 @@ STAFF_WRITERS: dict[str, dict[Action, frozenset[Role]]] = {
     # Checking out a file (Keygen's ``check_out?``): read-only staff may not.
     "license files": {Action.UPDATE: _SALES | {Role.SUPPORT_AGENT}},
     "machine files": {Action.UPDATE: _SALES | {Role.SUPPORT_AGENT}},
+    "processes": {
+        Action.CREATE: _SALES,
+        Action.UPDATE: _SALES | {Role.SUPPORT_AGENT},
+        Action.DELETE: _SALES,
+    },
+    "components": {
+        Action.CREATE: _SALES,
+        Action.UPDATE: _SALES | {Role.SUPPORT_AGENT},
+        Action.DELETE: _SALES,
+    },
+    # Attaching and detaching a license's users changes the license (Keygen's
+    # ``Licenses::UserPolicy`` lets every staff role; a credential still needs UPDATE).
+    "license-users": {Action.UPDATE: _SALES | {Role.SUPPORT_AGENT, Role.READ_ONLY}},
+    # A process's heartbeat (Keygen's ``process.heartbeat.ping``): admins and developers only.
+    "process-heartbeats": {Action.UPDATE: _ADMINS},
 }
 # A product token manages its own product's records, but not products themselves.
 PRODUCT_MAY = frozenset(
     {("products", Action.READ)}
-    | {(resource, action) for resource in ("policies", "keys", "licenses", "machines") for action in Action}
-    | {("usage", Action.UPDATE)}
+    | {
+        (resource, action)
+        for resource in ("policies", "keys", "licenses", "machines", "processes", "components")
+        for action in Action
+    }
+    | {("usage", Action.UPDATE), ("process-heartbeats", Action.UPDATE)}
+    | {("license-users", action) for action in Action}
     | {("pool", Action.READ), ("pool", Action.DELETE)}
     | {("entitlements", Action.READ)}
     | {
@@ -81,10 +110,14 @@ USER_MAY = frozenset(
         # The entitlements of their licenses (the records in view say which).
         ("entitlements", Action.READ),
         ("license-entitlements", Action.READ),
+        ("processes", Action.READ),
+        ("components", Action.READ),
+        ("license-users", Action.READ),
     }
 )
 # A license acting for itself reads what leads to it; what it may change is decided per record.
-LICENSE_MAY = USER_MAY
+LICENSE_MAY = USER_MAY - {("license-users", Action.READ)}
+"""Keygen's default license permissions leave out ``user.read``: a license may not list its users."""
 
 
 _NOUNS = {
@@ -119,8 +152,16 @@ def authorize(bearer: Bearer, resource: str, action: Action, *, own: bool = Fals
         raise Forbidden(f"You do not have permission to {deed} (role {bearer.role.value})", "ACCESS_DENIED")
 
 
+def owns_machine_record(bearer: Bearer, protected: bool) -> bool:
+    """Whether a license or an end customer acts on its own process or component (Keygen's
+    ``MachineProcessPolicy``/``MachineComponentPolicy``): a license always, an end customer
+    unless the license is ``protected``. Only records in the bearer's view get here."""
+    return bearer.is_license or (bearer.role is Role.USER and not protected)
+
+
 def view(
-    bearer: Bearer, model: type[Product | Policy | PoolKey | License | Machine]
+    bearer: Bearer,
+    model: type[Product | Policy | PoolKey | License | Machine | MachineProcess | MachineComponent],
 ) -> list[ColumnElement[bool]]:
     """Conditions that keep a query to the records the bearer may see."""
     conditions: list[ColumnElement[bool]] = [model.account_id == bearer.account.id]
@@ -136,10 +177,14 @@ def view(
             License.account_id == bearer.account.id, License.owner_id == bearer.user_id
         )
     if model is License:
-        own = License.id == bearer.license_id if bearer.is_license else License.owner_id == bearer.user_id
-        return [*conditions, own]
-    if model is Machine:
-        return [*conditions, Machine.license_id.in_(mine.with_only_columns(License.id))]
+        if bearer.is_license:
+            return [*conditions, License.id == bearer.license_id]
+        # An end customer sees the licenses they own and those they are a licensee of
+        # (Keygen's ``license.users``); what they may change stays with ownership.
+        attached = select(LicenseUser.license_id).where(LicenseUser.user_id == bearer.user_id)
+        return [*conditions, or_(License.owner_id == bearer.user_id, License.id.in_(attached))]
+    if issubclass(model, (Machine, MachineProcess, MachineComponent)):
+        return [*conditions, model.license_id.in_(mine.with_only_columns(License.id))]
     if model is Policy:
         return [*conditions, Policy.id.in_(mine.with_only_columns(License.policy_id))]
     if model is Product:

@@ -42,7 +42,8 @@ LicenseMachineList = Annotated[
 async def activate_machine(
     request: Request, session: DbSession, bearer: LicensingBearer, body: MachineCreate
 ) -> JSONResponse:
-    """Activate a machine on a license (``fingerprint`` and the ``license`` relationship).
+    """Activate a machine on a license (``fingerprint`` and the ``license`` relationship),
+    with up to 20 hardware ``components`` (``relationships.components.data``), all or nothing.
 
     422 ``FINGERPRINT_TAKEN`` if the fingerprint is already activated where the policy's
     uniqueness strategy looks; 422 ``MACHINE_LIMIT_EXCEEDED`` past the license's machines.
@@ -56,6 +57,9 @@ async def activate_machine(
         data.relationships.license.data.id,
         owner.data.id if owner is not None and owner.data is not None else None,
         data.relationships.group,
+        [item.attributes for item in data.relationships.components.data]
+        if data.relationships.components
+        else (),
     )
     return created(request, machine_resource(machine, policy))
 

@@ -50,13 +50,19 @@ def next_heartbeat(machine: Machine, policy: Policy) -> datetime | None:
 
 def may_revive(machine: Machine, policy: Policy, now: datetime) -> bool:
     """Whether a dead machine's ping brings it back (the policy's resurrection strategy)."""
+    return revives(machine.last_heartbeat, policy, now)
+
+
+def revives(last_heartbeat: datetime | None, policy: Policy, now: datetime) -> bool:
+    """Whether a ping now revives what died a heartbeat duration after ``last_heartbeat``
+    (a machine or a process: the policy's resurrection strategy rules both)."""
     strategy = policy.heartbeat_resurrection_strategy
     if strategy == HeartbeatResurrectionStrategy.ALWAYS_REVIVE:
         return True
     window = _REVIVE_WINDOWS.get(strategy)
-    if window is None or machine.last_heartbeat is None:
+    if window is None or last_heartbeat is None:
         return False
-    died = machine.last_heartbeat + duration(policy)
+    died = last_heartbeat + duration(policy)
     return now - died <= timedelta(seconds=window)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field
 
 from keyplane import examples as example
+from keyplane.components.schemas import NestedComponents
 from keyplane.kit import clock
 from keyplane.kit.documents import (
     Document,
@@ -16,9 +17,10 @@ from keyplane.kit.documents import (
     MetadataOut,
     Output,
     SelfLink,
+    ToMany,
     ToOne,
 )
-from keyplane.kit.jsonapi import account_base, resource, to_one
+from keyplane.kit.jsonapi import account_base, resource, to_many, to_one
 from keyplane.kit.paging import listing_spec, parser
 from keyplane.kit.query import Items, Param, Spec, identifier, last, metadata, reference
 from keyplane.kit.schemas import StrictInput
@@ -58,6 +60,8 @@ class MachineCreateRelationships(StrictInput):
     owner: UserRelationship | None = None
     group: GroupRelationship | None = None
     """Staff and product tokens only; without it, the machine joins its license's group."""
+    components: NestedComponents | None = None
+    """Hardware components activated with the machine (at most 20)."""
 
 
 class MachineCreateData(StrictInput):
@@ -171,6 +175,8 @@ class MachineRelationships(Output):
     license: ToOne
     owner: ToOne
     group: ToOne
+    components: ToMany
+    processes: ToMany
 
 
 class MachineResource(Output):
@@ -220,5 +226,7 @@ def machine_resource(machine: Machine, policy: Policy) -> dict[str, Any]:
             "license": to_one(base, "licenses", machine.license_id, f"{own}/license"),
             "owner": to_one(base, "users", machine.owner_id, f"{own}/owner"),
             "group": to_one(base, "groups", machine.group_id, f"{own}/group"),
+            "components": to_many(base, f"{own}/components"),
+            "processes": to_many(base, f"{own}/processes"),
         },
     )

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Sequence
 from typing import assert_never
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
+from keyplane.components.rules import add as add_components
+from keyplane.components.rules import refuse_blank
+from keyplane.components.schemas import ComponentAttributes
 from keyplane.db import touched
 from keyplane.errors import Forbidden, InvalidResource, Unprocessable
 from keyplane.events import service as events
@@ -163,7 +167,11 @@ async def activate(
     license_ref: str,
     owner_ref: str | None,
     group: GroupRelationship | None = None,
+    components: Sequence[ComponentAttributes] = (),
 ) -> tuple[Machine, Policy]:
+    """Activate a machine, with its hardware ``components`` (Keygen's nested ones: added
+    with the machine or not at all, under the policy's component uniqueness strategy)."""
+    refuse_blank(components, nested=True)
     authorize(bearer, "machines", Action.CREATE, own=True)
     membership.refuse_unpermitted(group, bearer.is_staff or bearer.is_product)
     license, policy = await _locked_license(session, bearer, license_ref)
@@ -224,6 +232,8 @@ async def activate(
     except IntegrityError:
         # Another license of the same uniqueness scope activated this fingerprint meanwhile.
         raise InvalidResource("has already been taken", "FINGERPRINT_TAKEN", pointer=_FINGERPRINT) from None
+    if components:
+        await add_components(session, license, policy, machine.id, components, nested=True)
     await events.record(session, bearer, EventName.MACHINE_CREATED, machine.id, product=machine.product_id)
     return machine, policy
 

@@ -10,7 +10,10 @@ from keyplane.models.installation import Installation
 from keyplane.models.invalidation import Invalidation
 from keyplane.models.license import License
 from keyplane.models.license_entitlement import LicenseEntitlement
+from keyplane.models.license_user import LicenseUser
 from keyplane.models.machine import Machine
+from keyplane.models.machine_component import MachineComponent
+from keyplane.models.machine_process import MachineProcess
 from keyplane.models.notice import Notice
 from keyplane.models.policy import Policy
 from keyplane.models.policy_entitlement import PolicyEntitlement
@@ -31,7 +34,10 @@ __all__ = [
     "Invalidation",
     "License",
     "LicenseEntitlement",
+    "LicenseUser",
     "Machine",
+    "MachineComponent",
+    "MachineProcess",
     "Notice",
     "Policy",
     "PolicyEntitlement",

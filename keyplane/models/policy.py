@@ -31,6 +31,16 @@ class MachineUniquenessStrategy(StrEnum):
     UNIQUE_PER_LICENSE = "UNIQUE_PER_LICENSE"
 
 
+class ComponentUniquenessStrategy(StrEnum):
+    """What a machine component's fingerprint must be unique in (Keygen's names)."""
+
+    UNIQUE_PER_ACCOUNT = "UNIQUE_PER_ACCOUNT"
+    UNIQUE_PER_PRODUCT = "UNIQUE_PER_PRODUCT"
+    UNIQUE_PER_POLICY = "UNIQUE_PER_POLICY"
+    UNIQUE_PER_LICENSE = "UNIQUE_PER_LICENSE"
+    UNIQUE_PER_MACHINE = "UNIQUE_PER_MACHINE"
+
+
 class MachineMatchingStrategy(StrEnum):
     MATCH_ANY = "MATCH_ANY"
     MATCH_TWO = "MATCH_TWO"
@@ -151,6 +161,12 @@ class Policy(Record):
     machine_matching_strategy: Mapped[MachineMatchingStrategy] = mapped_column(
         Vocabulary(MachineMatchingStrategy, 32), default=MachineMatchingStrategy.MATCH_ANY
     )
+    component_uniqueness_strategy: Mapped[ComponentUniquenessStrategy] = mapped_column(
+        Vocabulary(ComponentUniquenessStrategy, 32), default=ComponentUniquenessStrategy.UNIQUE_PER_MACHINE
+    )
+    component_matching_strategy: Mapped[MachineMatchingStrategy] = mapped_column(
+        Vocabulary(MachineMatchingStrategy, 32), default=MachineMatchingStrategy.MATCH_ANY
+    )
     expiration_strategy: Mapped[ExpirationStrategy] = mapped_column(
         Vocabulary(ExpirationStrategy, 32), default=ExpirationStrategy.RESTRICT_ACCESS
     )
@@ -179,6 +195,7 @@ class Policy(Record):
     require_policy_scope: Mapped[bool] = mapped_column(Boolean, default=False)
     require_machine_scope: Mapped[bool] = mapped_column(Boolean, default=False)
     require_fingerprint_scope: Mapped[bool] = mapped_column(Boolean, default=False)
+    require_components_scope: Mapped[bool] = mapped_column(Boolean, default=False)
     require_user_scope: Mapped[bool] = mapped_column(Boolean, default=False)
     require_checksum_scope: Mapped[bool] = mapped_column(Boolean, default=False)
     require_version_scope: Mapped[bool] = mapped_column(Boolean, default=False)

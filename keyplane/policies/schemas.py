@@ -31,6 +31,7 @@ from keyplane.models import Policy
 from keyplane.models.policy import (
     AuthenticationStrategy,
     CheckInInterval,
+    ComponentUniquenessStrategy,
     ExpirationBasis,
     ExpirationStrategy,
     HeartbeatBasis,
@@ -76,6 +77,12 @@ class PolicyAttributes(StrictInput):
     machine_matching_strategy: MachineMatchingStrategy = Field(
         default=MachineMatchingStrategy.MATCH_ANY, alias="machineMatchingStrategy"
     )
+    component_uniqueness_strategy: ComponentUniquenessStrategy = Field(
+        default=ComponentUniquenessStrategy.UNIQUE_PER_MACHINE, alias="componentUniquenessStrategy"
+    )
+    component_matching_strategy: MachineMatchingStrategy = Field(
+        default=MachineMatchingStrategy.MATCH_ANY, alias="componentMatchingStrategy"
+    )
     expiration_strategy: ExpirationStrategy = Field(
         default=ExpirationStrategy.RESTRICT_ACCESS, alias="expirationStrategy"
     )
@@ -98,6 +105,7 @@ class PolicyAttributes(StrictInput):
     require_policy_scope: bool = Field(default=False, alias="requirePolicyScope")
     require_machine_scope: bool = Field(default=False, alias="requireMachineScope")
     require_fingerprint_scope: bool = Field(default=False, alias="requireFingerprintScope")
+    require_components_scope: bool = Field(default=False, alias="requireComponentsScope")
     require_user_scope: bool = Field(default=False, alias="requireUserScope")
     require_checksum_scope: bool = Field(default=False, alias="requireChecksumScope")
     require_version_scope: bool = Field(default=False, alias="requireVersionScope")
@@ -188,6 +196,8 @@ class PolicyAttributesOut(Output):
     poolLowThreshold: int | None
     machineUniquenessStrategy: MachineUniquenessStrategy
     machineMatchingStrategy: MachineMatchingStrategy
+    componentUniquenessStrategy: ComponentUniquenessStrategy
+    componentMatchingStrategy: MachineMatchingStrategy
     expirationStrategy: ExpirationStrategy
     expirationBasis: ExpirationBasis
     renewalBasis: RenewalBasis
@@ -200,6 +210,7 @@ class PolicyAttributesOut(Output):
     requirePolicyScope: bool
     requireMachineScope: bool
     requireFingerprintScope: bool
+    requireComponentsScope: bool
     requireUserScope: bool
     requireChecksumScope: bool
     requireVersionScope: bool

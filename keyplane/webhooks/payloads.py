@@ -15,10 +15,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyplane.components.schemas import component_resource
 from keyplane.entitlements.schemas import entitlement_resource
 from keyplane.events.names import ResourceType
 from keyplane.groups.schemas import group_resource
 from keyplane.keys.schemas import key_resource
+from keyplane.kit import clock
 from keyplane.licenses.schemas import license_resource
 from keyplane.machines.schemas import machine_resource
 from keyplane.models import (
@@ -27,6 +29,8 @@ from keyplane.models import (
     Group,
     License,
     Machine,
+    MachineComponent,
+    MachineProcess,
     Policy,
     PoolKey,
     Product,
@@ -36,6 +40,8 @@ from keyplane.models import (
 )
 from keyplane.models.base import Base
 from keyplane.policies.schemas import policy_resource
+from keyplane.processes.schemas import process_resource
+from keyplane.processes.service import interval, status
 from keyplane.products.schemas import product_resource
 from keyplane.tokens.resources import token_resource
 from keyplane.users.schemas import user_resource
@@ -70,6 +76,15 @@ async def _machine(session: AsyncSession, id_: uuid.UUID) -> Rendered:
     return None if found is None or policy is None else machine_resource(found, policy)
 
 
+async def _process(session: AsyncSession, id_: uuid.UUID) -> Rendered:
+    found = await repository.row(session, MachineProcess, id_)
+    license = None if found is None else await repository.row(session, License, found.license_id)
+    policy = None if license is None else await repository.row(session, Policy, license.policy_id)
+    if found is None or policy is None:
+        return None
+    return process_resource(found, interval(policy), status(found, policy, clock.now()))
+
+
 async def _token(session: AsyncSession, id_: uuid.UUID) -> Rendered:
     found = await repository.row(session, Credential, id_)
     if found is None:
@@ -89,6 +104,8 @@ RENDERERS: dict[ResourceType, Renderer] = {
     ResourceType.LICENSE: _license,
     ResourceType.MACHINE: _machine,
     ResourceType.ENTITLEMENT: _alone(Entitlement, entitlement_resource),
+    ResourceType.PROCESS: _process,
+    ResourceType.COMPONENT: _alone(MachineComponent, component_resource),
     ResourceType.USER: _alone(User, user_resource),
     ResourceType.TOKEN: _token,
     ResourceType.GROUP: _alone(Group, group_resource),

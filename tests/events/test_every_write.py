@@ -375,6 +375,21 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "entitlement.deleted",
         entitlement_id,
     )
+    licensee = await walk.act(
+        "POST",
+        "/users",
+        "/users",
+        "user.created",
+        body=factories.document("users", {"email": "licensee@acme.test", "password": "pw-123456789"}),
+    )
+    licensee_id = licensee.json()["data"]["id"]
+    users = {"data": [{"type": "users", "id": licensee_id}]}
+    await walk.act(
+        "POST", "/licenses/{license}/users", f"{at}/users", "license.users.attached", license_id, body=users
+    )
+    await walk.act(
+        "DELETE", "/licenses/{license}/users", f"{at}/users", "license.users.detached", license_id, body=users
+    )
 
     # Machines.
     machine = await walk.act(
@@ -414,6 +429,67 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "machine.group.updated",
         machine_id,
         body={"data": None},  # it joined its license's group on activation: it leaves it
+    )
+
+    # Processes.
+    process = await walk.act(
+        "POST",
+        "/processes",
+        "/processes",
+        "process.created",
+        body={
+            "data": {
+                "type": "processes",
+                "attributes": {"pid": "4242"},
+                "relationships": {"machine": factories.ref("machines", machine_id)},
+            }
+        },
+    )
+    process_id = process.json()["data"]["id"]
+    await walk.act(
+        "PATCH",
+        "/processes/{process}",
+        f"/processes/{process_id}",
+        "process.updated",
+        process_id,
+        body={"data": {"type": "processes", "attributes": {"metadata": {"tier": "gold"}}}},
+    )
+    await walk.act(
+        "POST",
+        "/processes/{process}/actions/ping",
+        f"/processes/{process_id}/actions/ping",
+        "process.heartbeat.ping",
+        process_id,
+    )
+    await walk.act(
+        "DELETE", "/processes/{process}", f"/processes/{process_id}", "process.deleted", process_id
+    )
+
+    # Components.
+    component = await walk.act(
+        "POST",
+        "/components",
+        "/components",
+        "component.created",
+        body={
+            "data": {
+                "type": "components",
+                "attributes": {"fingerprint": "E31EE496", "name": "MOBO"},
+                "relationships": {"machine": factories.ref("machines", machine_id)},
+            }
+        },
+    )
+    component_id = component.json()["data"]["id"]
+    await walk.act(
+        "PATCH",
+        "/components/{component}",
+        f"/components/{component_id}",
+        "component.updated",
+        component_id,
+        body={"data": {"type": "components", "attributes": {"name": "CPU"}}},
+    )
+    await walk.act(
+        "DELETE", "/components/{component}", f"/components/{component_id}", "component.deleted", component_id
     )
     await walk.act("DELETE", "/machines/{machine}", f"/machines/{machine_id}", "machine.deleted", machine_id)
     await walk.act("DELETE", "/groups/{group}", f"/groups/{group_id}", "group.deleted", group_id)

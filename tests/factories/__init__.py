@@ -13,6 +13,7 @@ from tests.factories.licenses import license
 from tests.factories.machines import activate, machine
 from tests.factories.policies import policy
 from tests.factories.pool import pool_key, pool_keys
+from tests.factories.processes import process, spawn
 from tests.factories.products import product
 from tests.factories.tokens import access_token, license_token, login, product_token, token
 from tests.factories.webhooks import webhook_endpoint
@@ -36,10 +37,12 @@ __all__ = [
     "policy",
     "pool_key",
     "pool_keys",
+    "process",
     "product",
     "product_token",
     "ref",
     "role_key",
+    "spawn",
     "tenant",
     "token",
     "user",

@@ -578,3 +578,45 @@ async def test_group_include(client: httpx.AsyncClient, acme: Tenant) -> None:
     assert await included("license", grouped["id"], "group") == [("groups", group_id)]
     assert await included("license", alone["id"], "group") == []
     assert await included("machine", machine["id"], "group") == [("groups", group_id)]
+
+
+async def test_users_and_components_includes(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> None:
+    """Keygen (app/services/license_checkout_service.rb, machine_checkout_service.rb): a license
+    file's ``users`` embeds the license's users (its owner and its licensees), a machine file's
+    ``components`` the machine's components."""
+    owner = await factories.user(app, acme)
+    licensee = await factories.user(app, acme)
+    policy_id = await factories.policy(client, acme, maxUsers=5)
+    made = await factories.license(client, acme, policy_id, owner=owner)
+    attached = await client.post(
+        f"{acme.base}/licenses/{made['id']}/users",
+        json={"data": [{"type": "users", "id": str(licensee)}]},
+        headers=bearer(acme.key),
+    )
+    assert attached.status_code == 200, attached.text
+    machine = await factories.machine(client, acme, made["id"])
+    component = await client.post(
+        f"{acme.base}/components",
+        json={
+            "data": {
+                "type": "components",
+                "attributes": {"fingerprint": "E31EE496", "name": "MOBO"},
+                "relationships": {"machine": {"data": {"type": "machines", "id": machine["id"]}}},
+            }
+        },
+        headers=bearer(acme.key),
+    )
+    assert component.status_code == 201, component.text
+    public = await public_key(client, acme)
+
+    async def included(kind: str, id_: str, include: str) -> list[tuple[str, str]]:
+        data = await _file(client, acme, kind, id_, params={"include": include})
+        document = files.read(data["attributes"]["certificate"], kind, public)
+        return [(item["type"], item["id"]) for item in document.get("included", [])]
+
+    assert sorted(await included("license", made["id"], "users")) == sorted(
+        [("users", str(owner)), ("users", str(licensee))]
+    )
+    assert await included("machine", machine["id"], "components") == [
+        ("components", component.json()["data"]["id"])
+    ]

@@ -40,6 +40,10 @@ KEYGEN_DEFAULTS: dict[str, Any] = {
     "transferStrategy": "KEEP_EXPIRY",
     "machineUniquenessStrategy": "UNIQUE_PER_LICENSE",
     "machineMatchingStrategy": "MATCH_ANY",
+    # app/models/policy.rb: before_create component_uniqueness_strategy UNIQUE_PER_MACHINE,
+    # component_matching_strategy MATCH_ANY.
+    "componentUniquenessStrategy": "UNIQUE_PER_MACHINE",
+    "componentMatchingStrategy": "MATCH_ANY",
     "machineLeasingStrategy": "PER_LICENSE",
     "processLeasingStrategy": "PER_MACHINE",
     "overageStrategy": "NO_OVERAGE",
@@ -55,6 +59,7 @@ KEYGEN_DEFAULTS: dict[str, Any] = {
     "requirePolicyScope": False,
     "requireMachineScope": False,
     "requireFingerprintScope": False,
+    "requireComponentsScope": False,
     "requireUserScope": False,
     "requireChecksumScope": False,
     "requireVersionScope": False,

@@ -1,0 +1,157 @@
+"""A license's users (Keygen 1.8's licensees): listing, attaching within ``maxUsers``, and
+detaching. Attaching locks the license's row first, so ``maxUsers`` holds under concurrent
+attaches (as ``maxMachines`` does under activations)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyplane.auth.principal import Bearer
+from keyplane.auth.scopes import Role
+from keyplane.db import touched
+from keyplane.errors import BadRequest, Forbidden, InvalidResource, Unprocessable
+from keyplane.events import service as events
+from keyplane.events.names import EventName
+from keyplane.kit import clock, paging
+from keyplane.kit.ids import uuid7
+from keyplane.licensees import repository
+from keyplane.licensees.schemas import MOST
+from keyplane.licenses.service import find
+from keyplane.licenses.status import protected
+from keyplane.licensing.access import Action, authorize
+from keyplane.licensing.records import not_found
+from keyplane.machines.service import OVERAGE_FACTORS
+from keyplane.models import License, LicenseUser, Policy, User
+from keyplane.models.policy import OverageStrategy
+
+_USER = "/data/relationships/user"
+
+
+def user_limit(license: License, policy: Policy) -> int | None:
+    """``maxUsers``: the license's own, else its policy's (None: no limit)."""
+    return policy.max_users if license.max_users is None else license.max_users
+
+
+def _refuse_length(user_ids: list[uuid.UUID]) -> None:
+    if not 1 <= len(user_ids) <= MOST:
+        raise BadRequest(f"length must be between 1 and {MOST} (inclusive)", "DATA_INVALID", pointer="/data")
+
+
+async def _license(
+    session: AsyncSession, bearer: Bearer, ref: str, *, lock: bool = False
+) -> tuple[License, Policy]:
+    license = await find(session, bearer, ref, lock=lock)
+    policy = await session.get(Policy, license.policy_id)
+    assert policy is not None
+    return license, policy
+
+
+def _owner_unprotected(bearer: Bearer, license: License, policy: Policy) -> bool:
+    """Keygen's ``Licenses::UserPolicy``: an end customer changes the users of a license they
+    own, unless it is protected (a licensee may not)."""
+    return bearer.role is Role.USER and license.owner_id == bearer.user_id and not protected(license, policy)
+
+
+async def listing(session: AsyncSession, bearer: Bearer, ref: str, paged: paging.Paging) -> paging.Page[User]:
+    license, _ = await _license(session, bearer, ref)
+    authorize(bearer, "license-users", Action.READ)
+    return await repository.page(session, license, paged)
+
+
+async def get(session: AsyncSession, bearer: Bearer, ref: str, user_ref: str) -> User:
+    license, _ = await _license(session, bearer, ref)
+    authorize(bearer, "license-users", Action.READ)
+    user = await repository.one(session, license, user_ref)
+    if user is None:
+        raise not_found("user")
+    return user
+
+
+async def attach(
+    session: AsyncSession, bearer: Bearer, ref: str, user_ids: list[uuid.UUID]
+) -> list[LicenseUser]:
+    """Attach users as licensees: 422 ``USER_NOT_FOUND`` for a user not in the account,
+    ``USER_CONFLICT`` for the owner, ``USER_TAKEN`` for one attached already,
+    ``USER_LIMIT_EXCEEDED`` past ``maxUsers`` (the owner counts) within the overage."""
+    _refuse_length(user_ids)
+    license, policy = await _license(session, bearer, ref, lock=True)
+    authorize(bearer, "license-users", Action.UPDATE, own=_owner_unprotected(bearer, license, policy))
+    if set(user_ids) - await repository.existing_users(session, license.account_id, user_ids):
+        raise InvalidResource("must exist", "USER_NOT_FOUND", pointer=_USER)
+    if license.owner_id is not None and license.owner_id in user_ids:
+        raise InvalidResource(
+            "already exists (user is attached through owner)", "USER_CONFLICT", pointer=_USER
+        )
+    already = await repository.attached(session, license.id)
+    if already.intersection(user_ids) or len(set(user_ids)) < len(user_ids):
+        raise InvalidResource("already exists", "USER_TAKEN", pointer=_USER)
+    maximum = user_limit(license, policy)
+    if maximum is not None and policy.overage_strategy != OverageStrategy.ALWAYS_ALLOW_OVERAGE:
+        total = len(already) + (license.owner_id is not None) + len(user_ids)
+        if total > maximum * OVERAGE_FACTORS.get(policy.overage_strategy, 1.0):
+            raise InvalidResource(
+                f"user count has exceeded maximum allowed for license ({maximum})",
+                "USER_LIMIT_EXCEEDED",
+                pointer="/data/relationships/users",
+            )
+    now = clock.now()
+    rows = [
+        LicenseUser(
+            id=uuid7(),
+            account_id=license.account_id,
+            license_id=license.id,
+            user_id=user_id,
+            created_at=now,
+            updated_at=now,
+        )
+        for user_id in user_ids
+    ]
+    session.add_all(rows)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise InvalidResource("already exists", "USER_TAKEN", pointer=_USER) from None
+    await events.record(
+        session,
+        bearer,
+        EventName.LICENSE_USERS_ATTACHED,
+        license.id,
+        metadata={"users": [str(user_id) for user_id in user_ids]},
+        product=license.product_id,
+    )
+    return rows
+
+
+async def detach(session: AsyncSession, bearer: Bearer, ref: str, user_ids: list[uuid.UUID]) -> None:
+    """Detach licensees: 403 for the owner (attached through ownership), 422 for a user who
+    is not attached; each names the offending item (``/data/<index>``)."""
+    _refuse_length(user_ids)
+    license, policy = await _license(session, bearer, ref, lock=True)
+    authorize(bearer, "license-users", Action.UPDATE, own=_owner_unprotected(bearer, license, policy))
+    if license.owner_id is not None and license.owner_id in user_ids:
+        raise Forbidden(
+            f"cannot detach user '{license.owner_id}' (user is attached through owner)",
+            "ACCESS_DENIED",
+            pointer=f"/data/{user_ids.index(license.owner_id)}",
+        )
+    already = await repository.attached(session, license.id)
+    missing = next((user_id for user_id in user_ids if user_id not in already), None)
+    if missing is not None:
+        raise Unprocessable(
+            f"cannot detach user '{missing}' (user is not attached)",
+            "USER_NOT_ATTACHED",
+            pointer=f"/data/{user_ids.index(missing)}",
+        )
+    await repository.detach(session, license.id, user_ids)
+    touched(session, license.id)
+    await events.record(
+        session,
+        bearer,
+        EventName.LICENSE_USERS_DETACHED,
+        license.id,
+        metadata={"users": [str(user_id) for user_id in user_ids]},
+        product=license.product_id,
+    )
