@@ -41,7 +41,7 @@ TABLES: list[tuple[str, Mapping[Any, Any], frozenset[Any]]] = [
     ("verification outcome -> detail", OUTCOME_DETAILS, frozenset(Outcome)),
     ("refused outcome -> refusal", REFUSALS, frozenset(Outcome) - {Outcome.VALID}),
     ("uniqueness strategy -> words", UNIQUE_IN, frozenset(MachineUniquenessStrategy)),
-    ("token role -> kind", TOKEN_KINDS, frozenset(USER_ROLES) | {Role.PRODUCT}),
+    ("token role -> kind", TOKEN_KINDS, frozenset(USER_ROLES) | {Role.PRODUCT, Role.LICENSE}),
 ]
 
 

@@ -44,6 +44,7 @@ def _plain_license() -> tuple[License, Policy]:
         require_user_scope=False,
         require_machine_scope=False,
         require_fingerprint_scope=False,
+        require_components_scope=False,
         require_checksum_scope=False,
         require_version_scope=False,
         require_heartbeat=False,
