@@ -89,6 +89,7 @@ WIRE: list[tuple[type[StrEnum], set[str]]] = [
             "sales-token",
             "user-token",
             "product-token",
+            "activation-token",
         },
     ),
 ]
