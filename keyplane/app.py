@@ -14,7 +14,6 @@ from keyplane import __version__, contract, docs
 from keyplane.accounts import endpoints as accounts
 from keyplane.api_keys import endpoints as api_keys
 from keyplane.api_keys import lean as lean_api_keys
-from keyplane.auth.dependencies import CurrentAccount
 from keyplane.config import Settings, get_settings
 from keyplane.error_handlers import install_handlers
 from keyplane.events import endpoints as events
@@ -39,6 +38,7 @@ from keyplane.services import Services, running
 from keyplane.signing import Signatures
 from keyplane.tokens import endpoints as tokens
 from keyplane.users import endpoints as users
+from keyplane.web.dependencies import CurrentAccount
 from keyplane.webhooks import endpoints as webhooks
 
 DESCRIPTION = """\

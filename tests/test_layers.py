@@ -23,7 +23,7 @@ EDGE = {
     "negotiation.py": "ASGI middleware: the licensing API's content negotiation",
     "signing.py": "ASGI middleware: signs the licensing API's answers",
     "hot.py": "the lean ASGI handlers of the hottest routes",
-    "auth/dependencies.py": "the framework's dependencies: the request's session, who calls",
+    "web/dependencies.py": "the framework's dependencies: the request's session, who calls",
     "kit/jsonapi.py": "renders JSON:API documents as responses",
     "kit/bodies.py": "ASGI middleware: request bodies read once, within a limit",
     "kit/nul.py": "ASGI middleware: refuses NUL characters in requests",

@@ -14,8 +14,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import String, select, type_coerce
 
-from keyplane.auth.authentication import REFUSALS
 from keyplane.auth.scopes import TOKEN_KINDS, USER_ROLES, Role, TokenKind
+from keyplane.credentials.authentication import REFUSALS
 from keyplane.credentials.engine import DETAILS as OUTCOME_DETAILS
 from keyplane.credentials.engine import Outcome
 from keyplane.licenses.validation import DETAILS as CODE_DETAILS

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import Response as PlainResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.api_keys import service, versions
+from keyplane.api_keys import service
 from keyplane.api_keys.schemas import (
     API_KEY_HISTORY,
     API_KEY_LIST,
@@ -29,10 +29,10 @@ from keyplane.api_keys.schemas import (
     api_key_query,
     history_limit,
 )
-from keyplane.auth.dependencies import Authenticated, Creator, DbSession, Deleter, Reader, Updater, read_only
 from keyplane.auth.principal import Principal
 from keyplane.auth.scopes import Scope, ordered
 from keyplane.cache import Caches, Tag
+from keyplane.credentials import versions
 from keyplane.credentials.engine import DETAILS, CredentialEngine, CredentialState, Outcome
 from keyplane.credentials.repository import used_tag
 from keyplane.credentials.usage import UsageRecorder
@@ -48,6 +48,7 @@ from keyplane.models.credential import CredentialStatus
 from keyplane.observe import metrics
 from keyplane.ratelimit import Decision, RateLimiter
 from keyplane.services import services_of
+from keyplane.web.dependencies import Authenticated, Creator, DbSession, Deleter, Reader, Updater, read_only
 
 router = APIRouter(tags=["API keys"])
 public = APIRouter(tags=["API keys"])

@@ -13,7 +13,6 @@ from datetime import datetime
 
 from starlette.types import Scope, Send
 
-from keyplane.auth.dependencies import origin_in
 from keyplane.auth.principal import AccountRef
 from keyplane.cache import Tag
 from keyplane.db import lazy_session
@@ -35,6 +34,7 @@ from keyplane.negotiation import acceptable
 from keyplane.observe import metrics
 from keyplane.services import Services
 from keyplane.signing import signed
+from keyplane.web.dependencies import origin_in
 
 _NOT_FOUND = Result(False, Code.NOT_FOUND)
 _EMPTY_SCOPE = ValidationScope()

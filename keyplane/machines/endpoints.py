@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import created, document, list_query, listing
 from keyplane.kit.paging import Listed
@@ -30,6 +29,7 @@ from keyplane.machines.schemas import (
 from keyplane.models import User
 from keyplane.products.schemas import ProductResource, product_resource
 from keyplane.users.schemas import OwnerDocument, user_resource
+from keyplane.web.dependencies import DbSession, LicensingBearer
 
 router = APIRouter(tags=["Machines"])
 MachineList = Annotated[Listed[MachineFilters], Depends(list_query(MACHINE_LIST, parse_machine_list))]

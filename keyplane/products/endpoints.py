@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.auth.scopes import Role
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import (
@@ -29,6 +28,7 @@ from keyplane.products.schemas import (
 from keyplane.services import services_of
 from keyplane.tokens.resources import token_resource
 from keyplane.tokens.schemas import TokenDocument, TokenRequest, TokenResource
+from keyplane.web.dependencies import DbSession, LicensingBearer
 
 router = APIRouter(tags=["Products"])
 ProductList = Annotated[Listed[None], Depends(list_query(PRODUCT_LIST, parse_product_list))]

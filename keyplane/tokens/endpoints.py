@@ -11,7 +11,6 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane import ratelimit
-from keyplane.auth.dependencies import CurrentAccount, DbSession, Deleter, LicensingBearer, Reader, origin_of
 from keyplane.auth.headers import BASIC_CHALLENGE, MALFORMED, basic
 from keyplane.auth.network import client_address
 from keyplane.auth.principal import AccountRef
@@ -39,6 +38,7 @@ from keyplane.tokens.schemas import (
 from keyplane.tokens.throttle import LoginThrottle
 from keyplane.users import repository as users
 from keyplane.users.schemas import user_resource
+from keyplane.web.dependencies import CurrentAccount, DbSession, Deleter, LicensingBearer, Reader, origin_of
 
 router = APIRouter(tags=["Tokens"])
 TokenList = Annotated[Listed[None], Depends(list_query(TOKEN_LIST, parse_token_list))]

@@ -1,0 +1,2 @@
+"""The framework's side of every route: FastAPI dependencies for the request's session and
+who calls (over ``auth``, ``credentials`` and ``licensing``; no domain package below them)."""
