@@ -19,8 +19,8 @@ from keyplane.credentials.authentication import REFUSALS
 from keyplane.credentials.engine import DETAILS as OUTCOME_DETAILS
 from keyplane.credentials.engine import Outcome
 from keyplane.licenses.validation import DETAILS as CODE_DETAILS
-from keyplane.licenses.vocab import Code, LicenseStatus
-from keyplane.machines.heartbeat import HeartbeatStatus
+from keyplane.licensing.heartbeat import HeartbeatStatus
+from keyplane.licensing.vocab import Code, LicenseStatus
 from keyplane.machines.service import UNIQUE_IN
 from keyplane.models import Policy
 from keyplane.models.credential import CredentialStatus

@@ -25,11 +25,11 @@ from keyplane.kit.timefmt import iso
 from keyplane.licenses import lifecycle
 from keyplane.licenses.lifecycle import Missing, Snapshot, cache_entry
 from keyplane.licenses.schemas import ValidateKey, license_resource
-from keyplane.licenses.status import status
 from keyplane.licenses.validation import Result, meta
 from keyplane.licenses.validation import Scope as ValidationScope
-from keyplane.licenses.vocab import Code, LicenseStatus
 from keyplane.licensing.keystrings import digest
+from keyplane.licensing.status import status
+from keyplane.licensing.vocab import Code, LicenseStatus
 from keyplane.negotiation import acceptable
 from keyplane.observe import metrics
 from keyplane.services import Services

@@ -13,7 +13,8 @@ from keyplane.kit.jsonapi import created, document, list_query, listing
 from keyplane.kit.paging import Listed
 from keyplane.licenses import service as licenses
 from keyplane.licenses.schemas import LicenseDocument, license_resource
-from keyplane.machines import heartbeat, service
+from keyplane.licensing import heartbeat
+from keyplane.machines import service
 from keyplane.machines.schemas import (
     LICENSE_MACHINE_LIST,
     MACHINE_LIST,
