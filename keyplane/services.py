@@ -22,13 +22,13 @@ if TYPE_CHECKING:
     from keyplane.cache import TaggedCache
     from keyplane.config import Settings
     from keyplane.credentials.engine import CredentialEngine
-    from keyplane.credentials.usage import UsageRecorder
     from keyplane.db import Database
     from keyplane.events.batch import EventBatch
     from keyplane.events.notices import Notifier
     from keyplane.events.retention import Retention
     from keyplane.observe.publish import Publisher
     from keyplane.ratelimit import RateLimiter
+    from keyplane.usage import UsageRecorder
     from keyplane.webhooks.delivery import Deliverer
 
 
@@ -97,7 +97,6 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
     from keyplane.bus import bus_for
     from keyplane.cache import Caches
     from keyplane.credentials.engine import CredentialEngine
-    from keyplane.credentials.usage import UsageRecorder
     from keyplane.db import Database, Timeouts
     from keyplane.events.batch import EventBatch
     from keyplane.events.notices import Notifier
@@ -106,6 +105,7 @@ async def running(settings: Settings, *, background: bool = True) -> AsyncIterat
     from keyplane.observe.publish import Publisher
     from keyplane.ratelimit import limiter_for
     from keyplane.secret.service import open_secrets
+    from keyplane.usage import UsageRecorder
     from keyplane.webhooks.delivery import Deliverer
 
     database = Database(settings.resolved_database_url(), Timeouts.of(settings))

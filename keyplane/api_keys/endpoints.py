@@ -35,7 +35,6 @@ from keyplane.cache import Caches, Tag
 from keyplane.credentials import versions
 from keyplane.credentials.engine import DETAILS, CredentialEngine, CredentialState, Outcome
 from keyplane.credentials.repository import used_tag
-from keyplane.credentials.usage import UsageRecorder
 from keyplane.errors import BadRequest
 from keyplane.events.schemas import History, history_entry
 from keyplane.hot import render_json
@@ -48,6 +47,7 @@ from keyplane.models.credential import CredentialStatus
 from keyplane.observe import metrics
 from keyplane.ratelimit import Decision, RateLimiter
 from keyplane.services import services_of
+from keyplane.usage import UsageRecorder
 from keyplane.web.dependencies import Authenticated, Creator, DbSession, Deleter, Reader, Updater, read_only
 
 router = APIRouter(tags=["API keys"])
