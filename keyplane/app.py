@@ -70,6 +70,7 @@ ROUTERS = (
     oauth.router,
     users.router,
     products.router,
+    tokens.product_tokens,
     policies.router,
     keys.router,
     license_actions.router,
