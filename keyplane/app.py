@@ -14,6 +14,7 @@ from keyplane import __version__, contract, docs
 from keyplane.accounts import endpoints as accounts
 from keyplane.api_keys import endpoints as api_keys
 from keyplane.api_keys import lean as lean_api_keys
+from keyplane.assembly import running
 from keyplane.config import Settings, get_settings
 from keyplane.error_handlers import install_handlers
 from keyplane.events import endpoints as events
@@ -34,7 +35,7 @@ from keyplane.observe.health import code_heads
 from keyplane.observe.observer import Observer
 from keyplane.policies import endpoints as policies
 from keyplane.products import endpoints as products
-from keyplane.services import Services, running
+from keyplane.services import Services
 from keyplane.signing import Signatures
 from keyplane.tokens import endpoints as tokens
 from keyplane.users import endpoints as users
