@@ -5,7 +5,7 @@ Both read the source with ``ast``: every import that can run counts, at module l
 a function, all but those under ``if TYPE_CHECKING:`` (annotations only, never run).
 
 The packages' order, lowest first (a subpackage or a top-level module is one node): each
-imports only packages named before it, and ``test_the_order_below_holds`` keeps this list
+imports only packages named before it, and ``test_the_documented_order_holds`` keeps this list
 true. A new module goes in the lowest package whose imports it needs; a package that needs
 one named after it is in the wrong place, or the rule it needs is (move the shared rule down,
 as ``licensing`` holds what ``licenses`` and ``machines`` share):
@@ -209,7 +209,7 @@ def _documented_order() -> list[str]:
     return order
 
 
-def test_the_order_below_holds() -> None:
+def test_the_documented_order_holds() -> None:
     """The docstring's order names every package once and each imports only those before it."""
     edges = _graph()
     order = [node for node in _documented_order() if node in edges]
