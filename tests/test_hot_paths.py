@@ -364,6 +364,30 @@ async def test_validate_key_echoes_any_scope_byte_for_byte(
         assert hot.json()["meta"]["scope"] == scope
 
 
+async def test_validate_key_with_entitlements_is_answered_by_the_route(
+    app: FastAPI, cold: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    """Entitlements are not kept with a cached license: a scope that names some is passed to
+    the route (which reads them in one query), an empty one is answered from the cache."""
+    policy = await factories.policy(client, acme)
+    license = await factories.license(client, acme, policy)
+    feature = await factories.entitlement(client, acme, "FEATURE")
+    assert (
+        await factories.attach(client, acme, f"licenses/{license['id']}", [feature["id"]])
+    ).status_code == 200
+    url = f"{acme.base}/licenses/actions/validate-key"
+    key = license["attributes"]["key"]
+    await _same(app, cold, ("POST", url, {}, _json({"meta": {"key": key}})), lean=True)  # cached now
+    for entitlements, lean, code in (
+        (["FEATURE"], False, "VALID"),
+        (["FEATURE", "OTHER"], False, "ENTITLEMENTS_MISSING"),
+        ([], True, "ENTITLEMENTS_SCOPE_EMPTY"),
+    ):
+        body = _json({"meta": {"key": key, "scope": {"entitlements": entitlements}}})
+        answer = await _same(app, cold, ("POST", url, {}, body), lean=lean)
+        assert answer.json()["meta"]["code"] == code
+
+
 async def test_validating_a_license_untouched_for_90_days_shows_it_active(
     app: FastAPI, cold: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:

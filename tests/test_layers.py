@@ -13,11 +13,11 @@ as ``licensing`` holds what ``licenses`` and ``machines`` share):
 1. Foundations: ``errors``, ``outages``, ``envelopes``, ``docs``, ``services`` (the registry:
    it names the services' types for annotations alone), ``kit``, ``cache``, ``models``,
    ``examples``, ``auth`` (principal, scopes, network, headers; nothing above ``kit``).
-2. ``licensing``: what the licensing domains share (access, key strings, status, heartbeat,
-   machine limits, vocabularies, the License scheme).
-3. Storage and settings: ``invalidations``, ``db``, ``log_reader``, ``bus``, ``migrate``,
+2. Storage and settings: ``invalidations``, ``db``, ``log_reader``, ``bus``, ``migrate``,
    ``startup``, ``config``, ``serving``.
-4. ``credentials``: the engine, the credential check (``authenticate``), API versions.
+3. ``credentials``: the engine, the credential check (``authenticate``), API versions.
+4. ``licensing``: what the licensing domains share (access, key strings, status, heartbeat,
+   machine limits, vocabularies, the License and license-token schemes).
 5. Operating: ``observe``, then ``ratelimit``.
 6. ``web``: the framework's dependencies every route uses (the request's session, who calls);
    it imports no domain package, since every domain's endpoints import it.
@@ -26,7 +26,8 @@ as ``licensing`` holds what ``licenses`` and ``machines`` share):
    rendered resource's schemas): ``accounts``, ``users``, ``products``, ``oauth``,
    ``secret``, ``policies``, ``keys``; the answering machinery the lean handlers share
    (``error_handlers``, ``negotiation``, ``signing``, ``hot``); ``licenses``; ``machines``
-   and ``tokens`` (which renders ``/me`` and serves a product's tokens).
+   and ``tokens`` (which renders ``/me`` and serves a product's tokens); ``entitlements``,
+   ``groups``, ``license_tokens``; ``checkouts`` (license files, which embed the others).
 9. What joins several domains: ``usage`` (writes the credentials' uses and the licenses'
    validations), ``api_keys`` (hands its uses to it), ``webhooks`` (renders every
    resource), ``contract``.

@@ -12,10 +12,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.events import repository
+from keyplane.events.names import ResourceType
 from keyplane.kit import clock
-from keyplane.kit.ids import uuid7
 from keyplane.models import Event, WebhookEndpoint, WebhookEvent
-from keyplane.models.webhook_event import DeliveryStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +44,20 @@ class Occurrence:
         )
 
 
+EVERY_PRODUCT_READS = frozenset({ResourceType.ENTITLEMENT.value})
+"""Resources of the account that every product token may read (Keygen's
+``Entitlement.accessible_by``): their events reach every product's endpoints, as Keygen's
+BroadcastWebhookService sends a product's endpoint what its product may read."""
+
+
 def receives(endpoint: WebhookEndpoint, occurrence: Occurrence) -> bool:
     """Whether ``endpoint`` is sent ``occurrence``: subscribed to its name (or ``*``) and, for
-    a product's endpoint, about that product."""
+    a product's endpoint, about that product (or about what every product may read)."""
     if not endpoint.subscribed(occurrence.event):
         return False
-    return endpoint.product_id is None or endpoint.product_id == occurrence.product_id
+    if endpoint.product_id is None or occurrence.resource_type in EVERY_PRODUCT_READS:
+        return True
+    return endpoint.product_id == occurrence.product_id
 
 
 async def deliveries(session: AsyncSession, occurrences: Sequence[Occurrence]) -> int:
@@ -67,21 +74,14 @@ async def deliveries(session: AsyncSession, occurrences: Sequence[Occurrence]) -
             if not receives(endpoint, occurrence):
                 continue
             rows.append(
-                WebhookEvent(
-                    id=uuid7(),
-                    account_id=occurrence.account_id,
-                    endpoint_id=endpoint.id,
-                    endpoint=endpoint.url,
-                    event_id=occurrence.id,
-                    event=occurrence.event,
-                    resource_type=occurrence.resource_type,
-                    resource_id=occurrence.resource_id,
-                    api_version=endpoint.api_version,
-                    status=DeliveryStatus.DELIVERING.value,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                    updated_at=now,
+                WebhookEvent.due_now(
+                    endpoint,
+                    occurrence.id,
+                    occurrence.event,
+                    occurrence.resource_type,
+                    occurrence.resource_id,
+                    endpoint.api_version,
+                    now,
                 )
             )
     # Added, not inserted: they are flushed with the change (whose pending state the

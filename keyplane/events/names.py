@@ -14,6 +14,7 @@ class EventName(StrEnum):
     USER_DELETED = "user.deleted"
     USER_SIGN_IN_FAILED = "user.sign-in.failed"
     """A wrong password for the user's email (``POST /tokens``)."""
+    USER_GROUP_UPDATED = "user.group.updated"
 
     TOKEN_GENERATED = "token.generated"
     TOKEN_REVOKED = "token.revoked"
@@ -41,6 +42,8 @@ class EventName(StrEnum):
     POLICY_POOL_POPPED = "policy.pool.popped"
     POLICY_POOL_LOW = "policy.pool.low"
     POLICY_POOL_EMPTY = "policy.pool.empty"
+    POLICY_ENTITLEMENTS_ATTACHED = "policy.entitlements.attached"
+    POLICY_ENTITLEMENTS_DETACHED = "policy.entitlements.detached"
 
     KEY_CREATED = "key.created"
     KEY_UPDATED = "key.updated"
@@ -54,6 +57,7 @@ class EventName(StrEnum):
     LICENSE_RENEWED = "license.renewed"
     LICENSE_REVOKED = "license.revoked"
     LICENSE_CHECKED_IN = "license.checked-in"
+    LICENSE_CHECKED_OUT = "license.checked-out"
     LICENSE_VALIDATION_SUCCEEDED = "license.validation.succeeded"
     LICENSE_VALIDATION_FAILED = "license.validation.failed"
     LICENSE_EXPIRING_SOON = "license.expiring-soon"
@@ -64,13 +68,26 @@ class EventName(StrEnum):
     LICENSE_USAGE_RESET = "license.usage.reset"
     LICENSE_POLICY_UPDATED = "license.policy.updated"
     LICENSE_OWNER_UPDATED = "license.owner.updated"
+    LICENSE_GROUP_UPDATED = "license.group.updated"
+    LICENSE_ENTITLEMENTS_ATTACHED = "license.entitlements.attached"
+    LICENSE_ENTITLEMENTS_DETACHED = "license.entitlements.detached"
+
+    ENTITLEMENT_CREATED = "entitlement.created"
+    ENTITLEMENT_UPDATED = "entitlement.updated"
+    ENTITLEMENT_DELETED = "entitlement.deleted"
 
     MACHINE_CREATED = "machine.created"
     MACHINE_UPDATED = "machine.updated"
     MACHINE_DELETED = "machine.deleted"
+    MACHINE_CHECKED_OUT = "machine.checked-out"
     MACHINE_HEARTBEAT_PING = "machine.heartbeat.ping"
     MACHINE_HEARTBEAT_DEAD = "machine.heartbeat.dead"
     MACHINE_HEARTBEAT_RESURRECTED = "machine.heartbeat.resurrected"
+    MACHINE_GROUP_UPDATED = "machine.group.updated"
+
+    GROUP_CREATED = "group.created"
+    GROUP_UPDATED = "group.updated"
+    GROUP_DELETED = "group.deleted"
 
     # Keygen has no events of its own webhooks; these follow its naming.
     WEBHOOK_ENDPOINT_CREATED = "webhook-endpoint.created"
@@ -96,6 +113,8 @@ class ResourceType(StrEnum):
     KEY = "key"
     LICENSE = "license"
     MACHINE = "machine"
+    GROUP = "group"
+    ENTITLEMENT = "entitlement"
     WEBHOOK_ENDPOINT = "webhook-endpoint"
     WEBHOOK_EVENT = "webhook-event"
 
@@ -114,6 +133,8 @@ _PLURALS = {
     ResourceType.KEY: "keys",
     ResourceType.LICENSE: "licenses",
     ResourceType.MACHINE: "machines",
+    ResourceType.GROUP: "groups",
+    ResourceType.ENTITLEMENT: "entitlements",
     ResourceType.WEBHOOK_ENDPOINT: "webhook-endpoints",
     ResourceType.WEBHOOK_EVENT: "webhook-events",
 }

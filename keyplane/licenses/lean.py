@@ -34,7 +34,7 @@ from keyplane.negotiation import acceptable
 from keyplane.observe import metrics
 from keyplane.services import Services
 from keyplane.signing import signed
-from keyplane.web.dependencies import origin_in
+from keyplane.web.dependencies import origin_later
 
 _NOT_FOUND = Result(False, Code.NOT_FOUND)
 _EMPTY_SCOPE = ValidationScope()
@@ -110,6 +110,8 @@ async def validate_key(
     sent: ValidateKey | None = validated(ValidateKey, body)
     if sent is None or not sent.meta.key.strip():
         return False
+    if sent.meta.scope is not None and sent.meta.scope.entitlements:
+        return False  # entitlements are not kept with the license: the route reads them
     key = services.keys.cached(account.id)
     if key is None:
         return False
@@ -138,7 +140,6 @@ async def validate_key(
             return False
         result = cached.check(sent.meta.scope or _EMPTY_SCOPE, now)
         services.usage.validated(cached.license.id, now)
-        origin = origin_in(scope, services.trusted_proxies)
         license = cached.license
         events.validated(
             services.events,
@@ -148,7 +149,7 @@ async def validate_key(
             result.valid,
             result.code,
             None,
-            origin,
+            origin_later(scope, services.trusted_proxies),
         )
         data = _resource(cached, now, stamp)
     metrics.validated(result.code)

@@ -25,7 +25,7 @@ from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.kit import clock
 from keyplane.kit.instants import later
-from keyplane.licenses import validation
+from keyplane.licenses import repository, validation
 from keyplane.licenses.service import find, owned_unprotected
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.keystrings import digest
@@ -71,8 +71,10 @@ class Snapshot:
             None if self.owner is None else _plain(self.owner),
         )
 
-    def check(self, scope: validation.Scope | None, now: datetime) -> validation.Result:
-        return validation.check(self.license, self.policy, self.machines, self.owner, scope, now)
+    def check(
+        self, scope: validation.Scope | None, now: datetime, entitled: frozenset[str] = frozenset()
+    ) -> validation.Result:
+        return validation.check(self.license, self.policy, self.machines, self.owner, scope, now, entitled)
 
 
 def _plain(record: R) -> R:
@@ -124,7 +126,11 @@ async def _validate(
     # A full validation without ``meta.scope`` still enforces the policy's required scopes
     # (Keygen skips scope checks only for the quick GET).
     checked = None if quick else (validation.Scope() if scope is None else scope)
-    return snapshot.check(checked, now), snapshot
+    entitled: frozenset[str] = frozenset()
+    if checked is not None and checked.entitlements:
+        # The only validation that reads entitlements: one query, and only when asked.
+        entitled = await repository.entitlement_codes(session, license, checked.entitlements)
+    return snapshot.check(checked, now, entitled), snapshot
 
 
 def _by_key(account_id: uuid.UUID, key_digest: bytes) -> Select[License]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, exists, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, exists, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.kit import paging
@@ -17,7 +17,7 @@ from keyplane.licenses.schemas import Expires, LicenseFilters
 from keyplane.licensing import metadata
 from keyplane.licensing.keystrings import digest
 from keyplane.licensing.status import condition, has_expired, is_expiring
-from keyplane.models import License, Machine, Policy, User
+from keyplane.models import Entitlement, License, LicenseEntitlement, Machine, Policy, PolicyEntitlement, User
 
 
 async def by_id_or_key(
@@ -161,3 +161,22 @@ async def policy(
 ) -> Policy | None:
     """A policy by id, among those ``conditions`` allow."""
     return await session.scalar(select(Policy).where(*conditions, Policy.id == policy_id))
+
+
+async def entitlement_codes(
+    session: AsyncSession, license: License, codes: Collection[str]
+) -> frozenset[str]:
+    """Those of ``codes`` that the license is entitled to, through itself or its policy: one
+    query, made only when a validation's scope asks for entitlements."""
+    held = union(
+        select(LicenseEntitlement.entitlement_id).where(LicenseEntitlement.license_id == license.id),
+        select(PolicyEntitlement.entitlement_id).where(PolicyEntitlement.policy_id == license.policy_id),
+    )
+    found = await session.scalars(
+        select(Entitlement.code).where(
+            Entitlement.account_id == license.account_id,
+            Entitlement.code.in_(set(codes)),
+            Entitlement.id.in_(held),
+        )
+    )
+    return frozenset(found)

@@ -128,6 +128,7 @@ def _scopes(
     owner: User | None,
     scope: Scope,
     now: datetime,
+    entitled: frozenset[str],
 ) -> Code | None:
     """The first scope the license fails, as a result code."""
     if _given(scope.product) and scope.product != str(license.product_id):
@@ -145,8 +146,12 @@ def _scopes(
     elif policy.require_user_scope:
         return Code.USER_SCOPE_REQUIRED
     if scope.entitlements is not None:
-        # Keyplane has no entitlements: asking for any is asking for one the license lacks.
-        return Code.ENTITLEMENTS_SCOPE_EMPTY if not scope.entitlements else Code.ENTITLEMENTS_MISSING
+        # Keygen's ``license.entitlements.where(code: codes).count != codes.uniq.size``: every
+        # code asked for, exactly as written, must be one of the license's or its policy's.
+        if not scope.entitlements:
+            return Code.ENTITLEMENTS_SCOPE_EMPTY
+        if not entitled.issuperset(scope.entitlements):
+            return Code.ENTITLEMENTS_MISSING
     if _given(scope.machine):
         if not machines:
             return Code.NO_MACHINES if policy.floating else Code.NO_MACHINE
@@ -243,7 +248,10 @@ def check(
     owner: User | None,
     scope: Scope | None,
     now: datetime,
+    entitled: frozenset[str] = frozenset(),
 ) -> Result:
+    """The result of validating ``license``; ``entitled`` holds those of the codes in
+    ``scope.entitlements`` the license has (only read when the scope names some)."""
     if license.suspended:
         return Result(False, Code.SUSPENDED)
     expired = _expired(license, now)
@@ -252,7 +260,7 @@ def check(
     if overdue(license, policy, now):
         return Result(False, Code.OVERDUE)
     if scope is not None:
-        failed = _scopes(license, policy, machines, owner, scope, now)
+        failed = _scopes(license, policy, machines, owner, scope, now, entitled)
         if failed is not None:
             return Result(False, failed)
     if not policy.strict:

@@ -46,6 +46,14 @@ STAFF_WRITERS: dict[str, dict[Action, frozenset[Role]]] = {
     },
     "machines": dict.fromkeys((Action.CREATE, Action.UPDATE, Action.DELETE), _SALES),
     "usage": dict.fromkeys((Action.UPDATE,), _SALES),
+    "entitlements": dict.fromkeys((Action.CREATE, Action.UPDATE, Action.DELETE), _ADMINS),
+    # Attaching and detaching entitlements (an UPDATE of the policy or license): Keygen's
+    # Policies:: and Licenses::EntitlementPolicy let sales agents, not support agents.
+    "policy-entitlements": {Action.UPDATE: _SALES},
+    "license-entitlements": {Action.UPDATE: _SALES},
+    # Checking out a file (Keygen's ``check_out?``): read-only staff may not.
+    "license files": {Action.UPDATE: _SALES | {Role.SUPPORT_AGENT}},
+    "machine files": {Action.UPDATE: _SALES | {Role.SUPPORT_AGENT}},
 }
 # A product token manages its own product's records, but not products themselves.
 PRODUCT_MAY = frozenset(
@@ -53,7 +61,16 @@ PRODUCT_MAY = frozenset(
     | {(resource, action) for resource in ("policies", "keys", "licenses", "machines") for action in Action}
     | {("usage", Action.UPDATE)}
     | {("pool", Action.READ), ("pool", Action.DELETE)}
+    | {("entitlements", Action.READ)}
+    | {
+        (attached, action)
+        for attached in ("policy-entitlements", "license-entitlements")
+        for action in (Action.READ, Action.UPDATE)
+    }
+    | {("license files", Action.UPDATE), ("machine files", Action.UPDATE)}
 )
+_DEEDS = {"license files": "check out this license", "machine files": "check out this machine"}
+"""What a refusal says the bearer may not do, where "<action> <resource>" would not read."""
 # End customers read what their licenses lead to; writes they may make are decided per record.
 USER_MAY = frozenset(
     {
@@ -61,10 +78,20 @@ USER_MAY = frozenset(
         ("policies", Action.READ),
         ("licenses", Action.READ),
         ("machines", Action.READ),
+        # The entitlements of their licenses (the records in view say which).
+        ("entitlements", Action.READ),
+        ("license-entitlements", Action.READ),
     }
 )
 # A license acting for itself reads what leads to it; what it may change is decided per record.
 LICENSE_MAY = USER_MAY
+
+
+_NOUNS = {
+    "pool": "the pool",
+    "policy-entitlements": "entitlements of policies",
+    "license-entitlements": "entitlements of licenses",
+}
 
 
 def authorize(bearer: Bearer, resource: str, action: Action, *, own: bool = False) -> None:
@@ -87,10 +114,9 @@ def authorize(bearer: Bearer, resource: str, action: Action, *, own: bool = Fals
     else:
         allowed = own or (resource, action) in USER_MAY
     if not allowed:
-        noun = "the pool" if resource == "pool" else resource
-        raise Forbidden(
-            f"You do not have permission to {action.value} {noun} (role {bearer.role.value})", "ACCESS_DENIED"
-        )
+        noun = _NOUNS.get(resource, resource)
+        deed = _DEEDS.get(resource, f"{action.value} {noun}")
+        raise Forbidden(f"You do not have permission to {deed} (role {bearer.role.value})", "ACCESS_DENIED")
 
 
 def view(

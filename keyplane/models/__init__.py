@@ -3,13 +3,17 @@
 from keyplane.models.account import Account
 from keyplane.models.base import Base
 from keyplane.models.credential import Credential
+from keyplane.models.entitlement import Entitlement
 from keyplane.models.event import Event
+from keyplane.models.group import Group
 from keyplane.models.installation import Installation
 from keyplane.models.invalidation import Invalidation
 from keyplane.models.license import License
+from keyplane.models.license_entitlement import LicenseEntitlement
 from keyplane.models.machine import Machine
 from keyplane.models.notice import Notice
 from keyplane.models.policy import Policy
+from keyplane.models.policy_entitlement import PolicyEntitlement
 from keyplane.models.pool_key import PoolKey
 from keyplane.models.product import Product
 from keyplane.models.user import User
@@ -20,13 +24,17 @@ __all__ = [
     "Account",
     "Base",
     "Credential",
+    "Entitlement",
     "Event",
+    "Group",
     "Installation",
     "Invalidation",
     "License",
+    "LicenseEntitlement",
     "Machine",
     "Notice",
     "Policy",
+    "PolicyEntitlement",
     "PoolKey",
     "Product",
     "User",

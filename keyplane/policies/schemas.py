@@ -224,6 +224,7 @@ class PolicyRelationships(Output):
     product: ToOne
     pool: ToMany
     licenses: ToMany
+    entitlements: ToMany
 
 
 class PolicyResource(Output):
@@ -265,5 +266,6 @@ def policy_resource(policy: Policy) -> dict[str, Any]:
             "product": to_one(base, "products", policy.product_id, f"{own}/product"),
             "pool": to_many(base, f"{own}/pool"),
             "licenses": to_many(base, f"{own}/licenses"),
+            "entitlements": to_many(base, f"{own}/entitlements"),
         },
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.auth.scopes import Role
+from keyplane.credentials.repository import bearer_role
 from keyplane.kit import paging
 from keyplane.kit.credentials import CredentialKind
 from keyplane.models import Credential, User
@@ -27,9 +27,7 @@ def visible(account_id: uuid.UUID, user_id: uuid.UUID | None, *, everyone: bool)
 
 
 def _with_role() -> Select[Credential, str]:
-    return select(Credential, func.coalesce(User.role, Role.PRODUCT.value)).outerjoin(
-        User, User.id == Credential.user_id
-    )
+    return select(Credential, bearer_role()).outerjoin(User, User.id == Credential.user_id)
 
 
 async def page(

@@ -76,6 +76,13 @@ async def issue(
     return token, plaintext
 
 
+def bearer_role(token: Credential, roles: dict[uuid.UUID, str]) -> str:
+    """The role ``token`` acts with, given its user's role in ``roles``."""
+    if token.user_id is not None:
+        return roles.get(token.user_id, Role.USER.value)
+    return Role.LICENSE.value if token.license_id is not None else Role.PRODUCT.value
+
+
 def _visible(principal: Principal) -> list[ColumnElement[bool]]:
     everyone = principal.has(Scope.MANAGE)
     return repository.visible(principal.account.id, principal.user_id, everyone=everyone)
@@ -87,10 +94,7 @@ async def list_tokens(
     """Tokens with their owner's role, newest first."""
     page = await repository.page(session, _visible(principal), asked.paging)
     roles = await repository.roles(session, (t.user_id for t in page.items if t.user_id is not None))
-    tokens = [
-        (token, roles.get(token.user_id, Role.PRODUCT.value) if token.user_id else Role.PRODUCT.value)
-        for token in page.items
-    ]
+    tokens = [(token, bearer_role(token, roles)) for token in page.items]
     return paging.Page(tokens, page.paging, page.next_cursor, page.total)
 
 

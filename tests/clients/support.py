@@ -48,3 +48,14 @@ class LiveAccount:
         """A license of ``policy``: (id, key)."""
         data = self.created("licenses", "licenses", attributes, policy=policy)
         return str(data["id"]), str(data["attributes"]["key"])
+
+    def entitlement(self, code: str, **attributes: Any) -> str:
+        """An entitlement with ``code`` (named after it unless told); its id."""
+        attributes = {"name": code.title(), "code": code, **attributes}
+        return str(self.created("entitlements", "entitlements", attributes)["id"])
+
+    def attach(self, owner: str, *entitlements: str) -> None:
+        """Attach entitlements to ``owner`` (``policies/<id>`` or ``licenses/<id>``)."""
+        body = {"data": [{"type": "entitlements", "id": id_} for id_ in entitlements]}
+        response = self.admin("POST", f"{owner}/entitlements", body)
+        assert response.status_code == 200, response.text

@@ -279,6 +279,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         ("reinstate", "license.reinstated"),
         ("renew", "license.renewed"),
         ("check-in", "license.checked-in"),
+        ("check-out", "license.checked-out"),
         ("increment-usage", "license.usage.incremented"),
         ("decrement-usage", "license.usage.decremented"),
         ("reset-usage", "license.usage.reset"),
@@ -309,6 +310,71 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         license_id,
         body={"data": {"type": "users", "id": user_id}},
     )
+    await walk.act("POST", "/licenses/{license}/tokens", f"{at}/tokens", "token.generated")
+
+    # Groups, and the group relationship of licenses, machines and users.
+    group = await walk.act(
+        "POST",
+        "/groups",
+        "/groups",
+        "group.created",
+        body={"data": {"type": "groups", "attributes": {"name": "G"}}},
+    )
+    group_id = group.json()["data"]["id"]
+    await walk.act(
+        "PATCH",
+        "/groups/{group}",
+        f"/groups/{group_id}",
+        "group.updated",
+        group_id,
+        body={"data": {"type": "groups", "attributes": {"maxLicenses": 5}}},
+    )
+    joined = {"data": {"type": "groups", "id": group_id}}
+    await walk.act(
+        "PUT", "/licenses/{license}/group", f"{at}/group", "license.group.updated", license_id, body=joined
+    )
+    await walk.act(
+        "PUT", "/users/{user}/group", f"/users/{user_id}/group", "user.group.updated", user_id, body=joined
+    )
+
+    # Entitlements, and attaching them.
+    entitlement = await walk.act(
+        "POST",
+        "/entitlements",
+        "/entitlements",
+        "entitlement.created",
+        body=factories.document("entitlements", {"name": "Pro", "code": "PRO"}),
+    )
+    entitlement_id = entitlement.json()["data"]["id"]
+    await walk.act(
+        "PATCH",
+        "/entitlements/{entitlement}",
+        f"/entitlements/{entitlement_id}",
+        "entitlement.updated",
+        entitlement_id,
+        body=factories.document("entitlements", {"name": "Professional"}),
+    )
+    attached = {"data": [{"type": "entitlements", "id": entitlement_id}]}
+    for owner, template, owner_id, kind in (
+        (f"/policies/{policy_id}", "/policies/{policy}", policy_id, "policy"),
+        (at, "/licenses/{license}", license_id, "license"),
+    ):
+        for method, event in (("POST", "attached"), ("DELETE", "detached")):
+            await walk.act(
+                method,
+                f"{template}/entitlements",
+                f"{owner}/entitlements",
+                f"{kind}.entitlements.{event}",
+                owner_id,
+                body=attached,
+            )
+    await walk.act(
+        "DELETE",
+        "/entitlements/{entitlement}",
+        f"/entitlements/{entitlement_id}",
+        "entitlement.deleted",
+        entitlement_id,
+    )
 
     # Machines.
     machine = await walk.act(
@@ -334,7 +400,23 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "machine.heartbeat.ping",
         machine_id,
     )
+    await walk.act(
+        "POST",
+        "/machines/{machine}/actions/check-out",
+        f"/machines/{machine_id}/actions/check-out",
+        "machine.checked-out",
+        machine_id,
+    )
+    await walk.act(
+        "PUT",
+        "/machines/{machine}/group",
+        f"/machines/{machine_id}/group",
+        "machine.group.updated",
+        machine_id,
+        body={"data": None},  # it joined its license's group on activation: it leaves it
+    )
     await walk.act("DELETE", "/machines/{machine}", f"/machines/{machine_id}", "machine.deleted", machine_id)
+    await walk.act("DELETE", "/groups/{group}", f"/groups/{group_id}", "group.deleted", group_id)
 
     # The deletes last: each takes what hangs off it.
     await walk.act(

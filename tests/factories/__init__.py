@@ -7,13 +7,14 @@ key unless told), which leaves ``key`` free to be a license's or a pool key's va
 
 from tests.factories.accounts import PASSWORD, Tenant, bearer, tenant, user
 from tests.factories.api_keys import api_key, owned_key, role_key
+from tests.factories.entitlements import attach, detach, entitlement
 from tests.factories.jsonapi import document, ref
 from tests.factories.licenses import license
 from tests.factories.machines import activate, machine
 from tests.factories.policies import policy
 from tests.factories.pool import pool_key, pool_keys
 from tests.factories.products import product
-from tests.factories.tokens import access_token, login, product_token, token
+from tests.factories.tokens import access_token, license_token, login, product_token, token
 from tests.factories.webhooks import webhook_endpoint
 
 __all__ = [
@@ -22,9 +23,13 @@ __all__ = [
     "access_token",
     "activate",
     "api_key",
+    "attach",
     "bearer",
+    "detach",
     "document",
+    "entitlement",
     "license",
+    "license_token",
     "login",
     "machine",
     "owned_key",
