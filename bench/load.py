@@ -48,9 +48,9 @@ from sqlalchemy import Table, func, insert, or_, select
 from sqlalchemy.engine import make_url
 
 from bench.common import console
-from keyplane.api_keys import versions
 from keyplane.auth.scopes import Role, ordered, role_scopes
 from keyplane.config import get_settings
+from keyplane.credentials import versions
 from keyplane.db import Database, async_url
 from keyplane.kit import clock
 from keyplane.kit.credentials import CredentialHasher, CredentialKind, generate

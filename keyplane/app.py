@@ -14,7 +14,7 @@ from keyplane import __version__, contract, docs
 from keyplane.accounts import endpoints as accounts
 from keyplane.api_keys import endpoints as api_keys
 from keyplane.api_keys import lean as lean_api_keys
-from keyplane.auth.dependencies import CurrentAccount
+from keyplane.assembly import running
 from keyplane.checkouts import endpoints as checkouts
 from keyplane.config import Settings, get_settings
 from keyplane.entitlements import endpoints as entitlements
@@ -42,10 +42,11 @@ from keyplane.observe.observer import Observer
 from keyplane.policies import endpoints as policies
 from keyplane.processes import endpoints as processes
 from keyplane.products import endpoints as products
-from keyplane.services import Services, running
+from keyplane.services import Services
 from keyplane.signing import Signatures
 from keyplane.tokens import endpoints as tokens
 from keyplane.users import endpoints as users
+from keyplane.web.dependencies import CurrentAccount
 from keyplane.webhooks import endpoints as webhooks
 
 DESCRIPTION = """\
@@ -77,6 +78,7 @@ ROUTERS = (
     oauth.router,
     users.router,
     products.router,
+    tokens.product_tokens,
     policies.router,
     keys.router,
     license_actions.router,

@@ -27,22 +27,22 @@ from fastapi.dependencies.models import Dependant
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from keyplane.api_keys import versions
 from keyplane.api_keys.endpoints import negotiated_version
-from keyplane.auth.dependencies import (
-    DbSession,
-    authenticate,
-    authenticate_bearer,
-    current_account,
-    optional_bearer,
-)
 from keyplane.auth.scopes import Scope
+from keyplane.credentials import versions
 from keyplane.envelopes import ENVELOPES
 from keyplane.kit import paging
 from keyplane.kit.documents import ListDocument
 from keyplane.kit.families import dialect
 from keyplane.kit.jsonapi import JSON, JSONAPI
 from keyplane.kit.nul import refuse_nul_characters
+from keyplane.web.dependencies import (
+    DbSession,
+    authenticate,
+    authenticate_bearer,
+    current_account,
+    optional_bearer,
+)
 
 REF = "#/components/schemas/"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -34,13 +34,12 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from keyplane import ratelimit
-from keyplane.api_keys import versions
-from keyplane.auth.authentication import Refusal, authenticate
-from keyplane.auth.dependencies import principal_for
 from keyplane.auth.headers import MALFORMED, presented
 from keyplane.auth.network import client_address
 from keyplane.auth.principal import AccountRef, Principal
 from keyplane.auth.scopes import Scope as Power
+from keyplane.credentials import versions
+from keyplane.credentials.authentication import Refusal, authenticate
 from keyplane.credentials.engine import CredentialState
 from keyplane.error_handlers import error_response, outage_response
 from keyplane.errors import AppError
@@ -52,6 +51,7 @@ from keyplane.observe import exchange
 from keyplane.observe.observer import route_of
 from keyplane.services import Services
 from keyplane.signing import signed
+from keyplane.web.dependencies import principal_for
 
 log = logging.getLogger("keyplane.hot")
 

@@ -27,9 +27,9 @@ from sqlalchemy import make_url
 
 from keyplane.app import Keyplane
 from keyplane.config import Settings
-from keyplane.credentials.usage import UsageRecorder
 from keyplane.kit import clock
 from keyplane.services import services_of
+from keyplane.usage import UsageRecorder
 from tests import factories, live
 from tests.factories import Tenant, bearer
 from tests.faults import Proxy, proxy

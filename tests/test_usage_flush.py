@@ -14,11 +14,12 @@ from fastapi import FastAPI
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.credentials import repository, usage
+from keyplane import usage
+from keyplane.credentials import repository
 from keyplane.credentials.engine import CredentialState
-from keyplane.credentials.usage import UsageRecorder
 from keyplane.kit import clock
 from keyplane.services import services_of
+from keyplane.usage import UsageRecorder
 from tests import factories
 from tests.auth.support import timestamp
 from tests.factories import Tenant, bearer

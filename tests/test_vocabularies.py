@@ -14,13 +14,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import String, select, type_coerce
 
-from keyplane.auth.authentication import REFUSALS
 from keyplane.auth.scopes import TOKEN_KINDS, USER_ROLES, Role, TokenKind
+from keyplane.credentials.authentication import REFUSALS
 from keyplane.credentials.engine import DETAILS as OUTCOME_DETAILS
 from keyplane.credentials.engine import Outcome
 from keyplane.licenses.validation import DETAILS as CODE_DETAILS
-from keyplane.licenses.vocab import Code, LicenseStatus
-from keyplane.machines.heartbeat import HeartbeatStatus
+from keyplane.licensing.heartbeat import HeartbeatStatus
+from keyplane.licensing.vocab import Code, LicenseStatus
 from keyplane.machines.service import UNIQUE_IN
 from keyplane.models import Policy
 from keyplane.models.credential import CredentialStatus

@@ -9,12 +9,12 @@ from fastapi.responses import JSONResponse
 
 from keyplane.accounts.schemas import AccountDocument
 from keyplane.accounts.signing import public_hex
-from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.kit.documents import returns
 from keyplane.kit.jsonapi import account_base, document
 from keyplane.kit.timefmt import iso
 from keyplane.models import Account
 from keyplane.services import services_of
+from keyplane.web.dependencies import DbSession, LicensingBearer
 
 router = APIRouter(tags=["Accounts"])
 

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.accounts import repository
 from keyplane.accounts.signing import KeyRing
-from keyplane.api_keys import versions
 from keyplane.auth.principal import AccountRef
 from keyplane.auth.scopes import ALL_SCOPES, Role, ordered
+from keyplane.credentials import versions
 from keyplane.credentials.engine import CredentialEngine
 from keyplane.errors import Conflict, Unprocessable
 from keyplane.events import service as events

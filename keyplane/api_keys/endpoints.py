@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import Response as PlainResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.api_keys import service, versions
+from keyplane.api_keys import service
 from keyplane.api_keys.schemas import (
     API_KEY_HISTORY,
     API_KEY_LIST,
@@ -29,13 +29,12 @@ from keyplane.api_keys.schemas import (
     api_key_query,
     history_limit,
 )
-from keyplane.auth.dependencies import Authenticated, Creator, DbSession, Deleter, Reader, Updater, read_only
 from keyplane.auth.principal import Principal
 from keyplane.auth.scopes import Scope, ordered
 from keyplane.cache import Caches, Tag
+from keyplane.credentials import versions
 from keyplane.credentials.engine import DETAILS, CredentialEngine, CredentialState, Outcome
 from keyplane.credentials.repository import used_tag
-from keyplane.credentials.usage import UsageRecorder
 from keyplane.errors import BadRequest
 from keyplane.events.schemas import History, history_entry
 from keyplane.hot import render_json
@@ -48,6 +47,8 @@ from keyplane.models.credential import CredentialStatus
 from keyplane.observe import metrics
 from keyplane.ratelimit import Decision, RateLimiter
 from keyplane.services import services_of
+from keyplane.usage import UsageRecorder
+from keyplane.web.dependencies import Authenticated, Creator, DbSession, Deleter, Reader, Updater, read_only
 
 router = APIRouter(tags=["API keys"])
 public = APIRouter(tags=["API keys"])

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from starlette.types import Scope, Send
 
-from keyplane.api_keys import repository, versions
+from keyplane.api_keys import repository
 from keyplane.api_keys.endpoints import (
     KeptKey,
     api_key_out,
@@ -20,13 +20,13 @@ from keyplane.api_keys.endpoints import (
 )
 from keyplane.api_keys.schemas import VerifyRequest
 from keyplane.api_keys.service import REFUSALS_THAT_MATTER
-from keyplane.auth.authentication import NOTHING, judge
-from keyplane.auth.dependencies import origin_in
 from keyplane.auth.headers import MALFORMED, presented
 from keyplane.auth.network import client_address, parse_address
 from keyplane.auth.principal import AccountRef
 from keyplane.auth.scopes import Scope as Power
 from keyplane.cache import Tag
+from keyplane.credentials import versions
+from keyplane.credentials.authentication import NOTHING, judge
 from keyplane.credentials.engine import FOREVER, CredentialState, Outcome, Served
 from keyplane.db import holds_connection, lazy_session
 from keyplane.errors import AppError
@@ -52,6 +52,7 @@ from keyplane.kit.memo import Memo
 from keyplane.observe import metrics
 from keyplane.observe.exchange import EXCHANGE
 from keyplane.services import Services
+from keyplane.web.dependencies import origin_in
 
 _CONTENT_TYPE = (b"content-type", JSON_TYPE)
 _VERSION = VERSION_REQUESTED

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from keyplane import examples as example
-from keyplane.api_keys import versions
 from keyplane.auth.network import parse_network
 from keyplane.auth.scopes import Scope
+from keyplane.credentials import versions
 from keyplane.kit.instants import Instant
 from keyplane.kit.query import Items, Param, Sort, Spec, last, refuse, sort, spec
 from keyplane.kit.schemas import StrictInput

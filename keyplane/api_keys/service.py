@@ -11,13 +11,14 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane import ratelimit
-from keyplane.api_keys import repository, versions
+from keyplane.api_keys import repository
 from keyplane.api_keys.schemas import ApiKeyCreate, ApiKeyQuery, ApiKeyUpdate
-from keyplane.auth.authentication import judge
 from keyplane.auth.network import Network, parse_address, parse_network
 from keyplane.auth.principal import Principal
 from keyplane.auth.scopes import Scope, ordered, role_scopes
 from keyplane.credentials import repository as credentials
+from keyplane.credentials import versions
+from keyplane.credentials.authentication import judge
 from keyplane.credentials.engine import CredentialEngine, CredentialState, Outcome
 from keyplane.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from keyplane.events import service as events

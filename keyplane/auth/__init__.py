@@ -1,1 +1,3 @@
-"""Who is calling: credentials in, one ``Principal`` out, checked the same way everywhere."""
+"""Who is calling, in terms any package may use: the principal, roles and scopes, the client's
+address, the credential headers. It imports nothing above ``kit``: the credential check is
+``keyplane.credentials.authentication``, the framework's dependencies ``keyplane.web``."""

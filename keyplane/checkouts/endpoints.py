@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import DbSession, LicensingBearer, writes
 from keyplane.checkouts import service
 from keyplane.checkouts.schemas import (
     QUERY,
@@ -27,6 +26,7 @@ from keyplane.checkouts.schemas import (
 from keyplane.kit.documents import returns
 from keyplane.kit.jsonapi import document
 from keyplane.services import services_of
+from keyplane.web.dependencies import DbSession, LicensingBearer, writes
 
 router = APIRouter(tags=["Check-outs"])
 

@@ -28,8 +28,8 @@ from keyplane.kit.ids import uuid7
 from keyplane.kit.timefmt import iso, iso_or_none
 from keyplane.licenses import service as licenses
 from keyplane.licenses.schemas import license_resource
-from keyplane.licenses.status import protected
 from keyplane.licensing.access import Action, authorize
+from keyplane.licensing.status import protected
 from keyplane.machines import service as machines
 from keyplane.machines.schemas import machine_resource
 from keyplane.models import License, Policy

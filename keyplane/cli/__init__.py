@@ -43,7 +43,7 @@ def _database_url() -> str:
 
 def _check_secret() -> None:
     """The server secrets, checked (created, rotated) against the database (``keyplane.secret``)."""
-    from keyplane.services import running
+    from keyplane.assembly import running
 
     async def run() -> None:
         async with running(get_settings(), background=False):
@@ -106,8 +106,8 @@ def init(
 ) -> None:
     """Create the schema, an account, its first admin user and an admin API key."""
     from keyplane.accounts.service import bootstrap
+    from keyplane.assembly import running
     from keyplane.errors import AppError
-    from keyplane.services import running
 
     url = _database_url()
     migrate.upgrade(url)
@@ -157,7 +157,7 @@ def public_key(
     """Print an account's Ed25519 public key (hex), the value Keygen clients pin."""
     from keyplane.accounts import repository
     from keyplane.accounts.signing import public_hex
-    from keyplane.services import running
+    from keyplane.assembly import running
 
     url = _database_url()
     migrate.upgrade(url)

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.entitlements import attachments, service
 from keyplane.entitlements.schemas import (
     ENTITLEMENT_LIST,
@@ -25,6 +24,7 @@ from keyplane.entitlements.schemas import (
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import created, document, list_query, listing
 from keyplane.kit.paging import Listed
+from keyplane.web.dependencies import DbSession, LicensingBearer
 
 router = APIRouter(tags=["Entitlements"])
 EntitlementList = Annotated[Listed[None], Depends(list_query(ENTITLEMENT_LIST, parse_entitlement_list))]

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.events import service
 from keyplane.events.schemas import (
     EVENT_LIST,
@@ -19,6 +18,7 @@ from keyplane.events.schemas import (
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import document, list_query, listing
 from keyplane.kit.paging import Listed
+from keyplane.web.dependencies import DbSession, LicensingBearer
 
 router = APIRouter(tags=["Event logs"])
 EventList = Annotated[Listed[EventFilters], Depends(list_query(EVENT_LIST, parse_event_list))]

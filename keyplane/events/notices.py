@@ -34,7 +34,7 @@ from keyplane.kit.actor import SYSTEM, AccountRef, Acting
 from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.ids import uuid7
 from keyplane.kit.periodic import Periodic
-from keyplane.licenses.status import overdue
+from keyplane.licensing.status import overdue
 from keyplane.models import Credential, License, Notice, Policy, PoolKey
 
 log = logging.getLogger("keyplane.events")

@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.groups import relations, service
 from keyplane.groups.schemas import (
     GROUP_LIST,
@@ -30,6 +29,7 @@ from keyplane.licenses.schemas import LicenseDocument, LicenseResource, license_
 from keyplane.machines import service as machines
 from keyplane.machines.schemas import MachineDocument, MachineResource, machine_resource
 from keyplane.users.schemas import UserResource, user_resource
+from keyplane.web.dependencies import DbSession, LicensingBearer
 
 router = APIRouter(tags=["Groups"])
 GroupList = Annotated[Listed[None], Depends(list_query(GROUP_LIST, parse_group_list))]

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.keys import service
 from keyplane.keys.schemas import (
     KEY_LIST,
@@ -25,6 +24,7 @@ from keyplane.kit.jsonapi import created, document, list_query, listing
 from keyplane.kit.paging import Listed
 from keyplane.policies.schemas import PolicyResource, policy_resource
 from keyplane.products.schemas import ProductResource, product_resource
+from keyplane.web.dependencies import DbSession, LicensingBearer
 
 router = APIRouter(tags=["Keys"])
 KeyList = Annotated[Listed[KeyFilters], Depends(list_query(KEY_LIST, parse_key_list))]

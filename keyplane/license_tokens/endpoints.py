@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
-from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.auth.scopes import Role
 from keyplane.kit.documents import ListDocument, returns
 from keyplane.kit.jsonapi import document, list_query, listing
@@ -23,6 +22,7 @@ from keyplane.license_tokens.schemas import (
 from keyplane.services import services_of
 from keyplane.tokens.resources import token_resource
 from keyplane.tokens.schemas import TokenResource
+from keyplane.web.dependencies import DbSession, LicensingBearer
 
 router = APIRouter(tags=["Licenses"])
 LicenseTokenList = Annotated[Listed[None], Depends(list_query(LICENSE_TOKEN_LIST, parse_license_token_list))]

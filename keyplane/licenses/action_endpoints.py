@@ -9,7 +9,6 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.applications import Starlette
 
-from keyplane.auth.dependencies import CurrentAccount, DbSession, LicensingBearer, optional_bearer, origin_of
 from keyplane.auth.principal import AccountRef, Bearer
 from keyplane.cache import Caches
 from keyplane.errors import BadRequest
@@ -34,6 +33,7 @@ from keyplane.licenses.validation import Result, Scope, meta
 from keyplane.licensing.keystrings import digest
 from keyplane.observe import metrics
 from keyplane.services import services_of
+from keyplane.web.dependencies import CurrentAccount, DbSession, LicensingBearer, optional_bearer, origin_of
 
 router = APIRouter(tags=["License actions"])
 

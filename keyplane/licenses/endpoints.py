@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import (
     created,
@@ -40,6 +39,7 @@ from keyplane.products import service as products
 from keyplane.products.schemas import ProductResource, product_resource
 from keyplane.services import services_of
 from keyplane.users.schemas import OwnerDocument, user_resource
+from keyplane.web.dependencies import DbSession, LicensingBearer
 
 router = APIRouter(tags=["Licenses"])
 LicenseList = Annotated[Listed[LicenseFilters], Depends(list_query(LICENSE_LIST, parse_license_list))]

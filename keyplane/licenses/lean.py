@@ -13,7 +13,6 @@ from datetime import datetime
 
 from starlette.types import Scope, Send
 
-from keyplane.auth.dependencies import origin_later
 from keyplane.auth.principal import AccountRef
 from keyplane.cache import Tag
 from keyplane.db import lazy_session
@@ -26,15 +25,16 @@ from keyplane.kit.timefmt import iso
 from keyplane.licenses import lifecycle
 from keyplane.licenses.lifecycle import Missing, Snapshot, cache_entry
 from keyplane.licenses.schemas import ValidateKey, license_resource
-from keyplane.licenses.status import status
 from keyplane.licenses.validation import Result, meta
 from keyplane.licenses.validation import Scope as ValidationScope
-from keyplane.licenses.vocab import Code, LicenseStatus
 from keyplane.licensing.keystrings import digest
+from keyplane.licensing.status import status
+from keyplane.licensing.vocab import Code, LicenseStatus
 from keyplane.negotiation import acceptable
 from keyplane.observe import metrics
 from keyplane.services import Services
 from keyplane.signing import signed
+from keyplane.web.dependencies import origin_later
 
 _NOT_FOUND = Result(False, Code.NOT_FOUND)
 _EMPTY_SCOPE = ValidationScope()

@@ -28,9 +28,9 @@ from keyplane.kit import clock
 from keyplane.kit.instants import later
 from keyplane.licenses import repository, validation
 from keyplane.licenses.service import find, owned_unprotected
-from keyplane.licenses.vocab import Code
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.keystrings import digest
+from keyplane.licensing.vocab import Code
 from keyplane.models import License, Machine, Policy, User
 from keyplane.models.license import key_tag
 from keyplane.models.policy import ExpirationBasis, RenewalBasis

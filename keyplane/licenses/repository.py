@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.kit import paging
 from keyplane.kit.ids import as_uuid
 from keyplane.licenses.schemas import Expires, LicenseFilters
-from keyplane.licenses.status import condition, has_expired, is_expiring
 from keyplane.licensing import metadata
 from keyplane.licensing.keystrings import digest
+from keyplane.licensing.status import condition, has_expired, is_expiring
 from keyplane.models import Entitlement, License, LicenseEntitlement, Machine, Policy, PolicyEntitlement, User
 
 

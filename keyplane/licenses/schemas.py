@@ -46,9 +46,7 @@ from keyplane.kit.query import (
 )
 from keyplane.kit.schemas import StrictInput
 from keyplane.kit.timefmt import iso, iso_or_none
-from keyplane.licenses.status import STATUSES, next_check_in, status
 from keyplane.licenses.validation import Scope
-from keyplane.licenses.vocab import Code, LicenseStatus
 from keyplane.licensing.schemas import (
     Count,
     GroupRelationship,
@@ -59,6 +57,8 @@ from keyplane.licensing.schemas import (
     UserIdentifier,
     UserRelationship,
 )
+from keyplane.licensing.status import STATUSES, next_check_in, status
+from keyplane.licensing.vocab import Code, LicenseStatus
 from keyplane.models import License, Policy
 
 LicenseKey = Annotated[str, Field(min_length=6, max_length=16_384)]

@@ -32,10 +32,10 @@ from keyplane.licenses.schemas import (
     LicenseFilters,
 )
 from keyplane.licenses.signed_keys import signed_key
-from keyplane.licenses.status import protected
 from keyplane.licensing import keystrings, membership
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import dependents, not_found, target
+from keyplane.licensing.status import protected
 from keyplane.models import License, Policy, Product, User
 from keyplane.models.policy import ExpirationBasis, Scheme
 

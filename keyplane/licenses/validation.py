@@ -16,11 +16,11 @@ from typing import Annotated, Any, assert_never
 from pydantic import Field
 
 from keyplane.kit.schemas import StrictInput
-from keyplane.licenses.status import overdue
-from keyplane.licenses.vocab import Code
-from keyplane.machines import heartbeat
-from keyplane.machines.heartbeat import HeartbeatStatus
-from keyplane.machines.service import OVERAGE_FACTORS, machine_limit
+from keyplane.licensing import heartbeat
+from keyplane.licensing.heartbeat import HeartbeatStatus
+from keyplane.licensing.machine_limits import OVERAGE_FACTORS, machine_limit
+from keyplane.licensing.status import overdue
+from keyplane.licensing.vocab import Code
 from keyplane.models import License, Machine, Policy, User
 from keyplane.models.policy import ExpirationStrategy, MachineMatchingStrategy, OverageStrategy
 

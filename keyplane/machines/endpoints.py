@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import created, document, list_query, listing
 from keyplane.kit.paging import Listed
 from keyplane.licenses import service as licenses
 from keyplane.licenses.schemas import LicenseDocument, license_resource
-from keyplane.machines import heartbeat, service
+from keyplane.licensing import heartbeat
+from keyplane.machines import service
 from keyplane.machines.schemas import (
     LICENSE_MACHINE_LIST,
     MACHINE_LIST,
@@ -30,6 +30,7 @@ from keyplane.machines.schemas import (
 from keyplane.models import User
 from keyplane.products.schemas import ProductResource, product_resource
 from keyplane.users.schemas import OwnerDocument, user_resource
+from keyplane.web.dependencies import DbSession, LicensingBearer
 
 router = APIRouter(tags=["Machines"])
 MachineList = Annotated[Listed[MachineFilters], Depends(list_query(MACHINE_LIST, parse_machine_list))]

@@ -25,6 +25,7 @@ from keyplane.kit.paging import listing_spec, parser
 from keyplane.kit.query import Items, Param, Spec, identifier, last, metadata, reference
 from keyplane.kit.schemas import StrictInput
 from keyplane.kit.timefmt import iso, iso_or_none
+from keyplane.licensing import heartbeat
 from keyplane.licensing.schemas import (
     GroupRelationship,
     LicenseRelationship,
@@ -32,7 +33,6 @@ from keyplane.licensing.schemas import (
     Name,
     UserRelationship,
 )
-from keyplane.machines import heartbeat
 from keyplane.models import Machine, Policy
 
 Text = Annotated[str, Field(max_length=255)]

@@ -7,7 +7,6 @@ uniqueness is a unique index over the scope the policy names.
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Sequence
 from typing import assert_never
@@ -26,25 +25,20 @@ from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid, uuid7
 from keyplane.licenses import repository as licenses
-from keyplane.licenses.status import protected
-from keyplane.licensing import membership
+from keyplane.licensing import heartbeat, membership
 from keyplane.licensing.access import Action, authorize, view
+from keyplane.licensing.heartbeat import HeartbeatStatus
+from keyplane.licensing.machine_limits import OVERAGE_FACTORS, machine_limit
 from keyplane.licensing.records import not_found, target
 from keyplane.licensing.schemas import GroupRelationship
-from keyplane.machines import heartbeat, repository
+from keyplane.licensing.status import protected
+from keyplane.machines import repository
 from keyplane.machines import tokens as license_tokens
-from keyplane.machines.heartbeat import HeartbeatStatus
 from keyplane.machines.schemas import MachineAttributes, MachineCreateAttributes, MachineFilters
 from keyplane.models import License, Machine, Policy
 from keyplane.models.policy import HeartbeatBasis, MachineUniquenessStrategy, OverageStrategy
 
 _FINGERPRINT = "/data/attributes/fingerprint"
-OVERAGE_FACTORS = {
-    OverageStrategy.ALLOW_1_25X_OVERAGE: 1.25,
-    OverageStrategy.ALLOW_1_5X_OVERAGE: 1.5,
-    OverageStrategy.ALLOW_2X_OVERAGE: 2.0,
-}
-"""The bounded overages (ALWAYS_ALLOW_OVERAGE has no bound, NO_OVERAGE a factor of one)."""
 UNIQUE_IN: dict[MachineUniquenessStrategy, str] = {
     MachineUniquenessStrategy.UNIQUE_PER_ACCOUNT: "the account",
     MachineUniquenessStrategy.UNIQUE_PER_PRODUCT: "this product",
@@ -52,16 +46,6 @@ UNIQUE_IN: dict[MachineUniquenessStrategy, str] = {
     MachineUniquenessStrategy.UNIQUE_PER_LICENSE: "this license",
 }
 """What a fingerprint is unique in, by strategy: every strategy has its words."""
-
-
-def machine_limit(license: License, policy: Policy) -> int | None:
-    """How many machines the license may hold, overage included (None: no limit)."""
-    if policy.overage_strategy == OverageStrategy.ALWAYS_ALLOW_OVERAGE:
-        return None
-    base = 1 if not policy.floating else (license.max_machines or policy.max_machines)
-    if base is None:
-        return None
-    return math.floor(base * OVERAGE_FACTORS.get(policy.overage_strategy, 1.0))
 
 
 def _uniqueness_scope(license: License, policy: Policy) -> uuid.UUID:

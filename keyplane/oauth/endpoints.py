@@ -10,7 +10,6 @@ from urllib.parse import parse_qs, unquote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from keyplane.auth.dependencies import CurrentAccount, DbSession, origin_of
 from keyplane.auth.headers import MALFORMED, Malformed, basic, uses_basic
 from keyplane.auth.network import client_address
 from keyplane.errors import BadRequest
@@ -18,6 +17,7 @@ from keyplane.kit.documents import returns
 from keyplane.oauth import service
 from keyplane.oauth.schemas import AccessToken, request_body
 from keyplane.services import services_of
+from keyplane.web.dependencies import CurrentAccount, DbSession, origin_of
 
 router = APIRouter(tags=["OAuth2"])
 

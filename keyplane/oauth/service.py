@@ -14,11 +14,11 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane import ratelimit
-from keyplane.auth.authentication import NOTHING, Refusal, authenticate
 from keyplane.auth.headers import BASIC_CHALLENGE, Malformed
 from keyplane.auth.network import Address
 from keyplane.auth.principal import AccountRef
 from keyplane.auth.scopes import Scope, ordered
+from keyplane.credentials.authentication import NOTHING, Refusal, authenticate
 from keyplane.credentials.engine import CredentialEngine, CredentialState
 from keyplane.errors import BadRequest, Unauthorized
 from keyplane.events import service as events

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import (
     created,
@@ -30,6 +29,7 @@ from keyplane.policies.schemas import (
 )
 from keyplane.products import service as products
 from keyplane.products.schemas import ProductResource, product_resource
+from keyplane.web.dependencies import DbSession, LicensingBearer
 
 router = APIRouter(tags=["Policies"])
 PolicyList = Annotated[Listed[PolicyFilters], Depends(list_query(POLICY_LIST, parse_policy_list))]

@@ -1,14 +1,12 @@
-"""Products in Keygen's JSON:API shapes, and product tokens."""
+"""Products in Keygen's JSON:API shapes (their tokens: ``keyplane.tokens.endpoints``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import DbSession, LicensingBearer
-from keyplane.auth.scopes import Role
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import (
     created,
@@ -26,9 +24,7 @@ from keyplane.products.schemas import (
     parse_product_list,
     product_resource,
 )
-from keyplane.services import services_of
-from keyplane.tokens.resources import token_resource
-from keyplane.tokens.schemas import TokenDocument, TokenRequest, TokenResource
+from keyplane.web.dependencies import DbSession, LicensingBearer
 
 router = APIRouter(tags=["Products"])
 ProductList = Annotated[Listed[None], Depends(list_query(PRODUCT_LIST, parse_product_list))]
@@ -74,36 +70,3 @@ async def delete_product(product: str, session: DbSession, bearer: LicensingBear
     """Delete a product with its policies, pool keys, licenses and tokens."""
     await service.delete(session, bearer, product)
     return Response(status_code=204)
-
-
-@router.post("/products/{product}/tokens", responses=returns(TokenDocument))
-async def create_product_token(
-    request: Request,
-    product: str,
-    session: DbSession,
-    bearer: LicensingBearer,
-    body: Annotated[TokenRequest | None, Body()] = None,
-) -> JSONResponse:
-    """A product token (shown this once): it sees and manages only this product's records.
-
-    Answers 200, as Keygen does for tokens created through a product.
-    """
-    attributes = (body or TokenRequest()).data.attributes
-    token, plaintext = await service.issue_token(
-        session,
-        services_of(request.app).credentials,
-        bearer,
-        product,
-        name=attributes.name,
-        expiry=attributes.expiry,
-    )
-    return document(request, token_resource(token, Role.PRODUCT.value, plaintext))
-
-
-@router.get("/products/{product}/tokens", responses=returns(ListDocument[TokenResource]))
-async def list_product_tokens(
-    request: Request, product: str, session: DbSession, bearer: LicensingBearer, asked: ProductList
-) -> JSONResponse:
-    """The product's tokens, newest first; never their secrets."""
-    page = await service.tokens(session, bearer, product, asked)
-    return listing(request, [token_resource(t, Role.PRODUCT.value) for t in page.items], page)

@@ -1,4 +1,5 @@
-"""Tokens and ``/me`` in Keygen's JSON:API shapes."""
+"""Tokens (a user's, and a product's under ``/products/{product}/tokens``) and ``/me`` in
+Keygen's JSON:API shapes."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from keyplane import ratelimit
-from keyplane.auth.dependencies import CurrentAccount, DbSession, Deleter, LicensingBearer, Reader, origin_of
 from keyplane.auth.headers import BASIC_CHALLENGE, MALFORMED, basic
 from keyplane.auth.network import client_address
 from keyplane.auth.principal import AccountRef
+from keyplane.auth.scopes import Role
 from keyplane.errors import Unauthorized
 from keyplane.events.names import EventName
 from keyplane.kit.actor import ANONYMOUS
@@ -24,7 +25,8 @@ from keyplane.kit.paging import Listed
 from keyplane.licenses import service as licenses
 from keyplane.licenses.schemas import license_resource
 from keyplane.models import Product
-from keyplane.products.schemas import product_resource
+from keyplane.products import service as products
+from keyplane.products.schemas import PRODUCT_LIST, parse_product_list, product_resource
 from keyplane.services import services_of
 from keyplane.tokens import service
 from keyplane.tokens.resources import token_resource
@@ -39,9 +41,13 @@ from keyplane.tokens.schemas import (
 from keyplane.tokens.throttle import LoginThrottle
 from keyplane.users import repository as users
 from keyplane.users.schemas import user_resource
+from keyplane.web.dependencies import CurrentAccount, DbSession, Deleter, LicensingBearer, Reader, origin_of
 
 router = APIRouter(tags=["Tokens"])
+product_tokens = APIRouter(tags=["Products"])
+"""A product's tokens, documented with the products (served right after them)."""
 TokenList = Annotated[Listed[None], Depends(list_query(TOKEN_LIST, parse_token_list))]
+ProductTokenList = Annotated[Listed[None], Depends(list_query(PRODUCT_LIST, parse_product_list))]
 
 
 def _basic(request: Request) -> tuple[str, str]:
@@ -167,3 +173,36 @@ async def me(request: Request, session: DbSession, bearer: LicensingBearer) -> J
     user = await users.by_id(session, bearer.account.id, bearer.user_id)
     assert user is not None  # the credential check joined this very row
     return document(request, user_resource(user))
+
+
+@product_tokens.post("/products/{product}/tokens", responses=returns(TokenDocument))
+async def create_product_token(
+    request: Request,
+    product: str,
+    session: DbSession,
+    bearer: LicensingBearer,
+    body: Annotated[TokenRequest | None, Body()] = None,
+) -> JSONResponse:
+    """A product token (shown this once): it sees and manages only this product's records.
+
+    Answers 200, as Keygen does for tokens created through a product.
+    """
+    attributes = (body or TokenRequest()).data.attributes
+    token, plaintext = await products.issue_token(
+        session,
+        services_of(request.app).credentials,
+        bearer,
+        product,
+        name=attributes.name,
+        expiry=attributes.expiry,
+    )
+    return document(request, token_resource(token, Role.PRODUCT.value, plaintext))
+
+
+@product_tokens.get("/products/{product}/tokens", responses=returns(ListDocument[TokenResource]))
+async def list_product_tokens(
+    request: Request, product: str, session: DbSession, bearer: LicensingBearer, asked: ProductTokenList
+) -> JSONResponse:
+    """The product's tokens, newest first; never their secrets."""
+    page = await products.tokens(session, bearer, product, asked)
+    return listing(request, [token_resource(t, Role.PRODUCT.value) for t in page.items], page)

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import Creator, DbSession, Deleter, Reader, Updater
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import document, list_query, listing
 from keyplane.kit.paging import Listed
@@ -21,6 +20,7 @@ from keyplane.users.schemas import (
     parse_user_list,
     user_resource,
 )
+from keyplane.web.dependencies import Creator, DbSession, Deleter, Reader, Updater
 
 router = APIRouter(tags=["Users"])
 UserList = Annotated[Listed[UserFilters], Depends(list_query(USER_LIST, parse_user_list))]

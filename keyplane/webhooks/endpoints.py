@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import created, document, list_query, listing
 from keyplane.kit.paging import Listed
 from keyplane.services import services_of
+from keyplane.web.dependencies import DbSession, LicensingBearer
 from keyplane.webhooks import service
 from keyplane.webhooks.schemas import (
     ENDPOINT_LIST,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from keyplane.auth.authentication import NOTHING, REFUSALS, judge, refusal
 from keyplane.auth.scopes import Scope
+from keyplane.credentials.authentication import NOTHING, REFUSALS, judge, refusal
 from keyplane.credentials.engine import FOREVER, CredentialState, Outcome
 from keyplane.errors import Forbidden, TooManyRequests, Unauthorized
 from keyplane.kit.credentials import CredentialKind

@@ -15,7 +15,7 @@ from keyplane.keys.schemas import parse_key_list
 from keyplane.kit import paging, query
 from keyplane.kit.query import Param, Sort, Span, spec
 from keyplane.licenses.schemas import Expires, LicenseFilters, parse_license_list, parse_policy_license_list
-from keyplane.licenses.vocab import LicenseStatus
+from keyplane.licensing.vocab import LicenseStatus
 from keyplane.machines.schemas import parse_license_machine_list, parse_machine_list
 from keyplane.policies.schemas import parse_policy_list
 from keyplane.products.schemas import parse_product_list

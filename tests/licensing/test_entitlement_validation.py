@@ -24,7 +24,7 @@ from sqlalchemy import event
 
 from keyplane.licenses import validation
 from keyplane.licenses.validation import Scope
-from keyplane.licenses.vocab import Code
+from keyplane.licensing.vocab import Code
 from keyplane.models import License, Policy
 from keyplane.services import services_of
 from tests import factories

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 
 class LicenseStatus(StrEnum):
-    """A license's derived ``status`` (``keyplane.licenses.status``), in Keygen's order."""
+    """A license's derived ``status`` (``keyplane.licensing.status``), in Keygen's order."""
 
     ACTIVE = "ACTIVE"
     INACTIVE = "INACTIVE"

@@ -12,19 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Scope as AsgiScope
 
 from keyplane import ratelimit
-from keyplane.accounts.directory import AccountDirectory
-from keyplane.auth import authentication
-from keyplane.auth.authentication import Refusal
 from keyplane.auth.headers import MALFORMED, license_key, presented
 from keyplane.auth.network import Network, client_address
 from keyplane.auth.principal import AccountRef, Bearer, Principal
 from keyplane.auth.scopes import Role, Scope
+from keyplane.credentials import authentication
+from keyplane.credentials.authentication import Refusal
 from keyplane.credentials.engine import CredentialState
 from keyplane.db import READ_METHODS
 from keyplane.errors import Forbidden, NotFound, Unauthorized
 from keyplane.kit import clock
 from keyplane.kit.actor import NOWHERE, Origin, whodunnit
-from keyplane.licenses.authentication import license_bearer, license_token_bearer
+from keyplane.licensing.authentication import license_bearer, license_token_bearer
 from keyplane.observe import exchange
 from keyplane.services import services_of
 
@@ -79,7 +78,7 @@ async def current_account(request: Request, session: DbSession) -> AccountRef:
     cached: AccountRef | None = getattr(request.state, "account", None)
     if cached is not None:
         return cached
-    directory: AccountDirectory = services_of(request.app).accounts
+    directory = services_of(request.app).accounts
     ref = request.path_params.get("account")
     account = await (directory.named(session, ref) if ref is not None else directory.default(session))
     if account is None:
@@ -139,7 +138,7 @@ def origin_of(request: Request) -> Origin:
 
 
 async def _credential(request: Request, session: DbSession, account: AccountRef) -> CredentialState:
-    """The request's credential, checked (``keyplane.auth.authentication``); any refusal is
+    """The request's credential, checked (``keyplane.credentials.authentication``); any refusal is
     raised as its 401 or 403, and a use past the credential's rate limit as a 429."""
     plaintext = presented_credential(request)
     if plaintext is None:

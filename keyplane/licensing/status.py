@@ -13,7 +13,7 @@ from typing import assert_never
 from sqlalchemy import ColumnElement, and_, false, not_, or_
 
 from keyplane.kit.instants import add_months
-from keyplane.licenses.vocab import LicenseStatus
+from keyplane.licensing.vocab import LicenseStatus
 from keyplane.models import License, Policy
 from keyplane.models.policy import CheckInInterval
 

@@ -4,6 +4,9 @@ A write per verification would turn every read into a write (and, on SQLite, ser
 them). Uses are collected in memory, newest instant per credential, and flushed on a timer
 and at shutdown; losing the last second of ``lastUsedAt`` in a crash loses no committed
 API write.
+
+It sits above ``credentials`` and ``licenses``: it writes the uses of the one and the
+validations of the other.
 """
 
 from __future__ import annotations
