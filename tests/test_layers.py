@@ -25,9 +25,11 @@ as ``licensing`` holds what ``licenses`` and ``machines`` share):
 8. The domains, each after those it calls or renders (a cross-domain renderer lives in the
    rendered resource's schemas): ``accounts``, ``users``, ``products``, ``oauth``,
    ``secret``, ``policies``, ``keys``; the answering machinery the lean handlers share
-   (``error_handlers``, ``negotiation``, ``signing``, ``hot``); ``licenses``; ``machines``
-   and ``tokens`` (which renders ``/me`` and serves a product's tokens); ``entitlements``,
-   ``groups``, ``license_tokens``; ``checkouts`` (license files, which embed the others).
+   (``error_handlers``, ``negotiation``, ``signing``, ``hot``); ``components`` (a machine's
+   hardware: what validation matches a scope against); ``licenses``; ``machines`` and
+   ``tokens`` (which renders ``/me`` and serves a product's tokens); ``entitlements``,
+   ``groups``, ``license_tokens``, ``processes``, ``licensees``; ``checkouts`` (license
+   files, which embed the others).
 9. What joins several domains: ``usage`` (writes the credentials' uses and the licenses'
    validations), ``api_keys`` (hands its uses to it), ``webhooks`` (renders every
    resource), ``contract``.

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import document, list_query, listing
 from keyplane.kit.paging import Listed, no_filters, parser
@@ -19,6 +18,7 @@ from keyplane.licensees.schemas import (
     license_user_resource,
 )
 from keyplane.users.schemas import UserResource, user_resource
+from keyplane.web.dependencies import DbSession, LicensingBearer
 
 router = APIRouter(tags=["Licenses"])
 LicenseUserListing = Annotated[

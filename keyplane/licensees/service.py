@@ -20,10 +20,10 @@ from keyplane.kit.ids import uuid7
 from keyplane.licensees import repository
 from keyplane.licensees.schemas import MOST
 from keyplane.licenses.service import find
-from keyplane.licenses.status import protected
 from keyplane.licensing.access import Action, authorize
+from keyplane.licensing.machine_limits import OVERAGE_FACTORS
 from keyplane.licensing.records import not_found
-from keyplane.machines.service import OVERAGE_FACTORS
+from keyplane.licensing.status import protected
 from keyplane.models import License, LicenseUser, Policy, User
 from keyplane.models.policy import OverageStrategy
 

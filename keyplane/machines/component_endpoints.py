@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.components.schemas import (
     COMPONENT_LIST,
     MACHINE_COMPONENT_LIST,
@@ -30,6 +29,7 @@ from keyplane.machines import components as service
 from keyplane.machines import service as machines
 from keyplane.machines.schemas import MachineDocument, machine_resource
 from keyplane.products.schemas import ProductResource, product_resource
+from keyplane.web.dependencies import DbSession, LicensingBearer
 
 router = APIRouter(tags=["Components"])
 ComponentList = Annotated[Listed[ComponentFilters], Depends(list_query(COMPONENT_LIST, parse_component_list))]

@@ -16,9 +16,9 @@ from keyplane.errors import BadRequest
 from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
-from keyplane.licenses.status import protected
 from keyplane.licensing.access import Action, authorize, owns_machine_record, view
 from keyplane.licensing.records import not_found, target
+from keyplane.licensing.status import protected
 from keyplane.machines import repository as machines
 from keyplane.models import License, Machine, MachineComponent, Policy
 

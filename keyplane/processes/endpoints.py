@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.auth.dependencies import DbSession, LicensingBearer
 from keyplane.kit import clock
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import created, document, list_query, listing
@@ -33,6 +32,7 @@ from keyplane.processes.schemas import (
     process_resource,
 )
 from keyplane.products.schemas import ProductResource, product_resource
+from keyplane.web.dependencies import DbSession, LicensingBearer
 
 router = APIRouter(tags=["Processes"])
 ProcessList = Annotated[Listed[ProcessFilters], Depends(list_query(PROCESS_LIST, parse_process_list))]

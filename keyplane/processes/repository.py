@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid
-from keyplane.machines.heartbeat import DEFAULT_DURATION
+from keyplane.licensing.heartbeat import DEFAULT_DURATION
 from keyplane.models import License, Machine, MachineProcess, Policy, User
 from keyplane.processes.schemas import ProcessFilters, ProcessStatus
 

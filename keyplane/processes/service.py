@@ -21,12 +21,12 @@ from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import uuid7
-from keyplane.licenses.status import protected
+from keyplane.licensing import heartbeat
 from keyplane.licensing.access import Action, authorize, owns_machine_record, view
+from keyplane.licensing.machine_limits import OVERAGE_FACTORS
 from keyplane.licensing.records import not_found, target
-from keyplane.machines import heartbeat
+from keyplane.licensing.status import protected
 from keyplane.machines import repository as machines
-from keyplane.machines.service import OVERAGE_FACTORS
 from keyplane.models import License, Machine, MachineProcess, Policy
 from keyplane.models.policy import HeartbeatCullStrategy, HeartbeatResurrectionStrategy, OverageStrategy
 from keyplane.models.policy import ProcessLeasingStrategy as Leasing
