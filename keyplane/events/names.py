@@ -16,6 +16,7 @@ class EventName(StrEnum):
     """A wrong password for the user's email (``POST /tokens``)."""
 
     TOKEN_GENERATED = "token.generated"
+    TOKEN_REGENERATED = "token.regenerated"
     TOKEN_REVOKED = "token.revoked"
 
     API_KEY_CREATED = "api-key.created"

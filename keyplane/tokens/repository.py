@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.scopes import Role
@@ -14,15 +14,27 @@ from keyplane.kit.credentials import CredentialKind
 from keyplane.models import Credential, User
 
 
-def visible(account_id: uuid.UUID, user_id: uuid.UUID | None, *, everyone: bool) -> list[ColumnElement[bool]]:
-    """The account's live tokens: everyone's, or only those of ``user_id``."""
+def visible(
+    account_id: uuid.UUID,
+    *,
+    user_id: uuid.UUID | None,
+    product_id: uuid.UUID | None,
+    everyone: bool,
+    nobody: bool = False,
+) -> list[ColumnElement[bool]]:
+    """The account's live tokens: everyone's, or only those of ``user_id`` (a user's), or of
+    ``product_id`` (a product token's), or none."""
     conditions = [
         Credential.account_id == account_id,
         Credential.kind == CredentialKind.TOKEN.value,
         Credential.deleted_at.is_(None),
     ]
-    if not everyone:
-        conditions.append(Credential.user_id == user_id)
+    if nobody:
+        conditions.append(false())
+    elif not everyone:
+        conditions.append(
+            Credential.user_id == user_id if user_id is not None else Credential.product_id == product_id
+        )
     return conditions
 
 
