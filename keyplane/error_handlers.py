@@ -25,6 +25,7 @@ from keyplane.accounts.signing import SealError
 from keyplane.errors import ENCODING_DETAIL, TITLES, AppError, ErrorItem, generic_code, upper_snake
 from keyplane.kit.families import dialect, is_plain
 from keyplane.kit.jsonapi import JSONAPI, camel
+from keyplane.licensing.schemas import METADATA_TOO_DEEP
 from keyplane.observe import exchange
 from keyplane.observe.observer import route_of
 
@@ -109,7 +110,11 @@ def _too_large(error: Any) -> bool:
 
 
 def _is_malformed(error_type: str) -> bool:
-    return error_type in _MALFORMED or error_type.endswith(("_type", "_parsing"))
+    return (
+        error_type in _MALFORMED
+        or error_type == METADATA_TOO_DEEP
+        or error_type.endswith(("_type", "_parsing"))
+    )
 
 
 def validation_items(errors: Sequence[Any], plain: bool) -> tuple[int, list[ErrorItem]]:
@@ -146,6 +151,11 @@ def validation_items(errors: Sequence[Any], plain: bool) -> tuple[int, list[Erro
             continue
         named = [p for p in path if not p.isdigit()]
         kind = _kind(etype)
+        if etype == METADATA_TOO_DEEP:
+            # Keygen's typed_params: a 400 pointing at the first value nested too deep.
+            status = 400
+            kind = "TOO_DEEP"
+            path = [*path, *(error.get("ctx") or {}).get("path", [])]
         if not plain and etype in ("literal_error", "enum"):
             kind = "NOT_ALLOWED"  # Keygen's code for a value outside an enumeration
         code = f"{upper_snake(named[-1] if named else 'body')}_{kind}"
