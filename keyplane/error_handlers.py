@@ -240,10 +240,18 @@ def install_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
-            item = ErrorItem("The requested endpoint was not found", "NOT_FOUND")
+            # Keygen's wording (app/controllers/application_controller.rb ``render_not_found``).
+            item = ErrorItem(
+                "The requested endpoint was not found (check your HTTP method, Accept header, and URL path)",
+                "NOT_FOUND",
+            )
         elif exc.status_code == 405:
             item = ErrorItem(f"{request.method} is not supported on this endpoint", "METHOD_NOT_ALLOWED")
-        elif exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        elif (
+            exc.status_code == 400
+            and isinstance(exc.__cause__, UnicodeDecodeError)
+            and dialect(request.url.path) == "jsonapi"
+        ):
             # A body that is not UTF-8: Keygen's ENCODING_INVALID, in its wording.
             item = ErrorItem(ENCODING_DETAIL, "ENCODING_INVALID")
         elif exc.status_code == 400:

@@ -175,3 +175,14 @@ async def test_an_integer_too_large_is_400(client: httpx.AsyncClient, acme: Tena
     assert (
         await client.post(f"{acme.base}/licenses", json=small, headers=bearer(acme.key))
     ).status_code == 422
+
+
+async def test_an_unknown_endpoint_is_keygens_not_found(client: httpx.AsyncClient, acme: Tenant) -> None:
+    """Keygen's wording for a route it does not have (app/controllers/application_controller.rb
+    ``render_not_found``; lib/keygen/middleware.rb)."""
+    response = await client.get(f"{acme.base}/no-such-things", headers=bearer(acme.key))
+    body = jsonapi_error(response, 404, "NOT_FOUND")
+    assert body["errors"][0]["title"] == "Not found"
+    assert body["errors"][0]["detail"] == (
+        "The requested endpoint was not found (check your HTTP method, Accept header, and URL path)"
+    )
