@@ -186,3 +186,20 @@ async def test_an_unknown_endpoint_is_keygens_not_found(client: httpx.AsyncClien
     assert body["errors"][0]["detail"] == (
         "The requested endpoint was not found (check your HTTP method, Accept header, and URL path)"
     )
+
+
+@pytest.mark.parametrize(
+    "path", ["/licenses?metadata[plan]=%FF", "/licenses/%C3%28", "/licenses?product=%E9t%E9"]
+)
+async def test_a_path_or_query_that_is_not_utf8_is_encoding_invalid(
+    client: httpx.AsyncClient, acme: Tenant, path: str
+) -> None:
+    """Keygen: 400 ``ENCODING_INVALID`` for percent-encoded bytes that are not UTF-8, instead
+    of a lookup with replacement characters (lib/keygen/middleware.rb, "invalid byte
+    sequence"; app/controllers/application_controller.rb)."""
+    response = await client.get(f"{acme.base}{path}", headers=bearer(acme.key))
+    body = jsonapi_error(response, 400, "ENCODING_INVALID")
+    assert body["errors"][0]["detail"] == ENCODING
+    # Percent-encoded UTF-8 is ordinary text.
+    fine = await client.get(f"{acme.base}/licenses?metadata[plan]=%C3%A9", headers=bearer(acme.key))
+    assert fine.status_code == 200, fine.text
