@@ -12,6 +12,11 @@ a million stored API keys.
    ``bench/peer``) is measured under the same wrk settings, when the ``peer`` extra is
    installed; the per-worker goal compares with it.
 
+The account has a webhook endpoint subscribed to every event (``*``), pointing at the run's
+own receiver (``bench/receiver.py``), which checks every delivery's signature: validate-key's
+row also says how fast its events were delivered, what it left to deliver, and how long that
+took.
+
 Each row and comparison is judged against the goal table, ``GOALS`` in ``bench/goals.py``; the
 run is appended to ``bench/results.jsonl`` at the end (not with ``--no-log``).
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import random
@@ -38,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.markup import escape
 from rich.table import Table
 
@@ -61,6 +68,7 @@ from bench.common import (
 )
 from bench.goals import COMPARISONS, PEER_PER_WORKER, ROW_GOALS, ROWS, Figures, describe_row, row_met
 from bench.peer.run import PeerResult, measure_peer, peer_missing
+from bench.receiver import Receiver, Tally, receiving
 from bench.results import Entry, comparison_entry
 from keyplane.config import Settings
 from keyplane.kit.credentials import CredentialKind, generate
@@ -77,6 +85,12 @@ process answers about 300 to 1,000 a second here, PostgreSQL being the slower)."
 WARM_RESWEEP_RATE = 2_500
 """The second sweep of a warm-up: hits, and whatever the first one did not get to."""
 TARGETS = ("verify-1k", "verify", "get", "validate-key", "ping", "peer")
+FLUSH_SECONDS = 2.0
+"""How long the event log's batch takes to be written (every second), and with it the
+webhook deliveries of its events."""
+DRAIN_SECONDS = 120.0
+"""Longest the run waits, after a load that recorded events, for the webhook deliveries it
+queued (the delivery worker may lag under full load); what is left is printed."""
 SAME_DRAW = "verify, as many drawn as in phase 1: "
 
 
@@ -91,6 +105,8 @@ class Row:
     """The floor's requests/s under this very load, measured just before and just after it
     (their mean); None for the floor's own rows."""
     problem: str = ""
+    webhooks: dict[str, float] | None = None
+    """What the endpoint subscribed to ``*`` received during and after the row (``Hooks``)."""
 
     def __post_init__(self) -> None:
         assert self.key in ROWS or self.key.startswith("peer: "), (
@@ -128,6 +144,10 @@ class Plan:
     argv: Sequence[str] = ()
     """The command line's arguments, for the results log."""
     cpu_at_start: CpuTimes | None = field(default_factory=cpu_times)
+    receiver: Receiver | None = None
+    """The webhook receiver, running for the whole run."""
+    subscribed: bool = False
+    """Whether the account has its webhook endpoint (made once, when a server first runs)."""
 
     def log(self, server: str) -> Path:
         """Where a server's output goes (kept with the run's scratch data)."""
@@ -155,17 +175,51 @@ class Plan:
         return wrk.run(url, load, args.seconds, args.connections, args.wrk_threads)
 
     def paired(
-        self, base: str, url: str, load: wrk.Load, warmed: Callable[[], object] | None = None
+        self,
+        base: str,
+        url: str,
+        load: wrk.Load,
+        warmed: Callable[[], object] | None = None,
+        ended: Callable[[wrk.Measured], object] | None = None,
     ) -> tuple[wrk.Measured, float]:
         """Keyplane (at ``base``) under ``load`` after a discarded warm-up (then ``warmed`` is
-        called), paired with the floor under the same load (``wrk.paired``; the Python loop
-        printed at both ends of a run shows how the host drifts)."""
+        called), paired with the floor under the same load (``wrk.paired``, which calls
+        ``ended`` between Keyplane's run and the second floor run; the Python loop printed at
+        both ends of a run shows how the host drifts)."""
         args = self.args
         there = url.replace(base, self.floor_base, 1)
         wrk.run(url, load, WARM_WRK_SECONDS, args.connections, args.wrk_threads)  # discarded
         if warmed is not None:
             warmed()
-        return wrk.paired(url, there, load, args.seconds, args.connections, args.wrk_threads)
+        return wrk.paired(url, there, load, args.seconds, args.connections, args.wrk_threads, ended)
+
+    def subscribe(self, api: str) -> None:
+        """The account's webhook endpoint, subscribed to every event (``*``) and pointing at
+        the run's receiver, made through the API the first time a server runs; the receiver
+        is given the account's public key first, to check every delivery with."""
+        if self.subscribed or self.receiver is None:
+            return
+        account = httpx.get(api, headers=self.auth, timeout=30)
+        account.raise_for_status()
+        public = base64.b64decode(account.json()["meta"]["keys"]["ed25519"]).decode()
+        self.receiver.key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public))
+        body = {
+            "data": {
+                "type": "webhook-endpoints",
+                "attributes": {"url": self.receiver.url, "subscriptions": ["*"]},
+            }
+        }
+        made = httpx.post(
+            f"{api}/webhook-endpoints", json=body, headers={**self.auth, **VALIDATE_HEADERS}, timeout=30
+        )
+        if made.status_code != 201:
+            raise SystemExit(f"the webhook endpoint was refused: {made.status_code} {made.text[:300]}")
+        self.subscribed = True
+        console.print(
+            f"webhooks: an endpoint subscribed to [bold]*[/] at {self.receiver.url}, the run's own "
+            "receiver (it answers 200 at once and checks each delivery's signature with the "
+            "account's public key)"
+        )
 
 
 def _settings_line(env: dict[str, str], workers: int) -> str:
@@ -175,6 +229,7 @@ def _settings_line(env: dict[str, str], workers: int) -> str:
         "secret_key": env["KEYPLANE_SECRET_KEY"],
         "workers": workers,
         "log_level": env["KEYPLANE_LOG_LEVEL"],
+        "webhooks_allow_private": env["KEYPLANE_WEBHOOKS_ALLOW_PRIVATE"],
     }
     settings = Settings(**overrides).model_dump(exclude={"secret_key", "database_url", "data_dir"})
     if settings.get("redis_url"):
@@ -244,15 +299,105 @@ def _license(api: str, auth: dict[str, str]) -> str:
 
 
 def _validations(api: str, auth: dict[str, str]) -> int:
-    """How many validations the event log holds (the count of a one-record page)."""
+    """How many validations the event log holds."""
+    return _count(api, auth, "event-logs", {"event": "license.validation.succeeded"})
+
+
+def _count(api: str, auth: dict[str, str], path: str, params: dict[str, str] | None = None) -> int:
+    """How many records a listing holds (the count of a one-record page)."""
     answer = httpx.get(
-        f"{api}/event-logs",
-        params={"event": "license.validation.succeeded", "page[number]": "1", "page[size]": "1"},
+        f"{api}/{path}",
+        params={**(params or {}), "page[number]": "1", "page[size]": "1"},
         headers=auth,
         timeout=30,
     )
     answer.raise_for_status()
     return int(answer.json()["links"]["meta"]["count"])
+
+
+@dataclass(frozen=True)
+class Drained:
+    seconds: float
+    """From the call (the load's end) until the last delivery made came (0 when none was
+    pending), or until the bound."""
+    left: int
+    """Deliveries made and not received when the wait ended."""
+
+
+def _drain(plan: Plan, api: str) -> Drained:
+    """Wait (``DRAIN_SECONDS`` at most) until the receiver has every webhook event the account
+    has, and their number has not grown for ``FLUSH_SECONDS`` (the event log's batches,
+    which make them, are written)."""
+    receiver = plan.receiver
+    assert receiver is not None
+    started = time.monotonic()
+    made, changed = -1, started
+    while True:
+        # A loaded server's batches may fall behind: the count of webhook events must also
+        # have stopped moving for a flush's time.
+        count = _count(api, plan.auth, "webhook-events")
+        now = time.monotonic()
+        if count != made:
+            made, changed = count, now
+        if receiver.tally().distinct >= made and now - changed >= FLUSH_SECONDS:
+            break
+        if now - started >= DRAIN_SECONDS:
+            break
+        time.sleep(0.5)
+    left = max(made - receiver.tally().distinct, 0)
+    if left:
+        return Drained(time.monotonic() - started, left)
+    return Drained(max(receiver.last_at - started, 0.0), 0)
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the endpoint subscribed to ``*`` received of a row's validations."""
+
+    received_rps: float
+    """Deliveries received per second during the row."""
+    pending: int
+    """Validations the row recorded whose delivery had not come when it ended."""
+    drain: Drained
+    """The wait after the row, for what it left."""
+    drained_rps: float
+    """Deliveries received per second during that wait (the server idle otherwise)."""
+    bad: int
+    """Deliveries whose signature did not verify, during the row and the wait."""
+    delivered: int
+    """The row's validations delivered by the end of the wait."""
+
+    @classmethod
+    def of(
+        cls, start: Tally, end: Tally, after: Tally, drain: Drained, seconds: float, recorded: int
+    ) -> Hooks:
+        return cls(
+            received_rps=(end.distinct - start.distinct) / seconds if seconds else 0.0,
+            pending=max(recorded - (end.validations - start.validations), 0),
+            drain=drain,
+            drained_rps=(after.distinct - end.distinct) / drain.seconds if drain.seconds > 0.1 else 0.0,
+            bad=after.bad - start.bad,
+            delivered=after.validations - start.validations,
+        )
+
+    def describe(self) -> str:
+        left = f", {self.drain.left:,} still pending" if self.drain.left else ""
+        return (
+            f"webhooks: {self.received_rps:,.0f} deliveries/s received, {self.pending:,} pending at the "
+            f"row's end, then drained at {self.drained_rps:,.0f}/s in {self.drain.seconds:.1f} s{left}; "
+            f"{self.bad:,} bad signatures"
+        )
+
+    def entry(self) -> dict[str, float]:
+        return {
+            "received_rps": round(self.received_rps, 1),
+            "pending_at_end": self.pending,
+            "drain_s": round(self.drain.seconds, 1),
+            "drained_rps": round(self.drained_rps, 1),
+            "left_after_drain": self.drain.left,
+            "bad_signatures": self.bad,
+            "delivered": self.delivered,
+        }
 
 
 def _validate_body(license_key: str) -> str:
@@ -299,7 +444,8 @@ def _warm_up(
     for _ in range(workers):  # each worker has its own cache
         _sweep(plan, base, plan.verify_load("warm-verify", keys, sweep=True), len(keys))
     checked = [key for key in keys if key not in known]
-    checked += random.sample([key for key in keys if key in known], min(WARM_CHECKED, len(known)))
+    loaded = [key for key in keys if key in known]
+    checked += random.sample(loaded, min(WARM_CHECKED, len(loaded)))
     ids = {key: known[key] for key in keys if key in known}
     ids |= asyncio.run(_warm(api, plan.admin_key, checked, workers))
     for _ in range(workers):
@@ -343,6 +489,7 @@ def _phase_one(plan: Plan, population: list[str], known: dict[str, str], stored:
     for key, label, extra, workers in variants:
         env = plan.env | extra
         with serving(KEYPLANE, env, True, workers, "/v1/ping", plan.log("keyplane")) as (base, _):
+            plan.subscribe(f"{base}/v1/accounts/{plan.slug}")
             _warm_up(plan, base, f"{base}/v1/accounts/{plan.slug}", population, workers, known)
             load = plan.verify_load("verify-1k", population)
             if workers == plan.args.workers:
@@ -356,11 +503,15 @@ def _phase_one(plan: Plan, population: list[str], known: dict[str, str], stored:
 
 
 def run(plan: Plan) -> tuple[list[Row], list[loader.Loaded]]:
-    with serving("bench.floor:app", plan.env, False, plan.args.workers, "/", plan.log("floor")) as (
-        floor_base,
-        _,
+    with (
+        serving("bench.floor:app", plan.env, False, plan.args.workers, "/", plan.log("floor")) as (
+            floor_base,
+            _,
+        ),
+        receiving() as receiver,
     ):
         plan.floor_base = floor_base
+        plan.receiver = receiver
         return _run(plan)
 
 
@@ -405,6 +556,7 @@ def _run(plan: Plan) -> tuple[list[Row], list[loader.Loaded]]:
 
     with serving(KEYPLANE, plan.env, True, workers, "/v1/ping", plan.log("keyplane")) as (base, _):
         api = f"{base}/v1/accounts/{plan.slug}"
+        plan.subscribe(api)
         ids = _warm_up(plan, base, api, working, workers, known)
         # Documents first: a verification load moves lastUsedAt, which drops them.
         if "get" in only:
@@ -447,27 +599,62 @@ def _run(plan: Plan) -> tuple[list[Row], list[loader.Loaded]]:
             elif "keygen-signature" not in answer.headers:
                 problem = "check: the answer is not signed"
             load = wrk.fixed_script(plan.folder, "validate-key", "POST", VALIDATE_HEADERS, body)
-            counted: list[int] = []
-
-            def count() -> None:
-                time.sleep(2)  # the event log's batches are written every second
-                counted.append(_validations(api, plan.auth))
-
-            measured, paired = plan.paired(base, f"{api}/licenses/actions/validate-key", load, count)
-            count()
-            recorded = counted[1] - counted[0]
-            seconds = measured.requests / measured.rps if measured.rps else 0.0
-            name = "validate-key, signed: strict, 1 machine"
-            if seconds:
-                name += f" ({recorded / seconds:,.0f} events/s written)"
-            if not problem and recorded < measured.requests - measured.non_2xx:
-                problem = f"events: {recorded:,} of {measured.requests:,} validations in the event log"
-            rows.append(Row("validate-key", name, stored, measured, paired, problem))
+            rows.append(_validate_key_row(plan, base, api, load, stored, problem))
         if "ping" in only:
             load = wrk.fixed_script(plan.folder, "ping", "GET", {}, None)
             measured, paired = plan.paired(base, f"{base}/v1/ping", load)
             rows.append(Row("ping", "GET /v1/ping: signed, no I/O", stored, measured, paired))
     return rows, loads
+
+
+def _validate_key_row(plan: Plan, base: str, api: str, load: wrk.Load, stored: int, problem: str) -> Row:
+    """validate-key under ``load``: its events written, and their deliveries to the endpoint
+    subscribed to ``*``. The warm-up's deliveries are waited for before the row (so that it
+    starts with none pending), the row's own after it, before the second floor run (which
+    the delivery worker's catching up would otherwise slow)."""
+    receiver = plan.receiver
+    assert receiver is not None
+    marks: dict[str, Tally] = {}
+    drains: list[Drained] = []
+    counted: list[int] = []
+
+    def warmed() -> None:
+        drains.append(_drain(plan, api))
+        counted.append(_validations(api, plan.auth))
+        marks["start"] = receiver.tally()
+
+    def ended(_measured: wrk.Measured) -> None:
+        marks["end"] = receiver.tally()
+        drains.append(_drain(plan, api))
+        marks["after"] = receiver.tally()
+
+    measured, paired = plan.paired(base, f"{api}/licenses/actions/validate-key", load, warmed, ended)
+    recorded = _validations(api, plan.auth) - counted[0]
+    seconds = measured.requests / measured.rps if measured.rps else 0.0
+    hooks = Hooks.of(marks["start"], marks["end"], marks["after"], drains[-1], seconds, recorded)
+    name = "validate-key, signed: strict, 1 machine"
+    if seconds:
+        name += f" ({recorded / seconds:,.0f} events/s written; {hooks.describe()})"
+    if not problem and recorded < measured.requests - measured.non_2xx:
+        problem = f"events: {recorded:,} of {measured.requests:,} validations in the event log"
+    if not problem and hooks.bad:
+        problem = (
+            f"webhooks: {hooks.bad:,} deliveries not signed by the account's key, e.g. {receiver.problems[0]}"
+        )
+    if not problem and recorded and not hooks.delivered:
+        problem = "webhooks: none of the row's validations was delivered"
+    if drains[0].left:
+        console.print(
+            f"[yellow]webhooks: {drains[0].left:,} deliveries of the warm-up still pending after "
+            f"{drains[0].seconds:.0f} s: the row started with them[/]"
+        )
+    if drains[-1].left:
+        console.print(
+            f"[yellow]webhooks: {drains[-1].left:,} deliveries still pending after "
+            f"{drains[-1].seconds:.0f} s: the delivery worker sends them during the rows that follow[/]"
+        )
+    console.print(f"validate-key: {recorded:,} validations recorded; {hooks.describe()}")
+    return Row("validate-key", name, stored, measured, paired, problem, hooks.entry())
 
 
 def _peer(plan: Plan, keys: int) -> list[Row]:
@@ -669,6 +856,7 @@ def log_entry(
                 row.measured.p50_ms,
                 describe_row(row.key) if row.key in ROW_GOALS else None,
                 row.met(),
+                row.webhooks,
             )
             for row in rows
         ],
@@ -729,6 +917,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             "KEYPLANE_SECRET_KEY": secrets.token_urlsafe(48),
             # What ``keyplane serve --workers N`` tells each process.
             "KEYPLANE_WORKERS": str(args.workers),
+            # The run's webhook receiver listens on 127.0.0.1, over http.
+            "KEYPLANE_WEBHOOKS_ALLOW_PRIVATE": "true",
         }
         env.pop("KEYPLANE_DATABASE_URL", None)
         if args.database_url:

@@ -6,8 +6,9 @@ An entry holds: ``date`` (UTC), ``commit`` (``git rev-parse --short HEAD``, ``-d
 the tree has changes other than this log), ``benchmark``, ``command``, ``machine`` (what the
 run printed about it), ``database``, ``rows`` (per row: name, key, stored keys, requests/s,
 p50, p99, the paired floor's requests/s, the share of it, errors, the goal and whether it
-was met) and ``comparisons`` (per comparison goal of bench/goals.py: its figure, the goal
-and whether it was met); optionally a ``note``. Entries moved from bench/README.md's dated
+was met; validate-key's also what the webhook receiver got of it, ``webhooks``) and
+``comparisons`` (per comparison goal of bench/goals.py: its figure, the goal and whether it
+was met); optionally a ``note``. Entries moved from bench/README.md's dated
 sections (``"legacy": true``) keep their tables as text (``tables``) and their prose
 (``note``).
 """
@@ -95,8 +96,11 @@ def row_entry(
     p50_ms: float,
     goal: str | None,
     met: bool | None,
+    webhooks: Mapping[str, float] | None = None,
 ) -> Entry:
-    return {
+    """A row; ``webhooks`` (what the endpoint subscribed to ``*`` received of it) only when
+    the row recorded events."""
+    entry: Entry = {
         "name": name,
         "key": key,
         "stored": stored,
@@ -110,6 +114,9 @@ def row_entry(
         "goal": goal,
         "met": met,
     }
+    if webhooks is not None:
+        entry["webhooks"] = dict(webhooks)
+    return entry
 
 
 def comparison_entry(comparison: Comparison, figure: float | None, met: bool | None, note: str = "") -> Entry:

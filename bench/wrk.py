@@ -12,7 +12,7 @@ import json
 import re
 import secrets
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -157,13 +157,23 @@ def _search(pattern: str, text: str) -> re.Match[str]:
 
 
 def paired(
-    url: str, floor_url: str, load: Load, seconds: float, connections: int, threads: int = 1
+    url: str,
+    floor_url: str,
+    load: Load,
+    seconds: float,
+    connections: int,
+    threads: int = 1,
+    ended: Callable[[Measured], object] | None = None,
 ) -> tuple[Measured, float]:
     """``url`` under ``load``, between two runs of the floor (``floor_url``) under the very same
     load: the measurement, and the floor's requests/s of the same minutes (the mean of the
-    two). The host's speed drifts within minutes; a floor measured earlier would not do."""
+    two). The host's speed drifts within minutes; a floor measured earlier would not do.
+    ``ended`` is called with the measurement as soon as it is taken, before the second floor
+    run (to note what the row left behind, and let the server finish it first)."""
     before = run(floor_url, load, seconds, connections, threads)
     measured = run(url, load, seconds, connections, threads)
+    if ended is not None:
+        ended(measured)
     after = run(floor_url, load, seconds, connections, threads)
     floor_stolen = None
     if before.stolen is not None and after.stolen is not None:

@@ -15,13 +15,16 @@ from keyplane.accounts import endpoints as accounts
 from keyplane.api_keys import endpoints as api_keys
 from keyplane.api_keys import lean as lean_api_keys
 from keyplane.auth.dependencies import CurrentAccount
+from keyplane.checkouts import endpoints as checkouts
 from keyplane.config import Settings, get_settings
 from keyplane.error_handlers import install_handlers
 from keyplane.events import endpoints as events
+from keyplane.groups import endpoints as groups
 from keyplane.hot import HotPaths
 from keyplane.keys import endpoints as keys
 from keyplane.kit.bodies import capped
 from keyplane.kit.nul import refuse_nul_characters
+from keyplane.license_tokens import endpoints as license_tokens
 from keyplane.licenses import action_endpoints as license_actions
 from keyplane.licenses import endpoints as licenses
 from keyplane.licenses import lean as lean_licenses
@@ -73,8 +76,11 @@ ROUTERS = (
     policies.router,
     keys.router,
     license_actions.router,
+    checkouts.router,
     licenses.router,
+    license_tokens.router,
     machines.router,
+    groups.router,
     events.router,
     webhooks.router,
 )

@@ -119,6 +119,7 @@ LICENSE_RESOURCE = resource(
         "product": to_one(BASE, "products", PRODUCT, f"{_OWN_LICENSE}/product"),
         "policy": to_one(BASE, "policies", POLICY, f"{_OWN_LICENSE}/policy"),
         "owner": to_one(BASE, "users", None, f"{_OWN_LICENSE}/owner"),
+        "group": to_one(BASE, "groups", None, f"{_OWN_LICENSE}/group"),
         "machines": to_many(BASE, f"{_OWN_LICENSE}/machines"),
     },
 )
@@ -161,6 +162,7 @@ MACHINE_RESOURCE = resource(
         "heartbeatDuration": 600,
         "lastHeartbeat": None,
         "nextHeartbeat": None,
+        "lastCheckOut": None,
         "metadata": {},
         "created": NOW,
         "updated": NOW,
@@ -170,6 +172,7 @@ MACHINE_RESOURCE = resource(
         "product": to_one(BASE, "products", PRODUCT, f"{_OWN_MACHINE}/product"),
         "license": to_one(BASE, "licenses", LICENSE, f"{_OWN_MACHINE}/license"),
         "owner": to_one(BASE, "users", None, f"{_OWN_MACHINE}/owner"),
+        "group": to_one(BASE, "groups", None, f"{_OWN_MACHINE}/group"),
     },
 )
 
@@ -207,3 +210,73 @@ TOKEN_RESOURCE = {
     },
     "links": {"self": f"{BASE}/tokens/{TOKEN}"},
 }
+
+CHECKOUT = {"meta": {"encrypt": True, "ttl": 86400, "include": ["product", "policy"]}}
+LICENSE_FILE_RESOURCE = {
+    "id": "0193b1e2-0000-7000-8000-000000000009",
+    "type": "license-files",
+    "attributes": {
+        "certificate": "-----BEGIN LICENSE FILE-----\neyJlbmMiOiJ...In0=\n-----END LICENSE FILE-----\n",
+        "algorithm": "aes-256-gcm+ed25519",
+        "includes": ["product", "policy"],
+        "ttl": 86400,
+        "expiry": "2026-12-08T10:00:00.000Z",
+        "issued": NOW,
+    },
+    "relationships": {
+        "account": to_one(BASE, "accounts", ACCOUNT, ""),
+        "license": to_one(BASE, "licenses", LICENSE, f"licenses/{LICENSE}"),
+    },
+}
+LICENSE_TOKEN_REQUEST = {
+    "data": {
+        "type": "tokens",
+        "attributes": {"name": "installer", "maxActivations": 3, "maxDeactivations": 1},
+    }
+}
+LICENSE_TOKEN_RESOURCE = {
+    "id": TOKEN,
+    "type": "tokens",
+    "attributes": {
+        "kind": "activation-token",
+        "token": "kpt_7Hw3Bn6Fm0Ey5Rl2Xt9Qs4Dv3mVq8ZcR1xWb6NfT0yLh5Gd2Ks9Pj4Ue7Ao1Ci8",
+        "expiry": None,
+        "name": "installer",
+        "maxActivations": 3,
+        "activations": 0,
+        "maxDeactivations": 1,
+        "deactivations": 0,
+        "created": NOW,
+        "updated": NOW,
+    },
+    "relationships": {
+        "account": to_one(BASE, "accounts", ACCOUNT, ""),
+        "bearer": to_one(BASE, "licenses", LICENSE, f"licenses/{LICENSE}"),
+    },
+    "links": {"self": f"{BASE}/tokens/{TOKEN}"},
+}
+
+GROUP = "0193b1e2-0000-7000-8000-000000000009"
+GROUP_CREATE = {
+    "data": {"type": "groups", "attributes": {"name": "ACME Corp", "maxLicenses": 10, "maxMachines": 50}}
+}
+GROUP_RESOURCE = resource(
+    BASE,
+    "groups",
+    GROUP,
+    {
+        "name": "ACME Corp",
+        "maxUsers": None,
+        "maxLicenses": 10,
+        "maxMachines": 50,
+        "metadata": {},
+        "created": NOW,
+        "updated": NOW,
+    },
+    {
+        "account": to_one(BASE, "accounts", ACCOUNT, ""),
+        "users": to_many(BASE, f"groups/{GROUP}/users"),
+        "licenses": to_many(BASE, f"groups/{GROUP}/licenses"),
+        "machines": to_many(BASE, f"groups/{GROUP}/machines"),
+    },
+)

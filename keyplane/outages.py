@@ -10,6 +10,7 @@ at once, so that it is never reused and never waited on again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,6 +63,16 @@ def unavailable(error: BaseException) -> bool:
     answer: the request changed nothing and may be retried shortly. Errors about what was
     sent (a value the driver refuses, a broken constraint) are not."""
     return any(_unavailable_link(link) for link in _chain(error))
+
+
+def log_failure(log: logging.Logger, message: str, error: BaseException, **extra: object) -> None:
+    """Log the failure of background work that will be tried again: a warning naming the
+    error's type when the database is unavailable (the outage itself is no bug: no
+    traceback), else the traceback."""
+    if unavailable(error):
+        log.warning(message, extra={**extra, "error": type(error).__name__})
+    else:
+        log.error(message, exc_info=error, extra=extra)
 
 
 def _broken(error: BaseException) -> bool:

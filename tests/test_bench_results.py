@@ -118,6 +118,22 @@ def test_an_entry_holds_the_run_its_rows_and_its_comparisons() -> None:
     assert _entry(note="a slow hour")["note"] == "a slow hour"
 
 
+def test_a_row_that_recorded_events_carries_what_the_webhook_receiver_got() -> None:
+    webhooks = {"received_rps": 410.5, "pending_at_end": 12_000, "bad_signatures": 0}
+    row = results.row_entry(
+        "validate-key",
+        "validate-key",
+        1_000,
+        Figures(3_000.0, 20.0, 12_000.0),
+        9.0,
+        ">= 25% of floor",
+        True,
+        webhooks,
+    )
+    assert set(row) == ROW_FIELDS | {"webhooks"}
+    assert row["webhooks"] == webhooks
+
+
 @pytest.mark.parametrize(
     ("program", "argv", "line"),
     [

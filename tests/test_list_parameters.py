@@ -28,6 +28,11 @@ LIST_ROUTES = (
     "/products/{product}/licenses",
     "/machines",
     "/licenses/{license}/machines",
+    "/licenses/{license}/tokens",
+    "/groups",
+    "/groups/{group}/licenses",
+    "/groups/{group}/machines",
+    "/groups/{group}/users",
     "/webhook-endpoints",
     "/webhook-events",
     "/event-logs",
@@ -40,12 +45,17 @@ ONE_RECORD = {
     "/keys/{key}/product",
     "/keys/{key}/policy",
     "/licenses/{license}/actions/validate",
+    "/licenses/{license}/actions/check-out",
+    "/machines/{machine}/actions/check-out",
     "/licenses/{license}/policy",
     "/licenses/{license}/product",
     "/licenses/{license}/owner",
     "/machines/{machine}/license",
     "/machines/{machine}/product",
     "/machines/{machine}/owner",
+    "/licenses/{license}/group",
+    "/machines/{machine}/group",
+    "/users/{user}/group",
 }
 ACCOUNT = "/v1/accounts/{account}"
 
@@ -67,7 +77,15 @@ async def records(client: httpx.AsyncClient, acme: Tenant) -> dict[str, str]:
     license_id = (await factories.license(client, acme, policy_id))["id"]
     keys = await client.get(f"{acme.base}/api-keys", headers=bearer(acme.key))
     key_id = keys.json()["data"][0]["id"]
-    return {"product": product_id, "policy": policy_id, "license": license_id, "key_id": key_id}
+    body = {"data": {"type": "groups", "attributes": {"name": "G"}}}
+    group = await client.post(f"{acme.base}/groups", json=body, headers=bearer(acme.key))
+    return {
+        "product": product_id,
+        "policy": policy_id,
+        "license": license_id,
+        "key_id": key_id,
+        "group": group.json()["data"]["id"],
+    }
 
 
 def _url(acme: Tenant, route: str, records: dict[str, str]) -> str:

@@ -14,8 +14,11 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from keyplane.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, VerifyRequest, VerifyResult
+from keyplane.checkouts.schemas import Checkout, LicenseFileDocument
 from keyplane.envelopes import JsonApiErrors, OAuthError, PlainError
+from keyplane.groups.schemas import GroupChange, GroupCreate, GroupDocument
 from keyplane.kit.documents import Document, ListDocument
+from keyplane.license_tokens.schemas import LicenseTokenDocument, LicenseTokenRequest
 from keyplane.licenses.schemas import (
     LicenseCreate,
     LicenseDocument,
@@ -38,6 +41,9 @@ WRITES = {"post", "put", "patch", "delete"}
 USER_ONLY = {"users"}
 """Licensing resources only a user's credential reaches (no product token or license key;
 tokens are read, regenerated and revoked by their bearer, whoever it is, as in Keygen)."""
+LICENSING_USER_ROUTES = {"/users/{user}/group"}
+"""Routes under ``/users`` that are the licensing API's (Keygen's user group relationship:
+product tokens use them, and a license key is answered, with 404)."""
 
 
 async def _document(client: httpx.AsyncClient) -> dict[str, Any]:
@@ -180,7 +186,10 @@ async def test_every_operation_says_which_credentials_it_takes(client: httpx.Asy
         elif taken & CREDENTIALS:
             assert {"bearerAuth", "apiKeyHeader", "oauth2"} <= taken, (method, path)
             # A license key authenticates on the licensing API, but not for users and tokens.
-            licensing = _envelope(path) == "JsonApiErrors" and _template(path).split("/")[1] not in USER_ONLY
+            template = _template(path)
+            licensing = _envelope(path) == "JsonApiErrors" and (
+                template.split("/")[1] not in USER_ONLY or template in LICENSING_USER_ROUTES
+            )
             assert ("License" in taken) == licensing, (method, path)
     assert public == {
         ("GET", "/ping"),
@@ -220,6 +229,7 @@ MAIN_OPERATIONS = (
     ("get", "/api-keys"),
     ("post", "/licenses"),
     ("post", "/licenses/actions/validate-key"),
+    ("post", "/licenses/{license}/actions/check-out"),
     ("post", "/machines"),
     ("post", "/oauth/token"),
     ("post", "/tokens"),
@@ -254,12 +264,19 @@ EXAMPLED = (
     LicenseDocument,
     ValidateKey,
     ValidationDocument,
+    Checkout,
+    LicenseFileDocument,
     MachineCreate,
     MachineDocument,
     ClientCredentials,
     AccessToken,
     TokenRequest,
     TokenDocument,
+    LicenseTokenRequest,
+    LicenseTokenDocument,
+    GroupCreate,
+    GroupChange,
+    GroupDocument,
 )
 
 

@@ -4,6 +4,7 @@ account, authenticate, authorise)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -23,7 +24,7 @@ from keyplane.db import READ_METHODS
 from keyplane.errors import Forbidden, NotFound, Unauthorized
 from keyplane.kit import clock
 from keyplane.kit.actor import NOWHERE, Origin, whodunnit
-from keyplane.licenses.authentication import license_bearer
+from keyplane.licenses.authentication import license_bearer, license_token_bearer
 from keyplane.observe import exchange
 from keyplane.services import services_of
 
@@ -38,10 +39,21 @@ def read_only(endpoint: F) -> F:
     return endpoint
 
 
+_WRITES = "__keyplane_writes__"
+
+
+def writes(endpoint: F) -> F:
+    """Mark an endpoint that writes although its method is safe (Keygen's ``GET`` check-out
+    records ``lastCheckOut`` and its event): its request gets a write transaction."""
+    setattr(endpoint, _WRITES, True)
+    return endpoint
+
+
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     database = services_of(request.app).db
-    writes = request.method not in READ_METHODS and not getattr(
-        request.scope.get("endpoint"), _READ_ONLY, False
+    endpoint = request.scope.get("endpoint")
+    writes = (request.method not in READ_METHODS or getattr(endpoint, _WRITES, False)) and not getattr(
+        endpoint, _READ_ONLY, False
     )
     factory = database.writer if writes else database.reader
     async with factory() as session:
@@ -94,16 +106,32 @@ def presented_credential(request: Request) -> str | None:
     return sent
 
 
-def origin_in(scope: AsgiScope, proxies: Sequence[Network]) -> Origin:
-    """The request an action comes with, as the event log records it: its id, its client's
-    address, its ``User-Agent``."""
-    address = client_address(scope, proxies)
-    agent = next((value for name, value in scope["headers"] if name == b"user-agent"), None)
+def _origin(
+    client: tuple[str, int] | None,
+    headers: Sequence[tuple[bytes, bytes]],
+    request_id: str,
+    proxies: Sequence[Network],
+) -> Origin:
+    address = client_address({"client": client, "headers": headers}, proxies)
+    agent = next((value for name, value in headers if name == b"user-agent"), None)
     return Origin(
-        request_id=exchange.request_id(scope),
+        request_id=request_id,
         address=None if address is None else str(address),
         user_agent=None if agent is None else agent.decode("latin-1"),
     )
+
+
+def origin_in(scope: AsgiScope, proxies: Sequence[Network]) -> Origin:
+    """The request an action comes with, as the event log records it: its id, its client's
+    address, its ``User-Agent``."""
+    return _origin(scope.get("client"), scope["headers"], exchange.request_id(scope), proxies)
+
+
+def origin_later(scope: AsgiScope, proxies: Sequence[Network]) -> Callable[[], Origin]:
+    """``origin_in(scope, proxies)``, built when called: what it is built from is kept as
+    the request came (its id now, a fresh one later being another), so that a batched event
+    builds it off the request's path."""
+    return partial(_origin, scope.get("client"), scope["headers"], exchange.request_id(scope), proxies)
 
 
 def origin_of(request: Request) -> Origin:
@@ -144,7 +172,9 @@ async def authenticate(request: Request, session: DbSession, account: CurrentAcc
     """A user's credential (product tokens are for the licensing API alone)."""
     state = await _credential(request, session, account)
     if state.user_id is None:
-        raise Forbidden("A product token can only be used with the licensing API", "TOKEN_NOT_ALLOWED")
+        raise Forbidden(
+            "A product or license token can only be used with the licensing API", "TOKEN_NOT_ALLOWED"
+        )
     return principal_for(state, account, origin_of(request))
 
 
@@ -179,6 +209,8 @@ async def authenticate_bearer(request: Request, session: DbSession, account: Cur
     if key is not None:
         return await license_bearer(session, account, key, origin_of(request))
     state = await _credential(request, session, account)
+    if state.license_id is not None:
+        return await license_token_bearer(session, account, state, origin_of(request))
     return Bearer(
         account=account,
         role=Role(state.role),

@@ -56,7 +56,10 @@ class Bearer:
     whodunnit: Whodunnit
     """Who acts (``keyplane.kit.actor``): a user, an API key, a product, a license, the system."""
     license_id: uuid.UUID | None = None
-    """Set when a license authenticates with its own key."""
+    """Set when a license authenticates (with its own key, or with one of its tokens)."""
+    license_token_id: uuid.UUID | None = None
+    """Set when a license authenticates with one of its tokens (Keygen's activation token):
+    the activations and deactivations it makes count against that token."""
     origin: Origin = NOWHERE
     """The request this caller came with."""
 

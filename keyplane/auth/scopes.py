@@ -61,6 +61,8 @@ class TokenKind(StrEnum):
     SALES = "sales-token"
     USER = "user-token"
     PRODUCT = "product-token"
+    ACTIVATION = "activation-token"
+    """A license's token: it activates and deactivates that license's machines."""
 
 
 TOKEN_KINDS: dict[Role, TokenKind] = {
@@ -71,8 +73,9 @@ TOKEN_KINDS: dict[Role, TokenKind] = {
     Role.SALES_AGENT: TokenKind.SALES,
     Role.USER: TokenKind.USER,
     Role.PRODUCT: TokenKind.PRODUCT,
+    Role.LICENSE: TokenKind.ACTIVATION,
 }
-"""Every role a token can have (a license is never given one)."""
+"""Every role a token can have."""
 
 
 def role_scopes(role: str) -> frozenset[Scope]:

@@ -88,6 +88,8 @@ class CredentialState:
     """Every (counter, requests, window seconds, shared) one use counts against: ``rate_limit``
     under ``limit_id``, then the shared budget under ``budget_id``. Empty: unlimited, and no
     limiter call."""
+    license_id: uuid.UUID | None = None
+    """A license token's license (then ``user_id`` is None and ``role`` is ``license``)."""
     answers: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
     """Verification answers rendered from this state, by code: they depend on nothing else
     (without a rate limit), and live and die with the state's cache entry."""
@@ -318,7 +320,15 @@ class CredentialEngine:
             # minted with the same 256 bits, so the miss needs no tags.
             self._unknown.put(key, _UNKNOWN, (), generation)
             return Outcome.NOT_FOUND, None
-        tags = (state.id, state.parent_id, state.user_id, state.product_id, state.account_id, state.budget_id)
+        tags = (
+            state.id,
+            state.parent_id,
+            state.user_id,
+            state.product_id,
+            state.account_id,
+            state.budget_id,
+            state.license_id,
+        )
         self._known.put(key, state, tags, generation)
         return Outcome.VALID, state
 
@@ -363,6 +373,7 @@ class CredentialEngine:
             limit_id=limit_id,
             budget_id=row.budget_id,
             budgets=tuple(budgets),
+            license_id=row.license_id,
         )
 
     def _formerly(self, row: Row[Any], plaintext: str, digest: bytes) -> bool:

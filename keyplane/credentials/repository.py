@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -13,6 +13,16 @@ from keyplane.auth.scopes import Role
 from keyplane.db import ReadFirst, holds_connection, touched
 from keyplane.models import Credential, User
 from keyplane.models.credential import CredentialStatus
+
+
+def bearer_role() -> ColumnElement[str]:
+    """The role a credential acts with: its user's, else ``license`` for a license token,
+    else ``product`` (a product token). Its query outer-joins ``User``."""
+    return func.coalesce(
+        User.role,
+        case((Credential.license_id.is_not(None), Role.LICENSE.value), else_=Role.PRODUCT.value),
+    )
+
 
 _PARENT = aliased(Credential)
 _BUDGET = aliased(Credential)
@@ -22,6 +32,7 @@ _STATE = (
         Credential.account_id,
         Credential.user_id,
         Credential.product_id,
+        Credential.license_id,
         Credential.parent_id,
         Credential.kind,
         Credential.digest,
@@ -34,7 +45,7 @@ _STATE = (
         Credential.name,
         Credential.rate_limit,
         Credential.rate_limit_duration,
-        func.coalesce(User.role, Role.PRODUCT.value).label("role"),
+        bearer_role().label("role"),
         _PARENT.rate_limit.label("parent_rate_limit"),
         _PARENT.rate_limit_duration.label("parent_rate_limit_duration"),
         _BUDGET.id.label("budget_id"),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -34,10 +36,45 @@ PENDING = 50_000
 (``keyplane_events_dropped_total``): a database too slow to take them must not exhaust memory."""
 
 
+Noted = tuple[
+    uuid.UUID,
+    datetime,
+    uuid.UUID,
+    EventName,
+    uuid.UUID,
+    uuid.UUID | None,
+    Whodunnit,
+    Origin | Callable[[], Origin],
+    dict[str, Any],
+]
+"""An event as noted: its id and time, account, name, resource, product, whodunnit, origin
+(or what builds it) and metadata. Its row is built at the flush, off the request's path."""
+
+
+def _row(noted: Noted) -> dict[str, Any]:
+    event_id, created_at, account_id, event, resource_id, product_id, who, held, metadata = noted
+    origin = held if isinstance(held, Origin) else held()
+    return {
+        "id": event_id,
+        "account_id": account_id,
+        "event": event.value,
+        "resource_type": event.resource.value,
+        "resource_id": resource_id,
+        "product_id": product_id,
+        "whodunnit_type": who.type.value,
+        "whodunnit_id": who.id,
+        "request_id": origin.request_id,
+        "address": origin.address,
+        "user_agent": None if origin.user_agent is None else origin.user_agent[:512],
+        "meta": metadata,
+        "created_at": created_at,
+    }
+
+
 class EventBatch:
     def __init__(self, database: Database, interval: float) -> None:
         self._database = database
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[Noted] = []
         self._periodic = Periodic("keyplane-events", interval, self.flush)
 
     def note(
@@ -46,30 +83,16 @@ class EventBatch:
         event: EventName,
         resource_id: uuid.UUID,
         who: Whodunnit,
-        origin: Origin,
+        origin: Origin | Callable[[], Origin],
         metadata: dict[str, Any],
         product_id: uuid.UUID | None = None,
     ) -> None:
-        """Keep ``event`` for the next flush."""
+        """Keep ``event`` for the next flush (which calls ``origin`` if it is not one yet)."""
         if len(self._pending) >= PENDING:
             metrics.events_dropped(1)
             return
         self._pending.append(
-            {
-                "id": uuid7(),
-                "account_id": account_id,
-                "event": event.value,
-                "resource_type": event.resource.value,
-                "resource_id": resource_id,
-                "product_id": product_id,
-                "whodunnit_type": who.type.value,
-                "whodunnit_id": who.id,
-                "request_id": origin.request_id,
-                "address": origin.address,
-                "user_agent": None if origin.user_agent is None else origin.user_agent[:512],
-                "meta": metadata,
-                "created_at": clock.now(),
-            }
+            (uuid7(), clock.now(), account_id, event, resource_id, product_id, who, origin, metadata)
         )
 
     async def flush(self) -> int:
@@ -78,18 +101,16 @@ class EventBatch:
         batch, self._pending = self._pending, []
         if not batch:
             return 0
+        rows = [_row(noted) for noted in batch]
         try:
             async with self._database.writer() as session:
-                for start in range(0, len(batch), CHUNK):
-                    await session.execute(insert(Event), batch[start : start + CHUNK])
+                for start in range(0, len(rows), CHUNK):
+                    await session.execute(insert(Event), rows[start : start + CHUNK])
                 # Their webhook deliveries commit with them.
-                await fanout.deliveries(session, [Occurrence.of_values(values) for values in batch])
+                await fanout.deliveries(session, [Occurrence.of_values(values) for values in rows])
                 await session.commit()
         except Exception as error:
-            if outages.unavailable(error):
-                log.warning("events.flush_failed", extra={"count": len(batch), "error": type(error).__name__})
-            else:
-                log.exception("events.flush_failed", extra={"count": len(batch)})
+            outages.log_failure(log, "events.flush_failed", error, count=len(batch))
             kept = (batch + self._pending)[:PENDING]
             metrics.events_dropped(len(batch) + len(self._pending) - len(kept))
             self._pending = kept

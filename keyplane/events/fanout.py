@@ -13,9 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.events import repository
 from keyplane.kit import clock
-from keyplane.kit.ids import uuid7
 from keyplane.models import Event, WebhookEndpoint, WebhookEvent
-from keyplane.models.webhook_event import DeliveryStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,21 +65,14 @@ async def deliveries(session: AsyncSession, occurrences: Sequence[Occurrence]) -
             if not receives(endpoint, occurrence):
                 continue
             rows.append(
-                WebhookEvent(
-                    id=uuid7(),
-                    account_id=occurrence.account_id,
-                    endpoint_id=endpoint.id,
-                    endpoint=endpoint.url,
-                    event_id=occurrence.id,
-                    event=occurrence.event,
-                    resource_type=occurrence.resource_type,
-                    resource_id=occurrence.resource_id,
-                    api_version=endpoint.api_version,
-                    status=DeliveryStatus.DELIVERING.value,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                    updated_at=now,
+                WebhookEvent.due_now(
+                    endpoint,
+                    occurrence.id,
+                    occurrence.event,
+                    occurrence.resource_type,
+                    occurrence.resource_id,
+                    endpoint.api_version,
+                    now,
                 )
             )
     # Added, not inserted: they are flushed with the change (whose pending state the

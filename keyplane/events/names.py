@@ -14,6 +14,7 @@ class EventName(StrEnum):
     USER_DELETED = "user.deleted"
     USER_SIGN_IN_FAILED = "user.sign-in.failed"
     """A wrong password for the user's email (``POST /tokens``)."""
+    USER_GROUP_UPDATED = "user.group.updated"
 
     TOKEN_GENERATED = "token.generated"
     TOKEN_REGENERATED = "token.regenerated"
@@ -55,6 +56,7 @@ class EventName(StrEnum):
     LICENSE_RENEWED = "license.renewed"
     LICENSE_REVOKED = "license.revoked"
     LICENSE_CHECKED_IN = "license.checked-in"
+    LICENSE_CHECKED_OUT = "license.checked-out"
     LICENSE_VALIDATION_SUCCEEDED = "license.validation.succeeded"
     LICENSE_VALIDATION_FAILED = "license.validation.failed"
     LICENSE_EXPIRING_SOON = "license.expiring-soon"
@@ -65,13 +67,20 @@ class EventName(StrEnum):
     LICENSE_USAGE_RESET = "license.usage.reset"
     LICENSE_POLICY_UPDATED = "license.policy.updated"
     LICENSE_OWNER_UPDATED = "license.owner.updated"
+    LICENSE_GROUP_UPDATED = "license.group.updated"
 
     MACHINE_CREATED = "machine.created"
     MACHINE_UPDATED = "machine.updated"
     MACHINE_DELETED = "machine.deleted"
+    MACHINE_CHECKED_OUT = "machine.checked-out"
     MACHINE_HEARTBEAT_PING = "machine.heartbeat.ping"
     MACHINE_HEARTBEAT_DEAD = "machine.heartbeat.dead"
     MACHINE_HEARTBEAT_RESURRECTED = "machine.heartbeat.resurrected"
+    MACHINE_GROUP_UPDATED = "machine.group.updated"
+
+    GROUP_CREATED = "group.created"
+    GROUP_UPDATED = "group.updated"
+    GROUP_DELETED = "group.deleted"
 
     # Keygen has no events of its own webhooks; these follow its naming.
     WEBHOOK_ENDPOINT_CREATED = "webhook-endpoint.created"
@@ -97,6 +106,7 @@ class ResourceType(StrEnum):
     KEY = "key"
     LICENSE = "license"
     MACHINE = "machine"
+    GROUP = "group"
     WEBHOOK_ENDPOINT = "webhook-endpoint"
     WEBHOOK_EVENT = "webhook-event"
 
@@ -115,6 +125,7 @@ _PLURALS = {
     ResourceType.KEY: "keys",
     ResourceType.LICENSE: "licenses",
     ResourceType.MACHINE: "machines",
+    ResourceType.GROUP: "groups",
     ResourceType.WEBHOOK_ENDPOINT: "webhook-endpoints",
     ResourceType.WEBHOOK_EVENT: "webhook-events",
 }

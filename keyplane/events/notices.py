@@ -252,10 +252,7 @@ class Notifier:
         try:
             return await sweep(self._database, self._unused_days, clock.now())
         except Exception as error:
-            if outages.unavailable(error):
-                log.warning("notices.sweep_failed", extra={"error": type(error).__name__})
-            else:
-                log.exception("notices.sweep_failed")
+            outages.log_failure(log, "notices.sweep_failed", error)
             return 0
 
     def start(self) -> None:

@@ -27,10 +27,7 @@ class Retention:
         try:
             pruned = await prune(self._database, self._days)
         except Exception as error:
-            if outages.unavailable(error):
-                log.warning("events.prune_failed", extra={"error": type(error).__name__})
-            else:
-                log.exception("events.prune_failed")
+            outages.log_failure(log, "events.prune_failed", error)
             return 0
         if pruned:
             log.info("events.pruned", extra={"count": pruned, "days": self._days})

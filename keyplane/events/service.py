@@ -9,6 +9,7 @@ for a new record, after: the new row has no history to show).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from keyplane.events.names import EventName, ResourceType
 from keyplane.events.schemas import EventFilters
 from keyplane.kit import clock, paging
 from keyplane.kit.actor import AccountRef, Actor, ActorType, Origin, Reader, Whodunnit
-from keyplane.kit.ids import uuid7
+from keyplane.kit.ids import as_uuid, uuid7
 from keyplane.models import Event
 from keyplane.models.base import Record
 
@@ -125,10 +126,11 @@ def validated(
     valid: bool,
     code: str,
     who: Whodunnit | None,
-    origin: Origin,
+    origin: Origin | Callable[[], Origin],
 ) -> None:
     """A license's validation, for the event log (written in the next batch): succeeded or
-    failed, with its code. Without a credential, the holder of the license key acted."""
+    failed, with its code. Without a credential, the holder of the license key acted.
+    ``origin`` may be built later, with the batch (``EventBatch.note``)."""
     event = EventName.LICENSE_VALIDATION_SUCCEEDED if valid else EventName.LICENSE_VALIDATION_FAILED
     acting = who or Whodunnit(ActorType.LICENSE, license_id)
     batch.note(account_id, event, license_id, acting, origin, {"code": code}, product_id)
@@ -149,10 +151,7 @@ async def listing(
 
 async def get(session: AsyncSession, reader: Reader, event_id: str) -> Event:
     _admins_only(reader)
-    try:
-        wanted = uuid.UUID(event_id)
-    except ValueError:
-        wanted = None
+    wanted = as_uuid(event_id)
     found = None if wanted is None else await repository.get(session, reader.account.id, wanted)
     if found is None:
         raise NotFound("The requested event log was not found", "NOT_FOUND")

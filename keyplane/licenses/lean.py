@@ -13,7 +13,7 @@ from datetime import datetime
 
 from starlette.types import Scope, Send
 
-from keyplane.auth.dependencies import origin_in
+from keyplane.auth.dependencies import origin_later
 from keyplane.auth.principal import AccountRef
 from keyplane.cache import Tag
 from keyplane.db import lazy_session
@@ -147,7 +147,6 @@ async def validate_key(
             return False
         result = cached.check(sent.meta.scope or _EMPTY_SCOPE, now)
         services.usage.validated(cached.license.id, now)
-        origin = origin_in(scope, services.trusted_proxies)
         license = cached.license
         events.validated(
             services.events,
@@ -157,7 +156,7 @@ async def validate_key(
             result.valid,
             result.code,
             None,
-            origin,
+            origin_later(scope, services.trusted_proxies),
         )
         data = _resource(cached, now, stamp)
     metrics.validated(result.code)

@@ -51,6 +51,7 @@ from keyplane.licenses.validation import Scope
 from keyplane.licenses.vocab import Code, LicenseStatus
 from keyplane.licensing.schemas import (
     Count,
+    GroupRelationship,
     Metadata,
     Name,
     PolicyIdentifier,
@@ -93,6 +94,8 @@ class LicenseCreateRelationships(StrictInput):
     owner: UserRelationship | None = None
     user: UserRelationship | None = None
     """Keygen's older name for ``owner``."""
+    group: GroupRelationship | None = None
+    """Staff and product tokens only; without it, the license joins its owner's group."""
 
     @model_validator(mode="after")
     def _one_owner(self) -> LicenseCreateRelationships:
@@ -343,6 +346,7 @@ class LicenseRelationshipsOut(Output):
     product: ToOne
     policy: ToOne
     owner: ToOne
+    group: ToOne
     machines: ToMany
 
 
@@ -427,6 +431,7 @@ def license_resource(license: License, policy: Policy) -> dict[str, Any]:
             "product": to_one(base, "products", license.product_id, f"{own}/product"),
             "policy": to_one(base, "policies", license.policy_id, f"{own}/policy"),
             "owner": to_one(base, "users", license.owner_id, f"{own}/owner"),
+            "group": to_one(base, "groups", license.group_id, f"{own}/group"),
             "machines": to_many(base, f"{own}/machines"),
         },
     )

@@ -33,7 +33,7 @@ from keyplane.licenses.schemas import (
 )
 from keyplane.licenses.signed_keys import signed_key
 from keyplane.licenses.status import protected
-from keyplane.licensing import keystrings
+from keyplane.licensing import keystrings, membership
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import dependents, not_found, target
 from keyplane.models import License, Policy, Product, User
@@ -160,6 +160,10 @@ async def create(
             raise Forbidden("You may only create licenses for yourself", "ACCESS_DENIED")
         owner_id = bearer.user_id
         owner = await _owner(session, bearer, str(bearer.user_id))
+    membership.refuse_unpermitted(relationships.group, bearer.is_staff or bearer.is_product)
+    group_id = await membership.join(
+        session, bearer.account.id, relationships.group, owner.group_id if owner else None, "licenses"
+    )
     license = License(
         id=uuid7(),
         created_at=clock.now(),
@@ -167,6 +171,7 @@ async def create(
         product_id=policy.product_id,
         policy_id=policy.id,
         owner_id=owner_id,
+        group_id=group_id,
         suspended=False,
         uses=0,
         meta={},

@@ -46,6 +46,9 @@ STAFF_WRITERS: dict[str, dict[Action, frozenset[Role]]] = {
     },
     "machines": dict.fromkeys((Action.CREATE, Action.UPDATE, Action.DELETE), _SALES),
     "usage": dict.fromkeys((Action.UPDATE,), _SALES),
+    # Checking out a file (Keygen's ``check_out?``): read-only staff may not.
+    "license files": {Action.UPDATE: _SALES | {Role.SUPPORT_AGENT}},
+    "machine files": {Action.UPDATE: _SALES | {Role.SUPPORT_AGENT}},
 }
 # A product token manages its own product's records, but not products themselves.
 PRODUCT_MAY = frozenset(
@@ -53,7 +56,10 @@ PRODUCT_MAY = frozenset(
     | {(resource, action) for resource in ("policies", "keys", "licenses", "machines") for action in Action}
     | {("usage", Action.UPDATE)}
     | {("pool", Action.READ), ("pool", Action.DELETE)}
+    | {("license files", Action.UPDATE), ("machine files", Action.UPDATE)}
 )
+_DEEDS = {"license files": "check out this license", "machine files": "check out this machine"}
+"""What a refusal says the bearer may not do, where "<action> <resource>" would not read."""
 # End customers read what their licenses lead to; writes they may make are decided per record.
 USER_MAY = frozenset(
     {
@@ -88,9 +94,8 @@ def authorize(bearer: Bearer, resource: str, action: Action, *, own: bool = Fals
         allowed = own or (resource, action) in USER_MAY
     if not allowed:
         noun = "the pool" if resource == "pool" else resource
-        raise Forbidden(
-            f"You do not have permission to {action.value} {noun} (role {bearer.role.value})", "ACCESS_DENIED"
-        )
+        deed = _DEEDS.get(resource, f"{action.value} {noun}")
+        raise Forbidden(f"You do not have permission to {deed} (role {bearer.role.value})", "ACCESS_DENIED")
 
 
 def view(

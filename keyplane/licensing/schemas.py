@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
@@ -65,3 +66,14 @@ class PolicyRelationship(StrictInput):
 
 class UserRelationship(StrictInput):
     data: UserIdentifier | None
+
+
+class GroupIdentifier(StrictInput):
+    type: Annotated[str, Field(pattern="^groups?$")]
+    id: uuid.UUID
+    """A group's id (Keygen takes a UUID here: anything else is 400)."""
+
+
+class GroupRelationship(StrictInput):
+    data: GroupIdentifier | None
+    """The group to join; null for none."""

@@ -55,6 +55,7 @@ async def activate_machine(
         data.attributes,
         data.relationships.license.data.id,
         owner.data.id if owner is not None and owner.data is not None else None,
+        data.relationships.group,
     )
     return created(request, machine_resource(machine, policy))
 

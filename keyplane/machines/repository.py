@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.kit import paging
+from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid
 from keyplane.licensing import metadata
 from keyplane.licensing.keystrings import digest
 from keyplane.machines.schemas import MachineFilters
-from keyplane.models import License, Machine, Policy, User
+from keyplane.models import Credential, License, Machine, Policy, User
 
 
 def _user_ids(ref: str, account_id: uuid.UUID) -> Select[uuid.UUID]:
@@ -152,3 +152,46 @@ async def id_taken(session: AsyncSession, account_id: uuid.UUID, machine_id: uui
 async def lock_license(session: AsyncSession, license_id: uuid.UUID) -> License | None:
     """The license row, locked: activations and updates of its machines lock it first."""
     return await session.scalar(select(License).where(License.id == license_id).with_for_update())
+
+
+async def spend_token_activation(session: AsyncSession, token_id: uuid.UUID) -> bool:
+    """Count one activation against the token, unless that would pass its maximum: one
+    conditional UPDATE, so concurrent activations never count past it (the row's lock
+    serializes them on PostgreSQL; SQLite has one writer)."""
+    result = await session.execute(
+        update(Credential)
+        .where(
+            Credential.id == token_id,
+            (Credential.max_activations.is_(None)) | (Credential.activations < Credential.max_activations),
+        )
+        .values(activations=Credential.activations + 1, updated_at=clock.now())
+        .returning(Credential.id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.first() is not None
+
+
+async def spend_token_deactivation(session: AsyncSession, token_id: uuid.UUID) -> bool:
+    """``spend_token_activation`` for a deactivation."""
+    result = await session.execute(
+        update(Credential)
+        .where(
+            Credential.id == token_id,
+            (Credential.max_deactivations.is_(None))
+            | (Credential.deactivations < Credential.max_deactivations),
+        )
+        .values(deactivations=Credential.deactivations + 1, updated_at=clock.now())
+        .returning(Credential.id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.first() is not None
+
+
+async def token_maxima(session: AsyncSession, token_id: uuid.UUID) -> tuple[int | None, int | None]:
+    """The token's maximum activations and deactivations."""
+    row = (
+        await session.execute(
+            select(Credential.max_activations, Credential.max_deactivations).where(Credential.id == token_id)
+        )
+    ).one()
+    return row[0], row[1]

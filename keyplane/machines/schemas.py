@@ -23,7 +23,13 @@ from keyplane.kit.paging import listing_spec, parser
 from keyplane.kit.query import Items, Param, Spec, identifier, last, metadata, reference
 from keyplane.kit.schemas import ResourceId, StrictInput
 from keyplane.kit.timefmt import iso, iso_or_none
-from keyplane.licensing.schemas import LicenseRelationship, Metadata, Name, UserRelationship
+from keyplane.licensing.schemas import (
+    GroupRelationship,
+    LicenseRelationship,
+    Metadata,
+    Name,
+    UserRelationship,
+)
 from keyplane.machines import heartbeat
 from keyplane.models import Machine, Policy
 
@@ -50,6 +56,8 @@ class MachineCreateAttributes(MachineAttributes):
 class MachineCreateRelationships(StrictInput):
     license: LicenseRelationship
     owner: UserRelationship | None = None
+    group: GroupRelationship | None = None
+    """Staff and product tokens only; without it, the machine joins its license's group."""
 
 
 class MachineCreateData(StrictInput):
@@ -152,6 +160,7 @@ class MachineAttributesOut(Output):
     heartbeatDuration: int
     lastHeartbeat: InstantOut | None
     nextHeartbeat: InstantOut | None
+    lastCheckOut: InstantOut | None
     metadata: MetadataOut
     created: InstantOut
     updated: InstantOut
@@ -162,6 +171,7 @@ class MachineRelationships(Output):
     product: ToOne
     license: ToOne
     owner: ToOne
+    group: ToOne
 
 
 class MachineResource(Output):
@@ -200,6 +210,7 @@ def machine_resource(machine: Machine, policy: Policy) -> dict[str, Any]:
             "heartbeatDuration": int(heartbeat.duration(policy).total_seconds()),
             "lastHeartbeat": iso_or_none(machine.last_heartbeat),
             "nextHeartbeat": iso_or_none(heartbeat.next_heartbeat(machine, policy)),
+            "lastCheckOut": iso_or_none(machine.last_check_out),
             "metadata": machine.meta,
             "created": iso(machine.created_at),
             "updated": iso(machine.updated_at),
@@ -209,5 +220,6 @@ def machine_resource(machine: Machine, policy: Policy) -> dict[str, Any]:
             "product": to_one(base, "products", machine.product_id, f"{own}/product"),
             "license": to_one(base, "licenses", machine.license_id, f"{own}/license"),
             "owner": to_one(base, "users", machine.owner_id, f"{own}/owner"),
+            "group": to_one(base, "groups", machine.group_id, f"{own}/group"),
         },
     )

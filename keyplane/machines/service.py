@@ -23,9 +23,12 @@ from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid, uuid7
 from keyplane.licenses import repository as licenses
 from keyplane.licenses.status import protected
+from keyplane.licensing import membership
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import not_found, target
+from keyplane.licensing.schemas import GroupRelationship
 from keyplane.machines import heartbeat, repository
+from keyplane.machines import tokens as license_tokens
 from keyplane.machines.heartbeat import HeartbeatStatus
 from keyplane.machines.schemas import MachineAttributes, MachineCreateAttributes, MachineFilters
 from keyplane.models import License, Machine, Policy
@@ -159,10 +162,15 @@ async def activate(
     data: MachineCreateAttributes,
     license_ref: str,
     owner_ref: str | None,
+    group: GroupRelationship | None = None,
 ) -> tuple[Machine, Policy]:
     authorize(bearer, "machines", Action.CREATE, own=True)
+    membership.refuse_unpermitted(group, bearer.is_staff or bearer.is_product)
     license, policy = await _locked_license(session, bearer, license_ref)
-    if not (bearer.is_staff or bearer.is_product) and protected(license, policy):
+    token = bearer.license_token_id
+    # A license's token activates its machines even when the license is protected: that is
+    # what the vendor issues one for (Keygen's activation tokens).
+    if not (bearer.is_staff or bearer.is_product or token is not None) and protected(license, policy):
         raise Forbidden("The license is protected: only staff may activate its machines", "LICENSE_PROTECTED")
     owner = None
     if owner_ref is not None:
@@ -186,12 +194,22 @@ async def activate(
             "conflicts with an existing machine", "FINGERPRINT_CONFLICT", pointer=_FINGERPRINT
         )
     await _check_limits(session, license, policy, data)
+    group_id = await membership.join(
+        session,
+        license.account_id,
+        group,
+        license.group_id or (owner.group_id if owner is not None else None),
+        "machines",
+    )
+    if token is not None:
+        await license_tokens.spend_activation(session, token)
     machine = Machine(
         id=uuid7(),
         account_id=license.account_id,
         product_id=license.product_id,
         license_id=license.id,
         owner_id=owner.id if owner is not None else license.owner_id,
+        group_id=group_id,
         uniqueness_scope=scope,
         fingerprint=data.fingerprint,
         meta={},
@@ -276,7 +294,11 @@ async def update(
 
 async def deactivate(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     machine, policy = await find(session, bearer, ref)
-    authorize(bearer, "machines", Action.DELETE, own=await _own(session, machine, policy))
+    token = bearer.license_token_id
+    own = token is not None or await _own(session, machine, policy)
+    authorize(bearer, "machines", Action.DELETE, own=own)
+    if token is not None:
+        await license_tokens.spend_deactivation(session, token)
     await events.record(session, bearer, EventName.MACHINE_DELETED, machine.id, product=machine.product_id)
     await session.delete(machine)
     await session.flush()

@@ -4,6 +4,7 @@ from keyplane.models.account import Account
 from keyplane.models.base import Base
 from keyplane.models.credential import Credential
 from keyplane.models.event import Event
+from keyplane.models.group import Group
 from keyplane.models.installation import Installation
 from keyplane.models.invalidation import Invalidation
 from keyplane.models.license import License
@@ -21,6 +22,7 @@ __all__ = [
     "Base",
     "Credential",
     "Event",
+    "Group",
     "Installation",
     "Invalidation",
     "License",

@@ -19,6 +19,13 @@ class CredentialStatus(StrEnum):
     INACTIVE = "inactive"
 
 
+ONE_BEARER = (
+    "(CASE WHEN user_id IS NULL THEN 0 ELSE 1 END) + (CASE WHEN product_id IS NULL THEN 0 ELSE 1 END)"
+    " + (CASE WHEN license_id IS NULL THEN 0 ELSE 1 END) = 1"
+)
+"""A credential acts for exactly one bearer: a user, a product, or a license."""
+
+
 class Credential(Record):
     """API keys, tokens and OAuth2 access tokens: one engine, one table.
 
@@ -31,7 +38,8 @@ class Credential(Record):
         Index("ix_credentials_account_id_user_id_id", "account_id", "user_id", "id"),
         Index("ix_credentials_parent_id", "parent_id"),
         Index("ix_credentials_product_id", "product_id"),
-        CheckConstraint("(user_id IS NULL) <> (product_id IS NULL)", name="one_bearer"),
+        Index("ix_credentials_license_id", "license_id"),
+        CheckConstraint(ONE_BEARER, name="one_bearer"),
         CheckConstraint("(rate_limit IS NULL) = (rate_limit_duration IS NULL)", name="rate_limit_pair"),
     )
 
@@ -39,6 +47,13 @@ class Credential(Record):
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     product_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
     """Set (instead of ``user_id``) on a product token: it acts for that product alone."""
+    license_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("licenses.id", ondelete="CASCADE"))
+    """Set (instead of ``user_id``) on a license token (Keygen's activation token): it acts
+    for that license alone, and counts the machines it activates and deactivates."""
+    max_activations: Mapped[int | None] = mapped_column(Integer)
+    activations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    max_deactivations: Mapped[int | None] = mapped_column(Integer)
+    deactivations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("credentials.id", ondelete="CASCADE"))
     """The API key an OAuth2 access token was issued for."""
     kind: Mapped[CredentialKind] = mapped_column(Vocabulary(CredentialKind, 16))

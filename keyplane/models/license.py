@@ -31,6 +31,9 @@ class License(Record):
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
     policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policies.id", ondelete="CASCADE"))
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    group_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL"), index=True
+    )
     name: Mapped[str | None] = mapped_column(String(255))
     key: Mapped[str] = mapped_column(Text)
     key_digest: Mapped[bytes] = mapped_column(LargeBinary(32))

@@ -31,6 +31,9 @@ class Machine(Record):
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
     license_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("licenses.id", ondelete="CASCADE"))
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    group_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL"), index=True
+    )
     uniqueness_scope: Mapped[uuid.UUID] = mapped_column()
     fingerprint: Mapped[str] = mapped_column(String(255))
     name: Mapped[str | None] = mapped_column(String(255))
@@ -42,6 +45,7 @@ class Machine(Record):
     disk: Mapped[int | None] = mapped_column(BigInteger)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     last_heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_check_out: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def invalidates(self) -> tuple[uuid.UUID, ...]:
         """A machine is part of its license's validation: changing it changes the license's."""

@@ -18,4 +18,7 @@ class User(Record):
     first_name: Mapped[str | None] = mapped_column(String(255))
     last_name: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(32))
+    group_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL"), index=True
+    )
     password_hash: Mapped[str | None] = mapped_column(String(255))

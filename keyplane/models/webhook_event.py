@@ -3,11 +3,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from keyplane.kit.ids import uuid7
 from keyplane.models.base import Record, UTCDateTime
+
+if TYPE_CHECKING:
+    from keyplane.models.webhook_endpoint import WebhookEndpoint
 
 
 class DeliveryStatus(StrEnum):
@@ -53,3 +58,36 @@ class WebhookEvent(Record):
     due again."""
     last_response_code: Mapped[int | None]
     last_response_body: Mapped[str | None] = mapped_column(Text)
+
+    @classmethod
+    def due_now(
+        cls,
+        endpoint: WebhookEndpoint,
+        event_id: uuid.UUID,
+        event: str,
+        resource_type: str,
+        resource_id: uuid.UUID,
+        api_version: str,
+        now: datetime,
+        payload: str | None = None,
+    ) -> WebhookEvent:
+        """A new delivery of an event to ``endpoint`` (its URL as it is now), due at once: an
+        event's first (``keyplane.events.fanout``), or a retry's, which carries the payload
+        already sent."""
+        return cls(
+            id=uuid7(),
+            account_id=endpoint.account_id,
+            endpoint_id=endpoint.id,
+            endpoint=endpoint.url,
+            event_id=event_id,
+            event=event,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            api_version=api_version,
+            payload=payload,
+            status=DeliveryStatus.DELIVERING.value,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Select, false, func, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.auth.scopes import Role
+from keyplane.credentials.repository import bearer_role
 from keyplane.kit import paging
 from keyplane.kit.credentials import CredentialKind
 from keyplane.models import Credential, User
@@ -19,29 +19,29 @@ def visible(
     *,
     user_id: uuid.UUID | None,
     product_id: uuid.UUID | None,
+    license_id: uuid.UUID | None,
     everyone: bool,
-    nobody: bool = False,
 ) -> list[ColumnElement[bool]]:
-    """The account's live tokens: everyone's, or only those of ``user_id`` (a user's), or of
-    ``product_id`` (a product token's), or none."""
+    """The account's live tokens: everyone's, or only those of the bearer: a user's, a
+    product's (a product token), a license's (its activation tokens)."""
     conditions = [
         Credential.account_id == account_id,
         Credential.kind == CredentialKind.TOKEN.value,
         Credential.deleted_at.is_(None),
     ]
-    if nobody:
-        conditions.append(false())
-    elif not everyone:
-        conditions.append(
-            Credential.user_id == user_id if user_id is not None else Credential.product_id == product_id
-        )
+    if everyone:
+        return conditions
+    if user_id is not None:
+        conditions.append(Credential.user_id == user_id)
+    elif product_id is not None:
+        conditions.append(Credential.product_id == product_id)
+    else:
+        conditions.append(Credential.license_id == license_id)
     return conditions
 
 
 def _with_role() -> Select[Credential, str]:
-    return select(Credential, func.coalesce(User.role, Role.PRODUCT.value)).outerjoin(
-        User, User.id == Credential.user_id
-    )
+    return select(Credential, bearer_role()).outerjoin(User, User.id == Credential.user_id)
 
 
 async def page(

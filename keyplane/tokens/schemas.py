@@ -70,6 +70,14 @@ class TokenAttributesOut(Output):
     """The secret: only in the answer that created the token, never again."""
     expiry: InstantOut | None
     name: str | None
+    maxActivations: int | None = None
+    """An activation token's: how many machines it may activate (null: no limit)."""
+    activations: int | None = None
+    """An activation token's: how many machines it has activated."""
+    maxDeactivations: int | None = None
+    """An activation token's: how many machines it may deactivate (null: no limit)."""
+    deactivations: int | None = None
+    """An activation token's: how many machines it has deactivated."""
     created: InstantOut
     updated: InstantOut
 
@@ -77,7 +85,8 @@ class TokenAttributesOut(Output):
 class TokenRelationships(Output):
     account: ToOne
     bearer: ToOne
-    """The user the token acts for, or the product of a product token."""
+    """The user the token acts for, the product of a product token, or the license of an
+    activation token."""
 
 
 class TokenResource(Output):

@@ -37,6 +37,9 @@ EMAIL = re.compile(r"([^@\s]+)@((?:[-a-z0-9]+\.)+[a-z]{2,})", re.IGNORECASE)
 """What Keygen takes for an email in Basic credentials (``config/initializers/regexp.rb``)."""
 _BASIC = {"WWW-Authenticate": 'Basic realm="keyplane"'}
 _ADMINS = frozenset({Role.ADMIN, Role.DEVELOPER})
+_OTHERS_ADMINS_REGENERATE = frozenset({Role.PRODUCT.value, Role.LICENSE.value, Role.USER.value})
+"""Whose tokens an admin or developer regenerates besides their own (Keygen's
+``TokenPolicy#regenerate?``): products', licenses', end users'."""
 
 
 def _refused(detail: str, code: str) -> Unauthorized:
@@ -182,8 +185,8 @@ def _visible(bearer: Bearer) -> list[ColumnElement[bool]]:
         bearer.account.id,
         user_id=bearer.user_id,
         product_id=bearer.product_id,
+        license_id=bearer.license_id,
         everyone=bearer.has(Scope.MANAGE) and bearer.is_staff,
-        nobody=bearer.is_license,
     )
 
 
@@ -194,6 +197,13 @@ def _may(bearer: Bearer, scope: Scope) -> None:
         )
 
 
+def bearer_role(token: Credential, roles: dict[uuid.UUID, str]) -> str:
+    """The role ``token`` acts with, given its user's role in ``roles``."""
+    if token.user_id is not None:
+        return roles.get(token.user_id, Role.USER.value)
+    return Role.LICENSE.value if token.license_id is not None else Role.PRODUCT.value
+
+
 async def list_tokens(
     session: AsyncSession, bearer: Bearer, asked: paging.Listed[None]
 ) -> paging.Page[tuple[Credential, str]]:
@@ -202,10 +212,7 @@ async def list_tokens(
     _may(bearer, Scope.READ)
     page = await repository.page(session, _visible(bearer), asked.paging)
     roles = await repository.roles(session, (t.user_id for t in page.items if t.user_id is not None))
-    tokens = [
-        (token, roles.get(token.user_id, Role.PRODUCT.value) if token.user_id else Role.PRODUCT.value)
-        for token in page.items
-    ]
+    tokens = [(token, bearer_role(token, roles)) for token in page.items]
     return paging.Page(tokens, page.paging, page.next_cursor, page.total)
 
 
@@ -218,8 +225,10 @@ async def get(session: AsyncSession, bearer: Bearer, token_id: uuid.UUID | None)
 
 
 def _own(bearer: Bearer, token: Credential) -> bool:
-    return (token.user_id is not None and token.user_id == bearer.user_id) or (
-        token.product_id is not None and token.product_id == bearer.product_id
+    return (
+        (token.user_id is not None and token.user_id == bearer.user_id)
+        or (token.product_id is not None and token.product_id == bearer.product_id)
+        or (token.license_id is not None and token.license_id == bearer.license_id)
     )
 
 
@@ -232,10 +241,10 @@ async def regenerate(
 ) -> tuple[Credential, str, str]:
     """A new secret for a token (the old one stops working at once); an expiring token
     expires ``ttl`` from now. Anyone may regenerate their own tokens, an admin or developer
-    also product tokens and end users' (Keygen's ``TokenPolicy#regenerate?``)."""
+    also product tokens, activation tokens and end users' (Keygen's ``TokenPolicy#regenerate?``)."""
     token, role = await get(session, bearer, token_id)
     _may(bearer, Scope.UPDATE)
-    if not _own(bearer, token) and not (bearer.role in _ADMINS and role in (Role.PRODUCT, Role.USER)):
+    if not _own(bearer, token) and not (bearer.role in _ADMINS and role in _OTHERS_ADMINS_REGENERATE):
         raise Forbidden(
             "You do not have permission to complete the request (another staff member's token)",
             "ACCESS_DENIED",

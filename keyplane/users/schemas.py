@@ -142,6 +142,7 @@ class UserAttributesOut(Output):
 
 class UserRelationships(Output):
     account: ToOne
+    group: ToOne
 
 
 class UserResource(Output):
@@ -176,6 +177,9 @@ def user_resource(user: User) -> dict[str, Any]:
             "created": iso(user.created_at),
             "updated": iso(user.updated_at),
         },
-        "relationships": {"account": to_one(base, "accounts", user.account_id, "")},
+        "relationships": {
+            "account": to_one(base, "accounts", user.account_id, ""),
+            "group": to_one(base, "groups", user.group_id, f"users/{user.id}/group"),
+        },
         "links": {"self": f"{base}/users/{user.id}"},
     }

@@ -217,10 +217,7 @@ class Deliverer:
                 await self._settle(delivery, lease, await self._send(request))
         except Exception as error:
             # The lease brings it back; the log says which, never what it carries.
-            if outages.unavailable(error):
-                log.warning("webhooks.delivery_error", extra={"delivery": str(delivery.id)})
-            else:
-                log.exception("webhooks.delivery_error", extra={"delivery": str(delivery.id)})
+            outages.log_failure(log, "webhooks.delivery_error", error, delivery=str(delivery.id))
 
     async def deliver_due(self) -> int:
         """Claim what is due and send it; how many were claimed."""
@@ -242,10 +239,7 @@ class Deliverer:
             try:
                 claimed = await self.deliver_due()
             except Exception as error:
-                if outages.unavailable(error):
-                    log.warning("webhooks.claim_failed", extra={"error": type(error).__name__})
-                else:
-                    log.exception("webhooks.claim_failed")
+                outages.log_failure(log, "webhooks.claim_failed", error)
             if claimed < BATCH:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self._poll)

@@ -11,16 +11,18 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.events.names import ResourceType
+from keyplane.groups.schemas import group_resource
 from keyplane.keys.schemas import key_resource
 from keyplane.licenses.schemas import license_resource
 from keyplane.machines.schemas import machine_resource
 from keyplane.models import (
     Credential,
+    Group,
     License,
     Machine,
     Policy,
@@ -30,6 +32,7 @@ from keyplane.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from keyplane.models.base import Base
 from keyplane.policies.schemas import policy_resource
 from keyplane.products.schemas import product_resource
 from keyplane.tokens.resources import token_resource
@@ -39,21 +42,17 @@ from keyplane.webhooks.schemas import endpoint_resource, event_resource
 
 Rendered = dict[str, Any] | None
 Renderer = Callable[[AsyncSession, uuid.UUID], Awaitable[Rendered]]
+M = TypeVar("M", bound=Base)
 
 
-async def _product(session: AsyncSession, id_: uuid.UUID) -> Rendered:
-    found = await repository.row(session, Product, id_)
-    return None if found is None else product_resource(found)
+def _alone(model: type[M], resource: Callable[[M], dict[str, Any]]) -> Renderer:
+    """The renderer of a resource drawn from its own row alone."""
 
+    async def render(session: AsyncSession, id_: uuid.UUID) -> Rendered:
+        found = await repository.row(session, model, id_)
+        return None if found is None else resource(found)
 
-async def _policy(session: AsyncSession, id_: uuid.UUID) -> Rendered:
-    found = await repository.row(session, Policy, id_)
-    return None if found is None else policy_resource(found)
-
-
-async def _key(session: AsyncSession, id_: uuid.UUID) -> Rendered:
-    found = await repository.row(session, PoolKey, id_)
-    return None if found is None else key_resource(found)
+    return render
 
 
 async def _license(session: AsyncSession, id_: uuid.UUID) -> Rendered:
@@ -69,41 +68,29 @@ async def _machine(session: AsyncSession, id_: uuid.UUID) -> Rendered:
     return None if found is None or policy is None else machine_resource(found, policy)
 
 
-async def _user(session: AsyncSession, id_: uuid.UUID) -> Rendered:
-    found = await repository.row(session, User, id_)
-    return None if found is None else user_resource(found)
-
-
 async def _token(session: AsyncSession, id_: uuid.UUID) -> Rendered:
     found = await repository.row(session, Credential, id_)
     if found is None:
         return None
+    if found.license_id is not None:
+        return token_resource(found, "license")
     if found.user_id is None:
         return token_resource(found, "product")
     user = await repository.row(session, User, found.user_id)
     return token_resource(found, "user" if user is None else user.role)
 
 
-async def _endpoint(session: AsyncSession, id_: uuid.UUID) -> Rendered:
-    found = await repository.row(session, WebhookEndpoint, id_)
-    return None if found is None else endpoint_resource(found)
-
-
-async def _delivery(session: AsyncSession, id_: uuid.UUID) -> Rendered:
-    found = await repository.row(session, WebhookEvent, id_)
-    return None if found is None else event_resource(found)
-
-
 RENDERERS: dict[ResourceType, Renderer] = {
-    ResourceType.PRODUCT: _product,
-    ResourceType.POLICY: _policy,
-    ResourceType.KEY: _key,
+    ResourceType.PRODUCT: _alone(Product, product_resource),
+    ResourceType.POLICY: _alone(Policy, policy_resource),
+    ResourceType.KEY: _alone(PoolKey, key_resource),
     ResourceType.LICENSE: _license,
     ResourceType.MACHINE: _machine,
-    ResourceType.USER: _user,
+    ResourceType.USER: _alone(User, user_resource),
     ResourceType.TOKEN: _token,
-    ResourceType.WEBHOOK_ENDPOINT: _endpoint,
-    ResourceType.WEBHOOK_EVENT: _delivery,
+    ResourceType.GROUP: _alone(Group, group_resource),
+    ResourceType.WEBHOOK_ENDPOINT: _alone(WebhookEndpoint, endpoint_resource),
+    ResourceType.WEBHOOK_EVENT: _alone(WebhookEvent, event_resource),
 }
 """The resources of the licensing API. Accounts and API keys (another surface, not JSON:API)
 are named by type and id."""

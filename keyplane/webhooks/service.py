@@ -18,7 +18,6 @@ from keyplane.kit.ids import as_uuid
 from keyplane.licensing.access import view
 from keyplane.licensing.records import target
 from keyplane.models import Product, WebhookEndpoint, WebhookEvent
-from keyplane.models.webhook_event import DeliveryStatus
 from keyplane.webhooks import addresses, repository
 from keyplane.webhooks.schemas import EndpointAttributes, EndpointCreateAttributes, EndpointRelationships
 
@@ -240,22 +239,15 @@ async def retry(session: AsyncSession, bearer: Bearer, ref: str) -> WebhookEvent
         endpoint = await repository.endpoint(session, bearer.account.id, original.endpoint_id, None)
     if endpoint is None:
         raise InvalidResource("webhook event failed to retry", "WEBHOOK_ENDPOINT_NOT_FOUND")
-    now = clock.now()
-    again = WebhookEvent(
-        account_id=original.account_id,
-        endpoint_id=endpoint.id,
-        endpoint=endpoint.url,
-        event_id=original.event_id,
-        event=original.event,
-        resource_type=original.resource_type,
-        resource_id=original.resource_id,
-        api_version=original.api_version,
-        payload=original.payload,
-        status=DeliveryStatus.DELIVERING.value,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
+    again = WebhookEvent.due_now(
+        endpoint,
+        original.event_id,
+        original.event,
+        original.resource_type,
+        original.resource_id,
+        original.api_version,
+        clock.now(),
+        original.payload,
     )
     session.add(again)
     await session.flush()

@@ -21,6 +21,7 @@ from keygen_sh import errors
 from keygen_sh._errors import KeygenError  # type: ignore[import-untyped]
 from keygen_sh.config import KeygenConfig, set_config  # type: ignore[import-untyped]
 from keygen_sh.license import License, SchemeCode  # type: ignore[import-untyped]
+from keygen_sh.license_file import LicenseFile  # type: ignore[import-untyped]
 
 from tests.clients.support import LiveAccount
 
@@ -148,6 +149,44 @@ async def test_a_signed_key_verifies_offline(configured: LiveAccount) -> None:
     with pytest.raises(KeygenError) as forged:
         keygen_sh.verify(SchemeCode.Ed25519Sign, key)
     assert isinstance(_error(forged.value), errors.LicenseKeyNotGenuine)
+
+
+async def test_machine_and_license_files_verify_and_decrypt_offline(configured: LiveAccount) -> None:
+    """keygen-rs's offline licensing: ``Machine.checkout`` (encrypted, ``license.entitlements``
+    included, which brings the license), verified with the pinned public key and decrypted
+    with the license key followed by the fingerprint; a license file from ``POST
+    /licenses/{id}/actions/check-out`` read by ``LicenseFile.build_from_cert`` with the
+    license key. Another public key, or the wrong secret, is refused."""
+    product = configured.product()
+    license_id, key = configured.license(configured.policy(product, floating=True, maxMachines=2))
+    _configure(configured, product=product, license_key=key)
+    machine = await License.activate_machine(license_id, "fp-offline")
+
+    machine_file = await machine.checkout(None, None)
+    assert machine_file.ttl == 2_629_746
+    machine_file.verify()
+    dataset = machine_file.decrypt(key + "fp-offline")
+    assert dataset.machine.id == machine.id
+    assert dataset.machine.fingerprint == "fp-offline"
+    assert dataset.license.id == license_id
+    assert dataset.license.key == key
+    with pytest.raises(KeygenError):
+        machine_file.decrypt(key)
+
+    answer = configured.admin("POST", f"licenses/{license_id}/actions/check-out", {"meta": {"encrypt": True}})
+    assert answer.status_code == 200, answer.text
+    certificate = answer.json()["data"]["attributes"]["certificate"]
+    license_file = LicenseFile.build_from_cert(key, certificate)
+    license_file.verify()
+    assert license_file.decrypt(key).license.id == license_id
+    with pytest.raises(KeygenError):
+        LicenseFile.build_from_cert(key + "x", certificate)
+
+    _configure(configured, product=product, license_key=key, public_key=_other_public_key())
+    with pytest.raises(KeygenError):
+        machine_file.verify()
+    with pytest.raises(KeygenError):
+        license_file.verify()
 
 
 async def test_answers_signed_by_another_key_are_refused(configured: LiveAccount) -> None:

@@ -18,9 +18,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from keygen._config import Settings
 from keygen.errors import (
+    LicenseFileError,
+    LicenseFileNotGenuineError,
     LicenseKeyNotGenuineError,
     LicenseNotActivatedError,
     MachineAlreadyActivatedError,
+    MachineFileError,
+    MachineFileNotGenuineError,
     MachineLimitExceededError,
     NotFoundError,
     RequestSignatureInvalidError,
@@ -141,6 +145,52 @@ def test_a_signed_key_verifies_offline(sdk: LiveAccount) -> None:
     data, _, signature = key.partition(".")
     with pytest.raises(LicenseKeyNotGenuineError):
         verifier.verify_license_key("ED25519_SIGN", f"{data}.{signature[::-1]}")
+
+
+def test_license_and_machine_files_verify_and_decrypt_offline(sdk: LiveAccount) -> None:
+    """Offline licensing as the SDK does it: ``License.checkout`` (encrypted, with its default
+    ``entitlements`` include) and ``Machine.checkout`` (``license`` and
+    ``license.entitlements``), each file verified with the account's public key alone and
+    decrypted with the license key (and the fingerprint, for a machine file); a file signed
+    by another key, a changed one, or the wrong secret is refused."""
+    product = sdk.product()
+    license_id, key = sdk.license(sdk.policy(product, floating=True, maxMachines=2))
+    _configure(product=product, license_key=key)
+    license = keygen.me()
+
+    license_file = license.checkout()
+    assert license_file.license_id == license_id
+    assert license_file.ttl == 2_629_746
+    license_file.verify(sdk.public_key)
+    dataset = license_file.decrypt(key)
+    assert dataset.license.id == license_id
+    assert dataset.license.key == key
+    assert dataset.entitlements == []
+    assert dataset.ttl == 2_629_746
+    assert dataset.expiry == license_file.expiry
+    with pytest.raises(LicenseFileNotGenuineError):
+        license_file.verify(_other_public_key())
+    with pytest.raises(LicenseFileError):
+        license_file.decrypt(key + "-not-it")
+    plain = license.checkout(encrypt=False, ttl=3600, include=("product",))
+    plain.verify(sdk.public_key)
+    assert plain.decode().ttl == 3600
+    body = plain.certificate.splitlines()
+    altered = keygen.LicenseFile(certificate="\n".join([body[0], body[1][:-4] + "AAAA", *body[2:]]) + "\n")
+    with pytest.raises(LicenseFileError):  # not genuine, or no longer decodable
+        altered.verify(sdk.public_key)
+
+    machine = license.activate("fp-offline")
+    machine_file = machine.checkout()
+    assert machine_file.machine_id == machine.id
+    machine_file.verify(sdk.public_key)
+    offline = machine_file.decrypt(key + "fp-offline")
+    assert offline.machine.fingerprint == "fp-offline"
+    assert offline.license.id == license_id
+    with pytest.raises(MachineFileError):
+        machine_file.decrypt(key)
+    with pytest.raises(MachineFileNotGenuineError):
+        machine_file.verify(_other_public_key())
 
 
 def test_answers_signed_by_another_key_are_refused(sdk: LiveAccount) -> None:

@@ -280,6 +280,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         ("reinstate", "license.reinstated"),
         ("renew", "license.renewed"),
         ("check-in", "license.checked-in"),
+        ("check-out", "license.checked-out"),
         ("increment-usage", "license.usage.incremented"),
         ("decrement-usage", "license.usage.decremented"),
         ("reset-usage", "license.usage.reset"),
@@ -310,6 +311,32 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         license_id,
         body={"data": {"type": "users", "id": user_id}},
     )
+    await walk.act("POST", "/licenses/{license}/tokens", f"{at}/tokens", "token.generated")
+
+    # Groups, and the group relationship of licenses, machines and users.
+    group = await walk.act(
+        "POST",
+        "/groups",
+        "/groups",
+        "group.created",
+        body={"data": {"type": "groups", "attributes": {"name": "G"}}},
+    )
+    group_id = group.json()["data"]["id"]
+    await walk.act(
+        "PATCH",
+        "/groups/{group}",
+        f"/groups/{group_id}",
+        "group.updated",
+        group_id,
+        body={"data": {"type": "groups", "attributes": {"maxLicenses": 5}}},
+    )
+    joined = {"data": {"type": "groups", "id": group_id}}
+    await walk.act(
+        "PUT", "/licenses/{license}/group", f"{at}/group", "license.group.updated", license_id, body=joined
+    )
+    await walk.act(
+        "PUT", "/users/{user}/group", f"/users/{user_id}/group", "user.group.updated", user_id, body=joined
+    )
 
     # Machines.
     machine = await walk.act(
@@ -335,7 +362,23 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         "machine.heartbeat.ping",
         machine_id,
     )
+    await walk.act(
+        "POST",
+        "/machines/{machine}/actions/check-out",
+        f"/machines/{machine_id}/actions/check-out",
+        "machine.checked-out",
+        machine_id,
+    )
+    await walk.act(
+        "PUT",
+        "/machines/{machine}/group",
+        f"/machines/{machine_id}/group",
+        "machine.group.updated",
+        machine_id,
+        body={"data": None},  # it joined its license's group on activation: it leaves it
+    )
     await walk.act("DELETE", "/machines/{machine}", f"/machines/{machine_id}", "machine.deleted", machine_id)
+    await walk.act("DELETE", "/groups/{group}", f"/groups/{group_id}", "group.deleted", group_id)
 
     # The deletes last: each takes what hangs off it.
     await walk.act(

@@ -3,10 +3,18 @@ whichever path answered (the lean handler or the framework); the quick GET recor
 
 from __future__ import annotations
 
+import ipaddress
+
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
 
+from keyplane.app import Keyplane, create_app
+from keyplane.config import Settings
+from keyplane.models import Event
+from keyplane.services import services_of
 from tests import factories
+from tests.conftest import CLIENT_ADDRESS
 from tests.events.support import logged
 from tests.factories import Tenant, bearer
 
@@ -54,3 +62,50 @@ async def test_an_unknown_key_records_nothing(app: FastAPI, client: httpx.AsyncC
     response = await client.post(f"{acme.base}/licenses/actions/validate-key", json={"meta": {"key": "nope"}})
     assert response.json()["meta"]["code"] == "NOT_FOUND"
     assert await logged(app, client, acme, "license.validation.succeeded", "license.validation.failed") == []
+
+
+async def test_either_path_records_the_request_a_validation_came_with(
+    settings: Settings, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    """A validation's event holds its request's id, its client's address (behind a trusted
+    proxy, the forwarded one) and its User-Agent, whichever path answered: the lean handler
+    keeps what they are made of and builds them with the event log's batch."""
+    license = await factories.license(client, acme)
+    body = {"meta": {"key": license["attributes"]["key"]}}
+    proxies = {"trusted_proxies": [ipaddress.ip_network("203.0.113.0/24")]}  # CLIENT_ADDRESS's
+    framework = create_app(settings.model_copy(update={**proxies, "hot_paths": False}))
+    hot = create_app(settings.model_copy(update=proxies))
+    assert isinstance(hot, Keyplane)
+    sent = [(framework, "by-framework"), (hot, "lean-1"), (hot, "lean-2")]
+    async with framework.router.lifespan_context(framework), hot.router.lifespan_context(hot):
+        assert hot.hot is not None
+        for application, request_id in sent:
+            transport = httpx.ASGITransport(app=application, client=(CLIENT_ADDRESS, 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+                before = hot.hot.answered
+                response = await http.post(
+                    f"{acme.base}/licenses/actions/validate-key",
+                    json=body,
+                    headers={
+                        "X-Request-Id": request_id,
+                        "User-Agent": f"app/{request_id}",
+                        "X-Forwarded-For": "198.51.100.9",
+                    },
+                )
+            assert response.json()["meta"]["code"] == "VALID"
+            if request_id == "lean-2":  # the license is cached by then
+                assert hot.hot.answered == before + 1
+        for application in (framework, hot):
+            await services_of(application).events.flush()
+        async with services_of(hot).db.reader() as session:
+            rows = (
+                await session.scalars(
+                    select(Event)
+                    .where(Event.account_id == acme.id, Event.event == "license.validation.succeeded")
+                    .order_by(Event.id)
+                )
+            ).all()
+
+    assert [(row.request_id, row.address, row.user_agent) for row in rows] == [
+        (request_id, "198.51.100.9", f"app/{request_id}") for _, request_id in sent
+    ]

@@ -13,7 +13,7 @@ from tests.factories.machines import activate, machine
 from tests.factories.policies import policy
 from tests.factories.pool import pool_key, pool_keys
 from tests.factories.products import product
-from tests.factories.tokens import access_token, login, product_token, token
+from tests.factories.tokens import access_token, license_token, login, product_token, token
 from tests.factories.webhooks import webhook_endpoint
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "bearer",
     "document",
     "license",
+    "license_token",
     "login",
     "machine",
     "owned_key",

@@ -50,3 +50,17 @@ async def access_token(
     assert response.status_code == 200, response.text
     issued: str = response.json()["access_token"]
     return issued
+
+
+async def license_token(
+    client: httpx.AsyncClient, account: Tenant, license_id: str, **attributes: Any
+) -> dict[str, Any]:
+    """A new activation token of the license (``attributes``: ``maxActivations``, ...);
+    must be 200. Its ``data`` (``token`` inside)."""
+    body = {"data": {"type": "tokens", "attributes": attributes}}
+    response = await client.post(
+        f"{account.base}/licenses/{license_id}/tokens", json=body, headers=bearer(account.key)
+    )
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data

@@ -391,8 +391,14 @@ async def test_malformed_create_bodies_are_400(client: httpx.AsyncClient, acme: 
     assert unknown.status_code == 400, unknown.text
     assert unknown.json()["errors"][0]["source"] == {"pointer": "/data/attributes/bogus"}
 
-    unknown_relationship = await _post(client, acme, _body(policy_id, {"group": ref("groups", "x")}))
+    unknown_relationship = await _post(
+        client, acme, _body(policy_id, {"environment": ref("environments", "x")})
+    )
     assert unknown_relationship.status_code == 400
+    # Keygen takes a group's UUID (licenses_controller.rb: ``param :id, type: :uuid``).
+    malformed_group = await _post(client, acme, _body(policy_id, {"group": ref("groups", "x")}))
+    assert malformed_group.status_code == 400
+    assert malformed_group.json()["errors"][0]["source"] == {"pointer": "/data/relationships/group/data/id"}
 
     wrong_type = _body(policy_id)
     wrong_type["data"]["type"] = "machines"

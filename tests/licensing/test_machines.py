@@ -32,6 +32,7 @@ ATTRIBUTES = {
     "heartbeatDuration",
     "lastHeartbeat",
     "nextHeartbeat",
+    "lastCheckOut",
     "metadata",
     "created",
     "updated",
