@@ -22,9 +22,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keyplane import outages
 from keyplane.accounts.signing import SealError
-from keyplane.errors import TITLES, AppError, ErrorItem, generic_code, upper_snake
+from keyplane.errors import ENCODING_DETAIL, TITLES, AppError, ErrorItem, generic_code, upper_snake
 from keyplane.kit.families import dialect, is_plain
 from keyplane.kit.jsonapi import JSONAPI, camel
+from keyplane.licensing.schemas import METADATA_TOO_DEEP
 from keyplane.observe import exchange
 from keyplane.observe.observer import route_of
 
@@ -92,11 +93,28 @@ def _kind(error_type: str) -> str:
         return "TOO_LONG"
     if error_type.endswith("too_short"):
         return "TOO_SHORT"
+    if error_type == "int_too_large":
+        return "TOO_LARGE"
     return "INVALID"
 
 
+STORAGE_LIMITS = frozenset({2**31 - 1, 2**63 - 1})
+"""The largest integers a column holds (32- and 64-bit): a bound at one of them is the
+storage's, not a rule of the resource."""
+
+
+def _too_large(error: Any) -> bool:
+    if error.get("type") != "less_than_equal" or not isinstance(error.get("input"), int):
+        return False
+    return (error.get("ctx") or {}).get("le") in STORAGE_LIMITS
+
+
 def _is_malformed(error_type: str) -> bool:
-    return error_type in _MALFORMED or error_type.endswith(("_type", "_parsing"))
+    return (
+        error_type in _MALFORMED
+        or error_type == METADATA_TOO_DEEP
+        or error_type.endswith(("_type", "_parsing"))
+    )
 
 
 def validation_items(errors: Sequence[Any], plain: bool) -> tuple[int, list[ErrorItem]]:
@@ -109,7 +127,13 @@ def validation_items(errors: Sequence[Any], plain: bool) -> tuple[int, list[Erro
     items: list[ErrorItem] = []
     errors = sorted(
         errors,
-        key=lambda e: not (e.get("loc", ("body",))[0] != "body" or _is_malformed(str(e.get("type", "")))),
+        key=lambda e: (
+            not (
+                e.get("loc", ("body",))[0] != "body"
+                or _is_malformed(str(e.get("type", "")))
+                or (not plain and _too_large(e))
+            )
+        ),
     )
     for error in errors:
         loc = [str(part) for part in error.get("loc", ())]
@@ -118,11 +142,20 @@ def validation_items(errors: Sequence[Any], plain: bool) -> tuple[int, list[Erro
         if source != "body" or _is_malformed(etype):
             status = 400
         message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        if not plain and _too_large(error):
+            # Past what a column holds: Keygen's 400 "integer is too large" (its RangeError).
+            status = 400
+            etype, message = "int_too_large", "integer is too large"
         if etype == "json_invalid":
             items.append(ErrorItem("The request body is not valid JSON", "JSON_INVALID", pointer=""))
             continue
         named = [p for p in path if not p.isdigit()]
         kind = _kind(etype)
+        if etype == METADATA_TOO_DEEP:
+            # Keygen's typed_params: a 400 pointing at the first value nested too deep.
+            status = 400
+            kind = "TOO_DEEP"
+            path = [*path, *(error.get("ctx") or {}).get("path", [])]
         if not plain and etype in ("literal_error", "enum"):
             kind = "NOT_ALLOWED"  # Keygen's code for a value outside an enumeration
         code = f"{upper_snake(named[-1] if named else 'body')}_{kind}"
@@ -207,12 +240,23 @@ def install_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
-            item = ErrorItem("The requested endpoint was not found", "NOT_FOUND")
+            # Keygen's wording (app/controllers/application_controller.rb ``render_not_found``).
+            item = ErrorItem(
+                "The requested endpoint was not found (check your HTTP method, Accept header, and URL path)",
+                "NOT_FOUND",
+            )
         elif exc.status_code == 405:
             item = ErrorItem(f"{request.method} is not supported on this endpoint", "METHOD_NOT_ALLOWED")
+        elif (
+            exc.status_code == 400
+            and isinstance(exc.__cause__, UnicodeDecodeError)
+            and dialect(request.url.path) == "jsonapi"
+        ):
+            # A body that is not UTF-8: Keygen's ENCODING_INVALID, in its wording.
+            item = ErrorItem(ENCODING_DETAIL, "ENCODING_INVALID")
         elif exc.status_code == 400:
-            # FastAPI's answer to a body it could not decode at all (not UTF-8, nested too
-            # deep): the same error as any other malformed JSON, not one without a code.
+            # FastAPI's answer to a body it could not decode at all (nested too deep): the
+            # same error as any other malformed JSON, not one without a code.
             item = ErrorItem("The request body is not valid JSON", "JSON_INVALID", pointer="")
         elif exc.status_code == 413:
             item = ErrorItem(str(exc.detail), "BODY_TOO_LARGE")

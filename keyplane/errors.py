@@ -29,6 +29,12 @@ TITLES = {
 }
 
 
+ENCODING_DETAIL = (
+    "The request could not be completed because it contains an invalid byte sequence (check encoding)"
+)
+"""Keygen's wording for text that is not UTF-8 (``ENCODING_INVALID``)."""
+
+
 def generic_code(status: int) -> str:
     """The code of an error nothing more specific describes: its status's title
     (``UNSUPPORTED_MEDIA_TYPE``)."""

@@ -208,9 +208,10 @@ async def test_odd_plain_requests_are_client_errors(
 
 
 async def test_odd_jsonapi_requests_are_client_errors(client: httpx.AsyncClient, acme: Tenant) -> None:
+    # Keygen answers 404 for a token id it does not have, whatever its shape
+    # (features/api/v1/tokens/show.feature).
     bad_id = await client.get(f"{acme.base}/tokens/not-a-uuid", headers=bearer(acme.key))
-    body = jsonapi_error(bad_id, 400, "TOKEN_ID_INVALID")
-    assert body["errors"][0]["source"] == {"parameter": "token_id"}
+    jsonapi_error(bad_id, 404, "NOT_FOUND")
     non_ascii = await client.get(f"{acme.base}/me", headers={b"X-API-Key": ("kp_" + "é" * 61).encode()})
     jsonapi_error(non_ascii, 401, "TOKEN_FORMAT_INVALID")
     huge = await client.get(f"{acme.base}/me", headers={"X-API-Key": "kp_" + "A" * 20000})

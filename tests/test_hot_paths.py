@@ -316,6 +316,15 @@ async def test_validate_key_answers_match(
         (("POST", url, {"Accept": "text/html"}, body({"key": key})), False),
         (("POST", url, bearer(acme.key), body({"key": key})), False),
         (("POST", url, {"Keygen-Accept-Signature": 'algorithm="ed25519"'}, body({"key": key})), False),
+        # A null user is compared by the one rule both paths use; Keygen's legacy lookup and
+        # an unsupported content type are answered by the application alone.
+        (("POST", url, jsonapi, body({"key": key, "scope": {"user": None}})), True),
+        (("POST", url, jsonapi, body({"key": key, "encrypted": False})), True),
+        (("POST", url, jsonapi, body({"key": key, "encrypted": True})), False),
+        (("POST", url, jsonapi, body({"key": key, "legacyEncrypted": True})), False),
+        (("POST", url, {"Content-Type": "text/plain"}, body({"key": key})), True),
+        (("POST", url, {"Content-Type": "vnd.api+xml"}, body({"key": key})), False),
+        (("POST", url, {"Content-Type": "application/xml"}, body({"key": key})), False),
     ):
         await _same(app, cold, request, lean=lean)
 

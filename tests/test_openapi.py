@@ -40,8 +40,9 @@ Operation = tuple[str, str, dict[str, Any]]
 PREFIXES = ("/v1/accounts/{account}", "/v1")
 CREDENTIALS = {"bearerAuth", "apiKeyHeader", "oauth2", "License"}
 WRITES = {"post", "put", "patch", "delete"}
-USER_ONLY = {"users", "tokens"}
-"""Licensing resources only a user's credential reaches (no product token or license key)."""
+USER_ONLY = {"users"}
+"""Licensing resources only a user's credential reaches (no product token or license key;
+tokens are read, regenerated and revoked by their bearer, whoever it is, as in Keygen)."""
 LICENSING_USER_ROUTES = {"/users/{user}/group"}
 """Routes under ``/users`` that are the licensing API's (Keygen's user group relationship:
 product tokens use them, and a license key is answered, with 404)."""
@@ -178,9 +179,13 @@ async def test_every_operation_says_which_credentials_it_takes(client: httpx.Asy
         requirements = operation["security"]
         assert {name for r in requirements for name in r} <= set(schemes), (method, path)
         taken = {name for r in requirements for name in r}
-        if not requirements or {} in requirements or requirements == [{"basicAuth": []}]:
+        if not requirements or {} in requirements or {"basicAuth": []} in requirements:
             public.add((method.upper(), _template(path)))
-        if taken & CREDENTIALS:
+        if (method.upper(), _template(path)) == ("POST", "/tokens"):
+            # Email and password, or a user's token (Keygen's token authentication); never an
+            # API key's or OAuth's power, nor a license's.
+            assert requirements == [{"basicAuth": []}, {"bearerAuth": []}, {"apiKeyHeader": []}]
+        elif taken & CREDENTIALS:
             assert {"bearerAuth", "apiKeyHeader", "oauth2"} <= taken, (method, path)
             # A license key authenticates on the licensing API, but not for users and tokens.
             template = _template(path)

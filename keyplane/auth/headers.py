@@ -92,3 +92,18 @@ def basic(authorization_header: str | None) -> tuple[str, str] | Malformed | Non
     except (binascii.Error, UnicodeDecodeError):
         return MALFORMED
     return (user, password) if sep else MALFORMED
+
+
+def basic_undecodable(authorization_header: str | None) -> bool:
+    """Whether ``Authorization: Basic`` carries base64 whose bytes are not UTF-8 text (a
+    client that encoded its email or password in another charset)."""
+    sent = authorization(authorization_header)
+    if sent is None or sent.scheme != "basic":
+        return False
+    try:
+        base64.b64decode(sent.credentials, validate=True).decode()
+    except binascii.Error:
+        return False
+    except UnicodeDecodeError:
+        return True
+    return False

@@ -17,6 +17,7 @@ class EventName(StrEnum):
     USER_GROUP_UPDATED = "user.group.updated"
 
     TOKEN_GENERATED = "token.generated"
+    TOKEN_REGENERATED = "token.regenerated"
     TOKEN_REVOKED = "token.revoked"
 
     API_KEY_CREATED = "api-key.created"

@@ -12,7 +12,7 @@ from keyplane.kit.documents import InstantOut, Output, SelfLink, ToOne
 from keyplane.kit.jsonapi import account_base, resource, to_one
 from keyplane.kit.paging import listing_spec, no_filters, parser
 from keyplane.kit.query import Items, Param, Spec, identifier, last
-from keyplane.kit.schemas import StrictInput
+from keyplane.kit.schemas import ResourceId, StrictInput
 from keyplane.kit.timefmt import iso
 from keyplane.licensing.schemas import PolicyRelationship
 from keyplane.models import PoolKey
@@ -45,6 +45,7 @@ class KeyUpdateData(StrictInput):
     """No relationships: a key's policy never changes."""
 
     type: KeyType
+    id: ResourceId | None = None
     attributes: KeyUpdateAttributes
 
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import Request
 
-from keyplane.errors import AppError, BadRequest, InvalidResource
+from keyplane.errors import ENCODING_DETAIL, AppError, BadRequest, InvalidResource
 from keyplane.errors import upper_snake as _upper_snake
 from keyplane.kit.families import dialect, is_plain
 from keyplane.kit.jsonapi import camel
@@ -74,9 +75,26 @@ def _code(name: str) -> str:
     return f"{_upper_snake(name.split('[', 1)[0] or 'parameter')}_INVALID"
 
 
+def _undecodable(raw: bytes) -> bool:
+    """Whether a percent-encoded path or query string spells bytes that are not UTF-8 (they
+    would otherwise be read with replacement characters)."""
+    if b"%" not in raw:
+        return False
+    try:
+        unquote_to_bytes(raw).decode()
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 async def refuse_nul_characters(request: Request) -> None:
-    """A route dependency of the whole application (it runs before any other)."""
+    """A route dependency of the whole application (it runs before any other). On the
+    licensing API, a path or query string that is not UTF-8 is Keygen's 400
+    ``ENCODING_INVALID`` as well."""
     plain = is_plain(request.url.path)
+    scope = request.scope
+    if not plain and (_undecodable(scope.get("raw_path") or b"") or _undecodable(scope["query_string"])):
+        raise BadRequest(ENCODING_DETAIL, "ENCODING_INVALID")
     for name, value in request.path_params.items():
         if isinstance(value, str) and NUL in value:
             raise BadRequest(MESSAGE, _code(name), parameter=camel(name) if plain else name)

@@ -31,6 +31,7 @@ from keyplane.licenses.schemas import (
 )
 from keyplane.licenses.validation import Result, Scope, meta
 from keyplane.licensing.keystrings import digest
+from keyplane.licensing.vocab import Code
 from keyplane.observe import metrics
 from keyplane.services import services_of
 from keyplane.web.dependencies import CurrentAccount, DbSession, LicensingBearer, optional_bearer, origin_of
@@ -80,6 +81,9 @@ async def validate_key(
     sent = body.meta
     if not sent.key.strip():
         raise BadRequest("cannot be blank", "KEY_MISSING", pointer="/meta/key")
+    if sent.legacy:
+        result = Result(False, Code.NOT_FOUND)
+        return _answer(request, result, None, sent.scope, sent.nonce)
     caches: Caches = services_of(request.app).credentials.caches
     generation = caches.generation()
     result, snapshot = await lifecycle.validate_key(

@@ -30,7 +30,7 @@ from keyplane.licenses.validation import Scope as ValidationScope
 from keyplane.licensing.keystrings import digest
 from keyplane.licensing.status import status
 from keyplane.licensing.vocab import Code, LicenseStatus
-from keyplane.negotiation import acceptable
+from keyplane.negotiation import acceptable, readable
 from keyplane.observe import metrics
 from keyplane.services import Services
 from keyplane.signing import signed
@@ -52,6 +52,8 @@ _VALIDATED = render_json(_MARK + "validated")
 
 _ANSWER_TYPES: Memo[bytes, bytes] = Memo("validate-key content types by Accept", 64)
 """Content type of the answer by acceptable ``Accept`` value (the few that clients send)."""
+_READABLE: Memo[bytes, bool] = Memo("validate-key body content types read", 64)
+"""Whether a body with this ``Content-Type`` is read (``keyplane.negotiation.readable``)."""
 _STATUSES: Memo[LicenseStatus, bytes] = Memo("license statuses as JSON", 64)
 """A license's status as it appears in its JSON, rendered once per status (a handful)."""
 _OUTCOMES: Memo[tuple[Code, bool, str | None], bytes] = Memo("validation results as JSON", 256)
@@ -106,8 +108,15 @@ async def validate_key(
         if not acceptable(accept.decode("latin-1")):
             return False
         content_type = _ANSWER_TYPES.put(accept, media_type_for(accept.decode("latin-1")).encode())
+    sent_type = headers.get(b"content-type")
+    if sent_type is not None:
+        read = _READABLE.get(sent_type)
+        if read is None:
+            read = _READABLE.put(sent_type, readable(sent_type.decode("latin-1")))
+        if not read:
+            return False  # the application refuses it
     sent: ValidateKey | None = validated(ValidateKey, body)
-    if sent is None or not sent.meta.key.strip():
+    if sent is None or not sent.meta.key.strip() or sent.meta.legacy:
         return False
     asked = sent.meta.scope
     if asked is not None and asked.entitlements:

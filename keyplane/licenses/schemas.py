@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, StrictBool, model_validator
 
 from keyplane import examples as example
 from keyplane.kit import clock
@@ -44,7 +44,7 @@ from keyplane.kit.query import (
     refuse,
     span,
 )
-from keyplane.kit.schemas import StrictInput
+from keyplane.kit.schemas import ResourceId, StrictInput
 from keyplane.kit.timefmt import iso, iso_or_none
 from keyplane.licenses.validation import Scope
 from keyplane.licensing.schemas import (
@@ -117,6 +117,7 @@ class LicenseCreateData(StrictInput):
 
 class LicenseUpdateData(StrictInput):
     type: LicenseType
+    id: ResourceId | None = None
     attributes: LicenseAttributes
 
 
@@ -262,6 +263,17 @@ class ValidateKeyMeta(StrictInput):
     """Blank is a 400 (checked in the route, as Keygen answers), not a failed rule."""
     scope: Scope | None = None
     nonce: Nonce | None = None
+    encrypted: StrictBool | None = None
+    """Keygen's legacy flag (with ``legacyEncrypted``): see ``legacy``."""
+    legacy_encrypted: StrictBool | None = Field(default=None, alias="legacyEncrypted")
+
+    @property
+    def legacy(self) -> bool:
+        """Whether the key is to be found by Keygen's legacy encrypted lookup
+        (``app/controllers/api/v1/licenses/actions/validations_controller.rb``): a key
+        hashed with Keygen's v1 scheme, which Keyplane never issues (it refuses encrypted
+        policies), so that lookup finds no license: ``NOT_FOUND``."""
+        return self.encrypted is True or self.legacy_encrypted is True
 
 
 class ValidateKey(StrictInput):

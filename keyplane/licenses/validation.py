@@ -163,6 +163,10 @@ def _scopes(
         user = (scope.user or "").lower()
         if owner is None or user not in (str(owner.id), owner.email):
             return Code.USER_SCOPE_MISMATCH
+    elif scope.user is None and "user" in scope.model_fields_set:
+        # A null user is compared, as Keygen compares it: it matches a license without an owner.
+        if owner is not None:
+            return Code.USER_SCOPE_MISMATCH
     elif policy.require_user_scope:
         return Code.USER_SCOPE_REQUIRED
     if scope.entitlements is not None:

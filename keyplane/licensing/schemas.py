@@ -5,12 +5,29 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from keyplane.kit.schemas import StrictInput
+from keyplane.licensing.metadata import MAX_DEPTH, camel_keys, too_deep
 
-Metadata = Annotated[dict[str, Any], Field(max_length=64)]
-"""Free-form data the vendor attaches (at most 64 top-level keys), returned as sent."""
+METADATA_TOO_DEEP = "metadata_too_deep"
+"""The error type of metadata nested too deep (a 400, pointing into the metadata)."""
+
+
+def _as_keygen_keeps_it(metadata: dict[str, Any]) -> dict[str, Any]:
+    path = too_deep(metadata)
+    if path is not None:
+        raise PydanticCustomError(
+            METADATA_TOO_DEEP, "maximum depth of {maximum} exceeded", {"maximum": MAX_DEPTH, "path": path}
+        )
+    kept: dict[str, Any] = camel_keys(metadata)
+    return kept
+
+
+Metadata = Annotated[dict[str, Any], Field(max_length=64), AfterValidator(_as_keygen_keeps_it)]
+"""Free-form data the vendor attaches (at most 64 top-level keys, two levels of nesting), its
+keys in lowerCamelCase as Keygen keeps them (``keyplane.licensing.metadata``)."""
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 Count = Annotated[int, Field(ge=0, le=2_147_483_647)]
 

@@ -23,7 +23,7 @@ from keyplane.kit.documents import (
 from keyplane.kit.jsonapi import account_base, resource, to_many, to_one
 from keyplane.kit.paging import listing_spec, parser
 from keyplane.kit.query import Items, Param, Spec, identifier, last, metadata, reference
-from keyplane.kit.schemas import StrictInput
+from keyplane.kit.schemas import ResourceId, StrictInput
 from keyplane.kit.timefmt import iso, iso_or_none
 from keyplane.licensing import heartbeat
 from keyplane.licensing.schemas import (
@@ -72,6 +72,7 @@ class MachineCreateData(StrictInput):
 
 class MachineUpdateData(StrictInput):
     type: MachineType
+    id: ResourceId | None = None
     attributes: MachineAttributes
 
 

@@ -24,7 +24,7 @@ from keyplane.kit.jsonapi import (
 )
 from keyplane.kit.paging import listing_spec, no_filters, parser
 from keyplane.kit.query import Items, Param, Spec, identifier, last
-from keyplane.kit.schemas import StrictInput
+from keyplane.kit.schemas import ResourceId, StrictInput
 from keyplane.kit.timefmt import iso
 from keyplane.licensing.schemas import Count, Metadata, Name, ProductRelationship
 from keyplane.models import Policy
@@ -145,6 +145,7 @@ class PolicyCreateData(StrictInput):
 
 class PolicyUpdateData(StrictInput):
     type: PolicyType
+    id: ResourceId | None = None
     attributes: PolicyAttributes
 
 

@@ -15,7 +15,7 @@ from keyplane.kit.jsonapi import (
 )
 from keyplane.kit.paging import listing_spec, no_filters, parser
 from keyplane.kit.query import Spec
-from keyplane.kit.schemas import StrictInput
+from keyplane.kit.schemas import ResourceId, StrictInput
 from keyplane.kit.timefmt import iso
 from keyplane.licensing.schemas import Metadata, Name
 from keyplane.models import Product
@@ -46,6 +46,7 @@ class ProductCreateData(StrictInput):
 
 class ProductUpdateData(StrictInput):
     type: ProductType
+    id: ResourceId | None = None
     attributes: ProductAttributes
 
 

@@ -14,15 +14,29 @@ from keyplane.kit.credentials import CredentialKind
 from keyplane.models import Credential, User
 
 
-def visible(account_id: uuid.UUID, user_id: uuid.UUID | None, *, everyone: bool) -> list[ColumnElement[bool]]:
-    """The account's live tokens: everyone's, or only those of ``user_id``."""
+def visible(
+    account_id: uuid.UUID,
+    *,
+    user_id: uuid.UUID | None,
+    product_id: uuid.UUID | None,
+    license_id: uuid.UUID | None,
+    everyone: bool,
+) -> list[ColumnElement[bool]]:
+    """The account's live tokens: everyone's, or only those of the bearer: a user's, a
+    product's (a product token), a license's (its activation tokens)."""
     conditions = [
         Credential.account_id == account_id,
         Credential.kind == CredentialKind.TOKEN.value,
         Credential.deleted_at.is_(None),
     ]
-    if not everyone:
+    if everyone:
+        return conditions
+    if user_id is not None:
         conditions.append(Credential.user_id == user_id)
+    elif product_id is not None:
+        conditions.append(Credential.product_id == product_id)
+    else:
+        conditions.append(Credential.license_id == license_id)
     return conditions
 
 

@@ -1,8 +1,9 @@
-"""Tokens in Keygen's JSON:API shapes: the body of ``POST /tokens`` (optional: name and
-expiry) and the token resource."""
+"""Tokens in Keygen's JSON:API shapes: the body of ``POST /tokens`` (optional: name, expiry,
+and the bearer to generate it for) and the token resource."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
@@ -22,11 +23,33 @@ from keyplane.users.schemas import UserResource
 class TokenAttributes(StrictInput):
     name: Annotated[str, Field(min_length=1, max_length=255)] | None = None
     expiry: Instant | None = None
+    """Absent: the bearer's default (two weeks for an end user, none for anyone else);
+    ``null``: never expires."""
+
+
+class BearerIdentifier(StrictInput):
+    type: Annotated[str, Field(pattern="^(users?|products?|licenses?|environments?)$")]
+    """Keygen's bearer types; only users are given tokens here (403 for the others: a
+    product's tokens are made under ``/products/{id}/tokens``)."""
+    id: uuid.UUID
+
+    @property
+    def is_user(self) -> bool:
+        return self.type.startswith("user")
+
+
+class BearerRelationship(StrictInput):
+    data: BearerIdentifier
+
+
+class TokenRelationshipsIn(StrictInput):
+    bearer: BearerRelationship | None = None
 
 
 class TokenData(StrictInput):
     type: Annotated[str, Field(pattern="^tokens?$")] = "tokens"
     attributes: TokenAttributes = TokenAttributes()
+    relationships: TokenRelationshipsIn | None = None
 
 
 class TokenRequest(StrictInput):

@@ -22,7 +22,7 @@ from keyplane.kit.documents import (
 from keyplane.kit.jsonapi import account_base, to_one
 from keyplane.kit.paging import listing_spec, parser
 from keyplane.kit.query import Items, Param, Spec, boolean, choice, every, identifier, last, reference, refuse
-from keyplane.kit.schemas import StrictInput
+from keyplane.kit.schemas import ResourceId, StrictInput
 from keyplane.kit.timefmt import iso
 from keyplane.models import User
 
@@ -60,6 +60,7 @@ class UserCreateData(StrictInput):
 
 class UserUpdateData(StrictInput):
     type: Annotated[str, Field(pattern="^users?$")]
+    id: ResourceId | None = None
     attributes: UserUpdateAttributes
 
 

@@ -47,7 +47,7 @@ def jsonapi_error(response: httpx.Response, status: int, code: str) -> dict[str,
     assert first["detail"]
     if status == 401:
         # Password login (POST /tokens) asks for Basic; everything else for a bearer credential.
-        scheme = "Basic" if code.startswith("CREDENTIALS_") else "Bearer"
+        scheme = "Basic" if code.startswith(("CREDENTIALS_", "EMAIL_", "PASSWORD_")) else "Bearer"
         assert response.headers["www-authenticate"].startswith(scheme)
     return body
 

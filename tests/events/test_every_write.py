@@ -172,6 +172,7 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         whodunnit=("users", user_id),
     )
     token_id = token.json()["data"]["id"]
+    await walk.act("PUT", "/tokens/{token_id}", f"/tokens/{token_id}", "token.regenerated", token_id)
     await walk.act("DELETE", "/tokens/{token_id}", f"/tokens/{token_id}", "token.revoked", token_id)
 
     # Products, policies, the pool.
