@@ -16,11 +16,9 @@ from keyplane.kit.paging import listing_spec, parser
 from keyplane.kit.query import Items, Param, Spec, identifier, last, reference
 from keyplane.kit.schemas import StrictInput
 from keyplane.kit.timefmt import iso
+from keyplane.licensing.schemas import Metadata
 from keyplane.models import MachineComponent
 
-Metadata = Annotated[dict[str, Any], Field(max_length=64)]
-"""``keyplane.licensing.schemas.Metadata``'s rule, restated: machine activation reads this
-package, so it stays below ``licensing`` (tests/test_layers.py: no package joins the cycle)."""
 FINGERPRINT_MAX = 4096
 """Keygen's longest component fingerprint (``length: { maximum: 4.kilobytes }``)."""
 NESTED_MAX = 20

@@ -131,3 +131,23 @@ async def test_metadata_nested_deeper_than_keygen_allows_is_400(
     )
     shown = await client.get(f"{acme.base}/products/{product}", headers=bearer(acme.key))
     assert shown.json()["data"]["attributes"]["metadata"] == {}
+
+
+async def test_component_metadata_is_kept_the_same_way(client: httpx.AsyncClient, acme: Tenant) -> None:
+    """Keygen's components take metadata like every resource (app/models/machine_component.rb
+    includes ``Dirtyable`` metadata; config/initializers/jsonapi.rb camelizes keys)."""
+    license = await factories.license(client, acme)
+    machine = await factories.machine(client, acme, license["id"])
+    made = await client.post(
+        f"{acme.base}/components",
+        json={
+            "data": {
+                "type": "components",
+                "attributes": {"fingerprint": "E31EE496", "name": "MOBO", "metadata": {"serial_no": "X1"}},
+                "relationships": {"machine": {"data": {"type": "machines", "id": machine["id"]}}},
+            }
+        },
+        headers=bearer(acme.key),
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["data"]["attributes"]["metadata"] == {"serialNo": "X1"}
