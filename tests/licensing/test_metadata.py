@@ -135,7 +135,7 @@ async def test_metadata_nested_deeper_than_keygen_allows_is_400(
 
 async def test_component_metadata_is_kept_the_same_way(client: httpx.AsyncClient, acme: Tenant) -> None:
     """Keygen's components take metadata like every resource (app/models/machine_component.rb
-    includes ``Dirtyable`` metadata; config/initializers/jsonapi.rb camelizes keys)."""
+    ``validates :metadata``), its keys camelized as every resource's."""
     license = await factories.license(client, acme)
     machine = await factories.machine(client, acme, license["id"])
     made = await client.post(
