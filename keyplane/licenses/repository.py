@@ -161,3 +161,12 @@ async def policy(
 ) -> Policy | None:
     """A policy by id, among those ``conditions`` allow."""
     return await session.scalar(select(Policy).where(*conditions, Policy.id == policy_id))
+
+
+async def start_expiry(session: AsyncSession, license_id: uuid.UUID, expiry: datetime, now: datetime) -> None:
+    """Set the expiry of a license that has none (a license that has one keeps it)."""
+    await session.execute(
+        update(License)
+        .where(License.id == license_id, License.expiry.is_(None))
+        .values(expiry=expiry, updated_at=now)
+    )
