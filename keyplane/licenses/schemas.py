@@ -60,7 +60,9 @@ from keyplane.licensing.schemas import (
 )
 from keyplane.models import License, Policy
 
-LicenseKey = Annotated[str, Field(min_length=6, max_length=16_384)]
+LicenseKey = Annotated[str, Field(min_length=1, max_length=16_384)]
+"""A key as sent: at least 6 characters unless the policy signs it (``ED25519_SIGN`` signs
+any non-empty dataset), which the service checks (Keygen's ``license.rb``)."""
 LicenseType = Annotated[str, Field(pattern="^licenses?$")]
 MaxMachines = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
