@@ -73,20 +73,30 @@ def _privileged_only(bearer: Bearer, sent: set[str]) -> None:
 
 
 async def _policy_for_create(session: AsyncSession, bearer: Bearer, ref: str) -> Policy:
-    """The new license's policy: 422 if it does not exist (staff), 403 for a product token
-    naming another product's policy, 403 for an end customer under a protected policy."""
-    # An end customer may name any policy of the account (protection is checked later).
-    conditions = view(bearer, Policy) if bearer.is_product else [Policy.account_id == bearer.account.id]
-    return await target(
-        session,
-        bearer,
-        Policy,
-        ref,
-        conditions,
-        code="POLICY_NOT_FOUND",
-        pointer=_POLICY,
-        denied="You do not have permission to create licenses for this policy",
+    """The new license's policy: 403 for a product token naming another product's policy;
+    422 if it does not exist for anyone else (an end customer, already known to be naming
+    themselves as the owner, may name any policy of the account: Keygen's
+    ``license_policy.rb`` allows them and the record then fails to save)."""
+    if bearer.is_product:
+        return await target(
+            session,
+            bearer,
+            Policy,
+            ref,
+            view(bearer, Policy),
+            code="POLICY_NOT_FOUND",
+            pointer=_POLICY,
+            denied="You do not have permission to create licenses for this policy",
+        )
+    policy_id = as_uuid(ref)
+    found = (
+        None
+        if policy_id is None
+        else await repository.policy(session, [Policy.account_id == bearer.account.id], policy_id)
     )
+    if found is None:
+        raise InvalidResource("must exist", "POLICY_NOT_FOUND", pointer=_POLICY)
+    return found
 
 
 async def _owner(session: AsyncSession, bearer: Bearer, ref: str | None) -> User | None:

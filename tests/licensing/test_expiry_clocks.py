@@ -190,7 +190,8 @@ async def test_the_clock_starts_once_even_from_a_stale_read(
     async with db.writer() as session:
         policy = await session.get(Policy, uuid.UUID(policy_id))
         stale = await session.get(License, license_id)
-        assert policy is not None and stale is not None
+        assert policy is not None
+        assert stale is not None
     async with db.writer() as session:
         fresh = await session.get(License, license_id)
         assert fresh is not None
