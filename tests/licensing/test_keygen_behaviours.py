@@ -327,3 +327,12 @@ async def test_ping_answers_under_both_prefixes(client: httpx.AsyncClient, acme:
         assert response.json() == {"message": "pong"}
     unknown = await client.get(f"/v1/accounts/{uuid.uuid4()}/ping")
     assert unknown.status_code == 404
+
+
+def test_a_stored_upper_case_interval_reads_as_keygens_word() -> None:
+    """Rows written before the interval took Keygen's words (the migration lowers them; a
+    row it has not reached yet still reads right)."""
+    for stored, word in (("DAY", "day"), ("WEEK", "week"), ("MONTH", "month"), ("YEAR", "year")):
+        assert CheckInInterval(stored) is CheckInInterval(word)
+    with pytest.raises(ValueError, match="is not a valid"):
+        CheckInInterval("Month")
