@@ -119,7 +119,9 @@ LICENSE_RESOURCE = resource(
         "product": to_one(BASE, "products", PRODUCT, f"{_OWN_LICENSE}/product"),
         "policy": to_one(BASE, "policies", POLICY, f"{_OWN_LICENSE}/policy"),
         "owner": to_one(BASE, "users", None, f"{_OWN_LICENSE}/owner"),
-        "machines": to_many(BASE, f"{_OWN_LICENSE}/machines"),
+        "machines": to_many(
+            BASE, f"{_OWN_LICENSE}/machines", count=1, cores=8, memory=17_179_869_184, disk=512_110_190_592
+        ),
     },
 )
 VALIDATE_KEY = {"meta": {"key": LICENSE_KEY, "scope": {"fingerprint": "4f:3a:9c:1e"}, "nonce": 42}}

@@ -328,12 +328,25 @@ class LicenseAttributesOut(Output):
     updated: InstantOut
 
 
+class MachinesMeta(Output):
+    """What a license's machines add up to (Keygen's ``license_serializer.rb``)."""
+
+    count: int
+    cores: int
+    memory: int
+    disk: int
+
+
+class MachinesRelationship(ToMany):
+    meta: MachinesMeta
+
+
 class LicenseRelationshipsOut(Output):
     account: ToOne
     product: ToOne
     policy: ToOne
     owner: ToOne
-    machines: ToMany
+    machines: MachinesRelationship
 
 
 class LicenseResource(Output):
@@ -417,6 +430,13 @@ def license_resource(license: License, policy: Policy) -> dict[str, Any]:
             "product": to_one(base, "products", license.product_id, f"{own}/product"),
             "policy": to_one(base, "policies", license.policy_id, f"{own}/policy"),
             "owner": to_one(base, "users", license.owner_id, f"{own}/owner"),
-            "machines": to_many(base, f"{own}/machines"),
+            "machines": to_many(
+                base,
+                f"{own}/machines",
+                count=license.machines_count,
+                cores=license.machines_cores,
+                memory=license.machines_memory,
+                disk=license.machines_disk,
+            ),
         },
     )

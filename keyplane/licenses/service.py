@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from keyplane.accounts.signing import KeyRing
 from keyplane.auth.principal import Bearer
@@ -216,6 +217,9 @@ async def create(
     license.key_digest = keystrings.digest(key)
     session.add(license)
     await _flush(session)
+    for total in ("machines_count", "machines_cores", "machines_memory", "machines_disk"):
+        # A new license has no machines (its sums are not read back after the INSERT).
+        set_committed_value(license, total, 0)
     await events.record(session, bearer, EventName.LICENSE_CREATED, license.id, product=license.product_id)
     return license, policy
 

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from keyplane.kit import paging
 from keyplane.kit.ids import as_uuid
@@ -18,25 +14,7 @@ from keyplane.licensing import metadata
 from keyplane.licensing.keystrings import digest
 from keyplane.machines.schemas import MachineFilters
 from keyplane.models import License, Machine, Policy, User
-
-
-class _Total(FunctionElement[Any]):
-    """The sum of a column, 0 for no rows, that cannot overflow: memory and disk go up to
-    2**63 - 1 each (Keygen's limits), and SQLite's ``sum`` stops with "integer overflow"
-    past that (PostgreSQL's sum of a bigint is an exact numeric). SQLite's ``total`` is a
-    float, exact below 2**53, and only compared with limits far below it."""
-
-    inherit_cache = True
-
-
-@compiles(_Total)
-def _total_sum(element: _Total, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"coalesce(sum({compiler.process(element.clauses, **kw)}), 0)"
-
-
-@compiles(_Total, "sqlite")
-def _total_sqlite(element: _Total, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"total({compiler.process(element.clauses, **kw)})"
+from keyplane.models.base import Total
 
 
 def _user_ids(ref: str, account_id: uuid.UUID) -> Select[uuid.UUID]:
@@ -153,9 +131,9 @@ async def usage(
         await session.execute(
             select(
                 func.count(),
-                _Total(Machine.cores),
-                _Total(Machine.memory),
-                _Total(Machine.disk),
+                Total(Machine.cores),
+                Total(Machine.memory),
+                Total(Machine.disk),
             ).where(*others)
         )
     ).one()

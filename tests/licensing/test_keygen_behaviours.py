@@ -336,3 +336,33 @@ def test_a_stored_upper_case_interval_reads_as_keygens_word() -> None:
         assert CheckInInterval(stored) is CheckInInterval(word)
     with pytest.raises(ValueError, match="is not a valid"):
         CheckInInterval("Month")
+
+
+async def test_a_licenses_machines_relationship_adds_them_up(client: httpx.AsyncClient, acme: Tenant) -> None:
+    """app/serializers/license_serializer.rb: ``relationship :machines`` carries ``meta``
+    ``{cores, memory, disk, count}`` (its machines' sums, 0 for none)."""
+    license = await factories.license(client, acme, policy={"floating": True, "maxMachines": 5})
+    key = license["attributes"]["key"]
+    assert license["relationships"]["machines"]["meta"] == {"count": 0, "cores": 0, "memory": 0, "disk": 0}
+    first = await factories.machine(client, acme, license["id"], "a", cores=4, memory=8_000, disk=100)
+    await factories.machine(client, acme, license["id"], "b", cores=2, memory=2**40)
+    await factories.machine(client, acme, license["id"], "c")
+    three = {"count": 3, "cores": 6, "memory": 8_000 + 2**40, "disk": 100}
+
+    def meta(data: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = data["relationships"]["machines"]["meta"]
+        return found
+
+    assert meta(await fetch(client, acme, license["id"])) == three
+    listed = await client.get(f"{acme.base}/licenses", headers=bearer(acme.key))
+    assert meta(listed.json()["data"][0]) == three
+    validate_key = f"{acme.base}/licenses/actions/validate-key"
+    for _ in range(2):  # the second answer may come from the lean handler's cache
+        validated = await client.post(validate_key, json={"meta": {"key": key}})
+        assert meta(validated.json()["data"]) == three
+    assert (
+        await client.delete(f"{acme.base}/machines/{first['id']}", headers=bearer(acme.key))
+    ).status_code == 204
+    two = {"count": 2, "cores": 2, "memory": 2**40, "disk": 0}
+    assert meta(await fetch(client, acme, license["id"])) == two
+    assert meta((await client.post(validate_key, json={"meta": {"key": key}})).json()["data"]) == two
