@@ -160,7 +160,7 @@ async def test_an_end_user_checks_in_their_own_unprotected_license(
     """app/policies/license_policy.rb ``check_in?``: ``Role(:user) if record.owner == bearer``
     -> ``!record.protected?``."""
     user_id, key = await factories.role_key(app, client, acme, "user")
-    check_in = {"requireCheckIn": True, "checkInInterval": "day", "checkInIntervalCount": 1}
+    check_in: dict[str, Any] = {"requireCheckIn": True, "checkInInterval": "day", "checkInIntervalCount": 1}
     open_policy = await factories.policy(client, acme, **check_in)
     guarded_policy = await factories.policy(client, acme, protected=True, **check_in)
     mine = await factories.license(client, acme, open_policy, owner=user_id)
@@ -240,7 +240,7 @@ async def test_actions_is_not_a_fingerprint(
     ],
 )
 async def test_machine_sizes_below_one_or_past_the_limit_are_refused(
-    client: httpx.AsyncClient, acme: Tenant, attributes: dict[str, int], code: str
+    client: httpx.AsyncClient, acme: Tenant, attributes: dict[str, Any], code: str
 ) -> None:
     """app/models/machine.rb: cores 1..2147483647, memory and disk 1..9223372036854775807."""
     license = await factories.license(client, acme)
@@ -255,7 +255,7 @@ async def test_machine_memory_and_disk_go_up_to_a_64_bit_integer(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
     license = await factories.license(client, acme, policy={"floating": True, "maxMachines": 3})
-    big = {"cores": 2_147_483_647, "memory": BIGINT, "disk": BIGINT}
+    big: dict[str, Any] = {"cores": 2_147_483_647, "memory": BIGINT, "disk": BIGINT}
     first = await factories.machine(client, acme, license["id"], "big-1", **big)
     # A second such machine on the license: the sums exceed 64 bits, and still no error.
     second = await factories.machine(client, acme, license["id"], "big-2", **big)
