@@ -71,7 +71,18 @@ async def _account_path(
     """Documents the account segment and refuses an unknown account on every route under it."""
 
 
+service = APIRouter(tags=["Service"])
+
+
+@service.get("/ping")
+async def ping() -> dict[str, str]:
+    """Liveness: 200 without credentials. Served under ``/v1`` and under
+    ``/v1/accounts/{account}``, as Keygen mounts it (``config/routes.rb``, ``concern :v1``)."""
+    return {"message": "pong"}
+
+
 ROUTERS = (
+    service,
     api_keys.router,
     api_keys.public,
     tokens.router,
@@ -221,11 +232,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     app.add_middleware(Negotiation)
     app.add_middleware(Signatures)
-
-    @app.get("/v1/ping", tags=["Service"])
-    async def ping() -> dict[str, str]:
-        """Liveness: 200 without credentials."""
-        return {"message": "pong"}
 
     routes = _routes()
     app.include_router(accounts.router, prefix="/v1", dependencies=[Depends(_account_path)])

@@ -47,6 +47,7 @@ LIST_ROUTES = (
     "/api-keys/{key_id}/events",
 )
 ONE_RECORD = {
+    "/ping",  # no record at all: liveness, served under both prefixes as Keygen does
     "/api-versions",  # the server's versions: not records of the account, and no paging
     "/me",
     "/policies/{policy}/product",

@@ -25,8 +25,8 @@ from keyplane.errors import BadRequest, Forbidden, Unprocessable
 from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.kit import clock
-from keyplane.kit.instants import later
-from keyplane.licenses import repository, validation
+from keyplane.kit.instants import after_duration
+from keyplane.licenses import expiry, repository, validation
 from keyplane.licenses.service import find, owned_unprotected
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.keystrings import digest
@@ -58,11 +58,7 @@ class Snapshot:
 
     def needs_write(self) -> bool:
         """A first validation that starts a FROM_FIRST_VALIDATION clock writes the expiry."""
-        return (
-            self.license.expiry is None
-            and bool(self.policy.duration)
-            and self.policy.expiration_basis == ExpirationBasis.FROM_FIRST_VALIDATION
-        )
+        return expiry.waits_for(self.license, self.policy, ExpirationBasis.FROM_FIRST_VALIDATION)
 
     def kept(self) -> Snapshot:
         """A copy to keep in a cache: plain objects with the rows' column values, detached
@@ -123,14 +119,15 @@ async def _validate(
     if not quick and scope is not None and scope.components is not None and scope.fingerprint:
         snapshot.components = await components.fingerprints_of(session, license.id, scope.fingerprint)
     now = clock.now()
-    if not quick:
-        if snapshot.needs_write():
-            # A first validation starts the clock of a FROM_FIRST_VALIDATION policy.
-            license.expiry = later(now, snapshot.policy.duration or 0, code=_EXPIRY_CODE, pointer=_EXPIRY)
-            await session.flush()
-        # ``lastValidated`` is written in a batch (``record``); the answer shows it now.
-        set_committed_value(license, "last_validated", now)
-        record(license.id, now)
+    if not quick and snapshot.needs_write():
+        # A first validation starts the clock of a FROM_FIRST_VALIDATION policy; the quick
+        # GET does not (Keygen starts it on the ``license.validation.*`` event, which only
+        # a full validation broadcasts).
+        await expiry.start(session, license, snapshot.policy, ExpirationBasis.FROM_FIRST_VALIDATION, now)
+    # ``lastValidated`` is written in a batch (``record``) by either validation (Keygen's
+    # ``LicenseValidationService#touch!``); the answer shows it now.
+    set_committed_value(license, "last_validated", now)
+    record(license.id, now)
     # A full validation without ``meta.scope`` still enforces the policy's required scopes
     # (Keygen skips scope checks only for the quick GET).
     checked = None if quick else (validation.Scope() if scope is None else scope)
@@ -227,7 +224,7 @@ async def renew(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Licens
         policy.renewal_basis == RenewalBasis.FROM_NOW_IF_EXPIRED and expired
     )
     start = now if from_now or license.expiry is None else license.expiry
-    license.expiry = later(start, policy.duration, code=_EXPIRY_CODE, pointer=_EXPIRY)
+    license.expiry = after_duration(start, policy.duration, code=_EXPIRY_CODE, pointer=_EXPIRY)
     await events.record(
         session, bearer, EventName.LICENSE_RENEWED, license.id, changed=license, product=license.product_id
     )
@@ -238,8 +235,11 @@ async def renew(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Licens
 
 async def check_in(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[License, Policy]:
     license = await find(session, bearer, ref, lock=True)
-    authorize(bearer, "licenses", Action.UPDATE, own=bearer.is_license)
     policy = await _policy(session, license)
+    # A license checks itself in; an end customer checks in their own unprotected license
+    # (Keygen's ``license_policy.rb#check_in?``).
+    own = bearer.is_license or owned_unprotected(bearer, license, policy)
+    authorize(bearer, "licenses", Action.UPDATE, own=own)
     if not policy.require_check_in:
         raise Unprocessable(
             "cannot be checked in: its policy does not require check-ins",
@@ -259,8 +259,11 @@ async def change_usage(
     """Add ``by`` (negative to take away) to ``uses``, never past ``maxUses`` nor below 0."""
     license = await find(session, bearer, ref)
     incrementing = by is not None and by > 0
-    authorize(bearer, "usage", Action.UPDATE, own=bearer.is_license and incrementing)
     policy = await _policy(session, license)
+    # A license, or the end customer who owns it unprotected, may increment it, never
+    # decrement or reset it (Keygen's ``licenses/usage_policy.rb``).
+    own = bearer.is_license or owned_unprotected(bearer, license, policy)
+    authorize(bearer, "usage", Action.UPDATE, own=own and incrementing)
     statement = update(License).where(License.id == license.id)
     maximum = policy.max_uses if license.max_uses is None else license.max_uses
     if reset:
@@ -281,6 +284,9 @@ async def change_usage(
     if changed is None:
         _refuse_usage(by, maximum)
     await session.refresh(license)
+    if incrementing:
+        # The first use starts the clock of a FROM_FIRST_USE policy.
+        await expiry.start(session, license, policy, ExpirationBasis.FROM_FIRST_USE, clock.now())
     event = EventName.LICENSE_USAGE_RESET if reset else EventName.LICENSE_USAGE_INCREMENTED
     if by is not None and by < 0:
         event = EventName.LICENSE_USAGE_DECREMENTED

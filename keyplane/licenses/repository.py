@@ -180,3 +180,12 @@ async def entitlement_codes(
         )
     )
     return frozenset(found)
+
+
+async def start_expiry(session: AsyncSession, license_id: uuid.UUID, expiry: datetime, now: datetime) -> None:
+    """Set the expiry of a license that has none (a license that has one keeps it)."""
+    await session.execute(
+        update(License)
+        .where(License.id == license_id, License.expiry.is_(None))
+        .values(expiry=expiry, updated_at=now)
+    )

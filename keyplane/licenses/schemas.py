@@ -61,7 +61,9 @@ from keyplane.licensing.status import STATUSES, next_check_in, status
 from keyplane.licensing.vocab import Code, LicenseStatus
 from keyplane.models import License, Policy
 
-LicenseKey = Annotated[str, Field(min_length=6, max_length=16_384)]
+LicenseKey = Annotated[str, Field(min_length=1, max_length=16_384)]
+"""A key as sent: at least 6 characters unless the policy signs it (``ED25519_SIGN`` signs
+any non-empty dataset), which the service checks (Keygen's ``license.rb``)."""
 LicenseType = Annotated[str, Field(pattern="^licenses?$")]
 MaxMachines = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
@@ -341,13 +343,26 @@ class LicenseAttributesOut(Output):
     updated: InstantOut
 
 
+class MachinesMeta(Output):
+    """What a license's machines add up to (Keygen's ``license_serializer.rb``)."""
+
+    count: int
+    cores: int
+    memory: int
+    disk: int
+
+
+class MachinesRelationship(ToMany):
+    meta: MachinesMeta
+
+
 class LicenseRelationshipsOut(Output):
     account: ToOne
     product: ToOne
     policy: ToOne
     owner: ToOne
     group: ToOne
-    machines: ToMany
+    machines: MachinesRelationship
     entitlements: ToMany
 
 
@@ -433,7 +448,14 @@ def license_resource(license: License, policy: Policy) -> dict[str, Any]:
             "policy": to_one(base, "policies", license.policy_id, f"{own}/policy"),
             "owner": to_one(base, "users", license.owner_id, f"{own}/owner"),
             "group": to_one(base, "groups", license.group_id, f"{own}/group"),
-            "machines": to_many(base, f"{own}/machines"),
+            "machines": to_many(
+                base,
+                f"{own}/machines",
+                count=license.machines_count,
+                cores=license.machines_cores,
+                memory=license.machines_memory,
+                disk=license.machines_disk,
+            ),
             "entitlements": to_many(base, f"{own}/entitlements"),
         },
     )

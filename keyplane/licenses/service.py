@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from keyplane.accounts.signing import KeyRing
 from keyplane.auth.principal import Bearer
@@ -21,7 +22,7 @@ from keyplane.keys import repository as pool
 from keyplane.keys import service as keys
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid, uuid7
-from keyplane.kit.instants import later
+from keyplane.kit.instants import after_duration
 from keyplane.kit.jsonapi import attribute_pointer
 from keyplane.licenses import repository
 from keyplane.licenses.schemas import (
@@ -73,20 +74,30 @@ def _privileged_only(bearer: Bearer, sent: set[str]) -> None:
 
 
 async def _policy_for_create(session: AsyncSession, bearer: Bearer, ref: str) -> Policy:
-    """The new license's policy: 422 if it does not exist (staff), 403 for a product token
-    naming another product's policy, 403 for an end customer under a protected policy."""
-    # An end customer may name any policy of the account (protection is checked later).
-    conditions = view(bearer, Policy) if bearer.is_product else [Policy.account_id == bearer.account.id]
-    return await target(
-        session,
-        bearer,
-        Policy,
-        ref,
-        conditions,
-        code="POLICY_NOT_FOUND",
-        pointer=_POLICY,
-        denied="You do not have permission to create licenses for this policy",
+    """The new license's policy: 403 for a product token naming another product's policy;
+    422 if it does not exist for anyone else (an end customer, already known to be naming
+    themselves as the owner, may name any policy of the account: Keygen's
+    ``license_policy.rb`` allows them and the record then fails to save)."""
+    if bearer.is_product:
+        return await target(
+            session,
+            bearer,
+            Policy,
+            ref,
+            view(bearer, Policy),
+            code="POLICY_NOT_FOUND",
+            pointer=_POLICY,
+            denied="You do not have permission to create licenses for this policy",
+        )
+    policy_id = as_uuid(ref)
+    found = (
+        None
+        if policy_id is None
+        else await repository.policy(session, [Policy.account_id == bearer.account.id], policy_id)
     )
+    if found is None:
+        raise InvalidResource("must exist", "POLICY_NOT_FOUND", pointer=_POLICY)
+    return found
 
 
 async def _owner(session: AsyncSession, bearer: Bearer, ref: str | None) -> User | None:
@@ -98,7 +109,16 @@ async def _owner(session: AsyncSession, bearer: Bearer, ref: str | None) -> User
     return owner
 
 
+MIN_KEY_LENGTH = 6
+"""The shortest key a policy without a scheme takes (a signing policy's dataset may be one
+character: Keygen's ``license.rb``)."""
+
+
 async def _check_key(session: AsyncSession, bearer: Bearer, key: str) -> None:
+    if len(key) < MIN_KEY_LENGTH:
+        raise InvalidResource(
+            f"is too short (minimum is {MIN_KEY_LENGTH} characters)", "KEY_TOO_SHORT", pointer=_KEY
+        )
     if key in keystrings.RESERVED:
         raise InvalidResource("is reserved", "KEY_NOT_ALLOWED", pointer=_KEY)
     await pool.hold_value(session, bearer.account.id, key)
@@ -147,19 +167,23 @@ async def create(
     customer = not bearer.is_staff and not bearer.is_product
     # An end customer may create their own licenses (checked below), so ``own`` here.
     authorize(bearer, "licenses", Action.CREATE, own=True)
-    policy = await _policy_for_create(session, bearer, relationships.policy.data.id)
     owner_ref = relationships.owner_ref
+    if customer:
+        # An end customer creates licenses they own, and names themselves as the owner
+        # (Keygen's ``license_policy.rb``: ``record.owner == bearer``), before anything about
+        # the policy is looked at: no owner, or another one, is 403 whatever the policy.
+        named = (
+            None
+            if owner_ref is None
+            else await repository.user_by_ref(session, bearer.account.id, owner_ref.id)
+        )
+        if named is None or named.id != bearer.user_id:
+            raise Forbidden("You may only create licenses for yourself", "ACCESS_DENIED")
+    policy = await _policy_for_create(session, bearer, relationships.policy.data.id)
     owner = await _owner(session, bearer, owner_ref.id if owner_ref else None)
     owner_id = owner.id if owner is not None else None
-    if customer:
-        if policy.protected:
-            raise Forbidden(
-                "This policy is protected: only staff may create its licenses", "POLICY_PROTECTED"
-            )
-        if owner is not None and owner.id != bearer.user_id:
-            raise Forbidden("You may only create licenses for yourself", "ACCESS_DENIED")
-        owner_id = bearer.user_id
-        owner = await _owner(session, bearer, str(bearer.user_id))
+    if customer and policy.protected:
+        raise Forbidden("This policy is protected: only staff may create its licenses", "POLICY_PROTECTED")
     membership.refuse_unpermitted(relationships.group, bearer.is_staff or bearer.is_product)
     group_id = await membership.join(
         session, bearer.account.id, relationships.group, owner.group_id if owner else None, "licenses"
@@ -182,9 +206,11 @@ async def create(
         and policy.duration is not None
         and policy.expiration_basis == ExpirationBasis.FROM_CREATION
     ):
-        license.expiry = later(clock.now(), policy.duration, code="EXPIRY_INVALID", pointer=_EXPIRY)
+        license.expiry = after_duration(clock.now(), policy.duration, code="EXPIRY_INVALID", pointer=_EXPIRY)
     if policy.scheme == Scheme.ED25519_SIGN:
         # A sent key is the dataset to sign (with {{placeholders}} filled), not the key.
+        if data.key in keystrings.RESERVED:
+            raise InvalidResource("is reserved", "KEY_NOT_ALLOWED", pointer=_KEY)
         signing_key = await keys.key(session, bearer.account.id)
         key = signed_key(signing_key, license, policy, owner, data.key)
     elif data.key is not None:
@@ -196,6 +222,9 @@ async def create(
     license.key_digest = keystrings.digest(key)
     session.add(license)
     await _flush(session)
+    for total in ("machines_count", "machines_cores", "machines_memory", "machines_disk"):
+        # A new license has no machines (its sums are not read back after the INSERT).
+        set_committed_value(license, total, 0)
     await events.record(session, bearer, EventName.LICENSE_CREATED, license.id, product=license.product_id)
     return license, policy
 

@@ -17,7 +17,10 @@ from keyplane.kit.timefmt import iso, iso_or_none
 from keyplane.models import License, Policy, User
 
 PREFIX = "key/"
-_PLACEHOLDER = re.compile(r"\{\{\s*([a-z]+)\s*\}\}")
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}", re.ASCII)
+r"""Keygen's ``TemplateFormatService::TEMPLATE_FORMAT_RE`` (Ruby's ``\w`` is ASCII)."""
+_CAMEL = re.compile(r"([A-Z\d]+)(?=[A-Z][a-z])|([a-z\d])(?=[A-Z])")
+_REPEATED = re.compile(r"_{2,}")
 
 
 def dataset(license: License, policy: Policy, owner: User | None) -> dict[str, Any]:
@@ -35,22 +38,29 @@ def dataset(license: License, policy: Policy, owner: User | None) -> dict[str, A
     }
 
 
+def variable(name: str) -> str:
+    """The variable a placeholder names, as Keygen reads it: ``name.underscore.parameterize
+    (separator: '_')`` (so ``{{ID}}`` is ``id`` and ``{{createdAt}}`` is ``created_at``)."""
+    word = _CAMEL.sub(lambda match: (match.group(1) or match.group(2)) + "_", name).lower()
+    return _REPEATED.sub("_", word).strip("_")
+
+
 def fill(template: str, license: License, policy: Policy, owner: User | None) -> str:
-    """A vendor's own dataset with ``{{id}}``, ``{{expiry}}``... filled in."""
+    """A vendor's own dataset with ``{{id}}``, ``{{expiry}}``... filled in: Keygen's
+    variables (``license.rb#crypt_key``), and any other placeholder blanked, as Keygen's
+    ``TemplateFormatService`` blanks a variable it does not have."""
     values = {
         "account": str(license.account_id),
         "product": str(license.product_id),
         "policy": str(policy.id),
-        "id": str(license.id),
-        "license": str(license.id),
+        "user": "" if owner is None else str(owner.id),
+        "email": "" if owner is None else owner.email,
         "created": iso(license.created_at),
         "expiry": iso_or_none(license.expiry) or "",
         "duration": "" if policy.duration is None else str(policy.duration),
-        "user": "" if owner is None else str(owner.id),
-        "owner": "" if owner is None else str(owner.id),
-        "email": "" if owner is None else owner.email,
+        "id": str(license.id),
     }
-    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)
+    return _PLACEHOLDER.sub(lambda match: values.get(variable(match.group(1)), ""), template)
 
 
 def sign(key: Signer, data: bytes) -> str:

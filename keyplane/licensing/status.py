@@ -78,23 +78,29 @@ def condition(wanted: LicenseStatus, now: datetime) -> ColumnElement[bool]:
             assert_never(wanted)
 
 
+def _shifted(when: datetime, interval: CheckInInterval, count: int) -> datetime:
+    """``when`` moved by ``count`` intervals (negative: back) as ActiveSupport moves a time
+    by ``count.days``/``.weeks``/``.months``/``.years``: months and years land on the same
+    day of the month, clamped to the month's last."""
+    match interval:
+        case CheckInInterval.DAY:
+            return when + timedelta(days=count)
+        case CheckInInterval.WEEK:
+            return when + timedelta(weeks=count)
+        case CheckInInterval.MONTH:
+            return add_months(when, count)
+        case CheckInInterval.YEAR:
+            return add_months(when, 12 * count)
+        case _:
+            assert_never(interval)
+
+
 def check_in_due(license: License, policy: Policy) -> datetime | None:
     """When the next check-in is due: an interval after the last one (or after creation)."""
     if not policy.require_check_in or policy.check_in_interval is None:
         return None
     since = license.last_check_in or license.created_at
-    count = policy.check_in_interval_count or 1
-    match policy.check_in_interval:
-        case CheckInInterval.DAY:
-            return since + timedelta(days=count)
-        case CheckInInterval.WEEK:
-            return since + timedelta(weeks=count)
-        case CheckInInterval.MONTH:
-            return add_months(since, count)
-        case CheckInInterval.YEAR:
-            return add_months(since, 12 * count)
-        case _:
-            assert_never(policy.check_in_interval)
+    return _shifted(since, policy.check_in_interval, policy.check_in_interval_count or 1)
 
 
 def next_check_in(license: License, policy: Policy) -> datetime | None:
@@ -103,8 +109,13 @@ def next_check_in(license: License, policy: Policy) -> datetime | None:
 
 
 def overdue(license: License, policy: Policy, now: datetime) -> bool:
-    due = check_in_due(license, policy)
-    return due is not None and due < now
+    """Keygen's ``check_in_overdue?``: the last check-in (or the creation) is before the
+    interval counted back from now (``last_check_in_at < 1.month.ago``), which is not always
+    the same as the interval counted on from it (a month back from Mar 30 is Feb 28)."""
+    if not policy.require_check_in or policy.check_in_interval is None:
+        return False
+    since = license.last_check_in or license.created_at
+    return since < _shifted(now, policy.check_in_interval, -(policy.check_in_interval_count or 1))
 
 
 def protected(license: License, policy: Policy) -> bool:

@@ -14,6 +14,7 @@ from keyplane.licensing import metadata
 from keyplane.licensing.keystrings import digest
 from keyplane.machines.schemas import MachineFilters
 from keyplane.models import Credential, License, Machine, Policy, User
+from keyplane.models.base import Total
 
 
 def _user_ids(ref: str, account_id: uuid.UUID) -> Select[uuid.UUID]:
@@ -130,9 +131,9 @@ async def usage(
         await session.execute(
             select(
                 func.count(),
-                func.coalesce(func.sum(Machine.cores), 0),
-                func.coalesce(func.sum(Machine.memory), 0),
-                func.coalesce(func.sum(Machine.disk), 0),
+                Total(Machine.cores),
+                Total(Machine.memory),
+                Total(Machine.disk),
             ).where(*others)
         )
     ).one()

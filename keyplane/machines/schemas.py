@@ -36,7 +36,9 @@ from keyplane.licensing.schemas import (
 from keyplane.models import Machine, Policy
 
 Text = Annotated[str, Field(max_length=255)]
-Size = Annotated[int, Field(ge=0, le=2**62)]
+Size = Annotated[int, Field(ge=1, le=9_223_372_036_854_775_807)]
+"""Bytes of memory or disk: at least 1, at most what a 64-bit integer holds (Keygen's
+``machine.rb``)."""
 MachineType = Annotated[str, Field(pattern="^machines?$")]
 
 
@@ -45,7 +47,7 @@ class MachineAttributes(StrictInput):
     platform: Text | None = None
     hostname: Text | None = None
     ip: Annotated[str, Field(max_length=64)] | None = None
-    cores: Annotated[int, Field(ge=0, le=2_147_483_647)] | None = None
+    cores: Annotated[int, Field(ge=1, le=2_147_483_647)] | None = None
     memory: Size | None = None
     disk: Size | None = None
     metadata: Metadata | None = None

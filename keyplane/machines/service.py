@@ -24,10 +24,12 @@ from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid, uuid7
+from keyplane.licenses import expiry
 from keyplane.licenses import repository as licenses
 from keyplane.licensing import heartbeat, membership
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.heartbeat import HeartbeatStatus
+from keyplane.licensing.keystrings import RESERVED
 from keyplane.licensing.machine_limits import OVERAGE_FACTORS, machine_limit
 from keyplane.licensing.records import not_found, target
 from keyplane.licensing.schemas import GroupRelationship
@@ -36,7 +38,7 @@ from keyplane.machines import repository
 from keyplane.machines import tokens as license_tokens
 from keyplane.machines.schemas import MachineAttributes, MachineCreateAttributes, MachineFilters
 from keyplane.models import License, Machine, Policy
-from keyplane.models.policy import HeartbeatBasis, MachineUniquenessStrategy, OverageStrategy
+from keyplane.models.policy import ExpirationBasis, HeartbeatBasis, MachineUniquenessStrategy, OverageStrategy
 
 _FINGERPRINT = "/data/attributes/fingerprint"
 UNIQUE_IN: dict[MachineUniquenessStrategy, str] = {
@@ -173,6 +175,10 @@ async def activate(
             raise InvalidResource(
                 "must be a valid license user", "OWNER_INVALID", pointer="/data/relationships/owner"
             )
+    if data.fingerprint in RESERVED:
+        # Keygen's ``EXCLUDED_ALIASES``: a machine found by fingerprint must not shadow the
+        # ``/machines/actions/...`` routes.
+        raise InvalidResource("is reserved", "FINGERPRINT_NOT_ALLOWED", pointer=_FINGERPRINT)
     scope = _uniqueness_scope(license, policy)
     await _cull(session, bearer, license, policy)
     if await repository.fingerprint_taken(session, scope, data.fingerprint):
@@ -200,15 +206,18 @@ async def activate(
         account_id=license.account_id,
         product_id=license.product_id,
         license_id=license.id,
-        owner_id=owner.id if owner is not None else license.owner_id,
+        # No owner unless one is named (Keygen's ``machine.rb``: ``owner`` is optional and
+        # never taken from the license).
+        owner_id=owner.id if owner is not None else None,
         group_id=group_id,
         uniqueness_scope=scope,
         fingerprint=data.fingerprint,
         meta={},
     )
     _apply(machine, data, set(data.model_fields_set))
-    if policy.require_heartbeat and policy.heartbeat_basis == HeartbeatBasis.FROM_CREATION:
-        # The heartbeat clock starts at activation: the machine is alive from the start.
+    if policy.heartbeat_basis == HeartbeatBasis.FROM_CREATION:
+        # The heartbeat clock starts at activation: the machine is alive from the start,
+        # whether or not the policy requires heartbeats (Keygen's ``machine.rb``).
         machine.last_heartbeat = machine.created_at = clock.now()
     session.add(machine)
     try:
@@ -218,6 +227,8 @@ async def activate(
         raise InvalidResource("has already been taken", "FINGERPRINT_TAKEN", pointer=_FINGERPRINT) from None
     if components:
         await add_components(session, license, policy, machine.id, components, nested=True)
+    # The first activation starts the clock of a FROM_FIRST_ACTIVATION policy.
+    await expiry.start(session, license, policy, ExpirationBasis.FROM_FIRST_ACTIVATION, clock.now())
     await events.record(session, bearer, EventName.MACHINE_CREATED, machine.id, product=machine.product_id)
     return machine, policy
 

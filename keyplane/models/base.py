@@ -3,10 +3,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Dialect, MetaData, String, TypeDecorator
+from sqlalchemy import DateTime, Dialect, MetaData, Numeric, String, TypeDecorator
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from keyplane.kit import clock
 from keyplane.kit.ids import uuid7
@@ -80,3 +83,33 @@ class Record(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, onupdate=clock.now)
+
+
+class WholeNumber(TypeDecorator[int]):
+    """A computed whole number read back as an ``int`` (a sum is a numeric on PostgreSQL)."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)
+
+
+class Total(FunctionElement[int]):
+    """The sum of a column, 0 for no rows, that cannot overflow: memory and disk go up to
+    2**63 - 1 each (Keygen's limits), and SQLite's ``sum`` stops with "integer overflow"
+    past that (PostgreSQL's sum of a bigint is an exact numeric). SQLite's ``total`` is a
+    float, exact below 2**53, and only compared with limits far below it."""
+
+    type = WholeNumber()
+    inherit_cache = True
+
+
+@compiles(Total)
+def _total_sum(element: Total, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"coalesce(sum({compiler.process(element.clauses, **kw)}), 0)"
+
+
+@compiles(Total, "sqlite")
+def _total_sqlite(element: Total, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"total({compiler.process(element.clauses, **kw)})"

@@ -4,10 +4,28 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    ScalarSelect,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
+from sqlalchemy.orm import Mapped, column_property, declared_attr, mapped_column
 
-from keyplane.models.base import Record, UTCDateTime
+from keyplane.models.base import Record, Total, UTCDateTime
+from keyplane.models.machine import Machine
+
+
+def _of_machines(license_id: Any, value: Any) -> ScalarSelect[Any]:
+    return select(value).where(Machine.license_id == license_id).correlate_except(Machine).scalar_subquery()
 
 
 class License(Record):
@@ -53,6 +71,25 @@ class License(Record):
     last_validated: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_check_in: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_check_out: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # What its machines add up to, read with the license (Keygen's counter caches, shown as
+    # the ``machines`` relationship's meta). Not expired by a flush: a license is rendered
+    # as it was read, and whatever changes its machines drops every cached rendering.
+    @declared_attr
+    def machines_count(cls) -> Mapped[int]:
+        return column_property(_of_machines(cls.id, func.count()), expire_on_flush=False)
+
+    @declared_attr
+    def machines_cores(cls) -> Mapped[int]:
+        return column_property(_of_machines(cls.id, Total(Machine.cores)), expire_on_flush=False)
+
+    @declared_attr
+    def machines_memory(cls) -> Mapped[int]:
+        return column_property(_of_machines(cls.id, Total(Machine.memory)), expire_on_flush=False)
+
+    @declared_attr
+    def machines_disk(cls) -> Mapped[int]:
+        return column_property(_of_machines(cls.id, Total(Machine.disk)), expire_on_flush=False)
 
     def invalidates(self) -> tuple[str, ...]:
         """Cache tags besides the id: a cached "no such key" answer for this key."""

@@ -102,10 +102,19 @@ class OverageStrategy(StrEnum):
 
 
 class CheckInInterval(StrEnum):
-    DAY = "DAY"
-    WEEK = "WEEK"
-    MONTH = "MONTH"
-    YEAR = "YEAR"
+    """Keygen's words, lower case (``policy.rb`` accepts ``day``, ``week``, ``month``,
+    ``year``); the upper-case spelling Keyplane took before is read as the same word."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    YEAR = "year"
+
+    @classmethod
+    def _missing_(cls, value: object) -> CheckInInterval | None:
+        if isinstance(value, str) and value.isupper():
+            return cls.__members__.get(value)
+        return None
 
 
 class HeartbeatCullStrategy(StrEnum):

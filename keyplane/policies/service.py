@@ -14,7 +14,7 @@ from keyplane.kit.jsonapi import attribute_pointer
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import dependents, find, target
 from keyplane.models import Policy, Product
-from keyplane.models.policy import Scheme
+from keyplane.models.policy import HeartbeatBasis, Scheme
 from keyplane.policies import repository
 from keyplane.policies.schemas import PolicyAttributes, PolicyCreateAttributes, PolicyFilters
 
@@ -105,6 +105,11 @@ async def create(
     )
     # Every attribute takes the value sent or Keygen's default (the schema's).
     _apply(policy, data, set(PolicyAttributes.model_fields))
+    if "heartbeat_basis" not in data.model_fields_set and policy.require_heartbeat:
+        # A policy that requires heartbeats counts them from activation unless told
+        # otherwise, so a just-activated machine is alive (Keygen's
+        # ``set_default_heartbeat_basis``).
+        policy.heartbeat_basis = HeartbeatBasis.FROM_CREATION
     session.add(policy)
     await session.flush()
     await events.record(session, bearer, EventName.POLICY_CREATED, policy.id, product=policy.product_id)

@@ -509,8 +509,15 @@ async def test_user_owner_permissions(app: FastAPI, client: httpx.AsyncClient, a
     theirs = await factories.license(client, acme, open_policy)
 
     denied(await _act(client, acme, mine["id"], "suspend", key))
-    denied(await _act(client, acme, mine["id"], "increment-usage", key))
     assert (await fetch(client, acme, mine["id"]))["attributes"]["suspended"] is False
+    # The owner may increment the usage of an unprotected license, never decrement or reset
+    # it (Keygen's app/policies/licenses/usage_policy.rb).
+    assert (await _act(client, acme, mine["id"], "increment-usage", key)).status_code == 200
+    denied(await _act(client, acme, mine["id"], "decrement-usage", key))
+    denied(await _act(client, acme, mine["id"], "reset-usage", key))
+    denied(await _act(client, acme, guarded["id"], "increment-usage", key))
+    assert (await fetch(client, acme, mine["id"]))["attributes"]["uses"] == 1
+    assert (await fetch(client, acme, guarded["id"]))["attributes"]["uses"] == 0
     # The owner may renew (and revoke) a license of an unprotected policy.
     response = await _act(client, acme, mine["id"], "renew", key)
     assert response.status_code == 200, response.text

@@ -57,7 +57,9 @@ async def world(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) -> dict[s
         "m-gold": await factories.machine(
             client, acme, ids["gold"], "fp-gold", ip="10.0.0.1", hostname="gold-host"
         ),
-        "m-alice": await factories.machine(client, acme, ids["alice"], "fp-alice", metadata={"rack": "r1"}),
+        "m-alice": await factories.machine(
+            client, acme, ids["alice"], "fp-alice", owner=alice, metadata={"rack": "r1"}
+        ),
     }
     machines = {name: str(data["id"]) for name, data in activated.items()}
     return {

@@ -149,18 +149,26 @@ async def test_minimal_activation_defaults(client: httpx.AsyncClient, acme: Tena
     assert attributes["metadata"] == {}
     assert attributes["requireHeartbeat"] is True
     assert attributes["heartbeatDuration"] == 120
-    assert attributes["heartbeatStatus"] == "NOT_STARTED"
+    # A policy that requires heartbeats counts them from activation (heartbeatBasis
+    # FROM_CREATION by default): the machine is alive from the start.
+    assert attributes["heartbeatStatus"] == "ALIVE"
     assert data["relationships"]["owner"]["data"] is None
 
 
-async def test_machine_owner_defaults_to_the_license_owner(
+async def test_a_machine_has_no_owner_unless_one_is_sent(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
+    """Keygen's app/models/machine.rb: ``owner`` is optional and never taken from the license
+    (its owner may be named, and is then the machine's)."""
     owner = await factories.user(app, acme)
-    policy_id = await factories.policy(client, acme)
+    policy_id = await factories.policy(client, acme, floating=True, maxMachines=2)
     license = await factories.license(client, acme, policy_id, owner=str(owner))
     data = await factories.machine(client, acme, license["id"], "fp")
-    assert data["relationships"]["owner"]["data"] == {"type": "users", "id": str(owner)}
+    assert data["relationships"]["owner"]["data"] is None
+    stored = await client.get(f"{acme.base}/machines/{data['id']}", headers=bearer(acme.key))
+    assert stored.json()["data"]["relationships"]["owner"]["data"] is None
+    named = await factories.machine(client, acme, license["id"], "fp-2", owner=str(owner))
+    assert named["relationships"]["owner"]["data"] == {"type": "users", "id": str(owner)}
 
 
 async def test_singular_type_and_license_key_reference_are_accepted(

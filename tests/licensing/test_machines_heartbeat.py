@@ -35,7 +35,13 @@ def _dead(response: httpx.Response) -> None:
     assert body["errors"][0]["source"] == {"pointer": "/data/attributes/heartbeatStatus"}
 
 
-HEARTBEAT: dict[str, Any] = {"requireHeartbeat": True, "heartbeatDuration": 60}
+HEARTBEAT: dict[str, Any] = {
+    "requireHeartbeat": True,
+    "heartbeatDuration": 60,
+    "heartbeatBasis": "FROM_FIRST_PING",
+}
+"""Heartbeats counted from the first ping (a policy requiring heartbeats counts them from
+activation unless told otherwise)."""
 
 
 async def test_ping_makes_a_machine_alive_until_its_duration_passes(
@@ -291,7 +297,7 @@ async def test_culling_touches_only_the_activating_license(client: httpx.AsyncCl
 async def test_from_creation_starts_alive_and_a_silent_machine_dies(
     client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    policy_id = await factories.policy(client, acme, **HEARTBEAT, heartbeatBasis="FROM_CREATION")
+    policy_id = await factories.policy(client, acme, **{**HEARTBEAT, "heartbeatBasis": "FROM_CREATION"})
     from_creation = (await factories.license(client, acme, policy_id))["id"]
     machine = (await factories.machine(client, acme, from_creation, "fp"))["id"]
     assert await _status(client, acme, machine) == "ALIVE"

@@ -162,7 +162,7 @@ async def test_create_keeps_every_attribute_sent(client: httpx.AsyncClient, acme
         "requireHeartbeat": True,
         "heartbeatDuration": 600,
         "requireCheckIn": True,
-        "checkInInterval": "WEEK",
+        "checkInInterval": "week",
         "checkInIntervalCount": 2,
         "requireFingerprintScope": True,
         "metadata": {"plan": "pro"},

@@ -47,11 +47,12 @@ async def test_an_end_customer_cannot_take_a_pool_keys_value(
 ) -> None:
     policy = await factories.policy(client, acme, usePool=True)
     await factories.pool_key(client, acme, policy, "POOLED-0001")
-    _, customer = await factories.role_key(app, client, acme, "user")
+    customer_id, customer = await factories.role_key(app, client, acme, "user")
 
-    response = await client.post(
-        f"{acme.base}/licenses", json=_license_body(policy, "POOLED-0001"), headers=bearer(customer)
-    )
+    # An end customer names themselves as the owner (Keygen's license_policy.rb).
+    body = _license_body(policy, "POOLED-0001")
+    body["data"]["relationships"]["owner"] = factories.ref("users", customer_id)
+    response = await client.post(f"{acme.base}/licenses", json=body, headers=bearer(customer))
 
     error = jsonapi_error(response, 422, "KEY_CONFLICT")["errors"][0]
     assert error["source"] == {"pointer": "/data/attributes/key"}

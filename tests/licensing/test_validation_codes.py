@@ -320,7 +320,9 @@ async def test_required_machine_scope(client: httpx.AsyncClient, acme: Tenant) -
 
 
 async def test_machine_scope_heartbeat(client: httpx.AsyncClient, acme: Tenant) -> None:
-    policy_id = await factories.policy(client, acme, requireHeartbeat=True, heartbeatDuration=120)
+    policy_id = await factories.policy(
+        client, acme, requireHeartbeat=True, heartbeatDuration=120, heartbeatBasis="FROM_FIRST_PING"
+    )
     license = await factories.license(client, acme, policy_id)
     machine = await factories.machine(client, acme, license["id"], "fp")
     assert await code_of(client, acme, license["id"], machine=machine["id"]) == (
@@ -695,6 +697,7 @@ async def test_fingerprint_scope_heartbeats_in_keygens_order(client: httpx.Async
         requireHeartbeat=True,
         heartbeatDuration=60,
         heartbeatCullStrategy="KEEP_DEAD",
+        heartbeatBasis="FROM_FIRST_PING",
     )
     license = await factories.license(client, acme, policy_id)
     machine = await factories.machine(client, acme, license["id"], "fp")
