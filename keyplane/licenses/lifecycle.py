@@ -218,12 +218,16 @@ async def renew(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Licens
             "POLICY_DURATION_MISSING",
             pointer=_EXPIRY,
         )
+    if license.expiry is None:
+        # Keygen's ``License#renew!`` renews nothing without an expiry (a clock that has not
+        # started: a first activation, use or validation sets it), and answers 422.
+        raise Unprocessable("cannot be renewed: it has no expiry yet", "EXPIRY_MISSING", pointer=_EXPIRY)
     now = clock.now()
-    expired = license.expiry is None or license.expiry <= now
+    expired = license.expiry <= now
     from_now = policy.renewal_basis == RenewalBasis.FROM_NOW or (
         policy.renewal_basis == RenewalBasis.FROM_NOW_IF_EXPIRED and expired
     )
-    start = now if from_now or license.expiry is None else license.expiry
+    start = now if from_now else license.expiry
     license.expiry = after_duration(start, policy.duration, code=_EXPIRY_CODE, pointer=_EXPIRY)
     await events.record(
         session, bearer, EventName.LICENSE_RENEWED, license.id, changed=license, product=license.product_id

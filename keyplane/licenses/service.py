@@ -38,7 +38,7 @@ from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import dependents, not_found, target
 from keyplane.licensing.status import protected
 from keyplane.models import License, Policy, Product, User
-from keyplane.models.policy import ExpirationBasis, Scheme
+from keyplane.models.policy import ExpirationBasis, Scheme, TransferStrategy
 
 _KEY = "/data/attributes/key"
 _POLICY = "/data/relationships/policy"
@@ -342,6 +342,13 @@ async def change_policy(
             pointer="/data/attributes/maxMachines",
         )
     license.policy_id = target.id
+    if target.transfer_strategy == TransferStrategy.RESET_EXPIRY:
+        # Keygen's ``License#transfer!``: the new policy's duration from now, or no expiry.
+        license.expiry = (
+            None
+            if target.duration is None
+            else after_duration(clock.now(), target.duration, code="EXPIRY_INVALID", pointer=_EXPIRY)
+        )
     await events.record(
         session,
         bearer,

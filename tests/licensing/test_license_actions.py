@@ -199,14 +199,17 @@ async def test_renew_extends_by_the_policy_duration(
         assert again == renewed + timedelta(days=30)
 
 
-async def test_renew_a_license_that_never_started(client: httpx.AsyncClient, acme: Tenant) -> None:
+async def test_renew_a_license_that_never_started_is_422(client: httpx.AsyncClient, acme: Tenant) -> None:
+    """Keygen (app/models/license.rb ``renew!``: ``return false if expiry.nil?``, and the
+    permits controller answers 422): a license whose clock has not started has nothing to
+    renew, and keeps no expiry."""
     policy_id = await factories.policy(
         client, acme, duration=7 * DAY, expirationBasis="FROM_FIRST_VALIDATION"
     )
     license = await factories.license(client, acme, policy_id)
     assert license["attributes"]["expiry"] is None
-    data = await _ok(client, acme, license["id"], "renew")
-    near_now(iso(parse_ts(data["attributes"]["expiry"]) - timedelta(days=7)))
+    _unprocessable(await _act(client, acme, license["id"], "renew"), "EXPIRY_MISSING")
+    assert (await fetch(client, acme, license["id"]))["attributes"]["expiry"] is None
 
 
 async def test_renew_without_a_duration_is_422(client: httpx.AsyncClient, acme: Tenant) -> None:

@@ -650,6 +650,42 @@ async def test_change_policy_within_the_product(client: httpx.AsyncClient, acme:
     jsonapi_error(unknown, 422, "POLICY_NOT_FOUND")
 
 
+async def test_change_policy_by_the_targets_transfer_strategy(
+    client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    """Keygen (app/models/license.rb ``transfer!``; policy ``transferStrategy``): moving to a
+    ``RESET_EXPIRY`` policy sets the expiry to the new policy's duration from now (none without
+    a duration); ``KEEP_EXPIRY`` (the default) keeps it."""
+    day = 86_400
+    product_id = await factories.product(client, acme)
+    month = await factories.policy(client, acme, product_id, duration=30 * day)
+    keeps = await factories.policy(client, acme, product_id, name="Keeps", duration=365 * day)
+    resets = await factories.policy(
+        client, acme, product_id, name="Resets", duration=7 * day, transferStrategy="RESET_EXPIRY"
+    )
+    forever = await factories.policy(
+        client, acme, product_id, name="Forever", transferStrategy="RESET_EXPIRY"
+    )
+    data = await factories.license(client, acme, month)
+    url = f"{acme.base}/licenses/{data['id']}/policy"
+    expiry = data["attributes"]["expiry"]
+
+    kept = await client.put(url, json=ref("policies", keeps), headers=bearer(acme.key))
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["data"]["attributes"]["expiry"] == expiry
+
+    reset = await client.put(url, json=ref("policies", resets), headers=bearer(acme.key))
+    assert reset.status_code == 200, reset.text
+    week = datetime.fromisoformat(reset.json()["data"]["attributes"]["expiry"].replace("Z", "+00:00"))
+    assert abs(week - (datetime.now(UTC) + timedelta(days=7))) < timedelta(minutes=1)
+
+    cleared = await client.put(url, json=ref("policies", forever), headers=bearer(acme.key))
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["data"]["attributes"]["expiry"] is None
+    shown = await client.get(f"{acme.base}/licenses/{data['id']}", headers=bearer(acme.key))
+    assert shown.json()["data"]["attributes"]["expiry"] is None
+
+
 async def test_change_policy_refuses_incompatible_policies(client: httpx.AsyncClient, acme: Tenant) -> None:
     product_id = await factories.product(client, acme)
     unpooled = await factories.policy(client, acme, product_id)
