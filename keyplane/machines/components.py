@@ -17,10 +17,10 @@ from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
 from keyplane.licensing.access import Action, authorize, owns_machine_record, view
-from keyplane.licensing.records import not_found, target
+from keyplane.licensing.records import not_found
 from keyplane.licensing.status import protected
-from keyplane.machines import repository as machines
-from keyplane.models import License, Machine, MachineComponent, Policy
+from keyplane.machines import service
+from keyplane.models import License, MachineComponent, Policy
 
 
 def _may_write(bearer: Bearer, license: License, policy: Policy) -> bool:
@@ -32,20 +32,9 @@ async def create(
 ) -> MachineComponent:
     """``POST /components``: a component of a machine the bearer may see."""
     refuse_blank([data], nested=False)
-    machine = await target(
-        session,
-        bearer,
-        Machine,
-        machine_ref,
-        view(bearer, Machine),
-        code="MACHINE_NOT_FOUND",
-        pointer="/data/relationships/machine",
-        denied="You do not have permission to add components to this machine",
+    machine, license, policy = await service.locked_for_child(
+        session, bearer, machine_ref, "You do not have permission to add components to this machine"
     )
-    license = await machines.lock_license(session, machine.license_id)
-    assert license is not None
-    policy = await session.get(Policy, license.policy_id)
-    assert policy is not None
     authorize(bearer, "components", Action.CREATE, own=_may_write(bearer, license, policy))
     [component] = await add(session, license, policy, machine.id, [data], nested=False)
     await events.record(

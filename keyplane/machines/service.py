@@ -146,6 +146,30 @@ async def _check_limits(
             )
 
 
+async def locked_for_child(
+    session: AsyncSession, bearer: Bearer, machine_ref: str, denied: str
+) -> tuple[Machine, License, Policy]:
+    """The machine a new process or component names (``relationships.machine``: one the
+    bearer may see, else 422 ``MACHINE_NOT_FOUND``; ``denied`` when it may see it but not
+    act), with its license locked (the order machine activations lock in, so the counts
+    that follow hold under concurrency) and its policy."""
+    machine = await target(
+        session,
+        bearer,
+        Machine,
+        machine_ref,
+        view(bearer, Machine),
+        code="MACHINE_NOT_FOUND",
+        pointer="/data/relationships/machine",
+        denied=denied,
+    )
+    license = await repository.lock_license(session, machine.license_id)
+    assert license is not None  # the foreign key holds it
+    policy = await session.get(Policy, license.policy_id)
+    assert policy is not None
+    return machine, license, policy
+
+
 async def activate(
     session: AsyncSession,
     bearer: Bearer,

@@ -24,9 +24,9 @@ from keyplane.kit.ids import uuid7
 from keyplane.licensing import heartbeat
 from keyplane.licensing.access import Action, authorize, owns_machine_record, view
 from keyplane.licensing.machine_limits import OVERAGE_FACTORS
-from keyplane.licensing.records import not_found, target
+from keyplane.licensing.records import not_found
 from keyplane.licensing.status import protected
-from keyplane.machines import repository as machines
+from keyplane.machines import service as machine_service
 from keyplane.models import License, Machine, MachineProcess, Policy
 from keyplane.models.policy import HeartbeatCullStrategy, HeartbeatResurrectionStrategy, OverageStrategy
 from keyplane.models.policy import ProcessLeasingStrategy as Leasing
@@ -123,21 +123,9 @@ async def spawn(
     """``POST /processes``: a process on a machine the bearer may see."""
     if not data.pid.strip():
         raise BadRequest("cannot be blank", "PID_MISSING", pointer=_PID)
-    found = await target(
-        session,
-        bearer,
-        Machine,
-        machine_ref,
-        view(bearer, Machine),
-        code="MACHINE_NOT_FOUND",
-        pointer="/data/relationships/machine",
-        denied="You do not have permission to spawn processes for this machine",
+    found, license, policy = await machine_service.locked_for_child(
+        session, bearer, machine_ref, "You do not have permission to spawn processes for this machine"
     )
-    # The license row first (the order machine activations lock in), then the counts.
-    license = await machines.lock_license(session, found.license_id)
-    assert license is not None
-    policy = await session.get(Policy, license.policy_id)
-    assert policy is not None
     authorize(bearer, "processes", Action.CREATE, own=_may_write(bearer, license, policy))
     if data.pid in RESERVED_PIDS:
         raise InvalidResource("is reserved", "PID_NOT_ALLOWED", pointer=_PID)

@@ -25,11 +25,12 @@ async def _machine(
     client: httpx.AsyncClient, acme: Tenant, policy: dict[str, Any] | None = None, **license: Any
 ) -> tuple[str, str]:
     """A machine on a new license of a floating policy with ``policy``'s attributes: (license
-    id, machine id)."""
+    id, machine id). A license ``owner`` owns the machine too (a machine has no owner unless
+    one is named)."""
     license_id = (await factories.license(client, acme, policy={**FLOATING, **(policy or {})}, **license))[
         "id"
     ]
-    return license_id, (await factories.machine(client, acme, license_id))["id"]
+    return license_id, (await factories.machine(client, acme, license_id, owner=license.get("owner")))["id"]
 
 
 async def _get(client: httpx.AsyncClient, acme: Tenant, process: str) -> httpx.Response:
@@ -266,7 +267,7 @@ async def test_per_user_leases_count_the_machine_owners_processes(
     jsonapi_error(await factories.spawn(client, acme, ownerless, "3"), 422, "MACHINE_PROCESS_LIMIT_EXCEEDED")
 
     owned_license, owned = await _machine(client, acme, policy, owner=str(owner))
-    owned_too = (await factories.machine(client, acme, owned_license))["id"]
+    owned_too = (await factories.machine(client, acme, owned_license, owner=owner))["id"]
     await factories.process(client, acme, owned, "1")
     await factories.process(client, acme, owned_too, "2")
     error = jsonapi_error(
