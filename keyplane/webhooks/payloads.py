@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -96,15 +96,49 @@ RENDERERS: dict[ResourceType, Renderer] = {
 are named by type and id."""
 
 
-async def render(session: AsyncSession, delivery: WebhookEvent) -> str:
-    """The payload of ``delivery``'s event, as a JSON string."""
+MODELS: dict[ResourceType, type[Base]] = {
+    ResourceType.PRODUCT: Product,
+    ResourceType.POLICY: Policy,
+    ResourceType.KEY: PoolKey,
+    ResourceType.LICENSE: License,
+    ResourceType.MACHINE: Machine,
+    ResourceType.USER: User,
+    ResourceType.TOKEN: Credential,
+    ResourceType.GROUP: Group,
+    ResourceType.WEBHOOK_ENDPOINT: WebhookEndpoint,
+    ResourceType.WEBHOOK_EVENT: WebhookEvent,
+}
+"""The row each renderer starts from: read for a whole batch at once by ``render_all``."""
+
+
+async def _render(session: AsyncSession, delivery: WebhookEvent, metadata: dict[str, object] | None) -> str:
     kind = ResourceType(delivery.resource_type)
     renderer = RENDERERS.get(kind)
     data = None if renderer is None else await renderer(session, delivery.resource_id)
     if data is None:
         data = {"type": kind.plural, "id": str(delivery.resource_id)}
     document: dict[str, Any] = {"data": data}
-    metadata = await repository.event_metadata(session, delivery.event_id)
     if metadata:
         document["meta"] = metadata
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+async def render(session: AsyncSession, delivery: WebhookEvent) -> str:
+    """The payload of ``delivery``'s event, as a JSON string."""
+    return await _render(session, delivery, await repository.event_metadata(session, delivery.event_id))
+
+
+async def render_all(session: AsyncSession, deliveries: Sequence[WebhookEvent]) -> dict[uuid.UUID, str]:
+    """``render`` of each delivery, by delivery id: the events' metadata and the resources'
+    rows read a statement per kind (not per delivery), then each rendered from the session."""
+    if not deliveries:
+        return {}
+    metadata = await repository.events_metadata(session, {each.event_id for each in deliveries})
+    kinds: dict[ResourceType, set[uuid.UUID]] = {}
+    for each in deliveries:
+        kind = ResourceType(each.resource_type)
+        if kind in MODELS:
+            kinds.setdefault(kind, set()).add(each.resource_id)
+    for kind, ids in kinds.items():
+        await repository.load_rows(session, MODELS[kind], ids)
+    return {each.id: await _render(session, each, metadata.get(each.event_id)) for each in deliveries}
