@@ -152,8 +152,7 @@ class Deliverer:
         self._send_bound = 3 * timeout + 1
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.rounds = 0
-        """Rounds that claimed something (a batch claimed, sent, and its outcomes written)."""
+        self._connections = sender.Connections()
 
     async def _claim(self, now: datetime, lease: datetime) -> list[tuple[WebhookEvent, Request | None]]:
         """Claim up to ``BATCH`` due deliveries and make their requests, in one transaction:
@@ -195,7 +194,9 @@ class Deliverer:
             address = (await addresses.resolve(target, allow_private=self._allow_private))[0]
             path = _path(request.url)
             headers = signed_headers(request, target, path, formatdate(usegmt=True))
-            answer = await sender.post(target, address, path, headers, request.body, self._timeout)
+            answer = await sender.post(
+                target, address, path, headers, request.body, self._timeout, self._connections
+            )
         except (OSError, TimeoutError, addresses.Refused, h11.ProtocolError) as error:
             return Outcome(None, _failure(error))
         return Outcome(answer.status, answer.body.decode("utf-8", errors="replace"))
@@ -290,7 +291,6 @@ class Deliverer:
         made = await self._claim(now, lease)
         if not made:
             return 0
-        self.rounds += 1
         # Cut short (its process stopping), a round writes nothing: the lease brings it back.
         outcomes = await self._send_all(made)
         try:
@@ -325,6 +325,7 @@ class Deliverer:
         with suppress(TimeoutError):
             await asyncio.wait_for(self._task, self._timeout)
         self._task = None
+        self._connections.close()
 
 
 def _log(delivery: WebhookEvent, outcome: Outcome) -> None:
