@@ -157,13 +157,22 @@ class Deliverer:
     async def _claim(self, now: datetime, lease: datetime) -> list[tuple[WebhookEvent, Request | None]]:
         """Claim up to ``BATCH`` due deliveries and make their requests, in one transaction:
         the payloads rendered (and stored) the first time, the endpoints' current URLs, the
-        accounts' keys. A request is None when its endpoint is gone."""
+        accounts' keys. A request is None when its endpoint is gone; a delivery whose payload
+        could not be rendered is left out (claimed: its lease brings it back)."""
         async with self._database.writer() as session:
             claimed = await repository.claim(session, now, lease, BATCH)
             wanted = {each.endpoint_id for each in claimed if each.endpoint_id is not None}
             endpoints = await repository.endpoints(session, wanted)
             live = [each for each in claimed if each.endpoint_id in endpoints]
-            rendered = await payloads.render_all(session, [each for each in live if each.payload is None])
+            fresh = [each for each in live if each.payload is None]
+            metadata = await payloads.read_all(session, fresh)
+            rendered: dict[uuid.UUID, str] = {}
+            for each in fresh:
+                try:
+                    rendered[each.id] = await payloads.render_read(session, each, metadata)
+                except Exception as error:
+                    # Left out of the round (its lease brings it back), not holding up the others.
+                    outages.log_failure(log, "webhooks.delivery_error", error, delivery=str(each.id))
             await repository.store_payloads(session, rendered)
             keys = {
                 account: await self._keys.key(session, account) for account in {e.account_id for e in live}
@@ -176,6 +185,8 @@ class Deliverer:
                 made.append((delivery, None))
                 continue
             if delivery.payload is None:
+                if delivery.id not in rendered:
+                    continue
                 delivery.payload = rendered[delivery.id]
             document = {"data": sent_resource(delivery)}
             body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()

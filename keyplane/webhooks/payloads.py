@@ -111,29 +111,31 @@ MODELS: dict[ResourceType, type[Base]] = {
 """The row each renderer starts from: read for a whole batch at once by ``render_all``."""
 
 
-async def _render(session: AsyncSession, delivery: WebhookEvent, metadata: dict[str, object] | None) -> str:
+async def render_read(
+    session: AsyncSession, delivery: WebhookEvent, metadata: dict[uuid.UUID, dict[str, object]]
+) -> str:
+    """The payload of ``delivery``'s event, as a JSON string (its metadata taken from
+    ``metadata``, ``read_all``'s)."""
     kind = ResourceType(delivery.resource_type)
     renderer = RENDERERS.get(kind)
     data = None if renderer is None else await renderer(session, delivery.resource_id)
     if data is None:
         data = {"type": kind.plural, "id": str(delivery.resource_id)}
     document: dict[str, Any] = {"data": data}
-    if metadata:
-        document["meta"] = metadata
+    meta = metadata.get(delivery.event_id)
+    if meta:
+        document["meta"] = meta
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
-async def render(session: AsyncSession, delivery: WebhookEvent) -> str:
-    """The payload of ``delivery``'s event, as a JSON string."""
-    return await _render(session, delivery, await repository.event_metadata(session, delivery.event_id))
-
-
-async def render_all(session: AsyncSession, deliveries: Sequence[WebhookEvent]) -> dict[uuid.UUID, str]:
-    """``render`` of each delivery, by delivery id: the events' metadata and the resources'
-    rows read a statement per kind (not per delivery), then each rendered from the session."""
+async def read_all(
+    session: AsyncSession, deliveries: Sequence[WebhookEvent]
+) -> dict[uuid.UUID, dict[str, object]]:
+    """What rendering these deliveries reads, a statement per kind rather than per delivery:
+    their resources' rows (into the session, where the renderers find them) and their
+    events' metadata (returned, by event id)."""
     if not deliveries:
         return {}
-    metadata = await repository.events_metadata(session, {each.event_id for each in deliveries})
     kinds: dict[ResourceType, set[uuid.UUID]] = {}
     for each in deliveries:
         kind = ResourceType(each.resource_type)
@@ -141,4 +143,4 @@ async def render_all(session: AsyncSession, deliveries: Sequence[WebhookEvent]) 
             kinds.setdefault(kind, set()).add(each.resource_id)
     for kind, ids in kinds.items():
         await repository.load_rows(session, MODELS[kind], ids)
-    return {each.id: await _render(session, each, metadata.get(each.event_id)) for each in deliveries}
+    return await repository.events_metadata(session, {each.event_id for each in deliveries})

@@ -138,28 +138,13 @@ async def claim(session: AsyncSession, now: datetime, lease: datetime, limit: in
     return list(claimed.all())
 
 
-async def settle(
-    session: AsyncSession,
-    delivery_id: uuid.UUID,
-    lease: datetime,
-    values: dict[str, object],
-) -> bool:
-    """Write an attempt's outcome, if this worker's claim still holds (a claim that outlived
-    its lease has been taken over: the other attempt's outcome stands)."""
-    done = await session.execute(
-        update(WebhookEvent)
-        .where(WebhookEvent.id == delivery_id, WebhookEvent.claimed_until == lease)
-        .values(claimed_until=None, **values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(done, "rowcount", 0))
-
-
 _SETTLED = ("status", "next_attempt_at", "last_response_code", "last_response_body", "updated_at")
 
 
 async def settle_all(session: AsyncSession, lease: datetime, outcomes: Sequence[dict[str, object]]) -> None:
-    """``settle`` of a round's attempts in one statement run over all of them: each of
+    """Write a round's outcomes in one statement run over all of them, where this worker's
+    claim still holds (one that outlived its lease has been taken over: the other attempt's
+    outcome stands). Each of
     ``outcomes`` has the delivery's ``id`` and its new ``status``, ``next_attempt_at``,
     ``last_response_code``, ``last_response_body`` and ``updated_at``."""
     if not outcomes:
@@ -188,7 +173,8 @@ async def release(session: AsyncSession, lease: datetime, delivery_ids: Collecti
 
 
 async def store_payloads(session: AsyncSession, payloads: dict[uuid.UUID, str]) -> None:
-    """``store_payload`` of each delivery, one statement run over all of them."""
+    """Store each delivery's payload, rendered at its first claim (one statement run over
+    all of them)."""
     if not payloads:
         return
     table = cast(Table, WebhookEvent.__table__)
@@ -210,24 +196,9 @@ async def endpoints(
     return {each.id: each for each in found}
 
 
-async def store_payload(session: AsyncSession, delivery_id: uuid.UUID, payload: str) -> None:
-    await session.execute(
-        update(WebhookEvent)
-        .where(WebhookEvent.id == delivery_id, WebhookEvent.payload.is_(None))
-        .values(payload=payload)
-        .execution_options(synchronize_session=False)
-    )
-
-
 async def row(session: AsyncSession, model: type[M], id_: uuid.UUID) -> M | None:
     """The ``model`` record with id ``id_`` (a payload's resource), if it is still there."""
     found: M | None = await session.get(model, id_)
-    return found
-
-
-async def event_metadata(session: AsyncSession, event_id: uuid.UUID) -> dict[str, object] | None:
-    """The event log entry's metadata (None once pruned)."""
-    found: dict[str, object] | None = await session.scalar(select(Event.meta).where(Event.id == event_id))
     return found
 
 
@@ -243,7 +214,7 @@ async def load_rows(session: AsyncSession, model: type[M], ids: Collection[uuid.
 async def events_metadata(
     session: AsyncSession, event_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, object]]:
-    """``event_metadata`` of each event still in the log, by event id."""
+    """The metadata of each event still in the log (not yet pruned), by event id."""
     found: dict[uuid.UUID, dict[str, object]] = {}
     ordered = list(event_ids)
     for start in range(0, len(ordered), CHUNK):

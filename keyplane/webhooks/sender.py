@@ -100,7 +100,9 @@ class Connections:
         now = time.monotonic()
         while kept:
             found = kept.pop()
-            if now - found.idle_since < self.IDLE and not (found.writer.is_closing() or found.reader.at_eof()):
+            if now - found.idle_since < self.IDLE and not (
+                found.writer.is_closing() or found.reader.at_eof()
+            ):
                 return found
             found.writer.close()
         return None
