@@ -3,6 +3,12 @@ due (the outbox rows written with each change), sends them, and writes down each
 ``DELIVERED`` on a 2xx answer, else the next attempt's time (``backoff``) or, after the last,
 ``FAILED``.
 
+It works in rounds, so that a backlog costs a few transactions per hundred deliveries rather
+than two per delivery (on SQLite each waits its turn behind the process's other writers):
+one transaction claims a batch and makes its requests, the requests go out side by side
+(``IN_FLIGHT``, ``PER_ENDPOINT``), and one transaction writes all their outcomes. While a
+round comes back full, the next one starts at once.
+
 At least once: a claim is a lease, so a delivery whose process died mid-send is due again
 when its lease ends, and a receiver may see an event twice (``meta.idempotencyToken``, the
 event's id, tells the copies apart). No transaction is open while a request is in flight.
