@@ -73,8 +73,11 @@ COLUMNS = (
     "api_version",
     "created_at",
     "updated_at",
+    "activations",
+    "deactivations",
 )
-"""The columns a minted API key sets; every other column keeps its default (NULL)."""
+"""The columns a minted API key sets; every other column keeps its default (NULL). The
+counters with a default on the model are set (to 0), or a compiled INSERT would carry them."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,8 @@ def _batch(
                 versions.CURRENT,
                 now,
                 now,
+                0,
+                0,
             )
         )
         if keep is None or index in keep:

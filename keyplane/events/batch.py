@@ -107,7 +107,7 @@ class EventBatch:
                 for start in range(0, len(rows), CHUNK):
                     await session.execute(insert(Event), rows[start : start + CHUNK])
                 # Their webhook deliveries commit with them.
-                await fanout.deliveries(session, [Occurrence.of_values(values) for values in rows])
+                await fanout.insert_deliveries(session, [Occurrence.of_values(values) for values in rows])
                 await session.commit()
         except Exception as error:
             outages.log_failure(log, "events.flush_failed", error, count=len(batch))

@@ -9,12 +9,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.events import repository
 from keyplane.events.names import ResourceType
 from keyplane.kit import clock
 from keyplane.models import Event, WebhookEndpoint, WebhookEvent
+
+CHUNK = 200
+"""Delivery rows per statement of a bulk insert."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,31 +64,43 @@ def receives(endpoint: WebhookEndpoint, occurrence: Occurrence) -> bool:
     return endpoint.product_id == occurrence.product_id
 
 
-async def deliveries(session: AsyncSession, occurrences: Sequence[Occurrence]) -> int:
-    """Add a delivery of each occurrence to each endpoint that receives it; how many."""
+async def _due(session: AsyncSession, occurrences: Sequence[Occurrence]) -> list[dict[str, Any]]:
+    """The delivery rows of ``occurrences``: one per occurrence and endpoint receiving it."""
     if not occurrences:
-        return 0
+        return []
     endpoints = await repository.endpoints_of(session, {each.account_id for each in occurrences})
     if not endpoints:
-        return 0
+        return []
     now = clock.now()
-    rows: list[WebhookEvent] = []
-    for occurrence in occurrences:
-        for endpoint in endpoints.get(occurrence.account_id, ()):
-            if not receives(endpoint, occurrence):
-                continue
-            rows.append(
-                WebhookEvent.due_now(
-                    endpoint,
-                    occurrence.id,
-                    occurrence.event,
-                    occurrence.resource_type,
-                    occurrence.resource_id,
-                    endpoint.api_version,
-                    now,
-                )
-            )
+    return [
+        WebhookEvent.due_now_values(
+            endpoint,
+            occurrence.id,
+            occurrence.event,
+            occurrence.resource_type,
+            occurrence.resource_id,
+            endpoint.api_version,
+            now,
+        )
+        for occurrence in occurrences
+        for endpoint in endpoints.get(occurrence.account_id, ())
+        if receives(endpoint, occurrence)
+    ]
+
+
+async def deliveries(session: AsyncSession, occurrences: Sequence[Occurrence]) -> int:
+    """Add a delivery of each occurrence to each endpoint that receives it; how many."""
+    rows = await _due(session, occurrences)
     # Added, not inserted: they are flushed with the change (whose pending state the
     # caller may still be reading).
-    session.add_all(rows)
+    session.add_all([WebhookEvent(**values) for values in rows])
+    return len(rows)
+
+
+async def insert_deliveries(session: AsyncSession, occurrences: Sequence[Occurrence]) -> int:
+    """``deliveries`` for a transaction with nothing pending (the event batch's flush): the
+    rows inserted at once, ``CHUNK`` a statement, without an ORM object each."""
+    rows = await _due(session, occurrences)
+    for start in range(0, len(rows), CHUNK):
+        await session.execute(insert(WebhookEvent), rows[start : start + CHUNK])
     return len(rows)

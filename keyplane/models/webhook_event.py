@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -75,19 +75,40 @@ class WebhookEvent(Record):
         event's first (``keyplane.events.fanout``), or a retry's, which carries the payload
         already sent."""
         return cls(
-            id=uuid7(),
-            account_id=endpoint.account_id,
-            endpoint_id=endpoint.id,
-            endpoint=endpoint.url,
-            event_id=event_id,
-            event=event,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            api_version=api_version,
-            payload=payload,
-            status=DeliveryStatus.DELIVERING.value,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
+            **cls.due_now_values(
+                endpoint, event_id, event, resource_type, resource_id, api_version, now, payload
+            )
         )
+
+    @staticmethod
+    def due_now_values(
+        endpoint: WebhookEndpoint,
+        event_id: uuid.UUID,
+        event: str,
+        resource_type: str,
+        resource_id: uuid.UUID,
+        api_version: str,
+        now: datetime,
+        payload: str | None = None,
+    ) -> dict[str, Any]:
+        """``due_now``'s row as the values of a bulk insert (the event batch's flush)."""
+        return {
+            "id": uuid7(),
+            "account_id": endpoint.account_id,
+            "endpoint_id": endpoint.id,
+            "endpoint": endpoint.url,
+            "event_id": event_id,
+            "event": event,
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "api_version": api_version,
+            "payload": payload,
+            "status": DeliveryStatus.DELIVERING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "claimed_until": None,
+            "last_response_code": None,
+            "last_response_body": None,
+            "created_at": now,
+            "updated_at": now,
+        }

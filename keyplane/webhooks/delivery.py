@@ -3,6 +3,12 @@ due (the outbox rows written with each change), sends them, and writes down each
 ``DELIVERED`` on a 2xx answer, else the next attempt's time (``backoff``) or, after the last,
 ``FAILED``.
 
+It works in rounds, so that a backlog costs a few transactions per hundred deliveries rather
+than two per delivery (on SQLite each waits its turn behind the process's other writers):
+one transaction claims a batch and makes its requests, the requests go out side by side
+(``IN_FLIGHT``, ``PER_ENDPOINT``), and one transaction writes all their outcomes. While a
+round comes back full, the next one starts at once.
+
 At least once: a claim is a lease, so a delivery whose process died mid-send is due again
 when its lease ends, and a receiver may see an event twice (``meta.idempotencyToken``, the
 event's id, tells the copies apart). No transaction is open while a request is in flight.
@@ -39,8 +45,13 @@ from keyplane.webhooks.schemas import sent_resource
 
 log = logging.getLogger("keyplane.webhooks")
 
-BATCH = 20
-"""Most deliveries a process claims (and sends at once) per look."""
+BATCH = 100
+"""Most deliveries a process claims per round (a round: claim, send, write the outcomes)."""
+IN_FLIGHT = 16
+"""Most requests a process has in flight at once."""
+PER_ENDPOINT = 4
+"""Most requests in flight to any one endpoint (so that a slow receiver holds its own few
+places, not everyone's)."""
 ALGORITHM = "ed25519"
 SIGNED_HEADERS = "(request-target) host date digest"
 
@@ -66,6 +77,11 @@ class Outcome:
     @property
     def delivered(self) -> bool:
         return self.code is not None and 200 <= self.code < 300
+
+
+Outcomes = dict[uuid.UUID, Outcome | None]
+"""A round's outcomes by delivery id: None where sending failed unexpectedly (the lease
+brings it back), nothing for a delivery the round did not get to."""
 
 
 def signing_text(target: str, host: str, date: str, digest: str) -> bytes:
@@ -135,28 +151,59 @@ class Deliverer:
         self._timeout = timeout
         self._first_retry = first_retry
         self._allow_private = allow_private
-        # Longer than any one send can take: past it, a claim is taken for abandoned.
+        # Longer than any one send can take (``sender.post`` bounds one by three timeouts):
+        # past it, a claim is taken for abandoned. A round starts no send that could outlast
+        # it (what it did not get to is given back, untried).
         self._lease = timedelta(seconds=4 * timeout + 5)
+        self._send_bound = 3 * timeout + 1
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._connections = sender.Connections()
 
-    async def _prepare(self, delivery: WebhookEvent) -> Request | None:
-        """The request of a claimed delivery: its payload rendered (and stored) the first
-        time, the endpoint's current URL, the account's key. None if the endpoint is gone."""
+    async def _claim(self, now: datetime, lease: datetime) -> list[tuple[WebhookEvent, Request | None]]:
+        """Claim up to ``BATCH`` due deliveries and make their requests, in one transaction:
+        the payloads rendered (and stored) the first time, the endpoints' current URLs, the
+        accounts' keys. A request is None when its endpoint is gone; a delivery whose payload
+        could not be rendered is left out (claimed: its lease brings it back)."""
         async with self._database.writer() as session:
-            endpoint = None
-            if delivery.endpoint_id is not None:
-                endpoint = await repository.endpoint(session, delivery.account_id, delivery.endpoint_id, None)
-            if endpoint is None:
-                return None
-            if delivery.payload is None:
-                delivery.payload = await payloads.render(session, delivery)
-                await repository.store_payload(session, delivery.id, delivery.payload)
-            key = await self._keys.key(session, delivery.account_id)
+            claimed = await repository.claim(session, now, lease, BATCH)
+            wanted = {each.endpoint_id for each in claimed if each.endpoint_id is not None}
+            endpoints = await repository.endpoints(session, wanted)
+            live = [each for each in claimed if each.endpoint_id in endpoints]
+            fresh = [each for each in live if each.payload is None]
+            metadata = await payloads.read_all(session, fresh)
+            rendered: dict[uuid.UUID, str] = {}
+            for each in fresh:
+                try:
+                    rendered[each.id] = await payloads.render_read(session, each, metadata)
+                except Exception as error:
+                    # Left out of the round (its lease brings it back), not holding up the others.
+                    outages.log_failure(log, "webhooks.delivery_error", error, delivery=str(each.id))
+            await repository.store_payloads(session, rendered)
+            keys = {
+                account: await self._keys.key(session, account) for account in {e.account_id for e in live}
+            }
             await session.commit()
-        document = {"data": sent_resource(delivery)}
-        body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-        return Request(delivery.id, delivery.account_id, endpoint.url, delivery.api_version, body, key)
+        made: list[tuple[WebhookEvent, Request | None]] = []
+        for delivery in claimed:
+            endpoint = endpoints.get(delivery.endpoint_id) if delivery.endpoint_id is not None else None
+            if endpoint is None:
+                made.append((delivery, None))
+                continue
+            if delivery.payload is None:
+                if delivery.id not in rendered:
+                    continue
+                delivery.payload = rendered[delivery.id]
+            document = {"data": sent_resource(delivery)}
+            body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+            key = keys[delivery.account_id]
+            made.append(
+                (
+                    delivery,
+                    Request(delivery.id, delivery.account_id, endpoint.url, delivery.api_version, body, key),
+                )
+            )
+        return made
 
     async def _send(self, request: Request) -> Outcome:
         try:
@@ -164,74 +211,112 @@ class Deliverer:
             address = (await addresses.resolve(target, allow_private=self._allow_private))[0]
             path = _path(request.url)
             headers = signed_headers(request, target, path, formatdate(usegmt=True))
-            answer = await sender.post(target, address, path, headers, request.body, self._timeout)
+            answer = await sender.post(
+                target, address, path, headers, request.body, self._timeout, self._connections
+            )
         except (OSError, TimeoutError, addresses.Refused, h11.ProtocolError) as error:
             return Outcome(None, _failure(error))
         return Outcome(answer.status, answer.body.decode("utf-8", errors="replace"))
 
-    async def _settle(
-        self, delivery: WebhookEvent, lease: datetime, outcome: Outcome, *, final: bool = False
-    ) -> None:
-        """Write ``outcome`` down: delivered, due again after its backoff, or (past the last
-        attempt, or ``final``) failed."""
-        now = clock.now()
-        values: dict[str, object] = {
+    async def _send_all(self, made: list[tuple[WebhookEvent, Request | None]]) -> Outcomes:
+        """Send a round's requests, ``IN_FLIGHT`` at a time and at most ``PER_ENDPOINT`` to
+        any one endpoint (a slow receiver holds its own few places, not everyone's). The
+        outcome of each that was sent (or could not be: ``ENDPOINT_GONE``), by delivery id;
+        None for one whose sending failed unexpectedly (its lease brings it back). Those a
+        send could no longer finish within the lease are left out."""
+        outcomes: Outcomes = {}
+        everyone = asyncio.Semaphore(IN_FLIGHT)
+        each_endpoint: dict[str, asyncio.Semaphore] = {}
+        loop = asyncio.get_running_loop()
+        last_start = loop.time() + self._lease.total_seconds() - self._send_bound
+
+        async def send(request: Request) -> None:
+            places = each_endpoint.setdefault(request.url, asyncio.Semaphore(PER_ENDPOINT))
+            async with places, everyone:
+                if loop.time() > last_start:
+                    return
+                try:
+                    outcomes[request.delivery_id] = await self._send(request)
+                except Exception as error:
+                    outcomes[request.delivery_id] = None
+                    outages.log_failure(
+                        log, "webhooks.delivery_error", error, delivery=str(request.delivery_id)
+                    )
+
+        sends = []
+        for delivery, request in made:
+            if request is None:
+                outcomes[delivery.id] = Outcome(None, "ENDPOINT_GONE")
+            else:
+                sends.append(send(request))
+        await asyncio.gather(*sends)
+        return outcomes
+
+    def _settled(self, delivery: WebhookEvent, outcome: Outcome, now: datetime) -> dict[str, object]:
+        """``outcome`` written down: delivered, due again after its backoff, or (past the last
+        attempt, or its endpoint gone) failed."""
+        status = DeliveryStatus.DELIVERING
+        next_attempt_at = delivery.next_attempt_at
+        if outcome.delivered:
+            status = DeliveryStatus.DELIVERED
+        else:
+            jitter = random.random()  # noqa: S311 (jitter, not a secret)
+            final = outcome.body == "ENDPOINT_GONE" and outcome.code is None
+            delay = None if final else backoff.next_delay(delivery.attempts, self._first_retry, jitter)
+            if delay is None:
+                status = DeliveryStatus.FAILED
+            else:
+                next_attempt_at = now + timedelta(seconds=delay)
+        return {
+            "id": delivery.id,
+            "status": status.value,
+            "next_attempt_at": next_attempt_at,
             "last_response_code": outcome.code,
             "last_response_body": outcome.body,
             "updated_at": now,
         }
-        if outcome.delivered:
-            values["status"] = DeliveryStatus.DELIVERED.value
-        else:
-            jitter = random.random()  # noqa: S311 (jitter, not a secret)
-            delay = None if final else backoff.next_delay(delivery.attempts, self._first_retry, jitter)
-            if delay is None:
-                values["status"] = DeliveryStatus.FAILED.value
-            else:
-                values["next_attempt_at"] = now + timedelta(seconds=delay)
-        async with self._database.writer() as session:
-            await repository.settle(session, delivery.id, lease, values)
-            await session.commit()
-        extra = {
-            "delivery": str(delivery.id),
-            "endpoint": str(delivery.endpoint_id),
-            "account": str(delivery.account_id),
-            "webhookEvent": delivery.event,
-            "attempt": delivery.attempts,
-            "code": outcome.code,
-        }
-        if outcome.delivered:
-            log.info("webhooks.delivered", extra=extra)
-        elif outcome.code is None:
-            log.warning("webhooks.delivery_failed", extra={**extra, "reason": outcome.body})
-        else:
-            # The receiver's answer is its own business (and may echo what it was sent).
-            log.warning("webhooks.delivery_failed", extra=extra)
 
-    async def _deliver(self, delivery: WebhookEvent, lease: datetime) -> None:
-        try:
-            request = await self._prepare(delivery)
-            if request is None:
-                await self._settle(delivery, lease, Outcome(None, "ENDPOINT_GONE"), final=True)
-            else:
-                await self._settle(delivery, lease, await self._send(request))
-        except Exception as error:
-            # The lease brings it back; the log says which, never what it carries.
-            outages.log_failure(log, "webhooks.delivery_error", error, delivery=str(delivery.id))
+    async def _settle_all(
+        self, made: list[tuple[WebhookEvent, Request | None]], lease: datetime, outcomes: Outcomes
+    ) -> None:
+        """Write a round's outcomes, and give back what it did not send, in one transaction
+        (an outcome is written only where this worker's claim still holds: a claim that
+        outlived its lease has been taken over, and the other attempt's outcome stands)."""
+        now = clock.now()
+        settled = [
+            self._settled(each, outcome, now)
+            for each, _ in made
+            if (outcome := outcomes.get(each.id)) is not None
+        ]
+        untried = [each.id for each, _ in made if each.id not in outcomes]
+        async with self._database.writer() as session:
+            await repository.settle_all(session, lease, settled)
+            await repository.release(session, lease, untried)
+            await session.commit()
+        for delivery, _ in made:
+            outcome = outcomes.get(delivery.id)
+            if outcome is not None:
+                _log(delivery, outcome)
 
     async def deliver_due(self) -> int:
-        """Claim what is due and send it; how many were claimed."""
+        """Claim a batch of what is due, send it, and write the outcomes; how many were claimed."""
         now = clock.now()
         lease = now + self._lease
         async with self._database.reader() as session:
             if not await repository.any_due(session, now):
                 return 0
-        async with self._database.writer() as session:
-            claimed = await repository.claim(session, now, lease, BATCH)
-            await session.commit()
-        if claimed:
-            await asyncio.gather(*(self._deliver(delivery, lease) for delivery in claimed))
-        return len(claimed)
+        made = await self._claim(now, lease)
+        if not made:
+            return 0
+        # Cut short (its process stopping), a round writes nothing: the lease brings it back.
+        outcomes = await self._send_all(made)
+        try:
+            await self._settle_all(made, lease, outcomes)
+        except Exception as error:
+            # The lease brings them back; the log says which, never what they carry.
+            ids = ",".join(str(each.id) for each, _ in made)
+            outages.log_failure(log, "webhooks.settle_failed", error, deliveries=ids)
+        return len(made)
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
@@ -257,3 +342,22 @@ class Deliverer:
         with suppress(TimeoutError):
             await asyncio.wait_for(self._task, self._timeout)
         self._task = None
+        self._connections.close()
+
+
+def _log(delivery: WebhookEvent, outcome: Outcome) -> None:
+    extra = {
+        "delivery": str(delivery.id),
+        "endpoint": str(delivery.endpoint_id),
+        "account": str(delivery.account_id),
+        "webhookEvent": delivery.event,
+        "attempt": delivery.attempts,
+        "code": outcome.code,
+    }
+    if outcome.delivered:
+        log.info("webhooks.delivered", extra=extra)
+    elif outcome.code is None:
+        log.warning("webhooks.delivery_failed", extra={**extra, "reason": outcome.body})
+    else:
+        # The receiver's answer is its own business (and may echo what it was sent).
+        log.warning("webhooks.delivery_failed", extra=extra)

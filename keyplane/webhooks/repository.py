@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.kit import paging
@@ -16,6 +16,9 @@ from keyplane.models.base import Base
 from keyplane.models.webhook_event import DeliveryStatus
 
 M = TypeVar("M", bound=Base)
+
+CHUNK = 500
+"""Ids per ``IN`` list (well under SQLite's limit on a statement's parameters)."""
 
 
 # -- endpoints -------------------------------------------------------------------------------
@@ -135,30 +138,62 @@ async def claim(session: AsyncSession, now: datetime, lease: datetime, limit: in
     return list(claimed.all())
 
 
-async def settle(
-    session: AsyncSession,
-    delivery_id: uuid.UUID,
-    lease: datetime,
-    values: dict[str, object],
-) -> bool:
-    """Write an attempt's outcome, if this worker's claim still holds (a claim that outlived
-    its lease has been taken over: the other attempt's outcome stands)."""
-    done = await session.execute(
-        update(WebhookEvent)
-        .where(WebhookEvent.id == delivery_id, WebhookEvent.claimed_until == lease)
-        .values(claimed_until=None, **values)
-        .execution_options(synchronize_session=False)
+_SETTLED = ("status", "next_attempt_at", "last_response_code", "last_response_body", "updated_at")
+
+
+async def settle_all(session: AsyncSession, lease: datetime, outcomes: Sequence[dict[str, object]]) -> None:
+    """Write a round's outcomes in one statement run over all of them, where this worker's
+    claim still holds (one that outlived its lease has been taken over: the other attempt's
+    outcome stands). Each of
+    ``outcomes`` has the delivery's ``id`` and its new ``status``, ``next_attempt_at``,
+    ``last_response_code``, ``last_response_body`` and ``updated_at``."""
+    if not outcomes:
+        return
+    table = cast(Table, WebhookEvent.__table__)
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.claimed_until == lease)
+        .values(claimed_until=None, **{name: bindparam(f"b_{name}") for name in _SETTLED})
     )
-    return bool(getattr(done, "rowcount", 0))
+    params = [{f"b_{name}": each[name] for name in ("id", *_SETTLED)} for each in outcomes]
+    await session.execute(statement, params)
 
 
-async def store_payload(session: AsyncSession, delivery_id: uuid.UUID, payload: str) -> None:
+async def release(session: AsyncSession, lease: datetime, delivery_ids: Collection[uuid.UUID]) -> None:
+    """Give back claims that were not tried (the round ran out of lease to send them in):
+    due again at once, their attempt not counted."""
+    if not delivery_ids:
+        return
     await session.execute(
         update(WebhookEvent)
-        .where(WebhookEvent.id == delivery_id, WebhookEvent.payload.is_(None))
-        .values(payload=payload)
+        .where(WebhookEvent.id.in_(list(delivery_ids)), WebhookEvent.claimed_until == lease)
+        .values(claimed_until=None, attempts=WebhookEvent.attempts - 1)
         .execution_options(synchronize_session=False)
     )
+
+
+async def store_payloads(session: AsyncSession, payloads: dict[uuid.UUID, str]) -> None:
+    """Store each delivery's payload, rendered at its first claim (one statement run over
+    all of them)."""
+    if not payloads:
+        return
+    table = cast(Table, WebhookEvent.__table__)
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.payload.is_(None))
+        .values(payload=bindparam("b_payload"))
+    )
+    await session.execute(statement, [{"b_id": id_, "b_payload": text} for id_, text in payloads.items()])
+
+
+async def endpoints(
+    session: AsyncSession, endpoint_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, WebhookEndpoint]:
+    """The endpoints with these ids that are still there, by id."""
+    if not endpoint_ids:
+        return {}
+    found = await session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.id.in_(list(endpoint_ids))))
+    return {each.id: each for each in found}
 
 
 async def row(session: AsyncSession, model: type[M], id_: uuid.UUID) -> M | None:
@@ -167,7 +202,25 @@ async def row(session: AsyncSession, model: type[M], id_: uuid.UUID) -> M | None
     return found
 
 
-async def event_metadata(session: AsyncSession, event_id: uuid.UUID) -> dict[str, object] | None:
-    """The event log entry's metadata (None once pruned)."""
-    found: dict[str, object] | None = await session.scalar(select(Event.meta).where(Event.id == event_id))
+async def load_rows(session: AsyncSession, model: type[M], ids: Collection[uuid.UUID]) -> None:
+    """Read the ``model`` records with these ids into the session at once (``row`` then finds
+    them without a statement each)."""
+    key = model.__mapper__.primary_key[0]
+    ordered = list(ids)
+    for start in range(0, len(ordered), CHUNK):
+        await session.scalars(select(model).where(key.in_(ordered[start : start + CHUNK])))
+
+
+async def events_metadata(
+    session: AsyncSession, event_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, object]]:
+    """The metadata of each event still in the log (not yet pruned), by event id."""
+    found: dict[uuid.UUID, dict[str, object]] = {}
+    ordered = list(event_ids)
+    for start in range(0, len(ordered), CHUNK):
+        rows = await session.execute(
+            select(Event.id, Event.meta).where(Event.id.in_(ordered[start : start + CHUNK]))
+        )
+        for event_id, meta in rows:
+            found[event_id] = meta
     return found
