@@ -175,7 +175,7 @@ async def test_license_create_with_group_and_its_limit(
     assert owned["relationships"]["group"]["data"]["id"] == roomy
     # End customers may not name a group.
     open_policy = await factories.policy(client, acme)
-    theirs = factories.document("licenses", {}, policy=open_policy)
+    theirs = factories.document("licenses", {}, policy=open_policy, owner=user_id)
     refused = await client.post(
         f"{acme.base}/licenses", json=_with_group(theirs, roomy), headers=bearer(user_key)
     )

@@ -236,7 +236,7 @@ async def test_actions_is_not_a_fingerprint(
         ({"cores": 0}, "CORES_INVALID"),
         ({"memory": 0}, "MEMORY_INVALID"),
         ({"disk": 0}, "DISK_INVALID"),
-        ({"cores": 2_147_483_648}, "CORES_INVALID"),
+        ({"cores": 2_147_483_648}, "CORES_TOO_LARGE"),  # past its column: the integer bound rule
     ],
 )
 async def test_machine_sizes_below_one_or_past_the_limit_are_refused(
