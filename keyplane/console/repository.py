@@ -59,7 +59,7 @@ async def emails(
     rows = await session.execute(
         select(User.id, User.email).where(User.account_id == account_id, User.id.in_(wanted))
     )
-    return {user_id: email for user_id, email in rows.tuples()}
+    return {user_id: email for user_id, email in rows.all()}
 
 
 async def count_licenses(session: AsyncSession, account_id: uuid.UUID, condition: ColumnElement[bool]) -> int:
@@ -86,4 +86,4 @@ async def pools(session: AsyncSession, account_id: uuid.UUID) -> Sequence[tuple[
         .where(Policy.account_id == account_id, Policy.use_pool.is_(True))
         .order_by(Policy.name, Policy.id)
     )
-    return [(policy, int(size)) for policy, size in (await session.execute(statement)).tuples()]
+    return [(policy, int(size)) for policy, size in (await session.execute(statement)).all()]
