@@ -200,3 +200,51 @@ async def test_a_user_sees_and_changes_only_their_own_keys(
     assert refused.status_code == 404
     still = await client.get(f"{acme.base}/api-keys/{admin_key_id}", headers=bearer(acme.key))
     assert still.json()["status"] == "active"
+
+
+async def test_editing_a_key_changes_what_was_changed_and_a_bad_value_changes_nothing(
+    client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    made = await client.post(
+        f"{acme.base}/api-keys", json={"name": "edited", "scopes": ["READ"]}, headers=bearer(acme.key)
+    )
+    key_id = made.json()["id"]
+    await sign_in(client, acme.admin_email, PASSWORD)
+    form = await client.get(f"/console/api-keys/{key_id}/edit")
+    token = csrf_of(form.text)
+    fields = {"csrf": token, "name": "renamed", "description": "", "scopes": ["READ", "UPDATE"]}
+    bad = await client.post(f"/console/api-keys/{key_id}/edit", data={**fields, "networks": "10.0.0.0/33"})
+    assert bad.status_code == 422
+    assert "10.0.0.0/33" in bad.text
+    unchanged = (await client.get(f"{acme.base}/api-keys/{key_id}", headers=bearer(acme.key))).json()
+    assert (unchanged["name"], unchanged["scopes"]) == ("edited", ["READ"])
+    saved = await client.post(f"/console/api-keys/{key_id}/edit", data={**fields, "networks": "10.0.0.0/8"})
+    assert (saved.status_code, saved.headers["location"]) == (303, f"/console/api-keys/{key_id}?done=updated")
+    changed = (await client.get(f"{acme.base}/api-keys/{key_id}", headers=bearer(acme.key))).json()
+    assert (changed["name"], changed["scopes"], changed["whitelistedIPs"]) == (
+        "renamed",
+        ["READ", "UPDATE"],
+        ["10.0.0.0/8"],
+    )
+    history = await client.get(f"/console/api-keys/{key_id}")
+    assert "api-key.updated" in history.text
+
+
+async def test_the_list_finds_keys_by_name_owner_and_start(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    owner = f"owner-{uuid.uuid4().hex[:6]}@acme.test"
+    owner_id = await factories.user(app, acme, "developer", owner)
+    made = await client.post(
+        f"{acme.base}/api-keys",
+        json={"name": "payroll", "scopes": ["READ"], "userId": str(owner_id)},
+        headers=bearer(acme.key),
+    )
+    start = made.json()["start"]
+    await sign_in(client, acme.admin_email, PASSWORD)
+    for search in ("PAYROLL", owner.split("@")[0], start):
+        found = await client.get("/console/api-keys", params={"q": search})
+        assert "1 key." in found.text, search
+        assert "payroll" in found.text
+    nothing = await client.get("/console/api-keys", params={"q": "no such key"})
+    assert "0 keys." in nothing.text
