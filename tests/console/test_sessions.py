@@ -248,3 +248,12 @@ async def test_the_list_finds_keys_by_name_owner_and_start(
         assert "payroll" in found.text
     nothing = await client.get("/console/api-keys", params={"q": "no such key"})
     assert "0 keys." in nothing.text
+
+
+async def test_over_https_the_session_cookie_is_secure(app: FastAPI, acme: Tenant) -> None:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as secure:
+        signed = await sign_in(secure, acme.admin_email, PASSWORD)
+        assert signed.status_code == 303
+        assert "; Secure" in signed.headers["set-cookie"]
+        assert (await secure.get("/console")).status_code == 200
