@@ -17,6 +17,8 @@ from keyplane.api_keys import lean as lean_api_keys
 from keyplane.assembly import running
 from keyplane.checkouts import endpoints as checkouts
 from keyplane.config import Settings, get_settings
+from keyplane.console import endpoints as console
+from keyplane.console import key_endpoints as console_keys
 from keyplane.entitlements import endpoints as entitlements
 from keyplane.error_handlers import install_handlers
 from keyplane.events import endpoints as events
@@ -238,6 +240,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes, prefix="/v1")
     app.include_router(routes, prefix=ACCOUNT_PREFIX, dependencies=[Depends(_account_path)])
     app.include_router(observe.router)
+    # The console (``keyplane.console``): web pages on the same port, outside the API's contract.
+    app.include_router(console.root)
+    app.include_router(console.router)
+    app.include_router(console_keys.router)
     docs.install(app)
     app.observer.learn(_templates(app))
     return app

@@ -32,7 +32,7 @@ as ``licensing`` holds what ``licenses`` and ``machines`` share):
    files, which embed the others).
 9. What joins several domains: ``usage`` (writes the credentials' uses and the licenses'
    validations), ``api_keys`` (hands its uses to it), ``webhooks`` (renders every
-   resource), ``contract``.
+   resource), ``contract``, ``console`` (the web pages, over every domain's services).
 10. The application: ``assembly`` (builds the registry's services), ``app``, ``cli``,
     ``__main__``.
 """
@@ -63,6 +63,7 @@ EDGE = {
     "api_keys/lean.py": "the lean handlers of the API-key routes (adapters over the rules)",
     "observe/exchange.py": "ASGI middleware: the access log",
     "observe/observer.py": "ASGI middleware: metrics of each request",
+    "console/pages.py": "the console's pages: the signed-in caller, forms and CSRF, refusal pages",
 }
 """Modules besides every ``endpoints.py`` (and ``*_endpoints.py``) that may import the
 framework, each with why: they are the edge, where HTTP is parsed and answered."""

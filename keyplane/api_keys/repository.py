@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from keyplane.kit.credentials import CredentialKind
-from keyplane.models import Credential
+from keyplane.models import Credential, User
 from keyplane.models.base import UTCDateTime
 from keyplane.models.credential import CredentialStatus
 
@@ -65,15 +65,42 @@ NEVER = datetime(1, 1, 1, tzinfo=UTC)
 
 
 def filtered(
-    conditions: list[ColumnElement[bool]], *, name: str | None, user_id: uuid.UUID | None
+    conditions: list[ColumnElement[bool]],
+    *,
+    name: str | None,
+    user_id: uuid.UUID | None,
+    search: str | None = None,
 ) -> list[ColumnElement[bool]]:
-    """``conditions`` narrowed to keys whose name contains ``name`` (any case) and of ``user_id``."""
+    """``conditions`` narrowed to keys whose name contains ``name`` (any case) and of
+    ``user_id``, and with ``search`` in the name, the ``start`` preview or the owner's email."""
     narrowed = list(conditions)
     if name is not None:
         narrowed.append(Credential.name.icontains(name, autoescape=True))
     if user_id is not None:
         narrowed.append(Credential.user_id == user_id)
+    if search is not None:
+        owners = select(User.id).where(User.email.icontains(search, autoescape=True))
+        narrowed.append(
+            or_(
+                Credential.name.icontains(search, autoescape=True),
+                Credential.start.icontains(search, autoescape=True),
+                Credential.user_id.in_(owners),
+            )
+        )
     return narrowed
+
+
+async def expiring(
+    session: AsyncSession, conditions: list[ColumnElement[bool]], until: datetime, limit: int
+) -> Sequence[Credential]:
+    """Keys among ``conditions`` that expire by ``until`` (soonest first)."""
+    statement = (
+        select(Credential)
+        .where(*conditions, Credential.expires_at.is_not(None), Credential.expires_at <= until)
+        .order_by(Credential.expires_at, Credential.id)
+        .limit(limit)
+    )
+    return (await session.scalars(statement)).all()
 
 
 def _sort_column(field: str | None) -> ColumnElement[datetime] | None:

@@ -235,6 +235,9 @@ class ApiKeyQuery:
     name: str | None = None
     user_id: uuid.UUID | None = None
     sort: Sort | None = None
+    search: str | None = None
+    """A part of the name, of the owner's email or of the ``start`` preview, in any case (the
+    console's search box; the API's list takes ``name`` and ``userId`` instead)."""
 
 
 def _code(name: str) -> str:

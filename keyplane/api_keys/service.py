@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network
 
 from sqlalchemy import ColumnElement
@@ -64,6 +65,12 @@ class RefusedUses:
 def _owner_filter(principal: Principal) -> uuid.UUID | None:
     """Whose keys the caller may see: everyone's with MANAGE, else only its owner's."""
     return None if principal.has(Scope.MANAGE) else principal.user_id
+
+
+def may_change(principal: Principal, key: Credential) -> bool:
+    """Whether ``principal`` may change or delete ``key`` at all (its scopes aside): its own
+    keys, or anyone's with MANAGE."""
+    return key.user_id == principal.user_id or principal.has(Scope.MANAGE)
 
 
 async def get(
@@ -267,7 +274,7 @@ async def update(
     key = await get(session, principal, key_id, lock=True)
     if key.deleted_at is not None:
         raise Unprocessable("A deleted key cannot be changed", "API_KEY_DELETED")
-    if key.user_id != principal.user_id and not principal.has(Scope.MANAGE):
+    if not may_change(principal, key):
         raise Forbidden("Changing another user's key needs the MANAGE scope", "INSUFFICIENT_SCOPE")
     sent = data.model_fields_set
     was_active = key.status is CredentialStatus.ACTIVE
@@ -327,6 +334,14 @@ async def update(
     return key
 
 
+async def expiring(
+    session: AsyncSession, principal: Principal, until: datetime, limit: int
+) -> Sequence[Credential]:
+    """The active keys the caller may see that expire by ``until``, soonest first."""
+    conditions = repository.visible(principal.account.id, _owner_filter(principal), CredentialStatus.ACTIVE)
+    return await repository.expiring(session, conditions, until, limit)
+
+
 async def history(session: AsyncSession, principal: Principal, key_id: uuid.UUID, limit: int) -> list[Event]:
     """The key's latest ``limit`` events, newest first, for whoever may see the key (deleted
     keys included: their history outlives them)."""
@@ -336,7 +351,7 @@ async def history(session: AsyncSession, principal: Principal, key_id: uuid.UUID
 
 async def delete(session: AsyncSession, principal: Principal, key_id: uuid.UUID) -> None:
     key = await get(session, principal, key_id, lock=True)
-    if key.user_id != principal.user_id and not principal.has(Scope.MANAGE):
+    if not may_change(principal, key):
         raise Forbidden("Deleting another user's key needs the MANAGE scope", "INSUFFICIENT_SCOPE")
     if key.deleted_at is not None:
         raise NotFound("The requested API key was not found", "NOT_FOUND")
@@ -379,7 +394,10 @@ async def list_page(session: AsyncSession, principal: Principal, query: ApiKeyQu
         )
     owner = _owner_filter(principal)
     conditions = repository.filtered(
-        repository.visible(principal.account.id, owner, query.status), name=query.name, user_id=query.user_id
+        repository.visible(principal.account.id, owner, query.status),
+        name=query.name,
+        user_id=query.user_id,
+        search=query.search,
     )
     # A cursor may name a key that changed status (or name) since the page was served: the
     # order is total, so it still marks the place, as long as the caller may see that key.

@@ -2,6 +2,7 @@
 
 from keyplane.models.account import Account
 from keyplane.models.base import Base
+from keyplane.models.console_session import ConsoleSession
 from keyplane.models.credential import Credential
 from keyplane.models.entitlement import Entitlement
 from keyplane.models.event import Event
@@ -26,6 +27,7 @@ from keyplane.models.webhook_event import WebhookEvent
 __all__ = [
     "Account",
     "Base",
+    "ConsoleSession",
     "Credential",
     "Entitlement",
     "Event",

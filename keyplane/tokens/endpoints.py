@@ -111,9 +111,12 @@ def _asked(body: TokenRequest | None) -> tuple[TokenAttributes, service.Expiry, 
     return attributes, expiry, bearer.data.id
 
 
-async def _signed_in(request: Request, session: AsyncSession, account: AccountRef) -> User:
-    """The user of the request's email and password (failed attempts are throttled)."""
-    email, password = _basic(request)
+async def password_sign_in(
+    request: Request, session: AsyncSession, account: AccountRef, email: str, password: str
+) -> User:
+    """The user of this email and password, through the sign-in throttle of this request's
+    client address (``tokens.service.sign_in``); a wrong password is noted in the event log.
+    ``POST /tokens`` and the console's sign-in both come here."""
     settings = services_of(request.app).settings
     throttle = LoginThrottle(
         ratelimit.steadfast(services_of(request.app)),
@@ -122,12 +125,9 @@ async def _signed_in(request: Request, session: AsyncSession, account: AccountRe
         email,
         client_address(request.scope, settings.trusted_proxies),
     )
-    await throttle.check()
-    try:
-        return await service.login(session, account, email, password, failed=_noting(request, account))
-    except Unauthorized:
-        await throttle.failed()
-        raise
+    return await service.sign_in(
+        session, throttle, account, email, password, failed=_noting(request, account)
+    )
 
 
 @router.post(
@@ -163,7 +163,8 @@ async def create_token(
     ttl = timedelta(seconds=services.settings.token_ttl_seconds)
     name = attributes.name
     if uses_basic(request.headers.get("authorization")) or not _sends_credential(request):
-        user = await _signed_in(request, session, account)
+        email, password = _basic(request)
+        user = await password_sign_in(request, session, account, email, password)
         actor = Acting(account, Whodunnit(ActorType.USER, user.id), origin_of(request))
         acting = (user.id, Role(user.role), None)
         token, plaintext, owner = await service.for_user(

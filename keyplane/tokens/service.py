@@ -31,6 +31,7 @@ from keyplane.kit.passwords import verify_password
 from keyplane.models import Credential, User
 from keyplane.models.credential import CredentialStatus
 from keyplane.tokens import repository
+from keyplane.tokens.throttle import LoginThrottle
 from keyplane.users import repository as users
 
 EMAIL = re.compile(r"([^@\s]+)@((?:[-a-z0-9]+\.)+[a-z]{2,})", re.IGNORECASE)
@@ -75,6 +76,25 @@ async def login(
             failed(user.id)
         raise _refused("password must be valid", "PASSWORD_INVALID")
     return user
+
+
+async def sign_in(
+    session: AsyncSession,
+    throttle: LoginThrottle,
+    account: AccountRef,
+    email: str,
+    password: str,
+    failed: Callable[[uuid.UUID], None] | None = None,
+) -> User:
+    """``login`` within the sign-in throttle: every sign-in with a password (``POST /tokens``,
+    the console) goes through here. A spent budget refuses the attempt (429) before the
+    password is checked; a refused attempt is counted against it."""
+    await throttle.check()
+    try:
+        return await login(session, account, email, password, failed)
+    except Unauthorized:
+        await throttle.failed()
+        raise
 
 
 @dataclass(frozen=True, slots=True)
