@@ -160,22 +160,26 @@ class Deliverer:
         self._task: asyncio.Task[None] | None = None
         self._connections = sender.Connections()
 
-    async def _claim(self, now: datetime, lease: datetime) -> list[tuple[WebhookEvent, Request | None]]:
+    async def _claim(self) -> tuple[datetime, list[tuple[WebhookEvent, Request | None]]]:
         """Claim up to ``BATCH`` due deliveries and make their requests, in one transaction:
         the payloads rendered (and stored) the first time, the endpoints' current URLs, the
-        accounts' keys. A request is None when its endpoint is gone; a delivery whose payload
-        could not be rendered is left out (claimed: its lease brings it back)."""
-        async with self._database.writer() as session:
+        accounts' keys. Their lease (from when the claim got its turn to write: it waits for
+        it rather than give up, however busy the process) and the requests; a request is None
+        when its endpoint is gone; a delivery whose payload could not be rendered is left out
+        (claimed: its lease brings it back)."""
+        async with self._database.writer(background=True) as session:
+            now = clock.now()
+            lease = now + self._lease
             claimed = await repository.claim(session, now, lease, BATCH)
             wanted = {each.endpoint_id for each in claimed if each.endpoint_id is not None}
             endpoints = await repository.endpoints(session, wanted)
             live = [each for each in claimed if each.endpoint_id in endpoints]
             fresh = [each for each in live if each.payload is None]
-            metadata = await payloads.read_all(session, fresh)
+            reading = await payloads.read_all(session, fresh)
             rendered: dict[uuid.UUID, str] = {}
             for each in fresh:
                 try:
-                    rendered[each.id] = await payloads.render_read(session, each, metadata)
+                    rendered[each.id] = await payloads.render_read(session, each, reading)
                 except Exception as error:
                     # Left out of the round (its lease brings it back), not holding up the others.
                     outages.log_failure(log, "webhooks.delivery_error", error, delivery=str(each.id))
@@ -203,7 +207,7 @@ class Deliverer:
                     Request(delivery.id, delivery.account_id, endpoint.url, delivery.api_version, body, key),
                 )
             )
-        return made
+        return lease, made
 
     async def _send(self, request: Request) -> Outcome:
         try:
@@ -289,7 +293,7 @@ class Deliverer:
             if (outcome := outcomes.get(each.id)) is not None
         ]
         untried = [each.id for each, _ in made if each.id not in outcomes]
-        async with self._database.writer() as session:
+        async with self._database.writer(background=True) as session:
             await repository.settle_all(session, lease, settled)
             await repository.release(session, lease, untried)
             await session.commit()
@@ -300,12 +304,10 @@ class Deliverer:
 
     async def deliver_due(self) -> int:
         """Claim a batch of what is due, send it, and write the outcomes; how many were claimed."""
-        now = clock.now()
-        lease = now + self._lease
         async with self._database.reader() as session:
-            if not await repository.any_due(session, now):
+            if not await repository.any_due(session, clock.now()):
                 return 0
-        made = await self._claim(now, lease)
+        lease, made = await self._claim()
         if not made:
             return 0
         # Cut short (its process stopping), a round writes nothing: the lease brings it back.
