@@ -41,6 +41,7 @@ from keyplane.kit import clock
 from keyplane.models import WebhookEvent
 from keyplane.models.webhook_event import DeliveryStatus
 from keyplane.webhooks import addresses, backoff, payloads, repository, sender
+from keyplane.webhooks.outlet import Outlet
 from keyplane.webhooks.schemas import sent_resource
 
 log = logging.getLogger("keyplane.webhooks")
@@ -159,6 +160,8 @@ class Deliverer:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._connections = sender.Connections()
+        """Used on the outlet's loop while the worker runs, on the caller's otherwise."""
+        self._outlet = Outlet("keyplane-webhooks-send")
 
     async def _claim(self) -> tuple[datetime, list[tuple[WebhookEvent, Request | None]]]:
         """Claim up to ``BATCH`` due deliveries and make their requests, in one transaction:
@@ -311,7 +314,7 @@ class Deliverer:
         if not made:
             return 0
         # Cut short (its process stopping), a round writes nothing: the lease brings it back.
-        outcomes = await self._send_all(made)
+        outcomes = await self._outlet.run(self._send_all(made))
         try:
             await self._settle_all(made, lease, outcomes)
         except Exception as error:
@@ -333,6 +336,7 @@ class Deliverer:
 
     def start(self) -> None:
         self._stopping.clear()
+        self._outlet.start()
         self._task = asyncio.create_task(self._run(), name="keyplane-webhooks")
 
     async def stop(self) -> None:
@@ -344,6 +348,11 @@ class Deliverer:
         with suppress(TimeoutError):
             await asyncio.wait_for(self._task, self._timeout)
         self._task = None
+        await self._outlet.run(self._close_connections())
+        self._outlet.stop()
+
+    async def _close_connections(self) -> None:
+        # On the loop they were opened on.
         self._connections.close()
 
 
