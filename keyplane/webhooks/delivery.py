@@ -6,8 +6,11 @@ due (the outbox rows written with each change), sends them, and writes down each
 It works in rounds, so that a backlog costs a few transactions per hundred deliveries rather
 than two per delivery (on SQLite each waits its turn behind the process's other writers):
 one transaction claims a batch and makes its requests, the requests go out side by side
-(``IN_FLIGHT``, ``PER_ENDPOINT``), and one transaction writes all their outcomes. While a
-round comes back full, the next one starts at once.
+(``IN_FLIGHT``, ``PER_ENDPOINT``) from an event loop of their own (``outlet``: the process's
+own may be saturated by requests), and one transaction writes all their outcomes. While a
+round comes back full, the next one starts at once. Its transactions wait their turn to
+write behind the process's other writers however long that takes (``Database.writer``'s
+``background``), rather than give up as a request would.
 
 At least once: a claim is a lease, so a delivery whose process died mid-send is due again
 when its lease ends, and a receiver may see an event twice (``meta.idempotencyToken``, the
