@@ -58,6 +58,10 @@ class Timeouts:
     statement: float | None = 3.0
     """For a statement's answer from PostgreSQL, measured by the client (a frozen server or
     network cannot enforce its own ``statement_timeout``); None for no bound (migrations)."""
+    background: float = 30.0
+    """For this process's turn to write on SQLite, for work no request waits for (the event
+    log's batches, the webhook deliverer): it waits its turn behind the requests rather than
+    fail, and gives up only on a database that stopped answering."""
     pool_size: int = 20
     """PostgreSQL connections kept open (half as many again for bursts). Not a timeout, but
     it decides how long a request waits for ``pool``: 64 clients on the 15 of SQLAlchemy's
@@ -306,15 +310,17 @@ class Database:
             return True, (await autocommit.execute(statement, params)).first()
 
     @asynccontextmanager
-    async def writer(self) -> AsyncIterator[AsyncSession]:
-        """A session for a transaction that writes."""
+    async def writer(self, *, background: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session for a transaction that writes. On SQLite the process's writers take
+        turns, first come first served; a ``background`` one (no request waits for it) waits
+        up to ``timeouts.background`` for its turn, a request's up to ``timeouts.pool``."""
         lock = self._write_lock
         if lock is None:
             async with self._writer() as session:
                 yield session
             return
         try:
-            async with asyncio.timeout(self.timeouts.pool):
+            async with asyncio.timeout(self.timeouts.background if background else self.timeouts.pool):
                 await lock.acquire()
         except TimeoutError:
             raise TimeoutError("this process's turn to write to SQLite did not come in time") from None

@@ -128,7 +128,7 @@ class UsageRecorder:
         try:
             while written < len(chunks):
                 transaction = chunks[written : written + TRANSACTION_CHUNKS]
-                async with self._database.writer() as session:
+                async with self._database.writer(background=True) as session:
                     for is_use, chunk in transaction:
                         if is_use:
                             await repository.touch(session, chunk)
@@ -159,7 +159,7 @@ class UsageRecorder:
         for start in range(0, len(chunks), TRANSACTION_CHUNKS):
             transaction = chunks[start : start + TRANSACTION_CHUNKS]
             try:
-                async with self._database.writer() as session:
+                async with self._database.writer(background=True) as session:
                     for chunk in transaction:
                         await repository.rehash(session, chunk)
                     await session.commit()

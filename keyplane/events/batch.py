@@ -29,8 +29,16 @@ from keyplane.observe import metrics
 
 log = logging.getLogger("keyplane.events")
 
-CHUNK = 200
-"""Rows per statement (their parameters are prepared on the event loop)."""
+CHUNK = 1_000
+"""Rows per statement (their parameters are prepared on the event loop, a few milliseconds'
+work). Few statements matter more: each costs a few turns of the event loop, and a turn of a
+loop saturated by requests takes tens of milliseconds."""
+PER_TRANSACTION = 1_000
+"""Most events a flush writes (with their webhook deliveries) per transaction. On SQLite a
+transaction holds the process's one turn to write: a flush of every validation of a
+saturated second in one would hold it for seconds, while the requests' writes and the
+webhook deliverer's claims wait behind it (and time out). Between its transactions the
+turn goes to whoever was waiting for it."""
 PENDING = 50_000
 """Most events a process holds between flushes; past it, new ones are dropped and counted
 (``keyplane_events_dropped_total``): a database too slow to take them must not exhaust memory."""
@@ -96,27 +104,34 @@ class EventBatch:
         )
 
     async def flush(self) -> int:
-        """Write what is pending, a transaction per flush; what a failed flush held goes back
-        (in front of what came meanwhile, within ``PENDING``). How many were written."""
+        """Write what is pending, ``PER_TRANSACTION`` events a transaction, each waiting its
+        turn; what a failed transaction held goes back with those not yet written (in front
+        of what came meanwhile, within ``PENDING``). How many were written."""
         batch, self._pending = self._pending, []
-        if not batch:
-            return 0
+        written = 0
+        for start in range(0, len(batch), PER_TRANSACTION):
+            part = batch[start : start + PER_TRANSACTION]
+            try:
+                await self._write(part)
+            except Exception as error:
+                outages.log_failure(log, "events.flush_failed", error, count=len(batch) - start)
+                kept = (batch[start:] + self._pending)[:PENDING]
+                metrics.events_dropped(len(batch) - start + len(self._pending) - len(kept))
+                self._pending = kept
+                break
+            metrics.events_written(len(part))
+            written += len(part)
+        return written
+
+    async def _write(self, batch: list[Noted]) -> None:
+        """``batch`` and its webhook deliveries, in one transaction."""
         rows = [_row(noted) for noted in batch]
-        try:
-            async with self._database.writer() as session:
-                for start in range(0, len(rows), CHUNK):
-                    await session.execute(insert(Event), rows[start : start + CHUNK])
-                # Their webhook deliveries commit with them.
-                await fanout.insert_deliveries(session, [Occurrence.of_values(values) for values in rows])
-                await session.commit()
-        except Exception as error:
-            outages.log_failure(log, "events.flush_failed", error, count=len(batch))
-            kept = (batch + self._pending)[:PENDING]
-            metrics.events_dropped(len(batch) + len(self._pending) - len(kept))
-            self._pending = kept
-            return 0
-        metrics.events_written(len(batch))
-        return len(batch)
+        async with self._database.writer(background=True) as session:
+            for start in range(0, len(rows), CHUNK):
+                await session.execute(insert(Event), rows[start : start + CHUNK])
+            # Their webhook deliveries commit with them.
+            await fanout.insert_deliveries(session, [Occurrence.of_values(values) for values in rows])
+            await session.commit()
 
     def start(self) -> None:
         self._periodic.start()

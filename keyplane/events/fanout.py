@@ -17,8 +17,8 @@ from keyplane.events.names import ResourceType
 from keyplane.kit import clock
 from keyplane.models import Event, WebhookEndpoint, WebhookEvent
 
-CHUNK = 200
-"""Delivery rows per statement of a bulk insert."""
+CHUNK = 1_000
+"""Delivery rows per statement of a bulk insert (as ``keyplane.events.batch.CHUNK``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,7 +192,7 @@ async def _keys_unused(session: AsyncSession, now: datetime, days: int) -> int:
 async def sweep(database: Database, unused_days: int, now: datetime) -> int | None:
     """One sweep, in one transaction; how many notifications it sent, or None when another
     process holds the sweep (PostgreSQL)."""
-    async with database.writer() as session:
+    async with database.writer(background=True) as session:
         if session.get_bind().dialect.name == "postgresql":
             held = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _SWEEP_LOCK})
             if not held:

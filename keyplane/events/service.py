@@ -179,7 +179,7 @@ async def prune(database: Database, days: int, batch: int = 1_000) -> int:
     before = clock.now() - timedelta(days=days)
     pruned = 0
     while True:
-        async with database.writer() as session:
+        async with database.writer(background=True) as session:
             gone = await repository.delete_before(session, before, batch)
             await session.commit()
         pruned += gone

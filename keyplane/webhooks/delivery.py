@@ -6,8 +6,11 @@ due (the outbox rows written with each change), sends them, and writes down each
 It works in rounds, so that a backlog costs a few transactions per hundred deliveries rather
 than two per delivery (on SQLite each waits its turn behind the process's other writers):
 one transaction claims a batch and makes its requests, the requests go out side by side
-(``IN_FLIGHT``, ``PER_ENDPOINT``), and one transaction writes all their outcomes. While a
-round comes back full, the next one starts at once.
+(``IN_FLIGHT``, ``PER_ENDPOINT``) from an event loop of their own (``outlet``: the process's
+own may be saturated by requests), and one transaction writes all their outcomes. While a
+round comes back full, the next one starts at once. Its transactions wait their turn to
+write behind the process's other writers however long that takes (``Database.writer``'s
+``background``), rather than give up as a request would.
 
 At least once: a claim is a lease, so a delivery whose process died mid-send is due again
 when its lease ends, and a receiver may see an event twice (``meta.idempotencyToken``, the
@@ -41,6 +44,7 @@ from keyplane.kit import clock
 from keyplane.models import WebhookEvent
 from keyplane.models.webhook_event import DeliveryStatus
 from keyplane.webhooks import addresses, backoff, payloads, repository, sender
+from keyplane.webhooks.outlet import Outlet
 from keyplane.webhooks.schemas import sent_resource
 
 log = logging.getLogger("keyplane.webhooks")
@@ -159,23 +163,29 @@ class Deliverer:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._connections = sender.Connections()
+        """Used on the outlet's loop while the worker runs, on the caller's otherwise."""
+        self._outlet = Outlet("keyplane-webhooks-send")
 
-    async def _claim(self, now: datetime, lease: datetime) -> list[tuple[WebhookEvent, Request | None]]:
+    async def _claim(self) -> tuple[datetime, list[tuple[WebhookEvent, Request | None]]]:
         """Claim up to ``BATCH`` due deliveries and make their requests, in one transaction:
         the payloads rendered (and stored) the first time, the endpoints' current URLs, the
-        accounts' keys. A request is None when its endpoint is gone; a delivery whose payload
-        could not be rendered is left out (claimed: its lease brings it back)."""
-        async with self._database.writer() as session:
+        accounts' keys. Their lease (from when the claim got its turn to write: it waits for
+        it rather than give up, however busy the process) and the requests; a request is None
+        when its endpoint is gone; a delivery whose payload could not be rendered is left out
+        (claimed: its lease brings it back)."""
+        async with self._database.writer(background=True) as session:
+            now = clock.now()
+            lease = now + self._lease
             claimed = await repository.claim(session, now, lease, BATCH)
             wanted = {each.endpoint_id for each in claimed if each.endpoint_id is not None}
             endpoints = await repository.endpoints(session, wanted)
             live = [each for each in claimed if each.endpoint_id in endpoints]
             fresh = [each for each in live if each.payload is None]
-            metadata = await payloads.read_all(session, fresh)
+            reading = await payloads.read_all(session, fresh)
             rendered: dict[uuid.UUID, str] = {}
             for each in fresh:
                 try:
-                    rendered[each.id] = await payloads.render_read(session, each, metadata)
+                    rendered[each.id] = await payloads.render_read(session, each, reading)
                 except Exception as error:
                     # Left out of the round (its lease brings it back), not holding up the others.
                     outages.log_failure(log, "webhooks.delivery_error", error, delivery=str(each.id))
@@ -203,7 +213,7 @@ class Deliverer:
                     Request(delivery.id, delivery.account_id, endpoint.url, delivery.api_version, body, key),
                 )
             )
-        return made
+        return lease, made
 
     async def _send(self, request: Request) -> Outcome:
         try:
@@ -289,7 +299,7 @@ class Deliverer:
             if (outcome := outcomes.get(each.id)) is not None
         ]
         untried = [each.id for each, _ in made if each.id not in outcomes]
-        async with self._database.writer() as session:
+        async with self._database.writer(background=True) as session:
             await repository.settle_all(session, lease, settled)
             await repository.release(session, lease, untried)
             await session.commit()
@@ -300,16 +310,14 @@ class Deliverer:
 
     async def deliver_due(self) -> int:
         """Claim a batch of what is due, send it, and write the outcomes; how many were claimed."""
-        now = clock.now()
-        lease = now + self._lease
         async with self._database.reader() as session:
-            if not await repository.any_due(session, now):
+            if not await repository.any_due(session, clock.now()):
                 return 0
-        made = await self._claim(now, lease)
+        lease, made = await self._claim()
         if not made:
             return 0
         # Cut short (its process stopping), a round writes nothing: the lease brings it back.
-        outcomes = await self._send_all(made)
+        outcomes = await self._outlet.run(self._send_all(made))
         try:
             await self._settle_all(made, lease, outcomes)
         except Exception as error:
@@ -331,6 +339,7 @@ class Deliverer:
 
     def start(self) -> None:
         self._stopping.clear()
+        self._outlet.start()
         self._task = asyncio.create_task(self._run(), name="keyplane-webhooks")
 
     async def stop(self) -> None:
@@ -342,6 +351,11 @@ class Deliverer:
         with suppress(TimeoutError):
             await asyncio.wait_for(self._task, self._timeout)
         self._task = None
+        await self._outlet.run(self._close_connections())
+        self._outlet.stop()
+
+    async def _close_connections(self) -> None:
+        # On the loop they were opened on.
         self._connections.close()
 
 

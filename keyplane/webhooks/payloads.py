@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -131,36 +132,54 @@ MODELS: dict[ResourceType, type[Base]] = {
 """The row each renderer starts from: read for a whole batch at once by ``render_all``."""
 
 
-async def render_read(
-    session: AsyncSession, delivery: WebhookEvent, metadata: dict[uuid.UUID, dict[str, object]]
-) -> str:
-    """The payload of ``delivery``'s event, as a JSON string (its metadata taken from
-    ``metadata``, ``read_all``'s)."""
+@dataclass(slots=True)
+class Reading:
+    """What rendering a round's deliveries reads, read once for all of them."""
+
+    metadata: dict[uuid.UUID, dict[str, object]] = field(default_factory=dict)
+    """Their events' metadata, by event id."""
+    rows: list[Base] = field(default_factory=list)
+    """Their resources' rows, held here while the round renders: a session keeps the rows
+    it has read only as long as something else does, and the renderers find them there
+    (without a statement each) only if they are still held."""
+    documents: dict[tuple[ResourceType, uuid.UUID], Rendered] = field(default_factory=dict)
+    """Each resource's document, rendered once for all the round's deliveries about it (a
+    backlog of validations is a hundred deliveries about one license)."""
+
+
+async def render_read(session: AsyncSession, delivery: WebhookEvent, reading: Reading) -> str:
+    """The payload of ``delivery``'s event, as a JSON string (its resource's document and
+    its event's metadata taken from ``reading``, ``read_all``'s, or added to it)."""
     kind = ResourceType(delivery.resource_type)
-    renderer = RENDERERS.get(kind)
-    data = None if renderer is None else await renderer(session, delivery.resource_id)
+    place = (kind, delivery.resource_id)
+    if place in reading.documents:
+        data = reading.documents[place]
+    else:
+        renderer = RENDERERS.get(kind)
+        data = None if renderer is None else await renderer(session, delivery.resource_id)
+        reading.documents[place] = data
     if data is None:
         data = {"type": kind.plural, "id": str(delivery.resource_id)}
     document: dict[str, Any] = {"data": data}
-    meta = metadata.get(delivery.event_id)
+    meta = reading.metadata.get(delivery.event_id)
     if meta:
         document["meta"] = meta
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
-async def read_all(
-    session: AsyncSession, deliveries: Sequence[WebhookEvent]
-) -> dict[uuid.UUID, dict[str, object]]:
+async def read_all(session: AsyncSession, deliveries: Sequence[WebhookEvent]) -> Reading:
     """What rendering these deliveries reads, a statement per kind rather than per delivery:
-    their resources' rows (into the session, where the renderers find them) and their
-    events' metadata (returned, by event id)."""
+    their resources' rows (held, where the renderers find them) and their events'
+    metadata."""
+    reading = Reading()
     if not deliveries:
-        return {}
+        return reading
     kinds: dict[ResourceType, set[uuid.UUID]] = {}
     for each in deliveries:
         kind = ResourceType(each.resource_type)
         if kind in MODELS:
             kinds.setdefault(kind, set()).add(each.resource_id)
     for kind, ids in kinds.items():
-        await repository.load_rows(session, MODELS[kind], ids)
-    return await repository.events_metadata(session, {each.event_id for each in deliveries})
+        reading.rows += await repository.load_rows(session, MODELS[kind], ids)
+    reading.metadata = await repository.events_metadata(session, {each.event_id for each in deliveries})
+    return reading

@@ -202,13 +202,15 @@ async def row(session: AsyncSession, model: type[M], id_: uuid.UUID) -> M | None
     return found
 
 
-async def load_rows(session: AsyncSession, model: type[M], ids: Collection[uuid.UUID]) -> None:
-    """Read the ``model`` records with these ids into the session at once (``row`` then finds
-    them without a statement each)."""
+async def load_rows(session: AsyncSession, model: type[M], ids: Collection[uuid.UUID]) -> list[M]:
+    """Read the ``model`` records with these ids into the session at once: ``row`` then finds
+    them without a statement each, for as long as the caller holds what this returns."""
     key = model.__mapper__.primary_key[0]
     ordered = list(ids)
+    found: list[M] = []
     for start in range(0, len(ordered), CHUNK):
-        await session.scalars(select(model).where(key.in_(ordered[start : start + CHUNK])))
+        found += (await session.scalars(select(model).where(key.in_(ordered[start : start + CHUNK])))).all()
+    return found
 
 
 async def events_metadata(

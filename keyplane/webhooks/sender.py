@@ -56,7 +56,11 @@ async def _answer(connection: h11.Connection, reader: asyncio.StreamReader, wait
     while True:
         event = connection.next_event()
         if event is h11.NEED_DATA:
-            connection.receive_data(await asyncio.wait_for(reader.read(_READ), wait))
+            # A timeout scope, not ``wait_for``: no task per read, so no extra turn of a busy
+            # event loop before each one.
+            async with asyncio.timeout(wait):
+                data = await reader.read(_READ)
+            connection.receive_data(data)
         elif isinstance(event, h11.Response):
             status = event.status_code
         elif isinstance(event, h11.Data):
@@ -128,10 +132,15 @@ async def _exchange(
     connection = used.connection
     sent = [("Host", host_header(target)), *headers, ("Content-Length", str(len(body)))]
     writer = used.writer
-    writer.write(connection.send(h11.Request(method="POST", target=path, headers=sent)) or b"")
-    writer.write(connection.send(h11.Data(data=body)) or b"")
-    writer.write(connection.send(h11.EndOfMessage()) or b"")
-    await asyncio.wait_for(writer.drain(), wait)
+    # One write (so one send on the socket) for the head, the body and the end.
+    request = (
+        connection.send(h11.Request(method="POST", target=path, headers=sent)),
+        connection.send(h11.Data(data=body)),
+        connection.send(h11.EndOfMessage()),
+    )
+    writer.write(b"".join(part or b"" for part in request))
+    async with asyncio.timeout(wait):
+        await writer.drain()
     return await _answer(connection, used.reader, wait)
 
 

@@ -37,13 +37,14 @@ def settings(settings: Settings) -> Settings:
 
 
 @contextmanager
-def _outbox_updates(database: Database) -> Iterator[list[int]]:
-    """The statements that write to the outbox (``UPDATE webhook_events``) while inside: one
-    entry each, the number of rows it was run for (an ``executemany`` is one statement)."""
+def _statements(database: Database, words: str) -> Iterator[list[int]]:
+    """The statements that say ``words`` (``UPDATE webhook_events``: the writes to the
+    outbox) while inside: one entry each, the number of rows it was run for (an
+    ``executemany`` is one statement)."""
     seen: list[int] = []
 
     def before(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool) -> None:
-        if statement.lstrip().upper().startswith("UPDATE WEBHOOK_EVENTS"):
+        if words.upper() in " ".join(statement.split()).upper():
             seen.append(len(parameters) if many else 1)
 
     engine = database.engine.sync_engine
@@ -71,7 +72,11 @@ async def test_a_backlog_of_validations_is_delivered_in_a_few_rounds_of_batched_
     assert await services.events.flush() == BACKLOG  # their deliveries commit with them
 
     claims: list[int] = []
-    with _outbox_updates(services.db) as updates:
+    with (
+        _statements(services.db, "UPDATE webhook_events") as updates,
+        _statements(services.db, "FROM licenses") as license_reads,
+        _statements(services.db, "FROM policies") as policy_reads,
+    ):
         while claimed := await services.webhooks.deliver_due():
             claims.append(claimed)
 
@@ -94,3 +99,7 @@ async def test_a_backlog_of_validations_is_delivered_in_a_few_rounds_of_batched_
     # ...and writes its claims, its payloads and its outcomes a statement each, whatever
     # the batch's size: three per round, not two per delivery.
     assert len(updates) == 3 * len(claims)
+    # Its payloads are rendered from the license (and its policy) read once, not once per
+    # delivery: a hundred validations of one license are one document.
+    assert len(license_reads) == len(claims)
+    assert len(policy_reads) == len(claims)
