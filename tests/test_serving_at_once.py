@@ -27,7 +27,10 @@ from keyplane.serving import BoundedHttpToolsProtocol
 from tests import factories
 from tests.factories import Tenant
 
-_VARYING = re.compile(rb"^(date|x-request-id): .*$", re.MULTILINE)
+_VARYING = re.compile(
+    rb"^(date|x-request-id|keygen-date|keygen-signature|digest|keygen-digest): .*$", re.MULTILINE
+)
+_VARYING_BODY = re.compile(rb'"(ts|lastValidated)":"[^"]*"')
 
 
 class _Transport:
@@ -95,7 +98,8 @@ def _request(path: str, headers: dict[str, str], body: bytes) -> bytes:
 
 
 def _comparable(answer: bytes) -> bytes:
-    return _VARYING.sub(rb"\1: <varies>", answer)
+    """The answer without what differs between any two: the time, what signs it, the id."""
+    return _VARYING_BODY.sub(rb'"\1":"<varies>"', _VARYING.sub(rb"\1: <varies>", answer))
 
 
 @pytest.fixture
@@ -140,6 +144,31 @@ async def test_a_verification_in_memory_is_written_at_once_as_the_framework_writ
     assert line["status"] == 200
     assert line["account"] == str(acme.id)
     assert line["credential"] is not None
+
+
+async def test_a_validation_in_memory_is_written_at_once_signed_as_the_framework_signs_it(
+    app: FastAPI, cold: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    product = await factories.product(client, acme)
+    policy = await factories.policy(client, acme, product, strict=True)
+    license = await factories.license(client, acme, policy)
+    jsonapi = {"Content-Type": "application/vnd.api+json", "Accept": "application/vnd.api+json"}
+    body = json.dumps({"meta": {"key": license["attributes"]["key"], "nonce": 7}}).encode()
+    request = _request(f"{acme.base}/licenses/actions/validate-key", jsonapi, body)
+
+    protocol, transport = _connection(app)
+    protocol.data_received(request)  # the license is read (and cached) by the task's path
+    await _all_answered(transport, 1)
+    protocol.data_received(request)
+    assert len(transport.answers()) == 2  # written before ``data_received`` returned
+    at_once = transport.answers()[1]
+    assert b"\r\nkeygen-signature: " in at_once
+    assert json.loads(at_once.partition(b"\r\n\r\n")[2])["meta"]["nonce"] == 7
+
+    cold_protocol, cold_transport = _connection(cold)
+    cold_protocol.data_received(request)
+    framework = (await _all_answered(cold_transport, 1))[0]
+    assert _comparable(at_once) == _comparable(framework)
 
 
 async def test_answers_at_once_and_answers_of_the_application_keep_their_order(
