@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from keyplane import __version__, contract, docs
 from keyplane.accounts import endpoints as accounts
@@ -45,6 +45,7 @@ from keyplane.policies import endpoints as policies
 from keyplane.processes import endpoints as processes
 from keyplane.products import endpoints as products
 from keyplane.services import Services
+from keyplane.serving import Answer
 from keyplane.signing import Signatures
 from keyplane.tokens import endpoints as tokens
 from keyplane.users import endpoints as users
@@ -158,6 +159,34 @@ class Keyplane(FastAPI):
             self.openapi_schema = contract.complete(self, super().openapi())
         return self.openapi_schema
 
+    def may_answer_at_once(self, scope: Scope) -> bool:
+        """Whether a lean handler might answer this request from memory (``keyplane.serving``
+        then holds its task back until its body is in, and asks ``answer_at_once``)."""
+        if self.hot is None or self.services is None or self.observer is None:
+            return False
+        route = self.hot.route(self.services, scope)
+        return route is not None and route.from_memory is not None
+
+    def answer_at_once(self, scope: Scope, body: bytes) -> Answer | None:
+        """The request's answer from memory, as ``__call__`` would send it (the same lean
+        handler, request id, access line and counts), or None: then ``__call__`` answers it."""
+        if self.hot is None or self.services is None or self.observer is None:
+            return None
+        route = self.hot.route(self.services, scope)
+        if route is None:
+            return None
+        exchange = Exchange(scope, _unsent)
+        scope["app"] = self
+        try:
+            made = self.hot.from_memory(self.services, scope, route, body)
+            if made is None:
+                return None
+            answered = Answer(made.body, exchange.answering(200, made.headers))
+            self.observer.done(scope, exchange)
+            return answered
+        finally:
+            exchange.end(scope)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.observer is None:
             await super().__call__(scope, receive, send)
@@ -180,6 +209,10 @@ class Keyplane(FastAPI):
             exchange.end(scope)
 
 
+def _unsent(_message: Message) -> Awaitable[None]:
+    raise RuntimeError("an answer given at once is written by the server")
+
+
 def _hot_paths() -> HotPaths:
     return HotPaths(
         {
@@ -187,7 +220,10 @@ def _hot_paths() -> HotPaths:
             ("GET", "api-keys", "*"): lean_api_keys.get,
             ("POST", "licenses", "actions", "validate-key"): lean_licenses.validate_key,
         },
-        {("POST", "api-keys", "verify"): lean_api_keys.verify_from_memory},
+        {
+            ("POST", "api-keys", "verify"): lean_api_keys.verify_from_memory,
+            ("POST", "licenses", "actions", "validate-key"): lean_licenses.validate_from_memory,
+        },
     )
 
 

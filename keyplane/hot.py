@@ -14,6 +14,12 @@ a write that must happen now. The full application fills the caches as it answer
 the next such request is lean. Both paths call the same functions for the rules, the
 result and its rendering, and a test compares their answers byte for byte: the API, its
 OpenAPI description and its errors are the same whichever path answers.
+
+A route's commonest case may also be answered from memory, synchronously (``FromMemory``):
+under ``keyplane serve`` the protocol asks for that answer as soon as the request's body is
+in, and writes it without starting an ASGI task (``keyplane.serving``,
+``keyplane.app.Keyplane.answer_at_once``); through any other server the same function
+answers inside ``HotPaths.__call__``.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import formatdate
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -50,6 +56,7 @@ from keyplane.kit.nul import ESCAPED as ESCAPED_NUL
 from keyplane.observe import exchange
 from keyplane.observe.observer import route_of
 from keyplane.services import Services
+from keyplane.serving import Answer
 from keyplane.signing import signed
 from keyplane.web.dependencies import principal_for
 
@@ -57,8 +64,6 @@ log = logging.getLogger("keyplane.hot")
 
 Handler = Callable[["Services", Scope, AccountRef, list[str], bytes, Send], Awaitable[bool]]
 """Answers the request (True) or leaves it, untouched, to the full application (False)."""
-Answer = tuple[bytes, list[tuple[bytes, bytes]]]
-"""The body and the headers of a 200."""
 FromMemory = Callable[["Services", Scope, AccountRef, bytes], Answer | None]
 """A route's commonest case answered from memory without awaiting anything, or None for the
 route's ``Handler`` to answer."""
@@ -257,8 +262,13 @@ _EXACT_PATHS = 4096
 """Bound on remembered exact paths: a few hot routes times the accounts in use."""
 
 
-_Found = tuple[Handler, FromMemory | None, AccountRef, list[str]]
-"""A lean route found for a request: its handlers, the account and the rest of its path."""
+class Route(NamedTuple):
+    """A lean route found for a request: its handlers, the account and the rest of its path."""
+
+    handler: Handler
+    from_memory: FromMemory | None
+    account: AccountRef
+    rest: list[str]
 
 
 class HotPaths:
@@ -269,13 +279,13 @@ class HotPaths:
     ) -> None:
         self._handlers = handlers
         self._from_memory = from_memory
-        self._exact: dict[tuple[str, str], _Found] = {}
+        self._exact: dict[tuple[str, str], Route] = {}
         """(method, path) of a route without a variable part, for a known account: found
         once, then a single dictionary read. Accounts never change their id or slug."""
         self.answered = 0
         """Requests answered by a lean handler (the rest of theirs went to the application)."""
 
-    def find(self, services: Services, scope: Scope) -> _Found | None:
+    def find(self, services: Services, scope: Scope) -> Route | None:
         """The handler of a path not yet remembered in ``_exact`` (which ``__call__`` reads
         first), remembering it when it has no variable part."""
         found = split(scope["path"])
@@ -293,20 +303,33 @@ class HotPaths:
         account = services.accounts.known(ref)
         if account is None:
             return None
-        chosen = (handler, self._from_memory.get(name), account, rest)
+        chosen = Route(handler, self._from_memory.get(name), account, rest)
         if not variable and len(self._exact) < _EXACT_PATHS:
             self._exact[(scope["method"], scope["path"])] = chosen
         return chosen
+
+    def route(self, services: Services, scope: Scope) -> Route | None:
+        """The lean route of a request, if it has one."""
+        return self._exact.get((scope["method"], scope["path"])) or self.find(services, scope)
+
+    def from_memory(self, services: Services, scope: Scope, route: Route, body: bytes) -> Answer | None:
+        """The route's answer from memory, if it has one for this request."""
+        if route.from_memory is None:
+            return None
+        scope[exchange.EXCHANGE].account = route.account
+        made = route.from_memory(services, scope, route.account, body)
+        if made is not None:
+            self.answered += 1
+        return made
 
     async def __call__(
         self, services: Services, scope: Scope, receive: Receive, send: Send
     ) -> Receive | None:
         """None when answered here; else the ``receive`` the application must use."""
-        found = self._exact.get((scope["method"], scope["path"])) or self.find(services, scope)
+        found = self.route(services, scope)
         if found is None:
             return receive
-        handler, from_memory, account, rest = found
-        scope[exchange.EXCHANGE].account = account
+        scope[exchange.EXCHANGE].account = found.account
         message = await receive()
         if message["type"] == "http.request" and not message.get("more_body", False):
             body: bytes = message.get("body", b"")
@@ -315,15 +338,14 @@ class HotPaths:
             if not isinstance(read, bytes):
                 return read
             body = read
-        if from_memory is not None:
-            made = from_memory(services, scope, account, body)
-            if made is not None:
-                await send({"type": "http.response.start", "status": 200, "headers": made[1]})
-                await send({"type": "http.response.body", "body": made[0]})
-                self.answered += 1
-                return None
+        made = self.from_memory(services, scope, found, body)
+        if made is not None:
+            await send({"type": "http.response.start", "status": 200, "headers": made.headers})
+            await send({"type": "http.response.body", "body": made.body})
+            return None
+        account = found.account
         try:
-            done = await handler(services, scope, account, rest, body, send)
+            done = await found.handler(services, scope, account, found.rest, body, send)
         except Exception as error:
             done = await self._failed(services, scope, account, send, error)
         if done:

@@ -20,17 +20,28 @@ request's headers are in, which these never are, and it counts them all the same
 
 Cost per request: an attribute set when a request starts and cleared when its headers are
 in (the sweep is one timer per process over the connections, not per request).
+
+It also answers **at once** what the application can answer from memory
+(``AnswersAtOnce``: the lean handlers' commonest cases, ``keyplane.hot``). For such a
+request the ASGI task is held back until its body is in; then the application is asked
+for the answer synchronously, and the protocol writes it in one piece, as uvicorn would
+have written the same status, headers and body. Anything the application does not answer
+so (it returns None) gets its task, with the body already read, exactly as uvicorn starts
+it. A task, its two ``send`` calls and the header checks they make cost as much as the
+lean answer itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import heapq
+import logging
 import resource
-from typing import Any
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
 from keyplane.config import get_settings
@@ -39,6 +50,31 @@ SWEEP_SECONDS = 1.0
 """Longest interval between two sweeps for connections past their header timeout."""
 EVICTED_SHARE = 10
 """Past the bound, one connection in this many of the bound is closed at once."""
+AT_ONCE_BODY_BYTES = 4096
+"""Largest body (by its ``Content-Length``) of a request held back to be answered at once:
+the routes answered so take a few hundred bytes, and a held request's body is buffered
+without its task reading it (uvicorn pauses reading past 64 KiB)."""
+
+log = logging.getLogger("keyplane.serving")
+
+
+class Answer(NamedTuple):
+    """A 200 answered from memory: its body and its headers, in the order they are sent."""
+
+    body: bytes
+    headers: list[tuple[bytes, bytes]]
+
+
+@runtime_checkable
+class AnswersAtOnce(Protocol):
+    """An ASGI application that answers some requests synchronously once their body is in
+    (``keyplane.app.Keyplane``)."""
+
+    def may_answer_at_once(self, scope: dict[str, Any]) -> bool:
+        """Whether a request with this scope (headers in, body not yet) might be answered so."""
+
+    def answer_at_once(self, scope: dict[str, Any], body: bytes) -> Answer | None:
+        """The request's answer, or None for the application to answer it as usual."""
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -57,6 +93,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         HttpToolsProtocol.__init__(self, config, server_state, app_state, _loop)
+        self.at_once = self.app if isinstance(self.app, AnswersAtOnce) else None
+        self.held: RequestResponseCycle | None = None
+        """A request whose task waits for its body, to be answered at once if it can be."""
+        self.holding = False
+        """True while uvicorn reads a request's headers: the task it starts may be held."""
         settings = get_settings()
         self.max_connections = settings.max_connections
         self.waiting_since: float | None = None
@@ -82,7 +123,69 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self.waiting_since = None
+        self.holding = self.at_once is not None
         HttpToolsProtocol.on_headers_complete(self)
+        self.holding = False
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        # uvicorn calls this when a request's headers are in, and for a pipelined request
+        # when the one before it is answered (then it is never held).
+        if self.holding and app is self.at_once and self._may_hold(cycle):
+            self.held = cycle
+            return
+        HttpToolsProtocol._start_asgi_task(self, cycle, app)
+
+    def _may_hold(self, cycle: RequestResponseCycle) -> bool:
+        if not cycle.keep_alive or cycle.waiting_for_100_continue or self.at_once is None:
+            return False
+        size = None
+        for name, value in cycle.scope["headers"]:
+            if name == b"content-length":
+                size = value
+            elif name == b"transfer-encoding":
+                return False
+        if size is None or not size.isdigit() or int(size) > AT_ONCE_BODY_BYTES:
+            return False
+        return self.at_once.may_answer_at_once(cycle.scope)  # type: ignore[arg-type]  # uvicorn's TypedDict
+
+    def on_message_complete(self) -> None:
+        HttpToolsProtocol.on_message_complete(self)
+        cycle = self.held
+        if cycle is None:
+            return
+        self.held = None
+        if not self._answered_at_once(cycle):
+            HttpToolsProtocol._start_asgi_task(self, cycle, self.app)
+
+    def _answered_at_once(self, cycle: RequestResponseCycle) -> bool:
+        """Write the application's answer from memory, as uvicorn writes a response; False
+        when it has none (or the client is not reading what it was sent)."""
+        if self.at_once is None or self.flow.write_paused or cycle.disconnected or not cycle.keep_alive:
+            return False
+        try:
+            # In a context of its own, as a task would run it (its request id is set there).
+            scope: dict[str, Any] = cycle.scope  # type: ignore[assignment]  # uvicorn's TypedDict
+            answer = contextvars.copy_context().run(self.at_once.answer_at_once, scope, bytes(cycle.body))
+        except Exception:
+            # The application answers it the usual way (and, if it fails again, as usual).
+            log.exception("serving.at_once_failed")
+            return False
+        if answer is None:
+            return False
+        content = [STATUS_LINE[200]]
+        for name, value in (*self.server_state.default_headers, *answer.headers):
+            content += (name, b": ", value, b"\r\n")
+        content += (b"\r\n", answer.body)
+        cycle.response_started = cycle.response_complete = True
+        self.transport.write(b"".join(content))
+        # The keep-alive timer of an answer before this one, in the same read (pipelined).
+        self._unset_keepalive_if_required()
+        self.on_response_complete()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.held = None
+        HttpToolsProtocol.connection_lost(self, exc)
 
     def stop_waiting(self) -> None:
         """Close it: it waited too long, or longest when room was needed."""

@@ -34,7 +34,6 @@ from keyplane.hot import (
     JSON_TYPE,
     PLAIN_ACCEPT,
     VERSION_REQUESTED,
-    Answer,
     answer,
     authenticated,
     charge_or_refuse,
@@ -52,6 +51,7 @@ from keyplane.kit.memo import Memo
 from keyplane.observe import metrics
 from keyplane.observe.exchange import EXCHANGE
 from keyplane.services import Services
+from keyplane.serving import Answer
 from keyplane.web.dependencies import origin_in
 
 _CONTENT_TYPE = (b"content-type", JSON_TYPE)
@@ -146,7 +146,7 @@ def verify_from_memory(services: Services, scope: Scope, account: AccountRef, bo
         services.refused.verification(
             state, Outcome(served.code), who, origin_in(scope, services.trusted_proxies)
         )
-    return served.body, [served.version, served.length, _CONTENT_TYPE, (b"date", date_header())]
+    return Answer(served.body, [served.version, served.length, _CONTENT_TYPE, (b"date", date_header())])
 
 
 def _verified(

@@ -9,15 +9,18 @@ of now (``lastValidated`` is recorded in a batch, as the full route records it).
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import datetime
+from typing import NamedTuple
 
 from starlette.types import Scope, Send
 
+from keyplane.accounts.signing import Signer
 from keyplane.auth.principal import AccountRef
 from keyplane.cache import Tag
 from keyplane.db import lazy_session
 from keyplane.events import service as events
-from keyplane.hot import answer, date_header, render_json, validated
+from keyplane.hot import date_header, render_json, validated
 from keyplane.kit import clock
 from keyplane.kit.jsonapi import media_type_for
 from keyplane.kit.memo import Memo
@@ -33,6 +36,7 @@ from keyplane.licensing.vocab import Code, LicenseStatus
 from keyplane.negotiation import acceptable, readable
 from keyplane.observe import metrics
 from keyplane.services import Services
+from keyplane.serving import Answer
 from keyplane.signing import signed
 from keyplane.web.dependencies import origin_later
 
@@ -96,59 +100,80 @@ def _resource(snapshot: Snapshot, now: datetime, stamp: str) -> bytes:
     return template.replace(_STATUS, current).replace(_VALIDATED, b'"' + stamp.encode() + b'"')
 
 
-async def validate_key(
-    services: Services, scope: Scope, account: AccountRef, _rest: list[str], body: bytes, send: Send
-) -> bool:
+class _Asked(NamedTuple):
+    """A validation the lean handler can answer once the license is at hand."""
+
+    sent: ValidateKey
+    headers: dict[bytes, bytes]
+    content_type: bytes
+    """Of the answer, as ``Accept`` asks."""
+    signing: Signer
+    cache_key: tuple[uuid.UUID, bytes]
+
+
+def _asked(services: Services, scope: Scope, account: AccountRef, body: bytes) -> _Asked | None:
+    """What the request asks, when it is the ordinary case (else None: the application's)."""
     headers = dict(scope["headers"])
     if scope.get("query_string") or not _ASIDE.isdisjoint(headers):
-        return False
-    accept = headers.get(b"accept", b"")
-    content_type = _ANSWER_TYPES.get(accept)
+        return None
+    content_type = _answer_type(headers.get(b"accept", b""))
     if content_type is None:
-        if not acceptable(accept.decode("latin-1")):
-            return False
-        content_type = _ANSWER_TYPES.put(accept, media_type_for(accept.decode("latin-1")).encode())
+        return None
     sent_type = headers.get(b"content-type")
     if sent_type is not None:
         read = _READABLE.get(sent_type)
         if read is None:
             read = _READABLE.put(sent_type, readable(sent_type.decode("latin-1")))
         if not read:
-            return False  # the application refuses it
+            return None  # the application refuses it
     sent: ValidateKey | None = validated(ValidateKey, body)
     if sent is None or not sent.meta.key.strip() or sent.meta.legacy:
-        return False
+        return None
     asked = sent.meta.scope
     if asked is not None and asked.entitlements:
-        return False  # entitlements are not kept with the license: the route reads them
+        return None  # entitlements are not kept with the license: the route reads them
     if asked is not None and asked.components and asked.fingerprint:
-        return False  # matched against the machine's components, which the cache does not keep
+        return None  # matched against the machine's components, which the cache does not keep
     key = services.keys.cached(account.id)
     if key is None:
-        return False
-    license_key = sent.meta.key
-    cache_key = (account.id, digest(license_key))
-    cached: Snapshot | Missing | None = services.licenses.get(cache_key)
+        return None
+    return _Asked(sent, headers, content_type, key, (account.id, digest(sent.meta.key)))
+
+
+def _answer_type(accept: bytes) -> bytes | None:
+    """The answer's content type for this ``Accept``, None when none is acceptable."""
+    content_type = _ANSWER_TYPES.get(accept)
+    if content_type is None:
+        if not acceptable(accept.decode("latin-1")):
+            return None
+        content_type = _ANSWER_TYPES.put(accept, media_type_for(accept.decode("latin-1")).encode())
+    return content_type
+
+
+def validate_from_memory(services: Services, scope: Scope, account: AccountRef, body: bytes) -> Answer | None:
+    """The answer of an ordinary validation whose license (or its absence) is cached, from
+    memory (see ``keyplane.hot.FromMemory``); None for ``validate_key`` to answer."""
+    asked = _asked(services, scope, account, body)
+    if asked is None:
+        return None
+    cached: Snapshot | Missing | None = services.licenses.get(asked.cache_key)
     if cached is None:
-        session = lazy_session(services.db)
+        return None
+    return _answered(services, scope, account, asked, cached)
 
-        async def load() -> tuple[Snapshot | Missing, list[Tag]]:
-            found = await services.db.read(session, lambda sync: lifecycle.snapshot_of(sync, *cache_key))
-            return cache_entry(account, license_key, found)
 
-        try:
-            cached = await services.licenses.fill(cache_key, load)
-        finally:
-            await session.close()
-        if cached is None:
-            return False
+def _answered(
+    services: Services, scope: Scope, account: AccountRef, asked: _Asked, cached: Snapshot | Missing
+) -> Answer | None:
+    """The validation's signed answer, by ``Snapshot.check``, or None when it must write now."""
     now = clock.now()
     stamp = iso(now)
+    sent = asked.sent
     if isinstance(cached, Missing):
         result, data = _NOT_FOUND, b"null"
     else:
         if cached.needs_write():
-            return False
+            return None
         result = cached.check(sent.meta.scope or _EMPTY_SCOPE, now)
         services.usage.validated(cached.license.id, now)
         license = cached.license
@@ -167,6 +192,37 @@ async def validate_key(
     answered = _meta(result, stamp, sent.meta.scope, sent.meta.nonce)
     # What rendering {"data": ..., "meta": ...} in one piece gives, byte for byte.
     content = b'{"data":' + data + b',"meta":' + answered + b"}"
-    signature = signed(scope, headers, content, account, key, date_header().decode())
-    await answer(send, 200, [(b"content-type", content_type), *signature], content)
+    signature = signed(scope, asked.headers, content, account, asked.signing, date_header().decode())
+    length = (b"content-length", b"%d" % len(content))
+    return Answer(content, [length, (b"content-type", asked.content_type), *signature])
+
+
+async def validate_key(
+    services: Services, scope: Scope, account: AccountRef, _rest: list[str], body: bytes, send: Send
+) -> bool:
+    """A validation ``validate_from_memory`` left: its license read (and cached) first."""
+    asked = _asked(services, scope, account, body)
+    if asked is None:
+        return False
+    cache_key = asked.cache_key
+    cached: Snapshot | Missing | None = services.licenses.get(cache_key)
+    if cached is None:
+        session = lazy_session(services.db)
+        license_key = asked.sent.meta.key
+
+        async def load() -> tuple[Snapshot | Missing, list[Tag]]:
+            found = await services.db.read(session, lambda sync: lifecycle.snapshot_of(sync, *cache_key))
+            return cache_entry(account, license_key, found)
+
+        try:
+            cached = await services.licenses.fill(cache_key, load)
+        finally:
+            await session.close()
+        if cached is None:
+            return False
+    made = _answered(services, scope, account, asked, cached)
+    if made is None:
+        return False
+    await send({"type": "http.response.start", "status": 200, "headers": made.headers})
+    await send({"type": "http.response.body", "body": made.body})
     return True

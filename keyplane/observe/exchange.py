@@ -17,7 +17,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 
 from starlette.types import Message, Scope, Send
 
@@ -95,13 +95,17 @@ class Exchange:
 
     def send(self, message: Message) -> Awaitable[None]:
         """The application's ``send``: notes the status and adds ``X-Request-Id``. The
-        message is the application's own, made for this one call, and is amended in place
-        (its header list is copied: a response may keep and resend its own).
+        message is the application's own, made for this one call, and is amended in place.
         (A plain function returning the server's awaitable: one coroutine less per message.)"""
         if message["type"] == "http.response.start":
-            self.status = message["status"]
-            message["headers"] = [*message.get("headers", ()), (HEADER, self.request_id.encode())]
+            message["headers"] = self.answering(message["status"], message.get("headers", ()))
         return self._send(message)
+
+    def answering(self, status: int, headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """The answer starts with ``status``: its headers, ``X-Request-Id`` added (a new list:
+        a response may keep and resend its own)."""
+        self.status = status
+        return [*headers, (HEADER, self.request_id.encode())]
 
     def end(self, scope: Scope) -> None:
         """The request is over: let go of the server's ``send`` and leave the scope. The
