@@ -46,7 +46,7 @@ from keyplane.kit.query import (
 )
 from keyplane.kit.schemas import ResourceId, StrictInput
 from keyplane.kit.timefmt import iso, iso_or_none
-from keyplane.licenses.validation import Scope
+from keyplane.licenses.validation import Scope, users_count
 from keyplane.licensing.schemas import (
     Count,
     GroupRelationship,
@@ -356,12 +356,24 @@ class MachinesRelationship(ToMany):
     meta: MachinesMeta
 
 
+class UsersMeta(Output):
+    """How many users a license has: its licensees and its owner (Keygen's
+    ``license_serializer.rb``, ``users_count``)."""
+
+    count: int
+
+
+class UsersRelationship(ToMany):
+    meta: UsersMeta
+
+
 class LicenseRelationshipsOut(Output):
     account: ToOne
     product: ToOne
     policy: ToOne
     owner: ToOne
     group: ToOne
+    users: UsersRelationship
     machines: MachinesRelationship
     entitlements: ToMany
 
@@ -448,6 +460,7 @@ def license_resource(license: License, policy: Policy) -> dict[str, Any]:
             "policy": to_one(base, "policies", license.policy_id, f"{own}/policy"),
             "owner": to_one(base, "users", license.owner_id, f"{own}/owner"),
             "group": to_one(base, "groups", license.group_id, f"{own}/group"),
+            "users": to_many(base, f"{own}/users", count=users_count(license)),
             "machines": to_many(
                 base,
                 f"{own}/machines",
