@@ -340,6 +340,7 @@ GROUP_RESOURCE = resource(
     },
     {
         "account": to_one(BASE, "accounts", ACCOUNT, ""),
+        "owners": to_many(BASE, f"groups/{GROUP}/owners"),
         "users": to_many(BASE, f"groups/{GROUP}/users"),
         "licenses": to_many(BASE, f"groups/{GROUP}/licenses"),
         "machines": to_many(BASE, f"groups/{GROUP}/machines"),

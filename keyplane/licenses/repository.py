@@ -127,6 +127,8 @@ async def page(
     conditions = list(visible)
     if filters.product is not None:
         conditions.append(License.product_id == filters.product)
+    if filters.group is not None:
+        conditions.append(License.group_id == filters.group)
     if filters.policy is not None:
         conditions.append(License.policy_id == filters.policy)
     if filters.owner is not None:
