@@ -29,9 +29,9 @@ from keyplane.groups.schemas import (
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import created, document, list_query, listing
 from keyplane.kit.paging import Listed
-from keyplane.licensees.schemas import UsersChange
 from keyplane.licenses import service as licenses
 from keyplane.licenses.schemas import LicenseDocument, LicenseResource, license_resource
+from keyplane.licensing.schemas import UsersChange
 from keyplane.machines import service as machines
 from keyplane.machines.schemas import MachineDocument, MachineResource, machine_resource
 from keyplane.users.schemas import UserResource, user_resource

@@ -104,10 +104,6 @@ class People:
     licensees: frozenset[uuid.UUID] = frozenset()
     emails: Mapping[uuid.UUID, str] = field(default_factory=dict)
 
-    def named(self, user: str) -> set[uuid.UUID]:
-        """The users ``user`` names, by id or email."""
-        return {id for id, email in self.emails.items() if user in (str(id), email)}
-
 
 NOBODY = People()
 

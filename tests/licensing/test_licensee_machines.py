@@ -78,6 +78,10 @@ async def test_licensee_sees_the_license_machines(
     assert [item["id"] for item in listed.json()["data"]] == [machine_id]
     processes = await client.get(f"{acme.base}/processes", headers=bearer(licensee_key))
     assert [item["id"] for item in processes.json()["data"]] == [process_id]
+    # machine_policy.rb ``check_out?``: ``bearer.machines.exists?(record.id)``, unprotected.
+    checked = await client.post(f"{paths[0]}/actions/check-out", headers=bearer(licensee_key))
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["data"]["type"] == "machine-files"
     for path in paths:
         jsonapi_error(await client.get(path, headers=bearer(stranger_key)), 404, "NOT_FOUND")
 
@@ -127,8 +131,8 @@ async def test_licensee_changes_only_their_own_machines(
 async def test_licensee_of_a_protected_license_only_reads(
     app: FastAPI, client: httpx.AsyncClient, acme: Tenant
 ) -> None:
-    """machine_policy.rb: even their own machine is not theirs to change when the license
-    is protected (``!record.license.protected?``); they still see it."""
+    """machine_policy.rb: even their own machine is not theirs to change or check out when
+    the license is protected (``!record.license.protected?``); they still see it."""
     licensee_id, licensee_key = await factories.role_key(app, client, acme, "user")
     license_id = (await factories.license(client, acme, policy={**FLOATING, "protected": True}))["id"]
     await _attach(client, acme, license_id, licensee_id)
@@ -138,3 +142,4 @@ async def test_licensee_of_a_protected_license_only_reads(
     _denied(await factories.activate(client, acme, license_id, owner=licensee_id, credential=licensee_key))
     _denied(await client.patch(url, json=_PATCH, headers=bearer(licensee_key)))
     _denied(await client.delete(url, headers=bearer(licensee_key)))
+    _denied(await client.post(f"{url}/actions/check-out", headers=bearer(licensee_key)))
