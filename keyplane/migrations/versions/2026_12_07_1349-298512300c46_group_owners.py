@@ -1,7 +1,7 @@
 """group owners (issue 22): the users who own a group (Keygen's ``group_owners``)
 
 Revision ID: 298512300c46
-Revises: c4e1b7d2a9f0
+Revises: 77a66c37451f
 Create Date: 2026-12-07 13:49:50.098031
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import keyplane.models.base
 
 revision: str = "298512300c46"
-down_revision: str | None = "c4e1b7d2a9f0"
+down_revision: str | None = "77a66c37451f"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
