@@ -122,6 +122,7 @@ LICENSE_RESOURCE = resource(
         "policy": to_one(BASE, "policies", POLICY, f"{_OWN_LICENSE}/policy"),
         "owner": to_one(BASE, "users", None, f"{_OWN_LICENSE}/owner"),
         "group": to_one(BASE, "groups", None, f"{_OWN_LICENSE}/group"),
+        "users": to_many(BASE, f"{_OWN_LICENSE}/users", count=0),
         "machines": to_many(
             BASE, f"{_OWN_LICENSE}/machines", count=1, cores=8, memory=17_179_869_184, disk=512_110_190_592
         ),
@@ -339,6 +340,7 @@ GROUP_RESOURCE = resource(
     },
     {
         "account": to_one(BASE, "accounts", ACCOUNT, ""),
+        "owners": to_many(BASE, f"groups/{GROUP}/owners"),
         "users": to_many(BASE, f"groups/{GROUP}/users"),
         "licenses": to_many(BASE, f"groups/{GROUP}/licenses"),
         "machines": to_many(BASE, f"groups/{GROUP}/machines"),

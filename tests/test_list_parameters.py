@@ -33,6 +33,7 @@ LIST_ROUTES = (
     "/groups/{group}/licenses",
     "/groups/{group}/machines",
     "/groups/{group}/users",
+    "/groups/{group}/owners",
     "/entitlements",
     "/policies/{policy}/entitlements",
     "/licenses/{license}/entitlements",

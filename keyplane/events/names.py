@@ -91,6 +91,8 @@ class EventName(StrEnum):
     GROUP_CREATED = "group.created"
     GROUP_UPDATED = "group.updated"
     GROUP_DELETED = "group.deleted"
+    GROUP_OWNERS_ATTACHED = "group.owners.attached"
+    GROUP_OWNERS_DETACHED = "group.owners.detached"
 
     COMPONENT_CREATED = "component.created"
     COMPONENT_UPDATED = "component.updated"

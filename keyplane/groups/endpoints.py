@@ -9,23 +9,29 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from keyplane.groups import relations, service
+from keyplane.groups import owners, relations, service
 from keyplane.groups.schemas import (
     GROUP_LIST,
+    OWNER_LIST,
     GroupChange,
     GroupCreate,
     GroupDocument,
+    GroupOwnerList,
+    GroupOwnerResource,
     GroupResource,
     GroupUpdate,
     OptionalGroupDocument,
+    group_owner_resource,
     group_resource,
     parse_group_list,
+    parse_owner_list,
 )
 from keyplane.kit.documents import Document, ListDocument, returns
 from keyplane.kit.jsonapi import created, document, list_query, listing
 from keyplane.kit.paging import Listed
 from keyplane.licenses import service as licenses
 from keyplane.licenses.schemas import LicenseDocument, LicenseResource, license_resource
+from keyplane.licensing.schemas import UsersChange
 from keyplane.machines import service as machines
 from keyplane.machines.schemas import MachineDocument, MachineResource, machine_resource
 from keyplane.users.schemas import UserResource, user_resource
@@ -33,6 +39,7 @@ from keyplane.web.dependencies import DbSession, LicensingBearer
 
 router = APIRouter(tags=["Groups"])
 GroupList = Annotated[Listed[None], Depends(list_query(GROUP_LIST, parse_group_list))]
+OwnerList = Annotated[Listed[None], Depends(list_query(OWNER_LIST, parse_owner_list))]
 
 
 @router.post("/groups", status_code=201, responses=returns(GroupDocument, 201))
@@ -109,6 +116,46 @@ async def group_users(
     """The group's users, newest first (staff; a product token sees end customers)."""
     page = await relations.members(session, bearer, group, "users", asked)
     return listing(request, [user_resource(item) for item in page.items], page)
+
+
+# -- a group's owners ------------------------------------------------------------------------
+
+
+@router.get("/groups/{group}/owners", responses=returns(ListDocument[GroupOwnerResource]))
+async def group_owners(
+    request: Request, group: str, session: DbSession, bearer: LicensingBearer, asked: OwnerList
+) -> JSONResponse:
+    """The group's owners (``group-owners``), newest first: whoever sees the group."""
+    page = await owners.listing(session, bearer, group, asked.paging)
+    return listing(request, [group_owner_resource(item) for item in page.items], page)
+
+
+@router.get("/groups/{group}/owners/{owner}", responses=returns(Document[GroupOwnerResource]))
+async def group_owner(
+    request: Request, group: str, owner: str, session: DbSession, bearer: LicensingBearer
+) -> JSONResponse:
+    """One of the group's owners, by the ``group-owners`` id."""
+    return document(request, group_owner_resource(await owners.get(session, bearer, group, owner)))
+
+
+@router.post("/groups/{group}/owners", responses=returns(GroupOwnerList))
+async def attach_group_owners(
+    request: Request, group: str, session: DbSession, bearer: LicensingBearer, body: UsersChange
+) -> JSONResponse:
+    """Make users owners of the group (1 to 100): 200 with the new ``group-owners``. Admins,
+    developers and product tokens. 422 ``USER_TAKEN`` for an owner already, ``USER_NOT_FOUND``
+    for a stranger."""
+    attached = await owners.attach(session, bearer, group, [item.id for item in body.data])
+    return document(request, [group_owner_resource(row) for row in attached])
+
+
+@router.delete("/groups/{group}/owners", status_code=204, response_class=Response)
+async def detach_group_owners(
+    group: str, session: DbSession, bearer: LicensingBearer, body: UsersChange
+) -> Response:
+    """Take users' ownership of the group away (1 to 100); 422 for one who is not an owner."""
+    await owners.detach(session, bearer, group, [item.id for item in body.data])
+    return Response(status_code=204)
 
 
 # -- the group relationship of licenses, machines and users ---------------------------------

@@ -133,18 +133,22 @@ async def members(
 ) -> paging.Page[Any]:
     """A page of the group's licenses, machines or users, newest first: those the bearer
     sees (Keygen: app/policies/groups/{license,machine,user}_policy.rb: staff all, a product
-    token its product's, others none)."""
+    token its product's, the group's owners all, others none)."""
     group = await groups.find(session, bearer, group_ref)
     if not bearer.has(Scope.READ):
         raise Forbidden(
             "This credential lacks the READ scope (or its owner's role does)", "INSUFFICIENT_SCOPE"
         )
-    if not (bearer.is_staff or bearer.is_product):
+    # A user who owns the group sees all its members (Keygen's ``for_group_owner``).
+    owner = bearer.user_id is not None and await repository.owns(session, group.id, bearer.user_id)
+    if not (bearer.is_staff or bearer.is_product or owner):
         raise Forbidden(
             f"You do not have permission to read a group's {kind} (role {bearer.role.value})", "ACCESS_DENIED"
         )
     visible: list[ColumnElement[bool]]
-    if kind == "licenses":
+    if owner and not bearer.is_staff:
+        visible = [MEMBERS[kind].account_id == bearer.account.id]
+    elif kind == "licenses":
         visible = view(bearer, License)
     elif kind == "machines":
         visible = view(bearer, Machine)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.kit import paging
 from keyplane.licensing.membership import MEMBERS
-from keyplane.models import Group, License, Machine, User
+from keyplane.models import Group, GroupOwner, License, Machine, User
 
 
 async def page(
@@ -52,3 +53,43 @@ async def members(
 ) -> paging.Page[Any]:
     """A page of the group's members of one kind that the caller may see."""
     return await paging.fetch(session, paged, select(model), model.id, [*visible, model.group_id == group_id])
+
+
+async def owners(session: AsyncSession, group_id: uuid.UUID, paged: paging.Paging) -> paging.Page[GroupOwner]:
+    """A page of the group's ``group-owners`` rows."""
+    return await paging.fetch(
+        session, paged, select(GroupOwner), GroupOwner.id, [GroupOwner.group_id == group_id]
+    )
+
+
+async def owner(session: AsyncSession, group_id: uuid.UUID, owner_id: uuid.UUID) -> GroupOwner | None:
+    return await session.scalar(
+        select(GroupOwner).where(GroupOwner.group_id == group_id, GroupOwner.id == owner_id)
+    )
+
+
+async def owner_ids(session: AsyncSession, group_id: uuid.UUID) -> set[uuid.UUID]:
+    """The users who own the group."""
+    return set(await session.scalars(select(GroupOwner.user_id).where(GroupOwner.group_id == group_id)))
+
+
+async def owns(session: AsyncSession, group_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    found = await session.scalar(
+        select(GroupOwner.id).where(GroupOwner.group_id == group_id, GroupOwner.user_id == user_id)
+    )
+    return found is not None
+
+
+async def existing_users(
+    session: AsyncSession, account_id: uuid.UUID, ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    found = await session.scalars(
+        select(User.id).where(User.account_id == account_id, User.id.in_(list(ids)))
+    )
+    return set(found)
+
+
+async def remove_owners(session: AsyncSession, group_id: uuid.UUID, user_ids: Collection[uuid.UUID]) -> None:
+    await session.execute(
+        delete(GroupOwner).where(GroupOwner.group_id == group_id, GroupOwner.user_id.in_(list(user_ids)))
+    )

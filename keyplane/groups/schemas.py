@@ -14,7 +14,7 @@ from keyplane.kit.query import Spec
 from keyplane.kit.schemas import StrictInput
 from keyplane.kit.timefmt import iso
 from keyplane.licensing.schemas import Count, GroupIdentifier, Metadata, Name
-from keyplane.models import Group
+from keyplane.models import Group, GroupOwner
 
 GroupType = Annotated[str, Field(pattern="^groups?$")]
 
@@ -84,6 +84,7 @@ class GroupAttributesOut(Output):
 
 class GroupRelationships(Output):
     account: ToOne
+    owners: ToMany
     users: ToMany
     licenses: ToMany
     machines: ToMany
@@ -126,8 +127,53 @@ def group_resource(group: Group) -> dict[str, Any]:
         },
         {
             "account": to_one(base, "accounts", group.account_id, ""),
+            "owners": to_many(base, f"{own}/owners"),
             "users": to_many(base, f"{own}/users"),
             "licenses": to_many(base, f"{own}/licenses"),
             "machines": to_many(base, f"{own}/machines"),
         },
     )
+
+
+class GroupOwnerAttributes(Output):
+    created: InstantOut
+    updated: InstantOut
+
+
+class GroupOwnerRelationships(Output):
+    account: ToOne
+    group: ToOne
+    user: ToOne
+
+
+class GroupOwnerResource(Output):
+    id: str
+    type: Literal["group-owners"]
+    attributes: GroupOwnerAttributes
+    relationships: GroupOwnerRelationships
+    links: SelfLink
+
+
+class GroupOwnerList(Output):
+    data: list[GroupOwnerResource]
+
+
+OWNER_LIST: Spec = listing_spec()
+"""``/groups/{id}/owners`` takes paging alone."""
+parse_owner_list = parser(OWNER_LIST, no_filters)
+
+
+def group_owner_resource(owner: GroupOwner) -> dict[str, Any]:
+    """Keygen's app/serializers/group_owner_serializer.rb."""
+    base = account_base(owner.account_id)
+    return {
+        "id": str(owner.id),
+        "type": "group-owners",
+        "attributes": {"created": iso(owner.created_at), "updated": iso(owner.updated_at)},
+        "relationships": {
+            "account": to_one(base, "accounts", owner.account_id, ""),
+            "group": to_one(base, "groups", owner.group_id, f"groups/{owner.group_id}"),
+            "user": to_one(base, "users", owner.user_id, f"users/{owner.user_id}"),
+        },
+        "links": {"self": f"{base}/groups/{owner.group_id}/owners/{owner.id}"},
+    }

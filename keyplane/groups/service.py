@@ -1,15 +1,15 @@
 """Groups: CRUD, and who sees which (Keygen: app/policies/group_policy.rb).
 
-Staff and product tokens read every group of the account; a user reads their own group, a
-license its own. Admins, developers and product tokens create, change and delete groups.
-Deleting a group leaves its licenses, machines and users without one.
+Staff and product tokens read every group of the account; a user reads their own group and
+the groups they own, a license its own. Admins, developers and product tokens create,
+change and delete groups. Deleting a group leaves its licenses, machines and users without one.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, false, select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
@@ -23,7 +23,7 @@ from keyplane.groups.schemas import GroupAttributes, GroupCreateAttributes
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid
 from keyplane.licensing.records import not_found
-from keyplane.models import Group, License, User
+from keyplane.models import Group, GroupOwner, License, User
 
 _WRITERS = frozenset({Role.ADMIN, Role.DEVELOPER, Role.PRODUCT})
 
@@ -37,8 +37,10 @@ def view(bearer: Bearer) -> list[ColumnElement[bool]]:
         own = select(License.group_id).where(License.id == bearer.license_id).scalar_subquery()
         return [*conditions, Group.id == own]
     if bearer.user_id is not None:
+        # Their own group, and the groups they own (Keygen's ``bearer.group_ids``).
         own = select(User.group_id).where(User.id == bearer.user_id).scalar_subquery()
-        return [*conditions, Group.id == own]
+        owned = select(GroupOwner.group_id).where(GroupOwner.user_id == bearer.user_id)
+        return [*conditions, or_(Group.id == own, Group.id.in_(owned))]
     return [*conditions, false()]
 
 

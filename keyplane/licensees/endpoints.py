@@ -14,9 +14,9 @@ from keyplane.licensees import service
 from keyplane.licensees.schemas import (
     LICENSE_USER_LIST,
     LicenseUserList,
-    UsersChange,
     license_user_resource,
 )
+from keyplane.licensing.schemas import UsersChange
 from keyplane.users.schemas import UserResource, user_resource
 from keyplane.web.dependencies import DbSession, LicensingBearer
 

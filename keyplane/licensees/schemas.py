@@ -3,33 +3,17 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated, Any, Literal
-
-from pydantic import Field
+from typing import Any, Literal
 
 from keyplane.kit.documents import InstantOut, Output, RelatedLinks, ToOne
 from keyplane.kit.jsonapi import account_base, to_one
 from keyplane.kit.paging import listing_spec
 from keyplane.kit.query import Spec
-from keyplane.kit.schemas import StrictInput
 from keyplane.kit.timefmt import iso
 from keyplane.models import LicenseUser
 
 MOST = 100
 """Most users one attach or detach names (Keygen's ``length: { minimum: 1, maximum: 100 }``)."""
-
-
-class UserIdentifier(StrictInput):
-    type: Annotated[str, Field(pattern="^users?$")]
-    id: uuid.UUID
-    """Keygen's ``type: :uuid``: anything else is a malformed request (400)."""
-
-
-class UsersChange(StrictInput):
-    """``POST``/``DELETE /licenses/{id}/users``: the users to attach or detach."""
-
-    data: list[UserIdentifier]
 
 
 LICENSE_USER_LIST: Spec = listing_spec()

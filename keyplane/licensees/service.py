@@ -19,20 +19,13 @@ from keyplane.kit import clock, paging
 from keyplane.kit.ids import uuid7
 from keyplane.licensees import repository
 from keyplane.licensees.schemas import MOST
-from keyplane.licenses.service import find
+from keyplane.licenses.service import find, refuse_users_past_limit
 from keyplane.licensing.access import Action, authorize
-from keyplane.licensing.machine_limits import OVERAGE_FACTORS
 from keyplane.licensing.records import not_found
 from keyplane.licensing.status import protected
 from keyplane.models import License, LicenseUser, Policy, User
-from keyplane.models.policy import OverageStrategy
 
 _USER = "/data/relationships/user"
-
-
-def user_limit(license: License, policy: Policy) -> int | None:
-    """``maxUsers``: the license's own, else its policy's (None: no limit)."""
-    return policy.max_users if license.max_users is None else license.max_users
 
 
 def _refuse_length(user_ids: list[uuid.UUID]) -> None:
@@ -88,15 +81,7 @@ async def attach(
     already = await repository.attached(session, license.id)
     if already.intersection(user_ids) or len(set(user_ids)) < len(user_ids):
         raise InvalidResource("already exists", "USER_TAKEN", pointer=_USER)
-    maximum = user_limit(license, policy)
-    if maximum is not None and policy.overage_strategy != OverageStrategy.ALWAYS_ALLOW_OVERAGE:
-        total = len(already) + (license.owner_id is not None) + len(user_ids)
-        if total > maximum * OVERAGE_FACTORS.get(policy.overage_strategy, 1.0):
-            raise InvalidResource(
-                f"user count has exceeded maximum allowed for license ({maximum})",
-                "USER_LIMIT_EXCEEDED",
-                pointer="/data/relationships/users",
-            )
+    refuse_users_past_limit(license, policy, len(already) + (license.owner_id is not None) + len(user_ids))
     now = clock.now()
     rows = [
         LicenseUser(

@@ -31,7 +31,7 @@ from keyplane.licenses.service import find, owned_unprotected
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.keystrings import digest
 from keyplane.licensing.vocab import Code
-from keyplane.models import License, Machine, Policy, User
+from keyplane.models import License, LicenseUser, Machine, Policy, User
 from keyplane.models.license import key_tag
 from keyplane.models.policy import ExpirationBasis, RenewalBasis
 
@@ -55,6 +55,8 @@ class Snapshot:
     components: frozenset[str] = frozenset()
     """The component fingerprints a ``components`` scope is matched against (read by the full
     route only when a scope names components; never kept in a cache)."""
+    people: validation.People = validation.NOBODY
+    """The licensees, and the emails of the users a ``user`` scope may name."""
 
     def needs_write(self) -> bool:
         """A first validation that starts a FROM_FIRST_VALIDATION clock writes the expiry."""
@@ -69,13 +71,22 @@ class Snapshot:
             _plain(self.policy),
             [_plain(machine) for machine in self.machines],
             None if self.owner is None else _plain(self.owner),
+            people=self.people,
         )
 
     def check(
         self, scope: validation.Scope | None, now: datetime, entitled: frozenset[str] = frozenset()
     ) -> validation.Result:
         return validation.check(
-            self.license, self.policy, self.machines, self.owner, scope, now, entitled, self.components
+            self.license,
+            self.policy,
+            self.machines,
+            self.owner,
+            scope,
+            now,
+            entitled,
+            self.components,
+            self.people,
         )
 
 
@@ -89,7 +100,21 @@ def _context_of(session: Session, license: License) -> Snapshot:
     assert policy is not None
     machines = session.scalars(select(Machine).where(Machine.license_id == license.id)).all()
     owner = session.get(User, license.owner_id) if license.owner_id else None
-    return Snapshot(license, policy, machines, owner)
+    return Snapshot(license, policy, machines, owner, people=_people_of(session, license, machines))
+
+
+def _people_of(session: Session, license: License, machines: Sequence[Machine]) -> validation.People:
+    """The licensees and the emails of every user a ``user`` scope is compared with; nothing
+    to read (the commonest case) when the license has no licensees and its machines no owner
+    but the license's (whose email comes with ``owner``)."""
+    owners = {m.owner_id for m in machines if m.owner_id is not None} - {license.owner_id}
+    if not license.licensees_count and not owners:
+        return validation.NOBODY
+    licensees = frozenset(
+        session.scalars(select(LicenseUser.user_id).where(LicenseUser.license_id == license.id))
+    )
+    named = session.execute(select(User.id, User.email).where(User.id.in_(licensees | owners)))
+    return validation.People(licensees, {id: email for id, email in named})
 
 
 async def _context(session: AsyncSession, license: License) -> Snapshot:
@@ -321,5 +346,5 @@ def cache_entry(
     if snapshot is None:
         return MISSING, tags
     license = snapshot.license
-    tags += [license.id, license.policy_id, license.product_id, license.owner_id]
+    tags += [license.id, license.policy_id, license.product_id, license.owner_id, *snapshot.people.emails]
     return snapshot.kept(), tags

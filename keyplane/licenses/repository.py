@@ -17,7 +17,16 @@ from keyplane.licenses.schemas import Expires, LicenseFilters
 from keyplane.licensing import metadata
 from keyplane.licensing.keystrings import digest
 from keyplane.licensing.status import condition, has_expired, is_expiring
-from keyplane.models import Entitlement, License, LicenseEntitlement, Machine, Policy, PolicyEntitlement, User
+from keyplane.models import (
+    Entitlement,
+    License,
+    LicenseEntitlement,
+    LicenseUser,
+    Machine,
+    Policy,
+    PolicyEntitlement,
+    User,
+)
 
 
 async def by_id_or_key(
@@ -118,6 +127,8 @@ async def page(
     conditions = list(visible)
     if filters.product is not None:
         conditions.append(License.product_id == filters.product)
+    if filters.group is not None:
+        conditions.append(License.group_id == filters.group)
     if filters.policy is not None:
         conditions.append(License.policy_id == filters.policy)
     if filters.owner is not None:
@@ -189,3 +200,11 @@ async def start_expiry(session: AsyncSession, license_id: uuid.UUID, expiry: dat
         .where(License.id == license_id, License.expiry.is_(None))
         .values(expiry=expiry, updated_at=now)
     )
+
+
+async def is_licensee(session: AsyncSession, license_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """Whether the user is attached to the license as one of its licensees."""
+    found = await session.scalar(
+        select(LicenseUser.id).where(LicenseUser.license_id == license_id, LicenseUser.user_id == user_id)
+    )
+    return found is not None

@@ -46,7 +46,7 @@ from keyplane.kit.query import (
 )
 from keyplane.kit.schemas import ResourceId, StrictInput
 from keyplane.kit.timefmt import iso, iso_or_none
-from keyplane.licenses.validation import Scope
+from keyplane.licenses.validation import Scope, users_count
 from keyplane.licensing.schemas import (
     Count,
     GroupRelationship,
@@ -150,6 +150,7 @@ class OwnerChange(StrictInput):
 _FILTERS = (
     Param("product", "Only this product's licenses (its id)"),
     Param("policy", "Only this policy's licenses (its id)"),
+    Param("group", "Only this group's licenses (its id)"),
     Param("owner", "Only licenses owned by this user (id or email)"),
     Param("user", "Same as owner"),
     Param("machine", "Only the license of this machine (its id or fingerprint)"),
@@ -189,6 +190,7 @@ class Expires:
 class LicenseFilters:
     product: uuid.UUID | None = None
     policy: uuid.UUID | None = None
+    group: uuid.UUID | None = None
     owner: str | None = None
     machine: str | None = None
     status: LicenseStatus | None = None
@@ -231,12 +233,13 @@ def _flag(items: Items, name: str) -> bool | None:
 
 
 def license_filters(items: Items) -> LicenseFilters:
-    product, policy = last(items, "product"), last(items, "policy")
+    product, policy, group = last(items, "product"), last(items, "policy"), last(items, "group")
     owner_name = "owner" if last(items, "owner") is not None else "user"
     owner, machine, status = last(items, owner_name), last(items, "machine"), last(items, "status")
     return LicenseFilters(
         product=None if product is None else identifier(product, "product"),
         policy=None if policy is None else identifier(policy, "policy"),
+        group=None if group is None else identifier(group, "group"),
         owner=None if owner is None else reference(owner, owner_name),
         machine=None if machine is None else reference(machine, "machine"),
         status=None if status is None else LicenseStatus(choice(status, STATUSES, "status")),
@@ -356,12 +359,24 @@ class MachinesRelationship(ToMany):
     meta: MachinesMeta
 
 
+class UsersMeta(Output):
+    """How many users a license has: its licensees and its owner (Keygen's
+    ``license_serializer.rb``, ``users_count``)."""
+
+    count: int
+
+
+class UsersRelationship(ToMany):
+    meta: UsersMeta
+
+
 class LicenseRelationshipsOut(Output):
     account: ToOne
     product: ToOne
     policy: ToOne
     owner: ToOne
     group: ToOne
+    users: UsersRelationship
     machines: MachinesRelationship
     entitlements: ToMany
 
@@ -448,6 +463,7 @@ def license_resource(license: License, policy: Policy) -> dict[str, Any]:
             "policy": to_one(base, "policies", license.policy_id, f"{own}/policy"),
             "owner": to_one(base, "users", license.owner_id, f"{own}/owner"),
             "group": to_one(base, "groups", license.group_id, f"{own}/group"),
+            "users": to_many(base, f"{own}/users", count=users_count(license)),
             "machines": to_many(
                 base,
                 f"{own}/machines",

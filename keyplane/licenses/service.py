@@ -33,6 +33,7 @@ from keyplane.licenses.schemas import (
     LicenseFilters,
 )
 from keyplane.licenses.signed_keys import signed_key
+from keyplane.licenses.validation import tolerated, user_limit
 from keyplane.licensing import keystrings, membership
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.records import dependents, not_found, target
@@ -222,8 +223,9 @@ async def create(
     license.key_digest = keystrings.digest(key)
     session.add(license)
     await _flush(session)
-    for total in ("machines_count", "machines_cores", "machines_memory", "machines_disk"):
-        # A new license has no machines (its sums are not read back after the INSERT).
+    for total in ("machines_count", "machines_cores", "machines_memory", "machines_disk", "licensees_count"):
+        # A new license has no machines nor licensees (its sums are not read back after the
+        # INSERT).
         set_committed_value(license, total, 0)
     await events.record(session, bearer, EventName.LICENSE_CREATED, license.id, product=license.product_id)
     return license, policy
@@ -362,6 +364,18 @@ async def change_policy(
     return license, target
 
 
+def refuse_users_past_limit(license: License, policy: Policy, total: int) -> None:
+    """422 ``USER_LIMIT_EXCEEDED`` when ``total`` users are more than ``maxUsers`` allows,
+    overage included (Keygen's ``license_user.rb`` and ``license.rb``)."""
+    maximum = user_limit(license, policy)
+    if maximum is not None and total > maximum and not tolerated(policy, total, maximum):
+        raise InvalidResource(
+            f"user count has exceeded maximum allowed for license ({maximum})",
+            "USER_LIMIT_EXCEEDED",
+            pointer="/data/relationships/users",
+        )
+
+
 async def change_owner(
     session: AsyncSession, bearer: Bearer, ref: str, owner_ref: str | None
 ) -> tuple[License, Policy]:
@@ -370,6 +384,14 @@ async def change_owner(
     owner = await repository.user_by_ref(session, bearer.account.id, owner_ref) if owner_ref else None
     if owner_ref is not None and owner is None:
         raise InvalidResource("must exist", "OWNER_NOT_FOUND", pointer="/data")
+    if owner is not None and owner.id != license.owner_id:
+        # Keygen's ``license.rb``: the owner is not one of the licensees too, and a new owner
+        # counts toward ``maxUsers``.
+        if await repository.is_licensee(session, license.id, owner.id):
+            raise InvalidResource(
+                "already exists (user is attached through users)", "OWNER_INVALID", pointer="/data"
+            )
+        refuse_users_past_limit(license, await _policy_of(session, license), license.licensees_count + 1)
     license.owner_id = owner.id if owner else None
     await events.record(
         session,

@@ -8,8 +8,9 @@ skips the scope checks.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, assert_never
 
@@ -59,6 +60,7 @@ DETAILS: dict[Code, str] = {
     Code.TOO_MANY_CORES: "has too many associated machine cores",
     Code.TOO_MUCH_MEMORY: "has too much associated machine memory",
     Code.TOO_MUCH_DISK: "has too much associated machine disk",
+    Code.TOO_MANY_USERS: "has too many associated users",
 }
 """Every code's ``detail`` (a test holds that each code has one)."""
 
@@ -93,6 +95,35 @@ class Result:
         return self.note or DETAILS[self.code]
 
 
+@dataclass(frozen=True, slots=True)
+class People:
+    """Who a ``user`` scope is compared with: the license's licensees (its users besides the
+    owner) and the email of each user validation may name (the owner, the licensees and the
+    machines' owners). Keygen's ``license.users`` and ``machine.owner``."""
+
+    licensees: frozenset[uuid.UUID] = frozenset()
+    emails: Mapping[uuid.UUID, str] = field(default_factory=dict)
+
+
+NOBODY = People()
+
+
+def user_limit(license: License, policy: Policy) -> int | None:
+    """``maxUsers``: the license's own, else its policy's (None: no limit)."""
+    return policy.max_users if license.max_users is None else license.max_users
+
+
+def users_count(license: License) -> int:
+    """A license's users: its licensees and its owner (Keygen's ``License#users_count``)."""
+    return license.licensees_count + (license.owner_id is not None)
+
+
+_MACHINE_OWNER_MISMATCH = Result(
+    False, Code.USER_SCOPE_MISMATCH, "user scope does not match (does not match associated machine owner)"
+)
+_MACHINE_OWNERS_MISMATCH = Result(
+    False, Code.USER_SCOPE_MISMATCH, "user scope does not match (does not match associated machine owners)"
+)
 _COMPONENTS_NEED_FINGERPRINT = Result(
     False, Code.FINGERPRINT_SCOPE_REQUIRED, "fingerprint scope is required when using the components scope"
 )
@@ -149,6 +180,7 @@ def _scopes(
     now: datetime,
     entitled: frozenset[str],
     components: Collection[str],
+    people: People,
 ) -> Code | Result | None:
     """The first scope the license fails, as a result code."""
     if _given(scope.product) and scope.product != str(license.product_id):
@@ -159,9 +191,10 @@ def _scopes(
         return Code.POLICY_SCOPE_MISMATCH
     if policy.require_policy_scope and not _given(scope.policy):
         return Code.POLICY_SCOPE_REQUIRED
-    if _given(scope.user):
-        user = (scope.user or "").lower()
-        if owner is None or user not in (str(owner.id), owner.email):
+    user = (scope.user or "").lower() if _given(scope.user) else None
+    if user is not None:
+        # The owner or one of the licensees (Keygen's ``license.users``), by id or email.
+        if not any(_names(user, id, owner, people) for id in (license.owner_id, *people.licensees)):
             return Code.USER_SCOPE_MISMATCH
     elif scope.user is None and "user" in scope.model_fields_set:
         # A null user is compared, as Keygen compares it: it matches a license without an owner.
@@ -182,6 +215,8 @@ def _scopes(
         found = next((m for m in machines if str(m.id) == scope.machine), None)
         if found is None:
             return Code.MACHINE_SCOPE_MISMATCH
+        if user is not None and not _owned_by(user, owner, people)(found):
+            return _MACHINE_OWNER_MISMATCH
         if policy.require_heartbeat:
             state = heartbeat.status(found, policy, now)
             if state == HeartbeatStatus.NOT_STARTED:
@@ -190,7 +225,8 @@ def _scopes(
                 return Code.HEARTBEAT_DEAD
     elif policy.require_machine_scope:
         return Code.MACHINE_SCOPE_REQUIRED
-    failed = _fingerprints(policy, machines, scope, now)
+    owned = None if user is None else _owned_by(user, owner, people)
+    failed = _fingerprints(policy, machines, scope, now, owned)
     if failed is not None:
         return failed
     if scope.components is not None:
@@ -234,9 +270,32 @@ def _components(policy: Policy, scope: Scope, components: Collection[str]) -> Co
     return Result(False, Code.COMPONENTS_SCOPE_MISMATCH, detail)
 
 
-def _fingerprints(policy: Policy, machines: Sequence[Machine], scope: Scope, now: datetime) -> Code | None:
+def _names(user: str, id: uuid.UUID | None, owner: User | None, people: People) -> bool:
+    """Whether a scope's ``user`` (an id, or an email in lower case) names the user ``id``."""
+    if id is None:
+        return False
+    if user == str(id):
+        return True
+    email = owner.email if owner is not None and owner.id == id else people.emails.get(id)
+    return email == user
+
+
+def _owned_by(user: str, owner: User | None, people: People) -> Callable[[Machine], bool]:
+    """Whether a machine has no owner or the one ``user`` names (Keygen's
+    ``alive_machines.for_owner(user).union(alive_machines.for_owner(nil))``)."""
+    return lambda machine: machine.owner_id is None or _names(user, machine.owner_id, owner, people)
+
+
+def _fingerprints(
+    policy: Policy,
+    machines: Sequence[Machine],
+    scope: Scope,
+    now: datetime,
+    owned: Callable[[Machine], bool] | None,
+) -> Code | Result | None:
     """Enough of the fingerprints sent match live machines of the license, by the policy's
-    matching strategy (duplicates count once)."""
+    matching strategy (duplicates count once); with a ``user`` scope, each of them is that
+    user's or nobody's (``owned``)."""
     asked = scope.fingerprints
     if scope.fingerprint is not None and asked is None:
         asked = [scope.fingerprint] if scope.fingerprint else []
@@ -246,7 +305,7 @@ def _fingerprints(policy: Policy, machines: Sequence[Machine], scope: Scope, now
         return Code.FINGERPRINT_SCOPE_EMPTY
     if not machines:
         return Code.NO_MACHINES if policy.floating else Code.NO_MACHINE
-    if len(asked) == 1 and not policy.require_heartbeat:
+    if len(asked) == 1 and not policy.require_heartbeat and owned is None:
         # The commonest case, in short: one fingerprint needs one match under every
         # strategy, and without heartbeats every matched machine counts.
         return None if any(m.fingerprint == asked[0] for m in machines) else Code.FINGERPRINT_SCOPE_MISMATCH
@@ -263,17 +322,29 @@ def _fingerprints(policy: Policy, machines: Sequence[Machine], scope: Scope, now
     alive = {m.fingerprint for m in matched} - dead
     if len(alive) < _needed(policy.machine_matching_strategy, len(wanted)):
         return Code.FINGERPRINT_SCOPE_MISMATCH
+    if owned is not None and not all(owned(m) for m in matched if m.fingerprint in alive):
+        return _MACHINE_OWNERS_MISMATCH
     if any(states.get(fingerprint) == HeartbeatStatus.NOT_STARTED for fingerprint in alive):
         return Code.HEARTBEAT_NOT_STARTED
     return None
 
 
-def _tolerated(policy: Policy, used: int, maximum: int) -> bool:
+def tolerated(policy: Policy, used: int, maximum: int) -> bool:
     """Whether the overage strategy lets ``used`` pass ``maximum`` (Keygen: up to its factor)."""
     if policy.overage_strategy == OverageStrategy.ALWAYS_ALLOW_OVERAGE:
         return True
     factor = OVERAGE_FACTORS.get(policy.overage_strategy)
     return factor is not None and used <= maximum * factor
+
+
+def _users(license: License, policy: Policy) -> Result | None:
+    """More users (licensees and owner) than ``maxUsers``: valid only within the overage
+    (Keygen checks it after the scopes, before the machine limits, quick validation too)."""
+    maximum = user_limit(license, policy)
+    used = users_count(license)
+    if maximum is None or used <= maximum:
+        return None
+    return Result(tolerated(policy, used, maximum), Code.TOO_MANY_USERS)
 
 
 def _limits(license: License, policy: Policy, machines: Sequence[Machine]) -> Result | None:
@@ -295,7 +366,7 @@ def _limits(license: License, policy: Policy, machines: Sequence[Machine]) -> Re
             continue  # no limit (the commonest case): nothing to add up
         used = sum(getattr(m, attribute) or 0 for m in machines)
         if used > maximum:
-            return Result(_tolerated(policy, used, maximum), code)
+            return Result(tolerated(policy, used, maximum), code)
     return None
 
 
@@ -308,11 +379,13 @@ def check(
     now: datetime,
     entitled: frozenset[str] = frozenset(),
     components: Collection[str] = (),
+    people: People = NOBODY,
 ) -> Result:
     """The result of validating ``license``; ``entitled`` holds those of the codes in
     ``scope.entitlements`` the license has (only read when the scope names some);
     ``components``, the component fingerprints of the machine named by the scope's
-    ``fingerprint`` (only read when the scope names components)."""
+    ``fingerprint`` (only read when the scope names components); ``people``, the licensees
+    and the emails a ``user`` scope is compared with."""
     if license.suspended:
         return Result(False, Code.SUSPENDED)
     expired = _expired(license, now)
@@ -321,9 +394,12 @@ def check(
     if overdue(license, policy, now):
         return Result(False, Code.OVERDUE)
     if scope is not None:
-        failed = _scopes(license, policy, machines, owner, scope, now, entitled, components)
+        failed = _scopes(license, policy, machines, owner, scope, now, entitled, components, people)
         if failed is not None:
             return failed if isinstance(failed, Result) else Result(False, failed)
+    crowded = _users(license, policy)
+    if crowded is not None:
+        return crowded
     if not policy.strict:
         return _expired_result(policy) if expired else Result(True, Code.VALID)
     counted = _alive(machines, policy, now) if heartbeat.culls(policy) else list(machines)

@@ -7,6 +7,7 @@ scopes do not allow is 403 (``authorize``, after the record was found).
 
 from __future__ import annotations
 
+import uuid
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, false, or_, select
@@ -152,11 +153,22 @@ def authorize(bearer: Bearer, resource: str, action: Action, *, own: bool = Fals
         raise Forbidden(f"You do not have permission to {deed} (role {bearer.role.value})", "ACCESS_DENIED")
 
 
-def owns_machine_record(bearer: Bearer, protected: bool) -> bool:
+def owns_machine(
+    bearer: Bearer, machine_owner_id: uuid.UUID | None, license_owner_id: uuid.UUID | None
+) -> bool:
+    """Whether an end customer owns a machine they see, or its license (Keygen's
+    ``record.owner == bearer || record.license.owner == bearer``): a licensee who owns
+    neither may read the machine and what is on it, not change it. True for other bearers,
+    whose rights do not hang on ownership."""
+    return bearer.role is not Role.USER or bearer.user_id in (machine_owner_id, license_owner_id)
+
+
+def owns_machine_record(bearer: Bearer, protected: bool, owned: bool) -> bool:
     """Whether a license or an end customer acts on its own process or component (Keygen's
     ``MachineProcessPolicy``/``MachineComponentPolicy``): a license always, an end customer
-    unless the license is ``protected``. Only records in the bearer's view get here."""
-    return bearer.is_license or (bearer.role is Role.USER and not protected)
+    who ``owned`` the machine or its license (``owns_machine``) unless the license is
+    ``protected``. Only records in the bearer's view get here."""
+    return bearer.is_license or (bearer.role is Role.USER and owned and not protected)
 
 
 def view(
@@ -171,18 +183,16 @@ def view(
         column = model.id if issubclass(model, Product) else model.product_id
         return [*conditions, column == bearer.product_id]
     if bearer.is_license:
-        mine = select(License).where(License.id == bearer.license_id)
+        yours = License.id == bearer.license_id
     else:
-        mine = select(License).where(
-            License.account_id == bearer.account.id, License.owner_id == bearer.user_id
-        )
-    if model is License:
-        if bearer.is_license:
-            return [*conditions, License.id == bearer.license_id]
-        # An end customer sees the licenses they own and those they are a licensee of
-        # (Keygen's ``license.users``); what they may change stays with ownership.
+        # An end customer's licenses: those they own and those they are a licensee of
+        # (Keygen's ``user.licenses``, whose machines, processes, components, policies and
+        # products they see); what they may change stays with ownership.
         attached = select(LicenseUser.license_id).where(LicenseUser.user_id == bearer.user_id)
-        return [*conditions, or_(License.owner_id == bearer.user_id, License.id.in_(attached))]
+        yours = or_(License.owner_id == bearer.user_id, License.id.in_(attached))
+    if model is License:
+        return [*conditions, yours]
+    mine = select(License).where(License.account_id == bearer.account.id, yours)
     if issubclass(model, (Machine, MachineProcess, MachineComponent)):
         return [*conditions, model.license_id.in_(mine.with_only_columns(License.id))]
     if model is Policy:

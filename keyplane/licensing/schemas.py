@@ -47,6 +47,19 @@ class UserIdentifier(StrictInput):
     id: Annotated[str, Field(max_length=255)]
 
 
+class UserId(StrictInput):
+    type: Annotated[str, Field(pattern="^users?$")]
+    id: uuid.UUID
+    """Keygen's ``type: :uuid``: anything else is a malformed request (400)."""
+
+
+class UsersChange(StrictInput):
+    """The users to attach or detach: a license's (``/licenses/{id}/users``) or a group's
+    owners (``/groups/{id}/owners``)."""
+
+    data: list[UserId]
+
+
 class LicenseIdentifier(StrictInput):
     type: Annotated[str, Field(pattern="^licenses?$")]
     id: Annotated[str, Field(max_length=255)]

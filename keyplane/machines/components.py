@@ -4,6 +4,7 @@ are ``keyplane.components.rules``, shared with machine activation."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,8 +24,11 @@ from keyplane.machines import service
 from keyplane.models import License, MachineComponent, Policy
 
 
-def _may_write(bearer: Bearer, license: License, policy: Policy) -> bool:
-    return owns_machine_record(bearer, protected(license, policy))
+async def _may_write(
+    session: AsyncSession, bearer: Bearer, machine_id: uuid.UUID, license: License, policy: Policy
+) -> bool:
+    owned = await service.owns(session, bearer, machine_id, license)
+    return owns_machine_record(bearer, protected(license, policy), owned)
 
 
 async def create(
@@ -35,7 +39,12 @@ async def create(
     machine, license, policy = await service.locked_for_child(
         session, bearer, machine_ref, "You do not have permission to add components to this machine"
     )
-    authorize(bearer, "components", Action.CREATE, own=_may_write(bearer, license, policy))
+    authorize(
+        bearer,
+        "components",
+        Action.CREATE,
+        own=await _may_write(session, bearer, machine.id, license, policy),
+    )
     [component] = await add(session, license, policy, machine.id, [data], nested=False)
     await events.record(
         session, bearer, EventName.COMPONENT_CREATED, component.id, product=component.product_id
@@ -76,7 +85,12 @@ async def update(
 ) -> MachineComponent:
     """Rename a component, or (staff and products) change its ``metadata``."""
     component, license, policy = await find(session, bearer, ref, lock=True)
-    authorize(bearer, "components", Action.UPDATE, own=_may_write(bearer, license, policy))
+    authorize(
+        bearer,
+        "components",
+        Action.UPDATE,
+        own=await _may_write(session, bearer, component.machine_id, license, policy),
+    )
     if "metadata" in changes and not (bearer.is_staff or bearer.is_product):
         raise BadRequest(
             "is not a permitted attribute for your role",
@@ -105,7 +119,12 @@ async def update(
 
 async def remove(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     component, license, policy = await find(session, bearer, ref)
-    authorize(bearer, "components", Action.DELETE, own=_may_write(bearer, license, policy))
+    authorize(
+        bearer,
+        "components",
+        Action.DELETE,
+        own=await _may_write(session, bearer, component.machine_id, license, policy),
+    )
     await events.record(
         session, bearer, EventName.COMPONENT_DELETED, component.id, product=component.product_id
     )

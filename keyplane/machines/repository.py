@@ -62,6 +62,8 @@ async def page(
         conditions.append(Machine.license_id.in_(_licenses(account_id, by_key)))
     if filters.license_id is not None:
         conditions.append(Machine.license_id == filters.license_id)
+    if filters.group is not None:
+        conditions.append(Machine.group_id == filters.group)
     if filters.owner is not None:
         conditions.append(Machine.owner_id.in_(_user_ids(filters.owner, account_id)))
     if filters.user is not None:

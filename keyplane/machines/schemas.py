@@ -96,6 +96,7 @@ _FILTERS = (
     Param("hostname", "Only machines with this hostname"),
     Param("product", "Only this product's machines (its id)"),
     Param("policy", "Only machines on licenses of this policy (its id)"),
+    Param("group", "Only this group's machines (its id)"),
     Param("license", "Only this license's machines (its id or key)"),
     Param("key", "Only the machines of the license with this key"),
     Param("owner", "Only machines owned by this user (id or email)"),
@@ -116,6 +117,7 @@ class MachineFilters:
     hostname: str | None = None
     product: uuid.UUID | None = None
     policy: uuid.UUID | None = None
+    group: uuid.UUID | None = None
     license: str | None = None
     key: str | None = None
     owner: str | None = None
@@ -131,13 +133,14 @@ def _text(items: Items, name: str) -> str | None:
 
 
 def machine_filters(items: Items) -> MachineFilters:
-    product, policy = last(items, "product"), last(items, "policy")
+    product, policy, group = last(items, "product"), last(items, "policy"), last(items, "group")
     return MachineFilters(
         fingerprint=_text(items, "fingerprint"),
         ip=_text(items, "ip"),
         hostname=_text(items, "hostname"),
         product=None if product is None else identifier(product, "product"),
         policy=None if policy is None else identifier(policy, "policy"),
+        group=None if group is None else identifier(group, "group"),
         license=_text(items, "license"),
         key=_text(items, "key"),
         owner=_text(items, "owner"),

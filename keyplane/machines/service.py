@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
+from keyplane.auth.scopes import Role
 from keyplane.components.rules import add as add_components
 from keyplane.components.rules import refuse_blank
 from keyplane.components.schemas import ComponentAttributes
@@ -27,7 +28,7 @@ from keyplane.kit.ids import as_uuid, uuid7
 from keyplane.licenses import expiry
 from keyplane.licenses import repository as licenses
 from keyplane.licensing import heartbeat, membership
-from keyplane.licensing.access import Action, authorize, view
+from keyplane.licensing.access import Action, authorize, owns_machine, view
 from keyplane.licensing.heartbeat import HeartbeatStatus
 from keyplane.licensing.keystrings import RESERVED
 from keyplane.licensing.machine_limits import OVERAGE_FACTORS, machine_limit
@@ -195,10 +196,15 @@ async def activate(
         owner = await licenses.user_by_ref(session, bearer.account.id, owner_ref)
         if owner is None:
             raise InvalidResource("must exist", "OWNER_NOT_FOUND", pointer="/data/relationships/owner")
-        if owner.id != license.owner_id:
+        # A license user: its owner or one of its licensees (Keygen's ``machine.rb``).
+        if owner.id != license.owner_id and not await licenses.is_licensee(session, license.id, owner.id):
             raise InvalidResource(
                 "must be a valid license user", "OWNER_INVALID", pointer="/data/relationships/owner"
             )
+    if not owns_machine(bearer, None if owner is None else owner.id, license.owner_id):
+        # A licensee activates a machine of the license only as its owner (Keygen's
+        # ``machine_policy.rb#create?``).
+        raise Forbidden("You do not have permission to activate machines for this license", "ACCESS_DENIED")
     if data.fingerprint in RESERVED:
         # Keygen's ``EXCLUDED_ALIASES``: a machine found by fingerprint must not shadow the
         # ``/machines/actions/...`` routes.
@@ -294,17 +300,26 @@ async def listing(
     return page, policies
 
 
-async def _own(session: AsyncSession, machine: Machine, policy: Policy) -> bool:
+async def _own(session: AsyncSession, bearer: Bearer, machine: Machine, policy: Policy) -> bool:
     license = await session.get(License, machine.license_id)
     assert license is not None
-    return not protected(license, policy)
+    return owns_machine(bearer, machine.owner_id, license.owner_id) and not protected(license, policy)
+
+
+async def owns(session: AsyncSession, bearer: Bearer, machine_id: uuid.UUID, license: License) -> bool:
+    """Whether the bearer owns the machine or its license where that decides what an end
+    customer may change (``owns_machine``); a licensee who owns neither may only read."""
+    if bearer.role is not Role.USER or license.owner_id == bearer.user_id:
+        return True
+    machine = await session.get(Machine, machine_id)
+    return machine is not None and owns_machine(bearer, machine.owner_id, license.owner_id)
 
 
 async def update(
     session: AsyncSession, bearer: Bearer, ref: str, data: MachineAttributes
 ) -> tuple[Machine, Policy]:
     machine, policy = await find(session, bearer, ref)
-    authorize(bearer, "machines", Action.UPDATE, own=await _own(session, machine, policy))
+    authorize(bearer, "machines", Action.UPDATE, own=await _own(session, bearer, machine, policy))
     # The license row first, then the machine: the order activations lock in.
     license = await repository.lock_license(session, machine.license_id)
     assert license is not None
@@ -324,7 +339,7 @@ async def update(
 async def deactivate(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     machine, policy = await find(session, bearer, ref)
     token = bearer.license_token_id
-    own = token is not None or await _own(session, machine, policy)
+    own = token is not None or await _own(session, bearer, machine, policy)
     authorize(bearer, "machines", Action.DELETE, own=own)
     if token is not None:
         await license_tokens.spend_deactivation(session, token)
@@ -337,7 +352,9 @@ async def ping(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Machine
     """A heartbeat: the machine is alive until ``heartbeatDuration`` from now. The flag says
     it was dead and the policy's resurrection strategy brought it back."""
     machine, policy = await find(session, bearer, ref, lock=True)
-    authorize(bearer, "machines", Action.UPDATE, own=True)
+    license = await session.get(License, machine.license_id)
+    assert license is not None
+    authorize(bearer, "machines", Action.UPDATE, own=owns_machine(bearer, machine.owner_id, license.owner_id))
     now = clock.now()
     dead = heartbeat.status(machine, policy, now) == HeartbeatStatus.DEAD
     if dead and not heartbeat.may_revive(machine, policy, now):

@@ -7,6 +7,7 @@ from keyplane.models.credential import Credential
 from keyplane.models.entitlement import Entitlement
 from keyplane.models.event import Event
 from keyplane.models.group import Group
+from keyplane.models.group_owner import GroupOwner
 from keyplane.models.installation import Installation
 from keyplane.models.invalidation import Invalidation
 from keyplane.models.license import License
@@ -32,6 +33,7 @@ __all__ = [
     "Entitlement",
     "Event",
     "Group",
+    "GroupOwner",
     "Installation",
     "Invalidation",
     "License",

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, column_property, declared_attr, mapped_column
 
 from keyplane.models.base import Record, Total, UTCDateTime
+from keyplane.models.license_user import LicenseUser
 from keyplane.models.machine import Machine
 
 
@@ -90,6 +91,19 @@ class License(Record):
     @declared_attr
     def machines_disk(cls) -> Mapped[int]:
         return column_property(_of_machines(cls.id, Total(Machine.disk)), expire_on_flush=False)
+
+    # Its licensees (besides the owner), read with it: Keygen's ``license_users_count``
+    # counter cache, which ``users_count`` (the ``users`` relationship's meta and
+    # ``TOO_MANY_USERS``) adds the owner to.
+    @declared_attr
+    def licensees_count(cls) -> Mapped[int]:
+        attached = (
+            select(func.count())
+            .where(LicenseUser.license_id == cls.id)
+            .correlate_except(LicenseUser)
+            .scalar_subquery()
+        )
+        return column_property(attached, expire_on_flush=False)
 
     def invalidates(self) -> tuple[str, ...]:
         """Cache tags besides the id: a cached "no such key" answer for this key."""

@@ -113,8 +113,11 @@ async def _check_limit(session: AsyncSession, license: License, policy: Policy, 
     )
 
 
-def _may_write(bearer: Bearer, license: License, policy: Policy) -> bool:
-    return owns_machine_record(bearer, protected(license, policy))
+async def _may_write(
+    session: AsyncSession, bearer: Bearer, machine_id: uuid.UUID, license: License, policy: Policy
+) -> bool:
+    owned = await machine_service.owns(session, bearer, machine_id, license)
+    return owns_machine_record(bearer, protected(license, policy), owned)
 
 
 async def spawn(
@@ -126,7 +129,9 @@ async def spawn(
     found, license, policy = await machine_service.locked_for_child(
         session, bearer, machine_ref, "You do not have permission to spawn processes for this machine"
     )
-    authorize(bearer, "processes", Action.CREATE, own=_may_write(bearer, license, policy))
+    authorize(
+        bearer, "processes", Action.CREATE, own=await _may_write(session, bearer, found.id, license, policy)
+    )
     if data.pid in RESERVED_PIDS:
         raise InvalidResource("is reserved", "PID_NOT_ALLOWED", pointer=_PID)
     digest = repository.pid_digest(data.pid)
@@ -194,7 +199,12 @@ async def update(
 ) -> tuple[MachineProcess, Policy]:
     """Change a process's ``metadata`` (staff and products only, as Keygen permits it)."""
     process, license, policy = await find(session, bearer, ref, lock=True)
-    authorize(bearer, "processes", Action.UPDATE, own=_may_write(bearer, license, policy))
+    authorize(
+        bearer,
+        "processes",
+        Action.UPDATE,
+        own=await _may_write(session, bearer, process.machine_id, license, policy),
+    )
     if sent:
         if not (bearer.is_staff or bearer.is_product):
             raise BadRequest(
@@ -214,7 +224,12 @@ async def update(
 async def kill(session: AsyncSession, bearer: Bearer, ref: str) -> None:
     """``DELETE /processes/{id}``: the lease is free at once."""
     process, license, policy = await find(session, bearer, ref)
-    authorize(bearer, "processes", Action.DELETE, own=_may_write(bearer, license, policy))
+    authorize(
+        bearer,
+        "processes",
+        Action.DELETE,
+        own=await _may_write(session, bearer, process.machine_id, license, policy),
+    )
     await events.record(session, bearer, EventName.PROCESS_DELETED, process.id, product=process.product_id)
     await session.delete(process)
     await session.flush()
@@ -225,7 +240,12 @@ async def ping(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Machine
     the policy's resurrection strategy allows (422 ``PROCESS_HEARTBEAT_DEAD`` otherwise); the
     flag says this ping revived it."""
     process, license, policy = await find(session, bearer, ref, lock=True)
-    authorize(bearer, "process-heartbeats", Action.UPDATE, own=_may_write(bearer, license, policy))
+    authorize(
+        bearer,
+        "process-heartbeats",
+        Action.UPDATE,
+        own=await _may_write(session, bearer, process.machine_id, license, policy),
+    )
     now = clock.now()
     dead = status(process, policy, now) == ProcessStatus.DEAD
     if dead and not heartbeat.revives(process.last_heartbeat, policy, now):

@@ -53,6 +53,8 @@ async def page(
         conditions.append(owns.where(License.product_id == filters.product))
     if filters.license is not None:
         conditions.append(owns.where(License.account_id == account_id, _license_matches(filters.license)))
+    if filters.group is not None:
+        conditions.append(User.group_id == filters.group)
     if filters.assigned is not None:
         conditions.append(owns if filters.assigned else ~owns)
     return await paging.fetch(session, paged, select(User), User.id, conditions)

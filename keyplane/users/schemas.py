@@ -89,6 +89,7 @@ USER_LIST: Spec = listing_spec(
     Param("roles[]", "Only users with one of these roles (repeat it: roles[]=admin&roles[]=user)", many=True),
     Param("status", "ACTIVE, INACTIVE or BANNED (every Keyplane user is ACTIVE)"),
     Param("product", "Only users owning a license of this product (its id)"),
+    Param("group", "Only this group's users (its id)"),
     Param("license", "Only the owner of this license (its id or key)"),
     Param("assigned", "true: only users owning a license; false: only users owning none"),
     Param("active", "Same as assigned (Keygen's older name)"),
@@ -100,6 +101,7 @@ class UserFilters:
     roles: frozenset[Role] = frozenset()
     status: UserStatus | None = None
     product: uuid.UUID | None = None
+    group: uuid.UUID | None = None
     license: str | None = None
     assigned: bool | None = None
 
@@ -112,12 +114,14 @@ def user_filters(items: Items) -> UserFilters:
             raise refuse("roles[]", f"must be one of: {', '.join(sorted(r.value for r in USER_ROLES))}")
         roles.add(Role(role))
     status, product, license = last(items, "status"), last(items, "product"), last(items, "license")
+    group = last(items, "group")
     assigned_name = "assigned" if last(items, "assigned") is not None else "active"
     assigned = last(items, assigned_name)
     return UserFilters(
         roles=frozenset(roles),
         status=None if status is None else UserStatus(choice(status, USER_STATUSES, "status")),
         product=None if product is None else identifier(product, "product"),
+        group=None if group is None else identifier(group, "group"),
         license=None if license is None else reference(license, "license"),
         assigned=None if assigned is None else boolean(assigned, assigned_name),
     )

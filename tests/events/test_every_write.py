@@ -337,6 +337,23 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
     await walk.act(
         "PUT", "/users/{user}/group", f"/users/{user_id}/group", "user.group.updated", user_id, body=joined
     )
+    owners = {"data": [{"type": "users", "id": user_id}]}
+    await walk.act(
+        "POST",
+        "/groups/{group}/owners",
+        f"/groups/{group_id}/owners",
+        "group.owners.attached",
+        group_id,
+        body=owners,
+    )
+    await walk.act(
+        "DELETE",
+        "/groups/{group}/owners",
+        f"/groups/{group_id}/owners",
+        "group.owners.detached",
+        group_id,
+        body=owners,
+    )
 
     # Entitlements, and attaching them.
     entitlement = await walk.act(

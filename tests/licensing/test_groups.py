@@ -56,7 +56,7 @@ async def test_group_crud(client: httpx.AsyncClient, acme: Tenant) -> None:
         "maxMachines": None,
         "metadata": {"tier": "gold"},
     }
-    assert set(data["relationships"]) == {"account", "users", "licenses", "machines"}
+    assert set(data["relationships"]) == {"account", "owners", "users", "licenses", "machines"}
     url = f"{acme.base}/groups/{data['id']}"
     patched = await client.patch(
         url, json={"data": {"type": "groups", "attributes": {"maxMachines": 3}}}, headers=bearer(acme.key)

@@ -51,6 +51,7 @@ DETAILS = {
     "NO_MACHINES": "must have at least 1 associated machine",
     "TOO_MANY_MACHINES": "has too many associated machines",
     "TOO_MANY_CORES": "has too many associated machine cores",
+    "TOO_MANY_USERS": "has too many associated users",
 }
 
 
