@@ -29,6 +29,7 @@ from keyplane.app import create_app
 from keyplane.config import Settings
 from keyplane.kit import clock, passwords
 from keyplane.models import Base
+from keyplane.observe import logs
 from keyplane.services import services_of
 from tests import factories
 
@@ -127,19 +128,48 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
         client.close()
 
 
+@pytest.fixture(scope="session")
+def settings_dir(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The settings' data directory, one per database: with the secret given, nothing is
+    written there, and equal settings let tests share an application (``shared_app``)."""
+    return tmp_path_factory.mktemp("data")
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def settings(database_url: str, settings_dir: Path) -> Settings:
     return Settings(
         database_url=database_url,
         secret_key="test-server-secret-" + "x" * 32,
-        data_dir=tmp_path,
+        data_dir=settings_dir,
         usage_flush_seconds=3600,  # tests flush explicitly
     )
 
 
+_applications: dict[str, FastAPI] = {}
+
+
+def shared_app(settings: Settings) -> FastAPI:
+    """The application made with ``settings``, made once per process for equal settings.
+
+    FastAPI builds each route's dependencies and models the first time a request reaches
+    its router, once per application: about a second of work for the routes a typical test
+    reaches, paid again by every test that made its own. Each test still runs its own
+    lifespan (its own services, caches, connections and lean-path memory); what the
+    application keeps between runs is derived from its settings and routes alone. The log
+    handler is installed again: the last application made in the process chose it.
+    """
+    key = settings.model_dump_json()
+    found = _applications.get(key)
+    if found is None:
+        found = _applications[key] = create_app(settings)
+    else:
+        logs.install(settings)
+    return found
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
+    application = shared_app(settings)
     async with application.router.lifespan_context(application):
         try:
             yield application
