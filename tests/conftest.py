@@ -13,6 +13,7 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -114,18 +115,27 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+@contextmanager
+def redis_keys(redis_url: str) -> Iterator[str]:
+    """A key prefix of the block's own; every key under it is deleted when the block ends."""
+    prefix = f"keyplane-test-{uuid.uuid4().hex}:"
+    try:
+        yield prefix
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        try:
+            keys = list(client.scan_iter(match=f"{prefix}*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+
+
 @pytest.fixture
 def redis_prefix(redis_url: str) -> Iterator[str]:
     """A key prefix of this test's own; every key under it is deleted afterwards."""
-    prefix = f"keyplane-test-{uuid.uuid4().hex}:"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    with redis_keys(redis_url) as prefix:
+        yield prefix
 
 
 @pytest.fixture(scope="session")
