@@ -23,16 +23,15 @@ import pytest
 import redis
 from argon2 import PasswordHasher
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from keyplane import migrate
 from keyplane.app import create_app
 from keyplane.config import Settings
 from keyplane.kit import clock, passwords
-from keyplane.models import Base
 from keyplane.observe import logs
 from keyplane.services import services_of
 from tests import factories
+from tests.rows import delete_every_row
 
 PG_HOST = os.environ.get("KEYPLANE_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("KEYPLANE_TEST_PG_PORT", "5432"))
@@ -190,10 +189,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 async def empty_tables(application: FastAPI) -> None:
     """Delete every row a test's application wrote, the secret's verifier included: the
     next test on the session's database may start with a secret of its own."""
-    async with services_of(application).db.writer() as session:
-        for table in reversed(Base.metadata.sorted_tables):
-            await session.execute(text(f"DELETE FROM {table.name}"))
-        await session.commit()
+    await delete_every_row(services_of(application).db)
 
 
 @pytest.fixture
