@@ -30,8 +30,11 @@ serve: $(SERVE_STAMP)  ## Start Keyplane on http://127.0.0.1:8000 (SQLite in ./.
 
 # `--cov` measures keyplane/ as [tool.coverage.*] in pyproject.toml says: it prints the files not
 # fully covered and fails under its floor (fail_under). ARGS="--no-cov" for a subset of tests.
+# `--dist loadgroup`: tests are dealt to the workers one by one as they free up, except those
+# marked `xdist_group`, which one worker runs together (modules whose live servers start once
+# per module: dealt apart, each worker would start its own).
 test: $(STAMP)  ## Every test, on SQLite and PostgreSQL, one pytest-xdist worker per core, with coverage
-	$(BIN)/python -m pytest -n auto --cov $(ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadgroup --cov $(ARGS)
 
 check: $(STAMP)  ## ruff, mypy --strict, alembic check
 	PATH="$(abspath $(BIN)):$$PATH" scripts/check

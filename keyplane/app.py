@@ -146,6 +146,8 @@ class Keyplane(FastAPI):
     (``keyplane.hot``); whatever they leave goes through the framework as usual."""
 
     hot: HotPaths | None = None
+    """Set while the application runs, when ``hot_paths`` is on: what it remembers (the
+    accounts of the paths it has seen) comes from that run's services."""
     settings: Settings | None = None
     """The settings it was made with, which its services start with."""
     services: Services | None = None
@@ -236,6 +238,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with running(settings) as services:
             assert isinstance(app, Keyplane)
             app.services = services
+            app.hot = _hot_paths() if settings.hot_paths else None
             # What exists now (modules, the application, its routes) lives as long as the
             # process: keep it out of every garbage collection, which would otherwise walk it
             # again and again and stall the requests of the moment.
@@ -246,6 +249,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 yield
             finally:
                 app.services = None
+                app.hot = None
 
     app = Keyplane(
         title="Keyplane",
@@ -265,8 +269,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.settings = settings
     logs.install(settings)
     app.observer = Observer(settings)
-    if settings.hot_paths:
-        app.hot = _hot_paths()
     install_handlers(app)
     app.add_middleware(Negotiation)
     app.add_middleware(Signatures)

@@ -13,6 +13,7 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -22,15 +23,15 @@ import pytest
 import redis
 from argon2 import PasswordHasher
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from keyplane import migrate
 from keyplane.app import create_app
 from keyplane.config import Settings
 from keyplane.kit import clock, passwords
-from keyplane.models import Base
+from keyplane.observe import logs
 from keyplane.services import services_of
 from tests import factories
+from tests.rows import delete_every_row
 
 PG_HOST = os.environ.get("KEYPLANE_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("KEYPLANE_TEST_PG_PORT", "5432"))
@@ -113,33 +114,71 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+@contextmanager
+def redis_keys(redis_url: str) -> Iterator[str]:
+    """A key prefix of the block's own; every key under it is deleted when the block ends."""
+    prefix = f"keyplane-test-{uuid.uuid4().hex}:"
+    try:
+        yield prefix
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        try:
+            keys = list(client.scan_iter(match=f"{prefix}*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+
+
 @pytest.fixture
 def redis_prefix(redis_url: str) -> Iterator[str]:
     """A key prefix of this test's own; every key under it is deleted afterwards."""
-    prefix = f"keyplane-test-{uuid.uuid4().hex}:"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    with redis_keys(redis_url) as prefix:
+        yield prefix
+
+
+@pytest.fixture(scope="session")
+def settings_dir(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The settings' data directory, one per database: with the secret given, nothing is
+    written there, and equal settings let tests share an application (``shared_app``)."""
+    return tmp_path_factory.mktemp("data")
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def settings(database_url: str, settings_dir: Path) -> Settings:
     return Settings(
         database_url=database_url,
         secret_key="test-server-secret-" + "x" * 32,
-        data_dir=tmp_path,
+        data_dir=settings_dir,
         usage_flush_seconds=3600,  # tests flush explicitly
     )
 
 
+_applications: dict[str, FastAPI] = {}
+
+
+def shared_app(settings: Settings) -> FastAPI:
+    """The application made with ``settings``, made once per process for equal settings.
+
+    FastAPI builds each route's dependencies and models the first time a request reaches
+    its router, once per application: about a second of work for the routes a typical test
+    reaches, paid again by every test that made its own. Each test still runs its own
+    lifespan (its own services, caches, connections and lean-path memory); what the
+    application keeps between runs is derived from its settings and routes alone. The log
+    handler is installed again: the last application made in the process chose it.
+    """
+    key = settings.model_dump_json()
+    found = _applications.get(key)
+    if found is None:
+        found = _applications[key] = create_app(settings)
+    else:
+        logs.install(settings)
+    return found
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
+    application = shared_app(settings)
     async with application.router.lifespan_context(application):
         try:
             yield application
@@ -150,10 +189,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 async def empty_tables(application: FastAPI) -> None:
     """Delete every row a test's application wrote, the secret's verifier included: the
     next test on the session's database may start with a secret of its own."""
-    async with services_of(application).db.writer() as session:
-        for table in reversed(Base.metadata.sorted_tables):
-            await session.execute(text(f"DELETE FROM {table.name}"))
-        await session.commit()
+    await delete_every_row(services_of(application).db)
 
 
 @pytest.fixture

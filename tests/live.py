@@ -15,10 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from sqlalchemy import text
 
 from keyplane.db import Database, async_url
-from keyplane.models import Base
+from tests.rows import delete_every_row
 
 KEYPLANE = Path(sys.executable).parent / "keyplane"
 
@@ -145,9 +144,6 @@ async def empty(database_url: str) -> None:
     """Delete every row a live server's test made (the schema stays)."""
     database = Database(async_url(database_url))
     try:
-        async with database.writer() as session:
-            for table in reversed(Base.metadata.sorted_tables):
-                await session.execute(text(f"DELETE FROM {table.name}"))
-            await session.commit()
+        await delete_every_row(database)
     finally:
         await database.dispose()

@@ -19,7 +19,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from keyplane.invalidations import POLL_SECONDS, VOUCH_SECONDS
 from tests import live
+from tests.conftest import redis_keys
 from tests.factories import bearer
 
 SECRET = "cross-process-secret-" + "z" * 32
@@ -35,27 +35,41 @@ DEADLINE = 1.0
 """Seconds within which the other process must refuse (the documented bound)."""
 
 
-@pytest.fixture(params=["redis", "without-redis"])
-def bus(request: pytest.FixtureRequest, database_url: str) -> dict[str, str]:
+pytestmark = pytest.mark.xdist_group("cross-process")
+"""One worker runs the module (``make test`` distributes by group): each pair of servers
+below is started once, not once per worker."""
+
+
+@pytest.fixture(scope="module", params=["redis", "without-redis"])
+def bus(request: pytest.FixtureRequest, database_url: str) -> Iterator[dict[str, str]]:
     """The extra settings of both processes, for each way they learn of changes: Redis
     pub/sub (on either database); without Redis, PostgreSQL's LISTEN/NOTIFY, or on SQLite
     the invalidation log alone (two workers)."""
-    if request.param == "redis":
-        redis_url = request.getfixturevalue("redis_url")
-        return {"redis_url": redis_url, "redis_prefix": request.getfixturevalue("redis_prefix")}
-    return {} if database_url.startswith("postgresql") else {"workers": "2"}
+    if request.param != "redis":
+        yield {} if database_url.startswith("postgresql") else {"workers": "2"}
+        return
+    redis_url = request.getfixturevalue("redis_url")
+    with redis_keys(redis_url) as prefix:
+        yield {"redis_url": redis_url, "redis_prefix": prefix}
 
 
-@pytest.fixture
-def pair(database_url: str, bus: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, str, dict[str, str]]]:
-    """Two processes on one database: (base URL of A, of B, the account's admin key and slug)."""
-    env = live.environment(database_url, SECRET, tmp_path, **bus)
+@pytest.fixture(scope="module")
+def pair(
+    database_url: str, bus: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """Two processes on one database: (base URL of A, of B, the account's admin key and slug).
+
+    One pair per database and bus serves the module's tests: starting two servers costs
+    more than the tests that use them, and each test makes the keys and licenses it
+    watches (nothing it checks is another test's). The rows go when the module ends."""
+    workdir = tmp_path_factory.mktemp("pair")
+    env = live.environment(database_url, SECRET, workdir, **bus)
     slug = f"xp{time.monotonic_ns() % 10**9}"
     made = live.init(env, slug, f"admin@{slug}.test", "a long enough password")
     try:
         with ExitStack() as stack:
-            a = stack.enter_context(live.serve(env, tmp_path / "a.log"))
-            b = stack.enter_context(live.serve(env, tmp_path / "b.log"))
+            a = stack.enter_context(live.serve(env, workdir / "a.log"))
+            b = stack.enter_context(live.serve(env, workdir / "b.log"))
             yield a, b, {"key": made["apiKey"], "slug": slug}
     finally:
         asyncio.run(live.empty(database_url))  # the next tests start from an empty database

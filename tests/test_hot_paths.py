@@ -24,12 +24,12 @@ import pytest
 import sqlalchemy.exc
 from fastapi import FastAPI
 
-from keyplane.app import Keyplane, create_app
+from keyplane.app import Keyplane
 from keyplane.config import Settings
 from keyplane.kit import clock
 from keyplane.services import services_of
 from tests import factories
-from tests.conftest import CLIENT_ADDRESS
+from tests.conftest import CLIENT_ADDRESS, shared_app
 from tests.factories import Tenant, bearer
 
 Request = tuple[str, str, dict[str, str], bytes | None]
@@ -44,7 +44,7 @@ errors, ``requestId``; in JSON:API errors, ``meta.id``)."""
 @pytest.fixture
 async def cold(settings: Settings) -> AsyncIterator[FastAPI]:
     """The same service with every route served by the framework."""
-    application = create_app(settings.model_copy(update={"hot_paths": False}))
+    application = shared_app(settings.model_copy(update={"hot_paths": False}))
     async with application.router.lifespan_context(application):
         yield application
 
@@ -221,7 +221,7 @@ async def test_behind_a_trusted_proxy_a_verification_is_checked_from_the_forward
     to the framework."""
     caller = await factories.api_key(client, acme, name="backend", whitelistedIPs=["203.0.113.0/24"])
     key = await factories.api_key(client, acme, name="customer")
-    proxied = create_app(
+    proxied = shared_app(
         settings.model_copy(update={"trusted_proxies": [ipaddress.ip_network("203.0.113.0/24")]})
     )
     headers = {

@@ -30,6 +30,11 @@ from sqlalchemy.engine import make_url
 from tests import live
 from tests.faults import Proxy, RedisServer
 
+pytestmark = pytest.mark.xdist_group("revocation-faults")
+"""One worker runs these tests (``make test`` distributes by group): its two clusters of
+servers start once per database, not once per worker."""
+
+
 SECRET = "revocation-faults-secret-" + "f" * 32
 BOUND = 2.0
 """Seconds after the revoking commit within which no process may accept (the product's bound)."""

@@ -25,6 +25,10 @@ from keygen_sh.license_file import LicenseFile  # type: ignore[import-untyped]
 
 from tests.clients.support import LiveAccount
 
+pytestmark = pytest.mark.xdist_group("clients")
+"""One worker runs these tests (``make test`` distributes by group): the live server of
+``conftest.live_account`` starts once per module and database, not once per worker."""
+
 
 def _configure(account: LiveAccount, **values: Any) -> None:
     set_config(

@@ -34,6 +34,10 @@ from keygen.errors import (
 
 from tests.clients.support import LiveAccount
 
+pytestmark = pytest.mark.xdist_group("clients")
+"""One worker runs these tests (``make test`` distributes by group): the live server of
+``conftest.live_account`` starts once per module and database, not once per worker."""
+
 
 def _configure(**values: Any) -> None:
     """Module-level configuration, the SDK's documented way (``keygen.api_url = ...``)."""

@@ -9,12 +9,12 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from keyplane.app import Keyplane, create_app
+from keyplane.app import Keyplane
 from keyplane.config import Settings
 from keyplane.models import Event
 from keyplane.services import services_of
 from tests import factories
-from tests.conftest import CLIENT_ADDRESS
+from tests.conftest import CLIENT_ADDRESS, shared_app
 from tests.events.support import logged
 from tests.factories import Tenant, bearer
 
@@ -73,8 +73,8 @@ async def test_either_path_records_the_request_a_validation_came_with(
     license = await factories.license(client, acme)
     body = {"meta": {"key": license["attributes"]["key"]}}
     proxies = {"trusted_proxies": [ipaddress.ip_network("203.0.113.0/24")]}  # CLIENT_ADDRESS's
-    framework = create_app(settings.model_copy(update={**proxies, "hot_paths": False}))
-    hot = create_app(settings.model_copy(update=proxies))
+    framework = shared_app(settings.model_copy(update={**proxies, "hot_paths": False}))
+    hot = shared_app(settings.model_copy(update=proxies))
     assert isinstance(hot, Keyplane)
     sent = [(framework, "by-framework"), (hot, "lean-1"), (hot, "lean-2")]
     async with framework.router.lifespan_context(framework), hot.router.lifespan_context(hot):
