@@ -17,8 +17,12 @@ from keyplane.api_keys import lean as lean_api_keys
 from keyplane.assembly import running
 from keyplane.checkouts import endpoints as checkouts
 from keyplane.config import Settings, get_settings
+from keyplane.console import account_endpoints as console_account
 from keyplane.console import endpoints as console
+from keyplane.console import event_endpoints as console_events
 from keyplane.console import key_endpoints as console_keys
+from keyplane.console import user_endpoints as console_users
+from keyplane.console import webhook_endpoints as console_webhooks
 from keyplane.entitlements import endpoints as entitlements
 from keyplane.error_handlers import install_handlers
 from keyplane.events import endpoints as events
@@ -282,6 +286,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console.root)
     app.include_router(console.router)
     app.include_router(console_keys.router)
+    app.include_router(console_users.router)
+    app.include_router(console_events.router)
+    app.include_router(console_webhooks.router)
+    app.include_router(console_account.router)
     docs.install(app)
     app.observer.learn(_templates(app))
     return app

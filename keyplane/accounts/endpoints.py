@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from keyplane.accounts.schemas import AccountDocument
-from keyplane.accounts.signing import public_hex
+from keyplane.accounts.signing import public_base64
 from keyplane.kit.documents import returns
 from keyplane.kit.jsonapi import account_base, document
 from keyplane.kit.timefmt import iso
@@ -25,7 +23,7 @@ async def get_account(request: Request, session: DbSession, bearer: LicensingBea
     the 64 hex characters that Keygen clients take as ``public_key``."""
     account = await session.get(Account, bearer.account.id)
     assert account is not None  # the credential check resolved it
-    public = public_hex(await services_of(request.app).keys.key(session, account.id))
+    public = public_base64(await services_of(request.app).keys.key(session, account.id))
     body = {
         "id": str(account.id),
         "type": "accounts",
@@ -38,4 +36,4 @@ async def get_account(request: Request, session: DbSession, bearer: LicensingBea
         "relationships": {},
         "links": {"self": account_base(account.id)},
     }
-    return document(request, body, meta={"keys": {"ed25519": base64.b64encode(public.encode()).decode()}})
+    return document(request, body, meta={"keys": {"ed25519": public}})

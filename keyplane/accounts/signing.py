@@ -11,6 +11,7 @@ While the server secret is being rotated, a key sealed under a previous secret s
 
 from __future__ import annotations
 
+import base64
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -132,3 +133,9 @@ class KeyRing:
 def public_hex(key: Signer) -> str:
     """The public key as Keygen's clients take it: 64 hex characters."""
     return key.public.hex()
+
+
+def public_base64(key: Signer) -> str:
+    """The public key as the account's document gives it (``meta.keys.ed25519``): base64 of
+    its 64 hex characters."""
+    return base64.b64encode(public_hex(key).encode()).decode()

@@ -71,7 +71,8 @@ async def list_keys(
         status=STATUSES[status],
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
-        sort=Sort(sort.lstrip("-"), sort.startswith("-")),
+        # Ids are time-ordered (UUIDv7): newest first is the id order, which an index serves.
+        sort=None if sort == "-createdAt" else Sort(sort.lstrip("-"), sort.startswith("-")),
         search=q.strip() or None,
     )
     found = await service.list_page(session, console.principal, query)

@@ -91,6 +91,9 @@ async def signed_in(request: Request, session: DbSession) -> SignedIn:
     found = None if not secret else await sessions.resume(session, _hasher(request), secret, clock.now())
     if found is None:
         raise SignInNeeded
+    # The user stays as read, whatever the request's transaction does next: a refused change
+    # rolls back (which expires what the session holds) before its page names the user.
+    session.expunge(found.user)
     request.state.signed = found
     return found
 

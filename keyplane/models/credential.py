@@ -36,6 +36,16 @@ class Credential(Record):
     __tablename__ = "credentials"
     __table_args__ = (
         Index("ix_credentials_account_id_user_id_id", "account_id", "user_id", "id"),
+        # An account's keys of one kind and status, newest first: a page of them reads no more
+        # than its rows, and their exact count (a list's ``total``) reads this index alone.
+        Index(
+            "ix_credentials_account_id_kind_status_deleted_at_id",
+            "account_id",
+            "kind",
+            "status",
+            "deleted_at",
+            "id",
+        ),
         Index("ix_credentials_parent_id", "parent_id"),
         Index("ix_credentials_product_id", "product_id"),
         Index("ix_credentials_license_id", "license_id"),

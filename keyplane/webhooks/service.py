@@ -39,11 +39,23 @@ def _may(bearer: Bearer, scope: Scope, noun: str) -> None:
         raise Forbidden(
             f"This credential lacks the {scope.value} scope (or its owner's role does)", "INSUFFICIENT_SCOPE"
         )
-    allowed = _READERS if scope is Scope.READ else _WRITERS
-    if bearer.role not in allowed:
+    if not may(bearer, scope):
         raise Forbidden(
             f"You do not have permission to manage {noun} (role {bearer.role.value})", "ACCESS_DENIED"
         )
+
+
+def require(bearer: Bearer, scope: Scope) -> None:
+    """Refuse (403, with the reason) a bearer who may not do what ``scope`` names to webhook
+    endpoints: what a page that only shows a form checks first."""
+    _may(bearer, scope, "webhook endpoints")
+
+
+def may(bearer: Bearer, scope: Scope) -> bool:
+    """Whether the bearer's role may do what ``scope`` names to webhooks (read them, or
+    change them); the scope itself is checked as well."""
+    allowed = _READERS if scope is Scope.READ else _WRITERS
+    return bearer.has(scope) and bearer.role in allowed
 
 
 def _own_product(bearer: Bearer) -> uuid.UUID | None:
