@@ -4,7 +4,7 @@ A page of an account's API keys (newest first) reads no more of this index than 
 shows, and the list's exact ``total`` counts the index alone, without the table's rows.
 
 Revision ID: 5b2e9c41d7a3
-Revises: 77a66c37451f
+Revises: 298512300c46
 Create Date: 2026-12-07 14:30:00.000000
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "5b2e9c41d7a3"
-down_revision: str | None = "77a66c37451f"
+down_revision: str | None = "298512300c46"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
