@@ -16,7 +16,6 @@ from keyplane.auth.scopes import USER_ROLES, Role, Scope
 from keyplane.console.pages import PREFIX, Caller, ConsoleRoute, Form, redirect, render
 from keyplane.errors import AppError
 from keyplane.kit import paging
-from keyplane.tokens import service as tokens
 from keyplane.users import service
 from keyplane.users.schemas import UserCreateAttributes, UserFilters, UserUpdateAttributes
 from keyplane.web.dependencies import DbSession, require
@@ -148,7 +147,8 @@ async def reset_password(
 ) -> Response:
     await require(Scope.UPDATE)(console.principal)
     try:
-        user, _ = await tokens.reset_password(session, console.principal, user_id, form.get("password"))
+        data = UserUpdateAttributes.model_validate({"password": form.get("password")})
+        user = await service.update(session, console.principal, user_id, data)
     except ValidationError as error:
         return await _user_page(request, session, console, user_id, 422, problems=problems_of(error))
     except AppError as error:

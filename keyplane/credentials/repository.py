@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 
 from keyplane.auth.scopes import Role
 from keyplane.db import ReadFirst, holds_connection, touched
+from keyplane.kit.credentials import CredentialKind
 from keyplane.models import Credential, User
 from keyplane.models.credential import CredentialStatus
 
@@ -89,6 +90,32 @@ async def revoke_children(session: AsyncSession, parent_id: uuid.UUID, when: dat
         .values(deleted_at=when, status=CredentialStatus.INACTIVE, updated_at=when)
     )
     touched(session, parent_id)
+
+
+async def revoke_user_tokens(
+    session: AsyncSession, user_id: uuid.UUID, keep: uuid.UUID | None, when: datetime
+) -> list[uuid.UUID]:
+    """Revoke every live token of a user but ``keep`` (the one acting, if it is one of
+    them); the ids revoked."""
+    conditions = [
+        Credential.user_id == user_id,
+        Credential.kind == CredentialKind.TOKEN.value,
+        Credential.deleted_at.is_(None),
+    ]
+    if keep is not None:
+        conditions.append(Credential.id != keep)
+    revoked = list(
+        (
+            await session.scalars(
+                update(Credential)
+                .where(*conditions)
+                .values(deleted_at=when, status=CredentialStatus.INACTIVE, updated_at=when)
+                .returning(Credential.id)
+            )
+        ).all()
+    )
+    touched(session, *revoked)
+    return revoked
 
 
 def used_tag(credential_id: uuid.UUID) -> str:

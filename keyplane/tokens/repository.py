@@ -59,12 +59,6 @@ async def roles(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict[uu
     return {user_id: role for user_id, role in rows}
 
 
-async def live_of_user(session: AsyncSession, account_id: uuid.UUID, user_id: uuid.UUID) -> list[Credential]:
-    """Every live token of one user."""
-    conditions = visible(account_id, user_id=user_id, product_id=None, license_id=None, everyone=False)
-    return list((await session.scalars(select(Credential).where(*conditions))).all())
-
-
 async def with_role(
     session: AsyncSession, conditions: list[ColumnElement[bool]], token_id: uuid.UUID
 ) -> tuple[Credential, str] | None:

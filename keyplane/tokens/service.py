@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.auth.principal import AccountRef, Bearer, Principal
+from keyplane.auth.principal import AccountRef, Bearer
 from keyplane.auth.scopes import Role, Scope, ordered, role_scopes
 from keyplane.credentials.engine import CredentialEngine
 from keyplane.errors import Forbidden, NotFound, Unauthorized, Unprocessable
@@ -33,8 +33,6 @@ from keyplane.models.credential import CredentialStatus
 from keyplane.tokens import repository
 from keyplane.tokens.throttle import LoginThrottle
 from keyplane.users import repository as users
-from keyplane.users import service as user_service
-from keyplane.users.schemas import UserUpdateAttributes
 
 EMAIL = re.compile(r"([^@\s]+)@((?:[-a-z0-9]+\.)+[a-z]{2,})", re.IGNORECASE)
 """What Keygen takes for an email in Basic credentials (``config/initializers/regexp.rb``)."""
@@ -297,19 +295,3 @@ async def revoke(session: AsyncSession, bearer: Bearer, token_id: uuid.UUID | No
     _revoked(token)
     await events.record(session, bearer, EventName.TOKEN_REVOKED, token.id, product=token.product_id)
     await session.flush()
-
-
-async def reset_password(
-    session: AsyncSession, principal: Principal, ref: str, password: str
-) -> tuple[User, int]:
-    """A new password for a user (yourself, or anyone with MANAGE, as the users service
-    allows a password change), and the end of everything the old one opened: every token of
-    theirs is revoked (each an event), and their console sessions end with the old password.
-    The user and how many tokens were revoked."""
-    user = await user_service.update(session, principal, ref, UserUpdateAttributes(password=password))
-    tokens = await repository.live_of_user(session, principal.account.id, user.id)
-    for token in tokens:
-        _revoked(token)
-        await events.record(session, principal, EventName.TOKEN_REVOKED, token.id)
-    await session.flush()
-    return user, len(tokens)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Principal
 from keyplane.auth.scopes import Scope
+from keyplane.credentials import repository as credentials
 from keyplane.errors import Forbidden, NotFound, Unprocessable
 from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
+from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.passwords import hash_password
 from keyplane.models import User
 from keyplane.users import repository
@@ -83,8 +86,24 @@ async def update(session: AsyncSession, principal: Principal, ref: str, data: Us
         user.password_hash = await hash_password(data.password) if data.password else None
     await events.record(session, principal, EventName.USER_UPDATED, user.id, changed=user)
     user.updated_at = clock.now()
+    if _ends_tokens(user):
+        await _revoke_tokens(session, principal, user)
     await session.flush()
     return user
+
+
+def _ends_tokens(user: User) -> bool:
+    """A new password or a new role ends what the old one opened (as Keygen revokes a user's
+    tokens on both): every token of theirs, and their console sessions, which hold a stamp
+    of the password."""
+    changed = inspect(user).attrs
+    return changed.password_hash.history.has_changes() or changed.role.history.has_changes()
+
+
+async def _revoke_tokens(session: AsyncSession, principal: Principal, user: User) -> None:
+    acting = principal.credential_id if principal.credential_kind is CredentialKind.TOKEN else None
+    for token_id in await credentials.revoke_user_tokens(session, user.id, acting, user.updated_at):
+        await events.record(session, principal, EventName.TOKEN_REVOKED, token_id)
 
 
 async def delete(session: AsyncSession, principal: Principal, ref: str) -> None:

@@ -124,3 +124,51 @@ async def test_users_are_isolated_between_accounts(
     assert response.status_code == 404
     by_email = await client.get(f"{beta.base}/users/{acme.admin_email}", headers=bearer(beta.key))
     assert by_email.status_code == 404
+
+
+async def _live(client: httpx.AsyncClient, acme: Tenant, *secrets: str) -> list[bool]:
+    return [
+        (await client.get(f"{acme.base}/me", headers=bearer(secret))).status_code == 200 for secret in secrets
+    ]
+
+
+async def test_a_new_password_or_role_revokes_the_users_tokens_but_the_one_acting(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    """Keygen revokes a user's tokens when their password changes (but the token that changed
+    it: app/controllers/api/v1/users/actions/password_controller.rb) and when their role
+    changes (app/models/user.rb, ``revoke_tokens!(except: Current.token)``); a name does not."""
+    email = "tokens@acme.test"
+    user = await factories.user(app, acme, role="developer", email=email)
+    first, second, third = [
+        (await factories.token(client, acme, email))["attributes"]["token"] for _ in range(3)
+    ]
+    api_key = (await factories.api_key(client, acme, userId=str(user), scopes=["READ"]))["key"]
+    assert isinstance(api_key, str)
+
+    def change(attributes: dict[str, str]) -> dict[str, object]:
+        return {"data": {"type": "users", "attributes": attributes}}
+
+    renamed = await client.patch(
+        f"{acme.base}/users/{user}", json=change({"firstName": "Ada"}), headers=bearer(first)
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert await _live(client, acme, first, second, third) == [True, True, True]
+
+    own = await client.patch(
+        f"{acme.base}/users/{user}", json=change({"password": "a new password"}), headers=bearer(first)
+    )
+    assert own.status_code == 200, own.text
+    assert await _live(client, acme, first, second, third, api_key) == [True, False, False, True]
+
+    demoted = await client.patch(
+        f"{acme.base}/users/{user}", json=change({"role": "read-only"}), headers=bearer(acme.key)
+    )
+    assert demoted.status_code == 200, demoted.text
+    assert await _live(client, acme, first, api_key) == [False, True]  # API keys are not sessions
+
+    events = await client.get(
+        f"{acme.base}/event-logs", params={"event": "token.revoked"}, headers=bearer(acme.key)
+    )
+    assert events.status_code == 200, events.text
+    assert len(events.json()["data"]) == 3
