@@ -17,8 +17,10 @@ from keyplane.api_keys import lean as lean_api_keys
 from keyplane.assembly import running
 from keyplane.checkouts import endpoints as checkouts
 from keyplane.config import Settings, get_settings
+from keyplane.console import catalog_endpoints as console_catalog
 from keyplane.console import endpoints as console
 from keyplane.console import key_endpoints as console_keys
+from keyplane.console import license_endpoints as console_licenses
 from keyplane.entitlements import endpoints as entitlements
 from keyplane.error_handlers import install_handlers
 from keyplane.events import endpoints as events
@@ -244,6 +246,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console.root)
     app.include_router(console.router)
     app.include_router(console_keys.router)
+    app.include_router(console_licenses.router)
+    app.include_router(console_catalog.router)
     docs.install(app)
     app.observer.learn(_templates(app))
     return app
