@@ -17,10 +17,11 @@ from keyplane.api_keys import lean as lean_api_keys
 from keyplane.assembly import running
 from keyplane.checkouts import endpoints as checkouts
 from keyplane.config import Settings, get_settings
-from keyplane.console import catalog_endpoints as console_catalog
 from keyplane.console import endpoints as console
 from keyplane.console import key_endpoints as console_keys
 from keyplane.console import license_endpoints as console_licenses
+from keyplane.console import pool_endpoints as console_pools
+from keyplane.console import product_endpoints as console_products
 from keyplane.entitlements import endpoints as entitlements
 from keyplane.error_handlers import install_handlers
 from keyplane.events import endpoints as events
@@ -247,7 +248,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console.router)
     app.include_router(console_keys.router)
     app.include_router(console_licenses.router)
-    app.include_router(console_catalog.router)
+    app.include_router(console_products.router)
+    app.include_router(console_pools.router)
     docs.install(app)
     app.observer.learn(_templates(app))
     return app

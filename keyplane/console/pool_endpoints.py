@@ -58,8 +58,9 @@ async def show_policy(
     session: DbSession,
     console: Caller,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    done: str = "",
 ) -> Response:
-    return await _policy_page(request, session, console, policy_id, page)
+    return await _policy_page(request, session, console, policy_id, page, done=done == "updated")
 
 
 async def _policy_page(
@@ -76,7 +77,7 @@ async def _policy_page(
     asked = paging.Listed(paging.Paging("number", POOL_PAGE, page), None)
     pool = await keys.pool(session, bearer, str(policy.id), asked)
     product = await repository.product_names(session, bearer.account.id, {policy.product_id})
-    context: dict[str, object] = {"added": None, "refused": [], "problems": [], "pasted": ""}
+    context: dict[str, object] = {"added": None, "refused": [], "problems": [], "pasted": "", "done": False}
     context.update(report)
     return render(
         request,
@@ -89,6 +90,7 @@ async def _policy_page(
         page=page,
         pages=max(1, -(-pool.total // POOL_PAGE)),
         may_add=policy.use_pool and may(bearer, "keys", Action.CREATE),
+        may_update=may(bearer, "policies", Action.UPDATE),
         **context,
     )
 
