@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.auth.principal import Bearer
 from keyplane.console import repository
 from keyplane.console.pages import PREFIX, Caller, ConsoleRoute, Form, Submitted, redirect, render
-from keyplane.errors import AppError, Forbidden
+from keyplane.errors import AppError, Forbidden, NotFound
 from keyplane.events import service as events
 from keyplane.events.names import ResourceType
-from keyplane.kit import clock, paging
+from keyplane.kit import clock, paging, query
 from keyplane.licenses import lifecycle, service
 from keyplane.licenses.schemas import LicenseCreateAttributes, LicenseCreateRelationships, LicenseFilters
 from keyplane.licensing import heartbeat, status
@@ -58,14 +58,19 @@ def may(bearer: Bearer, resource: str, action: Action, *, own: bool = False) -> 
 
 
 def search_filters(text: str) -> LicenseFilters | None:
-    """What the search box asks for: an owner by email (``@``), a metadata ``key=value``, or
-    (None) a license by key or id."""
+    """What the search box asks for, when it names no license by key or id: an owner by email
+    (``@``), or a metadata ``name=value`` (a name the API's ``metadata[name]`` filter takes);
+    None: nothing else to look for."""
     if "@" in text:
         return LicenseFilters(owner=text)
     name, equals, value = text.partition("=")
-    if equals and name.strip() and " " not in name.strip():
-        return LicenseFilters(metadata=((name.strip(), value.strip()),))
-    return None
+    if not equals:
+        return None
+    try:
+        pairs = query.metadata([(f"metadata[{name.strip()}]", value.strip())])
+    except AppError:
+        return None
+    return LicenseFilters(metadata=pairs)
 
 
 @router.get("")
@@ -81,14 +86,15 @@ async def list_licenses(
     text = q.strip()
     found: list[License]
     total: int
-    filters = search_filters(text) if text else LicenseFilters()
-    if filters is None:
+    named = None
+    if text:
         try:
-            found, total = [(await service.get(session, bearer, text))[0]], 1
-        except AppError as error:
-            if error.status != 404:
-                raise
-            found, total = [], 0
+            named, _ = await service.get(session, bearer, text)
+        except NotFound:
+            named = None
+    filters = LicenseFilters() if not text else None if named else search_filters(text)
+    if filters is None:
+        found, total = ([named], 1) if named else ([], 0)
     else:
         asked = paging.Listed(paging.Paging("number", PAGE_SIZE, page), filters)
         listed = await service.listing(session, bearer, asked)

@@ -36,20 +36,38 @@ IMPORT_MAX = 10_000
 """The most keys one ``add_many`` takes (a bigger file is split by its sender)."""
 
 
+async def _check_values(
+    session: AsyncSession, account_id: uuid.UUID, keys: Sequence[str], except_id: uuid.UUID | None
+) -> dict[str, InvalidResource]:
+    """The rule of a key's value, for one value or many (a lookup per check, not per value):
+    each value it refuses, with the refusal. The values it passes are held (``hold_values``)
+    until the transaction ends."""
+    refused: dict[str, InvalidResource] = {}
+    for key in keys:
+        if key in RESERVED:
+            refused[key] = InvalidResource("is reserved", "KEY_NOT_ALLOWED", pointer=_KEY)
+        elif len(key) < MIN_LENGTH:
+            refused[key] = InvalidResource(
+                f"is too short (minimum is {MIN_LENGTH} characters)", "KEY_TOO_SHORT", pointer=_KEY
+            )
+    rest = [key for key in keys if key not in refused]
+    await repository.hold_values(session, account_id, rest)
+    taken = await repository.keys_taken(session, account_id, rest, except_id)
+    conflicts = await repository.license_conflicts(session, account_id, rest)
+    for key in rest:
+        if key in taken:
+            refused[key] = InvalidResource("has already been taken", "KEY_TAKEN", pointer=_KEY)
+        elif key in conflicts:
+            refused[key] = InvalidResource("conflicts with an existing license", "KEY_CONFLICT", pointer=_KEY)
+    return refused
+
+
 async def _check_value(
     session: AsyncSession, account_id: uuid.UUID, key: str, except_id: uuid.UUID | None
 ) -> None:
-    if key in RESERVED:
-        raise InvalidResource("is reserved", "KEY_NOT_ALLOWED", pointer=_KEY)
-    if len(key) < MIN_LENGTH:
-        raise InvalidResource(
-            f"is too short (minimum is {MIN_LENGTH} characters)", "KEY_TOO_SHORT", pointer=_KEY
-        )
-    await repository.hold_value(session, account_id, key)
-    if await repository.key_taken(session, account_id, key, except_id):
-        raise InvalidResource("has already been taken", "KEY_TAKEN", pointer=_KEY)
-    if await repository.license_conflict(session, account_id, key):
-        raise InvalidResource("conflicts with an existing license", "KEY_CONFLICT", pointer=_KEY)
+    refusal = (await _check_values(session, account_id, [key], except_id)).get(key)
+    if refusal is not None:
+        raise refusal
 
 
 async def _flush(session: AsyncSession) -> None:
@@ -136,17 +154,16 @@ async def add_many(
         )
     done = Added(policy)
     first: dict[str, int] = {}
+    refusals = await _check_values(session, bearer.account.id, [key for _, key in lines], None)
     for line, key in lines:
+        refusal = refusals.get(key)
         if key in first:
             done.refused.append(LineRefused(line, key, "KEY_TAKEN", f"duplicates line {first[key]}"))
-            continue
-        try:
-            await _check_value(session, bearer.account.id, key, None)
-        except InvalidResource as error:
-            done.refused.append(LineRefused(line, key, error.code, error.detail))
-            continue
-        first[key] = line
-        done.added.append(_new(policy, key))
+        elif refusal is not None:
+            done.refused.append(LineRefused(line, key, refusal.code, refusal.detail))
+        else:
+            first[key] = line
+            done.added.append(_new(policy, key))
     session.add_all(done.added)
     await _flush(session)
     for record in done.added:

@@ -41,13 +41,16 @@ async def test_licenses_are_found_by_owner_email_key_id_and_metadata(
     await factories.license(client, acme, policy={"name": "Other"})
     key, license_id = str(made["attributes"]["key"]), str(made["id"])  # type: ignore[index]
     await _signed_in(client, acme.admin_email)
-    assert "2 licenses." in (await client.get("/console/licenses")).text
+    assert "2 licenses." in (await client.get("/console/licenses")).text  # every license, newest first
     for search in (owner.upper(), key, license_id, "seat=north"):
         found = await client.get("/console/licenses", params={"q": search})
         assert found.status_code == 200
         assert "1 license." in found.text, search
         assert f"/console/licenses/{license_id}" in found.text
-    for search in ("nobody@example.test", "NO-SUCH-KEY", "seat=south"):
+    odd = await factories.license(client, acme, policy={"name": "Odd"}, key="ODD=KEY@WITH-SIGNS")
+    found = await client.get("/console/licenses", params={"q": "ODD=KEY@WITH-SIGNS"})
+    assert ("1 license." in found.text, f"/console/licenses/{odd['id']}" in found.text) == (True, True)
+    for search in ("nobody@example.test", "NO-SUCH-KEY", "seat=south", "bad name!=north"):
         nothing = await client.get("/console/licenses", params={"q": search})
         assert "0 licenses." in nothing.text, search
 
