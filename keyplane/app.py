@@ -21,6 +21,9 @@ from keyplane.console import account_endpoints as console_account
 from keyplane.console import endpoints as console
 from keyplane.console import event_endpoints as console_events
 from keyplane.console import key_endpoints as console_keys
+from keyplane.console import license_endpoints as console_licenses
+from keyplane.console import pool_endpoints as console_pools
+from keyplane.console import product_endpoints as console_products
 from keyplane.console import user_endpoints as console_users
 from keyplane.console import webhook_endpoints as console_webhooks
 from keyplane.entitlements import endpoints as entitlements
@@ -290,6 +293,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_events.router)
     app.include_router(console_webhooks.router)
     app.include_router(console_account.router)
+    app.include_router(console_licenses.router)
+    app.include_router(console_products.router)
+    app.include_router(console_pools.router)
     docs.install(app)
     app.observer.learn(_templates(app))
     return app

@@ -14,6 +14,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote
@@ -42,6 +44,7 @@ SIGN_IN_COOKIE = "keyplane_console_sign_in"
 """Before sign-in: what the sign-in form's CSRF token is bound to."""
 CSRF_FIELD = "csrf"
 _FORM = "application/x-www-form-urlencoded"
+_UPLOAD = "multipart/form-data"
 _HEADERS = {
     # Pages show secrets once and per-user data: nothing is stored by a browser or a proxy.
     "Cache-Control": "no-store",
@@ -138,11 +141,14 @@ async def submitted(request: Request) -> Submitted:
     """The form of this POST, refused (403 ``CSRF_INVALID``) unless it carries the CSRF token
     of the page this browser was served."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = await request.body() if media == _FORM else b""
-    try:
-        fields = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
-    except UnicodeDecodeError:
-        fields = []
+    if media == _UPLOAD:
+        fields = _parts(request.headers["content-type"], await request.body())
+    else:
+        body = await request.body() if media == _FORM else b""
+        try:
+            fields = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError:
+            fields = []
     form = Submitted(fields)
     if not sessions.csrf_valid(_hasher(request), _binding(request), form.get(CSRF_FIELD) or None):
         raise Forbidden(
@@ -154,6 +160,25 @@ async def submitted(request: Request) -> Submitted:
 
 
 Form = Annotated[Submitted, Depends(submitted)]
+
+
+def _parts(media: str, body: bytes) -> list[tuple[str, str]]:
+    """A ``multipart/form-data`` body's fields (a file field: its content as text), read with
+    the standard library's MIME parser; a part that is not UTF-8 text is left out."""
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + media.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    fields = []
+    for part in message.iter_parts() if message.is_multipart() else ():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            continue
+        try:
+            fields.append((name, payload.decode("utf-8-sig")))
+        except UnicodeDecodeError:
+            continue
+    return fields
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:

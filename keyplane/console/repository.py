@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyplane.models import Account, ConsoleSession, License, Machine, Policy, PoolKey, User
+from keyplane.models import Account, ConsoleSession, License, Machine, Policy, PoolKey, Product, User
 
 
 async def session_by_digest(
@@ -87,3 +87,15 @@ async def pools(session: AsyncSession, account_id: uuid.UUID) -> Sequence[tuple[
         .order_by(Policy.name, Policy.id)
     )
     return [(policy, int(size)) for policy, size in (await session.execute(statement)).all()]
+
+
+async def product_names(
+    session: AsyncSession, account_id: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Product.id, Product.name).where(Product.account_id == account_id, Product.id.in_(wanted))
+    )
+    return {product_id: name for product_id, name in rows.all()}

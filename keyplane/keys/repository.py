@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import uuid
+from collections.abc import Iterator, Sequence
 
-from sqlalchemy import ColumnElement, delete, exists, false, func, select, true
+from sqlalchemy import ColumnElement, delete, exists, false, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.keys.schemas import KeyFilters
@@ -14,45 +15,91 @@ from keyplane.kit import paging
 from keyplane.licensing.keystrings import digest
 from keyplane.models import License, Policy, PoolKey
 
+CHUNK = 500
+"""Values per lookup statement (bound parameters stay far below every database's limit)."""
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
 
 async def key_taken(
     session: AsyncSession, account_id: uuid.UUID, key: str, except_id: uuid.UUID | None
 ) -> bool:
-    statement = select(PoolKey.id).where(PoolKey.account_id == account_id, PoolKey.key_digest == digest(key))
-    if except_id is not None:
-        statement = statement.where(PoolKey.id != except_id)
-    return await session.scalar(statement.limit(1)) is not None
+    return bool(await keys_taken(session, account_id, [key], except_id))
 
 
-async def license_conflict(session: AsyncSession, account_id: uuid.UUID, key: str) -> bool:
-    """Whether ``key`` equals a license key, or a license id, of the account."""
-    conditions = [License.key_digest == digest(key)]
-    with contextlib.suppress(ValueError):
-        conditions.append(License.id == uuid.UUID(key))
-    for condition in conditions:
-        found = await session.scalar(
-            select(License.id).where(License.account_id == account_id, condition).limit(1)
+async def keys_taken(
+    session: AsyncSession, account_id: uuid.UUID, keys: Sequence[str], except_id: uuid.UUID | None
+) -> set[str]:
+    """Those of ``keys`` that are already the account's pool keys (but ``except_id``'s)."""
+    taken: set[bytes] = set()
+    for chunk in _chunks(keys):
+        statement = select(PoolKey.key_digest).where(
+            PoolKey.account_id == account_id, PoolKey.key_digest.in_([digest(key) for key in chunk])
         )
-        if found is not None:
-            return True
-    return False
+        if except_id is not None:
+            statement = statement.where(PoolKey.id != except_id)
+        taken.update(await session.scalars(statement))
+    return {key for key in keys if digest(key) in taken}
+
+
+async def license_conflicts(session: AsyncSession, account_id: uuid.UUID, keys: Sequence[str]) -> set[str]:
+    """Those of ``keys`` that equal a license key, or a license id, of the account."""
+    found: set[str] = set()
+    for chunk in _chunks(keys):
+        digests = {digest(key): key for key in chunk}
+        by_key = select(License.key_digest).where(
+            License.account_id == account_id, License.key_digest.in_(list(digests))
+        )
+        found.update(digests[row] for row in await session.scalars(by_key))
+        ids: dict[uuid.UUID, str] = {}
+        for key in chunk:
+            with contextlib.suppress(ValueError):
+                ids[uuid.UUID(key)] = key
+        if ids:
+            by_id = select(License.id).where(License.account_id == account_id, License.id.in_(list(ids)))
+            found.update(ids[row] for row in await session.scalars(by_id))
+    return found
 
 
 async def hold_value(session: AsyncSession, account_id: uuid.UUID, key: str) -> None:
-    """Hold the key string ``key`` of the account until the transaction ends: every write
+    await hold_values(session, account_id, [key])
+
+
+async def hold_values(session: AsyncSession, account_id: uuid.UUID, keys: Sequence[str]) -> None:
+    """Hold the key strings ``keys`` of the account until the transaction ends: every write
     that checks a value against both tables (a new or changed pool key, a license with a
     key of its own) takes this first, so a check and its insert are one step.
 
     A unique constraint cannot span the ``keys`` and ``licenses`` tables, and on PostgreSQL
     neither a check nor a conditional insert sees another transaction's uncommitted row: two
-    writers of the same value would both pass. A transaction-scoped advisory lock on the
-    value makes the second one wait for the first and then see its row. SQLite needs none:
-    a writing transaction already holds the database's one write lock (``BEGIN IMMEDIATE``).
+    writers of the same value would both pass. A transaction-scoped advisory lock on each
+    value makes the second one wait for the first and then see its row; many values are
+    locked in one statement, in ascending order (two writers of overlapping batches take
+    their common locks in the same order, so neither deadlocks the other). SQLite needs
+    none: a writing transaction already holds the database's one write lock
+    (``BEGIN IMMEDIATE``).
     """
-    if session.get_bind().dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql" or not keys:
         return
-    value = hashlib.blake2b(account_id.bytes + digest(key), digest_size=8).digest()
-    await session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(value, "big", signed=True))))
+    held = sorted(
+        {
+            int.from_bytes(
+                hashlib.blake2b(account_id.bytes + digest(key), digest_size=8).digest(), "big", signed=True
+            )
+            for key in keys
+        }
+    )
+    for start in range(0, len(held), CHUNK):
+        await session.execute(_HOLD, {"held": held[start : start + CHUNK]})
+
+
+_HOLD = text(
+    "SELECT count(pg_advisory_xact_lock(held)) "
+    "FROM (SELECT unnest(CAST(:held AS bigint[])) AS held ORDER BY held) AS ordered"
+)
 
 
 async def pop(session: AsyncSession, policy_id: uuid.UUID) -> PoolKey | None:

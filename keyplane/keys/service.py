@@ -8,6 +8,8 @@ popping the pool, takes a key out for good.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +22,7 @@ from keyplane.events.names import EventName
 from keyplane.keys import repository
 from keyplane.keys.schemas import KeyFilters
 from keyplane.kit import clock, paging
-from keyplane.kit.ids import as_uuid
+from keyplane.kit.ids import as_uuid, uuid7
 from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.keystrings import RESERVED, digest
 from keyplane.licensing.records import find, not_found, target
@@ -30,22 +32,42 @@ _KEY = "/data/attributes/key"
 _POLICY = "/data/relationships/policy"
 _POOL = "/data/relationships/pool"
 MIN_LENGTH = 8
+IMPORT_MAX = 10_000
+"""The most keys one ``add_many`` takes (a bigger file is split by its sender)."""
+
+
+async def _check_values(
+    session: AsyncSession, account_id: uuid.UUID, keys: Sequence[str], except_id: uuid.UUID | None
+) -> dict[str, InvalidResource]:
+    """The rule of a key's value, for one value or many (a lookup per check, not per value):
+    each value it refuses, with the refusal. The values it passes are held (``hold_values``)
+    until the transaction ends."""
+    refused: dict[str, InvalidResource] = {}
+    for key in keys:
+        if key in RESERVED:
+            refused[key] = InvalidResource("is reserved", "KEY_NOT_ALLOWED", pointer=_KEY)
+        elif len(key) < MIN_LENGTH:
+            refused[key] = InvalidResource(
+                f"is too short (minimum is {MIN_LENGTH} characters)", "KEY_TOO_SHORT", pointer=_KEY
+            )
+    rest = [key for key in keys if key not in refused]
+    await repository.hold_values(session, account_id, rest)
+    taken = await repository.keys_taken(session, account_id, rest, except_id)
+    conflicts = await repository.license_conflicts(session, account_id, rest)
+    for key in rest:
+        if key in taken:
+            refused[key] = InvalidResource("has already been taken", "KEY_TAKEN", pointer=_KEY)
+        elif key in conflicts:
+            refused[key] = InvalidResource("conflicts with an existing license", "KEY_CONFLICT", pointer=_KEY)
+    return refused
 
 
 async def _check_value(
     session: AsyncSession, account_id: uuid.UUID, key: str, except_id: uuid.UUID | None
 ) -> None:
-    if key in RESERVED:
-        raise InvalidResource("is reserved", "KEY_NOT_ALLOWED", pointer=_KEY)
-    if len(key) < MIN_LENGTH:
-        raise InvalidResource(
-            f"is too short (minimum is {MIN_LENGTH} characters)", "KEY_TOO_SHORT", pointer=_KEY
-        )
-    await repository.hold_value(session, account_id, key)
-    if await repository.key_taken(session, account_id, key, except_id):
-        raise InvalidResource("has already been taken", "KEY_TAKEN", pointer=_KEY)
-    if await repository.license_conflict(session, account_id, key):
-        raise InvalidResource("conflicts with an existing license", "KEY_CONFLICT", pointer=_KEY)
+    refusal = (await _check_values(session, account_id, [key], except_id)).get(key)
+    if refusal is not None:
+        raise refusal
 
 
 async def _flush(session: AsyncSession) -> None:
@@ -78,18 +100,77 @@ async def create(session: AsyncSession, bearer: Bearer, key: str, policy_ref: st
     authorize(bearer, "keys", Action.CREATE)
     policy = await pooled_policy(session, bearer, policy_ref)
     await _check_value(session, bearer.account.id, key, None)
-    record = PoolKey(
-        account_id=bearer.account.id,
-        product_id=policy.product_id,
-        policy_id=policy.id,
-        key=key,
-        key_digest=digest(key),
-    )
+    record = _new(policy, key)
     session.add(record)
     await _flush(session)
     await events.record(session, bearer, EventName.KEY_CREATED, record.id, product=record.product_id)
     await notices.pool_refilled(session, policy)
     return record
+
+
+def _new(policy: Policy, key: str) -> PoolKey:
+    return PoolKey(
+        id=uuid7(),
+        account_id=policy.account_id,
+        product_id=policy.product_id,
+        policy_id=policy.id,
+        key=key,
+        key_digest=digest(key),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LineRefused:
+    """A value ``add_many`` did not add: its line, and the code and reason ``create`` gives."""
+
+    line: int
+    key: str
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    policy: Policy
+    added: list[PoolKey] = field(default_factory=list)
+    refused: list[LineRefused] = field(default_factory=list)
+
+
+async def add_many(
+    session: AsyncSession, bearer: Bearer, policy_ref: str, lines: Sequence[tuple[int, str]]
+) -> Added:
+    """Add many keys to a pooled policy's pool (a pasted list, a CSV file): each value under
+    the rule of ``create``, a value that breaks it refused alone (its line, code and reason:
+    taken, a duplicate of an earlier line, a license's key or id, too short) while the others
+    are added, each with its ``key.created`` event. What is wrong with the request itself
+    (the caller's rights, the policy, no keys, too many) refuses it whole, before anything."""
+    authorize(bearer, "keys", Action.CREATE)
+    policy = await pooled_policy(session, bearer, policy_ref)
+    if not lines:
+        raise InvalidResource("has no keys", "KEYS_MISSING", pointer=_KEY)
+    if len(lines) > IMPORT_MAX:
+        raise InvalidResource(
+            f"has too many keys (maximum is {IMPORT_MAX} at once)", "KEYS_TOO_MANY", pointer=_KEY
+        )
+    done = Added(policy)
+    first: dict[str, int] = {}
+    refusals = await _check_values(session, bearer.account.id, [key for _, key in lines], None)
+    for line, key in lines:
+        refusal = refusals.get(key)
+        if key in first:
+            done.refused.append(LineRefused(line, key, "KEY_TAKEN", f"duplicates line {first[key]}"))
+        elif refusal is not None:
+            done.refused.append(LineRefused(line, key, refusal.code, refusal.detail))
+        else:
+            first[key] = line
+            done.added.append(_new(policy, key))
+    session.add_all(done.added)
+    await _flush(session)
+    for record in done.added:
+        await events.record(session, bearer, EventName.KEY_CREATED, record.id, product=record.product_id)
+    if done.added:
+        await notices.pool_refilled(session, policy)
+    return done
 
 
 async def get(session: AsyncSession, bearer: Bearer, ref: str) -> PoolKey:

@@ -95,7 +95,10 @@ def _owned_by(ref: str, account_id: uuid.UUID) -> ColumnElement[bool]:
     if user_id is not None:
         return License.owner_id == user_id
     owner = select(User.id).where(User.account_id == account_id, User.email == ref.strip().lower())
-    return License.owner_id.in_(owner.scalar_subquery())
+    # An equality with the one user (emails are unique per account), not ``IN``: the planners
+    # then read the owner's licenses by ``ix_licenses_owner_id_id``, in id order, where with
+    # ``IN`` they walk every license of the account (SQLite) or the whole table (PostgreSQL).
+    return License.owner_id == owner.scalar_subquery()
 
 
 def _window(expires: Expires, now: datetime) -> list[ColumnElement[bool]]:

@@ -5,11 +5,13 @@ staff does; the rules themselves are tested in process (``test_sessions``)."""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Dialog, Page, expect
+from playwright.async_api import Browser, Dialog, FilePayload, Page, expect
 
 from tests.console.conftest import ATTEMPTS, LIVE_PASSWORD, LiveConsole
 
@@ -146,7 +148,13 @@ async def test_the_pages_fit_375_pixels_without_scrolling_sideways(
         page = await context.new_page()
         await _sign_in(page, live_console.admin)
         await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
-        for path in ("/console", "/console/api-keys", "/console/api-keys/new"):
+        for path in (
+            "/console",
+            "/console/api-keys",
+            "/console/api-keys/new",
+            "/console/licenses",
+            "/console/products",
+        ):
             await page.goto(path)
             widths = await page.evaluate(
                 "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
@@ -154,3 +162,119 @@ async def test_the_pages_fit_375_pixels_without_scrolling_sideways(
             assert widths[0] <= widths[1] == 375, (path, widths)
     finally:
         await context.close()
+
+
+async def _api(live: LiveConsole, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """``POST /v1/<path>`` as the admin's API key (JSON:API); the answer's ``data``."""
+    async with httpx.AsyncClient(base_url=live.base) as http:
+        answer = await http.post(
+            f"/v1/{path}",
+            json={"data": body},
+            headers={"Authorization": f"Bearer {live.api_key}", "Content-Type": "application/vnd.api+json"},
+        )
+    assert answer.status_code == 201, answer.text
+    data: dict[str, Any] = answer.json()["data"]
+    return data
+
+
+def _to(kind: str, record: dict[str, Any]) -> dict[str, Any]:
+    return {"data": {"type": kind, "id": record["id"]}}
+
+
+async def test_find_a_license_by_its_owners_email_and_suspend_it(
+    page: Page, live_console: LiveConsole
+) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    owner = await _api(
+        live_console,
+        "users",
+        {"type": "users", "attributes": {"email": f"buyer-{suffix}@example.test", "role": "user"}},
+    )
+    product = await _api(live_console, "products", {"type": "products", "attributes": {"name": "Desktop"}})
+    policy = await _api(
+        live_console,
+        "policies",
+        {
+            "type": "policies",
+            "attributes": {"name": "Yearly"},
+            "relationships": {"product": _to("products", product)},
+        },
+    )
+    license = await _api(
+        live_console,
+        "licenses",
+        {
+            "type": "licenses",
+            "relationships": {"policy": _to("policies", policy), "owner": _to("users", owner)},
+        },
+    )
+    await _sign_in(page, live_console.admin)
+    await page.get_by_role("link", name="Licenses").click()
+    await page.get_by_label("Find").fill(f"BUYER-{suffix}@example.test")
+    await page.get_by_role("button", name="Find").click()
+    await expect(page.get_by_text("1 license.")).to_be_visible()
+    await page.get_by_role("link", name=str(license["attributes"]["key"])).click()
+    await expect(page.get_by_text(f"buyer-{suffix}@example.test")).to_be_visible()
+    await page.get_by_role("button", name="Suspend").click()
+    await expect(page.get_by_role("status")).to_contain_text("suspended")
+    await expect(page.get_by_role("button", name="Reinstate")).to_be_visible()
+    await expect(page.get_by_role("cell", name="license.suspended")).to_be_visible()
+    async with httpx.AsyncClient(base_url=live_console.base) as http:
+        validated = await http.post(
+            "/v1/licenses/actions/validate-key",
+            json={"meta": {"key": license["attributes"]["key"]}},
+            headers={"Content-Type": "application/vnd.api+json"},
+        )
+    assert validated.json()["meta"]["code"] == "SUSPENDED"
+
+
+async def test_import_500_pool_keys_from_a_csv_with_3_bad_lines(
+    page: Page, live_console: LiveConsole
+) -> None:
+    suffix = uuid.uuid4().hex[:6].upper()
+    product = await _api(live_console, "products", {"type": "products", "attributes": {"name": "Beta app"}})
+    policy = await _api(
+        live_console,
+        "policies",
+        {
+            "type": "policies",
+            "attributes": {"name": f"Beta {suffix}", "usePool": True},
+            "relationships": {"product": _to("products", product)},
+        },
+    )
+    taken = await _api(
+        live_console,
+        "licenses",
+        {
+            "type": "licenses",
+            "attributes": {"key": f"LICENSED-{suffix}"},
+            "relationships": {"policy": _to("policies", policy)},
+        },
+    )
+    keys = [f"BETA-{suffix}-{n:04d}" for n in range(497)]
+    rows = [
+        "key",
+        *keys[:100],
+        "short",
+        *keys[100:300],
+        keys[5],
+        *keys[300:],
+        str(taken["attributes"]["key"]),
+    ]
+    await _sign_in(page, live_console.admin)
+    await page.get_by_role("link", name="Pools").click()
+    await page.get_by_role("link", name=f"Beta {suffix}").click()
+    await page.get_by_label("Or a CSV file").set_input_files(
+        files=FilePayload(name="keys.csv", mimeType="text/csv", buffer="\r\n".join(rows).encode())
+    )
+    await page.get_by_role("button", name="Add the keys").click()
+    await expect(page.get_by_role("status")).to_have_text("497 keys added, 3 refused.")
+    refused = page.get_by_role("table", name="Refused lines")
+    await expect(refused.get_by_role("row")).to_have_count(4)
+    for row, cells in (
+        (1, ["102", "short", "is too short (minimum is 8 characters)", "KEY_TOO_SHORT"]),
+        (2, ["303", keys[5], "duplicates line 7", "KEY_TAKEN"]),
+        (3, ["501", f"LICENSED-{suffix}", "conflicts with an existing license", "KEY_CONFLICT"]),
+    ):
+        await expect(refused.get_by_role("row").nth(row).get_by_role("cell")).to_have_text(cells)
+    await expect(page.locator(".details div", has_text="Keys in pool")).to_contain_text("497")
