@@ -122,13 +122,21 @@ async def delete_all(session: AsyncSession, machine_ids: Sequence[uuid.UUID]) ->
 
 
 async def usage(
-    session: AsyncSession, license_id: uuid.UUID, except_id: uuid.UUID | None
+    session: AsyncSession,
+    license_id: uuid.UUID,
+    except_id: uuid.UUID | None,
+    *,
+    per_owner: bool = False,
+    owner_id: uuid.UUID | None = None,
 ) -> tuple[int, int, int, int]:
-    """The license's machines (all but ``except_id``): their count and summed cores, memory
+    """The license's machines (all but ``except_id``; ``per_owner``, only those of
+    ``owner_id``, None meaning those without an owner): their count and summed cores, memory
     and disk."""
     others = [Machine.license_id == license_id]
     if except_id is not None:
         others.append(Machine.id != except_id)
+    if per_owner:
+        others.append(Machine.owner_id.is_(None) if owner_id is None else Machine.owner_id == owner_id)
     count, cores, memory, disk = (
         await session.execute(
             select(
