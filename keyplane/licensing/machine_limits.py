@@ -30,6 +30,12 @@ def machine_limit(license: License, policy: Policy) -> int | None:
     return math.floor(base * OVERAGE_FACTORS.get(policy.overage_strategy, 1.0))
 
 
+def process_limit(license: License, policy: Policy) -> int | None:
+    """The license's ``maxProcesses`` (its own, else its policy's), which each of its machines
+    shows as its own (Keygen's ``Machine#max_processes``); None: no limit."""
+    return policy.max_processes if license.max_processes is None else license.max_processes
+
+
 def per_user(policy: Policy) -> bool:
     """Whether the limits (machines, cores, memory, disk) hold per user of the license rather
     than for the license as a whole (Keygen's ``machine_lease_per_user?``): each user counts

@@ -89,6 +89,13 @@ async def policies_by_license(
     return {license_id: policy for license_id, policy in rows}
 
 
+async def licenses_of(session: AsyncSession, license_ids: Iterable[uuid.UUID]) -> Sequence[License]:
+    ids = set(license_ids)
+    if not ids:
+        return []
+    return (await session.scalars(select(License).where(License.id.in_(ids)))).all()
+
+
 async def by_ref(
     session: AsyncSession, conditions: list[ColumnElement[bool]], ref: str, *, lock: bool = False
 ) -> Machine | None:

@@ -9,7 +9,7 @@ uniqueness is a unique index over the scope the policy names.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import assert_never
 
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +32,7 @@ from keyplane.licensing import heartbeat, membership
 from keyplane.licensing.access import Action, authorize, owns_machine, view
 from keyplane.licensing.heartbeat import HeartbeatStatus
 from keyplane.licensing.keystrings import RESERVED
-from keyplane.licensing.machine_limits import OVERAGE_FACTORS, holder, machine_limit, per_user
+from keyplane.licensing.machine_limits import OVERAGE_FACTORS, holder, machine_limit, per_user, process_limit
 from keyplane.licensing.records import not_found, target
 from keyplane.licensing.schemas import GroupRelationship
 from keyplane.licensing.status import protected
@@ -288,6 +288,21 @@ async def find(
     policy = await repository.policy_of(session, machine)
     assert policy is not None
     return machine, policy
+
+
+async def process_limit_of(session: AsyncSession, machine: Machine, policy: Policy) -> int | None:
+    """The ``maxProcesses`` a machine shows: its license's (``process_limit``)."""
+    license = await session.get(License, machine.license_id)
+    assert license is not None  # the foreign key holds it
+    return process_limit(license, policy)
+
+
+async def process_limits_of(
+    session: AsyncSession, machines: Iterable[Machine], policies: Mapping[uuid.UUID, Policy]
+) -> dict[uuid.UUID, int | None]:
+    """``process_limit_of`` for many machines, by license id, in one query."""
+    licenses = await repository.licenses_of(session, (machine.license_id for machine in machines))
+    return {license.id: process_limit(license, policies[license.id]) for license in licenses}
 
 
 async def get(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Machine, Policy]:
