@@ -166,6 +166,7 @@ MACHINE_RESOURCE = resource(
         "requireHeartbeat": False,
         "heartbeatStatus": "NOT_STARTED",
         "heartbeatDuration": 600,
+        "maxProcesses": None,
         "lastHeartbeat": None,
         "nextHeartbeat": None,
         "lastCheckOut": None,

@@ -29,6 +29,7 @@ from keyplane.kit.timefmt import iso, iso_or_none
 from keyplane.licenses import service as licenses
 from keyplane.licenses.schemas import license_resource
 from keyplane.licensing.access import Action, authorize
+from keyplane.licensing.machine_limits import process_limit
 from keyplane.licensing.status import protected
 from keyplane.machines import service as machines
 from keyplane.machines.schemas import machine_resource
@@ -110,7 +111,13 @@ async def check_out_machine(
     _may_check_out(bearer, FileKind.MACHINE, license, policy)
     subject = Subject(license, policy, machine)
     made = await _make(
-        session, keys, FileKind.MACHINE, subject, machine_resource(machine, policy), options, MACHINE_INCLUDES
+        session,
+        keys,
+        FileKind.MACHINE,
+        subject,
+        machine_resource(machine, policy, max_processes=process_limit(license, policy)),
+        options,
+        MACHINE_INCLUDES,
     )
     machine.last_check_out = machine.updated_at = made.issued
     await events.record(

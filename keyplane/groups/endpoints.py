@@ -106,7 +106,12 @@ async def group_machines(
 ) -> JSONResponse:
     """The group's machines, newest first (staff; a product token sees its product's)."""
     page, policies = await relations.member_machines(session, bearer, group, asked)
-    return listing(request, [machine_resource(item, policies[item.license_id]) for item in page.items], page)
+    limits = await machines.process_limits_of(session, page.items, policies)
+    data = [
+        machine_resource(item, policies[item.license_id], max_processes=limits[item.license_id])
+        for item in page.items
+    ]
+    return listing(request, data, page)
 
 
 @router.get("/groups/{group}/users", responses=returns(ListDocument[UserResource]))
@@ -200,7 +205,8 @@ async def change_machine_group(
     """Move the machine to a group (``data: null``: out of any); answers the machine. 422
     ``GROUP_MACHINE_LIMIT_EXCEEDED`` when the group is full."""
     found, policy = await relations.machine_group(session, bearer, machine, _data(body))
-    return document(request, machine_resource(found, policy))
+    limit = await machines.process_limit_of(session, found, policy)
+    return document(request, machine_resource(found, policy, max_processes=limit))
 
 
 @router.get("/users/{user}/group", responses=returns(OptionalGroupDocument))

@@ -19,7 +19,7 @@ from pydantic import Field
 from keyplane.kit.schemas import StrictInput
 from keyplane.licensing import heartbeat
 from keyplane.licensing.heartbeat import HeartbeatStatus
-from keyplane.licensing.machine_limits import OVERAGE_FACTORS, machine_limit
+from keyplane.licensing.machine_limits import OVERAGE_FACTORS, leased, machine_limit, per_user
 from keyplane.licensing.status import overdue
 from keyplane.licensing.vocab import Code
 from keyplane.models import License, Machine, Policy, User
@@ -347,11 +347,26 @@ def _users(license: License, policy: Policy) -> Result | None:
     return Result(tolerated(policy, used, maximum), Code.TOO_MANY_USERS)
 
 
-def _limits(license: License, policy: Policy, machines: Sequence[Machine]) -> Result | None:
-    """A strict policy's machine limits: none activated, or more than allowed."""
-    count = len(machines)
-    if count == 0:
+def _lessee(license: License, owner: User | None, scope: Scope | None, people: People) -> uuid.UUID | None:
+    """Whose machines a PER_USER policy's limits count: the license user (its owner or a
+    licensee) the ``user`` scope names, else nobody, which counts the machines without an
+    owner (Keygen's ``license.users.where(id: scope[:user]).or(where(email: ...)).take``)."""
+    if scope is None or not _given(scope.user):
+        return None
+    user = (scope.user or "").lower()
+    return next((id for id in (license.owner_id, *people.licensees) if _names(user, id, owner, people)), None)
+
+
+def _limits(
+    license: License, policy: Policy, machines: Sequence[Machine], lessee: uuid.UUID | None
+) -> Result | None:
+    """A strict policy's machine limits: none activated, or more than allowed (under
+    PER_USER, more of ``lessee``'s machines than allowed; Keygen's
+    app/services/license_validation_service.rb)."""
+    if not machines:
         return Result(False, Code.NO_MACHINES if policy.floating else Code.NO_MACHINE)
+    machines = leased(policy, machines, lessee)
+    count = len(machines)
     base = 1 if not policy.floating else (license.max_machines or policy.max_machines)
     if base is not None and count > base:
         limit = machine_limit(license, policy)
@@ -403,7 +418,9 @@ def check(
     if not policy.strict:
         return _expired_result(policy) if expired else Result(True, Code.VALID)
     counted = _alive(machines, policy, now) if heartbeat.culls(policy) else list(machines)
-    limited = _limits(license, policy, counted)
+    limited = _limits(
+        license, policy, counted, _lessee(license, owner, scope, people) if per_user(policy) else None
+    )
     if limited is not None:
         return limited
     return _expired_result(policy) if expired else Result(True, Code.VALID)

@@ -110,7 +110,8 @@ async def component_machine(
     """The machine a component belongs to."""
     found = await service.get(session, bearer, component)
     machine, policy = await machines.get(session, bearer, str(found.machine_id))
-    return document(request, machine_resource(machine, policy))
+    limit = await machines.process_limit_of(session, machine, policy)
+    return document(request, machine_resource(machine, policy, max_processes=limit))
 
 
 @router.get("/components/{component}/license", responses=returns(LicenseDocument))

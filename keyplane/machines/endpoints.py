@@ -62,14 +62,19 @@ async def activate_machine(
         if data.relationships.components
         else (),
     )
-    return created(request, machine_resource(machine, policy))
+    limit = await service.process_limit_of(session, machine, policy)
+    return created(request, machine_resource(machine, policy, max_processes=limit))
 
 
 async def _list(
     request: Request, session: DbSession, bearer: LicensingBearer, asked: Listed[MachineFilters]
 ) -> JSONResponse:
     page, policies = await service.listing(session, bearer, asked)
-    data = [machine_resource(machine, policies[machine.license_id]) for machine in page.items]
+    limits = await service.process_limits_of(session, page.items, policies)
+    data = [
+        machine_resource(machine, policies[machine.license_id], max_processes=limits[machine.license_id])
+        for machine in page.items
+    ]
     return listing(request, data, page)
 
 
@@ -99,7 +104,8 @@ async def get_machine(
 ) -> JSONResponse:
     """One machine by id or fingerprint."""
     found, policy = await service.get(session, bearer, machine)
-    return document(request, machine_resource(found, policy))
+    limit = await service.process_limit_of(session, found, policy)
+    return document(request, machine_resource(found, policy, max_processes=limit))
 
 
 @router.patch("/machines/{machine}", responses=returns(MachineDocument))
@@ -108,7 +114,8 @@ async def update_machine(
 ) -> JSONResponse:
     """Change a machine's name, platform, hostname, ip, cores, memory, disk or metadata."""
     found, policy = await service.update(session, bearer, machine, body.data.attributes)
-    return document(request, machine_resource(found, policy))
+    limit = await service.process_limit_of(session, found, policy)
+    return document(request, machine_resource(found, policy, max_processes=limit))
 
 
 @router.delete("/machines/{machine}", status_code=204, response_class=Response)
@@ -125,7 +132,9 @@ async def ping_machine(
     """A heartbeat: ``heartbeatStatus`` is ALIVE until ``heartbeatDuration`` from now
     (``RESURRECTED`` in this answer when the ping revived a dead machine)."""
     found, policy, revived = await service.ping(session, bearer, machine)
-    body = machine_resource(found, policy)
+    body = machine_resource(
+        found, policy, max_processes=await service.process_limit_of(session, found, policy)
+    )
     if revived:
         body["attributes"]["heartbeatStatus"] = heartbeat.HeartbeatStatus.RESURRECTED
     return document(request, body)

@@ -89,6 +89,13 @@ async def policies_by_license(
     return {license_id: policy for license_id, policy in rows}
 
 
+async def licenses_of(session: AsyncSession, license_ids: Iterable[uuid.UUID]) -> Sequence[License]:
+    ids = set(license_ids)
+    if not ids:
+        return []
+    return (await session.scalars(select(License).where(License.id.in_(ids)))).all()
+
+
 async def by_ref(
     session: AsyncSession, conditions: list[ColumnElement[bool]], ref: str, *, lock: bool = False
 ) -> Machine | None:
@@ -122,13 +129,21 @@ async def delete_all(session: AsyncSession, machine_ids: Sequence[uuid.UUID]) ->
 
 
 async def usage(
-    session: AsyncSession, license_id: uuid.UUID, except_id: uuid.UUID | None
+    session: AsyncSession,
+    license_id: uuid.UUID,
+    except_id: uuid.UUID | None,
+    *,
+    per_owner: bool = False,
+    owner_id: uuid.UUID | None = None,
 ) -> tuple[int, int, int, int]:
-    """The license's machines (all but ``except_id``): their count and summed cores, memory
+    """The license's machines (all but ``except_id``; ``per_owner``, only those of
+    ``owner_id``, None meaning those without an owner): their count and summed cores, memory
     and disk."""
     others = [Machine.license_id == license_id]
     if except_id is not None:
         others.append(Machine.id != except_id)
+    if per_owner:
+        others.append(Machine.owner_id.is_(None) if owner_id is None else Machine.owner_id == owner_id)
     count, cores, memory, disk = (
         await session.execute(
             select(

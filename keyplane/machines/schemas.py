@@ -167,6 +167,9 @@ class MachineAttributesOut(Output):
     heartbeatStatus: Literal["NOT_STARTED", "ALIVE", "DEAD", "RESURRECTED"]
     """``RESURRECTED`` only in the answer to the ping that revived a dead machine."""
     heartbeatDuration: int
+    maxProcesses: int | None
+    """The license's ``maxProcesses`` (its own, else its policy's): how many processes the
+    machine may spawn under PER_MACHINE leasing. Null: no limit."""
     lastHeartbeat: InstantOut | None
     nextHeartbeat: InstantOut | None
     lastCheckOut: InstantOut | None
@@ -200,7 +203,9 @@ class MachineDocument(Document[MachineResource]):
 # -- rendering ------------------------------------------------------------------------------
 
 
-def machine_resource(machine: Machine, policy: Policy) -> dict[str, Any]:
+def machine_resource(machine: Machine, policy: Policy, *, max_processes: int | None) -> dict[str, Any]:
+    """A machine's resource; ``max_processes`` is its license's (``process_limit``), which
+    Keygen's serializer shows as the machine's."""
     base = account_base(machine.account_id)
     own = f"machines/{machine.id}"
     return resource(
@@ -219,6 +224,7 @@ def machine_resource(machine: Machine, policy: Policy) -> dict[str, Any]:
             "requireHeartbeat": policy.require_heartbeat,
             "heartbeatStatus": heartbeat.status(machine, policy, clock.now()),
             "heartbeatDuration": int(heartbeat.duration(policy).total_seconds()),
+            "maxProcesses": max_processes,
             "lastHeartbeat": iso_or_none(machine.last_heartbeat),
             "nextHeartbeat": iso_or_none(heartbeat.next_heartbeat(machine, policy)),
             "lastCheckOut": iso_or_none(machine.last_check_out),

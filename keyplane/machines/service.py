@@ -1,14 +1,15 @@
 """Machines: activation within the license's limits, heartbeats, deactivation.
 
 Activations of one license are serialized by locking the license row (SQLite serializes
-every writer anyway), so ``maxMachines`` holds under any concurrency; the fingerprint's
+every writer anyway), so ``maxMachines`` holds under any concurrency, for the license or,
+under PER_USER, for each of its users; the fingerprint's
 uniqueness is a unique index over the scope the policy names.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import assert_never
 
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +32,7 @@ from keyplane.licensing import heartbeat, membership
 from keyplane.licensing.access import Action, authorize, owns_machine, view
 from keyplane.licensing.heartbeat import HeartbeatStatus
 from keyplane.licensing.keystrings import RESERVED
-from keyplane.licensing.machine_limits import OVERAGE_FACTORS, machine_limit
+from keyplane.licensing.machine_limits import OVERAGE_FACTORS, holder, machine_limit, per_user, process_limit
 from keyplane.licensing.records import not_found, target
 from keyplane.licensing.schemas import GroupRelationship
 from keyplane.licensing.status import protected
@@ -115,18 +116,24 @@ async def _check_limits(
     license: License,
     policy: Policy,
     data: MachineAttributes,
+    owner_id: uuid.UUID | None,
     *,
     replacing: Machine | None = None,
 ) -> None:
     """The license's machine, core, memory and disk limits with ``data`` added (or, on an
-    update, standing in for ``replacing``'s values)."""
+    update, standing in for ``replacing``'s values), counted over the machines of
+    ``owner_id`` (None: those without an owner) when the policy leases machines per user."""
     except_id = None if replacing is None else replacing.id
-    count, cores, memory, disk = await repository.usage(session, license.id, except_id)
+    count, cores, memory, disk = await repository.usage(
+        session, license.id, except_id, per_owner=per_user(policy), owner_id=owner_id
+    )
     limit = machine_limit(license, policy)
-    # The first machine is always accepted (Keygen's rule), whatever the limit says.
+    whom = holder(policy)
+    # The first machine (of the owner, under PER_USER) is always accepted (Keygen's rule),
+    # whatever the limit says.
     if replacing is None and count and limit is not None and count >= limit:
         raise InvalidResource(
-            f"machine count has exceeded maximum allowed for license ({limit})",
+            f"machine count has exceeded maximum allowed for {whom} ({limit})",
             "MACHINE_LIMIT_EXCEEDED",
             pointer="/data",
         )
@@ -143,7 +150,7 @@ async def _check_limits(
         # the policy's overage applies to them as to the count.
         if maximum is not None and added is not None and int(used or 0) + added > maximum * factor:
             raise InvalidResource(
-                f"exceeds the maximum allowed for license ({maximum})", code, pointer="/data"
+                f"exceeds the maximum allowed for {whom} ({maximum})", code, pointer="/data"
             )
 
 
@@ -221,7 +228,7 @@ async def activate(
         raise InvalidResource(
             "conflicts with an existing machine", "FINGERPRINT_CONFLICT", pointer=_FINGERPRINT
         )
-    await _check_limits(session, license, policy, data)
+    await _check_limits(session, license, policy, data, None if owner is None else owner.id)
     group_id = await membership.join(
         session,
         license.account_id,
@@ -283,6 +290,21 @@ async def find(
     return machine, policy
 
 
+async def process_limit_of(session: AsyncSession, machine: Machine, policy: Policy) -> int | None:
+    """The ``maxProcesses`` a machine shows: its license's (``process_limit``)."""
+    license = await session.get(License, machine.license_id)
+    assert license is not None  # the foreign key holds it
+    return process_limit(license, policy)
+
+
+async def process_limits_of(
+    session: AsyncSession, machines: Iterable[Machine], policies: Mapping[uuid.UUID, Policy]
+) -> dict[uuid.UUID, int | None]:
+    """``process_limit_of`` for many machines, by license id, in one query."""
+    licenses = await repository.licenses_of(session, (machine.license_id for machine in machines))
+    return {license.id: process_limit(license, policies[license.id]) for license in licenses}
+
+
 async def get(session: AsyncSession, bearer: Bearer, ref: str) -> tuple[Machine, Policy]:
     found = await find(session, bearer, ref)
     authorize(bearer, "machines", Action.READ)
@@ -326,7 +348,7 @@ async def update(
     await session.refresh(machine, with_for_update=True)
     sent = set(data.model_fields_set)
     if sent & {"cores", "memory", "disk"}:
-        await _check_limits(session, license, policy, data, replacing=machine)
+        await _check_limits(session, license, policy, data, machine.owner_id, replacing=machine)
     _apply(machine, data, sent)
     await events.record(
         session, bearer, EventName.MACHINE_UPDATED, machine.id, changed=machine, product=machine.product_id

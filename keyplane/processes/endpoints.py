@@ -143,7 +143,8 @@ async def process_machine(
     """The machine a process runs on."""
     found, _ = await service.get(session, bearer, process)
     machine, policy = await machines.get(session, bearer, str(found.machine_id))
-    return document(request, machine_resource(machine, policy))
+    limit = await machines.process_limit_of(session, machine, policy)
+    return document(request, machine_resource(machine, policy, max_processes=limit))
 
 
 @router.get("/processes/{process}/license", responses=returns(LicenseDocument))

@@ -23,7 +23,7 @@ from keyplane.kit import clock, paging
 from keyplane.kit.ids import uuid7
 from keyplane.licensing import heartbeat
 from keyplane.licensing.access import Action, authorize, owns_machine_record, view
-from keyplane.licensing.machine_limits import OVERAGE_FACTORS
+from keyplane.licensing.machine_limits import OVERAGE_FACTORS, process_limit
 from keyplane.licensing.records import not_found
 from keyplane.licensing.status import protected
 from keyplane.machines import service as machine_service
@@ -82,11 +82,6 @@ async def _cull(session: AsyncSession, bearer: Bearer, license: License, policy:
                 session, system, event, process_id, metadata=metadata, product=license.product_id
             )
     await repository.delete_all(session, dead)
-
-
-def process_limit(license: License, policy: Policy) -> int | None:
-    """The license's ``maxProcesses`` (its own, else its policy's); None: no limit."""
-    return policy.max_processes if license.max_processes is None else license.max_processes
 
 
 async def _check_limit(session: AsyncSession, license: License, policy: Policy, machine: Machine) -> None:

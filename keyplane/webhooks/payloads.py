@@ -23,6 +23,7 @@ from keyplane.groups.schemas import group_resource
 from keyplane.keys.schemas import key_resource
 from keyplane.kit import clock
 from keyplane.licenses.schemas import license_resource
+from keyplane.licensing.machine_limits import process_limit
 from keyplane.machines.schemas import machine_resource
 from keyplane.models import (
     Credential,
@@ -74,7 +75,9 @@ async def _machine(session: AsyncSession, id_: uuid.UUID) -> Rendered:
     found = await repository.row(session, Machine, id_)
     license = None if found is None else await repository.row(session, License, found.license_id)
     policy = None if license is None else await repository.row(session, Policy, license.policy_id)
-    return None if found is None or policy is None else machine_resource(found, policy)
+    if found is None or license is None or policy is None:
+        return None
+    return machine_resource(found, policy, max_processes=process_limit(license, policy))
 
 
 async def _process(session: AsyncSession, id_: uuid.UUID) -> Rendered:

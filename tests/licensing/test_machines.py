@@ -30,6 +30,7 @@ ATTRIBUTES = {
     "requireHeartbeat",
     "heartbeatStatus",
     "heartbeatDuration",
+    "maxProcesses",
     "lastHeartbeat",
     "nextHeartbeat",
     "lastCheckOut",
@@ -137,6 +138,34 @@ async def test_activation_returns_keygens_machine_document(
         assert related.status_code == 200, (name, related.text)
         assert related.json()["data"]["type"] == type_
         assert related.json()["data"]["id"] == relationships[name]["data"]["id"]
+
+
+async def test_a_machine_shows_its_licenses_max_processes(client: httpx.AsyncClient, acme: Tenant) -> None:
+    """Keygen's app/serializers/machine_serializer.rb shows ``max_processes``, which
+    app/models/machine.rb takes from the license (``license_max_processes``: the license's
+    own, else its policy's) when the machine has no override of its own (Keygen's API sets
+    none); null when neither names a limit."""
+    policy_id = await factories.policy(client, acme, floating=True, maxMachines=5, maxProcesses=4)
+    license = await factories.license(client, acme, policy_id)
+    machine = await factories.machine(client, acme, license["id"])
+    assert machine["attributes"]["maxProcesses"] == 4
+    response = await client.patch(
+        f"{acme.base}/licenses/{license['id']}",
+        json={"data": {"type": "licenses", "attributes": {"maxProcesses": 2}}},
+        headers=bearer(acme.key),
+    )
+    assert response.status_code == 200, response.text
+    for path in (f"machines/{machine['id']}", f"machines/{machine['id']}/actions/ping"):
+        method = client.post if path.endswith("ping") else client.get
+        shown = await method(f"{acme.base}/{path}", headers=bearer(acme.key))
+        assert shown.status_code == 200, shown.text
+        assert shown.json()["data"]["attributes"]["maxProcesses"] == 2, path
+    unlimited = await factories.license(client, acme, policy={"floating": True, "maxMachines": 5})
+    other = await factories.machine(client, acme, unlimited["id"])
+    assert other["attributes"]["maxProcesses"] is None
+    listed = await client.get(f"{acme.base}/machines?limit=100", headers=bearer(acme.key))
+    shown_by_id = {item["id"]: item["attributes"]["maxProcesses"] for item in listed.json()["data"]}
+    assert shown_by_id == {machine["id"]: 2, other["id"]: None}
 
 
 async def test_minimal_activation_defaults(client: httpx.AsyncClient, acme: Tenant) -> None:
