@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test check bench fuzz lock
+.PHONY: serve test check bench fuzz lock screenshots
 
 # Installs come from the lock files in requirements/ (pip-tools, every file hashed), so a fresh
 # clone gets the same versions whatever the registries released since. `make lock` refreshes
@@ -35,6 +35,10 @@ serve: $(SERVE_STAMP)  ## Start Keyplane on http://127.0.0.1:8000 (SQLite in ./.
 # per module: dealt apart, each worker would start its own).
 test: $(STAMP)  ## Every test, on SQLite and PostgreSQL, one pytest-xdist worker per core, with coverage
 	$(BIN)/python -m pytest -n auto --dist loadgroup --cov $(ARGS)
+
+screenshots: $(STAMP)  ## Retake the README's console screenshots into docs/ (a browser test, on SQLite)
+	KEYPLANE_SCREENSHOTS=$(abspath docs) $(BIN)/python -m pytest --no-cov -p no:randomly -n 0 \
+		"tests/console/test_browser.py::test_the_readmes_screenshots[sqlite]"
 
 check: $(STAMP)  ## ruff, mypy --strict, alembic check
 	PATH="$(abspath $(BIN)):$$PATH" scripts/check

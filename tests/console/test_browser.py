@@ -4,9 +4,11 @@ staff does; the rules themselves are tested in process (``test_sessions``)."""
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -278,3 +280,62 @@ async def test_import_500_pool_keys_from_a_csv_with_3_bad_lines(
     ):
         await expect(refused.get_by_role("row").nth(row).get_by_role("cell")).to_have_text(cells)
     await expect(page.locator(".details div", has_text="Keys in pool")).to_contain_text("497")
+
+
+async def test_the_readmes_screenshots(page: Page, live_console: LiveConsole, tmp_path: Path) -> None:
+    """The overview, the API keys page and a license's page, as the README shows them: taken
+    into ``KEYPLANE_SCREENSHOTS`` when it names a folder (``make screenshots`` writes docs/),
+    else into the test's own folder. Each is a PNG of the page as a signed-in admin sees it."""
+    folder = Path(os.environ.get("KEYPLANE_SCREENSHOTS") or tmp_path)
+    suffix = uuid.uuid4().hex[:6]
+    owner = await _api(
+        live_console,
+        "users",
+        {"type": "users", "attributes": {"email": f"ada-{suffix}@example.test", "role": "user"}},
+    )
+    product = await _api(live_console, "products", {"type": "products", "attributes": {"name": "Studio"}})
+    policy = await _api(
+        live_console,
+        "policies",
+        {
+            "type": "policies",
+            "attributes": {"name": "Studio yearly", "duration": 365 * 86400, "floating": True, "maxMachines": 3},
+            "relationships": {"product": _to("products", product)},
+        },
+    )
+    license = await _api(
+        live_console,
+        "licenses",
+        {
+            "type": "licenses",
+            "relationships": {"policy": _to("policies", policy), "owner": _to("users", owner)},
+        },
+    )
+    await _api(
+        live_console,
+        "machines",
+        {
+            "type": "machines",
+            "attributes": {"fingerprint": f"studio-laptop-{suffix}", "name": "Ada's laptop"},
+            "relationships": {"license": _to("licenses", license)},
+        },
+    )
+    async with httpx.AsyncClient(base_url=live_console.base) as http:
+        for name in ("billing service", "nightly export"):
+            made = await http.post(
+                "/v1/api-keys",
+                json={"name": name, "scopes": ["READ", "CREATE"]},
+                headers={"Authorization": f"Bearer {live_console.api_key}"},
+            )
+            assert made.status_code == 201, made.text
+    await _sign_in(page, live_console.admin)
+    await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    await page.screenshot(path=folder / "console-overview.png", full_page=True)
+    await page.get_by_role("link", name="API keys").click()
+    await expect(page.get_by_role("link", name="billing service")).to_be_visible()
+    await page.screenshot(path=folder / "console-api-keys.png", full_page=True)
+    await page.goto(f"/console/licenses/{license['id']}")
+    await expect(page.get_by_text("Ada's laptop")).to_be_visible()
+    await page.screenshot(path=folder / "console-license.png", full_page=True)
+    for name in ("console-overview.png", "console-api-keys.png", "console-license.png"):
+        assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
