@@ -299,7 +299,12 @@ async def test_the_readmes_screenshots(page: Page, live_console: LiveConsole, tm
         "policies",
         {
             "type": "policies",
-            "attributes": {"name": "Studio yearly", "duration": 365 * 86400, "floating": True, "maxMachines": 3},
+            "attributes": {
+                "name": "Studio yearly",
+                "duration": 365 * 86400,
+                "floating": True,
+                "maxMachines": 3,
+            },
             "relationships": {"product": _to("products", product)},
         },
     )
