@@ -7,25 +7,23 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
 from keyplane.auth.scopes import Role, Scope
 from keyplane.db import touched
-from keyplane.errors import BadRequest, Forbidden, InvalidResource, Unprocessable
+from keyplane.errors import Forbidden, Unprocessable
 from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.groups import repository
 from keyplane.groups.service import find
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import as_uuid, uuid7
+from keyplane.licensing import user_links
 from keyplane.licensing.records import not_found
 from keyplane.models import Group, GroupOwner
 
-MOST = 100
 """Most users one attach or detach names (as for a license's users)."""
-_USER = "/data/relationships/user"
 _CHANGERS = frozenset({Role.ADMIN, Role.DEVELOPER, Role.PRODUCT})
 
 
@@ -39,11 +37,6 @@ def _may(bearer: Bearer, scope: Scope) -> None:
             f"You do not have permission to change a group's owners (role {bearer.role.value})",
             "ACCESS_DENIED",
         )
-
-
-def _refuse_length(user_ids: list[uuid.UUID]) -> None:
-    if not 1 <= len(user_ids) <= MOST:
-        raise BadRequest(f"length must be between 1 and {MOST} (inclusive)", "DATA_INVALID", pointer="/data")
 
 
 async def listing(
@@ -68,7 +61,7 @@ async def get(session: AsyncSession, bearer: Bearer, group_ref: str, ref: str) -
 async def _group(session: AsyncSession, bearer: Bearer, group_ref: str, user_ids: list[uuid.UUID]) -> Group:
     group = await find(session, bearer, group_ref, lock=True)
     _may(bearer, Scope.UPDATE)
-    _refuse_length(user_ids)
+    user_links.refuse_length(user_ids)
     return group
 
 
@@ -78,11 +71,9 @@ async def attach(
     """Make users owners of the group: 422 ``USER_NOT_FOUND`` for a user not in the account,
     ``USER_TAKEN`` for an owner already (both at ``/data/relationships/user``)."""
     group = await _group(session, bearer, group_ref, user_ids)
-    if set(user_ids) - await repository.existing_users(session, group.account_id, user_ids):
-        raise InvalidResource("must exist", "USER_NOT_FOUND", pointer=_USER)
+    user_links.refuse_unknown(await repository.existing_users(session, group.account_id, user_ids), user_ids)
     already = await repository.owner_ids(session, group.id)
-    if already.intersection(user_ids) or len(set(user_ids)) < len(user_ids):
-        raise InvalidResource("already exists", "USER_TAKEN", pointer=_USER)
+    user_links.refuse_taken(already, user_ids)
     now = clock.now()
     rows = [
         GroupOwner(
@@ -95,11 +86,7 @@ async def attach(
         )
         for user_id in user_ids
     ]
-    session.add_all(rows)
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise InvalidResource("already exists", "USER_TAKEN", pointer=_USER) from None
+    await user_links.add(session, rows)
     await events.record(
         session,
         bearer,
@@ -115,12 +102,13 @@ async def detach(session: AsyncSession, bearer: Bearer, group_ref: str, user_ids
     relationship for user '<id>' not found", at ``/data/<index>``)."""
     group = await _group(session, bearer, group_ref, user_ids)
     already = await repository.owner_ids(session, group.id)
-    missing = next((user_id for user_id in user_ids if user_id not in already), None)
-    if missing is not None:
+    found = user_links.first_missing(already, user_ids)
+    if found is not None:
+        missing, pointer = found
         raise Unprocessable(
             f"owner relationship for user '{missing}' not found",
             "USER_NOT_ATTACHED",
-            pointer=f"/data/{user_ids.index(missing)}",
+            pointer=pointer,
         )
     await repository.remove_owners(session, group.id, user_ids)
     touched(session, group.id)

@@ -12,10 +12,6 @@ from keyplane.kit.query import Spec
 from keyplane.kit.timefmt import iso
 from keyplane.models import LicenseUser
 
-MOST = 100
-"""Most users one attach or detach names (Keygen's ``length: { minimum: 1, maximum: 100 }``)."""
-
-
 LICENSE_USER_LIST: Spec = listing_spec()
 """``/licenses/{id}/users`` takes paging only."""
 

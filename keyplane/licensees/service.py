@@ -6,31 +6,23 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.auth.principal import Bearer
 from keyplane.auth.scopes import Role
 from keyplane.db import touched
-from keyplane.errors import BadRequest, Forbidden, InvalidResource, Unprocessable
+from keyplane.errors import Forbidden, InvalidResource, Unprocessable
 from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.kit import clock, paging
 from keyplane.kit.ids import uuid7
 from keyplane.licensees import repository
-from keyplane.licensees.schemas import MOST
 from keyplane.licenses.service import find, refuse_users_past_limit
+from keyplane.licensing import user_links
 from keyplane.licensing.access import Action, authorize
 from keyplane.licensing.records import not_found
 from keyplane.licensing.status import protected
 from keyplane.models import License, LicenseUser, Policy, User
-
-_USER = "/data/relationships/user"
-
-
-def _refuse_length(user_ids: list[uuid.UUID]) -> None:
-    if not 1 <= len(user_ids) <= MOST:
-        raise BadRequest(f"length must be between 1 and {MOST} (inclusive)", "DATA_INVALID", pointer="/data")
 
 
 async def _license(
@@ -69,18 +61,20 @@ async def attach(
     """Attach users as licensees: 422 ``USER_NOT_FOUND`` for a user not in the account,
     ``USER_CONFLICT`` for the owner, ``USER_TAKEN`` for one attached already,
     ``USER_LIMIT_EXCEEDED`` past ``maxUsers`` (the owner counts) within the overage."""
-    _refuse_length(user_ids)
+    user_links.refuse_length(user_ids)
     license, policy = await _license(session, bearer, ref, lock=True)
     authorize(bearer, "license-users", Action.UPDATE, own=_owner_unprotected(bearer, license, policy))
-    if set(user_ids) - await repository.existing_users(session, license.account_id, user_ids):
-        raise InvalidResource("must exist", "USER_NOT_FOUND", pointer=_USER)
+    user_links.refuse_unknown(
+        await repository.existing_users(session, license.account_id, user_ids), user_ids
+    )
     if license.owner_id is not None and license.owner_id in user_ids:
         raise InvalidResource(
-            "already exists (user is attached through owner)", "USER_CONFLICT", pointer=_USER
+            "already exists (user is attached through owner)",
+            "USER_CONFLICT",
+            pointer=user_links.USER_POINTER,
         )
     already = await repository.attached(session, license.id)
-    if already.intersection(user_ids) or len(set(user_ids)) < len(user_ids):
-        raise InvalidResource("already exists", "USER_TAKEN", pointer=_USER)
+    user_links.refuse_taken(already, user_ids)
     refuse_users_past_limit(license, policy, len(already) + (license.owner_id is not None) + len(user_ids))
     now = clock.now()
     rows = [
@@ -94,11 +88,7 @@ async def attach(
         )
         for user_id in user_ids
     ]
-    session.add_all(rows)
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise InvalidResource("already exists", "USER_TAKEN", pointer=_USER) from None
+    await user_links.add(session, rows)
     await events.record(
         session,
         bearer,
@@ -113,7 +103,7 @@ async def attach(
 async def detach(session: AsyncSession, bearer: Bearer, ref: str, user_ids: list[uuid.UUID]) -> None:
     """Detach licensees: 403 for the owner (attached through ownership), 422 for a user who
     is not attached; each names the offending item (``/data/<index>``)."""
-    _refuse_length(user_ids)
+    user_links.refuse_length(user_ids)
     license, policy = await _license(session, bearer, ref, lock=True)
     authorize(bearer, "license-users", Action.UPDATE, own=_owner_unprotected(bearer, license, policy))
     if license.owner_id is not None and license.owner_id in user_ids:
@@ -123,12 +113,13 @@ async def detach(session: AsyncSession, bearer: Bearer, ref: str, user_ids: list
             pointer=f"/data/{user_ids.index(license.owner_id)}",
         )
     already = await repository.attached(session, license.id)
-    missing = next((user_id for user_id in user_ids if user_id not in already), None)
-    if missing is not None:
+    found = user_links.first_missing(already, user_ids)
+    if found is not None:
+        missing, pointer = found
         raise Unprocessable(
             f"cannot detach user '{missing}' (user is not attached)",
             "USER_NOT_ATTACHED",
-            pointer=f"/data/{user_ids.index(missing)}",
+            pointer=pointer,
         )
     await repository.detach(session, license.id, user_ids)
     touched(session, license.id)
