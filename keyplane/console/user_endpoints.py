@@ -16,6 +16,7 @@ from keyplane.auth.scopes import USER_ROLES, Role, Scope
 from keyplane.console.pages import PREFIX, Caller, ConsoleRoute, Form, redirect, render
 from keyplane.errors import AppError
 from keyplane.kit import paging
+from keyplane.models import User
 from keyplane.users import service
 from keyplane.users.schemas import UserCreateAttributes, UserFilters, UserUpdateAttributes
 from keyplane.web.dependencies import DbSession, require
@@ -125,19 +126,29 @@ async def show_user(
     return await _user_page(request, session, console, user_id, done=DONE.get(done))
 
 
-@router.post("/{user_id}/role")
-async def change_role(
-    request: Request, user_id: str, session: DbSession, console: Caller, form: Form
-) -> Response:
+async def _updated(
+    request: Request, session: DbSession, console: Caller, user_id: str, attributes: dict[str, str]
+) -> User | Response:
+    """The user changed through the users service as the signed-in user, or the user's page
+    with what was wrong (nothing changed)."""
     await require(Scope.UPDATE)(console.principal)
     try:
-        data = UserUpdateAttributes.model_validate({"role": form.get("role")})
-        user = await service.update(session, console.principal, user_id, data)
+        data = UserUpdateAttributes.model_validate(attributes)
+        return await service.update(session, console.principal, user_id, data)
     except ValidationError as error:
         return await _user_page(request, session, console, user_id, 422, problems=problems_of(error))
     except AppError as error:
         await session.rollback()
         return await _user_page(request, session, console, user_id, error.status, problems=refused(error))
+
+
+@router.post("/{user_id}/role")
+async def change_role(
+    request: Request, user_id: str, session: DbSession, console: Caller, form: Form
+) -> Response:
+    user = await _updated(request, session, console, user_id, {"role": form.get("role")})
+    if isinstance(user, Response):
+        return user
     return redirect(f"/users/{user.id}", done="role")
 
 
@@ -145,15 +156,9 @@ async def change_role(
 async def reset_password(
     request: Request, user_id: str, session: DbSession, console: Caller, form: Form
 ) -> Response:
-    await require(Scope.UPDATE)(console.principal)
-    try:
-        data = UserUpdateAttributes.model_validate({"password": form.get("password")})
-        user = await service.update(session, console.principal, user_id, data)
-    except ValidationError as error:
-        return await _user_page(request, session, console, user_id, 422, problems=problems_of(error))
-    except AppError as error:
-        await session.rollback()
-        return await _user_page(request, session, console, user_id, error.status, problems=refused(error))
+    user = await _updated(request, session, console, user_id, {"password": form.get("password")})
+    if isinstance(user, Response):
+        return user
     if user.id == console.signed.user.id:
         return redirect("/sign-in", ended="1")  # their own session ended with the old password
     return redirect(f"/users/{user.id}", done="password")
