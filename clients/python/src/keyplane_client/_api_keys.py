@@ -52,14 +52,14 @@ def verify(key: str, ip: str | None, scopes: Sequence[Scope] | None) -> Call[Ver
 
 def create(
     *,
-    name: str | None,
-    scopes: Sequence[Scope] | None,
-    owner_id: str | None,
-    description: str | None,
-    whitelisted_ips: Sequence[str] | None,
-    api_version: str | None,
-    expires_at: datetime | None,
-    rate_limit: RateLimit | None,
+    name: str | None = None,
+    scopes: Sequence[Scope] | None = None,
+    owner_id: str | None = None,
+    description: str | None = None,
+    whitelisted_ips: Sequence[str] | None = None,
+    api_version: str | None = None,
+    expires_at: datetime | None = None,
+    rate_limit: RateLimit | None = None,
 ) -> Call[CreatedApiKey]:
     given = {
         "name": name,
