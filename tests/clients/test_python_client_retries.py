@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from keyplane_client import Retries, Unavailable, Unreachable
+from keyplane_client import KeyplaneError, Retries, Unavailable, Unreachable
 from keyplane_client._api_keys import create, get
 
 from tests.clients.python_client import KINDS, Connect, Kind, clients
@@ -144,3 +144,15 @@ def test_retry_after_sets_the_wait_within_the_longest() -> None:
     assert retries.after_answer(safe, 2, busy) is None  # the retries are spent
     assert retries.after_answer(safe, 0, httpx.Response(500)) is None  # only a 503 says "retry"
     assert retries.after_answer(create(name="once"), 0, busy) is None
+
+
+async def test_an_answer_not_in_keyplanes_envelope_still_raises_a_keyplane_error(connect: Connect) -> None:
+    # What a proxy in front of Keyplane may answer: HTML, no code, no request id in the body.
+    script = Script(
+        (502, {"Content-Type": "text/html", "X-Request-Id": "req-proxy"}, b"<h1>Bad gateway</h1>")
+    )
+    with stub(script) as url, pytest.raises(KeyplaneError) as failed:
+        await connect(url, "kp_admin").call("get", "0193b1e2-0000-7000-8000-000000000007")
+    assert type(failed.value) is KeyplaneError
+    assert (failed.value.status, failed.value.code, failed.value.request_id) == (502, "HTTP_502", "req-proxy")
+    assert len(script.seen) == 1  # only a 503 says "retry"
