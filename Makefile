@@ -21,8 +21,11 @@ $(SERVE_STAMP): requirements/build.txt requirements/serve.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(SERVE_STAMP)
 
-$(STAMP): $(SERVE_STAMP) requirements/dev.txt
+# The Python client (clients/python, its own distribution) goes into the dev venv so the
+# tests can drive a live server with it and check it against the server's contract.
+$(STAMP): $(SERVE_STAMP) requirements/dev.txt clients/python/pyproject.toml
 	$(LOCKED) -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e clients/python
 	touch $(STAMP)
 
 serve: $(SERVE_STAMP)  ## Start Keyplane on http://127.0.0.1:8000 (SQLite in ./.keyplane)
