@@ -341,8 +341,10 @@ def _users(license: License, policy: Policy) -> Result | None:
     """More users (licensees and owner) than ``maxUsers``: valid only within the overage
     (Keygen checks it after the scopes, before the machine limits, quick validation too)."""
     maximum = user_limit(license, policy)
+    if maximum is None:
+        return None
     used = users_count(license)
-    if maximum is None or used <= maximum:
+    if used <= maximum:
         return None
     return Result(tolerated(policy, used, maximum), Code.TOO_MANY_USERS)
 

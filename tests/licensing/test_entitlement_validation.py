@@ -50,8 +50,17 @@ def _plain_license() -> tuple[License, Policy]:
         require_heartbeat=False,
         strict=False,
         floating=False,
+        max_users=None,
     )
-    license = SimpleNamespace(suspended=False, expiry=None, product_id="p", policy_id="q", last_check_in=None)
+    license = SimpleNamespace(
+        suspended=False,
+        expiry=None,
+        product_id="p",
+        policy_id="q",
+        last_check_in=None,
+        max_users=None,
+        licensees_count=0,
+    )
     return cast(License, license), cast(Policy, policy)
 
 
