@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 
 from keyplane_client import _wire as wire
@@ -37,11 +38,12 @@ def batches(keys: Iterable[str], batch: int) -> Iterator[list[str]]:
     part: list[str] = []
     size = 0
     for key in keys:
-        if part and (len(part) == batch or size + len(key) > BODY_BUDGET):
+        weight = len(json.dumps(key)) + 48  # as it is written in the body, with its item around it
+        if part and (len(part) == batch or size + weight > BODY_BUDGET):
             yield part
             part, size = [], 0
         part.append(key)
-        size += len(key) + 64
+        size += weight
     if part:
         yield part
 
