@@ -164,7 +164,9 @@ async def test_an_import_adds_each_key_once_and_reports_every_line(
     keys = [f"{prefix}-{n:05d}" for n in range(2_500)]
     keys[10], keys[1_500], keys[2_001], keys[2_002] = "short", elsewhere, keys[3], keys[2_000]
 
-    report = await pool.call("import_keys", policy, iter(keys), batch=1_000)
+    sent: list[int] = []
+    report = await pool.call("import_keys", policy, iter(keys), batch=1_000, progress=sent.append)
+    assert sent == [1_000, 2_000, 2_500]
     # Line 2,002 repeats line 4 of an earlier batch (present by then); line 2,003 repeats
     # line 2,001 of its own batch (a duplicate, refused).
     assert (report.added, report.present) == (2_496, [2_002])

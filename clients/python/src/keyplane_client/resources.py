@@ -4,7 +4,7 @@ Each method sends a call built in ``_licenses``, ``_pool``, ``_users`` or ``_eve
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -130,16 +130,26 @@ class Pool:
         """Take the next key out of the pool for good."""
         return self._client.send(_pool.pop(policy))
 
-    def import_keys(self, policy: str, keys: Iterable[str], batch: int = 1000) -> ImportReport:
+    def import_keys(
+        self,
+        policy: str,
+        keys: Iterable[str],
+        batch: int = 1000,
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
         """Add ``keys`` to the pool, ``batch`` a request (each one transaction), reading
         ``keys`` as they are sent. A key already in the pool is reported present, not added
         again: running the same import twice adds nothing the second time. Lines count from
-        1 in the order of ``keys``."""
+        1 in the order of ``keys``. ``progress``, when given, is called after each batch with
+        how many keys have been sent so far (a progress bar's position)."""
         report = ImportReport()
         line = 1
         for part in _pool.batches(keys, batch):
             report.take(self._client.send(_pool.import_batch(policy, part)).meta, part, line)
             line += len(part)
+            if progress is not None:
+                progress(line - 1)
         return report
 
 
