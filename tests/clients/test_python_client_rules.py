@@ -1,14 +1,32 @@
-"""The Python client's own rules, without a server: how an import is cut into requests, and
-how each of Keyplane's error envelopes becomes a typed exception."""
+"""The Python client's own rules, without a server: how an import is cut into requests, how
+each of Keyplane's error envelopes becomes a typed exception, and that the sync and async
+clients offer the same calls."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
 
 import httpx
 import pytest
-from keyplane_client import BadRequest, KeyplaneError, NotFound, RateLimited, Unprocessable
+from keyplane_client import (
+    ApiKeys,
+    AsyncApiKeys,
+    AsyncEvents,
+    AsyncLicenses,
+    AsyncPool,
+    AsyncUsers,
+    BadRequest,
+    Events,
+    KeyplaneError,
+    Licenses,
+    NotFound,
+    Pool,
+    RateLimited,
+    Unprocessable,
+    Users,
+)
 from keyplane_client._pool import BODY_BUDGET, batches
 from keyplane_client.errors import error_from
 
@@ -147,3 +165,32 @@ def test_each_envelope_becomes_a_typed_error(name: str) -> None:
     )
     if isinstance(error, RateLimited):
         assert error.retry_after == 7
+
+
+@pytest.mark.parametrize(
+    ("sync", "async_"),
+    [
+        (ApiKeys, AsyncApiKeys),
+        (Licenses, AsyncLicenses),
+        (Pool, AsyncPool),
+        (Users, AsyncUsers),
+        (Events, AsyncEvents),
+    ],
+)
+def test_both_clients_offer_the_same_calls_with_the_same_arguments(sync: type, async_: type) -> None:
+    def calls(cls: type) -> dict[str, list[tuple[str, Any, Any]]]:
+        return {
+            name: [
+                (parameter.name, parameter.kind, parameter.default)
+                for parameter in inspect.signature(method).parameters.values()
+            ]
+            for name, method in vars(cls).items()
+            if callable(method) and not name.startswith("_")
+        }
+
+    assert calls(sync) == calls(async_)
+    assert all(
+        inspect.iscoroutinefunction(method) or inspect.isasyncgenfunction(method) or name == "list"
+        for name, method in vars(async_).items()
+        if callable(method) and not name.startswith("_")
+    )
