@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from keyplane_client import Scope
 from sqlalchemy import update
 
 from keyplane.db import Database, async_url
@@ -18,7 +19,7 @@ from keyplane.models import Credential
 from tests.clients.support import LiveAccount
 from tests.live import free_port
 
-GUARDED_SCOPES = ["READ"]
+GUARDED_SCOPES: list[Scope] = ["READ"]
 """The scopes the guarded test routes require."""
 
 

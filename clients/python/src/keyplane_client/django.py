@@ -132,7 +132,7 @@ class KeyplanePermission(BasePermission):  # type: ignore[misc]  # DRF is untype
         return client_ip(address if isinstance(address, str) else None)
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        guard = self.guard if self.guard is not None else _default_guard()
+        guard = self.guard if self.guard is not None else default_guard()
         key = presented_key(request.META.get("HTTP_AUTHORIZATION"), request.META.get("HTTP_X_API_KEY"))
         outcome = guard.check(key, self.client_address(request), tuple(getattr(view, "required_scopes", ())))
         if isinstance(outcome, Refusal):
@@ -142,5 +142,5 @@ class KeyplanePermission(BasePermission):  # type: ignore[misc]  # DRF is untype
 
 
 @functools.cache
-def _default_guard() -> Guard:
+def default_guard() -> Guard:
     return Guard(default_client())
