@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from keyplane_client import Scope
@@ -113,3 +114,13 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def readme_example(after: str) -> dict[str, Any]:
+    """The names the README's first Python example after the text ``after`` defines, run as
+    it is printed, so that the README shows the code these tests check."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start = readme.index("```python\n", readme.index(after)) + len("```python\n")
+    names: dict[str, Any] = {"__name__": "readme_example"}
+    exec(readme[start : readme.index("```", start)], names)  # noqa: S102 - our own README's example
+    return names

@@ -41,6 +41,7 @@ from tests.clients.guarded import (
     closed_port_url,
     created,
     key_for,
+    readme_example,
     revoke,
 )
 from tests.clients.support import LiveAccount
@@ -214,14 +215,24 @@ async def test_keyplane_refusing_the_guards_own_key_is_503_even_failing_open(
     assert customer not in answer.text
 
 
-async def test_the_default_guard_reads_djangos_settings(live_account: LiveAccount) -> None:
+async def test_the_readmes_view_is_guarded_with_the_keyplane_of_djangos_settings(
+    live_account: LiveAccount,
+) -> None:
+    view = readme_example("The same with Django REST framework")["Reports"].as_view()
+    made = created(live_account)
     guard_module.default_client.cache_clear()
     guard_module.default_guard.cache_clear()
     try:
         with override_settings(KEYPLANE_URL=live_account.base, KEYPLANE_API_KEY=live_account.api_key):
-            answer = await call(guarded_view(KeyplanePermission), created(live_account)["key"])
-        assert answer.status == 200, answer.text
+            passed = await call(view, made["key"])
+            revoke(live_account, made["id"])
+            refused = await call(view, made["key"])
     finally:
-        guard_module.default_client().close()
+        if guard_module.default_client.cache_info().currsize:
+            guard_module.default_client().close()
         guard_module.default_client.cache_clear()
         guard_module.default_guard.cache_clear()
+
+    assert passed.status == 200, passed.text
+    assert passed.body == {"owner": made["userId"]}
+    refused_with(refused, 401, "REVOKED")

@@ -23,6 +23,7 @@ from tests.clients.guarded import (
     closed_port_url,
     created,
     key_for,
+    readme_example,
     revoke,
 )
 from tests.clients.support import LiveAccount
@@ -206,22 +207,30 @@ async def test_an_overlong_key_is_malformed(keyplane: AsyncKeyplane) -> None:
     refused_with(await call(guarded_app(client=keyplane), "kp_" + "x" * 600), 401, "MALFORMED")
 
 
-async def test_the_default_client_comes_from_the_environment(
+async def test_the_readmes_app_guards_its_route_with_the_keyplane_of_the_environment(
     live_account: LiveAccount, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     guard_module.default_client.cache_clear()
     monkeypatch.delenv("KEYPLANE_URL", raising=False)
     monkeypatch.setenv("KEYPLANE_API_KEY", live_account.api_key)
     with pytest.raises(ValueError, match="KEYPLANE_URL"):
-        require_key(GUARDED_SCOPES)
+        readme_example("A FastAPI app whose route needs a key")
 
     monkeypatch.setenv("KEYPLANE_URL", live_account.base)
+    made = created(live_account)
     try:
-        response = await call(guarded_app(), created(live_account)["key"])
+        app = readme_example("A FastAPI app whose route needs a key")["app"]
+        passed = await call(app, made["key"])
+        revoke(live_account, made["id"])
+        refused = await call(app, made["key"])
     finally:
-        await guard_module.default_client().aclose()
+        if guard_module.default_client.cache_info().currsize:
+            await guard_module.default_client().aclose()
         guard_module.default_client.cache_clear()
-    assert response.status_code == 200, response.text
+
+    assert passed.status_code == 200, passed.text
+    assert passed.json() == {"owner": made["userId"]}
+    refused_with(refused, 401, "REVOKED")
 
 
 async def test_the_guard_shows_in_the_apps_openapi(keyplane: AsyncKeyplane) -> None:

@@ -4,6 +4,9 @@ refusal of the guard's own key becomes, and the opt-in cache."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from importlib import metadata
 from typing import Any
 
 import pytest
@@ -30,6 +33,7 @@ from keyplane_client.guard import (
     presented_key,
     settings_from,
 )
+from packaging.requirements import Requirement
 
 from keyplane.credentials.engine import Outcome
 from tests.clients.guarded import Clock
@@ -209,3 +213,30 @@ def test_missing_settings_are_named(values: dict[str, str | None], missing: str)
 
 def test_settings_are_read() -> None:
     assert settings_from({"KEYPLANE_URL": "http://k", "KEYPLANE_API_KEY": "kp_x"}) == ("http://k", "kp_x")
+
+
+def test_the_frameworks_are_extras_and_the_base_install_needs_neither() -> None:
+    needs: dict[str, set[str]] = {}
+    for line in metadata.requires("keyplane-client") or []:
+        requirement = Requirement(line)
+        extra = "" if requirement.marker is None else str(requirement.marker).split('"')[1]
+        needs.setdefault(extra, set()).add(requirement.name)
+
+    assert needs == {
+        "": {"httpx", "pydantic"},
+        "fastapi": {"fastapi"},
+        "django": {"django", "djangorestframework"},
+    }
+
+
+def test_the_client_and_the_guards_rules_import_no_web_framework() -> None:
+    frameworks = ("fastapi", "starlette", "django", "rest_framework")
+    code = (
+        "import sys, keyplane_client, keyplane_client.guard; "
+        f"print([name for name in {frameworks!r} if name in sys.modules])"
+    )
+    done = subprocess.run(  # noqa: S603 - this interpreter, our own fixed code
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+
+    assert done.stdout.strip() == "[]"
