@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
 from typing import Any, ClassVar
 
@@ -132,7 +133,7 @@ class KeyplanePermission(BasePermission):  # type: ignore[misc]  # DRF is untype
         return client_ip(address if isinstance(address, str) else None)
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        guard = self.guard if self.guard is not None else default_guard()
+        guard = self.guard if self.guard is not None else _shared_guard()
         key = presented_key(request.META.get("HTTP_AUTHORIZATION"), request.META.get("HTTP_X_API_KEY"))
         outcome = guard.check(key, self.client_address(request), tuple(getattr(view, "required_scopes", ())))
         if isinstance(outcome, Refusal):
@@ -143,4 +144,15 @@ class KeyplanePermission(BasePermission):  # type: ignore[misc]  # DRF is untype
 
 @functools.cache
 def default_guard() -> Guard:
+    """The guard of ``KeyplanePermission`` itself: the shared client, no cache, fail closed."""
     return Guard(default_client())
+
+
+_first_use = threading.Lock()
+
+
+def _shared_guard() -> Guard:
+    # Requests arrive on several threads: one makes the shared client, the others wait for it
+    # (``functools.cache`` alone could make two, and leave one unclosed).
+    with _first_use:
+        return default_guard()
