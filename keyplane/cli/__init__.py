@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 
 from keyplane import __version__, migrate, startup
+from keyplane.cli import prompts
+from keyplane.cli.admin import admin_app
 from keyplane.cli.settings import config_app
 from keyplane.config import get_settings
 
@@ -18,6 +20,7 @@ app = typer.Typer(help="Keyplane: self-hosted license keys and API keys.", no_ar
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+app.add_typer(admin_app, name="admin")
 console = Console(stderr=True)
 
 
@@ -100,15 +103,27 @@ def serve(
 def init(
     account: Annotated[str, typer.Option(help="The new account's slug.")],
     email: Annotated[str, typer.Option(help="Email of the first admin user.")],
-    password: Annotated[str, typer.Option(help="Password of the first admin user.")],
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password of the first admin user (for scripts; asked twice when left out)."),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password as one line from stdin.")
+    ] = False,
     name: Annotated[str | None, typer.Option(help="The account's display name.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Create the schema, an account, its first admin user and an admin API key."""
+    """Create the schema, an account, its first admin user and an admin API key.
+
+    Example: keyplane init --account acme --email you@acme.test --json
+    """
     from keyplane.accounts.service import bootstrap
     from keyplane.assembly import running
     from keyplane.errors import AppError
 
+    if password is None:
+        password = prompts.secret("password", from_stdin=password_stdin)
+    chosen = password
     url = _database_url()
     migrate.upgrade(url)
 
@@ -124,7 +139,7 @@ def init(
                 slug=account,
                 name=name,
                 email=email,
-                password=password,
+                password=chosen,
             )
             await session.commit()
         return {
