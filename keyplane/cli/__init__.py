@@ -13,6 +13,7 @@ from rich.console import Console
 from keyplane import __version__, migrate, startup
 from keyplane.cli import prompts
 from keyplane.cli.admin import admin_app
+from keyplane.cli.backup import backup_app
 from keyplane.cli.settings import config_app
 from keyplane.config import get_settings
 
@@ -21,6 +22,7 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(admin_app, name="admin")
+app.add_typer(backup_app)
 console = Console(stderr=True)
 
 
