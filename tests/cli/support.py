@@ -13,8 +13,7 @@ from typing import TypeVar
 
 import httpx
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from keyplane.app import create_app
 from keyplane.cli import app as cli
