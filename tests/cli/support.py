@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -47,21 +46,18 @@ def refused(done: Result, *expected: str, prompted: bool = False) -> str:
     return lines[0]
 
 
-@contextmanager
-def operator_environment(monkeypatch: pytest.MonkeyPatch, workdir: Path, **settings: str) -> Iterator[None]:
-    """The environment a command sees: only these ``KEYPLANE_*`` settings, and a working
-    directory without a ``.env``."""
+def operate(monkeypatch: pytest.MonkeyPatch, workdir: Path, **settings: str) -> None:
+    """The environment the next commands see: only these ``KEYPLANE_*`` settings, and a
+    working directory without a ``.env`` (``tests/cli/conftest.py`` forgets the settings
+    read after each test)."""
     for name in list(os.environ):
         if name.startswith("KEYPLANE_"):
             monkeypatch.delenv(name)
+    workdir.mkdir(parents=True, exist_ok=True)
     monkeypatch.chdir(workdir)
     for name, value in settings.items():
         monkeypatch.setenv(f"KEYPLANE_{name.upper()}", value)
     get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        get_settings.cache_clear()
 
 
 def init(account: str = "acme", email: str = "a@acme.test", password: str = PASSWORD) -> dict[str, str]:

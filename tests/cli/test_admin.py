@@ -14,7 +14,7 @@ from keyplane.cli import prompts
 from keyplane.config import Settings
 from keyplane.kit.credentials import CREDENTIAL_PATTERN
 from tests.auth.support import basic
-from tests.cli.support import PASSWORD, api, empty, init, keyplane, operator_environment, refused
+from tests.cli.support import PASSWORD, api, empty, init, keyplane, operate, refused
 from tests.factories import bearer
 
 NEW_PASSWORD = "the new admin password"
@@ -23,17 +23,17 @@ NEW_PASSWORD = "the new admin password"
 @pytest.fixture
 def operator(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """Commands run on the test's database with its secret; every row goes afterwards."""
-    with operator_environment(
+    operate(
         monkeypatch,
         tmp_path,
         database_url=settings.database_url,
         secret_key=settings.secret_key,
         data_dir=str(tmp_path / "data"),
-    ):
-        try:
-            yield settings
-        finally:
-            empty(settings.database_url)
+    )
+    try:
+        yield settings
+    finally:
+        empty(settings.database_url)
 
 
 async def _system_events(
