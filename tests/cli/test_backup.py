@@ -10,8 +10,8 @@ import shlex
 import sqlite3
 import subprocess
 import tarfile
-from contextlib import closing
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import httpx
