@@ -63,7 +63,10 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
-    """Migrate the database if needed, then serve the API."""
+    """Migrate the database if needed, then serve the API.
+
+    Example: keyplane serve --host 0.0.0.0 --port 8000 --workers 4
+    """
     import uvicorn
 
     from keyplane.observe import logs, publish
@@ -171,7 +174,10 @@ def init(
 def public_key(
     account: Annotated[str | None, typer.Argument(help="Account id or slug (default: the oldest).")] = None,
 ) -> None:
-    """Print an account's Ed25519 public key (hex), the value Keygen clients pin."""
+    """Print an account's Ed25519 public key (hex), the value Keygen clients pin.
+
+    Example: keyplane public-key acme
+    """
     from keyplane.accounts import repository
     from keyplane.accounts.signing import public_hex
     from keyplane.assembly import running
@@ -204,7 +210,10 @@ def public_key(
 
 @db_app.command("create")
 def db_create() -> None:
-    """Create the database (PostgreSQL: on the URL's server; SQLite: the file), then migrate it."""
+    """Create the database (PostgreSQL: on the URL's server; SQLite: the file), then migrate it.
+
+    Example: KEYPLANE_DATABASE_URL=postgresql://keyplane@db.internal/keyplane keyplane db create
+    """
     url = _database_url()
     created = migrate.create(url)
     migrate.upgrade(url)
@@ -218,14 +227,20 @@ def db_create() -> None:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every pending migration."""
+    """Apply every pending migration.
+
+    Example: keyplane db upgrade
+    """
     migrate.upgrade(_database_url())
     console.print("Database is up to date.")
 
 
 @db_app.command("check")
 def db_check() -> None:
-    """Fail when the models and the migrated schema differ (or migrations are pending)."""
+    """Fail when the models and the migrated schema differ (or migrations are pending).
+
+    Example: keyplane db check
+    """
     problem = migrate.check(_database_url())
     if problem:
         console.print(f"[red]schema differs:[/] {problem}")
