@@ -89,7 +89,10 @@ async def back_up(settings: Settings, path: Path, passphrase: str | None, workdi
     )
     if passphrase is not None and secret is not None:
         manifest = replace(manifest, secret=seal.seal(secret, passphrase, manifest.context()))
-    archive.write(path, manifest, copy)
+    try:
+        archive.write(path, manifest, copy)
+    except OSError as error:
+        raise Refused(f"cannot write {path}: {error.strerror or error}") from None
     return manifest
 
 
@@ -114,6 +117,8 @@ def open_backup(path: Path, workdir: Path) -> Manifest:
             copies.check(workdir / DATABASE)
     except Damaged as damaged:
         raise Refused(f"{path} is not a Keyplane backup, or is damaged: {damaged}") from None
+    except OSError as error:
+        raise Refused(f"cannot read {path}: {error.strerror or error}") from None
     return manifest
 
 
@@ -164,7 +169,12 @@ async def restore(
             )
         copies.install(workdir / DATABASE, where.path)
     if decision is rules.Secret.PLACE and secret is not None:
-        settings.place_secret(secret.decode())
+        try:
+            settings.place_secret(secret.decode())
+        except OSError as error:
+            raise Refused(
+                f"cannot write the server secret into {settings.data_dir}: {error.strerror}"
+            ) from None
     return Restored(where, decision)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +21,18 @@ backup_app = typer.Typer()
 """Its commands are ``keyplane``'s own (added without a group name)."""
 
 _PASSPHRASE_STDIN = "Read the passphrase as one line from stdin."
+
+
+@contextmanager
+def _workdir(parent: Path | None, prefix: str) -> Iterator[Path]:
+    """A private scratch folder (in ``parent``: a database copy is as large as the
+    database, and belongs beside the backup), removed afterwards."""
+    try:
+        scratch = tempfile.TemporaryDirectory(dir=parent, prefix=prefix)
+    except OSError as error:
+        prompts.fail(f"cannot write in {parent or tempfile.gettempdir()}: {error.strerror or error}")
+    with scratch as path:
+        yield Path(path)
 
 
 @backup_app.command("backup")
@@ -48,12 +62,10 @@ def backup(
     if not file.parent.is_dir():
         prompts.fail(f"there is no folder {file.parent} to write {file.name} in")
     try:
-        with tempfile.TemporaryDirectory(dir=file.parent, prefix=".keyplane-backup-") as workdir:
-            manifest = asyncio.run(service.back_up(settings, file, passphrase, Path(workdir)))
+        with _workdir(file.parent, ".keyplane-backup-") as workdir:
+            manifest = asyncio.run(service.back_up(settings, file, passphrase, workdir))
     except Refused as refusal:
         prompts.fail(str(refusal))
-    except OSError as error:
-        prompts.fail(f"cannot write {file}: {error.strerror or error}")
     if no_secret:
         typer.echo(
             f"warning: {file} holds no server secret: keep {settings.secret_source} with it, "
@@ -92,17 +104,15 @@ def restore(
     if not file.is_file():
         prompts.fail(f"there is no backup file {file}")
     try:
-        with tempfile.TemporaryDirectory(prefix="keyplane-restore-") as workdir:
-            manifest = service.open_backup(file, Path(workdir))
+        with _workdir(None, "keyplane-restore-") as workdir:
+            manifest = service.open_backup(file, workdir)
             secret = None
             if manifest.secret is not None:
                 passphrase = prompts.secret("passphrase", from_stdin=passphrase_stdin, confirm=False)
                 secret = service.open_secret(manifest, passphrase)
-            restored = asyncio.run(service.restore(settings, manifest, Path(workdir), secret, force=force))
+            restored = asyncio.run(service.restore(settings, manifest, workdir, secret, force=force))
     except Refused as refusal:
         prompts.fail(str(refusal))
-    except OSError as error:
-        prompts.fail(f"cannot restore {file}: {error.strerror or error}")
     if restored.secret is Secret.PLACE:
         typer.echo(f"The server secret is restored into {settings.data_dir / SECRET_FILE}.", err=True)
     else:
