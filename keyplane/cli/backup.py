@@ -72,6 +72,12 @@ def backup(
             "a restore needs that very secret",
             err=True,
         )
+    if settings.secret_key_previous and not no_secret:
+        typer.echo(
+            "warning: KEYPLANE_SECRET_KEY_PREVIOUS is set: keys not yet re-hashed under the new "
+            "secret need a previous one, which the backup does not hold: keep it with the backup",
+            err=True,
+        )
     if manifest.database == "sqlite":
         typer.echo(f"Backup of {manifest.database_name} written to {file}.", err=True)
         return

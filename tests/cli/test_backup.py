@@ -270,3 +270,16 @@ def test_postgresql_backup_seals_the_secret_and_names_pg_dump_and_pg_restore(
         assert listed.json()["total"] == 1
 
     api(Settings(database_url=postgresql, data_dir=target), serves)
+
+
+def test_a_backup_during_a_rotation_says_the_previous_secret_is_not_in_it(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    previous = "the secret before the rotation " + "p" * 20
+    _restore_env(monkeypatch, tmp_path, source, secret_key_previous=previous)
+    done = keyplane(
+        "backup", str(tmp_path / "keyplane.kpbackup"), "--passphrase-stdin", input=f"{PASSPHRASE}\n"
+    )
+    assert done.exit_code == 0, done.output
+    assert "warning: KEYPLANE_SECRET_KEY_PREVIOUS is set" in done.stderr
+    assert previous not in done.output
