@@ -200,34 +200,58 @@ class Settings(BaseSettings):
             return async_url(self.database_url)
         return async_url(f"sqlite:///{self.data_dir / 'keyplane.db'}")
 
-    def server_secret(self) -> bytes:
-        """The keyed-hash secret: from the environment, or generated once and kept on disk.
+    @property
+    def secret_source(self) -> str:
+        """Where the server secret comes from, as the lines about it name it."""
+        return "KEYPLANE_SECRET_KEY" if self.secret_key else str(self.data_dir / SECRET_FILE)
 
-        Several workers may start at once on a fresh install, so the secret is written to a
-        private temporary file and hard-linked into place: the link either wins whole or
-        fails, and nobody ever reads a half-written secret.
-        """
+    def existing_secret(self) -> bytes | None:
+        """The configured server secret (the environment's, else the data dir's file), or
+        None when there is none yet; nothing is made."""
         if self.secret_key:
             return self.secret_key.encode()
+        if not (self.data_dir / SECRET_FILE).exists():
+            return None
+        return self._secret_file()
+
+    def server_secret(self) -> bytes:
+        """The keyed-hash secret: from the environment, or generated once and kept on disk."""
+        found = self.existing_secret()
+        if found is not None:
+            return found
+        self.place_secret(secrets.token_urlsafe(48))  # or a concurrent start placed its own
+        return self._secret_file()
+
+    def _secret_file(self) -> bytes:
         path = self.data_dir / SECRET_FILE
-        if not path.exists():
-            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink()
         value = path.read_text().strip()
         if not value:
             raise StartupError(
                 f"the server secret {path} is empty: restore it from your backup or set KEYPLANE_SECRET_KEY"
             )
         return value.encode()
+
+    def place_secret(self, value: str) -> bool:
+        """Write ``value`` as the data dir's secret file unless one is there already (then
+        False, and the file is left as it is).
+
+        Several workers may start at once on a fresh install, so the secret is written to a
+        private temporary file and hard-linked into place: the link either wins whole or
+        fails, and nobody ever reads a half-written secret.
+        """
+        path = self.data_dir / SECRET_FILE
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink()
+        return True
 
 
 def _toml(settings_cls: type[BaseSettings]) -> tuple[PydanticBaseSettingsSource, ...]:

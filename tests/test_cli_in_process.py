@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 import uvicorn
+from argon2 import PasswordHasher
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from keyplane import __version__
-from keyplane.cli import app, main
+from keyplane.cli import app, main, prompts
 from keyplane.config import get_settings
 from keyplane.kit.credentials import CREDENTIAL_PATTERN
 from keyplane.serving import BoundedHttpToolsProtocol
@@ -267,3 +270,55 @@ def test_serve_on_a_port_in_use_stops_before_touching_the_database(
         assert _main(monkeypatch, "serve", "--port", str(port)) == 1
     assert f"error: port {port} on 127.0.0.1 is already in use" in capsys.readouterr().err
     assert not (data_dir / "keyplane.db").exists()
+
+
+def test_init_asks_for_the_password_twice_or_reads_it_from_stdin(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    piped = runner.invoke(
+        app, ["init", "--account", "acme", "--email", "a@acme.test", "--json"], input="a long password\n"
+    )
+    assert piped.exit_code == 0, piped.output
+    assert "a long password" not in piped.output
+    monkeypatch.setattr(prompts, "interactive", lambda: True)
+
+    differ = runner.invoke(
+        app, ["init", "--account", "globex", "--email", "b@globex.test"], input="one password\nanother one\n"
+    )
+    typed = runner.invoke(
+        app,
+        ["init", "--account", "globex", "--email", "b@globex.test"],
+        input="same password\nsame password\n",
+    )
+
+    assert differ.exit_code == 1
+    assert "error: the two passwords differ" in differ.stderr
+    assert typed.exit_code == 0, typed.output
+    assert "same password" not in typed.output
+    with sqlite3.connect(data_dir / "keyplane.db") as connection:
+        hashes = dict(connection.execute("SELECT email, password_hash FROM users").fetchall())
+    assert PasswordHasher().verify(hashes["a@acme.test"], "a long password")
+    assert PasswordHasher().verify(hashes["b@globex.test"], "same password")
+
+
+def _commands(group: TyperGroup, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    for name, command in group.commands.items():
+        if isinstance(command, TyperGroup):
+            yield from _commands(command, (*path, name))
+        else:
+            yield (*path, name)
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    commands = list(_commands(typer.main.get_group(app)))
+    assert ("admin", "reset-password") in commands
+    assert ("backup",) in commands
+    for command in commands:
+        shown = runner.invoke(app, [*command, "--help"])
+        assert shown.exit_code == 0, shown.output
+        assert (
+            f"Example: keyplane {' '.join(command)}" in shown.stdout or "Example: KEYPLANE_" in shown.stdout
+        ), (
+            command,
+            shown.stdout,
+        )

@@ -24,9 +24,10 @@ as ``licensing`` holds what ``licenses`` and ``machines`` share):
 7. ``events``: the log every write records into.
 8. The domains, each after those it calls or renders (a cross-domain renderer lives in the
    rendered resource's schemas): ``accounts``, ``users``, ``products``, ``oauth``,
-   ``secret``, ``policies``, ``keys``; the answering machinery the lean handlers share
-   (``error_handlers``, ``negotiation``, ``signing``, ``hot``); ``components`` (a machine's
-   hardware: what validation matches a scope against); ``licenses``; ``machines`` and
+   ``secret``, ``backups`` (a database packed with its secret), ``policies``, ``keys``;
+   the answering machinery the lean handlers share (``error_handlers``, ``negotiation``,
+   ``signing``, ``hot``); ``components`` (a machine's hardware: what validation matches a
+   scope against); ``licenses``; ``machines`` and
    ``tokens`` (which renders ``/me`` and serves a product's tokens); ``entitlements``,
    ``groups``, ``license_tokens``, ``processes``, ``licensees``; ``checkouts`` (license
    files, which embed the others).

@@ -23,9 +23,17 @@ SECRET = "startup-test-secret-" + "s" * 32
 INIT = ["init", "--account", "acme", "--email", "a@acme.test", "--password", PASSWORD]
 
 
-def _commands(port: int) -> list[list[str]]:
+def _commands(port: int, scratch: Path) -> list[list[str]]:
     """Every command that opens the database at start."""
-    return [["serve", "--port", str(port)], INIT, ["db", "upgrade"], ["db", "check"], ["public-key"]]
+    return [
+        ["serve", "--port", str(port)],
+        INIT,
+        ["db", "upgrade"],
+        ["db", "check"],
+        ["public-key"],
+        ["admin", "create-key", "--account", "acme", "--email", "a@acme.test", "--scopes", "READ"],
+        ["backup", str(scratch / "keyplane.kpbackup"), "--no-secret"],
+    ]
 
 
 def _with_database(url: str, name: str) -> str:
@@ -69,7 +77,7 @@ def test_a_missing_postgresql_database_is_one_line(
 ) -> None:
     url, name = missing_database
     env = live.environment(url, SECRET, tmp_path)
-    for command in _commands(live.free_port()):
+    for command in _commands(live.free_port(), tmp_path):
         live.refused(
             live.run(env, *command),
             f"database {name} does not exist: create it with `createdb {name}` or `keyplane db create`",

@@ -16,6 +16,7 @@ from keyplane.credentials.engine import CredentialEngine
 from keyplane.errors import Conflict, Unprocessable
 from keyplane.events import service as events
 from keyplane.events.names import EventName
+from keyplane.kit import passwords
 from keyplane.kit.actor import SYSTEM, Acting
 from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.ids import as_uuid, uuid7
@@ -52,8 +53,9 @@ async def bootstrap(
         )
     if not EMAIL.match(email):
         raise Unprocessable(f"{email!r} is not an email address", "EMAIL_INVALID")
-    if len(password) < 8:
-        raise Unprocessable("A password has at least 8 characters", "PASSWORD_TOO_SHORT")
+    refused = passwords.refusal(password)
+    if refused is not None:
+        raise Unprocessable(refused, "PASSWORD_NOT_ALLOWED")
     if await repository.by_id_or_slug(session, slug) is not None:
         raise Conflict(f"An account with slug '{slug}' already exists", "SLUG_TAKEN")
     account = Account(id=uuid7(), slug=slug, name=name or slug)

@@ -12,22 +12,20 @@ from sqlalchemy.orm import Session
 from keyplane.kit.credentials import CredentialKind
 from keyplane.models import Credential, User
 from keyplane.models.base import UTCDateTime
-from keyplane.models.credential import CredentialStatus
+from keyplane.models.credential import LIVE_API_KEY, CredentialStatus
 
 
 def visible(
     account_id: uuid.UUID, user_id: uuid.UUID | None, status: CredentialStatus | None
 ) -> list[ColumnElement[bool]]:
     """API keys of an account (of one user unless ``user_id`` is None), by status."""
-    conditions = [
-        Credential.account_id == account_id,
-        Credential.kind == CredentialKind.API_KEY.value,
-    ]
+    conditions = [Credential.account_id == account_id]
     if user_id is not None:
         conditions.append(Credential.user_id == user_id)
     if status == CredentialStatus.ACTIVE:
-        conditions += [Credential.deleted_at.is_(None), Credential.status == CredentialStatus.ACTIVE]
-    elif status == CredentialStatus.INACTIVE:
+        return [*conditions, *LIVE_API_KEY]
+    conditions.append(Credential.kind == CredentialKind.API_KEY.value)
+    if status == CredentialStatus.INACTIVE:
         conditions.append(
             or_(Credential.deleted_at.is_not(None), Credential.status != CredentialStatus.ACTIVE)
         )
@@ -153,7 +151,7 @@ async def page(
     if offset > MAX_OFFSET:
         return [], False
     column = _sort_column(sort)
-    statement = select(Credential).where(*conditions)
+    statement = select(Credential.id).where(*conditions)
     # Paging backwards walks the order reversed, then turns the page round.
     walk = descending if before is None else not descending
     anchor = before if before is not None else after
@@ -162,8 +160,11 @@ async def page(
     keys: list[UnaryExpression[Any]] = [Credential.id.desc() if walk else Credential.id.asc()]
     if column is not None:
         keys.insert(0, column.desc() if walk else column.asc())
-    statement = statement.order_by(*keys)
-    rows = list((await session.scalars(statement.offset(offset).limit(limit + 1))).all())
+    # The keys skipped by the offset, and those sorted to find the page, are carried as ids
+    # (read from an index when the order is the id's): only the page's own rows are read whole.
+    chosen = statement.order_by(*keys).offset(offset).limit(limit + 1).subquery()
+    shown = select(Credential).join(chosen, chosen.c.id == Credential.id).order_by(*keys)
+    rows = list((await session.scalars(shown)).all())
     more = len(rows) > limit
     rows = rows[:limit]
     if before is not None:

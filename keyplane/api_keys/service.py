@@ -147,6 +147,8 @@ async def create(
             pointer="organizationId",
         )
     owner_id = data.user_id or principal.user_id
+    if owner_id is None:  # the system owns no keys: it makes them for a user it names
+        raise Unprocessable("userId names the key's owner", "USER_NOT_FOUND", pointer="userId")
     if owner_id != principal.user_id and not principal.has(Scope.MANAGE):
         raise Forbidden("Creating a key for another user needs the MANAGE scope", "INSUFFICIENT_SCOPE")
     owner = await users.by_id(session, principal.account.id, owner_id)

@@ -15,10 +15,12 @@ class Principal:
     """The caller of one request, resolved once: who, in which account, with what power."""
 
     account: AccountRef
-    user_id: uuid.UUID
+    user_id: uuid.UUID | None
+    """None for the system (``Principal.system``)."""
     role: Role
-    credential_id: uuid.UUID
-    credential_kind: CredentialKind
+    credential_id: uuid.UUID | None
+    """None for the system."""
+    credential_kind: CredentialKind | None
     scopes: frozenset[Scope]
     """Effective: the credential's scopes within the owner's role."""
     expires_at: datetime | None
@@ -33,6 +35,23 @@ class Principal:
     own, or the one it already shares)."""
     origin: Origin = NOWHERE
     """The request this caller came with (the lean handlers, which only read, leave it out)."""
+
+    @classmethod
+    def system(cls, account: AccountRef) -> Principal:
+        """Keyplane itself acting on ``account`` with an admin's power, and no user or
+        credential of its own (the admin CLI on the server's host)."""
+        return cls(
+            account=account,
+            user_id=None,
+            role=Role.ADMIN,
+            credential_id=None,
+            credential_kind=None,
+            scopes=role_scopes(Role.ADMIN.value),
+            expires_at=None,
+            whitelisted_ips=None,
+            api_version=None,
+            whodunnit=SYSTEM,
+        )
 
     def has(self, scope: Scope) -> bool:
         return scope in self.scopes

@@ -106,8 +106,7 @@ async def check_out_machine(
 ) -> CheckedOut:
     """A machine file of the machine ``ref`` (id or fingerprint)."""
     machine, policy = await machines.find(session, bearer, ref)
-    license = await session.get(License, machine.license_id)
-    assert license is not None  # the foreign key holds it
+    license = await licenses.of_record(session, machine.license_id)
     _may_check_out(bearer, FileKind.MACHINE, license, policy)
     subject = Subject(license, policy, machine)
     made = await _make(

@@ -11,6 +11,9 @@ import typer
 from rich.console import Console
 
 from keyplane import __version__, migrate, startup
+from keyplane.cli import prompts
+from keyplane.cli.admin import admin_app
+from keyplane.cli.backup import backup_app
 from keyplane.cli.settings import config_app
 from keyplane.config import get_settings
 
@@ -18,6 +21,8 @@ app = typer.Typer(help="Keyplane: self-hosted license keys and API keys.", no_ar
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+app.add_typer(admin_app, name="admin")
+app.add_typer(backup_app)
 console = Console(stderr=True)
 
 
@@ -58,7 +63,10 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
-    """Migrate the database if needed, then serve the API."""
+    """Migrate the database if needed, then serve the API.
+
+    Example: keyplane serve --host 0.0.0.0 --port 8000 --workers 4
+    """
     import uvicorn
 
     from keyplane.observe import logs, publish
@@ -100,15 +108,27 @@ def serve(
 def init(
     account: Annotated[str, typer.Option(help="The new account's slug.")],
     email: Annotated[str, typer.Option(help="Email of the first admin user.")],
-    password: Annotated[str, typer.Option(help="Password of the first admin user.")],
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password of the first admin user (for scripts; asked twice when left out)."),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password as one line from stdin.")
+    ] = False,
     name: Annotated[str | None, typer.Option(help="The account's display name.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Create the schema, an account, its first admin user and an admin API key."""
+    """Create the schema, an account, its first admin user and an admin API key.
+
+    Example: keyplane init --account acme --email you@acme.test --json
+    """
     from keyplane.accounts.service import bootstrap
     from keyplane.assembly import running
     from keyplane.errors import AppError
 
+    if password is None:
+        password = prompts.secret("password", from_stdin=password_stdin)
+    chosen = password
     url = _database_url()
     migrate.upgrade(url)
 
@@ -124,7 +144,7 @@ def init(
                 slug=account,
                 name=name,
                 email=email,
-                password=password,
+                password=chosen,
             )
             await session.commit()
         return {
@@ -154,7 +174,10 @@ def init(
 def public_key(
     account: Annotated[str | None, typer.Argument(help="Account id or slug (default: the oldest).")] = None,
 ) -> None:
-    """Print an account's Ed25519 public key (hex), the value Keygen clients pin."""
+    """Print an account's Ed25519 public key (hex), the value Keygen clients pin.
+
+    Example: keyplane public-key acme
+    """
     from keyplane.accounts import repository
     from keyplane.accounts.signing import public_hex
     from keyplane.assembly import running
@@ -187,7 +210,10 @@ def public_key(
 
 @db_app.command("create")
 def db_create() -> None:
-    """Create the database (PostgreSQL: on the URL's server; SQLite: the file), then migrate it."""
+    """Create the database (PostgreSQL: on the URL's server; SQLite: the file), then migrate it.
+
+    Example: KEYPLANE_DATABASE_URL=postgresql://keyplane@db.internal/keyplane keyplane db create
+    """
     url = _database_url()
     created = migrate.create(url)
     migrate.upgrade(url)
@@ -201,14 +227,20 @@ def db_create() -> None:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every pending migration."""
+    """Apply every pending migration.
+
+    Example: keyplane db upgrade
+    """
     migrate.upgrade(_database_url())
     console.print("Database is up to date.")
 
 
 @db_app.command("check")
 def db_check() -> None:
-    """Fail when the models and the migrated schema differ (or migrations are pending)."""
+    """Fail when the models and the migrated schema differ (or migrations are pending).
+
+    Example: keyplane db check
+    """
     problem = migrate.check(_database_url())
     if problem:
         console.print(f"[red]schema differs:[/] {problem}")

@@ -50,7 +50,10 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Print the settings in effect (environment, then .env, then KEYPLANE_CONFIG's TOML file,
-    then defaults), secrets masked; the output without --json is a valid TOML file."""
+    then defaults), secrets masked; the output without --json is a valid TOML file.
+
+    Example: keyplane config show --json
+    """
     values = masked(get_settings())
     if as_json:
         typer.echo(json.dumps(values, indent=2))

@@ -31,11 +31,11 @@ from keyplane.events import service as events
 from keyplane.events.names import EventName
 from keyplane.kit import clock
 from keyplane.kit.actor import SYSTEM, AccountRef, Acting
-from keyplane.kit.credentials import CredentialKind
 from keyplane.kit.ids import uuid7
 from keyplane.kit.periodic import Periodic
 from keyplane.licensing.status import overdue
 from keyplane.models import Credential, License, Notice, Policy, PoolKey
+from keyplane.models.credential import LIVE_API_KEY
 
 log = logging.getLogger("keyplane.events")
 
@@ -143,21 +143,13 @@ async def _check_ins_overdue(session: AsyncSession, now: datetime) -> int:
     return sent
 
 
-def _live_keys() -> list[ColumnElement[bool]]:
-    return [
-        Credential.kind == CredentialKind.API_KEY.value,
-        Credential.deleted_at.is_(None),
-        Credential.status == "active",
-    ]
-
-
 async def _keys_expiring(session: AsyncSession, now: datetime) -> int:
     event = EventName.API_KEY_EXPIRING_SOON
     rows = (
         await session.execute(
             select(Credential.id, Credential.account_id, Credential.expires_at)
             .where(
-                *_live_keys(),
+                *LIVE_API_KEY,
                 Credential.expires_at > now,
                 Credential.expires_at <= now + API_KEY_WARNING,
                 _not_noticed(event, Credential.id, Credential.expires_at),
@@ -178,7 +170,7 @@ async def _keys_unused(session: AsyncSession, now: datetime, days: int) -> int:
     rows = (
         await session.execute(
             select(Credential.id, Credential.account_id, Credential.last_used_at, Credential.created_at)
-            .where(*_live_keys(), last < now - timedelta(days=days), _not_noticed(event, Credential.id, last))
+            .where(*LIVE_API_KEY, last < now - timedelta(days=days), _not_noticed(event, Credential.id, last))
             .limit(BATCH)
         )
     ).all()

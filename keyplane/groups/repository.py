@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keyplane.kit import paging
 from keyplane.licensing.membership import MEMBERS
 from keyplane.models import Group, GroupOwner, License, Machine, User
+from keyplane.models.license import WITH_LICENSEES
 
 
 async def page(
@@ -52,7 +53,10 @@ async def members(
     paged: paging.Paging,
 ) -> paging.Page[Any]:
     """A page of the group's members of one kind that the caller may see."""
-    return await paging.fetch(session, paged, select(model), model.id, [*visible, model.group_id == group_id])
+    statement = select(model)
+    if model is License:
+        statement = statement.options(WITH_LICENSEES)  # a license's document shows its users
+    return await paging.fetch(session, paged, statement, model.id, [*visible, model.group_id == group_id])
 
 
 async def owners(session: AsyncSession, group_id: uuid.UUID, paged: paging.Paging) -> paging.Page[GroupOwner]:

@@ -32,7 +32,7 @@ from keyplane.licensing.access import Action, authorize, view
 from keyplane.licensing.keystrings import digest
 from keyplane.licensing.vocab import Code
 from keyplane.models import License, LicenseUser, Machine, Policy, User
-from keyplane.models.license import key_tag
+from keyplane.models.license import WITH_LICENSEES, key_tag
 from keyplane.models.policy import ExpirationBasis, RenewalBasis
 
 _USES = "/data/attributes/uses"
@@ -164,7 +164,11 @@ async def _validate(
 
 
 def _by_key(account_id: uuid.UUID, key_digest: bytes) -> Select[License]:
-    return select(License).where(License.account_id == account_id, License.key_digest == key_digest)
+    return (
+        select(License)
+        .options(WITH_LICENSEES)
+        .where(License.account_id == account_id, License.key_digest == key_digest)
+    )
 
 
 def snapshot_of(session: Session, account_id: uuid.UUID, key_digest: bytes) -> Snapshot | None:

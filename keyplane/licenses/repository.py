@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, exists, or_, select, union, update
+from sqlalchemy import ColumnElement, Table, bindparam, exists, inspect, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.kit import paging
@@ -27,6 +27,7 @@ from keyplane.models import (
     PolicyEntitlement,
     User,
 )
+from keyplane.models.license import WITH_LICENSEES
 
 
 async def by_id_or_key(
@@ -38,13 +39,24 @@ async def by_id_or_key(
         candidates.append(License.id == uuid.UUID(ref))
     candidates.append(License.key_digest == digest(ref))
     for candidate in candidates:
-        statement = select(License).where(*conditions, candidate)
+        statement = select(License).options(WITH_LICENSEES).where(*conditions, candidate)
         if lock:
             statement = statement.with_for_update()
         found = await session.scalar(statement)
         if found is not None:
             return found
     return None
+
+
+async def rendered(session: AsyncSession, license_id: uuid.UUID) -> License | None:
+    """A license by id with what its document shows (its licensees, counted)."""
+    return await session.scalar(select(License).options(WITH_LICENSEES).where(License.id == license_id))
+
+
+async def count_licensees(session: AsyncSession, license: License) -> None:
+    """Read ``license``'s licensees count if it was loaded without it."""
+    if "licensees_count" in inspect(license).unloaded:
+        await session.refresh(license, ["licensees_count"])
 
 
 async def key_taken(session: AsyncSession, account_id: uuid.UUID, key: str) -> bool:
@@ -161,7 +173,7 @@ async def page(
     if filters.activated is not None:
         activated = exists().where(Machine.license_id == License.id)
         conditions.append(activated if filters.activated else ~activated)
-    return await paging.fetch(session, paged, select(License), License.id, conditions)
+    return await paging.fetch(session, paged, select(License).options(WITH_LICENSEES), License.id, conditions)
 
 
 async def policies(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Policy]:

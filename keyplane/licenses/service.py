@@ -231,6 +231,20 @@ async def create(
     return license, policy
 
 
+async def of_record(session: AsyncSession, license_id: uuid.UUID) -> License:
+    """The license of a record the caller may already see (a machine's), ready to render."""
+    license = await repository.rendered(session, license_id)
+    assert license is not None  # the record's foreign key holds it
+    return license
+
+
+async def ready_to_render(session: AsyncSession, license: License) -> License:
+    """``license`` with what its document shows: its licensees are counted if it was read
+    without them (by a read that does not render it)."""
+    await repository.count_licensees(session, license)
+    return license
+
+
 async def find(session: AsyncSession, bearer: Bearer, ref: str, *, lock: bool = False) -> License:
     """A license the bearer may see, by id or key, or 404."""
     license = await repository.by_id_or_key(session, view(bearer, License), ref, lock=lock)

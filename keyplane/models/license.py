@@ -18,7 +18,7 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.orm import Mapped, column_property, declared_attr, mapped_column
+from sqlalchemy.orm import Mapped, column_property, declared_attr, mapped_column, undefer
 
 from keyplane.models.base import Record, Total, UTCDateTime
 from keyplane.models.license_user import LicenseUser
@@ -96,9 +96,11 @@ class License(Record):
     def machines_disk(cls) -> Mapped[int]:
         return column_property(_of_machines(cls.id, Total(Machine.disk)), expire_on_flush=False)
 
-    # Its licensees (besides the owner), read with it: Keygen's ``license_users_count``
-    # counter cache, which ``users_count`` (the ``users`` relationship's meta and
-    # ``TOO_MANY_USERS``) adds the owner to.
+    # Its licensees (besides the owner): Keygen's ``license_users_count`` counter cache, which
+    # ``users_count`` (the ``users`` relationship's meta and ``TOO_MANY_USERS``) adds the owner
+    # to. Read only by the reads that render or validate a license (``WITH_LICENSEES``): the
+    # others (authentication, machines, the console's pages) skip its subquery, and reading
+    # it on a license loaded without it raises instead of querying behind the caller's back.
     @declared_attr
     def licensees_count(cls) -> Mapped[int]:
         attached = (
@@ -107,11 +109,15 @@ class License(Record):
             .correlate_except(LicenseUser)
             .scalar_subquery()
         )
-        return column_property(attached, expire_on_flush=False)
+        return column_property(attached, expire_on_flush=False, deferred=True, raiseload=True)
 
     def invalidates(self) -> tuple[str, ...]:
         """Cache tags besides the id: a cached "no such key" answer for this key."""
         return (key_tag(self.key_digest),) if self.key_digest is not None else ()
+
+
+WITH_LICENSEES = undefer(License.licensees_count)
+"""The loader option of the reads whose license is rendered or validated."""
 
 
 def key_tag(key_digest: bytes) -> str:

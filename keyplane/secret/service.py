@@ -50,7 +50,7 @@ async def open_secrets(settings: Settings, database: Database) -> ServerSecrets:
         dict.fromkeys(old.encode() for old in settings.secret_key_previous if old.encode() != current)
     )
     secrets = ServerSecrets(current, previous)
-    source = "KEYPLANE_SECRET_KEY" if settings.secret_key else str(settings.data_dir / SECRET_FILE)
+    source = settings.secret_source
     # Most starts find the verifier of the current secret and nothing to re-seal: one read.
     async with database.reader() as session:
         look = await _look(session, secrets)

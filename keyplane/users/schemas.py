@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from keyplane.auth.scopes import USER_ROLES, Role
+from keyplane.kit import passwords
 from keyplane.kit.documents import (
     Document,
     InstantOut,
@@ -34,7 +35,7 @@ def _person_role(role: Role) -> Role:
 
 
 UserRole = Annotated[Role, AfterValidator(_person_role)]
-Password = Annotated[str, Field(min_length=8, max_length=1024)]
+Password = Annotated[str, Field(min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH)]
 PersonName = Annotated[str, Field(min_length=1, max_length=255)]
 
 

@@ -22,6 +22,7 @@ from keyplane.events.names import ResourceType
 from keyplane.groups.schemas import group_resource
 from keyplane.keys.schemas import key_resource
 from keyplane.kit import clock
+from keyplane.licenses import service as licenses
 from keyplane.licenses.schemas import license_resource
 from keyplane.licensing.machine_limits import process_limit
 from keyplane.machines.schemas import machine_resource
@@ -68,7 +69,9 @@ def _alone(model: type[M], resource: Callable[[M], dict[str, Any]]) -> Renderer:
 async def _license(session: AsyncSession, id_: uuid.UUID) -> Rendered:
     found = await repository.row(session, License, id_)
     policy = None if found is None else await repository.row(session, Policy, found.policy_id)
-    return None if found is None or policy is None else license_resource(found, policy)
+    if found is None or policy is None:
+        return None
+    return license_resource(await licenses.ready_to_render(session, found), policy)
 
 
 async def _machine(session: AsyncSession, id_: uuid.UUID) -> Rendered:

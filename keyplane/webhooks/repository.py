@@ -11,8 +11,9 @@ from sqlalchemy import ColumnElement, Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.kit import paging
-from keyplane.models import Event, WebhookEndpoint, WebhookEvent
+from keyplane.models import Event, License, WebhookEndpoint, WebhookEvent
 from keyplane.models.base import Base
+from keyplane.models.license import WITH_LICENSEES
 from keyplane.models.webhook_event import DeliveryStatus
 
 M = TypeVar("M", bound=Base)
@@ -208,8 +209,11 @@ async def load_rows(session: AsyncSession, model: type[M], ids: Collection[uuid.
     key = model.__mapper__.primary_key[0]
     ordered = list(ids)
     found: list[M] = []
+    statement = select(model)
+    if model is License:
+        statement = statement.options(WITH_LICENSEES)  # a license's payload shows its users
     for start in range(0, len(ordered), CHUNK):
-        found += (await session.scalars(select(model).where(key.in_(ordered[start : start + CHUNK])))).all()
+        found += (await session.scalars(statement.where(key.in_(ordered[start : start + CHUNK])))).all()
     return found
 
 

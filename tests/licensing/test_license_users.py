@@ -222,3 +222,34 @@ async def test_who_may(app: FastAPI, client: httpx.AsyncClient, acme: Tenant) ->
     _, read_key = await factories.role_key(app, client, acme, "read-only")
     assert (await _detach(client, acme, guarded, extra, key=read_key)).status_code == 403
     assert await _listed(client, acme, guarded) == {owner_id, str(extra)}
+
+
+async def test_every_read_of_a_license_shows_its_users(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    """The users count (the licensees and the owner) is the same in every answer that shows a
+    license: read, listed, validated (by id, by key, as the license itself) and reached from
+    its machine; reads that authenticate by the license's key first load it without it."""
+    owner, *licensees = await _people(app, acme, 3)
+    policy = {"authenticationStrategy": "LICENSE"}
+    license = await factories.license(client, acme, policy=policy, owner=owner)
+    license_id, key = license["id"], license["attributes"]["key"]
+    assert license["relationships"]["users"]["meta"]["count"] == 1
+    assert (await _attach(client, acme, license_id, *licensees)).status_code == 200
+    machine = await factories.machine(client, acme, license_id)
+    as_license = {"Authorization": f"License {key}"}
+    validate = f"{acme.base}/licenses/{license_id}/actions/validate"
+    answers = [
+        await client.get(f"{acme.base}/licenses/{license_id}", headers=bearer(acme.key)),
+        await client.get(f"{acme.base}/licenses/{license_id}", headers=as_license),
+        await client.post(validate, json={}, headers=bearer(acme.key)),
+        await client.post(validate, json={}, headers=as_license),
+        await client.post(f"{acme.base}/licenses/actions/validate-key", json={"meta": {"key": key}}),
+        await client.get(f"{acme.base}/machines/{machine['id']}/license", headers=bearer(acme.key)),
+        await client.get(f"{acme.base}/machines/{machine['id']}/license", headers=as_license),
+    ]
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"]["relationships"]["users"]["meta"]["count"] == 3, answer.request.url
+    listed = await client.get(f"{acme.base}/licenses", headers=bearer(acme.key))
+    assert [item["relationships"]["users"]["meta"]["count"] for item in listed.json()["data"]] == [3]

@@ -73,6 +73,7 @@ async def test_a_new_license_is_delivered_once_signed_with_the_accounts_key(
     assert payload["data"]["type"] == "licenses"
     assert payload["data"]["id"] == license["id"]
     assert payload["data"]["attributes"]["key"] == license["attributes"]["key"]
+    assert payload["data"]["relationships"]["users"]["meta"]["count"] == 0
     logged = await client.get(
         f"{acme.base}/event-logs", params={"event": "license.created"}, headers=bearer(acme.key)
     )
