@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,9 +51,11 @@ class Walk:
         headers: dict[str, str] | None = None,
         whodunnit: tuple[str, str] | None = None,
         form: dict[str, str] | None = None,
+        made: Callable[[], Awaitable[str]] | None = None,
     ) -> httpx.Response:
         """Make the request, then check it left ``event`` on ``resource`` (the new record's
-        id when None) by ``whodunnit`` (the admin's key by default)."""
+        id when None: the answer's, or what ``made`` finds when the answer names none) by
+        ``whodunnit`` (the admin's key by default)."""
         request_id = f"walk-{uuid.uuid4().hex[:12]}"
         sent = {**(headers if headers is not None else bearer(self.acme.key)), "X-Request-Id": request_id}
         url = f"{self.acme.base}{path}"
@@ -62,6 +65,8 @@ class Walk:
             response = await self.client.request(method, url, json=body, headers=sent)
         assert response.status_code < 300, (method, path, response.text)
         self.walked.add((method, template))
+        if resource is None and made is not None:
+            resource = await made()
         if resource is None:
             resource = (
                 str(response.json()["data"]["id"]) if "data" in response.json() else response.json()["id"]
@@ -255,6 +260,19 @@ async def _walk(client: httpx.AsyncClient, acme: Tenant) -> Walk:
         )
     await walk.act(
         "DELETE", "/policies/{policy}/pool", f"/policies/{pooled_id}/pool", "policy.pool.popped", pooled_id
+    )
+
+    async def newest_pool_key() -> str:
+        pool = await client.get(f"{acme.base}/policies/{pooled_id}/pool?limit=1", headers=bearer(acme.key))
+        return str(pool.json()["data"][0]["id"])
+
+    await walk.act(
+        "POST",
+        "/policies/{policy}/pool/import",
+        f"/policies/{pooled_id}/pool/import",
+        "key.created",
+        body={"data": [{"type": "keys", "attributes": {"key": "POOL-KEY-0005"}}]},
+        made=newest_pool_key,
     )
 
     # Licenses and their actions.
