@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from keyplane import __version__, migrate, startup
+from keyplane.cli.remote import remote_app
 from keyplane.cli.settings import config_app
 from keyplane.config import get_settings
 
@@ -18,6 +19,7 @@ app = typer.Typer(help="Keyplane: self-hosted license keys and API keys.", no_ar
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+app.add_typer(remote_app)  # keys, licenses, pool, events, login, logout: through the API
 console = Console(stderr=True)
 
 
