@@ -125,7 +125,11 @@ def talking(url: str) -> Iterator[None]:
     """Turn the client's failures into one line on stderr and the exit status they mean."""
     try:
         yield
-    except (Unreachable, Unavailable) as error:
+    except Unreachable as error:
+        # Not the client's message: it names the call's path, which may hold a license key.
+        why = type(error.__cause__).__name__ if error.__cause__ is not None else error.code
+        fail(UNREACHABLE, f"Keyplane at {masked_url(url)} is unreachable ({why})")
+    except Unavailable as error:
         fail(UNREACHABLE, f"Keyplane at {masked_url(url)} is unreachable: {error}")
     except KeyplaneError as error:
         if error.status in (502, 504):
