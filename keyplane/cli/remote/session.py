@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -135,7 +136,12 @@ def talking(url: str) -> Iterator[None]:
         if error.status in (502, 504):
             fail(UNREACHABLE, f"Keyplane at {masked_url(url)} is unreachable: {error}")
         fail(REFUSED, str(error))
-    except (pydantic.ValidationError, ValueError):
+    except BrokenPipeError:
+        # The reader has gone (`keyplane keys list --json | head -1`): stop quietly, as a
+        # pipeline expects, with stdout pointed where the interpreter's last flush cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
+    except (pydantic.ValidationError, json.JSONDecodeError):
         fail(UNREACHABLE, f"{masked_url(url)} did not answer as Keyplane does (is it Keyplane's address?)")
 
 
