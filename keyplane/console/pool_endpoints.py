@@ -11,15 +11,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import TypeAdapter, ValidationError
 
 from keyplane.console import repository
 from keyplane.console.license_endpoints import may
 from keyplane.console.pages import PREFIX, Caller, ConsoleRoute, Form, render
 from keyplane.errors import AppError
 from keyplane.keys import service as keys
-from keyplane.keys.schemas import KeyString
-from keyplane.keys.service import LineRefused
 from keyplane.kit import paging
 from keyplane.licensing.access import Action, authorize
 from keyplane.policies import service as policies
@@ -28,7 +25,6 @@ from keyplane.web.dependencies import DbSession
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 
 POOL_PAGE = 50
-_KEY = TypeAdapter(KeyString)
 
 
 @router.get("/pools")
@@ -77,7 +73,14 @@ async def _policy_page(
     asked = paging.Listed(paging.Paging("number", POOL_PAGE, page), None)
     pool = await keys.pool(session, bearer, str(policy.id), asked)
     product = await repository.product_names(session, bearer.account.id, {policy.product_id})
-    context: dict[str, object] = {"added": None, "refused": [], "problems": [], "pasted": "", "done": False}
+    context: dict[str, object] = {
+        "added": None,
+        "present": 0,
+        "refused": [],
+        "problems": [],
+        "pasted": "",
+        "done": False,
+    }
     context.update(report)
     return render(
         request,
@@ -104,15 +107,8 @@ async def add_keys(
     taken (no keys, too many, a policy that is not pooled) adds nothing."""
     pasted, uploaded = form.get("keys"), form.get("file")
     lines = lines_of(uploaded) if uploaded.strip() else lines_of(pasted)
-    malformed: list[LineRefused] = []
-    values: list[tuple[int, str]] = []
-    for line, value in lines:
-        try:
-            values.append((line, _KEY.validate_python(value)))
-        except ValidationError as error:
-            malformed.append(LineRefused(line, value[:40] + "…", "KEY_INVALID", error.errors()[0]["msg"]))
     try:
-        done = await keys.add_many(session, console.bearer, policy_id, values)
+        done = await keys.add_many(session, console.bearer, policy_id, lines)
     except AppError as error:
         if error.status in (401, 403, 404):
             raise
@@ -127,5 +123,12 @@ async def add_keys(
         )
         await session.rollback()  # nothing of a refused request is kept (the page is made first)
         return page
-    refused = sorted([*malformed, *done.refused], key=lambda item: item.line)
-    return await _policy_page(request, session, console, policy_id, added=len(done.added), refused=refused)
+    return await _policy_page(
+        request,
+        session,
+        console,
+        policy_id,
+        added=len(done.added),
+        present=len(done.present),
+        refused=done.refused,
+    )

@@ -9,7 +9,7 @@ for a new record, after: the new row has no history to show).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -96,9 +96,31 @@ async def record(
         diff = pending_diff(changed)
         if diff:
             meta["diff"] = diff
+    row = _row(actor, event, resource_id, meta, product)
+    session.add(row)
+    await fanout.deliveries(session, [Occurrence.of(row)])
+    return row
+
+
+async def record_many(
+    session: AsyncSession,
+    actor: Actor,
+    event: EventName,
+    resources: Sequence[tuple[uuid.UUID, uuid.UUID | None]],
+) -> None:
+    """``record`` of the same ``event`` on many new resources (``(id, product)`` each), with
+    no metadata: their webhook deliveries found at once, not with a query per event."""
+    rows = [_row(actor, event, resource_id, {}, product) for resource_id, product in resources]
+    session.add_all(rows)
+    await fanout.deliveries(session, [Occurrence.of(row) for row in rows])
+
+
+def _row(
+    actor: Actor, event: EventName, resource_id: uuid.UUID, meta: dict[str, Any], product: uuid.UUID | None
+) -> Event:
     who = actor.whodunnit
     origin = actor.origin
-    row = Event(
+    return Event(
         id=uuid7(),
         account_id=actor.account.id,
         event=event.value,
@@ -113,9 +135,6 @@ async def record(
         meta=meta,
         created_at=clock.now(),
     )
-    session.add(row)
-    await fanout.deliveries(session, [Occurrence.of(row)])
-    return row
 
 
 def validated(

@@ -11,16 +11,19 @@ from keyplane.keys import service
 from keyplane.keys.schemas import (
     KEY_LIST,
     POOL_LIST,
+    ImportDocument,
     KeyCreate,
     KeyFilters,
     KeyResource,
     KeyUpdate,
+    PoolImport,
+    import_report,
     key_resource,
     parse_key_list,
     parse_pool_list,
 )
 from keyplane.kit.documents import Document, ListDocument, returns
-from keyplane.kit.jsonapi import created, document, list_query, listing
+from keyplane.kit.jsonapi import created, document, list_query, listing, media_type
 from keyplane.kit.paging import Listed
 from keyplane.policies.schemas import PolicyResource, policy_resource
 from keyplane.products.schemas import ProductResource, product_resource
@@ -116,3 +119,17 @@ async def pop_pool(
     An empty pool, or a policy that is not pooled, is a 422 that says which.
     """
     return document(request, key_resource(await service.pop(session, bearer, policy)))
+
+
+@router.post("/policies/{policy}/pool/import", responses=returns(ImportDocument))
+async def import_pool(
+    request: Request, policy: str, session: DbSession, bearer: LicensingBearer, body: PoolImport
+) -> JSONResponse:
+    """Add up to 1,000 keys to a pooled policy's pool at once (a Keyplane extension; who may
+    ``POST /keys`` may import). Each key is added, reported ``present`` (already in this
+    pool: running an import twice adds nothing the second time) or refused alone with its
+    code, by its position in ``data``; a policy that is not pooled, or more than 1,000 keys,
+    refuses the request whole."""
+    lines = [(index, item.attributes.key) for index, item in enumerate(body.data)]
+    done = await service.add_many(session, bearer, policy, lines)
+    return JSONResponse(import_report(done), media_type=media_type(request))

@@ -32,17 +32,18 @@ async def key_taken(
 
 async def keys_taken(
     session: AsyncSession, account_id: uuid.UUID, keys: Sequence[str], except_id: uuid.UUID | None
-) -> set[str]:
-    """Those of ``keys`` that are already the account's pool keys (but ``except_id``'s)."""
-    taken: set[bytes] = set()
+) -> dict[str, uuid.UUID]:
+    """Those of ``keys`` that are already the account's pool keys (but ``except_id``'s), each
+    with the policy whose pool holds it."""
+    taken: dict[bytes, uuid.UUID] = {}
     for chunk in _chunks(keys):
-        statement = select(PoolKey.key_digest).where(
+        statement = select(PoolKey.key_digest, PoolKey.policy_id).where(
             PoolKey.account_id == account_id, PoolKey.key_digest.in_([digest(key) for key in chunk])
         )
         if except_id is not None:
             statement = statement.where(PoolKey.id != except_id)
-        taken.update(await session.scalars(statement))
-    return {key for key in keys if digest(key) in taken}
+        taken.update((row.key_digest, row.policy_id) for row in await session.execute(statement))
+    return {key: taken[found] for key in keys if (found := digest(key)) in taken}
 
 
 async def license_conflicts(session: AsyncSession, account_id: uuid.UUID, keys: Sequence[str]) -> set[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -16,6 +16,9 @@ from keyplane.kit.schemas import ResourceId, StrictInput
 from keyplane.kit.timefmt import iso
 from keyplane.licensing.schemas import PolicyRelationship
 from keyplane.models import PoolKey
+
+if TYPE_CHECKING:
+    from keyplane.keys.service import Added
 
 # The minimum length is the service's check, after the reserved words (which are shorter):
 # "actions" is KEY_NOT_ALLOWED, as in Keygen, not KEY_TOO_SHORT.
@@ -51,6 +54,27 @@ class KeyUpdateData(StrictInput):
 
 class KeyCreate(StrictInput):
     data: KeyCreateData
+
+
+IMPORT_BATCH = 1_000
+"""The most keys one ``POST /policies/{id}/pool/import`` takes (a bigger list is sent in parts)."""
+
+
+class ImportAttributes(StrictInput):
+    key: str
+    """Any string: a value that breaks the rule of a key (too long included) is refused alone,
+    in the report, and the others are added."""
+
+
+class ImportItem(StrictInput):
+    type: KeyType
+    attributes: ImportAttributes
+
+
+class PoolImport(StrictInput):
+    """``POST /policies/{id}/pool/import`` (a Keyplane extension): keys for the policy's pool."""
+
+    data: Annotated[list[ImportItem], Field(min_length=1, max_length=IMPORT_BATCH)]
 
 
 class KeyUpdate(StrictInput):
@@ -108,6 +132,29 @@ class KeyResource(Output):
     links: SelfLink
 
 
+class ImportRefusal(Output):
+    index: int
+    """The item's position in the request's ``data`` (from 0)."""
+    code: str
+    """``KEY_TAKEN`` (another pool's key, or a repeat of an earlier item), ``KEY_CONFLICT`` (a
+    license's key or id), ``KEY_TOO_SHORT``, ``KEY_TOO_LONG`` or ``KEY_NOT_ALLOWED``."""
+    detail: str
+
+
+class ImportReport(Output):
+    added: int
+    """How many keys joined the pool."""
+    present: list[int]
+    """The positions of the items whose key was already in this pool (left as it is)."""
+    refused: list[ImportRefusal]
+
+
+class ImportDocument(Output):
+    """The report of an import: every item is added, present or refused."""
+
+    meta: ImportReport
+
+
 # -- rendering ------------------------------------------------------------------------------
 
 
@@ -125,3 +172,9 @@ def key_resource(record: PoolKey) -> dict[str, Any]:
             "policy": to_one(base, "policies", record.policy_id, f"{own}/policy"),
         },
     )
+
+
+def import_report(done: Added) -> dict[str, Any]:
+    """An import's report; ``done`` was given 0-based positions as its lines."""
+    refused = [{"index": item.line, "code": item.code, "detail": item.reason} for item in done.refused]
+    return {"meta": {"added": len(done.added), "present": done.present, "refused": refused}}

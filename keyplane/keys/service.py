@@ -32,19 +32,37 @@ _KEY = "/data/attributes/key"
 _POLICY = "/data/relationships/policy"
 _POOL = "/data/relationships/pool"
 MIN_LENGTH = 8
+MAX_LENGTH = 1024
+"""The longest value (``KeyString``, the bodies' limit); ``add_many`` refuses a longer one alone."""
 IMPORT_MAX = 10_000
 """The most keys one ``add_many`` takes (a bigger file is split by its sender)."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    refused: dict[str, InvalidResource]
+    present: set[str]
+    """Values already in the pool they were checked for (none when checked for no pool)."""
+
+
 async def _check_values(
-    session: AsyncSession, account_id: uuid.UUID, keys: Sequence[str], except_id: uuid.UUID | None
-) -> dict[str, InvalidResource]:
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    keys: Sequence[str],
+    except_id: uuid.UUID | None,
+    pool: uuid.UUID | None = None,
+) -> _Checked:
     """The rule of a key's value, for one value or many (a lookup per check, not per value):
-    each value it refuses, with the refusal. The values it passes are held (``hold_values``)
-    until the transaction ends."""
+    each value it refuses, with the refusal, and (checked for ``pool``, a policy's id) those
+    already in that pool, which are neither refused nor to be added again. The values it
+    passes are held (``hold_values``) until the transaction ends."""
     refused: dict[str, InvalidResource] = {}
     for key in keys:
-        if key in RESERVED:
+        if len(key) > MAX_LENGTH:
+            refused[key] = InvalidResource(
+                f"is too long (maximum is {MAX_LENGTH} characters)", "KEY_TOO_LONG", pointer=_KEY
+            )
+        elif key in RESERVED:
             refused[key] = InvalidResource("is reserved", "KEY_NOT_ALLOWED", pointer=_KEY)
         elif len(key) < MIN_LENGTH:
             refused[key] = InvalidResource(
@@ -54,18 +72,21 @@ async def _check_values(
     await repository.hold_values(session, account_id, rest)
     taken = await repository.keys_taken(session, account_id, rest, except_id)
     conflicts = await repository.license_conflicts(session, account_id, rest)
+    present = set()
     for key in rest:
-        if key in taken:
+        if key in taken and pool is not None and taken[key] == pool:
+            present.add(key)
+        elif key in taken:
             refused[key] = InvalidResource("has already been taken", "KEY_TAKEN", pointer=_KEY)
         elif key in conflicts:
             refused[key] = InvalidResource("conflicts with an existing license", "KEY_CONFLICT", pointer=_KEY)
-    return refused
+    return _Checked(refused, present)
 
 
 async def _check_value(
     session: AsyncSession, account_id: uuid.UUID, key: str, except_id: uuid.UUID | None
 ) -> None:
-    refusal = (await _check_values(session, account_id, [key], except_id)).get(key)
+    refusal = (await _check_values(session, account_id, [key], except_id)).refused.get(key)
     if refusal is not None:
         raise refusal
 
@@ -133,17 +154,26 @@ class LineRefused:
 class Added:
     policy: Policy
     added: list[PoolKey] = field(default_factory=list)
+    present: list[int] = field(default_factory=list)
+    """The lines whose value was already in this pool: nothing to add, nothing wrong."""
     refused: list[LineRefused] = field(default_factory=list)
+
+
+def _shown(key: str) -> str:
+    """A refused value as a report shows it: a long one cut short."""
+    return key if len(key) <= 40 else key[:40] + "…"
 
 
 async def add_many(
     session: AsyncSession, bearer: Bearer, policy_ref: str, lines: Sequence[tuple[int, str]]
 ) -> Added:
-    """Add many keys to a pooled policy's pool (a pasted list, a CSV file): each value under
-    the rule of ``create``, a value that breaks it refused alone (its line, code and reason:
-    taken, a duplicate of an earlier line, a license's key or id, too short) while the others
-    are added, each with its ``key.created`` event. What is wrong with the request itself
-    (the caller's rights, the policy, no keys, too many) refuses it whole, before anything."""
+    """Add many keys to a pooled policy's pool (a pasted list, a CSV file, an import through
+    the API): each value under the rule of ``create``, a value that breaks it refused alone
+    (its line, code and reason: taken, a duplicate of an earlier line, a license's key or id,
+    too short or too long) while the others are added, each with its ``key.created`` event.
+    A value already in this pool is reported as present and left as it is, so adding the same
+    list twice adds nothing the second time. What is wrong with the request itself (the
+    caller's rights, the policy, no keys, too many) refuses it whole, before anything."""
     authorize(bearer, "keys", Action.CREATE)
     policy = await pooled_policy(session, bearer, policy_ref)
     if not lines:
@@ -154,21 +184,24 @@ async def add_many(
         )
     done = Added(policy)
     first: dict[str, int] = {}
-    refusals = await _check_values(session, bearer.account.id, [key for _, key in lines], None)
+    checked = await _check_values(session, bearer.account.id, [key for _, key in lines], None, policy.id)
     for line, key in lines:
-        refusal = refusals.get(key)
-        if key in first:
+        refusal = checked.refused.get(key)
+        if key in checked.present:
+            done.present.append(line)
+        elif key in first:
             done.refused.append(LineRefused(line, key, "KEY_TAKEN", f"duplicates line {first[key]}"))
         elif refusal is not None:
-            done.refused.append(LineRefused(line, key, refusal.code, refusal.detail))
+            done.refused.append(LineRefused(line, _shown(key), refusal.code, refusal.detail))
         else:
             first[key] = line
             done.added.append(_new(policy, key))
     session.add_all(done.added)
     await _flush(session)
-    for record in done.added:
-        await events.record(session, bearer, EventName.KEY_CREATED, record.id, product=record.product_id)
     if done.added:
+        await events.record_many(
+            session, bearer, EventName.KEY_CREATED, [(record.id, record.product_id) for record in done.added]
+        )
         await notices.pool_refilled(session, policy)
     return done
 
