@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,12 @@ class Cli:
             "COLUMNS": "200",
         }
         return base | overrides
+
+    def process_env(self, **overrides: str | None) -> dict[str, str]:
+        """``env`` over this process's environment, for the command run as a subprocess."""
+        merged = {name: value for name, value in os.environ.items() if not name.startswith("KEYPLANE_")}
+        merged |= self.env(**overrides)
+        return {name: value for name, value in merged.items() if value is not None}
 
     def run(self, *args: str, input: str | None = None, **env: str | None) -> Result:
         """``keyplane <args>``; the acting API key appears in none of its output."""

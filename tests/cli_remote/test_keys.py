@@ -112,7 +112,7 @@ def test_an_unreachable_keyplane_is_exit_3_with_one_line(cli: Cli) -> None:
     closed = f"http://127.0.0.1:{live.free_port()}"
     refused(cli.run("keys", "list", "--url", closed), 3, "unreachable", closed)
     # The installed command, as a script runs it: the same line, no traceback.
-    env = {name: value for name, value in cli.env(KEYPLANE_URL=closed).items() if value is not None}
+    env = cli.process_env(KEYPLANE_URL=closed)
     done = subprocess.run(  # noqa: S603 - our own entry point with fixed arguments
         [str(live.KEYPLANE), "keys", "verify", "kp_whatever"],
         env=env,

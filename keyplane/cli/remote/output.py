@@ -3,6 +3,7 @@ objects instead: ``session.emit_json``.)"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -12,7 +13,8 @@ from rich.table import Table
 Column = tuple[str, Callable[[Any], object]]
 """A header and how to read its cell from one of the API's objects."""
 
-stdout = Console(soft_wrap=False)
+# Piped or redirected, a table is as wide as its rows (up to 200 columns), not 80.
+stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True)
 
 
@@ -28,7 +30,10 @@ def cell(value: object) -> str:
 
 def table(objects: Iterable[Any], columns: Sequence[Column]) -> int:
     """One row per object; how many there were."""
-    shown = Table(*(header for header, _ in columns), show_lines=False, highlight=False)
+    shown = Table(show_lines=False, highlight=False)
+    for position, (header, _) in enumerate(columns):
+        # The first column is the id a next command takes: always whole, never folded.
+        shown.add_column(header, no_wrap=position == 0, min_width=36 if position == 0 else None)
     count = 0
     for item in objects:
         shown.add_row(*(cell(read(item)) for _, read in columns))
