@@ -128,8 +128,8 @@ async def import_pool(
     """Add up to 1,000 keys to a pooled policy's pool at once (a Keyplane extension; who may
     ``POST /keys`` may import). Each key is added, reported ``present`` (already in this
     pool: running an import twice adds nothing the second time) or refused alone with its
-    code, by its position in ``data``; a policy that is not pooled, or more than 1,000 keys,
-    refuses the request whole."""
-    lines = [(index, item.attributes.key) for index, item in enumerate(body.data)]
+    code, by its line (its position in ``data``, from 1). A policy that is not pooled, or
+    more than 1,000 keys, refuses the request whole."""
+    lines = [(line, item.attributes.key) for line, item in enumerate(body.data, start=1)]
     done = await service.add_many(session, bearer, policy, lines)
     return JSONResponse(import_report(done), media_type=media_type(request))

@@ -133,8 +133,8 @@ class KeyResource(Output):
 
 
 class ImportRefusal(Output):
-    index: int
-    """The item's position in the request's ``data`` (from 0)."""
+    line: int
+    """The item's position in the request's ``data``, from 1 (as a line the detail names)."""
     code: str
     """``KEY_TAKEN`` (another pool's key, or a repeat of an earlier item), ``KEY_CONFLICT`` (a
     license's key or id), ``KEY_TOO_SHORT``, ``KEY_TOO_LONG`` or ``KEY_NOT_ALLOWED``."""
@@ -145,7 +145,7 @@ class ImportReport(Output):
     added: int
     """How many keys joined the pool."""
     present: list[int]
-    """The positions of the items whose key was already in this pool (left as it is)."""
+    """The lines of the items whose key was already in this pool (left as it is)."""
     refused: list[ImportRefusal]
 
 
@@ -175,6 +175,6 @@ def key_resource(record: PoolKey) -> dict[str, Any]:
 
 
 def import_report(done: Added) -> dict[str, Any]:
-    """An import's report; ``done`` was given 0-based positions as its lines."""
-    refused = [{"index": item.line, "code": item.code, "detail": item.reason} for item in done.refused]
+    """An import's report (``done`` was given the items' positions, from 1, as its lines)."""
+    refused = [{"line": item.line, "code": item.code, "detail": item.reason} for item in done.refused]
     return {"meta": {"added": len(done.added), "present": done.present, "refused": refused}}

@@ -9,29 +9,37 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
-from keyplane_client import ApiKey, AsyncKeyplane, Keyplane, Retries
+from keyplane_client import AsyncKeyplane, Keyplane, Retries
 
 Kind = Literal["sync", "async"]
 KINDS: tuple[Kind, ...] = ("sync", "async")
 
 
 class Keys:
-    """``client.api_keys`` of either client: ``await keys.call("get", key_id)``."""
+    """One resource of either client (``client.api_keys`` unless told):
+    ``await keys.call("get", key_id)``."""
 
-    def __init__(self, client: Keyplane | AsyncKeyplane) -> None:
+    def __init__(self, client: Keyplane | AsyncKeyplane, resource: str = "api_keys") -> None:
         self.client = client
+        self.resource = resource
+
+    def of(self, resource: str) -> Keys:
+        """Another resource of the same client (``licenses``, ``pool``, ``users``, ``events``)."""
+        return Keys(self.client, resource)
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if isinstance(self.client, Keyplane):
-            return await asyncio.to_thread(getattr(self.client.api_keys, method), *args, **kwargs)
-        return await getattr(self.client.api_keys, method)(*args, **kwargs)
+            bound = getattr(getattr(self.client, self.resource), method)
+            return await asyncio.to_thread(bound, *args, **kwargs)
+        return await getattr(getattr(self.client, self.resource), method)(*args, **kwargs)
 
-    async def listed(self, **kwargs: Any) -> list[ApiKey]:
-        """Every key ``list`` yields, across its pages."""
+    async def listed(self, *args: Any, **kwargs: Any) -> list[Any]:
+        """Every record ``list`` yields, across its pages."""
         client = self.client
         if isinstance(client, Keyplane):
-            return await asyncio.to_thread(lambda: list(client.api_keys.list(**kwargs)))
-        return [key async for key in client.api_keys.list(**kwargs)]
+            every = getattr(client, self.resource).list
+            return await asyncio.to_thread(lambda: list(every(*args, **kwargs)))
+        return [item async for item in getattr(client, self.resource).list(*args, **kwargs)]
 
 
 Connect = Callable[[str, str], Keys]

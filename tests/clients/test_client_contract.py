@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 import pytest
 from keyplane_client import _api_keys as calls
+from keyplane_client import _events, _licenses, _pool, _users
+from keyplane_client import _wire as wire
 from keyplane_client._calls import Call
 from keyplane_client.models import (
     ApiKey,
@@ -29,6 +32,9 @@ from pydantic import BaseModel
 from tests.clients.contract import Schema, answer_misfits, request_misfits
 
 KEY_ID = "0193b1e2-0000-7000-8000-000000000007"
+OTHER_ID = "0193b1e2-0000-7000-8000-000000000008"
+WHEN = datetime(2030, 1, 1, tzinfo=UTC)
+LICENSE = wire.Document[wire.LicenseResource]
 
 OPERATIONS: list[tuple[Call[Any], type[BaseModel] | None, type[BaseModel] | None]] = [
     (calls.verify("kp_x", "10.0.0.1", ["READ"]), VerifyBody, Verification),
@@ -50,6 +56,58 @@ OPERATIONS: list[tuple[Call[Any], type[BaseModel] | None, type[BaseModel] | None
     (calls.get(KEY_ID), None, ApiKey),
     (calls.update(KEY_ID, {"name": "m"}), ApiKeyUpdateBody, ApiKey),
     (calls.delete(KEY_ID), None, None),
+    (
+        _licenses.first_page(status="ACTIVE", policy=KEY_ID, product=KEY_ID, user="a@b.test", page_size=5),
+        None,
+        wire.ListDocument[wire.LicenseResource],
+    ),
+    (_licenses.get(KEY_ID), None, LICENSE),
+    (
+        _licenses.create(policy=KEY_ID, user=OTHER_ID, name="n", expiry=WHEN, metadata={"a": 1}),
+        wire.LicenseCreateBody,
+        LICENSE,
+    ),
+    (
+        _licenses.update(KEY_ID, {"name": None, "expiry": WHEN, "metadata": {}}),
+        wire.LicenseUpdateBody,
+        LICENSE,
+    ),
+    (_licenses.action(KEY_ID, "suspend"), None, LICENSE),
+    (_licenses.action(KEY_ID, "reinstate"), None, LICENSE),
+    (_licenses.action(KEY_ID, "renew"), None, LICENSE),
+    (_licenses.revoke(KEY_ID), None, None),
+    (_licenses.delete(KEY_ID), None, None),
+    (_pool.first_page(KEY_ID, 5), None, wire.ListDocument[wire.KeyResource]),
+    (_pool.get(KEY_ID, OTHER_ID), None, wire.Document[wire.KeyResource]),
+    (_pool.pop(KEY_ID), None, wire.Document[wire.KeyResource]),
+    (_pool.import_batch(KEY_ID, ["KEY-0000-0001"]), wire.ImportBody, wire.ImportDocument),
+    (_users.first_page(role="admin", page_size=5), None, wire.ListDocument[wire.UserResource]),
+    (_users.get(KEY_ID), None, wire.Document[wire.UserResource]),
+    (
+        _users.create(email="a@b.test", password="p" * 8, first_name="A", last_name="B", role="developer"),
+        wire.UserCreateBody,
+        wire.Document[wire.UserResource],
+    ),
+    (
+        _users.update(KEY_ID, {"first_name": None, "last_name": "C", "password": "q" * 8, "role": "user"}),
+        wire.UserUpdateBody,
+        wire.Document[wire.UserResource],
+    ),
+    (_users.delete(KEY_ID), None, None),
+    (
+        _events.first_page(
+            event="license.created",
+            resource_type="license",
+            resource_id=KEY_ID,
+            whodunnit_type="user",
+            whodunnit_id=OTHER_ID,
+            start=date(2030, 1, 1),
+            end=date(2030, 1, 2),
+            page_size=5,
+        ),
+        None,
+        wire.ListDocument[wire.EventResource],
+    ),
 ]
 """Each call the client makes, the model of the body it sends and of the answer it reads."""
 
@@ -62,9 +120,24 @@ async def openapi(client: httpx.AsyncClient) -> Schema:
     return schema
 
 
+def _template(openapi: Schema, call: Call[Any]) -> str:
+    """The contract's path the call's path is an instance of (a literal segment wins over a
+    parameter: ``/licenses/actions/validate-key`` is not ``/licenses/{license}/...``)."""
+    segments = call.path.split("/")
+    found: list[str] = [
+        path
+        for path in openapi["paths"]
+        if len(parts := path.split("/")) == len(segments)
+        and all(
+            part == segment or part.startswith("{") for part, segment in zip(parts, segments, strict=True)
+        )
+    ]
+    assert found, f"{call.method} {call.path} is not in the contract"
+    return max(found, key=lambda path: sum(not part.startswith("{") for part in path.split("/")))
+
+
 def _operation(openapi: Schema, call: Call[Any]) -> Schema:
-    path = call.path.replace(KEY_ID, "{key_id}")
-    assert path in openapi["paths"], f"{call.method} {path} is not in the contract"
+    path = _template(openapi, call)
     operations: dict[str, Schema] = openapi["paths"][path]
     assert call.method.lower() in operations, f"{call.method} {path} is not in the contract"
     return operations[call.method.lower()]
@@ -80,7 +153,7 @@ def _success(operation: Schema) -> tuple[str, Schema | None]:
 def _misfits(openapi: Schema) -> list[str]:
     found = []
     for call, sends, reads in OPERATIONS:
-        where = f"{call.method} {call.path.replace(KEY_ID, '{key_id}')}"
+        where = f"{call.method} {_template(openapi, call)}"
         operation = _operation(openapi, call)
         declared = {p["name"] for p in operation.get("parameters", ()) if p["in"] == "query"}
         found += [
@@ -146,6 +219,28 @@ def _dropped_parameter(openapi: Schema) -> None:
     operation["parameters"] = [p for p in operation["parameters"] if p["name"] != "userId"]
 
 
+def _dropped_license_key(openapi: Schema) -> None:
+    attributes = _schemas(openapi)["LicenseAttributesOut"]
+    del attributes["properties"]["key"]
+    attributes["required"].remove("key")
+
+
+def _renamed_report_field(openapi: Schema) -> None:
+    refusal = _schemas(openapi)["ImportRefusal"]
+    refusal["properties"]["position"] = refusal["properties"].pop("line")
+    refusal["required"] = ["position", "code", "detail"]
+
+
+def _dropped_event_filter(openapi: Schema) -> None:
+    operation = openapi["paths"]["/v1/event-logs"]["get"]
+    operation["parameters"] = [p for p in operation["parameters"] if p["name"] != "whodunnit[id]"]
+
+
+def _narrower_user_role(openapi: Schema) -> None:
+    role = _schemas(openapi)["Role"]
+    role["enum"] = [value for value in role["enum"] if value != "developer"]
+
+
 DRIFTS: dict[str, tuple[Callable[[Schema], None], str]] = {
     "answer field dropped": (_drop_answer_field, "POST /v1/api-keys/verify 200.keyId: read by the client"),
     "answer field made nullable": (_nullable_answer_field, ".createdAt: null sent"),
@@ -154,6 +249,16 @@ DRIFTS: dict[str, tuple[Callable[[Schema], None], str]] = {
     "request field dropped": (_dropped_request_field, ".whitelistedIPs: sent by the client, not a field"),
     "scope dropped": (_narrower_scope, ".scopes[]: values ['MANAGE'] are not taken"),
     "query parameter dropped": (_dropped_parameter, "GET /v1/api-keys: query parameter userId unknown"),
+    "license attribute dropped": (
+        _dropped_license_key,
+        "GET /v1/licenses/{license} 200.data.attributes.key: read",
+    ),
+    "report field renamed": (_renamed_report_field, ".meta.refused[].line: read by the client, absent"),
+    "event filter dropped": (
+        _dropped_event_filter,
+        "GET /v1/event-logs: query parameter whodunnit[id] unknown",
+    ),
+    "user role dropped": (_narrower_user_role, "POST /v1/users.data.attributes.role: values ['developer']"),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Generic, TypeVar
 
@@ -28,7 +28,8 @@ class Call(Generic[T]):
     method: str
     path: str
     read: Callable[[httpx.Response], T]
-    body: dict[str, Any] | None = None
+    body: dict[str, Any] | None = field(default=None, repr=False)
+    """Left out of the ``repr``: it may hold a password."""
     params: dict[str, str] | None = None
     safe: bool = False
     """Whether sending it twice does no more than once (reads, deletes, verifications): only
@@ -102,3 +103,27 @@ def answer(call: Call[T], response: httpx.Response) -> T:
     if response.is_success:
         return call.read(response)
     raise error_from(response)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list, and the call for the next one (None on the last page)."""
+
+    items: list[T]
+    next: Call[Page[T]] | None
+
+
+def page(
+    path: str, params: dict[str, str], read: Callable[[bytes], tuple[list[T], str | None]]
+) -> Call[Page[T]]:
+    """A list's page at ``path`` with ``params``; ``read`` gives the page's items and its next
+    page's URL, whose query the next call sends to ``path`` on this client's own base URL
+    (the server's idea of its own address may differ from the one the client reaches it at)."""
+
+    def answer(response: httpx.Response) -> Page[T]:
+        items, following = read(response.content)
+        if following is None:
+            return Page(items, None)
+        return Page(items, page(path, dict(httpx.URL(following).params), read))
+
+    return Call("GET", path, answer, params=params, safe=True)

@@ -13,6 +13,7 @@ import httpx
 from keyplane_client import _api_keys as calls
 from keyplane_client._api_keys import UNSET, Unset
 from keyplane_client._calls import DEFAULT_TIMEOUT, Call, Retries, answer, headers
+from keyplane_client.aio_resources import AsyncEvents, AsyncLicenses, AsyncPool, AsyncUsers
 from keyplane_client.models import ApiKey, ApiKeyPage, CreatedApiKey, RateLimit, Scope, Status, Verification
 
 T = TypeVar("T")
@@ -38,6 +39,10 @@ class AsyncKeyplane:
         self._http = httpx.AsyncClient(base_url=url.rstrip("/"), headers=headers(api_key), timeout=timeout)
         self._retries = retries or Retries()
         self.api_keys = AsyncApiKeys(self)
+        self.licenses = AsyncLicenses(self)
+        self.pool = AsyncPool(self)
+        self.users = AsyncUsers(self)
+        self.events = AsyncEvents(self)
 
     async def send(self, call: Call[T]) -> T:
         """Send ``call``, retrying it as ``retries`` allows; its result or its error."""

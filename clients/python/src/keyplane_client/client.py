@@ -14,6 +14,7 @@ from keyplane_client import _api_keys as calls
 from keyplane_client._api_keys import UNSET, Unset
 from keyplane_client._calls import DEFAULT_TIMEOUT, Call, Retries, answer, headers
 from keyplane_client.models import ApiKey, ApiKeyPage, CreatedApiKey, RateLimit, Scope, Status, Verification
+from keyplane_client.resources import Events, Licenses, Pool, Users
 
 T = TypeVar("T")
 
@@ -38,6 +39,10 @@ class Keyplane:
         self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers(api_key), timeout=timeout)
         self._retries = retries or Retries()
         self.api_keys = ApiKeys(self)
+        self.licenses = Licenses(self)
+        self.pool = Pool(self)
+        self.users = Users(self)
+        self.events = Events(self)
 
     def send(self, call: Call[T]) -> T:
         """Send ``call``, retrying it as ``retries`` allows; its result or its error."""

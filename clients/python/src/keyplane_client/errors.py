@@ -1,9 +1,10 @@
 """Keyplane's refusals as typed exceptions.
 
 The API-key API answers an error as ``{"status", "error": {"code", "message", "field"},
-"requestId"}``; each status maps to one class, and every instance carries the API's ``code``
-(branch on it, never on the message), the HTTP status and the request id to quote when
-reporting a problem.
+"requestId"}``, the licensing API (licenses, pools, users, events) as JSON:API's ``{"meta":
+{"id"}, "errors": [{"code", "detail", "source"}]}``. Each status maps to one class, and every
+instance carries the API's ``code`` (branch on it, never on the message), the HTTP status and
+the request id to quote when reporting a problem.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class KeyplaneError(Exception):
         """The HTTP status; None when no answer came."""
         self.request_id = request_id
         self.field = field
-        """The request's field, parameter or header the refusal is about, when it names one."""
+        """The request's field, parameter or header the refusal is about, when it names one
+        (on the licensing API, a JSON pointer such as ``/data/attributes/name``)."""
 
     def __str__(self) -> str:
         status = "" if self.status is None else f"{self.status} "
@@ -102,21 +104,42 @@ def retry_after(response: httpx.Response) -> int | None:
     return int(value) if value.isascii() and value.isdigit() else None
 
 
+def _plain(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The API-key API's ``{"status", "error": {...}, "requestId"}``: (code, message, field), request id."""
+    error = body.get("error")
+    if not isinstance(error, dict):
+        return {}, None
+    found = {"code": error.get("code"), "message": error.get("message"), "field": error.get("field")}
+    return found, body.get("requestId")
+
+
+def _jsonapi(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The licensing API's ``{"meta": {"id"}, "errors": [{"code", "detail", "source"}]}``: its
+    first error (the one a client acts on), and the request id."""
+    errors, meta = body.get("errors"), body.get("meta")
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    source = first.get("source")
+    where = next(iter(source.values()), None) if isinstance(source, dict) and source else None
+    found = {"code": first.get("code"), "message": first.get("detail") or first.get("title"), "field": where}
+    return found, meta.get("id") if isinstance(meta, dict) else None
+
+
 def error_from(response: httpx.Response) -> KeyplaneError:
-    """The exception for an error answer, whatever its body (a proxy's HTML page included)."""
+    """The exception for an error answer, in either of Keyplane's envelopes (the API-key API's
+    plain JSON or the licensing API's JSON:API), whatever its body (a proxy's HTML page included)."""
     try:
         body = response.json()
     except ValueError:
         body = None
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        error = {}
+    error: dict[str, Any] = {}
+    request_id = None
+    if isinstance(body, dict):
+        error, request_id = _jsonapi(body) if "errors" in body else _plain(body)
     status = response.status_code
     details: dict[str, Any] = {
         "code": str(error.get("code") or f"HTTP_{status}"),
         "status": status,
-        "request_id": (body.get("requestId") if isinstance(body, dict) else None)
-        or response.headers.get("X-Request-Id"),
+        "request_id": request_id or response.headers.get("X-Request-Id"),
         "field": error.get("field"),
     }
     message = str(error.get("message") or response.reason_phrase or "error")
