@@ -34,8 +34,8 @@ class Cli:
 
     def process_env(self, **overrides: str | None) -> dict[str, str]:
         """``env`` over this process's environment, for the command run as a subprocess."""
-        merged = {name: value for name, value in os.environ.items() if not name.startswith("KEYPLANE_")}
-        merged |= self.env(**overrides)
+        inherited = {name: value for name, value in os.environ.items() if not name.startswith("KEYPLANE_")}
+        merged: dict[str, str | None] = {**inherited, **self.env(**overrides)}
         return {name: value for name, value in merged.items() if value is not None}
 
     def run(self, *args: str, input: str | None = None, **env: str | None) -> Result:

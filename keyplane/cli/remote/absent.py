@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 INSTALL = "pip install ./clients/python"
-COMMANDS = ("keys", "login", "logout")
+COMMANDS = ("keys", "licenses", "pool", "events", "login", "logout")
 
 absent_app = typer.Typer()
 

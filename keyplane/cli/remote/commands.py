@@ -10,12 +10,18 @@ import typer
 from keyplane_client import Keyplane
 
 from keyplane.cli.remote import output, profiles
+from keyplane.cli.remote.events import events_app
 from keyplane.cli.remote.keys import keys_app
+from keyplane.cli.remote.licenses import licenses_app
+from keyplane.cli.remote.pool import pool_app
 from keyplane.cli.remote.session import USAGE, fail, resolve, talking
 from keyplane.cli.settings import masked_url
 
 remote_app = typer.Typer()
 remote_app.add_typer(keys_app, name="keys")
+remote_app.add_typer(licenses_app, name="licenses")
+remote_app.add_typer(pool_app, name="pool")
+remote_app.add_typer(events_app, name="events")
 
 ProfileName = Annotated[str, typer.Option("--profile", help="The profile's name.")]
 
