@@ -118,7 +118,7 @@ def _close_run(tally: Tally, as_json: bool, say: Progress) -> None:
     first, last = tally.run_start, tally.run_end
     if not as_json:
         lines = f"line {first}" if first == last else f"lines {first}-{last}"
-        say.console.print(f"{lines}: already in the pool")
+        say.console.print(f"{lines}: already in the pool", highlight=False)
     tally.run_start = None
 
 
@@ -207,7 +207,8 @@ def import_keys(
         emit_json(summary)
     else:
         output.stderr.print(
-            f"{tally.added:,} added, {tally.present:,} already in the pool, {tally.refused:,} refused."
+            f"{tally.added:,} added, {tally.present:,} already in the pool, {tally.refused:,} refused.",
+            highlight=False,
         )
     if tally.refused:
         raise typer.Exit(REFUSED)
