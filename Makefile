@@ -14,18 +14,20 @@ STAMP := $(VENV)/.installed-stamp
 SERVE_STAMP := $(VENV)/.serve-stamp
 LOCKED := $(BIN)/python -m pip install --quiet --require-hashes --no-deps
 
-$(SERVE_STAMP): requirements/build.txt requirements/serve.txt pyproject.toml
+# The Python client (clients/python, its own distribution, whose dependencies serve.txt holds)
+# goes in beside the server: the `keyplane` command's remote commands (`keys`, `login`, ...)
+# act through it, and the tests drive a live server with it. No index serves it, so it is
+# installed from its folder, never named as a dependency a registry could answer for.
+$(SERVE_STAMP): requirements/build.txt requirements/serve.txt pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(LOCKED) -r requirements/build.txt
 	$(LOCKED) -r requirements/serve.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e clients/python
 	touch $(SERVE_STAMP)
 
-# The Python client (clients/python, its own distribution) goes into the dev venv so the
-# tests can drive a live server with it and check it against the server's contract.
-$(STAMP): $(SERVE_STAMP) requirements/dev.txt clients/python/pyproject.toml
+$(STAMP): $(SERVE_STAMP) requirements/dev.txt
 	$(LOCKED) -r requirements/dev.txt
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e clients/python
 	touch $(STAMP)
 
 serve: $(SERVE_STAMP)  ## Start Keyplane on http://127.0.0.1:8000 (SQLite in ./.keyplane)

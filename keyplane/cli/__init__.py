@@ -14,6 +14,7 @@ from keyplane import __version__, migrate, startup
 from keyplane.cli import prompts
 from keyplane.cli.admin import admin_app
 from keyplane.cli.backup import backup_app
+from keyplane.cli.remote import remote_app
 from keyplane.cli.settings import config_app
 from keyplane.config import get_settings
 
@@ -23,6 +24,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(admin_app, name="admin")
 app.add_typer(backup_app)
+app.add_typer(remote_app)  # keys, licenses, pool, events, login, logout: through the API
 console = Console(stderr=True)
 
 
