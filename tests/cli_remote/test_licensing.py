@@ -188,6 +188,11 @@ def test_events_tail_prints_the_newest_oldest_first(cli: Cli) -> None:
     human = cli.ok("events", "tail", "-n", "5").stdout.splitlines()
     assert len(human) == 5
     assert all(event["attributes"]["event"] in text for event, text in zip(newest[::-1], human, strict=True))
+    # Each line begins with the event's time as the API writes it.
+    assert all(
+        text.startswith(event["attributes"]["created"])
+        for event, text in zip(newest[::-1], human, strict=True)
+    )
     only = cli.lines("events", "tail", "--event", "product.created", "-n", "2")
     assert [event["attributes"]["event"] for event in only] == ["product.created"] * 2
 

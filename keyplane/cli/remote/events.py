@@ -23,6 +23,7 @@ from keyplane.cli.remote.session import (
     emit_json,
     raw,
 )
+from keyplane.kit.timefmt import iso
 
 events_app = typer.Typer(help="The account's event log (tail).")
 
@@ -51,7 +52,7 @@ def newest(client: Keyplane, event: str | None) -> Iterator[tuple[Event, Any]]:
 def line(event: Event) -> str:
     """One event as a line: when, what, to which record, by whom."""
     who = "system" if event.whodunnit_type is None else f"{event.whodunnit_type}/{event.whodunnit_id}"
-    return f"{event.created.isoformat()}  {event.event}  {event.resource_type}/{event.resource_id}  by {who}"
+    return f"{iso(event.created)}  {event.event}  {event.resource_type}/{event.resource_id}  by {who}"
 
 
 def _print(events: list[tuple[Event, Any]], as_json: bool) -> None:
