@@ -25,6 +25,7 @@ if not settings.configured:
     )
     django.setup()
 
+from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from keyplane_client import Keyplane, Retries
 from keyplane_client import django as guard_module
@@ -236,3 +237,20 @@ async def test_the_readmes_view_is_guarded_with_the_keyplane_of_djangos_settings
     assert passed.status == 200, passed.text
     assert passed.body == {"owner": made["userId"]}
     refused_with(refused, 401, "REVOKED")
+
+
+def test_a_project_without_keyplanes_settings_is_told_which_are_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KEYPLANE_URL", raising=False)
+    monkeypatch.delenv("KEYPLANE_API_KEY", raising=False)
+    guard_module.default_client.cache_clear()
+    try:
+        with (
+            override_settings(KEYPLANE_URL="http://127.0.0.1:1"),
+            pytest.raises(ImproperlyConfigured, match="KEYPLANE_API_KEY") as refused,
+        ):
+            guard_module.default_client()
+    finally:
+        guard_module.default_client.cache_clear()
+    assert "KEYPLANE_URL" not in str(refused.value)

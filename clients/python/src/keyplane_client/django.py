@@ -34,6 +34,7 @@ import time
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
@@ -94,9 +95,13 @@ def default_client() -> Keyplane:
     """The process's client of ``KEYPLANE_URL`` with ``KEYPLANE_API_KEY`` (Django's settings,
     else the environment), shared by every ``KeyplanePermission`` without one of its own."""
     names = ("KEYPLANE_URL", "KEYPLANE_API_KEY")
-    url, api_key = settings_from(
-        {name: getattr(settings, name, None) or os.environ.get(name) for name in names}
-    )
+    try:
+        url, api_key = settings_from(
+            {name: getattr(settings, name, None) or os.environ.get(name) for name in names}
+        )
+    except ValueError as missing:
+        # Django's own word for a setting the project lacks: it names the fix, not a bug.
+        raise ImproperlyConfigured(str(missing)) from None
     return Keyplane(url, api_key)
 
 
