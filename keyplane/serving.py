@@ -25,9 +25,11 @@ It also answers **at once** what the application can answer from memory
 (``AnswersAtOnce``: the lean handlers' commonest cases, ``keyplane.hot``). For such a
 request the ASGI task is held back until its body is in; then the application is asked
 for the answer synchronously, and the protocol writes it in one piece, as uvicorn would
-have written the same status, headers and body. Anything the application does not answer
-so (it returns None) gets its task, with the body already read, exactly as uvicorn starts
-it. A task, its two ``send`` calls and the header checks they make cost as much as the
+have written the same status, headers and body, once the loop's turn has read every ready
+connection (when a task's answer is written too; written at once, each answer woke the
+waiting client on its own, which cost a loopback server more than the answer). Anything
+the application does not answer so (it returns None) gets its task, with the body already
+read, exactly as uvicorn starts it. A task, its two ``send`` calls and the header checks they make cost as much as the
 lean answer itself.
 """
 
@@ -177,11 +179,20 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             content += (name, b": ", value, b"\r\n")
         content += (b"\r\n", answer.body)
         cycle.response_started = cycle.response_complete = True
-        self.transport.write(b"".join(content))
+        # Written when the loop's turn has read every ready connection, not now: the answers
+        # of a turn then go out back to back, so a client waiting for them is woken once,
+        # not once per answer (on a loopback each wake-up of a sleeping reader cost this
+        # process more than the answer itself). The order on this connection holds: what
+        # it answers next is written by a callback or a task scheduled after this one.
+        self.loop.call_soon(self._write_answer, b"".join(content))
         # The keep-alive timer of an answer before this one, in the same read (pipelined).
         self._unset_keepalive_if_required()
         self.on_response_complete()
         return True
+
+    def _write_answer(self, data: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.held = None

@@ -127,8 +127,11 @@ async def test_a_verification_in_memory_is_written_at_once_as_the_framework_writ
     lines = io.StringIO()
     app.observer.access.stream = lines
     tagged = request.replace(b"Host:", b"X-Request-Id: at-once-1\r\nHost:", 1)
+    tasks = asyncio.all_tasks()
     protocol.data_received(tagged)
-    at_once = transport.answers()[1]  # written before ``data_received`` returned
+    assert asyncio.all_tasks() == tasks  # answered without an ASGI task
+    assert len(transport.answers()) == 1  # written when the loop's turn has read every connection
+    at_once = (await _all_answered(transport, 2))[1]
     assert b"x-request-id: at-once-1\r\n" in at_once
     assert json.loads(at_once.partition(b"\r\n\r\n")[2])["code"] == "VALID"
 
@@ -159,9 +162,10 @@ async def test_a_validation_in_memory_is_written_at_once_signed_as_the_framework
     protocol, transport = _connection(app)
     protocol.data_received(request)  # the license is read (and cached) by the task's path
     await _all_answered(transport, 1)
+    tasks = asyncio.all_tasks()
     protocol.data_received(request)
-    assert len(transport.answers()) == 2  # written before ``data_received`` returned
-    at_once = transport.answers()[1]
+    assert asyncio.all_tasks() == tasks  # answered without an ASGI task
+    at_once = (await _all_answered(transport, 2))[1]
     assert b"\r\nkeygen-signature: " in at_once
     assert json.loads(at_once.partition(b"\r\n\r\n")[2])["meta"]["nonce"] == 7
 
@@ -169,6 +173,33 @@ async def test_a_validation_in_memory_is_written_at_once_signed_as_the_framework
     cold_protocol.data_received(request)
     framework = (await _all_answered(cold_transport, 1))[0]
     assert _comparable(at_once) == _comparable(framework)
+
+
+async def test_the_answers_of_a_turn_are_written_once_every_connection_is_read(
+    app: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    """Answers given at once are written when the loop's turn ends, back to back (a client
+    waiting for several is woken once, not once per answer), and not at all to a
+    connection that closed meanwhile."""
+    key = await factories.api_key(client, acme, name="customer")
+    headers = {"Authorization": f"Bearer {acme.key}", "Content-Type": "application/json"}
+    request = _request(f"{acme.base}/api-keys/verify", headers, json.dumps({"key": key["key"]}).encode())
+    first, first_transport = _connection(app)
+    first.data_received(request)
+    await _all_answered(first_transport, 1)  # the caches are filled
+    second, second_transport = _connection(app)
+    gone, gone_transport = _connection(app)
+
+    first.data_received(request)
+    second.data_received(request)
+    gone.data_received(request)
+    gone_transport.closed = True  # the client went away before the turn ended
+    assert (len(first_transport.answers()), len(second_transport.answers())) == (1, 0)
+    await asyncio.sleep(0)
+
+    assert len(first_transport.answers()) == 2
+    assert len(second_transport.answers()) == 1
+    assert gone_transport.written == bytearray()
 
 
 async def test_answers_at_once_and_answers_of_the_application_keep_their_order(
