@@ -29,8 +29,8 @@ have written the same status, headers and body, once the loop's turn has read ev
 connection (when a task's answer is written too; written at once, each answer woke the
 waiting client on its own, which cost a loopback server more than the answer). Anything
 the application does not answer so (it returns None) gets its task, with the body already
-read, exactly as uvicorn starts it. A task, its two ``send`` calls and the header checks they make cost as much as the
-lean answer itself.
+read, exactly as uvicorn starts it. A task, its two ``send`` calls and the header checks
+they make cost as much as the lean answer itself.
 """
 
 from __future__ import annotations
