@@ -11,9 +11,9 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 
 from keyplane import outages
 from keyplane.db import Database
@@ -59,6 +59,12 @@ Noted = tuple[
 (or what builds it) and metadata. Its row is built at the flush, off the request's path."""
 
 
+EVENTS = insert(cast(Table, Event.__table__))
+"""The batch's statement: a table's insert, whose rows are keyed by column. The ORM's bulk
+insert of the same rows (``insert(Event)``) maps each one first, and that cost half as much
+again per event, on the event loop, as everything else the flush does."""
+
+
 def _row(noted: Noted) -> dict[str, Any]:
     event_id, created_at, account_id, event, resource_id, product_id, who, held, metadata = noted
     origin = held if isinstance(held, Origin) else held()
@@ -74,7 +80,7 @@ def _row(noted: Noted) -> dict[str, Any]:
         "request_id": origin.request_id,
         "address": origin.address,
         "user_agent": None if origin.user_agent is None else origin.user_agent[:512],
-        "meta": metadata,
+        "metadata": metadata,
         "created_at": created_at,
     }
 
@@ -128,7 +134,7 @@ class EventBatch:
         rows = [_row(noted) for noted in batch]
         async with self._database.writer(background=True) as session:
             for start in range(0, len(rows), CHUNK):
-                await session.execute(insert(Event), rows[start : start + CHUNK])
+                await session.execute(EVENTS, rows[start : start + CHUNK])
             # Their webhook deliveries commit with them.
             await fanout.insert_deliveries(session, [Occurrence.of_values(values) for values in rows])
             await session.commit()

@@ -7,9 +7,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.events import repository
@@ -97,10 +97,14 @@ async def deliveries(session: AsyncSession, occurrences: Sequence[Occurrence]) -
     return len(rows)
 
 
+DELIVERIES = insert(cast(Table, WebhookEvent.__table__))
+"""A table's insert, without the ORM's mapping of each row (see ``keyplane.events.batch.EVENTS``)."""
+
+
 async def insert_deliveries(session: AsyncSession, occurrences: Sequence[Occurrence]) -> int:
     """``deliveries`` for a transaction with nothing pending (the event batch's flush): the
     rows inserted at once, ``CHUNK`` a statement, without an ORM object each."""
     rows = await _due(session, occurrences)
     for start in range(0, len(rows), CHUNK):
-        await session.execute(insert(WebhookEvent), rows[start : start + CHUNK])
+        await session.execute(DELIVERIES, rows[start : start + CHUNK])
     return len(rows)
