@@ -118,13 +118,6 @@ def _instant(value: str | None) -> datetime | None:
     return moment
 
 
-def _show(key: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        emit_json(key)
-    else:
-        output.record(key, FIELDS)
-
-
 def listed(client: Keyplane, status: Status | None, name: str | None, owner: str | None) -> Iterator[Any]:
     """Every key the API lists, as its JSON objects, a page at a time."""
     page: Call[ApiKeyPage] | None = calls.first_page(status=status, name=name, owner_id=owner, page_size=100)
@@ -149,12 +142,7 @@ def list_keys(
     Example: keyplane keys list --status active --json | jq -r .id
     """
     with connected(url, key, profile) as client:
-        found = listed(client, _status(status), name, owner)
-        if as_json:
-            for item in found:
-                emit_json(item)
-        else:
-            output.table(found, COLUMNS)
+        output.listing(listed(client, _status(status), name, owner), COLUMNS, as_json)
 
 
 @keys_app.command("show")
@@ -170,7 +158,7 @@ def show(
     Example: keyplane keys show 0b6f...c2 --json
     """
     with connected(url, key, profile) as client:
-        _show(client.send(raw(calls.get(key_id))).raw, as_json)
+        output.shown(client.send(raw(calls.get(key_id))).raw, FIELDS, as_json)
 
 
 @keys_app.command("create")
@@ -258,7 +246,7 @@ def update(
     if not changes:
         fail(USAGE, "nothing to change: give at least one option (see --help)")
     with connected(url, key, profile) as client:
-        _show(client.send(raw(calls.update(key_id, changes))).raw, as_json)
+        output.shown(client.send(raw(calls.update(key_id, changes))).raw, FIELDS, as_json)
 
 
 @keys_app.command("deactivate")
@@ -274,7 +262,7 @@ def deactivate(
     Example: keyplane keys deactivate 0b6f...c2
     """
     with connected(url, key, profile) as client:
-        _show(client.send(raw(calls.update(key_id, {"status": "inactive"}))).raw, as_json)
+        output.shown(client.send(raw(calls.update(key_id, {"status": "inactive"}))).raw, FIELDS, as_json)
 
 
 @keys_app.command("delete")

@@ -116,13 +116,6 @@ def one(client: Keyplane, named: str) -> str:
     return str(owned[0]["id"])
 
 
-def _show(license: Any, as_json: bool) -> None:
-    if as_json:
-        emit_json(license)
-    else:
-        output.record(license, FIELDS)
-
-
 @licenses_app.command("list")
 def list_licenses(
     status: Annotated[
@@ -144,12 +137,7 @@ def list_licenses(
         status=_status(status), policy=policy, product=product, user=owner, page_size=100
     )
     with connected(url, key, profile) as client:
-        every = pages(client, first)
-        if as_json:
-            for license in every:
-                emit_json(license)
-        else:
-            output.table(every, COLUMNS)
+        output.listing(pages(client, first), COLUMNS, as_json)
 
 
 @licenses_app.command("show")
@@ -167,12 +155,9 @@ def show(
     with connected(url, key, profile) as client:
         licenses = found(client, named)
     if "@" not in named:
-        _show(licenses[0], as_json)
-    elif as_json:
-        for license in licenses:
-            emit_json(license)
+        output.shown(licenses[0], FIELDS, as_json)
     else:
-        output.table(licenses, COLUMNS)
+        output.listing(licenses, COLUMNS, as_json)
 
 
 @licenses_app.command("create")
@@ -233,7 +218,7 @@ def _action(
     name: str, named: str, url: str | None, key: str | None, profile: str | None, as_json: bool
 ) -> None:
     with connected(url, key, profile) as client:
-        _show(client.send(raw(calls.action(one(client, named), name))).raw["data"], as_json)
+        output.shown(client.send(raw(calls.action(one(client, named), name))).raw["data"], FIELDS, as_json)
 
 
 @licenses_app.command("suspend")

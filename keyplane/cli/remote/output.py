@@ -1,5 +1,5 @@
-"""Human output of the remote commands: rich tables on stdout. (``--json`` prints the API's
-objects instead: ``session.emit_json``.)"""
+"""Output of the remote commands: rich tables on stdout, or with ``--json`` the API's own
+objects, one a line (``session.emit_json``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from keyplane.cli.remote.session import emit_json
 
 Column = tuple[str, Callable[[Any], object]]
 """A header and how to read its cell from one of the API's objects."""
@@ -53,3 +55,20 @@ def record(item: Any, fields: Sequence[Column], *, on: Console = stdout) -> None
     for label, read in fields:
         shown.add_row(label, cell(read(item)))
     on.print(shown)
+
+
+def listing(objects: Iterable[Any], columns: Sequence[Column], as_json: bool) -> None:
+    """Objects as a table, or (``--json``) as JSON lines, streamed as their pages come."""
+    if as_json:
+        for item in objects:
+            emit_json(item)
+    else:
+        table(objects, columns)
+
+
+def shown(item: Any, fields: Sequence[Column], as_json: bool) -> None:
+    """One object, a field a line, or (``--json``) as the API's object."""
+    if as_json:
+        emit_json(item)
+    else:
+        record(item, fields)
