@@ -24,6 +24,19 @@ NAMING_CONVENTION = {
 }
 
 
+def stored_text(value: datetime) -> str:
+    """The text SQLite's ``DATETIME`` stores for ``value``, made in one call: naive UTC with
+    microseconds, character for character what SQLAlchemy makes (a test compares them).
+    PostgreSQL reads the same text as a UTC ``timestamp`` (``keyplane.models.bulk``)."""
+    return _utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are not stored; use keyplane.kit.clock")
+    return value.astimezone(UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC on the way in and out, on PostgreSQL and on SQLite alike.
 
@@ -37,23 +50,18 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are not stored; use keyplane.kit.clock")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        utc = _utc(value)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
     def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
-        """On SQLite, the text SQLite's ``DATETIME`` stores, made in one call: its own
-        processor fills a format from a dictionary of seven attributes, which cost a batch
-        of events (each with its deliveries' three times) microseconds a value on the event
-        loop. The text is the same, character for character (a test compares them)."""
+        """On SQLite, ``stored_text``: SQLAlchemy's own processor fills a format from a
+        dictionary of seven attributes, which cost a batch of events (each with its
+        deliveries' three times) microseconds a value on the event loop."""
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
-        check = self.process_bind_param
 
         def process(value: datetime | None) -> str | None:
-            naive = check(value, dialect)
-            return None if naive is None else naive.isoformat(" ", "microseconds")
+            return None if value is None else stored_text(value)
 
         return process
 
