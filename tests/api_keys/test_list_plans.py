@@ -58,8 +58,14 @@ async def _seed(app: FastAPI, acme: Tenant) -> None:
 
 
 async def _plan(engine: AsyncEngine, statement: str, parameters: Any) -> str:
+    """The plan of ``statement``. On PostgreSQL, with scans of the whole table priced out:
+    whether a scan of 6,000 rows beats an index depends on its statistics of the moment (a
+    CI run once planned the page with one), while what this test asks is whether the index
+    can answer the statement (a predicate it does not match would scan the table still)."""
     postgresql = engine.dialect.name == "postgresql"
     async with engine.connect() as connection:
+        if postgresql:
+            await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         explain = "EXPLAIN" if postgresql else "EXPLAIN QUERY PLAN"
         rows = (await connection.exec_driver_sql(f"{explain} {statement}", parameters)).all()
     return "\n".join(str(row[-1]) for row in rows)
@@ -92,6 +98,7 @@ async def test_a_page_and_its_total_read_the_live_keys_index(
         plan = await _plan(engine, statement, parameters)
         if engine.dialect.name == "postgresql":
             assert LIVE_INDEX in plan, plan
+            assert "Seq Scan" not in plan, plan
             if statement in counts:
                 assert "Index Only Scan" in plan, plan
         else:
