@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
-from keyplane import ratelimit
+from keyplane import outages, ratelimit
 from keyplane.auth.headers import MALFORMED, presented
 from keyplane.auth.network import client_address
 from keyplane.auth.principal import AccountRef, Principal
@@ -262,6 +262,17 @@ _EXACT_PATHS = 4096
 """Bound on remembered exact paths: a few hot routes times the accounts in use."""
 
 
+class _Matched(NamedTuple):
+    """A request's path that a lean handler serves, its account not yet looked up."""
+
+    ref: str | None
+    rest: list[str]
+    name: tuple[str, ...]
+    handler: Handler
+    variable: bool
+    """Whether the path has a variable part (an id): such paths are not remembered."""
+
+
 class Route(NamedTuple):
     """A lean route found for a request: its handlers, the account and the rest of its path."""
 
@@ -285,9 +296,7 @@ class HotPaths:
         self.answered = 0
         """Requests answered by a lean handler (the rest of theirs went to the application)."""
 
-    def find(self, services: Services, scope: Scope) -> Route | None:
-        """The handler of a path not yet remembered in ``_exact`` (which ``__call__`` reads
-        first), remembering it when it has no variable part."""
+    def _matched(self, scope: Scope) -> _Matched | None:
         found = split(scope["path"])
         if found is None:
             return None
@@ -300,17 +309,46 @@ class HotPaths:
             handler = self._handlers.get(name)
         if handler is None:
             return None
-        account = services.accounts.known(ref)
-        if account is None:
-            return None
-        chosen = Route(handler, self._from_memory.get(name), account, rest)
-        if not variable and len(self._exact) < _EXACT_PATHS:
+        return _Matched(ref, rest, name, handler, variable)
+
+    def _chosen(self, scope: Scope, matched: _Matched, account: AccountRef) -> Route:
+        """The route of ``matched``, remembered when its path has no variable part."""
+        chosen = Route(matched.handler, self._from_memory.get(matched.name), account, matched.rest)
+        if not matched.variable and len(self._exact) < _EXACT_PATHS:
             self._exact[(scope["method"], scope["path"])] = chosen
         return chosen
+
+    def find(self, services: Services, scope: Scope) -> Route | None:
+        """The handler of a path not yet remembered in ``_exact`` (which ``__call__`` reads
+        first), for an account this process has resolved already."""
+        matched = self._matched(scope)
+        if matched is None:
+            return None
+        account = services.accounts.known(matched.ref)
+        return None if account is None else self._chosen(scope, matched, account)
 
     def route(self, services: Services, scope: Scope) -> Route | None:
         """The lean route of a request, if it has one."""
         return self._exact.get((scope["method"], scope["path"])) or self.find(services, scope)
+
+    async def _resolved(self, services: Services, scope: Scope) -> Route | None:
+        """``find``'s route when the account it names is read first: the first requests
+        after a start, which would otherwise all go to the application (whose validation
+        takes the turn to write, one at a time). None when the account does not exist, or
+        cannot be read now (the application answers either)."""
+        matched = self._matched(scope)
+        if matched is None:
+            return None
+        directory = services.accounts
+        try:
+            async with services.db.reader() as session:
+                ref = matched.ref
+                account = await (directory.default(session) if ref is None else directory.named(session, ref))
+        except Exception as error:
+            if not (outages.unavailable(error) or isinstance(error, SQLAlchemyError)):
+                raise
+            return None
+        return None if account is None else self._chosen(scope, matched, account)
 
     def from_memory(self, services: Services, scope: Scope, route: Route, body: bytes) -> Answer | None:
         """The route's answer from memory, if it has one for this request."""
@@ -326,7 +364,7 @@ class HotPaths:
         self, services: Services, scope: Scope, receive: Receive, send: Send
     ) -> Receive | None:
         """None when answered here; else the ``receive`` the application must use."""
-        found = self.route(services, scope)
+        found = self.route(services, scope) or await self._resolved(services, scope)
         if found is None:
             return receive
         scope[exchange.EXCHANGE].account = found.account

@@ -9,6 +9,7 @@ timestamp), and the ordinary requests must really have been answered by a lean h
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import ipaddress
@@ -152,7 +153,7 @@ async def test_verify_answers_match(
         lean=True,
     )
     bare = ("POST", "/v1/api-keys/verify", auth, _json({"key": key["key"]}))
-    await _same(app, cold, bare, lean=False)  # the first one finds the default account
+    await _same(app, cold, bare, lean=True)  # the lean handler reads the default account first
     await _same(app, cold, bare, lean=True)
     api_key_auth = {"X-API-Key": acme.key, "Content-Type": "application/json"}
     await _same(app, cold, ("POST", url, api_key_auth, _json({"key": key["key"]})), lean=True)
@@ -254,7 +255,7 @@ async def test_get_api_key_answers_match(
     for request, lean in (
         (("GET", theirs, auth, None), True),
         (("GET", theirs, auth, None), True),
-        (("GET", f"/v1/api-keys/{key['id']}", auth, None), False),  # finds the default account
+        (("GET", f"/v1/api-keys/{key['id']}", auth, None), True),  # reads the default account
         (("GET", f"/v1/api-keys/{key['id']}", auth, None), True),
         (("GET", theirs, {**auth, "Keyplane-Version": "2024-05-22"}, None), True),
         (("GET", theirs, bearer(user_key), None), False),  # not theirs: 404
@@ -308,7 +309,8 @@ async def test_validate_key_answers_match(
         (("POST", url, {"Accept": "application/json"}, body({"key": key})), True),
         (("POST", url, {}, body({"key": "UNKNOWN-KEY-123"})), True),
         (("POST", url, {}, body({"key": pool_key["attributes"]["key"]})), True),
-        (("POST", "/v1/licenses/actions/validate-key", {}, body({"key": key})), False),
+        # The default account, read by the lean handler the first time.
+        (("POST", "/v1/licenses/actions/validate-key", {}, body({"key": key})), True),
         (("POST", "/v1/licenses/actions/validate-key", {}, body({"key": key})), True),
         (("POST", url, jsonapi, body({"key": " "})), False),
         (("POST", url, jsonapi, body({"key": key, "bogus": 1})), False),
@@ -347,6 +349,36 @@ async def test_validate_key_answers_match(
     ).status_code == 201
     answer = await _same(app, cold, ("POST", url, {}, body({"key": "UNKNOWN-KEY-123"})), lean=True)
     assert answer.json()["meta"]["code"] != "NOT_FOUND"
+
+
+async def test_the_first_validations_after_a_start_are_answered_by_the_lean_handler(
+    settings: Settings, cold: FastAPI, client: httpx.AsyncClient, acme: Tenant
+) -> None:
+    """A process just started has resolved no account and opened no signing key. Its first
+    validations, arriving together, read both (and the license) themselves: sent to the
+    route instead, each took the turn to write for its transaction, one at a time, and on
+    a busy SQLite server some waited past their timeout (503)."""
+    policy = await factories.policy(client, acme)
+    key = (await factories.license(client, acme, policy))["attributes"]["key"]
+    url = f"{acme.base}/licenses/actions/validate-key"
+    request: Request = ("POST", url, {}, _json({"meta": {"key": key}}))
+    expected = _raw(await _send(cold, request))
+    missing: Request = ("POST", "/v1/accounts/no-such-account/licenses/actions/validate-key", {}, request[3])
+    started = shared_app(settings.model_copy(update={"cache_size": settings.cache_size + 1}))
+    async with started.router.lifespan_context(started):
+        assert isinstance(started, Keyplane)
+        assert started.hot is not None
+        services = services_of(started)
+        assert services.accounts.known(acme.slug) is None
+        assert services.keys.cached(acme.id) is None
+
+        answers = await asyncio.gather(*(_send(started, request) for _ in range(20)))
+
+        assert started.hot.answered == 20
+        assert [_raw(answer) for answer in answers] == [expected] * 20
+        # An account that does not exist is still the application's to answer.
+        assert _raw(await _send(started, missing)) == _raw(await _send(cold, missing))
+        assert started.hot.answered == 20
 
 
 async def test_validate_key_echoes_any_scope_byte_for_byte(

@@ -110,21 +110,30 @@ class KeyRing:
     def cached(self, account_id: uuid.UUID) -> Signer | None:
         return self._keys.get(account_id)
 
-    async def key(self, session: AsyncSession, account_id: uuid.UUID) -> Signer:
-        """The account's signing key, created now if the account predates signing."""
+    async def stored(self, session: AsyncSession, account_id: uuid.UUID) -> Signer | None:
+        """The account's signing key as stored (None when it has none yet): a read only."""
         found = self._keys.get(account_id)
         if found is not None:
             return found
         sealed = await session.scalar(select(Account.ed25519_private).where(Account.id == account_id))
-        if sealed is None:
-            public, sealed_new = self.seal(account_id, Signer.generate())
-            await session.execute(
-                update(Account)
-                .where(Account.id == account_id, Account.ed25519_public.is_(None))
-                .values(ed25519_public=public, ed25519_private=sealed_new)
-            )
-            sealed = await session.scalar(select(Account.ed25519_private).where(Account.id == account_id))
-            assert sealed is not None  # ours or a concurrent writer's
+        return None if sealed is None else self._opened(account_id, sealed)
+
+    async def key(self, session: AsyncSession, account_id: uuid.UUID) -> Signer:
+        """The account's signing key, created now if the account predates signing."""
+        found = await self.stored(session, account_id)
+        if found is not None:
+            return found
+        public, sealed_new = self.seal(account_id, Signer.generate())
+        await session.execute(
+            update(Account)
+            .where(Account.id == account_id, Account.ed25519_public.is_(None))
+            .values(ed25519_public=public, ed25519_private=sealed_new)
+        )
+        sealed = await session.scalar(select(Account.ed25519_private).where(Account.id == account_id))
+        assert sealed is not None  # ours or a concurrent writer's
+        return self._opened(account_id, sealed)
+
+    def _opened(self, account_id: uuid.UUID, sealed: bytes) -> Signer:
         key = self._open(account_id, sealed)
         self._keys[account_id] = key
         return key

@@ -13,6 +13,7 @@ import uuid
 from datetime import datetime
 from typing import NamedTuple
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Scope, Send
 
 from keyplane.accounts.signing import Signer
@@ -111,8 +112,11 @@ class _Asked(NamedTuple):
     cache_key: tuple[uuid.UUID, bytes]
 
 
-def _asked(services: Services, scope: Scope, account: AccountRef, body: bytes) -> _Asked | None:
-    """What the request asks, when it is the ordinary case (else None: the application's)."""
+def _asked(
+    services: Services, scope: Scope, account: AccountRef, body: bytes, key: Signer | None
+) -> _Asked | None:
+    """What the request asks, when it is the ordinary case (else None: the application's),
+    to be signed with ``key`` (the account's, None when not at hand)."""
     headers = dict(scope["headers"])
     if scope.get("query_string") or not _ASIDE.isdisjoint(headers):
         return None
@@ -134,7 +138,6 @@ def _asked(services: Services, scope: Scope, account: AccountRef, body: bytes) -
         return None  # entitlements are not kept with the license: the route reads them
     if asked is not None and asked.components and asked.fingerprint:
         return None  # matched against the machine's components, which the cache does not keep
-    key = services.keys.cached(account.id)
     if key is None:
         return None
     return _Asked(sent, headers, content_type, key, (account.id, digest(sent.meta.key)))
@@ -153,7 +156,7 @@ def _answer_type(accept: bytes) -> bytes | None:
 def validate_from_memory(services: Services, scope: Scope, account: AccountRef, body: bytes) -> Answer | None:
     """The answer of an ordinary validation whose license (or its absence) is cached, from
     memory (see ``keyplane.hot.FromMemory``); None for ``validate_key`` to answer."""
-    asked = _asked(services, scope, account, body)
+    asked = _asked(services, scope, account, body, services.keys.cached(account.id))
     if asked is None:
         return None
     cached: Snapshot | Missing | None = services.licenses.get(asked.cache_key)
@@ -200,24 +203,34 @@ def _answered(
 async def validate_key(
     services: Services, scope: Scope, account: AccountRef, _rest: list[str], body: bytes, send: Send
 ) -> bool:
-    """A validation ``validate_from_memory`` left: its license read (and cached) first."""
-    asked = _asked(services, scope, account, body)
+    """A validation ``validate_from_memory`` left: the account's signing key and the license
+    read (and kept) first. The first validations after a start come here, all at once on a
+    busy server: reads, they never wait for the turn to write that the route's transaction
+    takes."""
+    session = lazy_session(services.db)
+    try:
+        return await _validated(services, scope, account, body, send, session)
+    finally:
+        await session.close()
+
+
+async def _validated(
+    services: Services, scope: Scope, account: AccountRef, body: bytes, send: Send, session: AsyncSession
+) -> bool:
+    key = services.keys.cached(account.id) or await services.keys.stored(session, account.id)
+    asked = _asked(services, scope, account, body, key)
     if asked is None:
         return False
     cache_key = asked.cache_key
     cached: Snapshot | Missing | None = services.licenses.get(cache_key)
     if cached is None:
-        session = lazy_session(services.db)
         license_key = asked.sent.meta.key
 
         async def load() -> tuple[Snapshot | Missing, list[Tag]]:
             found = await services.db.read(session, lambda sync: lifecycle.snapshot_of(sync, *cache_key))
             return cache_entry(account, license_key, found)
 
-        try:
-            cached = await services.licenses.fill(cache_key, load)
-        finally:
-            await session.close()
+        cached = await services.licenses.fill(cache_key, load)
         if cached is None:
             return False
     made = _answered(services, scope, account, asked, cached)
