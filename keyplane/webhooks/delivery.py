@@ -5,7 +5,8 @@ due (the outbox rows written with each change), sends them, and writes down each
 
 It works in rounds, so that a backlog costs a few transactions per hundred deliveries rather
 than two per delivery (on SQLite each waits its turn behind the process's other writers):
-one transaction claims a batch and makes its requests, the requests go out side by side
+one transaction claims a batch, a read renders their payloads (stored by a second short
+transaction the first time) and makes their requests, the requests go out side by side
 (``IN_FLIGHT``, ``PER_ENDPOINT``) from an event loop of their own (``outlet``: the process's
 own may be saturated by requests), and one transaction writes all their outcomes. While a
 round comes back full, the next one starts at once. Its transactions wait their turn to
