@@ -331,23 +331,30 @@ class HotPaths:
         """The lean route of a request, if it has one."""
         return self._exact.get((scope["method"], scope["path"])) or self.find(services, scope)
 
-    async def _resolved(self, services: Services, scope: Scope) -> Route | None:
-        """``find``'s route when the account it names is read first: the first requests
-        after a start, which would otherwise all go to the application (whose validation
-        takes the turn to write, one at a time). None when the account does not exist, or
-        cannot be read now (the application answers either)."""
+    async def _found(self, services: Services, scope: Scope) -> Route | None:
+        """``route``, reading the account a lean handler's path names when this process has
+        not resolved it yet: the first requests after a start, which would otherwise all go
+        to the application (whose validation takes the turn to write, one at a time). None
+        for a path no lean handler serves, and for an account that does not exist or cannot
+        be read now (the application answers either)."""
+        found = self._exact.get((scope["method"], scope["path"]))
+        if found is not None:
+            return found
         matched = self._matched(scope)
         if matched is None:
             return None
-        directory = services.accounts
-        try:
-            async with services.db.reader() as session:
-                ref = matched.ref
-                account = await (directory.default(session) if ref is None else directory.named(session, ref))
-        except Exception as error:
-            if not (outages.unavailable(error) or isinstance(error, SQLAlchemyError)):
-                raise
-            return None
+        directory, ref = services.accounts, matched.ref
+        account = directory.known(ref)
+        if account is None:
+            try:
+                async with services.db.reader() as session:
+                    account = await (
+                        directory.default(session) if ref is None else directory.named(session, ref)
+                    )
+            except Exception as error:
+                if not (outages.unavailable(error) or isinstance(error, SQLAlchemyError)):
+                    raise
+                return None
         return None if account is None else self._chosen(scope, matched, account)
 
     def from_memory(self, services: Services, scope: Scope, route: Route, body: bytes) -> Answer | None:
@@ -364,7 +371,7 @@ class HotPaths:
         self, services: Services, scope: Scope, receive: Receive, send: Send
     ) -> Receive | None:
         """None when answered here; else the ``receive`` the application must use."""
-        found = self.route(services, scope) or await self._resolved(services, scope)
+        found = await self._found(services, scope)
         if found is None:
             return receive
         scope[exchange.EXCHANGE].account = found.account

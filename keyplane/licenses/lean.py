@@ -217,8 +217,7 @@ async def validate_key(
 async def _validated(
     services: Services, scope: Scope, account: AccountRef, body: bytes, send: Send, session: AsyncSession
 ) -> bool:
-    key = services.keys.cached(account.id) or await services.keys.stored(session, account.id)
-    asked = _asked(services, scope, account, body, key)
+    asked = _asked(services, scope, account, body, await services.keys.stored(session, account.id))
     if asked is None:
         return False
     cache_key = asked.cache_key

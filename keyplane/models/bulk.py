@@ -81,12 +81,14 @@ enumeration is a ``str``, and ``json.dumps`` writes its value."""
 
 
 class JsonRows:
-    """The insert of rows (mappings keyed by column name) into ``columns`` of ``table``."""
+    """The insert of rows into ``columns`` of ``table``: each row a list of its values in
+    their JSON form, in the order of ``columns`` (``row`` makes one from a mapping)."""
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
         self.table = table
         self.columns = tuple(columns)
-        self._convert = [(name, _CONVERT[_kind(table.c[name].type)]) for name in self.columns]
+        self._kinds = [_kind(table.c[name].type) for name in self.columns]
+        self._convert = [(name, _CONVERT[kind]) for name, kind in zip(self.columns, self._kinds, strict=True)]
         self._statements: dict[str, Insert] = {}
 
     def row(self, values: Mapping[str, Any]) -> list[Any]:
@@ -116,8 +118,7 @@ class JsonRows:
             raise ValueError(f"JsonRows does not know the dialect {dialect!r}")
         element = source.c.value
         values: list[ColumnElement[Any]] = []
-        for index, name in enumerate(self.columns):
-            kind = _kind(self.table.c[name].type)
+        for index, (name, kind) in enumerate(zip(self.columns, self._kinds, strict=True)):
             at: ColumnElement[Any] = literal_column(str(index))
             if dialect == "sqlite":
                 # A string, number or null is its SQL value; a document is its JSON text.

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyplane.config import Settings
 from keyplane.events import service as events
+from keyplane.events.batch import EVENTS
+from keyplane.events.fanout import DELIVERIES
 from keyplane.kit.actor import Origin
 from keyplane.kit.ids import uuid7
 from keyplane.models import Event, WebhookEndpoint, WebhookEvent
@@ -142,9 +144,6 @@ async def test_a_batched_event_and_its_delivery_are_stored_as_the_orm_stores_the
 def test_every_column_of_both_tables_is_written_by_the_batch() -> None:
     """A column added to either table must be given a value by the batch (or the insert
     would leave it to the database's default, which the ORM's defaults do not set)."""
-    from keyplane.events.batch import EVENTS
-    from keyplane.events.fanout import DELIVERIES
-
     for rows, model in ((EVENTS, Event), (DELIVERIES, WebhookEvent)):
         table = model.__table__
         assert isinstance(table, Table)
